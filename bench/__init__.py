@@ -1,0 +1,1 @@
+"""Benchmarks, kept apart from the tests. Each prints a table and can write JSON."""

@@ -1,0 +1,1 @@
+"""The ``iomtshare`` command line: it parses, validates and calls the library; nothing more."""

@@ -1,0 +1,26 @@
+"""Entry point of the ``iomtshare`` command.
+
+Subcommands are loaded lazily so that ``iomtshare --help`` stays fast and a command only imports
+what it uses (the libp2p stack is heavy; ``bench crypto`` does not need it).
+"""
+
+from __future__ import annotations
+
+import click
+
+from cli.lazy import LazyGroup
+
+# name -> "module:attribute" of a click command or group. One line per command.
+COMMANDS: dict[str, str] = {
+    "bench": "cli.bench:bench",
+}
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(package_name="iomtshare")
+def main() -> None:
+    """iomtshare: threshold re-encryption sharing of medical IoT data on a permissioned chain."""
