@@ -41,5 +41,5 @@ def open_sealed(key: bytes, sealed: bytes, associated_data: bytes = b"") -> byte
             body, associated_data, nonce, key
         )
     except NaclCryptoError as exc:
-        raise DecryptionError("authenticated decryption failed (wrong key or altered data)") from exc
+        raise DecryptionError("AEAD decryption failed: wrong key or altered data") from exc
     return plain
