@@ -1,0 +1,1 @@
+"""LevelDB ledgers: blocks, records, the attribute-change chain and the sharing-audit chain."""
