@@ -1,0 +1,187 @@
+"""The pairing-group interface every backend implements.
+
+Scalars are plain Python ints modulo ``Group.order``. Group elements are immutable objects of a
+backend; mixing elements of two backends is a programming error and raises ``TypeError``.
+Encodings are identical across backends: G1 and G2 in ZCash compressed form (48 and 96 bytes),
+GT as twelve 48-byte big-endian base-field coefficients in the order of
+:mod:`crypto.groups.encoding`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Self
+
+
+class G1Element(ABC):
+    """A point of the order-r subgroup of E(Fp)."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def __add__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __sub__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __neg__(self) -> Self: ...
+
+    @abstractmethod
+    def __mul__(self, scalar: int) -> Self: ...
+
+    def __rmul__(self, scalar: int) -> Self:
+        return self * scalar
+
+    @abstractmethod
+    def __eq__(self, other: object) -> bool: ...
+
+    @abstractmethod
+    def __hash__(self) -> int: ...
+
+    @abstractmethod
+    def __bytes__(self) -> bytes: ...
+
+    @abstractmethod
+    def is_identity(self) -> bool: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
+
+
+class G2Element(ABC):
+    """A point of the order-r subgroup of the sextic twist E'(Fp2)."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def __add__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __sub__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __neg__(self) -> Self: ...
+
+    @abstractmethod
+    def __mul__(self, scalar: int) -> Self: ...
+
+    def __rmul__(self, scalar: int) -> Self:
+        return self * scalar
+
+    @abstractmethod
+    def __eq__(self, other: object) -> bool: ...
+
+    @abstractmethod
+    def __hash__(self) -> int: ...
+
+    @abstractmethod
+    def __bytes__(self) -> bytes: ...
+
+    @abstractmethod
+    def is_identity(self) -> bool: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
+
+
+class GTElement(ABC):
+    """An element of the order-r target group, written multiplicatively."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def __mul__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __truediv__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __pow__(self, exponent: int) -> Self: ...
+
+    @abstractmethod
+    def inverse(self) -> Self: ...
+
+    @abstractmethod
+    def __eq__(self, other: object) -> bool: ...
+
+    @abstractmethod
+    def __hash__(self) -> int: ...
+
+    @abstractmethod
+    def __bytes__(self) -> bytes: ...
+
+    @abstractmethod
+    def is_one(self) -> bool: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
+
+
+class Group(ABC):
+    """BLS12-381 with a type-3 pairing e: G1 x G2 -> GT, as provided by one backend."""
+
+    #: Backend name, e.g. ``"mcl"`` or ``"py_ecc"``.
+    name: str
+    #: The prime order r of G1, G2 and GT.
+    order: int
+
+    @property
+    @abstractmethod
+    def g1(self) -> G1Element:
+        """The standard generator of G1."""
+
+    @property
+    @abstractmethod
+    def g2(self) -> G2Element:
+        """The standard generator of G2."""
+
+    @property
+    @abstractmethod
+    def gt_one(self) -> GTElement: ...
+
+    @property
+    def z(self) -> GTElement:
+        """e(g1, g2), cached by backends that can afford it."""
+        return self.pairing(self.g1, self.g2)
+
+    @abstractmethod
+    def g1_identity(self) -> G1Element: ...
+
+    @abstractmethod
+    def g2_identity(self) -> G2Element: ...
+
+    @abstractmethod
+    def random_scalar(self) -> int:
+        """A uniformly random scalar in [1, r)."""
+
+    @abstractmethod
+    def pairing(self, p: G1Element, q: G2Element) -> GTElement: ...
+
+    @abstractmethod
+    def pairing_product(self, pairs: Sequence[tuple[G1Element, G2Element]]) -> GTElement:
+        """The product of e(p_i, q_i), sharing work (one final exponentiation) where possible."""
+
+    @abstractmethod
+    def hash_to_g1(self, message: bytes, dst: bytes) -> G1Element:
+        """RFC 9380 ``BLS12381G1_XMD:SHA-256_SSWU_RO_`` under the domain separation tag ``dst``."""
+
+    @abstractmethod
+    def hash_to_g2(self, message: bytes, dst: bytes) -> G2Element:
+        """RFC 9380 ``BLS12381G2_XMD:SHA-256_SSWU_RO_`` under the domain separation tag ``dst``."""
+
+    @abstractmethod
+    def g1_from_bytes(self, data: bytes) -> G1Element:
+        """Decode 48 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical and in G1."""
+
+    @abstractmethod
+    def g2_from_bytes(self, data: bytes) -> G2Element:
+        """Decode 96 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical and in G2."""
+
+    @abstractmethod
+    def gt_from_bytes(self, data: bytes) -> GTElement:
+        """Decode 576 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical, in GT."""
+
+    def __repr__(self) -> str:
+        return f"Group({self.name!r})"

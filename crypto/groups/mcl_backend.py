@@ -1,0 +1,223 @@
+"""The fast backend: mcl through pymcl.
+
+pymcl's own serialization is not the ZCash format, so points cross the boundary as affine
+coordinates (mcl's decimal string form, mode 10). mcl checks that every point it loads lies in
+the prime-order subgroup. mcl's GT exponentiation uses an endomorphism that is only valid inside
+GT, so decoding a GT element checks membership with a plain square-and-multiply by r.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Self
+
+import pymcl
+
+from crypto.errors import DecodeError
+from crypto.groups import encoding
+from crypto.groups.api import G1Element, G2Element, Group, GTElement
+from crypto.groups.hash_to_curve import hash_to_g1_affine, hash_to_g2_affine
+from crypto.groups.params import R
+
+_R_BITS = bin(R)[3:]  # below the leading one
+
+
+def _fr(k: int) -> pymcl.Fr:
+    return pymcl.Fr.deserialize((k % R).to_bytes(32, "little"))
+
+
+class MclG1(G1Element):
+    __slots__ = ("_p",)
+
+    def __init__(self, point: pymcl.G1) -> None:
+        self._p = point
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(self._p + other._p)
+
+    def __sub__(self, other: Self) -> Self:
+        return type(self)(self._p - other._p)
+
+    def __neg__(self) -> Self:
+        return type(self)(-self._p)
+
+    def __mul__(self, scalar: int) -> Self:
+        return type(self)(self._p * _fr(scalar))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MclG1) and self._p == other._p
+
+    def __hash__(self) -> int:
+        return hash(self._p)
+
+    def __bytes__(self) -> bytes:
+        if self._p.is_zero():
+            return encoding.encode_g1(None)
+        _, x, y = str(self._p).split()
+        return encoding.encode_g1((int(x), int(y)))
+
+    def is_identity(self) -> bool:
+        return bool(self._p.is_zero())
+
+
+class MclG2(G2Element):
+    __slots__ = ("_p",)
+
+    def __init__(self, point: pymcl.G2) -> None:
+        self._p = point
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(self._p + other._p)
+
+    def __sub__(self, other: Self) -> Self:
+        return type(self)(self._p - other._p)
+
+    def __neg__(self) -> Self:
+        return type(self)(-self._p)
+
+    def __mul__(self, scalar: int) -> Self:
+        return type(self)(self._p * _fr(scalar))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MclG2) and self._p == other._p
+
+    def __hash__(self) -> int:
+        return hash(self._p)
+
+    def __bytes__(self) -> bytes:
+        if self._p.is_zero():
+            return encoding.encode_g2(None)
+        _, x0, x1, y0, y1 = str(self._p).split()
+        return encoding.encode_g2((int(x0), int(x1), int(y0), int(y1)))
+
+    def is_identity(self) -> bool:
+        return bool(self._p.is_zero())
+
+
+class MclGT(GTElement):
+    __slots__ = ("_e",)
+
+    def __init__(self, element: pymcl.GT) -> None:
+        self._e = element
+
+    def __mul__(self, other: Self) -> Self:
+        return type(self)(self._e * other._e)
+
+    def __truediv__(self, other: Self) -> Self:
+        return type(self)(self._e / other._e)
+
+    def __pow__(self, exponent: int) -> Self:
+        return type(self)(self._e ** _fr(exponent))
+
+    def inverse(self) -> Self:
+        return type(self)(~self._e)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MclGT) and self._e == other._e
+
+    def __hash__(self) -> int:
+        return hash(self._e)
+
+    def __bytes__(self) -> bytes:
+        return encoding.encode_gt([int(c) for c in str(self._e).split()])
+
+    def is_one(self) -> bool:
+        return bool(self._e.is_one())
+
+
+def _gt_has_order_r(element: pymcl.GT) -> bool:
+    acc = element
+    for bit in _R_BITS:
+        acc = acc * acc
+        if bit == "1":
+            acc = acc * element
+    return bool(acc.is_one())
+
+
+class MclGroup(Group):
+    """BLS12-381 on mcl."""
+
+    name = "mcl"
+    order = R
+
+    def __init__(self) -> None:
+        self._g1 = MclG1(pymcl.g1)
+        self._g2 = MclG2(pymcl.g2)
+        self._one = MclGT(pymcl.GT())
+        self._z = MclGT(pymcl.pairing(pymcl.g1, pymcl.g2))
+
+    @property
+    def g1(self) -> MclG1:
+        return self._g1
+
+    @property
+    def g2(self) -> MclG2:
+        return self._g2
+
+    @property
+    def gt_one(self) -> MclGT:
+        return self._one
+
+    @property
+    def z(self) -> MclGT:
+        return self._z
+
+    def g1_identity(self) -> MclG1:
+        return MclG1(pymcl.G1())
+
+    def g2_identity(self) -> MclG2:
+        return MclG2(pymcl.G2())
+
+    def random_scalar(self) -> int:
+        return secrets.randbelow(R - 1) + 1
+
+    def pairing(self, p: G1Element, q: G2Element) -> MclGT:
+        if not isinstance(p, MclG1) or not isinstance(q, MclG2):
+            raise TypeError("pairing needs mcl points")
+        return MclGT(pymcl.pairing(p._p, q._p))
+
+    def pairing_product(self, pairs: Sequence[tuple[G1Element, G2Element]]) -> MclGT:
+        # pymcl exposes no Miller loop, so the product costs one full pairing per pair.
+        acc = pymcl.GT()
+        for p, q in pairs:
+            acc = acc * self.pairing(p, q)._e
+        return MclGT(acc)
+
+    def _g1_from_affine(self, point: encoding.AffineG1 | None) -> MclG1:
+        if point is None:
+            return self.g1_identity()
+        try:
+            return MclG1(pymcl.G1(f"1 {point[0]} {point[1]}", 10))
+        except (ValueError, RuntimeError) as exc:
+            raise DecodeError("G1 point is not in the prime-order subgroup") from exc
+
+    def _g2_from_affine(self, point: encoding.AffineG2 | None) -> MclG2:
+        if point is None:
+            return self.g2_identity()
+        try:
+            return MclG2(pymcl.G2("1 {} {} {} {}".format(*point), 10))
+        except (ValueError, RuntimeError) as exc:
+            raise DecodeError("G2 point is not in the prime-order subgroup") from exc
+
+    def hash_to_g1(self, message: bytes, dst: bytes) -> MclG1:
+        return self._g1_from_affine(hash_to_g1_affine(message, dst))
+
+    def hash_to_g2(self, message: bytes, dst: bytes) -> MclG2:
+        return self._g2_from_affine(hash_to_g2_affine(message, dst))
+
+    def g1_from_bytes(self, data: bytes) -> MclG1:
+        return self._g1_from_affine(encoding.decode_g1(data))
+
+    def g2_from_bytes(self, data: bytes) -> MclG2:
+        return self._g2_from_affine(encoding.decode_g2(data))
+
+    def gt_from_bytes(self, data: bytes) -> MclGT:
+        coefficients = encoding.decode_gt(data)
+        try:
+            element = pymcl.GT(" ".join(str(c) for c in coefficients), 10)
+        except (ValueError, RuntimeError) as exc:
+            raise DecodeError("GT element rejected by mcl") from exc
+        if element.is_zero() or not _gt_has_order_r(element):
+            raise DecodeError("GT element is not in the order-r subgroup")
+        return MclGT(element)
