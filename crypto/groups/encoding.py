@@ -57,6 +57,31 @@ def _split_flags(data: bytes, size: int, what: str) -> tuple[bool, bool, bytes]:
     return infinity, sign, body
 
 
+def fp_sign(y: int) -> bool:
+    """The ZCash sign of a base-field element: is it the larger of the pair (y, -y)?"""
+    return y > _HALF_P
+
+
+def fp2_sign(c0: int, c1: int) -> bool:
+    """The ZCash sign of ``c0 + c1 u``: lexicographic on (c1, c0)."""
+    return c1 > _HALF_P if c1 else c0 > _HALF_P
+
+
+def parse_compressed(data: bytes, size: int, what: str) -> tuple[tuple[int, ...], bool] | None:
+    """Split a compressed point into its reduced base-field words and the sign bit.
+
+    Returns None for the point at infinity. The words come in encoding order (for G2,
+    ``x_c1, x_c0``). Raises :class:`DecodeError` for bad flags or unreduced words.
+    """
+    infinity, sign, body = _split_flags(data, size, what)
+    if infinity:
+        return None
+    words = tuple(int.from_bytes(body[i : i + FP_BYTES], "big") for i in range(0, size, FP_BYTES))
+    if any(w >= P for w in words):
+        raise DecodeError(f"{what}: x coordinate is not reduced")
+    return words, sign
+
+
 def decode_g1(data: bytes) -> AffineG1 | None:
     """Parse a compressed G1 point onto the curve (subgroup membership is the backend's check)."""
     infinity, sign, body = _split_flags(data, G1_BYTES, "G1 point")
@@ -74,17 +99,13 @@ def decode_g1(data: bytes) -> AffineG1 | None:
     return x, y
 
 
-def _fq2_sign(c0: int, c1: int) -> bool:
-    return c1 > _HALF_P if c1 else c0 > _HALF_P
-
-
 def encode_g2(point: AffineG2 | None) -> bytes:
     """ZCash-compress an affine G2 point (None is the point at infinity)."""
     if point is None:
         return bytes([_COMPRESSED | _INFINITY]) + bytes(G2_BYTES - 1)
     x0, x1, y0, y1 = point
     out = bytearray(_fp_bytes(x1) + _fp_bytes(x0))
-    out[0] |= _COMPRESSED | (_SIGN if _fq2_sign(y0, y1) else 0)
+    out[0] |= _COMPRESSED | (_SIGN if fp2_sign(y0, y1) else 0)
     return bytes(out)
 
 
@@ -103,7 +124,7 @@ def decode_g2(data: bytes) -> AffineG2 | None:
     if y is None:
         raise DecodeError("G2 point: x is not on the twist")
     y0, y1 = (int(c) for c in y.coeffs)
-    if _fq2_sign(y0, y1) != sign:
+    if fp2_sign(y0, y1) != sign:
         y0, y1 = (P - y0) % P, (P - y1) % P
     return x0, x1, y0, y1
 

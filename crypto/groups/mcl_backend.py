@@ -1,8 +1,10 @@
 """The fast backend: mcl through pymcl.
 
-pymcl's own serialization is not the ZCash format, so points cross the boundary as affine
-coordinates (mcl's decimal string form, mode 10). mcl checks that every point it loads lies in
-the prime-order subgroup. mcl's GT exponentiation uses an endomorphism that is only valid inside
+pymcl's own serialization is not the ZCash format: it writes x little-endian with the top bit of
+the last byte saying that y (for G2, y.c0) is odd. Encoding reads the affine coordinates from
+mcl's decimal string form. Decoding parses the ZCash bytes, hands x to mcl in its own format so
+that the square root and the subgroup check run in C, and negates the point if its y is not the
+root the ZCash sign bit asks for. mcl refuses every point outside the prime-order subgroup. mcl's GT exponentiation uses an endomorphism that is only valid inside
 GT, so decoding a GT element checks membership with a plain square-and-multiply by r.
 """
 
@@ -18,7 +20,7 @@ from crypto.errors import DecodeError
 from crypto.groups import encoding
 from crypto.groups.api import G1Element, G2Element, Group, GTElement
 from crypto.groups.hash_to_curve import hash_to_g1_affine, hash_to_g2_affine
-from crypto.groups.params import R
+from crypto.groups.params import FP_BYTES, G1_BYTES, G2_BYTES, R
 
 _R_BITS = bin(R)[3:]  # below the leading one
 
@@ -207,10 +209,33 @@ class MclGroup(Group):
         return self._g2_from_affine(hash_to_g2_affine(message, dst))
 
     def g1_from_bytes(self, data: bytes) -> MclG1:
-        return self._g1_from_affine(encoding.decode_g1(data))
+        header = encoding.parse_compressed(data, G1_BYTES, "G1 point")
+        if header is None:
+            return self.g1_identity()
+        (x,), sign = header
+        if x == 0:  # mcl reads all-zero bytes as infinity; (0, +-2) is on E but outside G1
+            return self._g1_from_affine(encoding.decode_g1(data))
+        try:
+            point = pymcl.G1.deserialize(x.to_bytes(FP_BYTES, "little"))
+        except (ValueError, RuntimeError) as exc:
+            raise DecodeError("G1 point is not on the curve or not in the subgroup") from exc
+        y = int(str(point).split()[2])
+        return MclG1(-point if encoding.fp_sign(y) != sign else point)
 
     def g2_from_bytes(self, data: bytes) -> MclG2:
-        return self._g2_from_affine(encoding.decode_g2(data))
+        header = encoding.parse_compressed(data, G2_BYTES, "G2 point")
+        if header is None:
+            return self.g2_identity()
+        (x1, x0), sign = header
+        if x0 == 0 and x1 == 0:  # mcl reads all-zero bytes as infinity
+            return self._g2_from_affine(encoding.decode_g2(data))
+        raw = x0.to_bytes(FP_BYTES, "little") + x1.to_bytes(FP_BYTES, "little")
+        try:
+            point = pymcl.G2.deserialize(raw)
+        except (ValueError, RuntimeError) as exc:
+            raise DecodeError("G2 point is not on the twist or not in the subgroup") from exc
+        _, _, _, y0, y1 = str(point).split()
+        return MclG2(-point if encoding.fp2_sign(int(y0), int(y1)) != sign else point)
 
     def gt_from_bytes(self, data: bytes) -> MclGT:
         coefficients = encoding.decode_gt(data)
