@@ -4,8 +4,10 @@ pymcl's own serialization is not the ZCash format: it writes x little-endian wit
 the last byte saying that y (for G2, y.c0) is odd. Encoding reads the affine coordinates from
 mcl's decimal string form. Decoding parses the ZCash bytes, hands x to mcl in its own format so
 that the square root and the subgroup check run in C, and negates the point if its y is not the
-root the ZCash sign bit asks for. mcl refuses every point outside the prime-order subgroup. mcl's GT exponentiation uses an endomorphism that is only valid inside
-GT, so decoding a GT element checks membership with a plain square-and-multiply by r.
+root the ZCash sign bit asks for. mcl refuses every point outside the prime-order subgroup.
+
+mcl's GT exponentiation uses an endomorphism that is only valid inside GT, so decoding a GT
+element checks membership with a plain square-and-multiply by r.
 """
 
 from __future__ import annotations
