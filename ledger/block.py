@@ -1,0 +1,170 @@
+"""Blocks: header, transactions, sharing results and the previous block's commit QC.
+
+The block hash is the hash of the header alone; the header commits to the body through three
+roots: ``tx_root`` (Merkle root of transaction ids), ``results_root`` (Merkle root of sharing
+result hashes) and ``evidence_hash`` (the carried commit QC of the previous block and the opaque
+election QC of this one). ``state_root`` chains a hash of every state change the block makes onto
+the previous block's state root, so two nodes that applied the same blocks agree on it.
+
+A :class:`SharingResult` is the block-level outcome of one access request: granted or denied,
+the combined re-encrypted ciphertext, the verified re-encryption shares with their proofs, and the
+nodes' signed votes. Each one is appended to the sharing-audit chain when its block is applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crypto.hashing import digest
+from ledger.encoding import (
+    BLOB,
+    BOOL,
+    HASH,
+    TAG_BLOCK,
+    TAG_BLOCK_HEADER,
+    TAG_SHARING_RESULT,
+    TEXT,
+    U16,
+    U32,
+    U64,
+    Encoded,
+    nested,
+    optional,
+    sequence,
+    tagged_union,
+)
+from ledger.errors import InvalidBlock
+from ledger.qc import AccessVote, CommitQC
+from ledger.transactions import Transaction, decode_transaction
+
+BLOCK_HASH_TAG = b"iomtshare/ledger/block/v1"
+RESULT_HASH_TAG = b"iomtshare/ledger/sharing-result/v1"
+EVIDENCE_TAG = b"iomtshare/ledger/evidence/v1"
+MERKLE_LEAF_TAG = b"iomtshare/ledger/merkle-leaf/v1"
+MERKLE_NODE_TAG = b"iomtshare/ledger/merkle-node/v1"
+MERKLE_EMPTY_TAG = b"iomtshare/ledger/merkle-empty/v1"
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Binary Merkle root with distinct leaf, node and empty-tree hashes.
+
+    Leaves and inner nodes are hashed under different tags, so no leaf can pose as a subtree;
+    an odd node at the end of a level moves up unchanged.
+    """
+    if not leaves:
+        return digest(MERKLE_EMPTY_TAG)
+    level = [digest(MERKLE_LEAF_TAG, leaf) for leaf in leaves]
+    while len(level) > 1:
+        paired = [
+            digest(MERKLE_NODE_TAG, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+@dataclass(frozen=True, slots=True)
+class SharingResult(Encoded):
+    """The decision on one access request, with its re-encryption evidence and votes."""
+
+    request_id: bytes
+    record_id: bytes
+    requester: bytes
+    granted: bool
+    combined_ciphertext: bytes
+    shares_and_proofs: bytes
+    votes: tuple[AccessVote, ...]
+
+    TAG = TAG_SHARING_RESULT
+    FIELDS = (
+        ("request_id", HASH),
+        ("record_id", HASH),
+        ("requester", HASH),
+        ("granted", BOOL),
+        ("combined_ciphertext", BLOB),
+        ("shares_and_proofs", BLOB),
+        ("votes", sequence(nested(AccessVote))),
+    )
+
+    def hash(self) -> bytes:
+        return digest(RESULT_HASH_TAG, self.to_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader(Encoded):
+    """Everything the block hash covers. ``time_ms`` is milliseconds since the Unix epoch."""
+
+    chain_id: str
+    height: int
+    round: int
+    prev_hash: bytes
+    tx_root: bytes
+    results_root: bytes
+    evidence_hash: bytes
+    state_root: bytes
+    time_ms: int
+    proposer: int
+
+    TAG = TAG_BLOCK_HEADER
+    FIELDS = (
+        ("chain_id", TEXT),
+        ("height", U64),
+        ("round", U32),
+        ("prev_hash", HASH),
+        ("tx_root", HASH),
+        ("results_root", HASH),
+        ("evidence_hash", HASH),
+        ("state_root", HASH),
+        ("time_ms", U64),
+        ("proposer", U16),
+    )
+
+    def hash(self) -> bytes:
+        return digest(BLOCK_HASH_TAG, self.to_bytes())
+
+
+def evidence_hash(last_commit: CommitQC | None, election_qc: bytes) -> bytes:
+    carried = last_commit.to_bytes() if last_commit is not None else b""
+    return digest(EVIDENCE_TAG, carried, election_qc)
+
+
+@dataclass(frozen=True, slots=True)
+class Block(Encoded):
+    """A header with its body. ``last_commit`` is absent only at height 1."""
+
+    header: BlockHeader
+    transactions: tuple[Transaction, ...]
+    results: tuple[SharingResult, ...]
+    last_commit: CommitQC | None
+    election_qc: bytes
+
+    TAG = TAG_BLOCK
+    FIELDS = (
+        ("header", nested(BlockHeader)),
+        ("transactions", sequence(tagged_union("transaction", decode_transaction, Transaction))),
+        ("results", sequence(nested(SharingResult))),
+        ("last_commit", optional(nested(CommitQC))),
+        ("election_qc", BLOB),
+    )
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+    def hash(self) -> bytes:
+        return self.header.hash()
+
+    def tx_ids(self) -> list[bytes]:
+        return [tx.tx_id() for tx in self.transactions]
+
+    def check_body(self) -> None:
+        """Raise :class:`InvalidBlock` unless the header's roots match the body."""
+        if merkle_root(self.tx_ids()) != self.header.tx_root:
+            raise InvalidBlock(f"block {self.height}: tx_root does not match the transactions")
+        results_root = merkle_root([r.hash() for r in self.results])
+        if results_root != self.header.results_root:
+            raise InvalidBlock(f"block {self.height}: results_root does not match the results")
+        if evidence_hash(self.last_commit, self.election_qc) != self.header.evidence_hash:
+            raise InvalidBlock(f"block {self.height}: evidence_hash does not match")

@@ -1,0 +1,204 @@
+"""Declarative canonical encodings for ledger records, built on :mod:`crypto.codec`.
+
+A ledger type is a frozen dataclass that subclasses :class:`Encoded` and lists its fields once in
+``FIELDS`` as ``(name, kind)`` pairs. From that list it gets ``to_bytes()`` (type tag, version, then
+each field in order), an exact ``from_bytes()`` that raises :class:`~crypto.errors.DecodeError` on
+anything but a canonical encoding, and a construction-time check that every field has the right
+type and size (``ValueError`` otherwise), so an instance can always be encoded.
+
+Type tags of ledger objects live in the range 0x40-0x6F; they are listed in one place below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from crypto.codec import Reader, Writer, parse
+from crypto.errors import DecodeError
+
+# Type tags, one per encoded ledger type.
+TAG_NODE_INFO = 0x40
+TAG_GENESIS = 0x41
+TAG_COMMIT_SIG = 0x42
+TAG_COMMIT_QC = 0x43
+TAG_REGISTER_MEMBER = 0x48
+TAG_ATTRIBUTE_CHANGE = 0x49
+TAG_PUT_RECORD = 0x4A
+TAG_GRANT = 0x4B
+TAG_REVOKE = 0x4C
+TAG_ACCESS_REQUEST = 0x4D
+TAG_KEY_UPDATE = 0x4E
+TAG_ACCESS_VOTE = 0x50
+TAG_SHARING_RESULT = 0x51
+TAG_BLOCK_HEADER = 0x54
+TAG_BLOCK = 0x55
+TAG_MEMBER = 0x58
+TAG_RECORD_ENTRY = 0x59
+TAG_GRANT_ENTRY = 0x5A
+TAG_ATTRIBUTE_RECORD = 0x5B
+TAG_AUDIT_RECORD = 0x5C
+TAG_HEAD = 0x5D
+TAG_TX_LOCATION = 0x5E
+TAG_REVOCATION = 0x5F
+
+T = TypeVar("T")
+
+
+class Kind(Generic[T]):
+    """How one field is checked, written and read."""
+
+    def __init__(
+        self,
+        name: str,
+        check: Callable[[Any], bool],
+        write: Callable[[Writer, T], object],
+        read: Callable[[Reader], T],
+    ) -> None:
+        self.name = name
+        self.check = check
+        self.write = write
+        self.read = read
+
+
+def _uint(bits: int) -> Callable[[Any], bool]:
+    limit = 1 << bits
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < limit
+
+
+def _fixed(size: int) -> Kind[bytes]:
+    return Kind(
+        f"bytes[{size}]",
+        lambda v: isinstance(v, bytes) and len(v) == size,
+        lambda w, v: w.fixed(v, size),
+        lambda r: r.fixed(size),
+    )
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value.encode("utf-8")) <= 4096
+
+
+U8: Kind[int] = Kind("u8", _uint(8), Writer.u8, Reader.u8)
+U16: Kind[int] = Kind("u16", _uint(16), Writer.u16, Reader.u16)
+U32: Kind[int] = Kind("u32", _uint(32), Writer.u32, Reader.u32)
+U64: Kind[int] = Kind("u64", _uint(64), Writer.u64, Reader.u64)
+BOOL: Kind[bool] = Kind("bool", lambda v: isinstance(v, bool), Writer.boolean, Reader.boolean)
+HASH = _fixed(32)
+NONCE = _fixed(16)
+SIGNATURE = _fixed(64)
+KEY = _fixed(32)
+BLOB: Kind[bytes] = Kind(
+    "blob", lambda v: isinstance(v, bytes), lambda w, v: w.blob(v), lambda r: r.blob()
+)
+TEXT: Kind[str] = Kind("text", _is_text, lambda w, v: w.text(v), lambda r: r.text())
+TEXTS: Kind[tuple[str, ...]] = Kind(
+    "texts",
+    lambda v: isinstance(v, tuple) and all(_is_text(x) for x in v),
+    lambda w, v: w.seq(v, lambda w2, x: w2.text(x)),
+    lambda r: tuple(r.seq(lambda r2: r2.text())),
+)
+HASHES: Kind[tuple[bytes, ...]] = Kind(
+    "hashes",
+    lambda v: isinstance(v, tuple) and all(isinstance(x, bytes) and len(x) == 32 for x in v),
+    lambda w, v: w.seq(v, lambda w2, x: w2.fixed(x, 32)),
+    lambda r: tuple(r.seq(lambda r2: r2.fixed(32))),
+)
+
+E = TypeVar("E", bound="Encoded")
+
+
+def nested(cls: type[E]) -> Kind[E]:
+    """One embedded object, stored length-prefixed."""
+    return Kind(
+        cls.__name__,
+        lambda v: isinstance(v, cls),
+        lambda w, v: w.blob(v.to_bytes()),
+        lambda r: cls.from_bytes(r.blob()),
+    )
+
+
+def optional(kind: Kind[T]) -> Kind[T | None]:
+    """A presence byte followed by the value when present."""
+
+    def write(w: Writer, v: T | None) -> None:
+        w.boolean(v is not None)
+        if v is not None:
+            kind.write(w, v)
+
+    def read(r: Reader) -> T | None:
+        return kind.read(r) if r.boolean() else None
+
+    return Kind(f"optional {kind.name}", lambda v: v is None or kind.check(v), write, read)
+
+
+def sequence(kind: Kind[T]) -> Kind[tuple[T, ...]]:
+    """A count followed by each item."""
+    return Kind(
+        f"sequence of {kind.name}",
+        lambda v: isinstance(v, tuple) and all(kind.check(x) for x in v),
+        lambda w, v: w.seq(v, kind.write),
+        lambda r: tuple(r.seq(kind.read)),
+    )
+
+
+def tagged_union(
+    name: str, decode: Callable[[bytes], T], check: type | tuple[type, ...]
+) -> Kind[T]:
+    """One object of several encoded types, dispatched by its own type tag when read."""
+    return Kind(
+        name,
+        lambda v: isinstance(v, check),
+        lambda w, v: w.blob(v.to_bytes()),  # type: ignore[attr-defined]
+        lambda r: decode(r.blob()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """Base of every encoded ledger type; subclasses set ``TAG``, ``VERSION`` and ``FIELDS``."""
+
+    TAG: ClassVar[int]
+    VERSION: ClassVar[int] = 1
+    FIELDS: ClassVar[Sequence[tuple[str, Kind[Any]]]]
+
+    def __post_init__(self) -> None:
+        for name, kind in self.FIELDS:
+            if not kind.check(getattr(self, name)):
+                raise ValueError(f"{type(self).__name__}.{name} must be {kind.name}")
+
+    def write_fields(self, writer: Writer) -> Writer:
+        for name, kind in self.FIELDS:
+            kind.write(writer, getattr(self, name))
+        return writer
+
+    def to_bytes(self) -> bytes:
+        """The canonical encoding: type tag, version, then every field in declaration order."""
+        return self.write_fields(Writer(self.TAG, self.VERSION)).to_bytes()
+
+    @classmethod
+    def read_fields(cls, reader: Reader) -> dict[str, Any]:
+        return {name: kind.read(reader) for name, kind in cls.FIELDS}
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Parse a canonical encoding; raises :class:`DecodeError` on any deviation."""
+
+        def body(reader: Reader) -> Any:
+            reader.expect_header(cls.TAG, cls.VERSION)
+            values = cls.read_fields(reader)
+            try:
+                return cls(**values)
+            except ValueError as exc:
+                raise DecodeError(f"{cls.__name__}: {exc}") from exc
+
+        decoded: Self = parse(data, cls.__name__, body)
+        return decoded
+
+
+def peek_tag(data: bytes) -> int:
+    """The type tag of an encoding (its first byte); raises :class:`DecodeError` if empty."""
+    if not data:
+        raise DecodeError("empty encoding")
+    return data[0]

@@ -1,0 +1,186 @@
+"""The ledger a node keeps: open it, build and apply blocks, verify it, query it.
+
+Typical use by the node::
+
+    ledger = Ledger.open(data_dir / "ledger", genesis)      # verifies on open
+    block = ledger.build_block(round=r, time_ms=now, proposer=i,
+                               transactions=txs, results=results, last_commit=prev_qc)
+    ...  # consensus collects a CommitQC over commit_vote_payload(chain, h, r, block.hash())
+    ledger.apply(block, qc)                                  # validate, then one sync'd batch
+    ledger.head(); ledger.records_by_owner(owner); ...       # see ledger.queries
+
+``apply`` validates everything first (header, roots, carried and own commit QCs, every
+transaction and sharing result, the state root) and then writes the block, its QC, the indexes,
+the state changes, both sub-chains and the new head in ONE LevelDB write batch with ``sync=True``:
+after a crash a block is either fully there or absent. ``open`` refuses a database made for
+another genesis (:class:`GenesisMismatch`) and, unless told not to, re-verifies the stored chain
+and raises :class:`IntegrityError` rather than hand out a tampered ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from ledger import schema
+from ledger.block import Block, BlockHeader, SharingResult, evidence_hash, merkle_root
+from ledger.errors import GenesisMismatch, IntegrityError, InvalidBlock
+from ledger.genesis import Genesis
+from ledger.integrity import VerifyReport, read_head, verify_ledger
+from ledger.kv import KeyValueStore
+from ledger.qc import CommitQC, verify_commit_qc
+from ledger.queries import LedgerQueries
+from ledger.records import ZERO_HASH, Head, Location
+from ledger.transactions import Transaction
+from ledger.transition import check_header, execute, genesis_head
+
+
+class Ledger(LedgerQueries):
+    """One chain's ledger over a :class:`~ledger.kv.KeyValueStore`."""
+
+    def __init__(self, store: KeyValueStore, genesis: Genesis, head: Head) -> None:
+        """Use :meth:`open` or :meth:`from_store`; this wraps an already checked store."""
+        self.store = store
+        self.genesis = genesis
+        self._head = head
+
+    @classmethod
+    def open(cls, path: str | Path, genesis: Genesis, *, verify: bool = True) -> Ledger:
+        """Open (creating if needed) the LevelDB ledger at ``path``.
+
+        Raises :class:`~ledger.errors.StoreError`, :class:`GenesisMismatch` or
+        :class:`IntegrityError`; the store is closed again when opening fails.
+        """
+        from ledger.leveldb import LevelDBStore
+
+        return cls.from_store(LevelDBStore(path), genesis, verify=verify)
+
+    @classmethod
+    def from_store(
+        cls, store: KeyValueStore, genesis: Genesis, *, verify: bool = True
+    ) -> Ledger:
+        """Wrap ``store``: initialise an empty one, or check (and verify) an existing one."""
+        try:
+            stored = store.get(schema.GENESIS)
+            if stored is None:
+                if next(store.iterate(), None) is not None:
+                    raise IntegrityError("genesis", "database has data but no genesis record")
+                head = genesis_head(genesis)
+                store.write(
+                    {schema.GENESIS: genesis.to_bytes(), schema.HEAD: head.to_bytes()}, sync=True
+                )
+            elif stored != genesis.to_bytes():
+                raise GenesisMismatch("the database was created for a different genesis")
+            if verify:
+                verify_ledger(store, genesis)
+            head = read_head(store)
+        except BaseException:
+            store.close()
+            raise
+        return cls(store, genesis, head)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def head(self) -> Head:
+        """The chain tip (height 0 and the genesis hash before the first block)."""
+        return self._head
+
+    @property
+    def height(self) -> int:
+        return self._head.height
+
+    def verify(self) -> VerifyReport:
+        """Re-verify the whole stored chain; raises :class:`IntegrityError` at the first fault."""
+        return verify_ledger(self.store, self.genesis)
+
+    def build_block(
+        self,
+        *,
+        round: int,
+        time_ms: int,
+        proposer: int,
+        transactions: Sequence[Transaction],
+        results: Sequence[SharingResult] = (),
+        last_commit: CommitQC | None,
+        election_qc: bytes = b"",
+    ) -> Block:
+        """Assemble the next block with its roots and state root filled in.
+
+        Raises :class:`InvalidBlock` / :class:`~ledger.errors.InvalidTransaction` if the block
+        would not apply, so a proposer never proposes a block it would reject itself.
+        """
+        head = self._head
+        header = BlockHeader(
+            chain_id=self.genesis.chain_id,
+            height=head.height + 1,
+            round=round,
+            prev_hash=head.block_hash,
+            tx_root=merkle_root([tx.tx_id() for tx in transactions]),
+            results_root=merkle_root([r.hash() for r in results]),
+            evidence_hash=evidence_hash(last_commit, election_qc),
+            state_root=ZERO_HASH,
+            time_ms=time_ms,
+            proposer=proposer,
+        )
+        block = Block(header, tuple(transactions), tuple(results), last_commit, election_qc)
+        check_header(self.genesis, head, block)
+        execution = execute(self.genesis, self.store, head, block)
+        final = dataclasses.replace(header, state_root=execution.state_root)
+        return dataclasses.replace(block, header=final)
+
+    def validate(self, block: Block) -> None:
+        """Check that ``block`` would apply on the current head (no QC needed, nothing written).
+
+        Raises :class:`InvalidBlock` / :class:`~ledger.errors.InvalidTransaction`.
+        """
+        check_header(self.genesis, self._head, block)
+        execution = execute(self.genesis, self.store, self._head, block)
+        if execution.state_root != block.header.state_root:
+            raise InvalidBlock(f"block {block.height}: state root does not match its effects")
+
+    def apply(self, block: Block, commit_qc: CommitQC) -> Head:
+        """Validate ``block`` and its ``commit_qc``, then commit it atomically and durably.
+
+        Returns the new head. Raises :class:`InvalidBlock` /
+        :class:`~ledger.errors.InvalidTransaction` without writing anything.
+        """
+        head = self._head
+        check_header(self.genesis, head, block)
+        block_hash = block.hash()
+        verify_commit_qc(self.genesis, commit_qc, height=block.height, block_hash=block_hash)
+        execution = execute(self.genesis, self.store, head, block)
+        if execution.state_root != block.header.state_root:
+            raise InvalidBlock(f"block {block.height}: state root does not match its effects")
+        height = block.height
+        new_head = Head(
+            height=height,
+            block_hash=block_hash,
+            state_root=execution.state_root,
+            time_ms=block.header.time_ms,
+            audit_length=execution.audit_length,
+            audit_head=execution.audit_head,
+        )
+        ops = dict(execution.state_ops)
+        ops[schema.block(height)] = block.to_bytes()
+        ops[schema.commit_qc(height)] = commit_qc.to_bytes()
+        ops[schema.block_by_hash(block_hash)] = Location(height, 0).to_bytes()
+        for position, tx in enumerate(block.transactions):
+            ops[schema.tx(tx.tx_id())] = Location(height, position).to_bytes()
+        ops[schema.HEAD] = new_head.to_bytes()
+        self.store.write(ops, sync=True)
+        self._head = new_head
+        return new_head

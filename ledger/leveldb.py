@@ -1,0 +1,70 @@
+"""The LevelDB backend of :class:`ledger.kv.KeyValueStore`, built on plyvel.
+
+LevelDB write batches are atomic, and ``sync=True`` makes the write durable before it returns,
+which is what the ledger relies on for crash safety. A database is locked by one process at a
+time; opening a locked or corrupt database raises :class:`~ledger.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import plyvel
+
+from ledger.errors import StoreError
+from ledger.kv import KeyValueStore, Operations, prefix_upper_bound
+
+
+class LevelDBStore(KeyValueStore):
+    """A plyvel database directory."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        try:
+            self._db: Any = plyvel.DB(str(path), create_if_missing=create)
+        except (plyvel.Error, OSError) as exc:
+            raise StoreError(f"cannot open LevelDB at {path}: {exc}") from exc
+        self.path = Path(path)
+
+    def _live(self) -> Any:
+        if self._db is None or self._db.closed:
+            raise StoreError("store is closed")
+        return self._db
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._live().get(bytes(key))
+        return value
+
+    def write(self, ops: Operations, *, sync: bool = True) -> None:
+        db = self._live()
+        with db.write_batch(transaction=True, sync=sync) as batch:
+            for key, value in ops.items():
+                if value is None:
+                    batch.delete(key)
+                else:
+                    batch.put(key, value)
+
+    def iterate(
+        self,
+        prefix: bytes = b"",
+        *,
+        start: bytes | None = None,
+        stop: bytes | None = None,
+        reverse: bool = False,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        db = self._live()
+        low = prefix if start is None or start < prefix else start
+        high = prefix_upper_bound(prefix)
+        if stop is not None and (high is None or stop < high):
+            high = stop
+        it = db.iterator(start=low, stop=high, reverse=reverse)
+        try:
+            yield from it
+        finally:
+            it.close()
+
+    def close(self) -> None:
+        if self._db is not None and not self._db.closed:
+            self._db.close()
+        self._db = None

@@ -1,0 +1,151 @@
+"""Commit votes and commit quorum certificates, and the access-vote payload of sharing results.
+
+:func:`commit_vote_payload` is the ONE definition of what a node signs when it commits a block;
+the node passes the same function to consensus (which cannot import the ledger). A
+:class:`CommitQC` holds ``quorum`` or more signatures of distinct genesis nodes over that payload.
+:func:`access_vote_payload` is likewise what a node signs when it approves or denies an access
+request; sharing results carry those votes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crypto.errors import VerificationError
+from crypto.hashing import digest
+from ledger.encoding import (
+    BOOL,
+    HASH,
+    SIGNATURE,
+    TAG_ACCESS_VOTE,
+    TAG_COMMIT_QC,
+    TAG_COMMIT_SIG,
+    U16,
+    U32,
+    U64,
+    Encoded,
+    nested,
+    sequence,
+)
+from ledger.errors import InvalidBlock
+from ledger.genesis import Genesis
+
+COMMIT_VOTE_TAG = b"iomtshare/ledger/commit-vote/v1"
+ACCESS_VOTE_TAG = b"iomtshare/ledger/access-vote/v1"
+
+
+def commit_vote_payload(chain_id: str, height: int, round: int, block_hash: bytes) -> bytes:
+    """The 32 bytes a node signs to commit ``block_hash`` at ``height`` in ``round``."""
+    return digest(
+        COMMIT_VOTE_TAG,
+        chain_id.encode("utf-8"),
+        height.to_bytes(8, "big"),
+        round.to_bytes(4, "big"),
+        block_hash,
+    )
+
+
+def access_vote_payload(chain_id: str, request_id: bytes, approve: bool) -> bytes:
+    """The 32 bytes a node signs to approve (or deny) the access request with id ``request_id``."""
+    decision = b"\x01" if approve else b"\x00"
+    return digest(ACCESS_VOTE_TAG, chain_id.encode("utf-8"), request_id, decision)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitSignature(Encoded):
+    """One node's signature over :func:`commit_vote_payload`."""
+
+    node_index: int
+    signature: bytes
+
+    TAG = TAG_COMMIT_SIG
+    FIELDS = (("node_index", U16), ("signature", SIGNATURE))
+
+
+@dataclass(frozen=True, slots=True)
+class CommitQC(Encoded):
+    """A quorum certificate committing ``block_hash`` at ``height``; signers sorted by index."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    signatures: tuple[CommitSignature, ...]
+
+    TAG = TAG_COMMIT_QC
+    FIELDS = (
+        ("height", U64),
+        ("round", U32),
+        ("block_hash", HASH),
+        ("signatures", sequence(nested(CommitSignature))),
+    )
+
+    def hash(self) -> bytes:
+        return digest(b"iomtshare/ledger/commit-qc/v1", self.to_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class AccessVote(Encoded):
+    """One node's signed approve/deny vote on an access request."""
+
+    node_index: int
+    approve: bool
+    signature: bytes
+
+    TAG = TAG_ACCESS_VOTE
+    FIELDS = (("node_index", U16), ("approve", BOOL), ("signature", SIGNATURE))
+
+
+def _check_signers(genesis: Genesis, indexes: list[int], what: str) -> None:
+    if indexes != sorted(set(indexes)):
+        raise InvalidBlock(f"{what}: signer indexes must be strictly increasing")
+    for index in indexes:
+        if genesis.node(index) is None:
+            raise InvalidBlock(f"{what}: node {index} is not in genesis")
+
+
+def verify_commit_qc(genesis: Genesis, qc: CommitQC, *, height: int, block_hash: bytes) -> None:
+    """Check that ``qc`` commits ``block_hash`` at ``height`` with a quorum of valid signatures.
+
+    Raises :class:`InvalidBlock` naming the failed check.
+    """
+    if qc.height != height:
+        raise InvalidBlock(f"commit QC is for height {qc.height}, expected {height}")
+    if qc.block_hash != block_hash:
+        raise InvalidBlock(f"commit QC at height {height} names a different block hash")
+    _check_signers(genesis, [s.node_index for s in qc.signatures], "commit QC")
+    if len(qc.signatures) < genesis.quorum:
+        raise InvalidBlock(
+            f"commit QC has {len(qc.signatures)} signatures, quorum is {genesis.quorum}"
+        )
+    payload = commit_vote_payload(genesis.chain_id, qc.height, qc.round, qc.block_hash)
+    for sig in qc.signatures:
+        node = genesis.node(sig.node_index)
+        if node is None:  # pragma: no cover - excluded by _check_signers
+            raise InvalidBlock(f"commit QC: node {sig.node_index} is not in genesis")
+        try:
+            node.signer().verify(payload, sig.signature)
+        except VerificationError as exc:
+            raise InvalidBlock(f"commit QC: bad signature of node {sig.node_index}") from exc
+
+
+def verify_access_votes(
+    genesis: Genesis, votes: tuple[AccessVote, ...], *, request_id: bytes, granted: bool
+) -> None:
+    """Check that ``votes`` hold a quorum of valid votes for the decision ``granted``.
+
+    Votes the other way may be present (they are part of the record) but must be valid too.
+    Raises :class:`InvalidBlock`.
+    """
+    _check_signers(genesis, [v.node_index for v in votes], "access votes")
+    agreeing = sum(1 for v in votes if v.approve == granted)
+    if agreeing < genesis.quorum:
+        raise InvalidBlock(f"{agreeing} votes agree with the decision, quorum is {genesis.quorum}")
+    for vote in votes:
+        node = genesis.node(vote.node_index)
+        if node is None:  # pragma: no cover - excluded by _check_signers
+            raise InvalidBlock(f"access votes: node {vote.node_index} is not in genesis")
+        payload = access_vote_payload(genesis.chain_id, request_id, vote.approve)
+        try:
+            node.signer().verify(payload, vote.signature)
+        except VerificationError as exc:
+            raise InvalidBlock(f"access votes: bad signature of node {vote.node_index}") from exc

@@ -1,0 +1,279 @@
+"""A deterministic chain for tests, benchmarks and local tools.
+
+:class:`ChainFixture` derives every key from a seed, builds the genesis, signs transactions,
+access votes and commit QCs, and commits blocks to a :class:`~ledger.ledger.Ledger`. Nothing here
+is secret or meant for production: the keys are reproducible on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from crypto.hashing import digest
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey
+from ledger.block import Block, SharingResult
+from ledger.genesis import Genesis, NodeInfo
+from ledger.ledger import Ledger
+from ledger.qc import (
+    AccessVote,
+    CommitQC,
+    CommitSignature,
+    access_vote_payload,
+    commit_vote_payload,
+)
+from ledger.transactions import (
+    AccessRequest,
+    AttributeChange,
+    Grant,
+    KeyUpdate,
+    MemberRole,
+    PutRecord,
+    RegisterMember,
+    Revoke,
+    Transaction,
+    member_id_for,
+)
+
+_TAG = b"iomtshare/ledger/testing/v1"
+
+
+def derived(seed: bytes, *labels: bytes | str | int) -> bytes:
+    """32 reproducible bytes for ``labels`` under ``seed``."""
+    parts = [
+        label.encode() if isinstance(label, str) else label if isinstance(label, bytes)
+        else label.to_bytes(8, "big")
+        for label in labels
+    ]
+    return digest(_TAG, seed, *parts)
+
+
+class ChainFixture:
+    """Keys, genesis and block-building shortcuts for one reproducible test chain."""
+
+    def __init__(
+        self,
+        nodes: int = 4,
+        *,
+        seed: bytes = b"fixture",
+        chain_id: str = "iomtshare-test",
+        genesis_time_ms: int = 1_700_000_000_000,
+        block_interval_ms: int = 1_000,
+        **params: int,
+    ) -> None:
+        self.seed = seed
+        self.node_keys = [SigningKey(derived(seed, "node", i)) for i in range(1, nodes + 1)]
+        self.authority_key = SigningKey(derived(seed, "authority"))
+        infos = tuple(
+            NodeInfo(
+                index=i,
+                peer_id=f"node-{i}",
+                verify_key=bytes(key.verify_key),
+                box_key=bytes(BoxSecretKey(derived(seed, "box", i)).public_key),
+            )
+            for i, key in enumerate(self.node_keys, start=1)
+        )
+        self.genesis = Genesis.create(
+            chain_id,
+            infos,
+            bytes(self.authority_key.verify_key),
+            genesis_time_ms=genesis_time_ms,
+            block_interval_ms=block_interval_ms,
+            **params,
+        )
+        self.member_keys: dict[str, SigningKey] = {}
+        self._nonce_counter = 0
+
+    @property
+    def chain_id(self) -> str:
+        return self.genesis.chain_id
+
+    def time_at(self, height: int) -> int:
+        """The block time the fixture uses for ``height``."""
+        return self.genesis.genesis_time_ms + height * self.genesis.block_interval_ms
+
+    # -- members and transactions ------------------------------------------------------------
+
+    def key_of(self, name: str) -> SigningKey:
+        if name not in self.member_keys:
+            self.member_keys[name] = SigningKey(derived(self.seed, "member", name))
+        return self.member_keys[name]
+
+    def member_id(self, name: str) -> bytes:
+        return member_id_for(self.key_of(name).verify_key)
+
+    def register(
+        self,
+        name: str,
+        *,
+        role: MemberRole = MemberRole.OWNER,
+        attributes: tuple[str, ...] = (),
+        at_ms: int = 0,
+    ) -> RegisterMember:
+        tx = RegisterMember(
+            member_id=self.member_id(name),
+            verify_key=bytes(self.key_of(name).verify_key),
+            box_key=bytes(BoxSecretKey(derived(self.seed, "member-box", name)).public_key),
+            role=int(role),
+            attributes=attributes,
+            registered_at_ms=at_ms,
+        )
+        return tx.signed(self.authority_key, self.chain_id)
+
+    def change_attributes(
+        self, name: str, attributes: tuple[str, ...], reason: str = "updated", at_ms: int = 0
+    ) -> AttributeChange:
+        tx = AttributeChange(self.member_id(name), attributes, reason, at_ms)
+        return tx.signed(self.authority_key, self.chain_id)
+
+    def put_record(
+        self,
+        owner: str,
+        record: str,
+        *,
+        keywords: str = "",
+        policy: str = "",
+        access_limit: int = 3,
+        payload: bytes = b"metadata-ciphertext",
+    ) -> PutRecord:
+        tx = PutRecord(
+            record_id=self.record_id(record),
+            owner=self.member_id(owner),
+            keywords_hash=self.keywords_hash(keywords),
+            policy=policy,
+            access_limit=access_limit,
+            metadata_ciphertext=payload,
+            storage_commitments=b"",
+            abe_ciphertext=b"",
+            created_at_ms=0,
+        )
+        return tx.signed(self.key_of(owner), self.chain_id)
+
+    def record_id(self, record: str) -> bytes:
+        return derived(self.seed, "record", record)
+
+    def keywords_hash(self, keywords: str) -> bytes:
+        return derived(self.seed, "keywords", keywords)
+
+    def grant(
+        self, owner: str, record: str, grantee: str, *, expires_at_ms: int | None = None
+    ) -> Grant:
+        tx = Grant(
+            record_id=self.record_id(record),
+            owner=self.member_id(owner),
+            grantee=self.member_id(grantee),
+            threshold=self.genesis.threshold,
+            expires_at_ms=expires_at_ms or self.genesis.genesis_time_ms + 10**9,
+            sealed_rekey_shares=b"sealed-shares",
+            commitments=b"commitments",
+            issued_at_ms=0,
+        )
+        return tx.signed(self.key_of(owner), self.chain_id)
+
+    def revoke(self, owner: str, record: str, grantee: str) -> Revoke:
+        tx = Revoke(self.record_id(record), self.member_id(owner), self.member_id(grantee), 0)
+        return tx.signed(self.key_of(owner), self.chain_id)
+
+    def request(
+        self, requester: str, record: str, *, at_ms: int, nonce: bytes | None = None
+    ) -> AccessRequest:
+        if nonce is None:
+            self._nonce_counter += 1
+            nonce = derived(self.seed, "nonce", self._nonce_counter)[:16]
+        tx = AccessRequest(
+            requester=self.member_id(requester),
+            record_id=self.record_id(record),
+            keywords_hash=bytes(32),
+            attribute_hashes=(),
+            timestamp_ms=at_ms,
+            nonce=nonce,
+        )
+        return tx.signed(self.key_of(requester), self.chain_id)
+
+    def key_update(self, name: str, new_name: str) -> KeyUpdate:
+        """Rotate ``name``'s key to the key fixture-named ``new_name`` (keeps the member id)."""
+        tx = KeyUpdate(
+            member_id=self.member_id(name),
+            new_verify_key=bytes(self.key_of(new_name).verify_key),
+            new_box_key=bytes(32),
+            public_key_material=b"pk",
+            issued_at_ms=0,
+        )
+        signed = tx.signed(self.key_of(name), self.chain_id)
+        self.member_keys[name] = self.key_of(new_name)
+        return signed
+
+    def result(
+        self,
+        request: AccessRequest,
+        *,
+        granted: bool,
+        voters: Sequence[int] | None = None,
+        dissenters: Sequence[int] = (),
+    ) -> SharingResult:
+        """A sharing result with votes for ``granted`` from ``voters`` (default: a quorum)."""
+        request_id = request.tx_id()
+        chosen = list(voters) if voters is not None else list(range(1, self.genesis.quorum + 1))
+        votes = []
+        for index in sorted(set(chosen) | set(dissenters)):
+            approve = granted if index in chosen else not granted
+            payload = access_vote_payload(self.chain_id, request_id, approve)
+            votes.append(AccessVote(index, approve, self.node_keys[index - 1].sign(payload)))
+        return SharingResult(
+            request_id=request_id,
+            record_id=request.record_id,
+            requester=request.requester,
+            granted=granted,
+            combined_ciphertext=b"combined" if granted else b"",
+            shares_and_proofs=b"shares+proofs" if granted else b"",
+            votes=tuple(votes),
+        )
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def commit_qc(
+        self, block: Block, *, round: int = 0, signers: Sequence[int] | None = None
+    ) -> CommitQC:
+        chosen = sorted(signers if signers is not None else range(1, self.genesis.quorum + 1))
+        payload = commit_vote_payload(self.chain_id, block.height, round, block.hash())
+        signatures = tuple(
+            CommitSignature(index, self.node_keys[index - 1].sign(payload)) for index in chosen
+        )
+        return CommitQC(block.height, round, block.hash(), signatures)
+
+    def next_block(
+        self,
+        ledger: Ledger,
+        transactions: Sequence[Transaction] = (),
+        results: Sequence[SharingResult] = (),
+        *,
+        time_ms: int | None = None,
+    ) -> Block:
+        height = ledger.height + 1
+        last_commit = None
+        if height > 1:
+            stored = ledger.block(height - 1)
+            if stored is None:  # pragma: no cover - the ledger verified its chain
+                raise LookupError(f"block {height - 1} is missing")
+            last_commit = stored.commit_qc
+        return ledger.build_block(
+            round=0,
+            time_ms=self.time_at(height) if time_ms is None else time_ms,
+            proposer=1 + (height % self.genesis.size),
+            transactions=transactions,
+            results=results,
+            last_commit=last_commit,
+        )
+
+    def commit(
+        self,
+        ledger: Ledger,
+        transactions: Sequence[Transaction] = (),
+        results: Sequence[SharingResult] = (),
+        *,
+        time_ms: int | None = None,
+    ) -> Block:
+        """Build, sign and apply the next block; returns it."""
+        block = self.next_block(ledger, transactions, results, time_ms=time_ms)
+        ledger.apply(block, self.commit_qc(block))
+        return block

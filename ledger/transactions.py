@@ -1,0 +1,309 @@
+"""Signed client transactions.
+
+Seven types, each a frozen dataclass whose last field is an Ed25519 signature:
+
+============== ======================================== =============================
+type           what it does                             signed by
+============== ======================================== =============================
+RegisterMember admits a pseudonymous member              the authority
+AttributeChange replaces a member's attribute set       the authority
+PutRecord      publishes a record's metadata ciphertext  the record owner
+Grant          gives a grantee t-of-n re-key shares      the record owner
+Revoke         withdraws a grant                         the record owner
+AccessRequest  asks for a record (fresh, with a nonce)   the requester
+KeyUpdate      rotates a member's keys                   the member's current key
+============== ======================================== =============================
+
+The signature covers :meth:`Transaction.signing_payload`, which binds the chain id to the
+encoding of every other field. Cryptographic objects (ciphertexts, sealed re-key shares,
+commitments) are opaque canonical bytes produced by :mod:`crypto`; the ledger stores them without
+interpreting them. The transaction id is the hash of the full encoding, so resubmitting the same
+transaction is recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Self
+
+from crypto.codec import Writer
+from crypto.errors import DecodeError
+from crypto.hashing import digest
+from crypto.signing import SigningKey, VerifyKey
+from ledger.encoding import (
+    BLOB,
+    HASH,
+    HASHES,
+    KEY,
+    NONCE,
+    SIGNATURE,
+    TAG_ACCESS_REQUEST,
+    TAG_ATTRIBUTE_CHANGE,
+    TAG_GRANT,
+    TAG_KEY_UPDATE,
+    TAG_PUT_RECORD,
+    TAG_REGISTER_MEMBER,
+    TAG_REVOKE,
+    TEXT,
+    TEXTS,
+    U8,
+    U16,
+    U32,
+    U64,
+    Encoded,
+    peek_tag,
+)
+
+TX_SIGN_TAG = b"iomtshare/ledger/tx-signature/v1"
+TX_ID_TAG = b"iomtshare/ledger/tx-id/v1"
+MEMBER_ID_TAG = b"iomtshare/ledger/member-id/v1"
+EMPTY_SIGNATURE = bytes(64)
+
+
+class MemberRole(IntEnum):
+    """What a member does; stored as one byte."""
+
+    OWNER = 1
+    REQUESTER = 2
+    DEVICE = 3
+    EDGE = 4
+
+
+def member_id_for(verify_key: VerifyKey | bytes) -> bytes:
+    """The default pseudonymous member id: a hash of the member's first Ed25519 key."""
+    return digest(MEMBER_ID_TAG, bytes(verify_key))
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction(Encoded):
+    """Base of the signed transactions; every subclass ends its FIELDS with ``signature``."""
+
+    def body_bytes(self) -> bytes:
+        """The encoding of every field except the signature."""
+        writer = Writer(self.TAG, self.VERSION)
+        for name, kind in self.FIELDS[:-1]:
+            kind.write(writer, getattr(self, name))
+        return writer.to_bytes()
+
+    def signing_payload(self, chain_id: str) -> bytes:
+        return digest(TX_SIGN_TAG, chain_id.encode("utf-8"), self.body_bytes())
+
+    def signed(self, key: SigningKey, chain_id: str) -> Self:
+        """A copy carrying ``key``'s signature over :meth:`signing_payload`."""
+        signature = key.sign(self.signing_payload(chain_id))
+        return dataclasses.replace(self, signature=signature)  # type: ignore[call-arg]
+
+    def verify_signature(self, key: VerifyKey, chain_id: str) -> None:
+        """Raise :class:`VerificationError` unless ``key`` signed this transaction."""
+        key.verify(self.signing_payload(chain_id), self._signature())
+
+    def _signature(self) -> bytes:
+        value: bytes = getattr(self, "signature")  # noqa: B009 - declared by every subclass
+        return value
+
+    def tx_id(self) -> bytes:
+        return digest(TX_ID_TAG, self.to_bytes())
+
+
+def _fields(*names_kinds: Any) -> tuple[Any, ...]:
+    return (*names_kinds, ("signature", SIGNATURE))
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMember(Transaction):
+    """Admit a member with its keys, role and initial attributes (authority-signed)."""
+
+    member_id: bytes
+    verify_key: bytes
+    box_key: bytes
+    role: int
+    attributes: tuple[str, ...]
+    registered_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_REGISTER_MEMBER
+    FIELDS = _fields(
+        ("member_id", HASH),
+        ("verify_key", KEY),
+        ("box_key", KEY),
+        ("role", U8),
+        ("attributes", TEXTS),
+        ("registered_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeChange(Transaction):
+    """Replace a member's attribute set; appended to the member's attribute-change chain."""
+
+    member_id: bytes
+    attributes: tuple[str, ...]
+    reason: str
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_ATTRIBUTE_CHANGE
+    FIELDS = _fields(
+        ("member_id", HASH),
+        ("attributes", TEXTS),
+        ("reason", TEXT),
+        ("issued_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PutRecord(Transaction):
+    """Publish a record: keywords hash H(kws), access policy, access limit delta, ciphertexts."""
+
+    record_id: bytes
+    owner: bytes
+    keywords_hash: bytes
+    policy: str
+    access_limit: int
+    metadata_ciphertext: bytes
+    storage_commitments: bytes
+    abe_ciphertext: bytes
+    created_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_PUT_RECORD
+    FIELDS = _fields(
+        ("record_id", HASH),
+        ("owner", HASH),
+        ("keywords_hash", HASH),
+        ("policy", TEXT),
+        ("access_limit", U32),
+        ("metadata_ciphertext", BLOB),
+        ("storage_commitments", BLOB),
+        ("abe_ciphertext", BLOB),
+        ("created_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Grant(Transaction):
+    """Give ``grantee`` access: re-key shares sealed to the nodes, their commitments F_j."""
+
+    record_id: bytes
+    owner: bytes
+    grantee: bytes
+    threshold: int
+    expires_at_ms: int
+    sealed_rekey_shares: bytes
+    commitments: bytes
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_GRANT
+    FIELDS = _fields(
+        ("record_id", HASH),
+        ("owner", HASH),
+        ("grantee", HASH),
+        ("threshold", U16),
+        ("expires_at_ms", U64),
+        ("sealed_rekey_shares", BLOB),
+        ("commitments", BLOB),
+        ("issued_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke(Transaction):
+    """Withdraw the grant of ``grantee`` on ``record_id``."""
+
+    record_id: bytes
+    owner: bytes
+    grantee: bytes
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_REVOKE
+    FIELDS = _fields(
+        ("record_id", HASH),
+        ("owner", HASH),
+        ("grantee", HASH),
+        ("issued_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest(Transaction):
+    """Ask for a record. Fresh: ``timestamp_ms`` near the block time and an unused nonce."""
+
+    requester: bytes
+    record_id: bytes
+    keywords_hash: bytes
+    attribute_hashes: tuple[bytes, ...]
+    timestamp_ms: int
+    nonce: bytes
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_ACCESS_REQUEST
+    FIELDS = _fields(
+        ("requester", HASH),
+        ("record_id", HASH),
+        ("keywords_hash", HASH),
+        ("attribute_hashes", HASHES),
+        ("timestamp_ms", U64),
+        ("nonce", NONCE),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUpdate(Transaction):
+    """Rotate a member's Ed25519 and X25519 keys and publish new public key material."""
+
+    member_id: bytes
+    new_verify_key: bytes
+    new_box_key: bytes
+    public_key_material: bytes
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_KEY_UPDATE
+    FIELDS = _fields(
+        ("member_id", HASH),
+        ("new_verify_key", KEY),
+        ("new_box_key", KEY),
+        ("public_key_material", BLOB),
+        ("issued_at_ms", U64),
+    )
+
+
+TRANSACTION_TYPES: dict[int, type[Transaction]] = {
+    cls.TAG: cls
+    for cls in (
+        RegisterMember,
+        AttributeChange,
+        PutRecord,
+        Grant,
+        Revoke,
+        AccessRequest,
+        KeyUpdate,
+    )
+}
+
+
+def decode_transaction(data: bytes) -> Transaction:
+    """Decode any transaction by its type tag; raises :class:`DecodeError`."""
+    cls = TRANSACTION_TYPES.get(peek_tag(data))
+    if cls is None:
+        raise DecodeError(f"transaction: unknown type tag {data[0]:#04x}")
+    return cls.from_bytes(data)
+
+
+__all__ = [
+    "AccessRequest",
+    "AttributeChange",
+    "Grant",
+    "KeyUpdate",
+    "MemberRole",
+    "PutRecord",
+    "RegisterMember",
+    "Revoke",
+    "Transaction",
+    "decode_transaction",
+    "member_id_for",
+]

@@ -1,0 +1,411 @@
+"""The state transition: validate a block against the current state and compute its writes.
+
+:func:`check_header` checks the header and body roots against the chain tip and genesis;
+:func:`execute` then validates every transaction and sharing result in order (each one sees the
+effects of those before it) and returns the state writes, the new state root and the new tip of the
+sharing-audit chain. Nothing is written here: :class:`ledger.ledger.Ledger` adds the block-store
+keys and commits everything in one atomic batch. Any rule broken raises
+:class:`~ledger.errors.InvalidTransaction` (or :class:`~ledger.errors.InvalidBlock` for the
+header), so a block is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from crypto.codec import Writer
+from crypto.errors import VerificationError
+from crypto.hashing import digest
+from crypto.signing import VerifyKey
+from ledger import schema
+from ledger.block import Block, SharingResult, merkle_root
+from ledger.errors import InvalidBlock, InvalidTransaction
+from ledger.genesis import Genesis
+from ledger.kv import KeyValueStore
+from ledger.qc import verify_access_votes, verify_commit_qc
+from ledger.records import (
+    ZERO_HASH,
+    AttributeRecord,
+    AuditRecord,
+    BlacklistEntry,
+    Counter,
+    GrantEntry,
+    Head,
+    Location,
+    Member,
+    RecordEntry,
+    Revocation,
+)
+from ledger.transactions import (
+    AccessRequest,
+    AttributeChange,
+    Grant,
+    KeyUpdate,
+    MemberRole,
+    PutRecord,
+    RegisterMember,
+    Revoke,
+    Transaction,
+)
+
+STATE_ROOT_TAG = b"iomtshare/ledger/state-root/v1"
+GENESIS_STATE_TAG = b"iomtshare/ledger/genesis-state/v1"
+
+
+def genesis_head(genesis: Genesis) -> Head:
+    """The tip before any block: height 0, anchored at the genesis hash."""
+    genesis_hash = genesis.hash()
+    return Head(
+        height=0,
+        block_hash=genesis_hash,
+        state_root=digest(GENESIS_STATE_TAG, genesis_hash),
+        time_ms=genesis.genesis_time_ms,
+        audit_length=0,
+        audit_head=ZERO_HASH,
+    )
+
+
+def state_root(prev_root: bytes, height: int, ops: dict[bytes, bytes | None]) -> bytes:
+    """Chain a Merkle root of this block's sorted state writes onto the previous state root."""
+    leaves = []
+    for key in sorted(ops):
+        value = ops[key]
+        writer = Writer().blob(key).boolean(value is not None).blob(value or b"")
+        leaves.append(writer.to_bytes())
+    return digest(STATE_ROOT_TAG, prev_root, height.to_bytes(8, "big"), merkle_root(leaves))
+
+
+def check_header(genesis: Genesis, head: Head, block: Block) -> None:
+    """Check ``block``'s header, body roots and carried commit QC against the tip ``head``.
+
+    Raises :class:`InvalidBlock`.
+    """
+    header = block.header
+    if header.chain_id != genesis.chain_id:
+        raise InvalidBlock(f"block is for chain {header.chain_id!r}, not {genesis.chain_id!r}")
+    if header.height != head.height + 1:
+        raise InvalidBlock(f"block height {header.height}, expected {head.height + 1}")
+    if header.prev_hash != head.block_hash:
+        raise InvalidBlock(f"block {header.height} does not link to the current head")
+    if header.time_ms < head.time_ms:
+        raise InvalidBlock(f"block {header.height} time goes backwards")
+    if genesis.node(header.proposer) is None:
+        raise InvalidBlock(f"block {header.height} proposer {header.proposer} is not a node")
+    block.check_body()
+    if header.height == 1:
+        if block.last_commit is not None:
+            raise InvalidBlock("block 1 must not carry a previous commit QC")
+    else:
+        if block.last_commit is None:
+            raise InvalidBlock(f"block {header.height} lacks the previous block's commit QC")
+        verify_commit_qc(
+            genesis, block.last_commit, height=head.height, block_hash=head.block_hash
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """The outcome of executing one block: its state writes and the new tip values."""
+
+    state_ops: dict[bytes, bytes | None]
+    state_root: bytes
+    audit_length: int
+    audit_head: bytes
+
+
+class _Executor:
+    """Applies one block's items to an overlay of pending writes over the store."""
+
+    def __init__(self, genesis: Genesis, store: KeyValueStore, head: Head, block: Block) -> None:
+        self.genesis = genesis
+        self.store = store
+        self.block = block
+        self.height = block.header.height
+        self.time_ms = block.header.time_ms
+        self.ops: dict[bytes, bytes | None] = {}
+        self.audit_length = head.audit_length
+        self.audit_head = head.audit_head
+        self.prev_state_root = head.state_root
+        self.seen_tx_ids: set[bytes] = set()
+        self.what = "transaction"
+        self.index = 0
+
+    # -- overlay ------------------------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self.ops:
+            return self.ops[key]
+        return self.store.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.ops[key] = value
+
+    def fail(self, reason: str) -> InvalidTransaction:
+        return InvalidTransaction(self.what, self.index, reason)
+
+    def member(self, member_id: bytes, role: str) -> Member:
+        raw = self.get(schema.member(member_id))
+        if raw is None:
+            raise self.fail(f"{role} {member_id.hex()[:16]} is not a registered member")
+        return Member.from_bytes(raw)
+
+    def record(self, record_id: bytes) -> RecordEntry:
+        raw = self.get(schema.record(record_id))
+        if raw is None:
+            raise self.fail(f"record {record_id.hex()[:16]} does not exist")
+        return RecordEntry.from_bytes(raw)
+
+    def check_signature(self, tx: Transaction, key: bytes, signer: str) -> None:
+        try:
+            tx.verify_signature(VerifyKey(key), self.genesis.chain_id)
+        except VerificationError as exc:
+            raise self.fail(f"not signed by the {signer}") from exc
+
+    def blacklisted(self, member_id: bytes) -> bool:
+        return self.get(schema.blacklist(member_id)) is not None
+
+    def counter(self, key: bytes) -> int:
+        raw = self.get(key)
+        return 0 if raw is None else Counter.from_bytes(raw).value
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def run(self) -> Execution:
+        for index, tx in enumerate(self.block.transactions):
+            self.what, self.index = "transaction", index
+            tx_id = tx.tx_id()
+            if tx_id in self.seen_tx_ids or self.store.get(schema.tx(tx_id)) is not None:
+                raise self.fail("duplicate transaction")
+            self.seen_tx_ids.add(tx_id)
+            self.apply_tx(tx, tx_id, index)
+        for index, result in enumerate(self.block.results):
+            self.what, self.index = "sharing result", index
+            self.apply_result(result)
+        root = state_root(self.prev_state_root, self.height, self.ops)
+        return Execution(self.ops, root, self.audit_length, self.audit_head)
+
+    def apply_tx(self, tx: Transaction, tx_id: bytes, index: int) -> None:
+        if isinstance(tx, RegisterMember):
+            self.register_member(tx, tx_id)
+        elif isinstance(tx, AttributeChange):
+            self.attribute_change(tx, tx_id)
+        elif isinstance(tx, PutRecord):
+            self.put_record(tx, tx_id)
+        elif isinstance(tx, Grant):
+            self.grant(tx, tx_id)
+        elif isinstance(tx, Revoke):
+            self.revoke(tx, tx_id)
+        elif isinstance(tx, AccessRequest):
+            self.access_request(tx, index)
+        elif isinstance(tx, KeyUpdate):
+            self.key_update(tx)
+        else:  # pragma: no cover - decode_transaction only yields the types above
+            raise self.fail(f"unsupported transaction type {type(tx).__name__}")
+
+    def append_attributes(
+        self, member: Member, attributes: tuple[str, ...], reason: str, tx_id: bytes, first: bool
+    ) -> Member:
+        seq = 0 if first else member.attribute_seq + 1
+        link = AttributeRecord(
+            member_id=member.member_id,
+            seq=seq,
+            attributes=attributes,
+            reason=reason,
+            height=self.height,
+            tx_id=tx_id,
+            prev_hash=ZERO_HASH if first else member.attribute_head,
+        )
+        self.put(schema.attribute_record(member.member_id, seq), link.to_bytes())
+        return dataclasses.replace(
+            member, attributes=attributes, attribute_seq=seq, attribute_head=link.hash()
+        )
+
+    def register_member(self, tx: RegisterMember, tx_id: bytes) -> None:
+        self.check_signature(tx, self.genesis.authority_key, "authority")
+        if self.get(schema.member(tx.member_id)) is not None:
+            raise self.fail("member already registered")
+        if tx.role not in MemberRole.__members__.values():
+            raise self.fail(f"unknown member role {tx.role}")
+        member = Member(
+            member_id=tx.member_id,
+            verify_key=tx.verify_key,
+            box_key=tx.box_key,
+            role=tx.role,
+            attributes=(),
+            public_key_material=b"",
+            key_version=0,
+            registered_height=self.height,
+            attribute_seq=0,
+            attribute_head=ZERO_HASH,
+        )
+        member = self.append_attributes(member, tx.attributes, "registered", tx_id, first=True)
+        self.put(schema.member(tx.member_id), member.to_bytes())
+
+    def attribute_change(self, tx: AttributeChange, tx_id: bytes) -> None:
+        self.check_signature(tx, self.genesis.authority_key, "authority")
+        member = self.member(tx.member_id, "member")
+        member = self.append_attributes(member, tx.attributes, tx.reason, tx_id, first=False)
+        self.put(schema.member(tx.member_id), member.to_bytes())
+
+    def put_record(self, tx: PutRecord, tx_id: bytes) -> None:
+        owner = self.member(tx.owner, "owner")
+        self.check_signature(tx, owner.verify_key, "owner")
+        if self.get(schema.record(tx.record_id)) is not None:
+            raise self.fail("record id already used")
+        if tx.access_limit < 1:
+            raise self.fail("access limit must be at least 1")
+        entry = RecordEntry(
+            record_id=tx.record_id,
+            owner=tx.owner,
+            keywords_hash=tx.keywords_hash,
+            policy=tx.policy,
+            access_limit=tx.access_limit,
+            metadata_ciphertext=tx.metadata_ciphertext,
+            storage_commitments=tx.storage_commitments,
+            abe_ciphertext=tx.abe_ciphertext,
+            created_at_ms=tx.created_at_ms,
+            height=self.height,
+            tx_id=tx_id,
+        )
+        self.put(schema.record(tx.record_id), entry.to_bytes())
+        self.put(schema.record_by_owner(tx.owner, tx.record_id), b"")
+        self.put(schema.record_by_keywords(tx.keywords_hash, tx.record_id), b"")
+
+    def owned_record(self, record_id: bytes, owner_id: bytes, tx: Transaction) -> RecordEntry:
+        owner = self.member(owner_id, "owner")
+        self.check_signature(tx, owner.verify_key, "owner")
+        entry = self.record(record_id)
+        if entry.owner != owner_id:
+            raise self.fail("signer does not own the record")
+        return entry
+
+    def grant(self, tx: Grant, tx_id: bytes) -> None:
+        self.owned_record(tx.record_id, tx.owner, tx)
+        self.member(tx.grantee, "grantee")
+        if not 1 <= tx.threshold <= self.genesis.size:
+            raise self.fail(f"threshold {tx.threshold} is not within 1..{self.genesis.size}")
+        if tx.expires_at_ms <= self.time_ms:
+            raise self.fail("grant has already expired")
+        entry = GrantEntry(
+            record_id=tx.record_id,
+            grantee=tx.grantee,
+            threshold=tx.threshold,
+            expires_at_ms=tx.expires_at_ms,
+            sealed_rekey_shares=tx.sealed_rekey_shares,
+            commitments=tx.commitments,
+            height=self.height,
+            tx_id=tx_id,
+        )
+        self.put(schema.grant(tx.record_id, tx.grantee), entry.to_bytes())
+
+    def revoke(self, tx: Revoke, tx_id: bytes) -> None:
+        self.owned_record(tx.record_id, tx.owner, tx)
+        key = schema.grant(tx.record_id, tx.grantee)
+        if self.get(key) is None:
+            raise self.fail("no active grant to revoke")
+        self.ops[key] = None
+        entry = Revocation(tx.record_id, tx.grantee, self.height, tx_id)
+        self.put(schema.revocation(tx.record_id, tx.grantee), entry.to_bytes())
+
+    def access_request(self, tx: AccessRequest, index: int) -> None:
+        requester = self.member(tx.requester, "requester")
+        self.check_signature(tx, requester.verify_key, "requester")
+        if self.blacklisted(tx.requester):
+            raise self.fail("requester is blacklisted")
+        self.record(tx.record_id)
+        if abs(self.time_ms - tx.timestamp_ms) > self.genesis.freshness_window_ms:
+            raise self.fail("request timestamp is outside the freshness window")
+        nonce_key = schema.nonce(tx.requester, tx.nonce)
+        if self.get(nonce_key) is not None:
+            raise self.fail("nonce already used (replay)")
+        self.put(nonce_key, Location(self.height, index).to_bytes())
+        self.put(schema.pending_request(tx.tx_id()), tx.to_bytes())
+
+    def key_update(self, tx: KeyUpdate) -> None:
+        member = self.member(tx.member_id, "member")
+        self.check_signature(tx, member.verify_key, "member's current key")
+        updated = dataclasses.replace(
+            member,
+            verify_key=tx.new_verify_key,
+            box_key=tx.new_box_key,
+            public_key_material=tx.public_key_material,
+            key_version=member.key_version + 1,
+        )
+        self.put(schema.member(tx.member_id), updated.to_bytes())
+
+    # -- sharing results ----------------------------------------------------------------------
+
+    def apply_result(self, result: SharingResult) -> None:
+        pending_key = schema.pending_request(result.request_id)
+        raw = self.get(pending_key)
+        if raw is None:
+            raise self.fail("no pending access request with this id")
+        request = AccessRequest.from_bytes(raw)
+        if (request.record_id, request.requester) != (result.record_id, result.requester):
+            raise self.fail("result does not match its request's record and requester")
+        try:
+            verify_access_votes(
+                self.genesis, result.votes, request_id=result.request_id, granted=result.granted
+            )
+        except InvalidBlock as exc:
+            raise self.fail(str(exc)) from exc
+        if result.granted:
+            self.grant_access(result)
+        else:
+            self.deny_access(result.requester)
+        self.ops[pending_key] = None
+        approvals = sum(1 for v in result.votes if v.approve)
+        link = AuditRecord(
+            seq=self.audit_length,
+            height=self.height,
+            request_id=result.request_id,
+            record_id=result.record_id,
+            requester=result.requester,
+            granted=result.granted,
+            approvals=approvals,
+            denials=len(result.votes) - approvals,
+            result_hash=result.hash(),
+            prev_hash=self.audit_head,
+        )
+        seq = self.audit_length
+        self.put(schema.audit(seq), link.to_bytes())
+        self.put(schema.audit_by_record(result.record_id, seq), b"")
+        self.put(schema.audit_by_requester(result.requester, seq), b"")
+        self.put(schema.audit_by_height(self.height, seq), b"")
+        self.audit_length = seq + 1
+        self.audit_head = link.hash()
+
+    def grant_access(self, result: SharingResult) -> None:
+        if self.blacklisted(result.requester):
+            raise self.fail("requester is blacklisted")
+        entry = self.record(result.record_id)
+        count_key = schema.access_count(result.requester, result.record_id)
+        count = self.counter(count_key)
+        if count >= entry.access_limit:
+            raise self.fail(f"access limit {entry.access_limit} reached")
+        if not entry.policy:
+            # Without an ABE policy, access rests on an explicit, unexpired grant.
+            raw = self.get(schema.grant(result.record_id, result.requester))
+            if raw is None:
+                raise self.fail("no active grant for the requester")
+            if GrantEntry.from_bytes(raw).expires_at_ms <= self.time_ms:
+                raise self.fail("the requester's grant has expired")
+        self.put(count_key, Counter(count + 1).to_bytes())
+
+    def deny_access(self, requester: bytes) -> None:
+        key = schema.denials(requester)
+        denials = self.counter(key) + 1
+        self.put(key, Counter(denials).to_bytes())
+        if denials >= self.genesis.denial_limit and not self.blacklisted(requester):
+            entry = BlacklistEntry(requester, self.height, denials)
+            self.put(schema.blacklist(requester), entry.to_bytes())
+
+
+def execute(genesis: Genesis, store: KeyValueStore, head: Head, block: Block) -> Execution:
+    """Validate ``block``'s transactions and results against the state after ``head``.
+
+    Returns the state writes and the new state root and audit tip; raises
+    :class:`InvalidTransaction`. The header must already have passed :func:`check_header`.
+    """
+    return _Executor(genesis, store, head, block).run()
