@@ -1,0 +1,187 @@
+"""Gossipsub topics with one handler each, restricted to genesis members.
+
+Every message is signed by its origin (libp2p's strict signing). Before a message is accepted,
+delivered or relayed, a topic validator checks its size and that both the origin and the peer
+that forwarded it are on the allowlist; a rejected message is logged with the reason and goes no
+further. A handler sees each accepted message once; the node's own publications are not handed
+back to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from libp2p.abc import IHost, ISubscriptionAPI
+from libp2p.exceptions import BaseLibp2pError
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
+
+from node.p2p.allowlist import PeerAllowlist
+from node.p2p.errors import GossipTooLarge, NotRunning, P2PError
+
+logger = logging.getLogger("iomtshare.node.p2p.gossip")
+
+# Room for the pubsub RPC framing around the payload: topic, seqno, key, signature, peer record.
+_RPC_OVERHEAD_BYTES = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GossipMessage:
+    """One accepted gossip message: its topic, payload and the (verified) publishing peer."""
+
+    topic: str
+    data: bytes
+    origin: ID
+
+
+#: ``handler(message)``; exceptions are logged and the message is dropped.
+GossipHandler = Callable[[GossipMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class GossipSettings:
+    """Gossipsub tuning. The defaults suit a small permissioned network (tens of nodes)."""
+
+    max_message_bytes: int = 1024 * 1024
+    heartbeat_seconds: int = 1
+    mesh_degree: int = 6
+    mesh_degree_low: int = 4
+    mesh_degree_high: int = 12
+
+
+class Gossip:
+    """Owns the pubsub service of one host and the handlers of its topics."""
+
+    def __init__(self, host: IHost, allowlist: PeerAllowlist, settings: GossipSettings) -> None:
+        self._host = host
+        self._allowlist = allowlist
+        self._settings = settings
+        # Spam and eclipse protections assume an open network: rate limits would drop bursts
+        # of consensus votes, and IP diversity cannot hold on one machine. Membership is
+        # enforced by the allowlist instead.
+        self._router = GossipSub(
+            protocols=[PROTOCOL_ID_V11, PROTOCOL_ID],
+            degree=settings.mesh_degree,
+            degree_low=settings.mesh_degree_low,
+            degree_high=settings.mesh_degree_high,
+            heartbeat_interval=settings.heartbeat_seconds,
+            spam_protection_enabled=False,
+            eclipse_protection_enabled=False,
+        )
+        self._pubsub = Pubsub(
+            host,
+            self._router,
+            strict_signing=True,
+            max_inbound_rpc_size=settings.max_message_bytes + _RPC_OVERHEAD_BYTES,
+        )
+        self._handlers: dict[str, GossipHandler] = {}
+        self._running = False
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self._handlers)
+
+    def add_topic(self, topic: str, handler: GossipHandler) -> None:
+        """Subscribe ``handler`` to ``topic`` when the service starts (call before starting)."""
+        if self._running:
+            raise P2PError("topics must be added before the host starts")
+        if topic in self._handlers:
+            raise P2PError(f"topic {topic} already has a handler")
+        self._handlers[topic] = handler
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Run pubsub and one delivery task per topic until cancelled."""
+        async with (
+            background_trio_service(self._pubsub),
+            background_trio_service(self._router),
+        ):
+            await self._pubsub.wait_until_ready()
+            async with trio.open_nursery() as nursery:
+                for topic, handler in self._handlers.items():
+                    self._pubsub.set_topic_validator(
+                        topic, functools.partial(self._accept, topic), False
+                    )
+                    subscription = await self._pubsub.subscribe(topic)
+                    nursery.start_soon(self._deliver, topic, subscription, handler)
+                self._running = True
+                try:
+                    task_status.started()
+                    await trio.sleep_forever()
+                finally:
+                    self._running = False
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Sign and send ``data`` on ``topic``.
+
+        Raises :class:`GossipTooLarge` above the size limit and :class:`NotRunning` before the
+        service has started.
+        """
+        if not self._running:
+            raise NotRunning("gossip is not running")
+        if len(data) > self._settings.max_message_bytes:
+            raise GossipTooLarge(
+                f"gossip of {len(data)} bytes exceeds the limit of "
+                f"{self._settings.max_message_bytes}"
+            )
+        try:
+            await self._pubsub.publish(topic, data)
+        except BaseLibp2pError as exc:
+            raise P2PError(f"publish on {topic} failed: {exc}") from exc
+
+    async def wait_for_peer(self, peer_id: ID, topic: str, timeout: float) -> None:
+        """Wait until ``peer_id`` is in this host's mesh for ``topic``, so that what this host
+        publishes next reaches it directly. Raises :class:`trio.TooSlowError` after ``timeout``.
+
+        Every subscribed peer joins the mesh while the network has at most ``mesh_degree_high``
+        members; beyond that, gossip still reaches the others through the mesh's relays.
+        """
+        await self._router.wait_for_mesh(peer_id, topic, timeout=timeout)
+
+    def subscribers(self, topic: str) -> frozenset[ID]:
+        """The peers this host currently knows to be subscribed to ``topic``."""
+        return frozenset(self._pubsub.peer_topics.get(topic, ()))
+
+    def _accept(self, topic: str, forwarder: ID, message: rpc_pb2.Message) -> bool:
+        """Topic validator: size and membership checks, with the reason logged on rejection."""
+        me = self._host.get_id()
+        origin = ID(message.from_id)
+        reason = None
+        if len(message.data) > self._settings.max_message_bytes:
+            reason = f"size {len(message.data)} > {self._settings.max_message_bytes}"
+        elif origin != me and origin not in self._allowlist:
+            reason = "origin not in genesis"
+        elif forwarder != me and forwarder not in self._allowlist:
+            reason = "forwarder not in genesis"
+        if reason is None:
+            return True
+        logger.warning(
+            "gossip dropped topic=%s origin=%s forwarder=%s reason=%s",
+            topic,
+            origin,
+            forwarder,
+            reason,
+        )
+        return False
+
+    async def _deliver(
+        self, topic: str, subscription: ISubscriptionAPI, handler: GossipHandler
+    ) -> None:
+        me = self._host.get_id()
+        while True:
+            raw = await subscription.get()
+            origin = ID(raw.from_id)
+            if origin == me:
+                continue
+            try:
+                await handler(GossipMessage(topic, bytes(raw.data), origin))
+            except Exception:
+                # One bad message or handler bug must not stop delivery on the topic.
+                logger.exception("gossip handler failed topic=%s origin=%s", topic, origin)

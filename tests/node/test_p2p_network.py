@@ -1,0 +1,281 @@
+"""Real py-libp2p hosts on loopback: gossip, request/response, the allowlist, shutdown."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from p2p_testing import (
+    PATIENCE,
+    TOPIC,
+    all_tasks,
+    build_peer,
+    connect_all,
+    host_group,
+    running,
+    seeded_key,
+    trio_test,
+    watch_logs,
+)
+
+from node.p2p import (
+    DialError,
+    GossipTooLarge,
+    NotRunning,
+    P2PError,
+    P2PHost,
+    PeerAllowlist,
+    PeerRefused,
+    RemoteError,
+    RequestRejected,
+    RequestTimeout,
+    ResponseEnvelope,
+    Status,
+)
+from node.p2p.framing import read_frame
+
+ECHO = "/iomtshare/test/echo/1"
+
+
+def serve_echo(host: P2PHost) -> None:
+    async def echo(peer: ID, payload: bytes) -> bytes:
+        return bytes(peer.to_bytes()) + b"|" + payload
+
+    host.add_protocol(ECHO, echo)
+
+
+@trio_test
+async def test_gossip_reaches_every_member() -> None:
+    async with host_group(4) as peers:
+        await peers[0].host.publish(TOPIC, b"block 1")
+        for peer in peers[1:]:
+            message = await peer.next_message()
+            assert message.data == b"block 1"
+            assert message.topic == TOPIC
+            assert message.origin == peers[0].host.peer_id
+
+
+@trio_test
+async def test_publisher_does_not_receive_its_own_gossip() -> None:
+    async with host_group(2) as (first, second):
+        await first.host.publish(TOPIC, b"mine")
+        await second.host.publish(TOPIC, b"theirs")
+        assert (await first.next_message()).data == b"theirs"
+        assert (await second.next_message()).data == b"mine"
+        # "mine" was published before "theirs" came back, so it would already be queued.
+        assert first.inbox[TOPIC].statistics().current_buffer_used == 0
+
+
+@trio_test
+async def test_oversized_gossip_is_refused_locally() -> None:
+    async with host_group(2) as (first, _):
+        with pytest.raises(GossipTooLarge):
+            await first.host.publish(TOPIC, bytes(16 * 1024 + 1))
+
+
+@trio_test
+async def test_request_response_round_trip() -> None:
+    async with host_group(3, setup=serve_echo) as peers:
+        client, server = peers[0].host, peers[2].host
+        answer = await client.request(server.peer_id, ECHO, b"hello")
+        assert answer == client.peer_id.to_bytes() + b"|hello"
+        # Many concurrent requests on the same connection each get their own answer.
+        results: dict[int, bytes] = {}
+
+        async def one(i: int) -> None:
+            results[i] = await client.request(server.peer_id, ECHO, b"%d" % i)
+
+        async with trio.open_nursery() as nursery:
+            for i in range(20):
+                nursery.start_soon(one, i)
+        assert results == {i: client.peer_id.to_bytes() + b"|%d" % i for i in range(20)}
+
+
+def serve_failures(host: P2PHost) -> None:
+    async def broken(peer: ID, payload: bytes) -> bytes:
+        raise KeyError("secret internal detail")
+
+    async def picky(peer: ID, payload: bytes) -> bytes:
+        raise RequestRejected("record not granted to you")
+
+    async def stalls(peer: ID, payload: bytes) -> bytes:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def huge(peer: ID, payload: bytes) -> bytes:
+        return bytes(64 * 1024)
+
+    host.add_protocol("/t/broken/1", broken)
+    host.add_protocol("/t/picky/1", picky)
+    host.add_protocol("/t/stalls/1", stalls)
+    host.add_protocol("/t/huge/1", huge)
+    serve_echo(host)
+
+
+@trio_test
+async def test_handler_failures_become_error_answers_and_host_keeps_serving() -> None:
+    async with host_group(2, setup=serve_failures) as (client, server):
+        target = server.host.peer_id
+        with watch_logs() as logs:
+            with pytest.raises(RemoteError) as broken:
+                await client.host.request(target, "/t/broken/1", b"x")
+            assert broken.value.code == Status.INTERNAL
+            assert "secret" not in broken.value.detail
+            assert logs.seen("request handler failed", "/t/broken/1")
+
+        with pytest.raises(RemoteError) as picky:
+            await client.host.request(target, "/t/picky/1", b"x")
+        assert picky.value.code == Status.REJECTED
+        assert picky.value.detail == "record not granted to you"
+
+        with pytest.raises(RemoteError) as huge:
+            await client.host.request(target, "/t/huge/1", b"x")
+        assert huge.value.code == Status.INTERNAL
+        assert "frame limit" in huge.value.detail
+
+        with pytest.raises(RequestTimeout):
+            await client.host.request(target, "/t/stalls/1", b"x", timeout=0.2)
+
+        assert await client.host.request(target, ECHO, b"still here") == (
+            client.host.peer_id.to_bytes() + b"|still here"
+        )
+
+
+async def _raw_exchange(client: P2PHost, server: ID, data: bytes) -> bytes:
+    """Write raw bytes on the echo protocol and read back the first framed answer."""
+    stream = await client.libp2p.new_stream(server, [TProtocol(ECHO)])
+    await stream.write(data)
+    answer = await read_frame(stream, 1 << 20)
+    await stream.close()
+    return answer
+
+
+@trio_test
+async def test_garbage_and_oversized_frames_get_clear_errors() -> None:
+    async with host_group(2, setup=serve_echo) as (client, server):
+        target = server.host.peer_id
+        with trio.fail_after(PATIENCE):
+            garbage = ResponseEnvelope.from_bytes(
+                await _raw_exchange(client.host, target, b"\x00\x00\x00\x05hello")
+            )
+            assert garbage.status == Status.BAD_REQUEST
+            assert "malformed request" in garbage.detail
+
+            oversized = ResponseEnvelope.from_bytes(
+                await _raw_exchange(client.host, target, b"\xff\xff\xff\xff")
+            )
+            assert oversized.status == Status.BAD_REQUEST
+            assert "exceeds the limit" in oversized.detail
+
+            # A frame cut short by the client: the server just drops the stream.
+            stream = await client.host.libp2p.new_stream(target, [TProtocol(ECHO)])
+            await stream.write(b"\x00\x00\x01\x00abc")
+            await stream.close()
+
+        assert await client.host.request(target, ECHO, b"ok") == (
+            client.host.peer_id.to_bytes() + b"|ok"
+        )
+
+
+@trio_test
+async def test_raw_tcp_garbage_does_not_hurt_the_host() -> None:
+    async with host_group(2, setup=serve_echo) as (client, server):
+        port = int(server.host.listen_addrs()[0].value_for_protocol("tcp"))
+        for junk in (b"\x00" * 64, b"GET / HTTP/1.1\r\n\r\n", bytes(range(256)) * 8):
+            with trio.fail_after(PATIENCE):
+                tcp = await trio.open_tcp_stream("127.0.0.1", port)
+                await tcp.send_all(junk)
+                await tcp.aclose()
+        assert await client.host.request(server.host.peer_id, ECHO, b"ok") == (
+            client.host.peer_id.to_bytes() + b"|ok"
+        )
+
+
+@trio_test
+async def test_outsider_cannot_connect_either_way() -> None:
+    async with host_group(2) as members:
+        member_keys = [m.key for m in members]
+        outsider_key = seeded_key(99)
+        # The outsider believes it belongs: it allows the members and itself.
+        outsider = build_peer(outsider_key, [*member_keys, outsider_key])
+        async with running(outsider):
+            with watch_logs() as logs:
+                with pytest.raises(DialError):
+                    await outsider.host.connect(members[0].address)
+                await logs.wait_for("refused", str(outsider.host.peer_id), "inbound")
+            assert outsider.host.peer_id not in members[0].host.connected_peers()
+
+            with pytest.raises(PeerRefused):
+                await members[1].host.connect(outsider.address)
+            with pytest.raises(PeerRefused):
+                await members[1].host.request(outsider.host.peer_id, ECHO, b"x")
+            assert outsider.host.peer_id not in members[1].host.connected_peers()
+
+
+@trio_test
+async def test_outsider_gossip_relayed_by_a_lax_member_is_dropped() -> None:
+    """A member that wrongly admits an outsider relays its gossip; the others drop it."""
+    keys = [seeded_key(i) for i in range(3)]
+    outsider_key = seeded_key(50)
+    strict = build_peer(keys[0], keys)
+    lax = build_peer(keys[1], [*keys, outsider_key])
+    other = build_peer(keys[2], keys)
+    outsider = build_peer(outsider_key, [*keys, outsider_key])
+
+    async with running(strict), running(lax), running(other), running(outsider):
+        await connect_all([strict, lax, other])
+        await outsider.host.connect(lax.address)
+        with trio.fail_after(PATIENCE):
+            await outsider.host.wait_for_gossip_peer(lax.host.peer_id, TOPIC)
+        with watch_logs() as logs:
+            await outsider.host.publish(TOPIC, b"forged")
+            relayed = await lax.next_message()
+            assert relayed.origin == outsider.host.peer_id
+            await logs.wait_for("gossip dropped", "origin not in genesis")
+        await lax.host.publish(TOPIC, b"genuine")
+        assert (await strict.next_message()).data == b"genuine"
+        assert (await other.next_message()).data == b"genuine"
+
+
+@trio_test
+async def test_operations_need_a_running_host() -> None:
+    peer = build_peer(seeded_key(0), [seeded_key(0)])
+    with pytest.raises(NotRunning):
+        await peer.host.publish(TOPIC, b"x")
+    with pytest.raises(NotRunning):
+        await peer.host.connect("/ip4/127.0.0.1/tcp/1/p2p/" + str(peer.host.peer_id))
+    assert peer.host.listen_addrs() == []
+
+
+@trio_test
+async def test_shutdown_leaves_no_tasks_and_closes_the_port() -> None:
+    before = all_tasks()
+    async with host_group(3, setup=serve_echo) as peers:
+        ports = [int(p.host.listen_addrs()[0].value_for_protocol("tcp")) for p in peers]
+        assert len(all_tasks()) > len(before)
+        await peers[0].host.request(peers[1].host.peer_id, ECHO, b"busy")
+    assert all_tasks() == before
+    assert not any(p.host.running for p in peers)
+    for port in ports:
+        with pytest.raises(OSError, match="connect"):
+            await trio.open_tcp_stream("127.0.0.1", port)
+
+
+@trio_test
+async def test_listening_on_a_busy_port_is_a_p2p_error() -> None:
+    from dataclasses import replace
+
+    from p2p_testing import TEST_CONFIG
+
+    with trio.socket.socket() as blocker:
+        await blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        key = seeded_key(0)
+        allowlist = PeerAllowlist.from_verify_keys([key.verify_key])
+        host = P2PHost(key, allowlist, replace(TEST_CONFIG, listen_port=port))
+        async with trio.open_nursery() as nursery:
+            with pytest.raises(P2PError):
+                await nursery.start(host.run)
+        assert not host.running
