@@ -1,0 +1,69 @@
+"""Seed 000's dual scheme on BLS12-381, with the domain key held t-of-n by the consensus nodes.
+
+Devices encrypt under their own keys (:func:`encrypt_dct`), the edge normalizes ciphertexts to
+one domain key (:func:`reencrypt_ecl`), and requesters decrypt through threshold shares of the
+domain key (:mod:`crypto.dual.threshold`) instead of receiving the domain secret itself.
+"""
+
+from crypto.dual.ciphertext import (
+    DeviceCiphertext,
+    NormalizedCiphertext,
+    decrypt_with_domain_key,
+    encrypt_dct,
+    reencrypt_ecl,
+)
+from crypto.dual.keys import (
+    DevicePublicKey,
+    DeviceSecretKey,
+    DomainPublicKey,
+    DomainSecretKey,
+    ReKey,
+    rekey_gen,
+    verify_rekey,
+)
+from crypto.dual.params import DualParams, setup
+from crypto.dual.threshold import (
+    DecryptionRequest,
+    DecryptionShare,
+    DomainKeyDealing,
+    DomainKeyShare,
+    ShareCheck,
+    VerifiedDecryptionShare,
+    combine_decryption_shares,
+    deal_domain_key,
+    decryption_share,
+    requester_decrypt,
+    verify_decryption_share,
+    verify_decryption_shares,
+    verify_domain_key_share,
+)
+
+__all__ = [
+    "DecryptionRequest",
+    "DecryptionShare",
+    "DeviceCiphertext",
+    "DevicePublicKey",
+    "DeviceSecretKey",
+    "DomainKeyDealing",
+    "DomainKeyShare",
+    "DomainPublicKey",
+    "DomainSecretKey",
+    "DualParams",
+    "NormalizedCiphertext",
+    "ReKey",
+    "ShareCheck",
+    "VerifiedDecryptionShare",
+    "combine_decryption_shares",
+    "deal_domain_key",
+    "decrypt_with_domain_key",
+    "decryption_share",
+    "encrypt_dct",
+    "reencrypt_ecl",
+    "rekey_gen",
+    "requester_decrypt",
+    "setup",
+    "verify_decryption_share",
+    "verify_decryption_shares",
+    "verify_domain_key_share",
+    "verify_rekey",
+]

@@ -1,0 +1,171 @@
+"""Encrypt_DCT, ReEncrypt_ECL and Decrypt of seed 000, as a KEM-DEM for any size of data.
+
+A device picks a random ``m`` in GT and ``r``, and sends ``C0 = m I0^r``, ``C1 = gamma2^r``,
+``C2 = I1^r``, ``C3 = (g0^u1)^r`` with the data sealed by XChaCha20-Poly1305 under
+``KDF(m)`` (the paper encrypts a group element; wrapping a key lets a reading or a 100 MB file
+go through the same four exponentiations). The edge turns ``C2`` into
+``C2' = e(C3, ReKey) / C2 = I0^r e(g0, gamma2)^(r p2)``, after which the ciphertext no longer
+depends on the device: ``m = C0' e(g0, C1')^p2 / C2'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crypto.aead import open_sealed, seal
+from crypto.codec import Reader, Writer, parse
+from crypto.dual.keys import DevicePublicKey, DomainSecretKey, ReKey
+from crypto.dual.params import DualParams
+from crypto.groups import G1Element, G2Element, GTElement
+from crypto.groups.params import G1_BYTES, G2_BYTES, GT_BYTES
+from crypto.kdf import derive_key
+
+DEVICE_CIPHERTEXT_TYPE_TAG = 0x55
+NORMALIZED_CIPHERTEXT_TYPE_TAG = 0x56
+CIPHERTEXT_VERSION = 1
+
+DEM_KEY_LABEL = b"iomtshare/dual/dem-key/v1"
+DEM_AD_LABEL = b"iomtshare/dual/dem-ad/v1"
+
+
+def _associated_data(c0: GTElement, c1: G2Element, associated_data: bytes) -> bytes:
+    # C0 and C1 survive re-encryption unchanged, so the body stays bound to them end to end.
+    return (
+        Writer().blob(DEM_AD_LABEL).blob(bytes(c0)).blob(bytes(c1)).blob(associated_data)
+    ).to_bytes()
+
+
+def _dem_key(m: GTElement) -> bytes:
+    return derive_key(DEM_KEY_LABEL, bytes(m))
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCiphertext:
+    """What a device uploads: ``(C0, C1, C2, C3)`` and the sealed body."""
+
+    c0: GTElement
+    c1: G2Element
+    c2: GTElement
+    c3: G1Element
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(DEVICE_CIPHERTEXT_TYPE_TAG, CIPHERTEXT_VERSION)
+        writer.fixed(bytes(self.c0), GT_BYTES).fixed(bytes(self.c1), G2_BYTES)
+        writer.fixed(bytes(self.c2), GT_BYTES).fixed(bytes(self.c3), G1_BYTES)
+        return writer.blob(self.body).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, params: DualParams, data: bytes) -> DeviceCiphertext:
+        """Decode; raises :class:`~crypto.errors.DecodeError`."""
+        grp = params.group
+
+        def body(reader: Reader) -> DeviceCiphertext:
+            reader.expect_header(DEVICE_CIPHERTEXT_TYPE_TAG, CIPHERTEXT_VERSION)
+            return cls(
+                grp.gt_from_bytes(reader.fixed(GT_BYTES)),
+                grp.g2_from_bytes(reader.fixed(G2_BYTES)),
+                grp.gt_from_bytes(reader.fixed(GT_BYTES)),
+                grp.g1_from_bytes(reader.fixed(G1_BYTES)),
+                reader.blob(),
+            )
+
+        return parse(data, "device ciphertext", body)
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedCiphertext:
+    """The edge's output ``(C0', C1', C2')`` and the body: decryptable with the domain key."""
+
+    c0: GTElement
+    c1: G2Element
+    c2: GTElement
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(NORMALIZED_CIPHERTEXT_TYPE_TAG, CIPHERTEXT_VERSION)
+        writer.fixed(bytes(self.c0), GT_BYTES).fixed(bytes(self.c1), G2_BYTES)
+        writer.fixed(bytes(self.c2), GT_BYTES)
+        return writer.blob(self.body).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, params: DualParams, data: bytes) -> NormalizedCiphertext:
+        """Decode; raises :class:`~crypto.errors.DecodeError`."""
+        grp = params.group
+
+        def body(reader: Reader) -> NormalizedCiphertext:
+            reader.expect_header(NORMALIZED_CIPHERTEXT_TYPE_TAG, CIPHERTEXT_VERSION)
+            return cls(
+                grp.gt_from_bytes(reader.fixed(GT_BYTES)),
+                grp.g2_from_bytes(reader.fixed(G2_BYTES)),
+                grp.gt_from_bytes(reader.fixed(GT_BYTES)),
+                reader.blob(),
+            )
+
+        return parse(data, "normalized ciphertext", body)
+
+
+def encrypt_dct(
+    params: DualParams,
+    device: DevicePublicKey,
+    data: bytes,
+    associated_data: bytes = b"",
+    *,
+    r: int | None = None,
+) -> DeviceCiphertext:
+    """Encrypt_DCT: personalized encryption of ``data`` under the device's own key.
+
+    ``associated_data`` is authenticated (not encrypted) and must be given again to decrypt.
+    ``r`` is for test vectors only; leave it ``None``.
+    """
+    r = params.random_scalar() if r is None else r
+    m = params.group.z ** params.random_scalar()
+    c0 = m * params.i0**r
+    c1 = params.gamma2 * r
+    c2 = params.i1**r
+    c3 = device.pk1 * r
+    body = seal(_dem_key(m), data, _associated_data(c0, c1, associated_data))
+    return DeviceCiphertext(c0, c1, c2, c3, body)
+
+
+def reencrypt_ecl(
+    params: DualParams, ciphertext: DeviceCiphertext, rekey: ReKey
+) -> NormalizedCiphertext:
+    """ReEncrypt_ECL: normalize a device ciphertext to the domain key (one pairing).
+
+    A wrong ``rekey`` is not detected here; the result then fails to decrypt.
+    """
+    c2 = params.group.pairing(ciphertext.c3, rekey.point) / ciphertext.c2
+    return NormalizedCiphertext(ciphertext.c0, ciphertext.c1, c2, ciphertext.body)
+
+
+def open_with_blinding(
+    ciphertext: NormalizedCiphertext, blinding: GTElement, associated_data: bytes = b""
+) -> bytes:
+    """Finish decryption given ``e(g0, C1')^p2`` (however it was obtained).
+
+    Raises :class:`~crypto.errors.DecryptionError` if the blinding is wrong or anything was
+    altered.
+    """
+    m = ciphertext.c0 * blinding / ciphertext.c2
+    return open_sealed(
+        _dem_key(m),
+        ciphertext.body,
+        _associated_data(ciphertext.c0, ciphertext.c1, associated_data),
+    )
+
+
+def decrypt_with_domain_key(
+    params: DualParams,
+    domain: DomainSecretKey,
+    ciphertext: NormalizedCiphertext,
+    associated_data: bytes = b"",
+) -> bytes:
+    """Decrypt as seed 000 does, with the whole domain secret ``p2`` in one hand.
+
+    The network never does this (``p2`` is dealt to the nodes, see
+    :mod:`crypto.dual.threshold`); it serves the authority and the paper's benchmarks.
+    Raises :class:`~crypto.errors.DecryptionError`.
+    """
+    blinding = params.group.pairing(domain.decryption_point(params), ciphertext.c1)
+    return open_with_blinding(ciphertext, blinding, associated_data)

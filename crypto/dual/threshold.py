@@ -1,0 +1,348 @@
+"""The domain key dealt t-of-n to the consensus nodes, and threshold decryption for a requester.
+
+Seed 000 gives the whole domain secret ``p2`` to every authorized requester, after which that
+requester can read every record of the domain. Here the authority deals ``p2`` with Feldman
+commitments ``F_j = gamma2^(c_j)`` (``F_0 = pk_p2``); node ``i`` keeps ``sigma_i = f(i)`` and
+everyone can compute ``VK_i = prod F_j^(i^j) = gamma2^(sigma_i)``.
+
+For a requester with ``X1_D = g0^d`` and a normalized ciphertext, the request base is
+``X = e(X1_D, C1')``. Node ``i`` answers ``D_i = X^(sigma_i)`` with a Chaum-Pedersen proof;
+any ``t`` verified answers combine by Lagrange interpolation in the exponent into
+``X^p2 = e(g0, C1')^(d p2)``, which only the requester can turn into the blinding
+``e(g0, C1')^p2`` (by raising it to ``1/d``). Answers are bound to the requester, the ciphertext
+and a caller context (e.g. the request id), so they cannot be replayed elsewhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from crypto.codec import Reader, Writer, parse
+from crypto.dual import dleq
+from crypto.dual.ciphertext import NormalizedCiphertext, open_with_blinding
+from crypto.dual.keys import DomainSecretKey
+from crypto.dual.params import DualParams
+from crypto.dual.polynomial import evaluate_polynomial, lagrange_at_zero, random_polynomial
+from crypto.errors import DecodeError, ThresholdError, VerificationError
+from crypto.groups import G1Element, G2Element, GTElement
+from crypto.groups.params import G2_BYTES, GT_BYTES, SCALAR_BYTES
+from crypto.groups.scalars import inv_mod, scalar_from_bytes, scalar_to_bytes
+from crypto.hashing import digest
+
+DEALING_TYPE_TAG = 0x57
+DOMAIN_SHARE_TYPE_TAG = 0x5A
+DECRYPTION_SHARE_TYPE_TAG = 0x5B
+THRESHOLD_VERSION = 1
+MAX_NODES = 1024
+REQUEST_TAG = b"iomtshare/dual/decryption-request/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainKeyDealing:
+    """Public record of a dealing: ``t``, ``n`` and the commitments ``F_0..F_{t-1}``."""
+
+    threshold: int
+    total: int
+    commitments: tuple[G2Element, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threshold <= self.total <= MAX_NODES:
+            raise ThresholdError(f"need 1 <= t <= n <= {MAX_NODES}")
+        if len(self.commitments) != self.threshold:
+            raise ThresholdError("a dealing has exactly t commitments")
+
+    @property
+    def public_key(self) -> G2Element:
+        """``F_0 = gamma2^p2``, the domain public key the dealing shares."""
+        return self.commitments[0]
+
+    def verification_key(self, index: int) -> G2Element:
+        """``VK_i = gamma2^(sigma_i)`` of node ``index``; raises :class:`ThresholdError`."""
+        if not 1 <= index <= self.total:
+            raise ThresholdError(f"node index {index} outside 1..{self.total}")
+        acc = self.commitments[-1]
+        for commitment in reversed(self.commitments[:-1]):
+            acc = acc * index + commitment
+        return acc
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(DEALING_TYPE_TAG, THRESHOLD_VERSION).u16(self.threshold).u16(self.total)
+        for commitment in self.commitments:
+            writer.fixed(bytes(commitment), G2_BYTES)
+        return writer.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, params: DualParams, data: bytes) -> DomainKeyDealing:
+        """Decode; raises :class:`DecodeError`."""
+
+        def body(reader: Reader) -> DomainKeyDealing:
+            reader.expect_header(DEALING_TYPE_TAG, THRESHOLD_VERSION)
+            threshold, total = reader.u16(), reader.u16()
+            if not 1 <= threshold <= total <= MAX_NODES:
+                raise DecodeError("domain key dealing: bad threshold parameters")
+            points = tuple(
+                params.group.g2_from_bytes(reader.fixed(G2_BYTES)) for _ in range(threshold)
+            )
+            return cls(threshold, total, points)
+
+        return parse(data, "domain key dealing", body)
+
+
+class DomainKeyShare:
+    """Node ``index``'s share ``sigma_i`` of ``p2`` (sent in a sealed box; repr hides it)."""
+
+    __slots__ = ("index", "sigma")
+
+    def __init__(self, index: int, sigma: int) -> None:
+        self.index = index
+        self.sigma = sigma
+
+    def __repr__(self) -> str:
+        return f"DomainKeyShare(index={self.index}, sigma=<secret>)"
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(DOMAIN_SHARE_TYPE_TAG, THRESHOLD_VERSION).u16(self.index)
+        return writer.raw(scalar_to_bytes(self.sigma)).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DomainKeyShare:
+        def body(reader: Reader) -> DomainKeyShare:
+            reader.expect_header(DOMAIN_SHARE_TYPE_TAG, THRESHOLD_VERSION)
+            index = reader.u16()
+            if index == 0:
+                raise DecodeError("domain key share: index 0")
+            return cls(index, scalar_from_bytes(reader.fixed(SCALAR_BYTES)))
+
+        return parse(data, "domain key share", body)
+
+
+def deal_domain_key(
+    params: DualParams, domain: DomainSecretKey, threshold: int, total: int
+) -> tuple[DomainKeyDealing, list[DomainKeyShare]]:
+    """Split ``p2`` of ``domain`` t-of-n (run by the authority).
+
+    Returns the public dealing and the ``n`` shares, share ``i`` for node ``i``. Raises
+    :class:`ThresholdError` for parameters outside ``1 <= t <= n <= 1024``.
+    """
+    if not 1 <= threshold <= total <= MAX_NODES:
+        raise ThresholdError(f"need 1 <= t <= n <= {MAX_NODES}, got t={threshold}, n={total}")
+    coefficients = random_polynomial(domain.p2, threshold - 1, params.order)
+    dealing = DomainKeyDealing(threshold, total, tuple(params.gamma2 * c for c in coefficients))
+    shares = [
+        DomainKeyShare(i, evaluate_polynomial(coefficients, i, params.order))
+        for i in range(1, total + 1)
+    ]
+    return dealing, shares
+
+
+def verify_domain_key_share(
+    params: DualParams, dealing: DomainKeyDealing, share: DomainKeyShare
+) -> None:
+    """A node's check of its share; raises :class:`VerificationError` if it is not on the
+    dealt polynomial (or :class:`ThresholdError` if its index is out of range)."""
+    if params.gamma2 * share.sigma != dealing.verification_key(share.index):
+        raise VerificationError(f"domain key share {share.index} does not match the dealing")
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionRequest:
+    """What a node answers: the ciphertext, the requester's ``X1_D`` and the context.
+
+    ``base`` is ``X = e(X1_D, C1')`` (one pairing, computed once by :meth:`create`).
+    """
+
+    ciphertext: NormalizedCiphertext
+    requester: G1Element
+    context: bytes
+    base: GTElement
+
+    @classmethod
+    def create(
+        cls,
+        params: DualParams,
+        ciphertext: NormalizedCiphertext,
+        requester: G1Element,
+        context: bytes,
+    ) -> DecryptionRequest:
+        """Raises :class:`VerificationError` for the identity as requester key."""
+        if requester.is_identity():
+            raise VerificationError("requester public key is the identity")
+        return cls(ciphertext, requester, context, params.group.pairing(requester, ciphertext.c1))
+
+    @property
+    def proof_context(self) -> bytes:
+        """What every proof of this request is bound to: the caller context and the base."""
+        return digest(REQUEST_TAG, self.context, bytes(self.requester), bytes(self.base))
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionShare:
+    """Node ``index``'s answer ``D_i = X^(sigma_i)`` with its proof."""
+
+    index: int
+    value: GTElement
+    proof: dleq.DleqProof
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(DECRYPTION_SHARE_TYPE_TAG, THRESHOLD_VERSION).u16(self.index)
+        writer.fixed(bytes(self.value), GT_BYTES)
+        self.proof.write(writer)
+        return writer.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, params: DualParams, data: bytes) -> DecryptionShare:
+        """Decode; raises :class:`DecodeError`."""
+
+        def body(reader: Reader) -> DecryptionShare:
+            reader.expect_header(DECRYPTION_SHARE_TYPE_TAG, THRESHOLD_VERSION)
+            index = reader.u16()
+            if index == 0:
+                raise DecodeError("decryption share: index 0")
+            value = params.group.gt_from_bytes(reader.fixed(GT_BYTES))
+            return cls(index, value, dleq.DleqProof.read(params, reader))
+
+        return parse(data, "decryption share", body)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedDecryptionShare:
+    """A share whose proof held for the request named by ``request_digest``.
+
+    Only :func:`verify_decryption_share` and :func:`verify_decryption_shares` make these;
+    :func:`combine_decryption_shares` accepts nothing else.
+    """
+
+    share: DecryptionShare
+    request_digest: bytes
+
+
+def decryption_share(
+    params: DualParams, share: DomainKeyShare, request: DecryptionRequest
+) -> DecryptionShare:
+    """A node's answer to ``request`` with its domain key share (one GT exponentiation plus
+    the proof)."""
+    value = request.base**share.sigma
+    proof = dleq.prove(
+        params,
+        share.sigma,
+        request.base,
+        value,
+        params.gamma2 * share.sigma,
+        request.proof_context,
+        share.index,
+    )
+    return DecryptionShare(share.index, value, proof)
+
+
+def verify_decryption_share(
+    params: DualParams,
+    dealing: DomainKeyDealing,
+    request: DecryptionRequest,
+    share: DecryptionShare,
+) -> VerifiedDecryptionShare:
+    """Check one share; raises :class:`VerificationError` naming the node if it is wrong."""
+    context = request.proof_context
+    vk = dealing.verification_key(share.index)
+    if not dleq.verify(params, share.proof, request.base, share.value, vk, context, share.index):
+        raise VerificationError(f"decryption share of node {share.index} failed its proof")
+    return VerifiedDecryptionShare(share, context)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareCheck:
+    """The outcome of :func:`verify_decryption_shares`."""
+
+    verified: tuple[VerifiedDecryptionShare, ...]
+    rejected: tuple[int, ...]
+
+
+def verify_decryption_shares(
+    params: DualParams,
+    dealing: DomainKeyDealing,
+    request: DecryptionRequest,
+    shares: Iterable[DecryptionShare],
+) -> ShareCheck:
+    """Check many shares of one request together.
+
+    Uses a random linear combination: with 128-bit weights ``rho_i`` it checks
+    ``gamma2^(sum rho z) = sum rho A + sum (rho c) VK`` and
+    ``X^(sum rho z) = prod B^rho D^(rho c)``, which a wrong share passes with probability about
+    2^-128. If the combined check fails, each share is checked alone so that the bad ones are
+    named in :attr:`ShareCheck.rejected`.
+    Raises :class:`ThresholdError` for repeated or out-of-range indexes.
+    """
+    batch = list(shares)
+    if not batch:
+        return ShareCheck((), ())
+    indexes = [s.index for s in batch]
+    if len(set(indexes)) != len(indexes):
+        raise ThresholdError("a node answered twice")
+    context = request.proof_context
+    order = params.order
+    keys = [dealing.verification_key(i) for i in indexes]
+    exponent = 0
+    g2_side = params.group.g2_identity()
+    gt_side = params.group.gt_one
+    for share, vk in zip(batch, keys, strict=True):
+        rho = secrets.randbits(128) | 1
+        proof = share.proof
+        c = dleq.challenge(
+            params,
+            context,
+            share.index,
+            vk,
+            request.base,
+            share.value,
+            proof.commitment_g2,
+            proof.commitment_gt,
+        )
+        exponent = (exponent + rho * proof.response) % order
+        g2_side = g2_side + (proof.commitment_g2 * rho + vk * (rho * c % order))
+        gt_side = gt_side * proof.commitment_gt**rho * share.value ** (rho * c % order)
+    if params.gamma2 * exponent == g2_side and request.base**exponent == gt_side:
+        return ShareCheck(tuple(VerifiedDecryptionShare(s, context) for s in batch), ())
+    verified, rejected = [], []
+    for share in batch:
+        try:
+            verified.append(verify_decryption_share(params, dealing, request, share))
+        except VerificationError:
+            rejected.append(share.index)
+    return ShareCheck(tuple(verified), tuple(rejected))
+
+
+def combine_decryption_shares(
+    params: DualParams, dealing: DomainKeyDealing, shares: Sequence[VerifiedDecryptionShare]
+) -> GTElement:
+    """Interpolate ``t`` verified shares of one request into ``X^p2``.
+
+    Raises :class:`ThresholdError` for fewer than ``t`` shares, repeated indexes or shares of
+    different requests.
+    """
+    if len({s.request_digest for s in shares}) > 1:
+        raise ThresholdError("shares belong to different requests")
+    chosen = list(shares[: dealing.threshold])
+    if len(chosen) < dealing.threshold:
+        raise ThresholdError(f"{len(chosen)} shares, {dealing.threshold} needed")
+    lambdas = lagrange_at_zero([s.share.index for s in chosen], params.order)
+    acc = params.group.gt_one
+    for verified, coefficient in zip(chosen, lambdas, strict=True):
+        acc = acc * verified.share.value**coefficient
+    return acc
+
+
+def requester_decrypt(
+    params: DualParams,
+    requester_secret: int,
+    request: DecryptionRequest,
+    combined: GTElement,
+    associated_data: bytes = b"",
+) -> bytes:
+    """The requester removes its own ``d`` and decrypts.
+
+    Raises :class:`~crypto.errors.DecryptionError` if ``combined`` was not made for this
+    requester's key, or anything was altered.
+    """
+    blinding = combined ** inv_mod(requester_secret, params.order)
+    return open_with_blinding(request.ciphertext, blinding, associated_data)
