@@ -1,0 +1,169 @@
+"""Re-encryption shares with a proof of correctness, and their verification (DESIGN 3.2).
+
+Node i holds rk_i with e(g1, rk_i) = VK_i and publishes s_i = e(C1, rk_i). The proof is a
+Fiat-Shamir sigma protocol for the homomorphism R -> (e(C1, R), e(g1, R)) at the witness rk_i:
+commitment (A, B) = (e(C1, T), e(g1, T)) for T = g2^tau, challenge c = H(context, index, C1, s_i,
+VK_i, A, B), response z = T * rk_i^c. The verifier checks e(C1, z) = A s_i^c and
+e(g1, z) = B VK_i^c. Sending (A, B) rather than c lets many shares of one ciphertext be verified
+together with two pairings in all (:func:`verify_shares_batch`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crypto.codec import Reader, Writer, parse
+from crypto.errors import VerificationError
+from crypto.groups import G1Element, G2Element, Group, GTElement
+from crypto.groups.params import G2_BYTES, GT_BYTES
+from crypto.hashing import digest_to_int
+from crypto.tpre.grant import VerifiedReKeyShare
+from crypto.tpre.tags import LABEL_SHARE_PROOF, TAG_REENCRYPTION_SHARE, VERSION
+
+_BATCH_WEIGHT_BITS = 128
+
+
+@dataclass(frozen=True, slots=True)
+class ReEncryptionShare:
+    """Node ``index``'s share s_i for one request, with its proof (A, B, z)."""
+
+    index: int
+    value: GTElement
+    commitment_a: GTElement
+    commitment_b: GTElement
+    response: G2Element
+
+    def to_bytes(self) -> bytes:
+        w = Writer(TAG_REENCRYPTION_SHARE, VERSION).u16(self.index)
+        w.fixed(bytes(self.value), GT_BYTES)
+        w.fixed(bytes(self.commitment_a), GT_BYTES).fixed(bytes(self.commitment_b), GT_BYTES)
+        return w.fixed(bytes(self.response), G2_BYTES).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, group: Group, data: bytes) -> ReEncryptionShare:
+        def body(r: Reader) -> ReEncryptionShare:
+            r.expect_header(TAG_REENCRYPTION_SHARE, VERSION)
+            index = r.u16()
+            value = group.gt_from_bytes(r.fixed(GT_BYTES))
+            a = group.gt_from_bytes(r.fixed(GT_BYTES))
+            b = group.gt_from_bytes(r.fixed(GT_BYTES))
+            return cls(index, value, a, b, group.g2_from_bytes(r.fixed(G2_BYTES)))
+
+        return parse(data, "re-encryption share", body)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedShare:
+    """A share whose proof held for one ciphertext and context; made only by the verifiers here."""
+
+    share: ReEncryptionShare
+
+    @property
+    def index(self) -> int:
+        return self.share.index
+
+
+def _challenge(
+    group: Group,
+    context: bytes,
+    c1: G1Element,
+    share: ReEncryptionShare,
+    verification_key: GTElement,
+) -> int:
+    return digest_to_int(
+        LABEL_SHARE_PROOF,
+        group.order,
+        context,
+        share.index.to_bytes(2, "big"),
+        bytes(c1),
+        bytes(share.value),
+        bytes(verification_key),
+        bytes(share.commitment_a),
+        bytes(share.commitment_b),
+    )
+
+
+def reencryption_share(
+    group: Group,
+    rekey: VerifiedReKeyShare,
+    c1: G1Element,
+    context: bytes,
+    c1_pairing: GTElement | None = None,
+) -> ReEncryptionShare:
+    """Node i's share e(C1, rk_i) of the ciphertext whose first component is ``c1``.
+
+    ``context`` binds the proof to one request (e.g. the request id), so a share cannot be
+    replayed for another request over the same ciphertext. ``c1_pairing`` is e(C1, g2) if the
+    caller keeps it per stored ciphertext: it turns the commitment's pairing into one GT
+    exponentiation. It must have been computed by the caller, never taken from a peer.
+    """
+    rk = rekey.share.rk
+    tau = group.random_scalar()
+    t = group.g2 * tau
+    value = group.pairing(c1, rk)
+    commitment_a = c1_pairing**tau if c1_pairing is not None else group.pairing(c1, t)
+    unproven = ReEncryptionShare(
+        rekey.index, value, commitment_a, group.z**tau, group.g2_identity()
+    )
+    c = _challenge(group, context, c1, unproven, rekey.verification_key)
+    return ReEncryptionShare(
+        rekey.index, value, unproven.commitment_a, unproven.commitment_b, t + rk * c
+    )
+
+
+def verify_share(
+    group: Group,
+    share: ReEncryptionShare,
+    verification_key: GTElement,
+    c1: G1Element,
+    context: bytes,
+) -> VerifiedShare:
+    """Raise :class:`VerificationError` unless ``share`` is node i's correct share for ``c1``."""
+    c = _challenge(group, context, c1, share, verification_key)
+    if group.pairing(c1, share.response) != share.commitment_a * share.value**c:
+        raise VerificationError(f"share {share.index}: proof fails against the ciphertext")
+    if group.pairing(group.g1, share.response) != share.commitment_b * verification_key**c:
+        raise VerificationError(f"share {share.index}: proof fails against the grant")
+    return VerifiedShare(share)
+
+
+def verify_shares_batch(
+    group: Group,
+    shares: Sequence[ReEncryptionShare],
+    verification_keys: dict[int, GTElement],
+    c1: G1Element,
+    context: bytes,
+) -> list[VerifiedShare]:
+    """Verify several shares of one ciphertext with two pairings in total.
+
+    Each share's two equations are raised to an independent random 128-bit weight and
+    multiplied together, so a bad share passes with probability about 2^-128. If the combined
+    check fails, each share is checked alone and :class:`VerificationError` names the bad ones.
+    """
+    if not shares:
+        return []
+    seen: set[int] = set()
+    for share in shares:
+        if share.index in seen or share.index not in verification_keys:
+            raise VerificationError(f"share index {share.index} is repeated or unknown")
+        seen.add(share.index)
+    weights = [secrets.randbits(_BATCH_WEIGHT_BITS) | 1 for _ in shares]
+    combined_z = group.g2_identity()
+    lhs_ct, lhs_grant = group.gt_one, group.gt_one
+    for share, weight in zip(shares, weights, strict=True):
+        vk = verification_keys[share.index]
+        cw = _challenge(group, context, c1, share, vk) * weight % group.order
+        combined_z = combined_z + share.response * weight
+        lhs_ct = lhs_ct * share.commitment_a**weight * share.value**cw
+        lhs_grant = lhs_grant * share.commitment_b**weight * vk**cw
+    if group.pairing(c1, combined_z) == lhs_ct and group.pairing(group.g1, combined_z) == lhs_grant:
+        return [VerifiedShare(s) for s in shares]
+    bad = []
+    for share in shares:
+        try:
+            verify_share(group, share, verification_keys[share.index], c1, context)
+        except VerificationError:
+            bad.append(share.index)
+    raise VerificationError(f"shares from nodes {bad} do not verify")
