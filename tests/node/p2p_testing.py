@@ -1,8 +1,4 @@
-"""Helpers for the p2p tests: run trio tests, build groups of connected hosts, watch logs.
-
-Kept in a module with a distinctive name because tests/ is not a package: pytest puts this
-folder on ``sys.path`` and the name must not shadow the real ``node`` package.
-"""
+"""Helpers for the p2p tests: run trio tests, build groups of connected hosts, watch logs."""
 
 from __future__ import annotations
 

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from p2p_testing import (
-    PATIENCE,
-    TOPIC,
-    all_tasks,
-    build_peer,
-    connect_all,
-    host_group,
-    running,
-    seeded_key,
-    trio_test,
-    watch_logs,
-)
 
 from node.p2p import (
     DialError,
+    GossipSettings,
     GossipTooLarge,
     NotRunning,
     P2PError,
@@ -34,6 +25,19 @@ from node.p2p import (
     Status,
 )
 from node.p2p.framing import read_frame
+from tests.node.p2p_testing import (
+    PATIENCE,
+    TEST_CONFIG,
+    TOPIC,
+    all_tasks,
+    build_peer,
+    connect_all,
+    host_group,
+    running,
+    seeded_key,
+    trio_test,
+    watch_logs,
+)
 
 ECHO = "/iomtshare/test/echo/1"
 
@@ -264,10 +268,6 @@ async def test_shutdown_leaves_no_tasks_and_closes_the_port() -> None:
 
 @trio_test
 async def test_listening_on_a_busy_port_is_a_p2p_error() -> None:
-    from dataclasses import replace
-
-    from p2p_testing import TEST_CONFIG
-
     with trio.socket.socket() as blocker:
         await blocker.bind(("127.0.0.1", 0))
         blocker.listen()
@@ -279,3 +279,19 @@ async def test_listening_on_a_busy_port_is_a_p2p_error() -> None:
             with pytest.raises(P2PError):
                 await nursery.start(host.run)
         assert not host.running
+
+
+@trio_test
+async def test_oversized_gossip_from_a_peer_is_dropped() -> None:
+    """A member configured with a larger limit cannot push big messages onto the others."""
+    keys = [seeded_key(i) for i in range(2)]
+    roomy = replace(TEST_CONFIG, gossip=GossipSettings(max_message_bytes=64 * 1024))
+    sender = build_peer(keys[0], keys, config=roomy)
+    receiver = build_peer(keys[1], keys)
+    async with running(sender), running(receiver):
+        await connect_all([sender, receiver])
+        with watch_logs() as logs:
+            await sender.host.publish(TOPIC, bytes(20 * 1024))
+            await logs.wait_for("gossip dropped", "size 20480 > 16384")
+        await sender.host.publish(TOPIC, b"small")
+        assert (await receiver.next_message()).data == b"small"

@@ -1,0 +1,75 @@
+"""u32 length-prefixed frames over an in-memory stand-in for a libp2p stream."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from libp2p.network.stream.exceptions import StreamEOF, StreamReset
+
+from node.p2p.errors import FrameTooLarge, StreamBroken
+from node.p2p.framing import read_frame, write_frame
+from tests.node.p2p_testing import trio_test
+
+
+class MemoryStream:
+    """Serves preset bytes in small chunks, then ends the way a libp2p stream does."""
+
+    def __init__(self, incoming: bytes = b"", chunk: int = 3, end: type[Exception] = StreamEOF):
+        self.incoming = incoming
+        self.chunk = chunk
+        self.end = end
+        self.written = b""
+
+    async def read(self, n: int | None = None) -> bytes:
+        if not self.incoming:
+            raise self.end()
+        size = min(self.chunk, len(self.incoming) if n is None else n)
+        out, self.incoming = self.incoming[:size], self.incoming[size:]
+        return out
+
+    async def write(self, data: bytes) -> None:
+        if self.end is StreamReset:
+            raise StreamReset()
+        self.written += data
+
+
+@given(st.lists(st.binary(max_size=300), max_size=5), st.integers(min_value=1, max_value=50))
+def test_frames_round_trip_whatever_the_chunking(frames: list[bytes], chunk: int) -> None:
+    @trio_test
+    async def check() -> None:
+        out = MemoryStream()
+        for frame in frames:
+            await write_frame(out, frame, 300)
+        back = MemoryStream(out.written, chunk=chunk)
+        assert [await read_frame(back, 300) for _ in frames] == frames
+        with pytest.raises(StreamBroken):
+            await read_frame(back, 300)
+
+    check()
+
+
+@trio_test
+async def test_oversized_prefix_is_refused_before_reading_the_body() -> None:
+    stream = MemoryStream(b"\x00\x00\x01\x01" + b"z" * 257)
+    with pytest.raises(FrameTooLarge, match="257 bytes exceeds the limit of 256"):
+        await read_frame(stream, 256)
+    assert len(stream.incoming) == 257
+
+
+@trio_test
+async def test_oversized_write_is_refused() -> None:
+    with pytest.raises(FrameTooLarge):
+        await write_frame(MemoryStream(), b"z" * 11, 10)
+
+
+@trio_test
+async def test_truncated_frames_and_resets_are_stream_broken() -> None:
+    with pytest.raises(StreamBroken, match="2 of 4"):
+        await read_frame(MemoryStream(b"\x00\x00"), 10)
+    with pytest.raises(StreamBroken, match="3 of 8"):
+        await read_frame(MemoryStream(b"\x00\x00\x00\x08abc"), 10)
+    with pytest.raises(StreamBroken):
+        await read_frame(MemoryStream(b"\x00", end=StreamReset), 10)
+    with pytest.raises(StreamBroken):
+        await write_frame(MemoryStream(end=StreamReset), b"x", 10)
