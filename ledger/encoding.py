@@ -47,7 +47,11 @@ T = TypeVar("T")
 
 
 class Kind(Generic[T]):
-    """How one field is checked, written and read."""
+    """How one field is checked, written and read.
+
+    ``inner`` describes what a composite kind holds (the item kind of a sequence or optional,
+    the class of a nested object, the classes of a union), so tools can walk a type's fields.
+    """
 
     def __init__(
         self,
@@ -55,11 +59,13 @@ class Kind(Generic[T]):
         check: Callable[[Any], bool],
         write: Callable[[Writer, T], object],
         read: Callable[[Reader], T],
+        inner: object = None,
     ) -> None:
         self.name = name
         self.check = check
         self.write = write
         self.read = read
+        self.inner = inner
 
 
 def _uint(bits: int) -> Callable[[Any], bool]:
@@ -116,6 +122,7 @@ def nested(cls: type[E]) -> Kind[E]:
         lambda v: isinstance(v, cls),
         lambda w, v: w.blob(v.to_bytes()),
         lambda r: cls.from_bytes(r.blob()),
+        inner=cls,
     )
 
 
@@ -130,7 +137,9 @@ def optional(kind: Kind[T]) -> Kind[T | None]:
     def read(r: Reader) -> T | None:
         return kind.read(r) if r.boolean() else None
 
-    return Kind(f"optional {kind.name}", lambda v: v is None or kind.check(v), write, read)
+    return Kind(
+        f"optional {kind.name}", lambda v: v is None or kind.check(v), write, read, inner=kind
+    )
 
 
 def sequence(kind: Kind[T]) -> Kind[tuple[T, ...]]:
@@ -140,6 +149,7 @@ def sequence(kind: Kind[T]) -> Kind[tuple[T, ...]]:
         lambda v: isinstance(v, tuple) and all(kind.check(x) for x in v),
         lambda w, v: w.seq(v, kind.write),
         lambda r: tuple(r.seq(kind.read)),
+        inner=kind,
     )
 
 
@@ -152,6 +162,7 @@ def tagged_union(
         lambda v: isinstance(v, check),
         lambda w, v: w.blob(v.to_bytes()),  # type: ignore[attr-defined]
         lambda r: decode(r.blob()),
+        inner=check,
     )
 
 

@@ -58,9 +58,21 @@ class LevelDBStore(KeyValueStore):
         high = prefix_upper_bound(prefix)
         if stop is not None and (high is None or stop < high):
             high = stop
-        it = db.iterator(start=low, stop=high, reverse=reverse)
+        if not reverse:
+            it = db.iterator(start=low, stop=high)
+            try:
+                yield from it
+            finally:
+                it.close()
+            return
+        # plyvel 1.5 returns nothing for a reverse scan whose start key is the database's first
+        # key, so reverse scans are bounded above only and stop by hand at the lower bound.
+        it = db.iterator(stop=high, reverse=True)
         try:
-            yield from it
+            for key, value in it:
+                if key < low:
+                    break
+                yield key, value
         finally:
             it.close()
 

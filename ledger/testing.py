@@ -82,6 +82,7 @@ class ChainFixture:
             **params,
         )
         self.member_keys: dict[str, SigningKey] = {}
+        self._member_ids: dict[str, bytes] = {}
         self._nonce_counter = 0
 
     @property
@@ -100,7 +101,10 @@ class ChainFixture:
         return self.member_keys[name]
 
     def member_id(self, name: str) -> bytes:
-        return member_id_for(self.key_of(name).verify_key)
+        """The member id of ``name``: the hash of its first key (unchanged by rotations)."""
+        if name not in self._member_ids:
+            self._member_ids[name] = member_id_for(self.key_of(name).verify_key)
+        return self._member_ids[name]
 
     def register(
         self,
@@ -192,8 +196,9 @@ class ChainFixture:
 
     def key_update(self, name: str, new_name: str) -> KeyUpdate:
         """Rotate ``name``'s key to the key fixture-named ``new_name`` (keeps the member id)."""
+        member_id = self.member_id(name)
         tx = KeyUpdate(
-            member_id=self.member_id(name),
+            member_id=member_id,
             new_verify_key=bytes(self.key_of(new_name).verify_key),
             new_box_key=bytes(32),
             public_key_material=b"pk",
