@@ -146,6 +146,10 @@ class Group(ABC):
         """e(g1, g2), cached by backends that can afford it."""
         return self.pairing(self.g1, self.g2)
 
+    def z_pow(self, exponent: int) -> GTElement:
+        """e(g1, g2)^k; backends may use a precomputed table for this fixed base."""
+        return self.z**exponent
+
     @abstractmethod
     def g1_identity(self) -> G1Element: ...
 

@@ -22,7 +22,7 @@ from crypto.errors import DecodeError
 from crypto.groups import encoding
 from crypto.groups.api import G1Element, G2Element, Group, GTElement
 from crypto.groups.hash_to_curve import hash_to_g1_affine, hash_to_g2_affine
-from crypto.groups.params import FP_BYTES, G1_BYTES, G2_BYTES, R
+from crypto.groups.params import FP_BYTES, G1_BYTES, G2_BYTES, GT_BYTES, R
 
 _R_BITS = bin(R)[3:]  # below the leading one
 
@@ -124,10 +124,52 @@ class MclGT(GTElement):
         return hash(self._e)
 
     def __bytes__(self) -> bytes:
-        return encoding.encode_gt([int(c) for c in str(self._e).split()])
+        # mcl writes the same twelve coefficients in the same order, each little-endian.
+        raw = self._e.serialize()[::-1]
+        return b"".join(raw[i : i + FP_BYTES] for i in range(GT_BYTES - FP_BYTES, -1, -FP_BYTES))
 
     def is_one(self) -> bool:
         return bool(self._e.is_one())
+
+
+class _FixedBaseTable:
+    """Powers base^(d * 256^w) for every byte position w and digit d, built on first use.
+
+    An exponentiation is then at most 32 multiplications instead of a full exponentiation
+    (about 6 MB of GT elements; worth it for e(g1, g2), the base of every encryption).
+    """
+
+    _WINDOW = 8
+
+    def __init__(self, base: pymcl.GT) -> None:
+        self._base = base
+        self._rows: list[list[pymcl.GT]] | None = None
+
+    def _build(self) -> list[list[pymcl.GT]]:
+        rows = []
+        step = self._base
+        for _ in range(0, R.bit_length(), self._WINDOW):
+            row = [pymcl.GT(), step]
+            for _ in range(2, 1 << self._WINDOW):
+                row.append(row[-1] * step)
+            rows.append(row)
+            step = row[-1] * step
+        return rows
+
+    def pow(self, exponent: int) -> pymcl.GT:
+        rows = self._rows
+        if rows is None:
+            rows = self._rows = self._build()
+        k = exponent % R
+        acc = pymcl.GT()
+        for row in rows:
+            if k == 0:
+                break
+            digit = k & 0xFF
+            if digit:
+                acc = acc * row[digit]
+            k >>= self._WINDOW
+        return acc
 
 
 def _gt_has_order_r(element: pymcl.GT) -> bool:
@@ -150,6 +192,7 @@ class MclGroup(Group):
         self._g2 = MclG2(pymcl.g2)
         self._one = MclGT(pymcl.GT())
         self._z = MclGT(pymcl.pairing(pymcl.g1, pymcl.g2))
+        self._z_table = _FixedBaseTable(self._z._e)
 
     @property
     def g1(self) -> MclG1:
@@ -166,6 +209,9 @@ class MclGroup(Group):
     @property
     def z(self) -> MclGT:
         return self._z
+
+    def z_pow(self, exponent: int) -> MclGT:
+        return MclGT(self._z_table.pow(exponent))
 
     def g1_identity(self) -> MclG1:
         return MclG1(pymcl.G1())

@@ -56,9 +56,9 @@ def encrypt_to_owner(
     """Encrypt ``plaintext`` so that ``owner`` (directly) or t nodes plus a grantee can open it."""
     k = group.random_scalar()
     rho = group.random_scalar()
-    blinding = group.z**rho
+    blinding = group.z_pow(rho)
     c1 = owner.x1 * k
-    c2 = group.z ** (rho + k)  # R * Z^k with R = Z^rho
+    c2 = group.z_pow(rho + k)  # R * Z^k with R = Z^rho
     header = bytes(c1) + bytes(c2)
     body = aead.seal(dem_key(blinding), plaintext, header + associated_data)
     return OwnerCiphertext(c1, c2, body)

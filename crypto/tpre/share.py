@@ -105,7 +105,7 @@ def reencryption_share(
     value = group.pairing(c1, rk)
     commitment_a = c1_pairing**tau if c1_pairing is not None else group.pairing(c1, t)
     unproven = ReEncryptionShare(
-        rekey.index, value, commitment_a, group.z**tau, group.g2_identity()
+        rekey.index, value, commitment_a, group.z_pow(tau), group.g2_identity()
     )
     c = _challenge(group, context, c1, unproven, rekey.verification_key)
     return ReEncryptionShare(
