@@ -14,15 +14,29 @@ from crypto.storage.erasure import (
     rebuild,
 )
 from crypto.storage.errors import CorruptFragmentError, NotEnoughFragmentsError, StorageError
+from crypto.storage.pedersen import (
+    PedersenCommitment,
+    PedersenFragment,
+    PedersenSplit,
+    reconstruct,
+    split,
+    verify_fragment,
+)
 
 __all__ = [
     "CorruptFragmentError",
     "ErasureCoded",
     "Fragment",
     "NotEnoughFragmentsError",
+    "PedersenCommitment",
+    "PedersenFragment",
+    "PedersenSplit",
     "Rebuilt",
     "StorageCommitment",
     "StorageError",
     "encode",
     "rebuild",
+    "reconstruct",
+    "split",
+    "verify_fragment",
 ]
