@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from crypto.errors import DecodeError
 from ledger import schema
-from ledger.block import Block
+from ledger.block import Block, SharingResult
 from ledger.errors import IntegrityError, InvalidBlock
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore
@@ -109,7 +109,7 @@ class _Walker:
                 raise IntegrityError(where, f"record {tx.record_id.hex()} is missing", height)
         self.transactions += len(block.transactions)
         for result in block.results:
-            self.check_audit_link(height, result.hash(), result.request_id, result.granted)
+            self.check_audit_link(height, result)
         return block_hash
 
     def check_location(
@@ -146,9 +146,7 @@ class _Walker:
             raise IntegrityError(where, "record does not match its transaction", height)
         self.attribute_tips[member_id] = (seq, link.hash())
 
-    def check_audit_link(
-        self, height: int, result_hash: bytes, request_id: bytes, granted: bool
-    ) -> None:
+    def check_audit_link(self, height: int, result: SharingResult) -> None:
         seq = self.audit_seq
         where = f"audit {seq}"
         raw = self.store.get(schema.audit(seq))
@@ -160,13 +158,20 @@ class _Walker:
             raise IntegrityError(where, f"audit record does not decode: {exc}", height) from exc
         if link.prev_hash != self.audit_head:
             raise IntegrityError(where, "audit record does not link to the previous one", height)
-        if (link.seq, link.height, link.result_hash, link.request_id, link.granted) != (
-            seq,
-            height,
-            result_hash,
-            request_id,
-            granted,
-        ):
+        approvals = sum(1 for vote in result.votes if vote.approve)
+        expected = AuditRecord(
+            seq=seq,
+            height=height,
+            request_id=result.request_id,
+            record_id=result.record_id,
+            requester=result.requester,
+            granted=result.granted,
+            approvals=approvals,
+            denials=len(result.votes) - approvals,
+            result_hash=result.hash(),
+            prev_hash=self.audit_head,
+        )
+        if link != expected:
             raise IntegrityError(where, "audit record does not match its sharing result", height)
         self.audit_seq = seq + 1
         self.audit_head = link.hash()
