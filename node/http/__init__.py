@@ -1,0 +1,33 @@
+"""The node's HTTP JSON API: a Starlette app served by hypercorn on trio, on loopback by default.
+
+``build_app(node, metrics)`` gives the app for any object implementing :class:`NodeApi`;
+``await nursery.start(run_http, app, HttpConfig(port=...))`` serves it and returns its URLs.
+"""
+
+from node.http.app import DEFAULT_MAX_BODY_BYTES, NodeApi, build_app
+from node.http.errors import (
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    TransactionRejected,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from node.http.metrics import ApiMetrics
+from node.http.server import HttpConfig, HttpConfigError, run_http
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "ApiError",
+    "ApiMetrics",
+    "BadRequest",
+    "HttpConfig",
+    "HttpConfigError",
+    "NodeApi",
+    "PayloadTooLarge",
+    "TransactionRejected",
+    "Unavailable",
+    "UnsupportedMediaType",
+    "build_app",
+    "run_http",
+]

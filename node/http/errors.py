@@ -1,0 +1,50 @@
+"""Errors the HTTP API turns into JSON answers with a 4xx status.
+
+Every error body has one shape, ``{"error": {"code": "...", "message": "..."}}``, so clients
+(and the CLI) can branch on ``code`` and show ``message``.
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """An error answered to the client; subclasses fix the HTTP status and the code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ApiError):
+    """The request is malformed: not JSON, a missing or mistyped field, bad hex."""
+
+
+class UnsupportedMediaType(ApiError):
+    """The body is not declared as ``application/json``."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(ApiError):
+    """The request body is larger than the API accepts."""
+
+    status_code = 413
+    code = "too_large"
+
+
+class TransactionRejected(ApiError):
+    """The node refused a well-formed transaction (bad signature, stale, replayed, ...)."""
+
+    status_code = 422
+    code = "rejected"
+
+
+class Unavailable(ApiError):
+    """The node cannot serve the request right now (starting, catching up, shutting down)."""
+
+    status_code = 503
+    code = "unavailable"
