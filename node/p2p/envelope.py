@@ -31,6 +31,7 @@ class Status(IntEnum):
     BAD_REQUEST = 1  # malformed or oversized request frame
     REJECTED = 2  # the handler refused the request on purpose
     INTERNAL = 3  # the handler failed; details stay in the server's log
+    BUSY = 4  # too many requests in flight on the server; retrying later may work
 
 
 @dataclass(frozen=True, slots=True)

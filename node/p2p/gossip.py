@@ -55,6 +55,8 @@ class GossipSettings:
     mesh_degree: int = 6
     mesh_degree_low: int = 4
     mesh_degree_high: int = 12
+    #: Accepted messages waiting for a topic's handler; beyond this they are dropped (logged).
+    handler_backlog: int = 1024
 
 
 class Gossip:
@@ -110,7 +112,11 @@ class Gossip:
                         topic, functools.partial(self._accept, topic), False
                     )
                     subscription = await self._pubsub.subscribe(topic)
-                    nursery.start_soon(self._deliver, topic, subscription, handler)
+                    send, receive = trio.open_memory_channel[GossipMessage](
+                        self._settings.handler_backlog
+                    )
+                    nursery.start_soon(self._drain, topic, subscription, send)
+                    nursery.start_soon(self._deliver, topic, receive, handler)
                 self._running = True
                 try:
                     task_status.started()
@@ -171,9 +177,14 @@ class Gossip:
         )
         return False
 
-    async def _deliver(
-        self, topic: str, subscription: ISubscriptionAPI, handler: GossipHandler
+    async def _drain(
+        self,
+        topic: str,
+        subscription: ISubscriptionAPI,
+        backlog: trio.MemorySendChannel[GossipMessage],
     ) -> None:
+        # libp2p keeps only 32 undelivered messages per topic and drops the rest, so messages
+        # are moved at once into a deeper queue of our own, where a drop is ours to log.
         me = self._host.get_id()
         while True:
             raw = await subscription.get()
@@ -181,7 +192,26 @@ class Gossip:
             if origin == me:
                 continue
             try:
-                await handler(GossipMessage(topic, bytes(raw.data), origin))
+                backlog.send_nowait(GossipMessage(topic, bytes(raw.data), origin))
+            except trio.WouldBlock:
+                logger.warning(
+                    "gossip dropped topic=%s origin=%s reason=handler backlog full (%d)",
+                    topic,
+                    origin,
+                    self._settings.handler_backlog,
+                )
+
+    async def _deliver(
+        self,
+        topic: str,
+        backlog: trio.MemoryReceiveChannel[GossipMessage],
+        handler: GossipHandler,
+    ) -> None:
+        async for message in backlog:
+            try:
+                await handler(message)
             except Exception:
                 # One bad message or handler bug must not stop delivery on the topic.
-                logger.exception("gossip handler failed topic=%s origin=%s", topic, origin)
+                logger.exception(
+                    "gossip handler failed topic=%s origin=%s", topic, message.origin
+                )

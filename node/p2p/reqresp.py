@@ -125,7 +125,7 @@ class RequestResponse:
             self._inbound_slots.acquire_nowait()
         except trio.WouldBlock:
             logger.warning("request refused protocol=%s peer=%s reason=busy", protocol, peer_id)
-            await self._answer(stream, ResponseEnvelope.error(Status.INTERNAL, "server busy"))
+            await self._answer(stream, ResponseEnvelope.error(Status.BUSY, "server busy"))
             return
         try:
             with trio.move_on_after(self._timeout) as scope:

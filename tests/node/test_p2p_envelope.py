@@ -91,6 +91,7 @@ def _build_vectors() -> dict[str, str]:
         "response_internal": ResponseEnvelope.error(Status.INTERNAL, "internal error")
         .to_bytes()
         .hex(),
+        "response_busy": ResponseEnvelope.error(Status.BUSY, "server busy").to_bytes().hex(),
     }
 
 

@@ -11,6 +11,7 @@ from libp2p.peer.id import ID
 
 from node.p2p import (
     DialError,
+    GossipMessage,
     GossipSettings,
     GossipTooLarge,
     NotRunning,
@@ -295,3 +296,61 @@ async def test_oversized_gossip_from_a_peer_is_dropped() -> None:
             await logs.wait_for("gossip dropped", "size 20480 > 16384")
         await sender.host.publish(TOPIC, b"small")
         assert (await receiver.next_message()).data == b"small"
+
+
+@trio_test
+async def test_requests_beyond_the_inbound_limit_get_busy() -> None:
+    entered = trio.Event()
+    release = trio.Event()
+
+    async def slow(peer: ID, payload: bytes) -> bytes:
+        entered.set()
+        await release.wait()
+        return b"done"
+
+    def setup(host: P2PHost) -> None:
+        host.add_protocol("/t/slow/1", slow)
+
+    config = replace(TEST_CONFIG, max_concurrent_inbound=1)
+    async with host_group(2, setup=setup, config=config) as (client, server):
+        target = server.host.peer_id
+        first: list[bytes] = []
+
+        async def first_request() -> None:
+            first.append(await client.host.request(target, "/t/slow/1", b"1"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(first_request)
+            with trio.fail_after(PATIENCE):
+                await entered.wait()
+            with pytest.raises(RemoteError) as busy:
+                await client.host.request(target, "/t/slow/1", b"2")
+            assert busy.value.code == Status.BUSY
+            release.set()
+        assert first == [b"done"]
+
+
+@trio_test
+async def test_a_failing_gossip_handler_does_not_stop_its_topic() -> None:
+    faulty = "iomtshare/test/faulty/1"
+    good: list[bytes] = []
+    got_good = trio.Event()
+
+    async def handler(message: GossipMessage) -> None:
+        if message.data == b"bad":
+            raise ValueError("cannot decode")
+        good.append(message.data)
+        got_good.set()
+
+    keys = [seeded_key(i) for i in range(2)]
+    sender = build_peer(keys[0], keys, topics=(TOPIC, faulty))
+    receiver = build_peer(keys[1], keys, setup=lambda host: host.add_topic(faulty, handler))
+    async with running(sender), running(receiver):
+        await connect_all([sender, receiver], topics=(TOPIC, faulty))
+        with watch_logs() as logs:
+            await sender.host.publish(faulty, b"bad")
+            await logs.wait_for("gossip handler failed", faulty)
+        await sender.host.publish(faulty, b"good")
+        with trio.fail_after(PATIENCE):
+            await got_good.wait()
+        assert good == [b"good"]
