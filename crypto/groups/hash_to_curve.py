@@ -1,6 +1,6 @@
 """RFC 9380 hashing to BLS12-381 (suites ``BLS12381G1_XMD:SHA-256_SSWU_RO_`` and G2).
 
-G1 has a fast path on plain Python integers: the simplified SWU map onto the 11-isogenous curve,
+G1 has a fast path on GMP integers (gmpy2): the simplified SWU map onto the 11-isogenous curve,
 the isogeny, and cofactor clearing by h_eff in Jacobian coordinates. It returns affine coordinates
 that a backend turns into its own point (mcl then checks subgroup membership once more). The
 isogeny constants are taken from py_ecc rather than retyped, and the result is tested against
@@ -16,6 +16,8 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
+import gmpy2
+from gmpy2 import mpz
 from py_ecc.bls import hash_to_curve as _pyecc_h2c
 from py_ecc.optimized_bls12_381 import constants as _k
 from py_ecc.optimized_bls12_381 import optimized_curve as _curve
@@ -24,21 +26,24 @@ from crypto.groups.encoding import AffineG1, AffineG2
 from crypto.groups.params import H_EFF_G1, P
 
 _L = 64  # bytes per field element: ceil((ceil(log2(p)) + 128) / 8)
-_SQRT_EXP = (P + 1) // 4
+_P = mpz(P)
+_SQRT_EXP = mpz((P + 1) // 4)
 
-_Z = int(_k.ISO_11_Z)
-_A = int(_k.ISO_11_A)
-_B = int(_k.ISO_11_B)
-_C2 = int(_k.SQRT_MINUS_11_CUBED)  # sqrt(-Z^3)
-_X_NUM = tuple(int(c) for c in _k.ISO_11_X_NUMERATOR)
-_X_DEN = tuple(int(c) for c in _k.ISO_11_X_DENOMINATOR)
-_Y_NUM = tuple(int(c) for c in _k.ISO_11_Y_NUMERATOR)
-_Y_DEN = tuple(int(c) for c in _k.ISO_11_Y_DENOMINATOR)
-_X_ON_ISOGENY_ZERO = _B * pow(_Z * _A, -1, P) % P
-_MINUS_B_OVER_A = -_B * pow(_A, -1, P) % P
+_Z = mpz(int(_k.ISO_11_Z))
+_A = mpz(int(_k.ISO_11_A))
+_B = mpz(int(_k.ISO_11_B))
+_C2 = mpz(int(_k.SQRT_MINUS_11_CUBED))  # sqrt(-Z^3)
+_X_NUM = tuple(mpz(int(c)) for c in _k.ISO_11_X_NUMERATOR)
+_X_DEN = tuple(mpz(int(c)) for c in _k.ISO_11_X_DENOMINATOR)
+_Y_NUM = tuple(mpz(int(c)) for c in _k.ISO_11_Y_NUMERATOR)
+_Y_DEN = tuple(mpz(int(c)) for c in _k.ISO_11_Y_DENOMINATOR)
+_X_ON_ISOGENY_ZERO = _B * gmpy2.invert(_Z * _A, _P) % _P
+_MINUS_B_OVER_A = -_B * gmpy2.invert(_A, _P) % _P
 _H_EFF_BITS = bin(H_EFF_G1)[3:]  # below the leading one
 
-if _C2 * _C2 % P != (-(_Z**3)) % P:  # guards against a change in py_ecc's constants
+_Jacobian = tuple[Any, Any, Any]  # mpz coordinates; gmpy2 ships no type stubs for mpz arithmetic
+
+if _C2 * _C2 % _P != (-(_Z**3)) % _P:  # guards against a change in py_ecc's constants
     raise RuntimeError("py_ecc's SQRT_MINUS_11_CUBED is not a square root of -11^3")
 
 
@@ -60,25 +65,27 @@ def expand_message_xmd(message: bytes, dst: bytes, length: int) -> bytes:
     return b"".join(out)[:length]
 
 
-def hash_to_field_fp(message: bytes, dst: bytes, count: int) -> list[int]:
+def hash_to_field_fp(message: bytes, dst: bytes, count: int) -> list[Any]:
+    """``count`` elements of Fp (as mpz) from ``expand_message_xmd``."""
     raw = expand_message_xmd(message, dst, count * _L)
-    return [int.from_bytes(raw[i * _L : (i + 1) * _L], "big") % P for i in range(count)]
+    return [mpz(int.from_bytes(raw[i * _L : (i + 1) * _L], "big")) % _P for i in range(count)]
 
 
-def _horner(coefficients: tuple[int, ...], x: int) -> int:
+def _horner(coefficients: tuple[Any, ...], x: Any) -> Any:
     acc = coefficients[-1]
     for c in reversed(coefficients[:-1]):
-        acc = (acc * x + c) % P
+        acc = (acc * x + c) % _P
     return acc
 
 
-def _map_to_isogenous_curve(u: int) -> tuple[int, int]:
+def _map_to_isogenous_curve(u: Any) -> tuple[Any, Any]:
     """Simplified SWU for E': y^2 = x^3 + A'x + B' (one exponentiation per call)."""
+    P = _P  # a local name is faster than a global in these hot loops
     tv1 = _Z * u * u % P
     den = (tv1 * tv1 + tv1) % P
-    x1 = _X_ON_ISOGENY_ZERO if den == 0 else _MINUS_B_OVER_A * (1 + pow(den, -1, P)) % P
+    x1 = _X_ON_ISOGENY_ZERO if den == 0 else _MINUS_B_OVER_A * (1 + gmpy2.invert(den, P)) % P
     gx1 = (x1 * x1 * x1 + _A * x1 + _B) % P
-    y1 = pow(gx1, _SQRT_EXP, P)
+    y1 = gmpy2.powmod(gx1, _SQRT_EXP, P)
     if y1 * y1 % P == gx1:
         x, y = x1, y1
     else:
@@ -90,22 +97,24 @@ def _map_to_isogenous_curve(u: int) -> tuple[int, int]:
     return x, y
 
 
-def _iso_map(x: int, y: int) -> tuple[int, int, int]:
+def _iso_map(x: Any, y: Any) -> _Jacobian:
     """The 11-isogeny E' -> E, returned in Jacobian coordinates to avoid two inversions."""
+    P = _P
     x_num, x_den = _horner(_X_NUM, x), _horner(_X_DEN, x)
     y_num, y_den = _horner(_Y_NUM, x), _horner(_Y_DEN, x)
     if x_den == 0 or y_den == 0:  # an exceptional input of the isogeny maps to infinity
-        return 1, 1, 0
+        return mpz(1), mpz(1), mpz(0)
     # X/Z^2 = x_num/x_den and Y/Z^3 = y y_num/y_den with Z = x_den y_den.
     z = x_den * y_den % P
     z2 = z * z % P
     return x_num * y_den % P * z % P, y * y_num % P * x_den % P * z2 % P, z
 
 
-def _double(p1: tuple[int, int, int]) -> tuple[int, int, int]:
+def _double(p1: _Jacobian) -> _Jacobian:
+    P = _P
     x, y, z = p1
     if z == 0 or y == 0:
-        return 1, 1, 0
+        return mpz(1), mpz(1), mpz(0)
     a = x * x % P
     b = y * y % P
     c = b * b % P
@@ -115,7 +124,8 @@ def _double(p1: tuple[int, int, int]) -> tuple[int, int, int]:
     return x3, (e * (d - x3) - 8 * c) % P, 2 * y * z % P
 
 
-def _add(p1: tuple[int, int, int], p2: tuple[int, int, int]) -> tuple[int, int, int]:
+def _add(p1: _Jacobian, p2: _Jacobian) -> _Jacobian:
+    P = _P
     x1, y1, z1 = p1
     x2, y2, z2 = p2
     if z1 == 0:
@@ -127,7 +137,7 @@ def _add(p1: tuple[int, int, int], p2: tuple[int, int, int]) -> tuple[int, int, 
     s1, s2 = y1 * z2 * z2z2 % P, y2 * z1 * z1z1 % P
     h, r = (u2 - u1) % P, (s2 - s1) % P
     if h == 0:
-        return _double(p1) if r == 0 else (1, 1, 0)
+        return _double(p1) if r == 0 else (mpz(1), mpz(1), mpz(0))
     hh = h * h % P
     hhh = h * hh % P
     v = u1 * hh % P
@@ -135,7 +145,7 @@ def _add(p1: tuple[int, int, int], p2: tuple[int, int, int]) -> tuple[int, int, 
     return x3, (r * (v - x3) - s1 * hhh) % P, z1 * z2 % P * h % P
 
 
-def _clear_cofactor(point: tuple[int, int, int]) -> tuple[int, int, int]:
+def _clear_cofactor(point: _Jacobian) -> _Jacobian:
     acc = point
     for bit in _H_EFF_BITS:
         acc = _double(acc)
@@ -151,9 +161,9 @@ def hash_to_g1_affine(message: bytes, dst: bytes) -> AffineG1 | None:
     x, y, z = _clear_cofactor(q)
     if z == 0:
         return None
-    z_inv = pow(z, -1, P)
-    z_inv2 = z_inv * z_inv % P
-    return x * z_inv2 % P, y * z_inv2 % P * z_inv % P
+    z_inv = gmpy2.invert(z, _P)
+    z_inv2 = z_inv * z_inv % _P
+    return int(x * z_inv2 % _P), int(y * z_inv2 % _P * z_inv % _P)
 
 
 @lru_cache(maxsize=256)
