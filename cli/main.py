@@ -13,6 +13,7 @@ from cli.lazy import LazyGroup
 # name -> "module:attribute" of a click command or group. One line per command.
 COMMANDS: dict[str, str] = {
     "bench": "cli.bench:bench",
+    "demo": "cli.demo:demo",
 }
 
 

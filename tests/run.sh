@@ -2,11 +2,7 @@
 # Sets up .venv from the project's own files and runs ruff, mypy and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PYTHON" -m venv .venv
-fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+bash scripts/bootstrap.sh
 echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy"
