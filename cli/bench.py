@@ -9,6 +9,7 @@ from cli.lazy import LazyGroup
 # name -> "module:attribute" of a click command. One line per benchmark.
 BENCHES: dict[str, str] = {
     "crypto": "bench.crypto_bench:command",
+    "dual": "bench.dual_bench:command",
 }
 
 

@@ -119,7 +119,7 @@ def encrypt_dct(
     ``r`` is for test vectors only; leave it ``None``.
     """
     r = params.random_scalar() if r is None else r
-    m = params.group.z ** params.random_scalar()
+    m = params.group.z_pow(params.random_scalar())
     c0 = m * params.i0**r
     c1 = params.gamma2 * r
     c2 = params.i1**r
