@@ -1,0 +1,109 @@
+"""The dual key split of a record's data key (seed 000's dual mechanism, DESIGN 3.3).
+
+A record's data-encryption key is ``DEK = HKDF(record id, K_pre, K_abe)``:
+
+* ``K_pre`` travels the threshold proxy re-encryption path (node votes, access limits, audit);
+  this module only hands it to the caller, who encrypts it to the owner with the PRE scheme.
+* ``K_abe`` is the FAME secret of a header under the record's policy, turned into bytes by HKDF.
+
+A requester needs both: node approval and attribute keys. Either part alone is independent of
+the DEK (HKDF is a PRF keyed by both), so it opens nothing. Type tag 0x65.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from crypto import aead
+from crypto.abe.ciphertext import FameCiphertext
+from crypto.abe.envelope import secret_key_bytes
+from crypto.abe.fame import decapsulate, encapsulate
+from crypto.abe.keys import FamePublicKey, FameSecretKey
+from crypto.abe.terms import AttributeTermCache
+from crypto.codec import Reader, Writer, parse
+from crypto.groups import Group
+from crypto.hashing import digest
+from crypto.kdf import derive_key
+from crypto.policy import Policy
+
+TAG_DUAL_RECORD = 0x65
+VERSION = 1
+PART_SIZE = 32
+ABE_PART_LABEL = b"iomtshare/abe/dual/abe-part/v1"
+DEK_LABEL = b"iomtshare/abe/dual/dek/v1"
+ACCESS_TOKEN_TAG = b"iomtshare/abe/dual/access-token/v1"
+MAX_RECORD_ID = 256
+
+
+def data_key(record_id: bytes, pre_part: bytes, abe_part: bytes) -> bytes:
+    """``DEK = HKDF(record id, K_pre, K_abe)``; raises ``ValueError`` on wrong part sizes."""
+    if len(pre_part) != PART_SIZE or len(abe_part) != PART_SIZE:
+        raise ValueError(f"key parts must be {PART_SIZE} bytes each")
+    return derive_key(DEK_LABEL, record_id, pre_part, abe_part)
+
+
+def access_token(record_id: bytes, abe_part: bytes) -> bytes:
+    """Seed 003's access token ``H(record id, K_abe)``: shows the FAME part was recovered."""
+    return digest(ACCESS_TOKEN_TAG, record_id, abe_part)
+
+
+@dataclass(frozen=True, slots=True)
+class DualRecord:
+    """A record sealed under the dual split: the FAME header for ``K_abe`` and the body."""
+
+    record_id: bytes
+    header: FameCiphertext
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(TAG_DUAL_RECORD, VERSION).blob(self.record_id)
+        return writer.blob(self.header.to_bytes()).blob(self.body).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, group: Group) -> DualRecord:
+        def body(reader: Reader) -> DualRecord:
+            reader.expect_header(TAG_DUAL_RECORD, VERSION)
+            record_id = reader.blob(MAX_RECORD_ID)
+            header = FameCiphertext.from_bytes(reader.blob(), group)
+            return cls(record_id, header, reader.blob())
+
+        return parse(data, "dual record", body)
+
+
+def seal_record(
+    public: FamePublicKey,
+    policy: Policy,
+    record_id: bytes,
+    plaintext: bytes,
+    cache: AttributeTermCache | None = None,
+) -> tuple[DualRecord, bytes]:
+    """Seal ``plaintext`` under the dual split.
+
+    Returns the record (for storage) and ``K_pre`` (32 bytes, secret), which the caller must
+    encrypt to the owner through threshold PRE and then forget.
+    """
+    if len(record_id) > MAX_RECORD_ID:
+        raise ValueError(f"record id longer than {MAX_RECORD_ID} bytes")
+    secret, header = encapsulate(public, policy, cache)
+    abe_part = secret_key_bytes(secret, header, ABE_PART_LABEL + record_id)
+    pre_part = secrets.token_bytes(PART_SIZE)
+    body = aead.seal(data_key(record_id, pre_part, abe_part), plaintext, record_id)
+    return DualRecord(record_id, header, body), pre_part
+
+
+def recover_abe_part(public: FamePublicKey, key: FameSecretKey, record: DualRecord) -> bytes:
+    """``K_abe`` of ``record`` for a key whose attributes satisfy its policy.
+
+    Raises :class:`~crypto.abe.errors.UnsatisfiedPolicyError` otherwise. A forged key yields a
+    wrong value, which :func:`open_record` then refuses.
+    """
+    secret = decapsulate(public, key, record.header)
+    return secret_key_bytes(secret, record.header, ABE_PART_LABEL + record.record_id)
+
+
+def open_record(record: DualRecord, pre_part: bytes, abe_part: bytes) -> bytes:
+    """Decrypt the body with both parts; raises :class:`~crypto.errors.DecryptionError`."""
+    return aead.open_sealed(
+        data_key(record.record_id, pre_part, abe_part), record.body, record.record_id
+    )
