@@ -1,0 +1,191 @@
+"""Verification of signed consensus messages, claims, election QCs, block content and commit QCs.
+
+Each check returns a bool (or a short reason) instead of raising, because the caller's reaction to
+bad input from a peer is always the same: drop it, and keep evidence when the input proves
+misbehaviour. Results of the expensive checks (share proofs, signatures of votes carried inside
+claims and blocks) are cached, so a vote is verified once however many claims repeat it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+
+from consensus.app import Application, CommitPayload
+from consensus.config import ConsensusConfig
+from consensus.encoding import NO_ROUND, ItemKind, item_id
+from consensus.errors import InvalidMessage
+from consensus.messages import BlockContent, CommittedBlock, LeaderClaim
+from consensus.signer import Verifier
+from consensus.votes import AuthVote, Bundle, CommitVote, ElectionVote
+
+_CACHE_LIMIT = 50_000
+
+
+class VoteStatus(Enum):
+    """Outcome of checking one authorization vote."""
+
+    OK = "ok"
+    BAD_SIGNATURE = "bad-signature"
+    BAD_SHARE = "bad-share"
+    WRONG_REQUEST = "wrong-request"
+
+
+class Checker:
+    """Stateless rules plus caches; one per node."""
+
+    def __init__(
+        self,
+        config: ConsensusConfig,
+        verifier: Verifier,
+        app: Application,
+        commit_payload: CommitPayload,
+    ) -> None:
+        self.config = config
+        self._verifier = verifier
+        self._app = app
+        self._commit_payload = commit_payload
+        self._vote_cache: dict[tuple[bytes, int, bytes], VoteStatus] = {}
+        self._sig_cache: set[tuple[int, bytes, bytes]] = set()
+
+    # -- signatures ----------------------------------------------------------------------
+
+    def signed_by(self, signer: int, signing_bytes: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is ``signer``'s over ``signing_bytes`` (cached when true)."""
+        key = (signer, signing_bytes, signature)
+        if key in self._sig_cache:
+            return True
+        if not 1 <= signer <= self.config.n:
+            return False
+        if not self._verifier.verify(signer, signing_bytes, signature):
+            return False
+        if len(self._sig_cache) > _CACHE_LIMIT:
+            self._sig_cache.clear()
+        self._sig_cache.add(key)
+        return True
+
+    def commit_signing_bytes(self, vote: CommitVote) -> bytes:
+        """A block vote signs the ledger's payload; a nil vote signs the consensus encoding."""
+        if vote.block_hash is None:
+            return vote.signing_bytes(self.config.chain_id)
+        return self._commit_payload(self.config.chain_id, vote.height, vote.round, vote.block_hash)
+
+    def commit_vote_ok(self, vote: CommitVote) -> bool:
+        return self.signed_by(vote.voter, self.commit_signing_bytes(vote), vote.signature)
+
+    # -- authorization votes -------------------------------------------------------------
+
+    def auth_vote(self, request: bytes, vote: AuthVote) -> VoteStatus:
+        """Check the signature and, for an approval, the re-encryption share."""
+        key = (vote.request_id, vote.voter, vote.signature)
+        cached = self._vote_cache.get(key)
+        if cached is not None:
+            return cached
+        status = self._check_auth_vote(request, vote)
+        if len(self._vote_cache) > _CACHE_LIMIT:
+            self._vote_cache.clear()
+        self._vote_cache[key] = status
+        return status
+
+    def _check_auth_vote(self, request: bytes, vote: AuthVote) -> VoteStatus:
+        if vote.request_id != item_id(ItemKind.REQUEST, request):
+            return VoteStatus.WRONG_REQUEST
+        if not self.signed_by(vote.voter, vote.signing_bytes(self.config.chain_id), vote.signature):
+            return VoteStatus.BAD_SIGNATURE
+        if vote.approve and not self._app.verify_share(request, vote.voter, vote.share):
+            return VoteStatus.BAD_SHARE
+        return VoteStatus.OK
+
+    def approvals_needed(self, request: bytes) -> int:
+        """Approvals a request needs: a quorum, and at least t of them for the shares."""
+        return max(self.config.quorum, self._app.request_threshold(request))
+
+    def bundle_ok(self, bundle: Bundle, approve: bool) -> bool:
+        """Enough distinct, valid votes all deciding the same way."""
+        voters = [v.voter for v in bundle.votes]
+        if len(set(voters)) != len(voters):
+            return False
+        if any(v.approve != approve for v in bundle.votes):
+            return False
+        try:
+            needed = self.approvals_needed(bundle.request) if approve else self.config.quorum
+        except InvalidMessage:
+            return False
+        if len(bundle.votes) < needed:
+            return False
+        return all(self.auth_vote(bundle.request, v) is VoteStatus.OK for v in bundle.votes)
+
+    # -- claims and blocks ---------------------------------------------------------------
+
+    def _items_fresh(self, ids: Iterable[bytes]) -> bool:
+        seen: set[bytes] = set()
+        for ident in ids:
+            if ident in seen or self._app.is_committed(ident):
+                return False
+            seen.add(ident)
+        return True
+
+    def claim_ok(self, claim: LeaderClaim) -> bool:
+        """Signature, non-empty content, and every bundle carrying its full evidence."""
+        if claim.valid_round != NO_ROUND and claim.valid_round >= claim.round:
+            return False
+        if claim.is_empty():
+            return False
+        if not self.signed_by(
+            claim.claimant, claim.signing_bytes(self.config.chain_id), claim.signature
+        ):
+            return False
+        ids = [b.request_id for b in (*claim.approved, *claim.denied)]
+        if not self._items_fresh([*ids, *claim.tx_ids]):
+            return False
+        return all(self.bundle_ok(b, True) for b in claim.approved) and all(
+            self.bundle_ok(b, False) for b in claim.denied
+        )
+
+    def election_qc_ok(
+        self, height: int, round_: int, claimant: int, qc: tuple[ElectionVote, ...]
+    ) -> bool:
+        """A quorum of distinct validators voting for one claim of ``claimant`` at the round."""
+        if len(qc) < self.config.quorum or len({v.voter for v in qc}) != len(qc):
+            return False
+        claim_hashes = {v.claim_hash for v in qc}
+        if len(claim_hashes) != 1:
+            return False
+        for vote in qc:
+            if (vote.height, vote.round, vote.claimant) != (height, round_, claimant):
+                return False
+            signing = vote.signing_bytes(self.config.chain_id)
+            if not self.signed_by(vote.voter, signing, vote.signature):
+                return False
+        return True
+
+    def content_ok(self, height: int, content: BlockContent) -> bool:
+        """Consensus-level rules for a block; the application checks its own in open_block."""
+        if content.height != height:
+            return False
+        items = content.item_ids()
+        if not items or len(items) > self.config.max_items:
+            return False
+        if not self.election_qc_ok(height, content.round, content.proposer, content.election_qc):
+            return False
+        if not self._items_fresh(items):
+            return False
+        if not all(self._app.check_transaction(tx) for tx in content.txs):
+            return False
+        return all(self.bundle_ok(b, True) for b in content.approved) and all(
+            self.bundle_ok(b, False) for b in content.denied
+        )
+
+    def commit_qc_ok(self, block: CommittedBlock) -> bool:
+        """A quorum of distinct validators' commit-vote signatures over the block hash."""
+        if len(block.signers) < self.config.quorum:
+            return False
+        if len(set(block.signers)) != len(block.signers):
+            return False
+        payload = self._commit_payload(
+            self.config.chain_id, block.height, block.round, block.block_hash
+        )
+        return all(
+            self.signed_by(signer, payload, sig)
+            for signer, sig in zip(block.signers, block.signatures, strict=True)
+        )

@@ -1,0 +1,95 @@
+"""Constants and field helpers shared by the canonical encodings of consensus messages.
+
+Rounds that may be absent (``valid_round``) use ``-1`` (encoded as 0xFFFFFFFF); an absent block
+hash (a nil vote) is ``None`` (encoded as a flag byte).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from crypto.codec import Reader, Writer
+from crypto.errors import DecodeError
+from crypto.hashing import DIGEST_SIZE, digest
+from crypto.signing import SIGNATURE_SIZE
+
+VERSION = 1
+SIGN_TAG = b"iomtshare/consensus/message/v1"
+ITEM_ID_TAG = b"iomtshare/consensus/item-id/v1"
+CLAIM_HASH_TAG = b"iomtshare/consensus/claim/v1"
+NO_ROUND = -1
+MAX_ROUND = 0xFFFFFFFE
+MAX_INDEX = 0xFFFF
+
+# Type tags of this package live in 0xC0..0xCF so they never collide with other packages'.
+TAG_SUBMISSION = 0xC0
+TAG_AUTH_VOTE = 0xC1
+TAG_BUNDLE = 0xC2
+TAG_CLAIM = 0xC3
+TAG_ELECTION_VOTE = 0xC4
+TAG_PROPOSAL = 0xC5
+TAG_PREPARE_VOTE = 0xC6
+TAG_COMMIT_VOTE = 0xC7
+TAG_SYNC_REQUEST = 0xC8
+TAG_COMMITTED_BLOCK = 0xC9
+TAG_SYNC_REPLY = 0xCA
+TAG_BLOCK_CONTENT = 0xCB
+TAG_EQUIVOCATION = 0xCC
+TAG_BAD_SHARE = 0xCD
+
+
+class ItemKind(IntEnum):
+    """What a client submission is: an access request (needs votes and shares) or a plain tx."""
+
+    REQUEST = 1
+    TX = 2
+
+
+def item_id(kind: ItemKind, body: bytes) -> bytes:
+    """The 32-byte identifier of a submitted item (request or transaction)."""
+    return digest(ITEM_ID_TAG, bytes([int(kind)]), body)
+
+
+def signing_bytes(chain_id: str, unsigned: bytes) -> bytes:
+    """What a node signs for every message except a commit vote for a block."""
+    return digest(SIGN_TAG, chain_id.encode("utf-8"), unsigned)
+
+
+def put_round(w: Writer, value: int) -> None:
+    if not NO_ROUND <= value <= MAX_ROUND:
+        raise ValueError(f"round {value} out of range")
+    w.u32(0xFFFFFFFF if value == NO_ROUND else value)
+
+
+def get_round(r: Reader) -> int:
+    raw = r.u32()
+    return NO_ROUND if raw == 0xFFFFFFFF else raw
+
+
+def put_hash(w: Writer, value: bytes) -> None:
+    w.fixed(value, DIGEST_SIZE)
+
+
+def put_opt_hash(w: Writer, value: bytes | None) -> None:
+    w.boolean(value is not None)
+    if value is not None:
+        w.fixed(value, DIGEST_SIZE)
+
+
+def get_opt_hash(r: Reader) -> bytes | None:
+    return r.fixed(DIGEST_SIZE) if r.boolean() else None
+
+
+def check_index(value: int, what: str) -> None:
+    if not 1 <= value <= MAX_INDEX:
+        raise DecodeError(f"{what} index {value} out of range")
+
+
+def get_index(r: Reader, what: str) -> int:
+    value = r.u16()
+    check_index(value, what)
+    return value
+
+
+def get_signature(r: Reader) -> bytes:
+    return r.fixed(SIGNATURE_SIZE)

@@ -1,0 +1,238 @@
+"""Cheap deterministic stand-ins for the crypto and the ledger, used in most simulated runs.
+
+A fake share is ``value || proof`` where ``value`` is a hash of the node's (public, fake) secret
+and the request, and ``proof`` a hash over ``value``; anyone can check both, so the simulator can
+send a wrong value ("bad share") or a right value with a wrong proof ("bad proof"). Signatures
+are keyed hashes: unforgeable only by convention, which is all a simulation of honest and
+Byzantine *nodes* (not of broken cryptography) needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from consensus.app import Authorization, BuiltBlock, OpenedBlock
+from consensus.encoding import ItemKind, item_id
+from consensus.errors import InvalidBlock, InvalidMessage
+from consensus.messages import BlockContent, Bundle, CommittedBlock
+from crypto.codec import Reader, Writer, parse
+from crypto.errors import DecodeError
+from crypto.hashing import DIGEST_SIZE, digest
+
+TAG_FAKE_REQUEST = 0xD0
+TAG_FAKE_BLOCK = 0xD1
+GENESIS_HASH = bytes(DIGEST_SIZE)
+
+
+class FakeSigner:
+    """Keyed-hash "signatures" (64 bytes) for validator ``index``."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def sign(self, message: bytes) -> bytes:
+        return fake_signature(self.index, message)
+
+
+class FakeVerifier:
+    def verify(self, signer: int, message: bytes, signature: bytes) -> bool:
+        return signature == fake_signature(signer, message)
+
+
+def fake_signature(index: int, message: bytes) -> bytes:
+    head = digest(b"iomtshare/sim/fake-signature", index.to_bytes(2, "big"), message)
+    return head + bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRequest:
+    """A simulated access request; ``allowed`` is the ground truth every honest node sees."""
+
+    nonce: int
+    allowed: bool
+    threshold: int
+
+    def to_bytes(self) -> bytes:
+        w = Writer(TAG_FAKE_REQUEST, 1).u64(self.nonce).boolean(self.allowed)
+        return w.u16(self.threshold).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FakeRequest:
+        def body(r: Reader) -> FakeRequest:
+            r.expect_header(TAG_FAKE_REQUEST, 1)
+            return cls(r.u64(), r.boolean(), r.u16())
+
+        return parse(data, "FakeRequest", body)
+
+
+def fake_share(index: int, request: bytes) -> bytes:
+    value = digest(b"iomtshare/sim/fake-share", index.to_bytes(2, "big"), request)
+    return value + fake_proof(index, request, value)
+
+
+def fake_proof(index: int, request: bytes, value: bytes) -> bytes:
+    return digest(b"iomtshare/sim/fake-proof", index.to_bytes(2, "big"), request, value)
+
+
+def fake_combined(request: bytes) -> bytes:
+    """What any t correct shares of ``request`` combine to."""
+    return digest(b"iomtshare/sim/fake-combined", request)
+
+
+def fake_share_ok(index: int, request: bytes, share: bytes) -> bool:
+    if len(share) != 2 * DIGEST_SIZE:
+        return False
+    return share == fake_share(index, request)
+
+
+@dataclass(slots=True)
+class FakeLedger:
+    """The part of a node that survives a crash: its committed blocks."""
+
+    blocks: list[CommittedBlock] = field(default_factory=list)
+    contents: list[BlockContent] = field(default_factory=list)
+    items: set[bytes] = field(default_factory=set)
+
+    def tip_hash(self) -> bytes:
+        return self.blocks[-1].block_hash if self.blocks else GENESIS_HASH
+
+
+Results = list[tuple[bytes, bytes]]
+
+
+def encode_block(height: int, prev: bytes, content: BlockContent, results: Results) -> bytes:
+    """Simulated block: header, content and one combined ciphertext per approved request."""
+    w = Writer(TAG_FAKE_BLOCK, 1).u64(height).fixed(prev, DIGEST_SIZE).blob(content.to_bytes())
+    w.seq(results, lambda ww, pair: ww.fixed(pair[0], DIGEST_SIZE).blob(pair[1]))
+    return w.to_bytes()
+
+
+def decode_block(data: bytes) -> tuple[int, bytes, BlockContent, Results]:
+    """Inverse of :func:`encode_block`; raises DecodeError."""
+
+    def body(r: Reader) -> tuple[int, bytes, BlockContent, Results]:
+        r.expect_header(TAG_FAKE_BLOCK, 1)
+        height = r.u64()
+        prev = r.fixed(DIGEST_SIZE)
+        content = BlockContent.from_bytes(r.blob())
+        results = r.seq(lambda rr: (rr.fixed(DIGEST_SIZE), rr.blob()))
+        return height, prev, content, results
+
+    return parse(data, "SimBlock", body)
+
+
+class ShareScheme(Protocol):
+    """The threshold re-encryption operations a simulated node needs (fake or real)."""
+
+    def share(self, index: int, request: bytes) -> bytes:
+        """Node ``index``'s share for ``request`` regardless of policy."""
+        ...
+
+    def verify(self, index: int, request: bytes, share: bytes) -> bool: ...
+
+    def combine(self, bundle: Bundle) -> bytes:
+        """The combined ciphertext from an approved bundle's shares."""
+        ...
+
+
+class FakeShares:
+    """Hash-based shares: cheap, checkable, and combining to a value fixed per request."""
+
+    def share(self, index: int, request: bytes) -> bytes:
+        return fake_share(index, request)
+
+    def verify(self, index: int, request: bytes, share: bytes) -> bool:
+        return fake_share_ok(index, request, share)
+
+    def combine(self, bundle: Bundle) -> bytes:
+        return fake_combined(bundle.request)
+
+
+def block_hash(block: bytes) -> bytes:
+    return digest(b"iomtshare/sim/fake-block", block)
+
+
+class SimApp:
+    """The application interface over a :class:`FakeLedger` and a share scheme."""
+
+    def __init__(self, index: int, ledger: FakeLedger, shares: ShareScheme) -> None:
+        self.index = index
+        self.ledger = ledger
+        self.shares = shares
+
+    def authorize(self, request: bytes) -> Authorization:
+        parsed = self._parse(request)
+        if not parsed.allowed:
+            return Authorization(False, parsed.threshold)
+        return Authorization(True, parsed.threshold, self.shares.share(self.index, request))
+
+    def request_threshold(self, request: bytes) -> int:
+        return self._parse(request).threshold
+
+    @staticmethod
+    def _parse(request: bytes) -> FakeRequest:
+        try:
+            return FakeRequest.from_bytes(request)
+        except DecodeError as exc:
+            raise InvalidMessage(f"malformed request: {exc}") from exc
+
+    def verify_share(self, request: bytes, signer: int, share: bytes) -> bool:
+        return self.shares.verify(signer, request, share)
+
+    def check_transaction(self, tx: bytes) -> bool:
+        return tx.startswith(b"tx:")
+
+    def build_block(self, content: BlockContent) -> BuiltBlock:
+        results = [(b.request_id, self.shares.combine(b)) for b in content.approved]
+        block = encode_block(content.height, self.ledger.tip_hash(), content, results)
+        return BuiltBlock(block, block_hash(block))
+
+    def open_block(self, height: int, block: bytes) -> OpenedBlock:
+        try:
+            got_height, prev, content, results = decode_block(block)
+        except DecodeError as exc:
+            raise InvalidBlock(f"undecodable block: {exc}") from exc
+        if got_height != height or prev != self.ledger.tip_hash():
+            raise InvalidBlock("block does not extend this ledger")
+        if [r[0] for r in results] != [b.request_id for b in content.approved]:
+            raise InvalidBlock("results do not match the approved requests")
+        # Votes and shares were checked by consensus; the combination is checked here.
+        expected = [(b.request_id, self.shares.combine(b)) for b in content.approved]
+        if results != expected:
+            raise InvalidBlock("combined results do not match the approved requests")
+        return OpenedBlock(content, block_hash(block))
+
+    def commit(self, block: CommittedBlock) -> None:
+        if block.height != len(self.ledger.blocks) + 1:
+            raise InvalidBlock(f"commit of height {block.height} out of order")
+        _, _, content, _ = decode_block(block.block)
+        self.ledger.blocks.append(block)
+        self.ledger.contents.append(content)
+        self.ledger.items.update(content.item_ids())
+
+    def committed_height(self) -> int:
+        return len(self.ledger.blocks)
+
+    def committed_block(self, height: int) -> CommittedBlock | None:
+        if 1 <= height <= len(self.ledger.blocks):
+            return self.ledger.blocks[height - 1]
+        return None
+
+    def is_committed(self, ident: bytes) -> bool:
+        return ident in self.ledger.items
+
+
+def request_submission_id(request: FakeRequest) -> bytes:
+    return item_id(ItemKind.REQUEST, request.to_bytes())
+
+
+def fake_commit_payload(chain_id: str, height: int, round_: int, block_hash_: bytes) -> bytes:
+    """Stand-in for the ledger's ``commit_vote_payload`` (same signature)."""
+    return digest(
+        b"iomtshare/sim/commit-vote",
+        chain_id.encode("utf-8"),
+        height.to_bytes(8, "big"),
+        round_.to_bytes(4, "big"),
+        block_hash_,
+    )

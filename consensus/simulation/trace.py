@@ -1,0 +1,46 @@
+"""Readable views of a simulated run: the raw trace and a per-height summary."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from consensus.output import TraceEvent
+
+if TYPE_CHECKING:
+    from consensus.simulation.simulator import SimResult
+
+_SUMMARY_KINDS = ("claim", "elected", "propose", "lock", "commit", "synced", "evidence")
+
+
+def format_trace(events: Sequence[TraceEvent], limit: int | None = 400) -> str:
+    """One line per event in time order; the last ``limit`` lines if there are more."""
+    ordered = sorted(events, key=lambda e: e.time)
+    if limit is not None and len(ordered) > limit:
+        skipped = len(ordered) - limit
+        ordered = ordered[-limit:]
+        return f"... {skipped} earlier events\n" + "\n".join(str(e) for e in ordered)
+    return "\n".join(str(e) for e in ordered)
+
+
+def run_summary(result: SimResult) -> str:
+    """Who claimed, who was elected, locks and commits per height, with simulated times."""
+    sc = result.scenario
+    lines = [
+        f"scenario {sc.label or sc.seed}: n={sc.n} q={sc.quorum} byzantine="
+        f"{sorted(sc.byzantine)} finished={result.finished} end={result.end_time:.3f}s "
+        f"messages={result.messages}"
+    ]
+    by_height: dict[int, list[TraceEvent]] = defaultdict(list)
+    for event in result.trace:
+        if event.kind in _SUMMARY_KINDS or event.kind == "crash":
+            by_height[event.height].append(event)
+    for height in sorted(by_height):
+        lines.append(f"height {height}:")
+        for event in sorted(by_height[height], key=lambda e: e.time):
+            lines.append(f"  {event}")
+    for i in sorted(result.ledgers):
+        chain = " ".join(b.block_hash.hex()[:8] for b in result.ledgers[i].blocks)
+        lines.append(f"ledger n{i}: {chain}")
+    return "\n".join(lines)

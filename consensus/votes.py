@@ -1,0 +1,220 @@
+"""Signed votes: authorization votes with shares, election votes, prepare and commit votes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consensus.encoding import (
+    MAX_INDEX,
+    TAG_AUTH_VOTE,
+    TAG_BUNDLE,
+    TAG_COMMIT_VOTE,
+    TAG_ELECTION_VOTE,
+    TAG_PREPARE_VOTE,
+    VERSION,
+    ItemKind,
+    get_index,
+    get_opt_hash,
+    get_round,
+    get_signature,
+    item_id,
+    put_hash,
+    put_opt_hash,
+    put_round,
+    signing_bytes,
+)
+from crypto.codec import Reader, Writer, parse
+from crypto.errors import DecodeError
+from crypto.hashing import DIGEST_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class AuthVote:
+    """A node's decision on one access request; an approval carries its re-encryption share
+    (share and proof, opaque bytes checked by the application)."""
+
+    request_id: bytes
+    voter: int
+    approve: bool
+    share: bytes
+    signature: bytes
+
+    def unsigned_bytes(self) -> bytes:
+        w = Writer(TAG_AUTH_VOTE, VERSION)
+        put_hash(w, self.request_id)
+        return w.u16(self.voter).boolean(self.approve).blob(self.share).to_bytes()
+
+    def signing_bytes(self, chain_id: str) -> bytes:
+        return signing_bytes(chain_id, self.unsigned_bytes())
+
+    def to_bytes(self) -> bytes:
+        return self.unsigned_bytes() + self.signature
+
+    @classmethod
+    def read(cls, r: Reader) -> AuthVote:
+        r.expect_header(TAG_AUTH_VOTE, VERSION)
+        request_id = r.fixed(DIGEST_SIZE)
+        voter = get_index(r, "voter")
+        approve = r.boolean()
+        share = r.blob()
+        if not approve and share:
+            raise DecodeError("a deny vote carries no share")
+        return cls(request_id, voter, approve, share, get_signature(r))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> AuthVote:
+        return parse(data, "AuthVote", cls.read)
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """One request with the signed votes that decide it (approvals with shares, or denials)."""
+
+    request: bytes
+    votes: tuple[AuthVote, ...]
+
+    @property
+    def request_id(self) -> bytes:
+        return item_id(ItemKind.REQUEST, self.request)
+
+    def write(self, w: Writer) -> None:
+        w.u8(TAG_BUNDLE).u8(VERSION).blob(self.request)
+        w.seq(self.votes, lambda ww, v: ww.raw(v.to_bytes()))
+
+    @classmethod
+    def read(cls, r: Reader) -> Bundle:
+        r.expect_header(TAG_BUNDLE, VERSION)
+        request = r.blob()
+        votes = tuple(r.seq(AuthVote.read, max_items=MAX_INDEX))
+        return cls(request, votes)
+
+
+def put_bundles(w: Writer, bundles: tuple[Bundle, ...]) -> None:
+    w.seq(bundles, lambda ww, b: b.write(ww))
+
+
+def get_bundles(r: Reader) -> tuple[Bundle, ...]:
+    return tuple(r.seq(Bundle.read, max_items=4096))
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionVote:
+    """A node's single vote for one claim of (height, round)."""
+
+    height: int
+    round: int
+    voter: int
+    claimant: int
+    claim_hash: bytes
+    signature: bytes
+
+    def unsigned_bytes(self) -> bytes:
+        w = Writer(TAG_ELECTION_VOTE, VERSION).u64(self.height)
+        put_round(w, self.round)
+        w.u16(self.voter).u16(self.claimant)
+        put_hash(w, self.claim_hash)
+        return w.to_bytes()
+
+    def signing_bytes(self, chain_id: str) -> bytes:
+        return signing_bytes(chain_id, self.unsigned_bytes())
+
+    def to_bytes(self) -> bytes:
+        return self.unsigned_bytes() + self.signature
+
+    @classmethod
+    def read(cls, r: Reader) -> ElectionVote:
+        r.expect_header(TAG_ELECTION_VOTE, VERSION)
+        height = r.u64()
+        round_ = get_round(r)
+        voter = get_index(r, "voter")
+        claimant = get_index(r, "claimant")
+        claim_hash = r.fixed(DIGEST_SIZE)
+        return cls(height, round_, voter, claimant, claim_hash, get_signature(r))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ElectionVote:
+        return parse(data, "ElectionVote", cls.read)
+
+
+def put_votes(w: Writer, votes: tuple[ElectionVote, ...]) -> None:
+    w.seq(votes, lambda ww, v: ww.raw(v.to_bytes()))
+
+
+def get_votes(r: Reader) -> tuple[ElectionVote, ...]:
+    return tuple(r.seq(ElectionVote.read, max_items=MAX_INDEX))
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareVote:
+    """First-phase vote on the proposal of (height, round); ``None`` is a nil vote."""
+
+    height: int
+    round: int
+    voter: int
+    block_hash: bytes | None
+    signature: bytes
+
+    def unsigned_bytes(self) -> bytes:
+        w = Writer(TAG_PREPARE_VOTE, VERSION).u64(self.height)
+        put_round(w, self.round)
+        w.u16(self.voter)
+        put_opt_hash(w, self.block_hash)
+        return w.to_bytes()
+
+    def signing_bytes(self, chain_id: str) -> bytes:
+        return signing_bytes(chain_id, self.unsigned_bytes())
+
+    def to_bytes(self) -> bytes:
+        return self.unsigned_bytes() + self.signature
+
+    @classmethod
+    def read(cls, r: Reader) -> PrepareVote:
+        r.expect_header(TAG_PREPARE_VOTE, VERSION)
+        height = r.u64()
+        round_ = get_round(r)
+        voter = get_index(r, "voter")
+        return cls(height, round_, voter, get_opt_hash(r), get_signature(r))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PrepareVote:
+        return parse(data, "PrepareVote", cls.read)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitVote:
+    """Second-phase vote; a quorum of these for one block hash is its commit QC.
+
+    A vote for a block signs the ledger's ``commit_vote_payload(chain_id, height, round,
+    block_hash)``; a nil vote signs :meth:`signing_bytes`.
+    """
+
+    height: int
+    round: int
+    voter: int
+    block_hash: bytes | None
+    signature: bytes
+
+    def unsigned_bytes(self) -> bytes:
+        w = Writer(TAG_COMMIT_VOTE, VERSION).u64(self.height)
+        put_round(w, self.round)
+        w.u16(self.voter)
+        put_opt_hash(w, self.block_hash)
+        return w.to_bytes()
+
+    def signing_bytes(self, chain_id: str) -> bytes:
+        return signing_bytes(chain_id, self.unsigned_bytes())
+
+    def to_bytes(self) -> bytes:
+        return self.unsigned_bytes() + self.signature
+
+    @classmethod
+    def read(cls, r: Reader) -> CommitVote:
+        r.expect_header(TAG_COMMIT_VOTE, VERSION)
+        height = r.u64()
+        round_ = get_round(r)
+        voter = get_index(r, "voter")
+        return cls(height, round_, voter, get_opt_hash(r), get_signature(r))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CommitVote:
+        return parse(data, "CommitVote", cls.read)
