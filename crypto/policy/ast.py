@@ -132,9 +132,6 @@ class Attribute(Policy):
     def canonical_text(self) -> str:
         return self.name
 
-    def __str__(self) -> str:
-        return self.name
-
 
 @dataclass(frozen=True, slots=True)
 class Gate(Policy):
@@ -208,25 +205,18 @@ class Gate(Policy):
         return False
 
     def canonical_text(self) -> str:
-        if self.is_and:
-            # Nested and/or gates keep their parentheses so the tree shape survives a re-parse.
-            return " and ".join(
-                f"({c.canonical_text()})" if isinstance(c, Gate) and (c.is_and or c.is_or)
-                else c.canonical_text()
-                for c in self.children
-            )
-        if self.is_or:
-            # An and-gate under or needs no parentheses by precedence; they are kept for readers.
-            return " or ".join(
-                f"({c.canonical_text()})" if isinstance(c, Gate) and (c.is_and or c.is_or)
+        if self.is_and or self.is_or:
+            # Nested and/or gates keep their parentheses so the tree shape survives a re-parse
+            # (an and-gate under or would not need them by precedence; they help readers).
+            joiner = " and " if self.is_and else " or "
+            return joiner.join(
+                f"({c.canonical_text()})"
+                if isinstance(c, Gate) and (c.is_and or c.is_or)
                 else c.canonical_text()
                 for c in self.children
             )
         inner = ", ".join(c.canonical_text() for c in self.children)
         return f"{self.threshold} of ({inner})"
-
-    def __str__(self) -> str:
-        return self.canonical_text()
 
 
 def evaluate(policy: Policy, attributes: Collection[str]) -> bool:
