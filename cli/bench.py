@@ -9,7 +9,9 @@ from cli.lazy import LazyGroup
 # name -> "module:attribute" of a click command. One line per benchmark.
 BENCHES: dict[str, str] = {
     "crypto": "bench.crypto_bench:command",
+    "ledger": "bench.ledger_bench:command",
     "dual": "bench.dual_bench:command",
+    "abe": "bench.abe_bench:command",
 }
 
 
