@@ -12,6 +12,14 @@ from crypto.dual.ciphertext import (
     encrypt_dct,
     reencrypt_ecl,
 )
+from crypto.dual.dealing import (
+    DomainKeyDealing,
+    DomainKeyShare,
+    deal_domain_key,
+    open_domain_key_share,
+    seal_domain_key_shares,
+    verify_domain_key_share,
+)
 from crypto.dual.keys import (
     DevicePublicKey,
     DeviceSecretKey,
@@ -25,17 +33,13 @@ from crypto.dual.params import DualParams, setup
 from crypto.dual.threshold import (
     DecryptionRequest,
     DecryptionShare,
-    DomainKeyDealing,
-    DomainKeyShare,
     ShareCheck,
     VerifiedDecryptionShare,
     combine_decryption_shares,
-    deal_domain_key,
     decryption_share,
     requester_decrypt,
     verify_decryption_share,
     verify_decryption_shares,
-    verify_domain_key_share,
 )
 
 __all__ = [
@@ -58,9 +62,11 @@ __all__ = [
     "decrypt_with_domain_key",
     "decryption_share",
     "encrypt_dct",
+    "open_domain_key_share",
     "reencrypt_ecl",
     "rekey_gen",
     "requester_decrypt",
+    "seal_domain_key_shares",
     "setup",
     "verify_decryption_share",
     "verify_decryption_shares",

@@ -20,9 +20,11 @@ from crypto.dual import (
     deal_domain_key,
     decryption_share,
     encrypt_dct,
+    open_domain_key_share,
     reencrypt_ecl,
     rekey_gen,
     requester_decrypt,
+    seal_domain_key_shares,
     setup,
     verify_decryption_share,
     verify_decryption_shares,
@@ -31,6 +33,7 @@ from crypto.dual import (
 from crypto.dual.dleq import DleqProof
 from crypto.errors import DecodeError, DecryptionError, ThresholdError, VerificationError
 from crypto.groups import Group
+from crypto.sealing import BoxSecretKey
 
 
 @dataclass
@@ -246,3 +249,25 @@ def test_malformed_encodings_are_rejected(mcl: Group) -> None:
     for decode, data in cases:
         with pytest.raises(DecodeError):
             decode(data)
+
+
+def test_shares_travel_in_sealed_boxes(mcl: Group) -> None:
+    params = setup(mcl)
+    domain = DomainSecretKey.generate(params)
+    dealing, shares = deal_domain_key(params, domain, 2, 3)
+    boxes = [BoxSecretKey.generate() for _ in range(3)]
+    sealed = seal_domain_key_shares(shares, [b.public_key for b in boxes])
+    for index, (blob, box) in enumerate(zip(sealed, boxes, strict=True), start=1):
+        opened = open_domain_key_share(params, dealing, index, blob, box)
+        assert (opened.index, opened.sigma) == (index, shares[index - 1].sigma)
+    with pytest.raises(DecryptionError):
+        open_domain_key_share(params, dealing, 1, sealed[0], boxes[1])
+    # Node 2 handed node 1's box: the index inside gives it away.
+    with pytest.raises(VerificationError):
+        open_domain_key_share(params, dealing, 2, sealed[0], boxes[0])
+    # A dealer that seals a share off its own commitments is caught by the node.
+    forged = boxes[0].public_key.seal(DomainKeyShare(1, shares[0].sigma + 1).to_bytes())
+    with pytest.raises(VerificationError):
+        open_domain_key_share(params, dealing, 1, forged, boxes[0])
+    with pytest.raises(ThresholdError):
+        seal_domain_key_shares(shares, [b.public_key for b in boxes[:2]])

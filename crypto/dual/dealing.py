@@ -1,0 +1,166 @@
+"""Dealing the domain key ``p2`` t-of-n to the consensus nodes (the fix to seed 000).
+
+The authority picks ``f(X) = p2 + c_1 X + ... + c_{t-1} X^(t-1)``, publishes Feldman commitments
+``F_j = gamma2^(c_j)`` (so ``F_0 = pk_p2``) and sends node ``i`` the share ``sigma_i = f(i)`` in
+an X25519 sealed box. Anyone computes ``VK_i = prod F_j^(i^j) = gamma2^(sigma_i)``; a node checks
+its share against it on receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from crypto.codec import Reader, Writer, parse
+from crypto.dual.keys import DomainSecretKey
+from crypto.dual.params import DualParams
+from crypto.dual.polynomial import evaluate_polynomial, random_polynomial
+from crypto.errors import DecodeError, ThresholdError, VerificationError
+from crypto.groups import G2Element
+from crypto.groups.params import G2_BYTES, SCALAR_BYTES
+from crypto.groups.scalars import scalar_from_bytes, scalar_to_bytes
+from crypto.sealing import BoxPublicKey, BoxSecretKey
+
+DEALING_TYPE_TAG = 0x57
+DOMAIN_SHARE_TYPE_TAG = 0x5A
+DEALING_VERSION = 1
+MAX_NODES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DomainKeyDealing:
+    """Public record of a dealing: ``t``, ``n`` and the commitments ``F_0..F_{t-1}``."""
+
+    threshold: int
+    total: int
+    commitments: tuple[G2Element, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threshold <= self.total <= MAX_NODES:
+            raise ThresholdError(f"need 1 <= t <= n <= {MAX_NODES}")
+        if len(self.commitments) != self.threshold:
+            raise ThresholdError("a dealing has exactly t commitments")
+
+    @property
+    def public_key(self) -> G2Element:
+        """``F_0 = gamma2^p2``, the domain public key the dealing shares."""
+        return self.commitments[0]
+
+    def verification_key(self, index: int) -> G2Element:
+        """``VK_i = gamma2^(sigma_i)`` of node ``index``; raises :class:`ThresholdError`."""
+        if not 1 <= index <= self.total:
+            raise ThresholdError(f"node index {index} outside 1..{self.total}")
+        acc = self.commitments[-1]
+        for commitment in reversed(self.commitments[:-1]):
+            acc = acc * index + commitment
+        return acc
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(DEALING_TYPE_TAG, DEALING_VERSION).u16(self.threshold).u16(self.total)
+        for commitment in self.commitments:
+            writer.fixed(bytes(commitment), G2_BYTES)
+        return writer.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, params: DualParams, data: bytes) -> DomainKeyDealing:
+        """Decode; raises :class:`DecodeError`."""
+
+        def body(reader: Reader) -> DomainKeyDealing:
+            reader.expect_header(DEALING_TYPE_TAG, DEALING_VERSION)
+            threshold, total = reader.u16(), reader.u16()
+            if not 1 <= threshold <= total <= MAX_NODES:
+                raise DecodeError("domain key dealing: bad threshold parameters")
+            points = tuple(
+                params.group.g2_from_bytes(reader.fixed(G2_BYTES)) for _ in range(threshold)
+            )
+            return cls(threshold, total, points)
+
+        return parse(data, "domain key dealing", body)
+
+
+class DomainKeyShare:
+    """Node ``index``'s share ``sigma_i`` of ``p2`` (sent in a sealed box; repr hides it)."""
+
+    __slots__ = ("index", "sigma")
+
+    def __init__(self, index: int, sigma: int) -> None:
+        self.index = index
+        self.sigma = sigma
+
+    def __repr__(self) -> str:
+        return f"DomainKeyShare(index={self.index}, sigma=<secret>)"
+
+    def to_bytes(self) -> bytes:
+        writer = Writer(DOMAIN_SHARE_TYPE_TAG, DEALING_VERSION).u16(self.index)
+        return writer.raw(scalar_to_bytes(self.sigma)).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DomainKeyShare:
+        def body(reader: Reader) -> DomainKeyShare:
+            reader.expect_header(DOMAIN_SHARE_TYPE_TAG, DEALING_VERSION)
+            index = reader.u16()
+            if index == 0:
+                raise DecodeError("domain key share: index 0")
+            return cls(index, scalar_from_bytes(reader.fixed(SCALAR_BYTES)))
+
+        return parse(data, "domain key share", body)
+
+
+def deal_domain_key(
+    params: DualParams, domain: DomainSecretKey, threshold: int, total: int
+) -> tuple[DomainKeyDealing, list[DomainKeyShare]]:
+    """Split ``p2`` of ``domain`` t-of-n (run by the authority).
+
+    Returns the public dealing and the ``n`` shares, share ``i`` for node ``i``. Raises
+    :class:`ThresholdError` for parameters outside ``1 <= t <= n <= 1024``.
+    """
+    if not 1 <= threshold <= total <= MAX_NODES:
+        raise ThresholdError(f"need 1 <= t <= n <= {MAX_NODES}, got t={threshold}, n={total}")
+    coefficients = random_polynomial(domain.p2, threshold - 1, params.order)
+    dealing = DomainKeyDealing(threshold, total, tuple(params.gamma2 * c for c in coefficients))
+    shares = [
+        DomainKeyShare(i, evaluate_polynomial(coefficients, i, params.order))
+        for i in range(1, total + 1)
+    ]
+    return dealing, shares
+
+
+def verify_domain_key_share(
+    params: DualParams, dealing: DomainKeyDealing, share: DomainKeyShare
+) -> None:
+    """A node's check of its share; raises :class:`VerificationError` if it is not on the
+    dealt polynomial (or :class:`ThresholdError` if its index is out of range)."""
+    if params.gamma2 * share.sigma != dealing.verification_key(share.index):
+        raise VerificationError(f"domain key share {share.index} does not match the dealing")
+
+
+def seal_domain_key_shares(
+    shares: Sequence[DomainKeyShare], boxes: Sequence[BoxPublicKey]
+) -> tuple[bytes, ...]:
+    """Seal share ``i`` to node ``i``'s box key (``boxes[i - 1]``), for transport and storage.
+
+    Raises :class:`ThresholdError` if the counts differ.
+    """
+    if len(shares) != len(boxes):
+        raise ThresholdError(f"{len(shares)} shares for {len(boxes)} nodes")
+    return tuple(boxes[s.index - 1].seal(s.to_bytes()) for s in shares)
+
+
+def open_domain_key_share(
+    params: DualParams,
+    dealing: DomainKeyDealing,
+    index: int,
+    sealed: bytes,
+    box_secret: BoxSecretKey,
+) -> DomainKeyShare:
+    """Node ``index`` unseals and checks its share.
+
+    Raises :class:`~crypto.errors.DecryptionError` if the box is not for this node,
+    :class:`DecodeError` for a malformed share, and :class:`VerificationError` if it is for
+    another index or not on the dealt polynomial.
+    """
+    share = DomainKeyShare.from_bytes(box_secret.unseal(sealed))
+    if share.index != index:
+        raise VerificationError(f"sealed domain key share is for node {share.index}, not {index}")
+    verify_domain_key_share(params, dealing, share)
+    return share
