@@ -27,6 +27,7 @@ from crypto.dual.keys import (
     DomainSecretKey,
     ReKey,
     rekey_gen,
+    rekey_update,
     verify_rekey,
 )
 from crypto.dual.params import DualParams, setup
@@ -65,6 +66,7 @@ __all__ = [
     "open_domain_key_share",
     "reencrypt_ecl",
     "rekey_gen",
+    "rekey_update",
     "requester_decrypt",
     "seal_domain_key_shares",
     "setup",

@@ -9,6 +9,7 @@ decryption; ``u2`` and ``p1`` are kept because the seed's key format has them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crypto.codec import Reader, Writer, parse
@@ -186,8 +187,7 @@ def _rekey_target(params: DualParams, domain: DomainPublicKey) -> G2Element:
 def rekey_gen(params: DualParams, device: DeviceSecretKey, domain: DomainPublicKey) -> ReKey:
     """ReKeyGen: the edge key from ``device`` to ``domain`` (run by the authority).
 
-    ReKeyUpdate is the same call with the new domain key, for every device the authority
-    registered; devices keep their keys and their encryption code.
+    :func:`rekey_update` repeats it for every device when the domain key rotates.
     """
     return ReKey(_rekey_target(params, domain) * inv_mod(device.u1, params.order))
 
@@ -202,3 +202,14 @@ def verify_rekey(
     )
     if not check.is_one():
         raise VerificationError("re-encryption key does not match the device and domain keys")
+
+
+def rekey_update(
+    params: DualParams, devices: Iterable[DeviceSecretKey], new_domain: DomainPublicKey
+) -> list[ReKey]:
+    """ReKeyUpdate: new edge keys for every registered device after the domain key rotates.
+
+    Devices keep their keys; records normalized before the rotation stay under the old
+    domain key (re-encrypting them is the owner's choice, not implied by the rotation).
+    """
+    return [rekey_gen(params, device, new_domain) for device in devices]

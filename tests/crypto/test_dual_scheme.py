@@ -21,6 +21,7 @@ from crypto.dual import (
     encrypt_dct,
     reencrypt_ecl,
     rekey_gen,
+    rekey_update,
     setup,
     verify_rekey,
 )
@@ -106,7 +107,7 @@ def test_rekey_update_retires_the_old_domain_key(params: DualParams) -> None:
         rekey_gen(params, device, old.public_key(params)),
     )
     # ReKeyUpdate: only the edge key changes; the device keeps encrypting exactly as before.
-    updated = rekey_gen(params, device, new.public_key(params))
+    (updated,) = rekey_update(params, [device], new.public_key(params))
     new_record = reencrypt_ecl(params, encrypt_dct(params, device_pk, b"after"), updated)
     assert decrypt_with_domain_key(params, new, new_record) == b"after"
     with pytest.raises(DecryptionError):
