@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consensus.messages import BlockContent, CommittedBlock
+from consensus.safety import SafetyState
 
 #: ``commit_vote_payload(chain_id, height, round, block_hash)``: the bytes a commit vote signs.
 CommitPayload = Callable[[str, int, int, bytes], bytes]
@@ -92,4 +93,12 @@ class Application(Protocol):
 
     def is_committed(self, item_id: bytes) -> bool:
         """Whether a request or transaction is already in a committed block."""
+        ...
+
+    def save_safety_state(self, state: SafetyState) -> None:
+        """Durably store ``state`` (fsync) before returning: the node signs right after."""
+        ...
+
+    def load_safety_state(self) -> SafetyState | None:
+        """The last state saved, or None on a fresh node."""
         ...

@@ -93,3 +93,6 @@ def get_index(r: Reader, what: str) -> int:
 
 def get_signature(r: Reader) -> bytes:
     return r.fixed(SIGNATURE_SIZE)
+
+
+TAG_SAFETY_STATE = 0xCE

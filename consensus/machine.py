@@ -40,6 +40,7 @@ from consensus.messages import (
 from consensus.output import Output, Send, Timer, TimerKind, TraceEvent
 from consensus.pool import ItemPool, ReadyContent
 from consensus.rounds import Candidate, HeightState, Step, block_tally, voters_for
+from consensus.safety import SafetyState
 from consensus.signer import Signer, Verifier
 from consensus.votes import AuthVote, CommitVote, ElectionVote, PrepareVote
 
@@ -87,6 +88,37 @@ class ConsensusNode:
         self._local: list[Message] = []
         self._out = Output()
         self._now = 0.0
+        self._restore(app.load_safety_state())
+
+    def _restore(self, state: SafetyState | None) -> None:
+        """Resume after a crash one round past the last one entered, keeping the lock."""
+        if state is None or state.height != self.height:
+            return
+        hs = self._hs
+        hs.round = state.round + 1
+        hs.active = True
+        if state.locked_hash is None:
+            return
+        hs.locked_round, hs.locked_hash = state.locked_round, state.locked_hash
+        try:
+            opened = self._app.open_block(self.height, state.locked_block)
+        except InvalidBlock:
+            return
+        if opened.block_hash == state.locked_hash:
+            hs.blocks[state.locked_hash] = Candidate(state.locked_block, opened.content)
+            hs.valid_round, hs.valid_hash = state.locked_round, state.locked_hash
+
+    def _persist(self) -> None:
+        hs = self._hs
+        locked = hs.blocks.get(hs.locked_hash) if hs.locked_hash is not None else None
+        state = SafetyState(
+            self.height,
+            hs.round,
+            hs.locked_round,
+            hs.locked_hash,
+            locked.block if locked is not None else b"",
+        )
+        self._app.save_safety_state(state)
 
     @classmethod
     def create(
@@ -114,6 +146,8 @@ class ConsensusNode:
     def start(self, now: float) -> Output:
         """Begin (or resume after a restart): ask peers for blocks we miss, arm the beacon."""
         self._begin(now)
+        if self._hs.active:
+            self._start_round(self._hs.round)
         self._send(None, SyncRequest(self.height, self.index))
         self._out.timers.append(
             Timer(TimerKind.STATUS, 0, 0, now + self.config.timeouts.status_interval)
@@ -284,7 +318,10 @@ class ConsensusNode:
         if status is not VoteStatus.OK:
             return
         if earlier is not None:
-            self._equivocation(vote.voter, NO_ROUND, earlier.to_bytes(), vote.to_bytes())
+            # A second approval with another (valid) share is a restarted node re-deciding:
+            # share proofs are randomised. Only opposite decisions are equivocation.
+            if earlier.approve != vote.approve:
+                self._equivocation(vote.voter, NO_ROUND, earlier.to_bytes(), vote.to_bytes())
             return
         self.pool.add_vote(vote)
 
@@ -433,6 +470,7 @@ class ConsensusNode:
         hs.round = round_
         hs.step = Step.WAIT_PROPOSAL
         hs.skip_senders = {r: s for r, s in hs.skip_senders.items() if r > round_}
+        self._persist()
         self._trace("round")
         self._set_timer(TimerKind.PROPOSE, self.config.timeouts.propose_timeout(round_))
 
@@ -598,6 +636,7 @@ class ConsensusNode:
         hs.polka_seen.add(r)
         if hs.step == Step.PREPARED:
             hs.locked_round, hs.locked_hash = r, proposal.block_hash
+            self._persist()
             self._trace("lock", proposal.block_hash.hex()[:8])
             self._commit_vote(proposal.block_hash)
         hs.valid_round, hs.valid_hash = r, proposal.block_hash

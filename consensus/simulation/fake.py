@@ -16,6 +16,7 @@ from consensus.app import Authorization, BuiltBlock, OpenedBlock
 from consensus.encoding import ItemKind, item_id
 from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.messages import BlockContent, Bundle, CommittedBlock
+from consensus.safety import SafetyState
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
@@ -93,6 +94,7 @@ class FakeLedger:
     blocks: list[CommittedBlock] = field(default_factory=list)
     contents: list[BlockContent] = field(default_factory=list)
     items: set[bytes] = field(default_factory=set)
+    safety: bytes = b""
 
     def tip_hash(self) -> bytes:
         return self.blocks[-1].block_hash if self.blocks else GENESIS_HASH
@@ -135,6 +137,10 @@ class ShareScheme(Protocol):
         """The combined ciphertext from an approved bundle's shares."""
         ...
 
+    def result_ok(self, request: bytes, result: bytes) -> bool:
+        """Whether the requester can open ``result`` (checked by the invariants)."""
+        ...
+
 
 class FakeShares:
     """Hash-based shares: cheap, checkable, and combining to a value fixed per request."""
@@ -147,6 +153,9 @@ class FakeShares:
 
     def combine(self, bundle: Bundle) -> bytes:
         return fake_combined(bundle.request)
+
+    def result_ok(self, request: bytes, result: bytes) -> bool:
+        return result == fake_combined(request)
 
 
 def block_hash(block: bytes) -> bytes:
@@ -221,6 +230,12 @@ class SimApp:
 
     def is_committed(self, ident: bytes) -> bool:
         return ident in self.ledger.items
+
+    def save_safety_state(self, state: SafetyState) -> None:
+        self.ledger.safety = state.to_bytes()
+
+    def load_safety_state(self) -> SafetyState | None:
+        return SafetyState.from_bytes(self.ledger.safety) if self.ledger.safety else None
 
 
 def request_submission_id(request: FakeRequest) -> bytes:

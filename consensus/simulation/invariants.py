@@ -4,7 +4,9 @@
   is a prefix of every longer one);
 - exactly once: no item appears twice in a chain;
 - every committed block carries a valid commit QC;
-- bad shares never enter a block: every approval in a committed block carries a correct share;
+- bad shares never enter a block: every approval in a committed block carries a correct share,
+  and every approved request's combined result opens for the requester;
+- evidence is never held against an honest node;
 - a request the honest nodes deny never yields a ciphertext;
 - liveness (for runs whose faults end and leave a quorum of honest nodes up): every submitted
   item is committed on every honest node that is up, and decided the way the honest nodes
@@ -32,6 +34,11 @@ def check_safety(result: SimResult) -> list[str]:
         if len(hashes) > 1:
             listing = "; ".join(f"{h.hex()[:8]} on {nodes}" for h, nodes in hashes.items())
             problems.append(f"agreement: height {height} has different blocks: {listing}")
+    honest = set(sc.honest())
+    for i in honest:
+        for evidence in result.evidence[i]:
+            if evidence.offender in honest:
+                problems.append(f"n{i} holds evidence against honest n{evidence.offender}")
     for i in sc.honest():
         ledger = result.ledgers[i]
         seen: set[bytes] = set()
@@ -48,12 +55,17 @@ def check_safety(result: SimResult) -> list[str]:
                     problems.append(f"n{i} h{block.height}: item {ident.hex()[:8]} twice")
                 seen.add(ident)
             _, _, _, results = decode_block(block.block)
-            with_ciphertext = {rid for rid, _ in results}
+            with_ciphertext = dict(results)
             for bundle in content.approved:
                 request = FakeRequest.from_bytes(bundle.request)
                 if not request.allowed and bundle.request_id in with_ciphertext:
                     problems.append(
                         f"n{i} h{block.height}: denied request {request.nonce} got a ciphertext"
+                    )
+                result_ct = with_ciphertext.get(bundle.request_id)
+                if result_ct is None or not world.shares.result_ok(bundle.request, result_ct):
+                    problems.append(
+                        f"n{i} h{block.height}: request {request.nonce} has no usable result"
                     )
                 for vote in bundle.votes:
                     if not vote.approve or not world.shares.verify(
