@@ -12,6 +12,7 @@ BENCHES: dict[str, str] = {
     "ledger": "bench.ledger_bench:command",
     "dual": "bench.dual_bench:command",
     "abe": "bench.abe_bench:command",
+    "light": "bench.light_bench:command",
 }
 
 

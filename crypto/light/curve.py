@@ -21,6 +21,7 @@ from crypto.hashing import digest_to_int
 L: Final = 2**252 + 27742317777372353535851937790883648493
 SCALAR_SIZE: Final = 32
 POINT_SIZE: Final = 32
+_IDENTITY: Final = bytes([1]) + bytes(31)
 
 
 def scalar_to_bytes(k: int) -> bytes:
@@ -104,9 +105,9 @@ class Point:
 
     @classmethod
     def _checked_result(cls, raw: bytes) -> Point:
-        # A sum of subgroup points stays in the subgroup, but it can be the identity, which this
-        # type does not represent.
-        if not bindings.crypto_core_ed25519_is_valid_point(raw):
+        # A sum of subgroup points stays in the subgroup (no second subgroup check needed), but
+        # it can be the identity, which this type does not represent.
+        if raw == _IDENTITY:
             raise CryptoError("point sum is the identity")
         return cls._trusted(raw)
 

@@ -236,3 +236,16 @@ def test_secrets_stay_out_of_repr() -> None:
     assert str(w.doctor.secret_key) not in text
     assert str(w.doctor.warrant) not in text
     assert str(w.patient_key.secret) not in text
+
+
+def test_point_arithmetic_never_yields_the_identity() -> None:
+    from crypto.errors import CryptoError
+
+    a = random_scalar()
+    with pytest.raises(CryptoError):
+        _ = BASE * a + BASE * (L - a)
+    with pytest.raises(CryptoError):
+        _ = BASE * a - BASE * a
+    with pytest.raises(CryptoError):
+        Point.base_mul(L)
+    assert BASE * a + BASE * 1 == Point.base_mul(a + 1)
