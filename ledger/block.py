@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from crypto.codec import Reader, parse
 from crypto.hashing import digest
 from ledger.encoding import (
     BLOB,
@@ -36,7 +37,7 @@ from ledger.encoding import (
 )
 from ledger.errors import InvalidBlock
 from ledger.qc import AccessVote, CommitQC
-from ledger.transactions import Transaction, decode_transaction
+from ledger.transactions import Transaction, decode_transaction, tx_id_of
 
 BLOCK_HASH_TAG = b"iomtshare/ledger/block/v1"
 RESULT_HASH_TAG = b"iomtshare/ledger/sharing-result/v1"
@@ -159,12 +160,79 @@ class Block(Encoded):
     def tx_ids(self) -> list[bytes]:
         return [tx.tx_id() for tx in self.transactions]
 
-    def check_body(self) -> None:
-        """Raise :class:`InvalidBlock` unless the header's roots match the body."""
-        if merkle_root(self.tx_ids()) != self.header.tx_root:
-            raise InvalidBlock(f"block {self.height}: tx_root does not match the transactions")
-        results_root = merkle_root([r.hash() for r in self.results])
-        if results_root != self.header.results_root:
-            raise InvalidBlock(f"block {self.height}: results_root does not match the results")
-        if evidence_hash(self.last_commit, self.election_qc) != self.header.evidence_hash:
-            raise InvalidBlock(f"block {self.height}: evidence_hash does not match")
+    def check_body(self, tx_ids: Sequence[bytes] | None = None) -> None:
+        """Raise :class:`InvalidBlock` unless the header's roots match the body.
+
+        ``tx_ids`` may pass the already computed transaction ids.
+        """
+        check_roots(
+            self.header,
+            self.tx_ids() if tx_ids is None else tx_ids,
+            [r.hash() for r in self.results],
+            self.last_commit,
+            self.election_qc,
+        )
+
+
+def check_roots(
+    header: BlockHeader,
+    tx_ids: Sequence[bytes],
+    result_hashes: Sequence[bytes],
+    last_commit: CommitQC | None,
+    election_qc: bytes,
+) -> None:
+    """Raise :class:`InvalidBlock` unless ``header``'s three roots match the given body."""
+    if merkle_root(tx_ids) != header.tx_root:
+        raise InvalidBlock(f"block {header.height}: tx_root does not match the transactions")
+    if merkle_root(result_hashes) != header.results_root:
+        raise InvalidBlock(f"block {header.height}: results_root does not match the results")
+    if evidence_hash(last_commit, election_qc) != header.evidence_hash:
+        raise InvalidBlock(f"block {header.height}: evidence_hash does not match")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockParts:
+    """A stored block split into its header and still-encoded items.
+
+    Parsing this way is much cheaper than :meth:`Block.from_bytes` because transactions and
+    results stay bytes; ids and roots are computed from those bytes, which are canonical.
+    Used by verification and by header-only explorer queries.
+    """
+
+    header: BlockHeader
+    transactions: tuple[bytes, ...]
+    results: tuple[bytes, ...]
+    last_commit: CommitQC | None
+    election_qc: bytes
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BlockParts:
+        """Split an encoded :class:`Block`; raises :class:`DecodeError` on a malformed one."""
+
+        def body(reader: Reader) -> BlockParts:
+            reader.expect_header(Block.TAG, Block.VERSION)
+            header = BlockHeader.from_bytes(reader.blob())
+            transactions = tuple(reader.seq(lambda r: r.blob()))
+            results = tuple(reader.seq(lambda r: r.blob()))
+            last_commit = CommitQC.from_bytes(reader.blob()) if reader.boolean() else None
+            return cls(header, transactions, results, last_commit, reader.blob())
+
+        return parse(data, "Block", body)
+
+    def tx_ids(self) -> list[bytes]:
+        return [tx_id_of(raw) for raw in self.transactions]
+
+    def result_hashes(self) -> list[bytes]:
+        return [digest(RESULT_HASH_TAG, raw) for raw in self.results]
+
+    def check_body(self, tx_ids: Sequence[bytes]) -> None:
+        check_roots(
+            self.header, tx_ids, self.result_hashes(), self.last_commit, self.election_qc
+        )
+
+
+def header_of(encoded_block: bytes) -> BlockHeader:
+    """Only the header of an encoded block (the first field); raises :class:`DecodeError`."""
+    reader = Reader(encoded_block, "Block")
+    reader.expect_header(Block.TAG, Block.VERSION)
+    return BlockHeader.from_bytes(reader.blob())

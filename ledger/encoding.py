@@ -193,19 +193,32 @@ class Encoded:
         return {name: kind.read(reader) for name, kind in cls.FIELDS}
 
     @classmethod
+    def from_fields(cls, values: dict[str, Any]) -> Self:
+        """Build an instance from freshly decoded field values.
+
+        The reader already guarantees each value's type, width and size limit, so the per-field
+        checks of construction are skipped; types with cross-field rules override this and
+        raise :class:`DecodeError` when a rule fails.
+        """
+        obj = object.__new__(cls)
+        for name, value in values.items():
+            object.__setattr__(obj, name, value)
+        return obj
+
+    @classmethod
     def from_bytes(cls, data: bytes) -> Self:
         """Parse a canonical encoding; raises :class:`DecodeError` on any deviation."""
 
         def body(reader: Reader) -> Any:
             reader.expect_header(cls.TAG, cls.VERSION)
-            values = cls.read_fields(reader)
-            try:
-                return cls(**values)
-            except ValueError as exc:
-                raise DecodeError(f"{cls.__name__}: {exc}") from exc
+            return cls.from_fields(cls.read_fields(reader))
 
         decoded: Self = parse(data, cls.__name__, body)
+        decoded.remember_encoding(data)
         return decoded
+
+    def remember_encoding(self, data: bytes) -> None:
+        """Hook for types that cache their encoding; ``data`` is known to be canonical."""
 
 
 def peek_tag(data: bytes) -> int:

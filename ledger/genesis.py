@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto.errors import DecodeError
 from crypto.hashing import digest
 from crypto.sealing import BoxPublicKey
 from crypto.signing import VerifyKey
@@ -107,6 +108,13 @@ class Genesis(Encoded):
         if self.denial_limit < 1:
             raise ValueError("denial_limit must be at least 1")
         object.__setattr__(self, "_by_index", {node.index: node for node in self.nodes})
+
+    @classmethod
+    def from_fields(cls, values: dict[str, Any]) -> Genesis:
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise DecodeError(f"Genesis: {exc}") from exc
 
     @classmethod
     def create(

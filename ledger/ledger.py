@@ -32,7 +32,7 @@ from ledger.integrity import VerifyReport, read_head, verify_ledger
 from ledger.kv import KeyValueStore
 from ledger.qc import CommitQC, verify_commit_qc
 from ledger.queries import LedgerQueries
-from ledger.records import ZERO_HASH, Head, Location
+from ledger.records import ZERO_HASH, Head, Location, location_bytes
 from ledger.transactions import Transaction
 from ledger.transition import check_header, execute, genesis_head
 
@@ -124,12 +124,13 @@ class Ledger(LedgerQueries):
         would not apply, so a proposer never proposes a block it would reject itself.
         """
         head = self._head
+        tx_ids = [tx.tx_id() for tx in transactions]
         header = BlockHeader(
             chain_id=self.genesis.chain_id,
             height=head.height + 1,
             round=round,
             prev_hash=head.block_hash,
-            tx_root=merkle_root([tx.tx_id() for tx in transactions]),
+            tx_root=merkle_root(tx_ids),
             results_root=merkle_root([r.hash() for r in results]),
             evidence_hash=evidence_hash(last_commit, election_qc),
             state_root=ZERO_HASH,
@@ -137,8 +138,8 @@ class Ledger(LedgerQueries):
             proposer=proposer,
         )
         block = Block(header, tuple(transactions), tuple(results), last_commit, election_qc)
-        check_header(self.genesis, head, block)
-        execution = execute(self.genesis, self.store, head, block)
+        check_header(self.genesis, head, block, tx_ids)
+        execution = execute(self.genesis, self.store, head, block, tx_ids)
         final = dataclasses.replace(header, state_root=execution.state_root)
         return dataclasses.replace(block, header=final)
 
@@ -147,8 +148,9 @@ class Ledger(LedgerQueries):
 
         Raises :class:`InvalidBlock` / :class:`~ledger.errors.InvalidTransaction`.
         """
-        check_header(self.genesis, self._head, block)
-        execution = execute(self.genesis, self.store, self._head, block)
+        tx_ids = block.tx_ids()
+        check_header(self.genesis, self._head, block, tx_ids)
+        execution = execute(self.genesis, self.store, self._head, block, tx_ids)
         if execution.state_root != block.header.state_root:
             raise InvalidBlock(f"block {block.height}: state root does not match its effects")
 
@@ -159,10 +161,11 @@ class Ledger(LedgerQueries):
         :class:`~ledger.errors.InvalidTransaction` without writing anything.
         """
         head = self._head
-        check_header(self.genesis, head, block)
+        tx_ids = block.tx_ids()
+        check_header(self.genesis, head, block, tx_ids)
         block_hash = block.hash()
         verify_commit_qc(self.genesis, commit_qc, height=block.height, block_hash=block_hash)
-        execution = execute(self.genesis, self.store, head, block)
+        execution = execute(self.genesis, self.store, head, block, tx_ids)
         if execution.state_root != block.header.state_root:
             raise InvalidBlock(f"block {block.height}: state root does not match its effects")
         height = block.height
@@ -178,8 +181,8 @@ class Ledger(LedgerQueries):
         ops[schema.block(height)] = block.to_bytes()
         ops[schema.commit_qc(height)] = commit_qc.to_bytes()
         ops[schema.block_by_hash(block_hash)] = Location(height, 0).to_bytes()
-        for position, tx in enumerate(block.transactions):
-            ops[schema.tx(tx.tx_id())] = Location(height, position).to_bytes()
+        for position, tx_id in enumerate(tx_ids):
+            ops[schema.tx(tx_id)] = location_bytes(height, position)
         ops[schema.HEAD] = new_head.to_bytes()
         self.store.write(ops, sync=True)
         self._head = new_head

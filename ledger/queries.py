@@ -13,7 +13,7 @@ from itertools import islice
 from typing import TypeVar
 
 from ledger import schema
-from ledger.block import Block
+from ledger.block import Block, BlockHeader, header_of
 from ledger.kv import KeyValueStore
 from ledger.qc import CommitQC
 from ledger.records import (
@@ -93,6 +93,18 @@ class LedgerQueries:
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+    def block_headers(
+        self, start: int, stop: int, *, limit: int | None = 100
+    ) -> list[BlockHeader]:
+        """Headers of blocks with ``start <= height < stop`` (cheap: bodies stay undecoded)."""
+        start = max(start, 1)
+        if stop <= start:
+            return []
+        items = self.store.iterate(
+            schema.BLOCK, start=schema.block(start), stop=schema.block(stop)
+        )
+        return _limited((header_of(raw) for _, raw in items), limit)
 
     def transaction(self, tx_id: bytes) -> StoredTransaction | None:
         location = self._load(schema.tx(tx_id), Location.from_bytes)

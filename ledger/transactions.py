@@ -24,14 +24,13 @@ transaction is recognised as a duplicate.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Self
 
-from crypto.codec import Writer
 from crypto.errors import DecodeError
 from crypto.hashing import digest
-from crypto.signing import SigningKey, VerifyKey
+from crypto.signing import SIGNATURE_SIZE, SigningKey, VerifyKey
 from ledger.encoding import (
     BLOB,
     HASH,
@@ -78,14 +77,29 @@ def member_id_for(verify_key: VerifyKey | bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Transaction(Encoded):
-    """Base of the signed transactions; every subclass ends its FIELDS with ``signature``."""
+    """Base of the signed transactions; every subclass ends its FIELDS with ``signature``.
+
+    The canonical encoding is cached on first use (transactions are immutable), because a
+    block's transactions are encoded for their ids, the tx root and storage.
+    """
+
+    _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
+
+    def to_bytes(self) -> bytes:
+        if not self._encoded:
+            object.__setattr__(self, "_encoded", Encoded.to_bytes(self))
+        return self._encoded
+
+    def remember_encoding(self, data: bytes) -> None:
+        object.__setattr__(self, "_encoded", bytes(data))
 
     def body_bytes(self) -> bytes:
-        """The encoding of every field except the signature."""
-        writer = Writer(self.TAG, self.VERSION)
-        for name, kind in self.FIELDS[:-1]:
-            kind.write(writer, getattr(self, name))
-        return writer.to_bytes()
+        """The encoding of every field except the signature.
+
+        The signature is the last field and has a fixed width, so the body is the canonical
+        encoding without its last 64 bytes.
+        """
+        return self.to_bytes()[:-SIGNATURE_SIZE]
 
     def signing_payload(self, chain_id: str) -> bytes:
         return digest(TX_SIGN_TAG, chain_id.encode("utf-8"), self.body_bytes())
@@ -104,7 +118,12 @@ class Transaction(Encoded):
         return value
 
     def tx_id(self) -> bytes:
-        return digest(TX_ID_TAG, self.to_bytes())
+        return tx_id_of(self.to_bytes())
+
+
+def tx_id_of(encoded: bytes) -> bytes:
+    """The id of the transaction whose canonical encoding is ``encoded``."""
+    return digest(TX_ID_TAG, encoded)
 
 
 def _fields(*names_kinds: Any) -> tuple[Any, ...]:
@@ -286,6 +305,16 @@ TRANSACTION_TYPES: dict[int, type[Transaction]] = {
 }
 
 
+def put_record_id(encoded: bytes) -> bytes:
+    """The record id of an encoded PutRecord without decoding it (its first field).
+
+    Raises :class:`DecodeError` if ``encoded`` does not start like a PutRecord.
+    """
+    if len(encoded) < 34 or encoded[0] != PutRecord.TAG:
+        raise DecodeError("not an encoded PutRecord")
+    return encoded[2:34]
+
+
 def decode_transaction(data: bytes) -> Transaction:
     """Decode any transaction by its type tag; raises :class:`DecodeError`."""
     cls = TRANSACTION_TYPES.get(peek_tag(data))
@@ -306,4 +335,6 @@ __all__ = [
     "Transaction",
     "decode_transaction",
     "member_id_for",
+    "put_record_id",
+    "tx_id_of",
 ]

@@ -12,6 +12,7 @@ header), so a block is applied whole or not at all.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crypto.codec import Writer
@@ -76,10 +77,13 @@ def state_root(prev_root: bytes, height: int, ops: dict[bytes, bytes | None]) ->
     return digest(STATE_ROOT_TAG, prev_root, height.to_bytes(8, "big"), merkle_root(leaves))
 
 
-def check_header(genesis: Genesis, head: Head, block: Block) -> None:
+def check_header(
+    genesis: Genesis, head: Head, block: Block, tx_ids: Sequence[bytes] | None = None
+) -> None:
     """Check ``block``'s header, body roots and carried commit QC against the tip ``head``.
 
-    Raises :class:`InvalidBlock`.
+    ``tx_ids`` may pass the block's already computed transaction ids. Raises
+    :class:`InvalidBlock`.
     """
     header = block.header
     if header.chain_id != genesis.chain_id:
@@ -92,7 +96,7 @@ def check_header(genesis: Genesis, head: Head, block: Block) -> None:
         raise InvalidBlock(f"block {header.height} time goes backwards")
     if genesis.node(header.proposer) is None:
         raise InvalidBlock(f"block {header.height} proposer {header.proposer} is not a node")
-    block.check_body()
+    block.check_body(tx_ids)
     if header.height == 1:
         if block.last_commit is not None:
             raise InvalidBlock("block 1 must not carry a previous commit QC")
@@ -117,8 +121,16 @@ class Execution:
 class _Executor:
     """Applies one block's items to an overlay of pending writes over the store."""
 
-    def __init__(self, genesis: Genesis, store: KeyValueStore, head: Head, block: Block) -> None:
+    def __init__(
+        self,
+        genesis: Genesis,
+        store: KeyValueStore,
+        head: Head,
+        block: Block,
+        tx_ids: Sequence[bytes],
+    ) -> None:
         self.genesis = genesis
+        self.tx_ids = tx_ids
         self.store = store
         self.block = block
         self.height = block.header.height
@@ -128,6 +140,7 @@ class _Executor:
         self.audit_head = head.audit_head
         self.prev_state_root = head.state_root
         self.seen_tx_ids: set[bytes] = set()
+        self.members: dict[bytes, Member] = {}
         self.what = "transaction"
         self.index = 0
 
@@ -148,7 +161,11 @@ class _Executor:
         raw = self.get(schema.member(member_id))
         if raw is None:
             raise self.fail(f"{role} {member_id.hex()[:16]} is not a registered member")
-        return Member.from_bytes(raw)
+        # Blocks touch the same few members many times; decode each stored version once.
+        cached = self.members.get(raw)
+        if cached is None:
+            cached = self.members[raw] = Member.from_bytes(raw)
+        return cached
 
     def record(self, record_id: bytes) -> RecordEntry:
         raw = self.get(schema.record(record_id))
@@ -172,9 +189,8 @@ class _Executor:
     # -- transactions -------------------------------------------------------------------------
 
     def run(self) -> Execution:
-        for index, tx in enumerate(self.block.transactions):
+        for index, (tx, tx_id) in enumerate(zip(self.block.transactions, self.tx_ids, strict=True)):
             self.what, self.index = "transaction", index
-            tx_id = tx.tx_id()
             if tx_id in self.seen_tx_ids or self.store.get(schema.tx(tx_id)) is not None:
                 raise self.fail("duplicate transaction")
             self.seen_tx_ids.add(tx_id)
@@ -320,7 +336,7 @@ class _Executor:
         if self.get(nonce_key) is not None:
             raise self.fail("nonce already used (replay)")
         self.put(nonce_key, Location(self.height, index).to_bytes())
-        self.put(schema.pending_request(tx.tx_id()), tx.to_bytes())
+        self.put(schema.pending_request(self.tx_ids[index]), tx.to_bytes())
 
     def key_update(self, tx: KeyUpdate) -> None:
         member = self.member(tx.member_id, "member")
@@ -402,10 +418,18 @@ class _Executor:
             self.put(schema.blacklist(requester), entry.to_bytes())
 
 
-def execute(genesis: Genesis, store: KeyValueStore, head: Head, block: Block) -> Execution:
+def execute(
+    genesis: Genesis,
+    store: KeyValueStore,
+    head: Head,
+    block: Block,
+    tx_ids: Sequence[bytes] | None = None,
+) -> Execution:
     """Validate ``block``'s transactions and results against the state after ``head``.
 
     Returns the state writes and the new state root and audit tip; raises
     :class:`InvalidTransaction`. The header must already have passed :func:`check_header`.
+    ``tx_ids`` may pass the block's already computed transaction ids.
     """
-    return _Executor(genesis, store, head, block).run()
+    ids = block.tx_ids() if tx_ids is None else tx_ids
+    return _Executor(genesis, store, head, block, ids).run()

@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto.errors import DecodeError
+from ledger.block import Block, BlockParts, header_of
 from ledger.encoding import Encoded
 from ledger.genesis import Genesis, NodeInfo
-from ledger.records import Counter, Location
+from ledger.records import Counter, Location, location_bytes
 from ledger.transactions import PutRecord, RegisterMember, decode_transaction
 from tests.ledger.strategies import ALL_TYPES, for_type
 
@@ -126,3 +127,22 @@ def test_genesis_defaults_to_a_majority_quorum() -> None:
     for n, quorum in [(1, 1), (2, 2), (3, 2), (4, 3), (7, 4)]:
         genesis = Genesis.create("c", _nodes(n), bytes(32), genesis_time_ms=0)
         assert (genesis.quorum, genesis.threshold) == (quorum, quorum)
+
+
+@settings(max_examples=30)
+@given(height=st.integers(0, 2**64 - 1), position=st.integers(0, 2**32 - 1))
+def test_location_bytes_is_the_canonical_encoding(height: int, position: int) -> None:
+    assert location_bytes(height, position) == Location(height, position).to_bytes()
+
+
+@settings(max_examples=25)
+@given(block=for_type(Block))
+def test_block_parts_agree_with_the_full_decoding(block: Block) -> None:
+    encoded = block.to_bytes()
+    parts = BlockParts.from_bytes(encoded)
+    assert parts.header == block.header == header_of(encoded)
+    assert parts.tx_ids() == block.tx_ids()
+    assert parts.result_hashes() == [r.hash() for r in block.results]
+    assert parts.last_commit == block.last_commit
+    with pytest.raises(DecodeError):
+        BlockParts.from_bytes(encoded + b"\x00")

@@ -129,6 +129,7 @@ def check_queries(fx: ChainFixture, ledger: Ledger, model: Model) -> None:
         blocks = ledger.blocks(start, stop, limit=None)
         assert [b.block.height for b in blocks] == list(range(max(start, 1), min(stop, top + 1)))
         assert all(b.commit_qc.block_hash == b.block.hash() for b in blocks)
+        assert ledger.block_headers(start, stop, limit=None) == [b.block.header for b in blocks]
     assert len(ledger.blocks(1, top + 1, limit=2)) == min(2, top)
     for height in range(1, top + 1):
         stored = ledger.block(height)
