@@ -9,7 +9,7 @@ its share against it on receipt.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crypto.codec import Reader, Writer, parse
 from crypto.dual.keys import DomainSecretKey
@@ -34,6 +34,8 @@ class DomainKeyDealing:
     threshold: int
     total: int
     commitments: tuple[G2Element, ...]
+    # VK_i costs t-1 G2 multiplications and a node checks many requests against one dealing.
+    _keys: dict[int, G2Element] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.threshold <= self.total <= MAX_NODES:
@@ -50,9 +52,13 @@ class DomainKeyDealing:
         """``VK_i = gamma2^(sigma_i)`` of node ``index``; raises :class:`ThresholdError`."""
         if not 1 <= index <= self.total:
             raise ThresholdError(f"node index {index} outside 1..{self.total}")
+        cached = self._keys.get(index)
+        if cached is not None:
+            return cached
         acc = self.commitments[-1]
         for commitment in reversed(self.commitments[:-1]):
             acc = acc * index + commitment
+        self._keys[index] = acc
         return acc
 
     def to_bytes(self) -> bytes:

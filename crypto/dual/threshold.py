@@ -158,8 +158,9 @@ def verify_decryption_shares(
     """Check many shares of one request together.
 
     Uses a random linear combination: with 128-bit weights ``rho_i`` it checks
-    ``gamma2^(sum rho z) = sum rho A + sum (rho c) VK`` and
-    ``X^(sum rho z) = prod B^rho D^(rho c)``, which a wrong share passes with probability about
+    ``gamma2^(sum rho z) = sum rho A + prod_j F_j^(sum rho c i^j)`` (the verification keys folded
+    back into the t dealing commitments, so n shares cost t G2 multiplications there, not n) and
+    ``X^(sum rho z) = prod B^rho D^(rho c)``. A wrong share passes with probability about
     2^-128. If the combined check fails, each share is checked alone so that the bad ones are
     named in :attr:`ShareCheck.rejected`.
     Raises :class:`ThresholdError` for repeated or out-of-range indexes.
@@ -174,6 +175,7 @@ def verify_decryption_shares(
     order = params.order
     keys = [dealing.verification_key(i) for i in indexes]
     exponent = 0
+    folded = [0] * dealing.threshold  # sum over shares of rho c i^j, per commitment F_j
     g2_side = params.group.g2_identity()
     gt_side = params.group.gt_one
     for share, vk in zip(batch, keys, strict=True):
@@ -190,8 +192,14 @@ def verify_decryption_shares(
             proof.commitment_gt,
         )
         exponent = (exponent + rho * proof.response) % order
-        g2_side = g2_side + (proof.commitment_g2 * rho + vk * (rho * c % order))
+        weight = rho * c % order
+        for j in range(dealing.threshold):
+            folded[j] = (folded[j] + weight) % order
+            weight = weight * share.index % order
+        g2_side = g2_side + proof.commitment_g2 * rho
         gt_side = gt_side * proof.commitment_gt**rho * share.value ** (rho * c % order)
+    for commitment, weight in zip(dealing.commitments, folded, strict=True):
+        g2_side = g2_side + commitment * weight
     if params.gamma2 * exponent == g2_side and request.base**exponent == gt_side:
         return ShareCheck(tuple(VerifiedDecryptionShare(s, context) for s in batch), ())
     verified, rejected = [], []
