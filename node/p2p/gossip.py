@@ -26,6 +26,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from node.p2p.allowlist import PeerAllowlist
 from node.p2p.errors import GossipTooLarge, NotRunning, P2PError
+from node.p2p.reconnect import StalePubsubStreamReaper
 
 logger = logging.getLogger("iomtshare.node.p2p.gossip")
 
@@ -84,6 +85,7 @@ class Gossip:
             strict_signing=True,
             max_inbound_rpc_size=settings.max_message_bytes + _RPC_OVERHEAD_BYTES,
         )
+        host.get_network().register_notifee(StalePubsubStreamReaper(self._pubsub))
         self._handlers: dict[str, GossipHandler] = {}
         self._running = False
 

@@ -41,6 +41,7 @@ from node.p2p.allowlist import AllowlistSecurity, PeerAllowlist
 from node.p2p.errors import DialError, NotRunning, P2PError
 from node.p2p.gossip import Gossip, GossipHandler, GossipSettings
 from node.p2p.identity import libp2p_key_pair
+from node.p2p.presence import PeerPresence
 from node.p2p.reqresp import RequestHandler, RequestResponse
 
 logger = logging.getLogger("iomtshare.node.p2p.host")
@@ -95,6 +96,8 @@ class P2PHost:
             connection_config=ConnectionConfig(dial_timeout=self._config.dial_timeout),
         )
         self._host = BasicHost(network=swarm)
+        self._presence = PeerPresence(swarm)
+        swarm.register_notifee(self._presence)
         self._requests = RequestResponse(
             self._host,
             allowlist,
@@ -231,6 +234,18 @@ class P2PHost:
         """Wait until gossip on ``topic`` flows directly to ``peer_id`` (see
         :meth:`Gossip.wait_for_peer`); raises :class:`trio.TooSlowError` after ``timeout``."""
         await self._gossip.wait_for_peer(peer_id, topic, timeout)
+
+    async def wait_connected(self, peer_id: ID, timeout: float = 10.0) -> None:
+        """Wait until a connection to ``peer_id`` exists (either side may have dialled);
+        raises :class:`trio.TooSlowError` after ``timeout``."""
+        with trio.fail_after(timeout):
+            await self._presence.wait_connected(peer_id)
+
+    async def wait_disconnected(self, peer_id: ID, timeout: float = 10.0) -> None:
+        """Wait until no connection to ``peer_id`` remains; raises :class:`trio.TooSlowError`
+        after ``timeout``."""
+        with trio.fail_after(timeout):
+            await self._presence.wait_disconnected(peer_id)
 
     def _require_running(self) -> None:
         if not self._running:

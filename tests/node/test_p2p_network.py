@@ -24,6 +24,7 @@ from node.p2p import (
     RequestTimeout,
     ResponseEnvelope,
     Status,
+    StreamBroken,
 )
 from node.p2p.framing import read_frame
 from tests.node.p2p_testing import (
@@ -354,3 +355,26 @@ async def test_a_failing_gossip_handler_does_not_stop_its_topic() -> None:
         with trio.fail_after(PATIENCE):
             await got_good.wait()
         assert good == [b"good"]
+
+
+@trio_test
+async def test_a_restarted_member_is_reachable_again_at_its_new_address() -> None:
+    keys = [seeded_key(i) for i in range(2)]
+    stayer = build_peer(keys[0], keys, setup=serve_echo)
+    async with running(stayer):
+        first = build_peer(keys[1], keys, setup=serve_echo)
+        async with running(first):
+            await connect_all([stayer, first])
+            assert await stayer.host.request(first.host.peer_id, ECHO, b"a")
+        await stayer.host.wait_disconnected(first.host.peer_id, timeout=PATIENCE)
+        with pytest.raises(StreamBroken):
+            await stayer.host.request(first.host.peer_id, ECHO, b"b")
+        # Same key, new process and port: the id is the same, the old address is dead.
+        second = build_peer(keys[1], keys, setup=serve_echo)
+        async with running(second):
+            assert second.host.peer_id == first.host.peer_id
+            await connect_all([second, stayer])
+            answer = await stayer.host.request(second.host.peer_id, ECHO, b"c")
+            assert answer == stayer.host.peer_id.to_bytes() + b"|c"
+            await stayer.host.publish(TOPIC, b"welcome back")
+            assert (await second.next_message()).data == b"welcome back"
