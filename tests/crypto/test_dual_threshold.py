@@ -140,10 +140,14 @@ def test_tampered_share_or_proof_is_caught(world: World, answers: list[Decryptio
         with pytest.raises(VerificationError, match=f"node {bad.index}"):
             verify_decryption_share(params, dealing, request, bad)
     # The batched check finds the bad one among good ones and keeps the rest.
-    mixed = [forged[0], *answers[1:]]
-    check = verify_decryption_shares(params, dealing, request, mixed)
-    assert check.rejected == (1,)
-    assert [v.share.index for v in check.verified] == [a.index for a in answers[1:]]
+    for bad in forged[:3]:
+        check = verify_decryption_shares(params, dealing, request, [bad, *answers[1:]])
+        assert check.rejected == (1,)
+        assert [v.share.index for v in check.verified] == [a.index for a in answers[1:]]
+    # Node 1's answer claimed by node 3 (the G2 side of the batch, through the commitments).
+    stolen = replace(answers[0], index=3)
+    check = verify_decryption_shares(params, dealing, request, [answers[1], stolen])
+    assert check.rejected == (3,)
 
 
 def test_batch_accepts_honest_shares(world: World, answers: list[DecryptionShare]) -> None:
