@@ -25,6 +25,6 @@ def test_every_figure_reports_rows_and_ratios(mcl: Group) -> None:
     assert encrypt_two.ratio == encrypt_two.paper_ms / encrypt_two.ours_ms
     assert all(r.ours_ms >= 0 for r in rows)
     table, checks = dual_bench._targets(rows)
-    assert len(table) == 4
+    assert len(table) == 5
     assert all(check["median_ms"] is not None for check in checks.values())
     assert rows[0].as_dict()["figure"] == "fig6"
