@@ -4,6 +4,11 @@ The authority picks ``f(X) = p2 + c_1 X + ... + c_{t-1} X^(t-1)``, publishes Fel
 ``F_j = gamma2^(c_j)`` (so ``F_0 = pk_p2``) and sends node ``i`` the share ``sigma_i = f(i)`` in
 an X25519 sealed box. Anyone computes ``VK_i = prod F_j^(i^j) = gamma2^(sigma_i)``; a node checks
 its share against it on receipt.
+
+Known limit: any ``t`` colluding nodes can interpolate ``p2`` and read every record of the
+domain, just as ``t`` colluding proxies plus a grantee can in the threshold PRE. The dealer
+should forget ``p2`` after dealing; rotating it means a new dealing and
+:func:`crypto.dual.keys.rekey_update`.
 """
 
 from __future__ import annotations

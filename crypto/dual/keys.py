@@ -5,6 +5,10 @@ key is ``(p1, p2)`` with public key ``(g0^p1, gamma2^p2)``. The authority, which
 device key, gives the edge ``ReKey = (gamma1 gamma3 pk_p2)^(1/u1)``; anyone can check it with
 ``e(g0^u1, ReKey) = e(g0, gamma1 gamma3 pk_p2)``. Only ``u1`` and ``p2`` enter encryption and
 decryption; ``u2`` and ``p1`` are kept because the seed's key format has them.
+
+Trust, as in the seed: the authority generates device keys, so with ``u1`` it can open that
+device's ciphertexts directly (``e(C3, gamma1)^(1/u1) = I0^r``), and it knows ``p2`` while it
+deals it. The edge holding a ReKey learns nothing without ``p2``.
 """
 
 from __future__ import annotations
