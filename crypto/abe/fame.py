@@ -12,8 +12,10 @@ terms of :mod:`crypto.abe.terms`, all in G1):
   sk'_3 = g^(d3 - sigma').
 * Encrypt(policy): span program (M, rho); s1, s2 random; ct0 = (H1^s1, H2^s2, h^(s1+s2));
   ct_(i,l) = prod_t [H(rho(i),l,t) prod_j H(0,j,l,t)^(M_ij)]^(s_t); shared secret
-  T1^s1 T2^s2. The inner product is summed with point additions first (M has small entries),
-  so each (row, l) costs two exponentiations whatever the number of columns.
+  T1^s1 T2^s2. The inner product is summed first (additions for +-1 entries, Horner's rule
+  with small multipliers for Vandermonde segments), so each (row, l) costs two full
+  exponentiations whatever the number of columns. Wide k-of-n gates instead randomise their
+  columns once and evaluate the segments by forward differences (:mod:`.vandermonde`).
 * Decrypt: gamma with sum_i gamma_i M_i = e_0; W_l = prod_i ct_(i,l)^gamma_i,
   V_t = sk'_t prod_i sk_(rho(i),t)^gamma_i; secret = prod_t e(V_t, ct0_t) / prod_l e(W_l, sk0_l),
   six pairings in one product whatever the policy.
@@ -27,8 +29,9 @@ from collections.abc import Collection, Sequence
 
 from crypto.abe.ciphertext import FameCiphertext
 from crypto.abe.keys import FameMasterKey, FamePublicKey, FameSecretKey, G1Triple
-from crypto.abe.span import recombination, span_program
+from crypto.abe.span import Row, Term, recombination, span_program
 from crypto.abe.terms import LT_PAIRS, AttributeTermCache, AttributeTerms, hash_attribute
+from crypto.abe.vandermonde import evaluate_range
 from crypto.groups import G1Element, Group, GTElement
 from crypto.policy import Policy, check_attribute_name
 
@@ -103,15 +106,59 @@ def keygen(
     return FameSecretKey(sk0, sk_prime, components)
 
 
-def _combine(points: AttributeTerms, column: AttributeTerms, entry: int, r: int) -> None:
-    """``points[lt] *= column[lt]^entry`` for every (l, t), additions for entries of +-1."""
+def _segment(public: FamePublicKey, term: Term, r: int) -> AttributeTerms:
+    """``sum_{m=1..count} base^m H(0, column+m-1, l, t)`` for every (l, t), by Horner's rule.
+
+    Multipliers are small integers (the gate's child index), so this costs far less than one
+    full exponentiation per column.
+    """
+    column, base, count = term
+    out: AttributeTerms = {}
     for lt in LT_PAIRS:
-        if entry == 1:
-            points[lt] = points[lt] + column[lt]
-        elif entry == -1:
-            points[lt] = points[lt] - column[lt]
-        else:
-            points[lt] = points[lt] + column[lt] * (entry % r)
+        acc = public.columns.get(column + count - 1)[lt]
+        for m in range(count - 2, -1, -1):
+            acc = acc * (base % r) + public.columns.get(column + m)[lt]
+        if base == -1:
+            acc = -acc
+        elif base != 1:
+            acc = acc * (base % r)
+        out[lt] = acc
+    return out
+
+
+#: From this many children on, a k-of-n gate's segments are evaluated on the randomised column
+#: points (two full exponentiations per column and l, then additions); below it, Horner's rule
+#: on the six raw column points per row is cheaper.
+WIDE_GATE = 10
+
+
+def _is_unit(term: Term) -> bool:
+    return term[2] == 1 and term[1] in (1, -1)
+
+
+def _wide_gate_values(
+    public: FamePublicKey, program_rows: Sequence[Row], s1: int, s2: int
+) -> dict[Term, G1Triple]:
+    """``sum_m x^m (H(0,c+m-1,l,1)^s1 H(0,c+m-1,l,2)^s2)`` per l, for every wide-gate term."""
+    widths: dict[tuple[int, int], int] = {}
+    for row in program_rows:
+        for column, base, count in row:
+            if not _is_unit((column, base, count)):
+                widths[(column, count)] = max(widths.get((column, count), 0), base)
+    values: dict[Term, G1Triple] = {}
+    for (column, count), n in widths.items():
+        if n < WIDE_GATE:
+            continue
+        per_l = []
+        for ell in (1, 2, 3):
+            randomised = []
+            for m in range(count):
+                terms = public.columns.get(column + m)
+                randomised.append(terms[(ell, 1)] * s1 + terms[(ell, 2)] * s2)
+            per_l.append(evaluate_range(randomised, n))
+        for x in range(1, n + 1):
+            values[(column, x, count)] = (per_l[0][x - 1], per_l[1][x - 1], per_l[2][x - 1])
+    return values
 
 
 def encapsulate(
@@ -125,12 +172,27 @@ def encapsulate(
     program = span_program(policy)
     s1, s2 = group.random_scalar(), group.random_scalar()
     ct0 = (public.h1 * s1, public.h2 * s2, group.g2 * ((s1 + s2) % r))
+    wide = _wide_gate_values(public, program.rows, s1, s2)
     rows: list[G1Triple] = []
+    # Rows under one gate inherit the same terms; each term's points are summed once.
+    segments: dict[Term, AttributeTerms] = {}
     for label, row in zip(program.labels, program.rows, strict=True):
         points = dict(_terms(group, label, cache))
-        for column, entry in row:
-            _combine(points, public.columns.get(column), entry, r)
+        extra: list[G1Element] = []
+        for term in row:
+            if term in wide:
+                extra.append(wide[term][0])
+                extra.append(wide[term][1])
+                extra.append(wide[term][2])
+                continue
+            segment = segments.get(term)
+            if segment is None:
+                segment = segments[term] = _segment(public, term, r)
+            for lt in LT_PAIRS:
+                points[lt] = points[lt] + segment[lt]
         c1, c2, c3 = (points[(ell, 1)] * s1 + points[(ell, 2)] * s2 for ell in (1, 2, 3))
+        for index in range(0, len(extra), 3):
+            c1, c2, c3 = c1 + extra[index], c2 + extra[index + 1], c3 + extra[index + 2]
         rows.append((c1, c2, c3))
     secret = (public.t1**s1) * (public.t2**s2)
     return secret, FameCiphertext(policy, ct0, tuple(rows))
@@ -144,13 +206,13 @@ def decapsulate(public: FamePublicKey, key: FameSecretKey, ciphertext: FameCiphe
     envelope's AEAD then refuses.
     """
     group, r = public.group, public.group.order
-    program = span_program(ciphertext.policy)
+    labels = [leaf.name for leaf in ciphertext.policy.leaves()]
     gammas = recombination(ciphertext.policy, key.attributes, r)
     w = [group.g1_identity() for _ in range(3)]
     v = list(key.sk_prime)
     for i, gamma in gammas.items():
         row = ciphertext.rows[i]
-        component = key.components[program.labels[i]]
+        component = key.components[labels[i]]
         for index in range(3):
             if gamma == 1:
                 w[index] = w[index] + row[index]

@@ -25,37 +25,47 @@ from dataclasses import dataclass
 from crypto.abe.errors import UnsatisfiedPolicyError
 from crypto.policy import Attribute, Gate, Policy
 
-#: A sparse row: column index -> entry (small signed integers; reduce modulo r to use).
-Row = dict[int, int]
+#: ``(column, base, count)`` stands for sum_{m=1..count} base^m e_(column+m-1): a single entry
+#: +-1 is ``(column, +-1, 1)``; a child x of a k-of-n gate adds ``(first, x, k-1)``.
+Term = tuple[int, int, int]
+Row = tuple[Term, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class SpanProgram:
-    """Rows in policy leaf order; ``labels[i]`` is rho(i); ``columns`` is the width of M."""
+    """Rows in policy leaf order; ``labels[i]`` is rho(i); ``columns`` is the width of M.
+
+    Rows are kept as terms rather than dense vectors so that encryption can evaluate a
+    Vandermonde segment by Horner's rule with small multipliers, and share segments that
+    several rows inherit from one gate.
+    """
 
     labels: tuple[str, ...]
-    rows: tuple[tuple[tuple[int, int], ...], ...]
+    rows: tuple[Row, ...]
     columns: int
 
     def dense_row(self, i: int) -> list[int]:
-        """Row ``i`` as a full list of ``columns`` entries."""
+        """Row ``i`` as a full list of ``columns`` integer entries (not reduced)."""
         out = [0] * self.columns
-        for column, value in self.rows[i]:
-            out[column] = value
+        for column, base, count in self.rows[i]:
+            power = 1
+            for m in range(count):
+                power *= base
+                out[column + m] += power
         return out
 
 
 def span_program(policy: Policy) -> SpanProgram:
     """Build the span program of ``policy`` (deterministic: same policy, same matrix)."""
     labels: list[str] = []
-    rows: list[tuple[tuple[int, int], ...]] = []
+    rows: list[Row] = []
     next_column = 1
 
     def build(node: Policy, vector: Row) -> None:
         nonlocal next_column
         if isinstance(node, Attribute):
             labels.append(node.name)
-            rows.append(tuple(sorted((c, v) for c, v in vector.items() if v != 0)))
+            rows.append(vector)
             return
         if not isinstance(node, Gate):
             raise TypeError(f"not a policy node: {type(node).__name__}")
@@ -64,24 +74,20 @@ def span_program(policy: Policy) -> SpanProgram:
             for child in node.children:
                 build(child, vector)
             return
-        fresh = list(range(next_column, next_column + k - 1))
+        first = next_column
         next_column += k - 1
         if k == n:
+            # Chained Lewko-Waters split: v + e_1, -e_1 + e_2, ..., -e_(n-1).
             for index, child in enumerate(node.children):
-                child_vector = dict(vector) if index == 0 else {fresh[index - 1]: -1}
+                terms: list[Term] = list(vector) if index == 0 else [(first + index - 1, -1, 1)]
                 if index < n - 1:
-                    child_vector[fresh[index]] = 1
-                build(child, child_vector)
+                    terms.append((first + index, 1, 1))
+                build(child, tuple(terms))
             return
         for x, child in enumerate(node.children, start=1):
-            child_vector = dict(vector)
-            power = 1
-            for column in fresh:
-                power *= x
-                child_vector[column] = power
-            build(child, child_vector)
+            build(child, (*vector, (first, x, k - 1)))
 
-    build(policy, {0: 1})
+    build(policy, ((0, 1, 1),))
     return SpanProgram(tuple(labels), tuple(rows), next_column)
 
 

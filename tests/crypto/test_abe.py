@@ -21,6 +21,7 @@ from crypto.abe import (
     setup,
 )
 from crypto.abe import terms as terms_module
+from crypto.abe.vandermonde import evaluate_range, horner
 from crypto.errors import DecryptionError
 from crypto.groups import Group, GTElement
 from crypto.policy import Attribute, Gate, Policy, evaluate, parse
@@ -210,3 +211,33 @@ def test_tampered_row_breaks_decryption(
     )
     with pytest.raises(DecryptionError):
         open_envelope(master.public, key, type(envelope)(header, envelope.body))
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+def test_forward_differences_match_horner(mcl: Group, d: int) -> None:
+    coefficients = [mcl.g1 * mcl.random_scalar() for _ in range(d)]
+    for n in (1, d + 1, d + 2, 14):
+        expected = [
+            sum((c * x ** (m + 1) for m, c in enumerate(coefficients)), mcl.g1_identity())
+            for x in range(1, n + 1)
+        ]
+        assert evaluate_range(coefficients, n) == expected
+        assert [horner(coefficients, x) for x in range(1, n + 1)] == expected
+
+
+@settings(max_examples=8)
+@given(st.sets(st.integers(0, 13)), st.integers(1, 14), st.booleans())
+def test_wide_threshold_gates(
+    master: FameMasterKey, cache: AttributeTermCache, held: set[int], k: int, nested: bool
+) -> None:
+    names = [f"w{i}" for i in range(14)]
+    gate = Gate(k, tuple(Attribute(n) for n in names))
+    policy: Policy = Gate(2, (gate, Attribute("att:a"))) if nested else gate
+    attributes = {names[i] for i in held} | ({"att:a"} if nested else set())
+    secret, ciphertext = encapsulate(master.public, policy, cache)
+    key = keygen(master, attributes, cache)
+    if evaluate(policy, attributes):
+        assert decapsulate(master.public, key, ciphertext) == secret
+    else:
+        with pytest.raises(UnsatisfiedPolicyError):
+            decapsulate(master.public, key, ciphertext)
