@@ -148,7 +148,10 @@ def _umbral_rows(t: int, n: int, runs: int) -> list[Row]:
         return cfrag.verify(capsule, verifying_pk, alice_pk, bob_pk)
 
     def decrypt() -> bytes:
-        return bytes(umbral.decrypt_reencrypted(bob, alice_pk, capsule, cfrags, ciphertext))
+        plain = umbral.decrypt_reencrypted(bob, alice_pk, capsule, cfrags, ciphertext)
+        if plain is None:
+            raise RuntimeError("umbral-pre could not decrypt")
+        return bytes(plain)
 
     if decrypt() != METADATA:
         raise RuntimeError("umbral-pre returned the wrong plaintext")
