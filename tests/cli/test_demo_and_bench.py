@@ -38,4 +38,5 @@ def test_bench_crypto_writes_json(tmp_path: Path) -> None:
 def test_help_lists_commands() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    assert "demo" in result.output and "bench" in result.output
+    assert "demo" in result.output
+    assert "bench" in result.output
