@@ -1,0 +1,134 @@
+"""Helpers to drive one consensus node by hand: peers that craft correctly signed messages."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from consensus.config import ConsensusConfig
+from consensus.encoding import NO_ROUND, ItemKind
+from consensus.machine import ConsensusNode
+from consensus.messages import (
+    BlockContent,
+    Bundle,
+    CommitVote,
+    ElectionVote,
+    LeaderClaim,
+    PrepareVote,
+    Proposal,
+    Submission,
+)
+from consensus.output import Output, Timer, TimerKind
+from consensus.simulation.fake import (
+    FakeLedger,
+    FakeRequest,
+    FakeShares,
+    FakeSigner,
+    FakeVerifier,
+    SimApp,
+    fake_commit_payload,
+)
+from consensus.votes import AuthVote
+
+CHAIN = "sim-chain"
+T = TypeVar("T")
+S = TypeVar("S", AuthVote, LeaderClaim, ElectionVote, PrepareVote, Proposal)
+
+
+def make_node(
+    index: int = 1, n: int = 4, ledger: FakeLedger | None = None
+) -> tuple[ConsensusNode, SimApp]:
+    config = ConsensusConfig.with_majority(CHAIN, n)
+    app = SimApp(index, ledger or FakeLedger(), FakeShares())
+    node = ConsensusNode.create(
+        config, index, FakeSigner(index), FakeVerifier(), app, fake_commit_payload
+    )
+    return node, app
+
+
+def request(nonce: int = 1, allowed: bool = True, threshold: int = 2) -> Submission:
+    return Submission(ItemKind.REQUEST, FakeRequest(nonce, allowed, threshold).to_bytes())
+
+
+def sent(out: Output, cls: type[T]) -> list[T]:
+    return [s.message for s in out.sends if isinstance(s.message, cls)]
+
+
+def timers(out: Output, kind: TimerKind) -> list[Timer]:
+    return [t for t in out.timers if t.kind is kind]
+
+
+class Peer:
+    """Validator ``index`` as seen by the node under test (it signs with its own fake key)."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.signer = FakeSigner(index)
+        self.shares = FakeShares()
+
+    def sign(self, msg: S) -> S:
+        return dataclasses.replace(msg, signature=self.signer.sign(msg.signing_bytes(CHAIN)))
+
+    def auth_vote(
+        self, sub: Submission, approve: bool = True, share: bytes | None = None
+    ) -> AuthVote:
+        if share is None:
+            share = self.shares.share(self.index, sub.body) if approve else b""
+        return self.sign(AuthVote(sub.item_id, self.index, approve, share, b""))
+
+    def claim(
+        self,
+        height: int,
+        round_: int,
+        approved: tuple[Bundle, ...] = (),
+        tx_ids: tuple[bytes, ...] = (),
+        valid_round: int = NO_ROUND,
+    ) -> LeaderClaim:
+        return self.sign(
+            LeaderClaim(height, round_, self.index, valid_round, approved, (), tx_ids, b"")
+        )
+
+    def elect(self, claim: LeaderClaim) -> ElectionVote:
+        return self.sign(
+            ElectionVote(
+                claim.height, claim.round, self.index, claim.claimant, claim.claim_hash(), b""
+            )
+        )
+
+    def prepare(self, height: int, round_: int, block_hash: bytes | None) -> PrepareVote:
+        return self.sign(PrepareVote(height, round_, self.index, block_hash, b""))
+
+    def commit(self, height: int, round_: int, block_hash: bytes) -> CommitVote:
+        payload = fake_commit_payload(CHAIN, height, round_, block_hash)
+        return CommitVote(height, round_, self.index, block_hash, self.signer.sign(payload))
+
+    def propose(
+        self,
+        app: SimApp,
+        round_: int,
+        qc: tuple[ElectionVote, ...],
+        txs: tuple[bytes, ...] = (),
+        approved: tuple[Bundle, ...] = (),
+        timestamp: int = 0,
+        valid_round: int = NO_ROUND,
+        polka: tuple[PrepareVote, ...] = (),
+        block: bytes | None = None,
+    ) -> Proposal:
+        """A proposal at height 1; the block is built with ``app`` unless given."""
+        content = BlockContent(1, round_, self.index, timestamp, qc, approved, (), txs)
+        built = app.build_block(content)
+        raw = block if block is not None else built.block
+        h = built.block_hash if block is None else app.open_block(1, raw).block_hash
+        return self.sign(Proposal(1, round_, self.index, valid_round, h, raw, qc, polka, b""))
+
+
+def elect_leader(
+    node: ConsensusNode, leader: Peer, voters: list[Peer], round_: int, **claim: Any
+) -> tuple[LeaderClaim, tuple[ElectionVote, ...]]:
+    """Feed ``node`` a claim of ``leader`` and the voters' election votes; return the QC."""
+    c = leader.claim(1, round_, **claim)
+    node.on_message(c, 0.0)
+    votes = tuple(sorted((v.elect(c) for v in voters), key=lambda e: e.voter))
+    for vote in votes:
+        node.on_message(vote, 0.0)
+    return c, votes

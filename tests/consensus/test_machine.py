@@ -1,0 +1,275 @@
+"""The node state machine driven by hand: voting rules, locking, evidence, timers, restart, sync."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from consensus.encoding import NO_ROUND, ItemKind
+from consensus.evidence import BadShare, Equivocation
+from consensus.machine import ConsensusNode
+from consensus.messages import (
+    Bundle,
+    CommittedBlock,
+    CommitVote,
+    ElectionVote,
+    LeaderClaim,
+    PrepareVote,
+    Proposal,
+    Submission,
+    SyncReply,
+    SyncRequest,
+)
+from consensus.output import Timer, TimerKind
+from consensus.simulation.fake import FakeLedger, FakeShares, SimApp
+from consensus.votes import AuthVote
+from tests.consensus.harness import Peer, elect_leader, make_node, request, sent, timers
+
+TX = Submission(ItemKind.TX, b"tx:1")
+P2, P3, P4 = Peer(2), Peer(3), Peer(4)
+
+
+def _builder() -> SimApp:
+    """An app over an empty ledger, to build height-1 blocks the node under test accepts."""
+    return SimApp(2, FakeLedger(), FakeShares())
+
+
+def test_submission_produces_own_vote_with_share_and_relay() -> None:
+    node, _ = make_node()
+    sub = request(allowed=True)
+    out = node.on_message(sub, 0.0)
+    votes = sent(out, AuthVote)
+    assert len(votes) == 1
+    assert votes[0].approve
+    assert votes[0].voter == 1
+    assert FakeShares().verify(1, sub.body, votes[0].share)
+    assert sent(out, Submission) == [sub]
+    denied = node.on_message(request(nonce=2, allowed=False), 0.0)
+    vote = sent(denied, AuthVote)[0]
+    assert not vote.approve
+    assert vote.share == b""
+
+
+def test_claims_after_quorum_of_approvals_with_t_shares() -> None:
+    node, _ = make_node()
+    sub = request(threshold=3)
+    out = node.on_message(sub, 0.0)
+    assert not sent(out, LeaderClaim)
+    node.on_message(P2.auth_vote(sub), 0.0)
+    out = node.on_message(P3.auth_vote(sub), 0.0)
+    claims = sent(out, LeaderClaim)
+    assert len(claims) == 1
+    (bundle,) = claims[0].approved
+    assert sorted(v.voter for v in bundle.votes) == [1, 2, 3]
+    # it votes for its own claim
+    (vote,) = sent(out, ElectionVote)
+    assert vote.claimant == 1
+
+
+def test_denied_request_is_claimed_as_denied() -> None:
+    node, _ = make_node()
+    sub = request(allowed=False)
+    node.on_message(sub, 0.0)
+    node.on_message(P2.auth_vote(sub, approve=False), 0.0)
+    out = node.on_message(P3.auth_vote(sub, approve=False), 0.0)
+    (claim,) = sent(out, LeaderClaim)
+    assert not claim.approved
+    assert [b.request_id for b in claim.denied] == [sub.item_id]
+
+
+def test_one_election_vote_per_round() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    first = node.on_message(P2.claim(1, 0, tx_ids=(TX.item_id,)), 0.0)
+    second = node.on_message(P3.claim(1, 0, tx_ids=(TX.item_id,)), 0.0)
+    (vote,) = sent(first, ElectionVote)
+    assert vote.claimant == 2
+    assert not sent(second, ElectionVote)
+
+
+def test_claim_without_enough_shares_is_ignored() -> None:
+    node, _ = make_node()
+    sub = request(threshold=2)
+    node.on_message(sub, 0.0)
+    short = Bundle(sub.body, (P2.auth_vote(sub),))  # one approval, quorum is 3
+    out = node.on_message(P2.claim(1, 0, approved=(short,)), 0.0)
+    assert not sent(out, ElectionVote)
+    assert any(e.kind == "bad-claim" for e in out.trace)
+
+
+def test_claim_with_a_bad_share_is_ignored() -> None:
+    node, _ = make_node()
+    sub = request(threshold=2)
+    node.on_message(sub, 0.0)
+    bad = P4.auth_vote(sub, share=bytes(64))
+    bundle = Bundle(sub.body, (P2.auth_vote(sub), P3.auth_vote(sub), bad))
+    out = node.on_message(P2.claim(1, 0, approved=(bundle,)), 0.0)
+    assert not sent(out, ElectionVote)
+
+
+def test_in_later_rounds_only_the_preferred_claimant_counts() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    preferred = node.config.preferred_claimant(1, 1)
+    other = next(p for p in (P2, P3, P4) if p.index != preferred)
+    node._hs.round = 1  # as if round 0 had failed
+    out = node.on_message(other.claim(1, 1, tx_ids=(TX.item_id,)), 0.0)
+    assert not sent(out, ElectionVote)
+
+
+def test_bad_share_is_evidence_and_not_counted() -> None:
+    node, _ = make_node()
+    sub = request()
+    node.on_message(sub, 0.0)
+    bad = P2.auth_vote(sub, share=bytes(64))
+    out = node.on_message(bad, 0.0)
+    assert out.evidence == [BadShare(bad)]
+    assert node.pool.vote_of(sub.item_id, 2) is None
+
+
+def test_double_prepare_vote_is_evidence() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    first = P2.prepare(1, 0, bytes(32))
+    second = P2.prepare(1, 0, None)
+    node.on_message(first, 0.0)
+    out = node.on_message(second, 0.0)
+    assert out.evidence == [Equivocation(2, 1, 0, first.to_bytes(), second.to_bytes())]
+
+
+def test_forged_vote_is_dropped_without_evidence() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    node.on_message(P2.prepare(1, 0, bytes(32)), 0.0)
+    forged = dataclasses.replace(P2.prepare(1, 0, None), signature=bytes(64))
+    out = node.on_message(forged, 0.0)
+    assert not out.evidence
+
+
+def _locked_node() -> tuple[ConsensusNode, SimApp, Proposal, list[Timer]]:
+    """Node 1 locked on a round-0 block of leader 2; returns the node's pending outputs."""
+    node, app = make_node()
+    node.on_message(TX, 0.0)
+    builder = _builder()
+    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(TX.item_id,))
+    proposal = P2.propose(builder, 0, qc, txs=(TX.body,))
+    out = node.on_message(proposal, 0.1)
+    assert [v.block_hash for v in sent(out, PrepareVote)] == [proposal.block_hash]
+    node.on_message(P2.prepare(1, 0, proposal.block_hash), 0.2)
+    out = node.on_message(P3.prepare(1, 0, proposal.block_hash), 0.2)
+    assert [v.block_hash for v in sent(out, CommitVote)] == [proposal.block_hash]
+    assert node.locked == (0, proposal.block_hash)
+    return node, app, proposal, out.timers
+
+
+def test_locked_node_rejects_a_fresh_block_and_unlocks_on_a_later_polka() -> None:
+    node, _, locked, pending = _locked_node()
+    (commit_timer,) = [t for t in pending if t.kind is TimerKind.COMMIT]
+    out = node.on_timer(commit_timer, commit_timer.deadline)
+    assert node.round == 1
+    # round 1: the preferred claimant proposes a different, fresh block
+    leader = Peer(node.config.preferred_claimant(1, 1))
+    _, qc = elect_leader(node, leader, [P2, P3, P4], 1, tx_ids=(TX.item_id,))
+    fresh = leader.propose(_builder(), 1, qc, txs=(TX.body,), timestamp=99)
+    assert fresh.block_hash != locked.block_hash
+    out = node.on_message(fresh, 2.0)
+    assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
+    # the others prepared the fresh block in round 1: a polka newer than the lock
+    polka = tuple(p.prepare(1, 1, fresh.block_hash) for p in (P2, P3, P4))
+    (prepare_timer,) = timers(out, TimerKind.PREPARE)
+    out = node.on_timer(prepare_timer, prepare_timer.deadline)
+    (commit_timer,) = timers(out, TimerKind.COMMIT)
+    node.on_timer(commit_timer, commit_timer.deadline)
+    assert node.round == 2
+    leader2 = Peer(node.config.preferred_claimant(1, 2))
+    _, qc2 = elect_leader(node, leader2, [P2, P3, P4], 2, valid_round=1)
+    again = dataclasses.replace(fresh, round=2, leader=leader2.index, valid_round=1)
+    again = leader2.sign(dataclasses.replace(again, election_qc=qc2, polka=polka))
+    out = node.on_message(again, 5.0)
+    assert [v.block_hash for v in sent(out, PrepareVote)] == [fresh.block_hash]
+
+
+def test_quorum_of_commit_votes_commits_with_a_qc() -> None:
+    node, app, proposal, _ = _locked_node()
+    node.on_message(P2.commit(1, 0, proposal.block_hash), 0.3)
+    out = node.on_message(P3.commit(1, 0, proposal.block_hash), 0.3)
+    (block,) = out.commits
+    assert block.block_hash == proposal.block_hash
+    assert sorted(block.signers) == [1, 2, 3]
+    assert app.committed_height() == 1
+    assert node.height == 2
+    assert not node.pool.items()
+
+
+def test_stale_timers_do_nothing() -> None:
+    node, _, _, pending = _locked_node()
+    (commit_timer,) = [t for t in pending if t.kind is TimerKind.COMMIT]
+    node.on_timer(commit_timer, commit_timer.deadline)
+    out = node.on_timer(commit_timer, commit_timer.deadline + 1)
+    assert not out.sends
+    assert node.round == 1
+
+
+def test_restart_keeps_the_lock_and_skips_the_round() -> None:
+    _node, app, proposal, _ = _locked_node()
+    restarted, _ = make_node(ledger=app.ledger)
+    assert restarted.locked == (0, proposal.block_hash)
+    assert restarted.round == 1
+    out = restarted.start(10.0)
+    assert timers(out, TimerKind.PROPOSE)
+    # a fresh block in round 1 is refused by the restarted node too
+    leader = Peer(restarted.config.preferred_claimant(1, 1))
+    restarted.on_message(TX, 10.0)
+    _, qc = elect_leader(restarted, leader, [P2, P3, P4], 1, tx_ids=(TX.item_id,))
+    fresh = leader.propose(_builder(), 1, qc, txs=(TX.body,), timestamp=7)
+    out = restarted.on_message(fresh, 10.5)
+    assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
+
+
+def test_lagging_node_syncs_only_blocks_with_a_valid_qc() -> None:
+    _node, _, proposal, _ = _locked_node()
+    commits = [p.commit(1, 0, proposal.block_hash) for p in (P2, P3, P4)]
+    good = CommittedBlock(
+        1,
+        0,
+        proposal.block_hash,
+        proposal.block,
+        tuple(c.voter for c in commits),
+        tuple(c.signature for c in commits),
+    )
+    forged = dataclasses.replace(good, signatures=(bytes(64),) * 3)
+    lagging, app = make_node(index=4)
+    out = lagging.on_message(SyncReply((forged,)), 1.0)
+    assert not out.commits
+    out = lagging.on_message(SyncReply((good,)), 1.0)
+    assert [b.block_hash for b in out.commits] == [proposal.block_hash]
+    assert app.committed_height() == 1
+
+
+def test_messages_for_a_later_height_ask_for_sync() -> None:
+    node, _ = make_node()
+    out = node.on_message(P3.prepare(5, 0, bytes(32)), 0.0)
+    asks = [s.message for s in out.sends if s.to == 3 and isinstance(s.message, SyncRequest)]
+    assert [a.from_height for a in asks] == [1]
+
+
+def test_proposal_without_election_qc_is_ignored() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(TX.item_id,))
+    bogus = P3.propose(_builder(), 0, qc, txs=(TX.body,))  # QC elects 2, not 3
+    out = node.on_message(bogus, 0.1)
+    assert not sent(out, PrepareVote)
+    short = P2.propose(_builder(), 0, qc[:2], txs=(TX.body,))
+    out = node.on_message(short, 0.1)
+    assert not sent(out, PrepareVote)
+
+
+def test_invalid_block_is_prepared_nil() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(TX.item_id,))
+    empty = P2.propose(_builder(), 0, qc)  # a block with no items
+    out = node.on_message(empty, 0.1)
+    assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
+    assert node.round == 0
+    assert node.locked[0] == NO_ROUND

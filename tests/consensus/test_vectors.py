@@ -1,0 +1,114 @@
+"""Stored test vectors: the exact bytes of one sample of every consensus type, replayed.
+
+Run with ``IOMTSHARE_REGEN_VECTORS=1`` to rewrite ``tests/vectors/consensus_messages.json`` after
+a deliberate format change (and bump the type's version when old data must stay readable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consensus.encoding import NO_ROUND, ItemKind
+from consensus.evidence import BadShare, Equivocation
+from consensus.messages import (
+    AuthVote,
+    BlockContent,
+    Bundle,
+    CommittedBlock,
+    CommitVote,
+    ElectionVote,
+    LeaderClaim,
+    PrepareVote,
+    Proposal,
+    Submission,
+    SyncReply,
+    SyncRequest,
+)
+from consensus.safety import SafetyState
+from consensus.signer import Ed25519Signer
+from consensus.simulation.fake import fake_commit_payload
+from crypto.hashing import digest
+from crypto.signing import SigningKey
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "consensus_messages.json"
+CHAIN = "vector-chain"
+
+
+def _key(i: int) -> Ed25519Signer:
+    return Ed25519Signer(SigningKey(digest(b"vector-key", bytes([i]))))
+
+
+def _signed(msg: Any, signer: int) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(msg, signature=_key(signer).sign(msg.signing_bytes(CHAIN)))
+
+
+def build_samples() -> dict[str, Any]:
+    """Deterministic, really signed samples (Ed25519 signatures are deterministic)."""
+    request = b"request body"
+    request_id = Submission(ItemKind.REQUEST, request).item_id
+    h = digest(b"vector-block")
+    approve = _signed(AuthVote(request_id, 1, True, b"share-and-proof", b""), 1)
+    deny = _signed(AuthVote(request_id, 2, False, b"", b""), 2)
+    bundle = Bundle(request, (approve,))
+    claim = _signed(LeaderClaim(7, 1, 3, NO_ROUND, (bundle,), (), (digest(b"tx"),), b""), 3)
+    evote = _signed(ElectionVote(7, 1, 2, 3, claim.claim_hash(), b""), 2)
+    prepare = _signed(PrepareVote(7, 0, 4, h, b""), 4)
+    nil_commit = _signed(CommitVote(7, 1, 4, None, b""), 4)
+    commit = CommitVote(7, 1, 2, h, _key(2).sign(fake_commit_payload(CHAIN, 7, 1, h)))
+    content = BlockContent(7, 1, 3, 1_700_000_000_000, (evote,), (bundle,), (), (b"tx:1",))
+    proposal = _signed(Proposal(7, 2, 3, 0, h, b"block bytes", (evote,), (prepare,), b""), 3)
+    committed = CommittedBlock(7, 1, h, b"block bytes", (2,), (commit.signature,))
+    return {
+        "Submission": Submission(ItemKind.TX, b"tx:1"),
+        "AuthVote/approve": approve,
+        "AuthVote/deny": deny,
+        "LeaderClaim": claim,
+        "ElectionVote": evote,
+        "Proposal": proposal,
+        "PrepareVote": prepare,
+        "CommitVote/nil": nil_commit,
+        "CommitVote/block": commit,
+        "SyncRequest": SyncRequest(7, 5),
+        "SyncReply": SyncReply((committed,)),
+        "CommittedBlock": committed,
+        "BlockContent": content,
+        "Equivocation": Equivocation(4, 7, 1, prepare.to_bytes(), nil_commit.to_bytes()),
+        "BadShare": BadShare(approve),
+        "SafetyState": SafetyState(7, 3, 2, h, b"block bytes"),
+    }
+
+
+def _expected() -> dict[str, dict[str, str]]:
+    samples = build_samples()
+    out = {}
+    for name, value in samples.items():
+        entry = {"hex": value.to_bytes().hex()}
+        if isinstance(value, LeaderClaim):
+            entry["claim_hash"] = value.claim_hash().hex()
+        if hasattr(value, "signing_bytes"):
+            entry["signing_bytes"] = value.signing_bytes(CHAIN).hex()
+        out[name] = entry
+    return out
+
+
+def test_vectors_match_stored_file() -> None:
+    expected = _expected()
+    if os.environ.get("IOMTSHARE_REGEN_VECTORS"):
+        VECTORS.write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
+    stored = json.loads(VECTORS.read_text())
+    assert stored == expected
+
+
+@pytest.mark.parametrize("name", sorted(build_samples()))
+def test_stored_bytes_decode_to_the_sample(name: str) -> None:
+    stored = json.loads(VECTORS.read_text())[name]
+    sample = build_samples()[name]
+    decoded = type(sample).from_bytes(bytes.fromhex(stored["hex"]))
+    assert decoded == sample
