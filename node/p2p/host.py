@@ -29,6 +29,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.host.basic_host import BasicHost
 from libp2p.network.config import ConnectionConfig, RetryConfig
+from libp2p.network.swarm import Swarm
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
@@ -40,6 +41,7 @@ from crypto.signing import SigningKey
 from node.p2p.allowlist import AllowlistSecurity, PeerAllowlist
 from node.p2p.errors import DialError, NotRunning, P2PError
 from node.p2p.gossip import Gossip, GossipHandler, GossipSettings
+from node.p2p.guard import guard_stream_handler
 from node.p2p.identity import libp2p_key_pair
 from node.p2p.presence import PeerPresence
 from node.p2p.reqresp import RequestHandler, RequestResponse
@@ -95,7 +97,11 @@ class P2PHost:
             retry_config=RetryConfig(max_retries=0),
             connection_config=ConnectionConfig(dial_timeout=self._config.dial_timeout),
         )
+        if not isinstance(swarm, Swarm):  # new_swarm is typed to return the interface
+            raise P2PError(f"unexpected network service {type(swarm).__name__}")
         self._host = BasicHost(network=swarm)
+        # After BasicHost installed its handler: every inbound stream now runs inside the guard.
+        swarm.set_stream_handler(guard_stream_handler(swarm.common_stream_handler))
         self._presence = PeerPresence(swarm)
         swarm.register_notifee(self._presence)
         self._requests = RequestResponse(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import trio
 from libp2p.custom_types import TProtocol
+from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 from libp2p.peer.id import ID
 
 from node.p2p import (
@@ -378,3 +380,43 @@ async def test_a_restarted_member_is_reachable_again_at_its_new_address() -> Non
             assert answer == stayer.host.peer_id.to_bytes() + b"|c"
             await stayer.host.publish(TOPIC, b"welcome back")
             assert (await second.next_message()).data == b"welcome back"
+
+
+async def _drain_until_closed(stream: Any) -> None:
+    """Read until the server ends or resets the stream, i.e. it has dealt with our bytes."""
+    try:
+        while await stream.read(4096):
+            pass
+    except (StreamEOF, StreamReset):
+        pass
+
+
+@pytest.mark.parametrize(
+    "protocol",
+    ["/meshsub/1.1.0", "/meshsub/1.0.0", "/ipfs/id/push/1.0.0", "/ipfs/ping/1.0.0", ECHO],
+)
+def test_garbage_on_any_libp2p_protocol_leaves_the_host_running(protocol: str) -> None:
+    """One malformed protobuf on gossipsub used to crash a py-libp2p host outright.
+
+    The sender of garbage may lose its own gossip link to the victim (py-libp2p forgets its
+    subscriptions); requests still work and gossip among the honest members is untouched.
+    """
+
+    @trio_test
+    async def check() -> None:
+        async with host_group(3, setup=serve_echo) as (attacker, victim, honest):
+            target = victim.host.peer_id
+            for junk in (b"\x05hello", b"\xff\xff\xff\xff\x0f", bytes(range(256))):
+                with trio.fail_after(PATIENCE):
+                    stream = await attacker.host.libp2p.new_stream(target, [TProtocol(protocol)])
+                    await stream.write(junk)
+                    await stream.close_write()
+                    await _drain_until_closed(stream)
+            answer = await attacker.host.request(target, ECHO, b"alive")
+            assert answer == attacker.host.peer_id.to_bytes() + b"|alive"
+            await victim.host.publish(TOPIC, b"from victim")
+            assert (await honest.next_message()).data == b"from victim"
+            await honest.host.publish(TOPIC, b"from honest")
+            assert (await victim.next_message()).data == b"from honest"
+
+    check()
