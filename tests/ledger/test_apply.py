@@ -298,3 +298,14 @@ def test_genesis_json_round_trip(fx: ChainFixture, tmp_path: Path) -> None:
     assert loaded == fx.genesis
     assert loaded.hash() == fx.genesis.hash()
 
+
+
+def test_validate_checks_without_writing(fx: ChainFixture, ledger: Ledger) -> None:
+    block = fx.next_block(ledger, [fx.register("dan")])
+    before = snapshot(ledger)
+    ledger.validate(block)
+    assert snapshot(ledger) == before
+    forged = dataclasses.replace(block, header=dataclasses.replace(block.header,
+                                                                   state_root=bytes(32)))
+    with pytest.raises(InvalidBlock, match="state root"):
+        ledger.validate(forged)
