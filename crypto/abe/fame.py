@@ -81,10 +81,13 @@ def keygen(
     a_inv = {1: pow(master.a1, -1, r), 2: pow(master.a2, -1, r)}
     sk0 = (group.g2 * br[1], group.g2 * br[2], group.g2 * br[3])
 
+    # The exponents br_l / a_t are the same for every attribute of this key.
+    weights = {(ell, t): br[ell] * a_inv[t] % r for ell, t in LT_PAIRS}
+
     def component(terms: AttributeTerms, t: int, g_exponent: int) -> G1Element:
         acc = g * g_exponent
         for ell in (1, 2, 3):
-            acc = acc + terms[(ell, t)] * (br[ell] * a_inv[t] % r)
+            acc = acc + terms[(ell, t)] * weights[(ell, t)]
         return acc
 
     components: dict[str, G1Triple] = {}

@@ -84,6 +84,9 @@ class FamePublicKey:
             h2 = group.g2_from_bytes(reader.fixed(G2_SIZE))
             t1 = group.gt_from_bytes(reader.fixed(GT_SIZE))
             t2 = group.gt_from_bytes(reader.fixed(GT_SIZE))
+            # Degenerate values would make every ciphertext readable without a key.
+            if h1.is_identity() or h2.is_identity() or t1.is_one() or t2.is_one():
+                raise DecodeError("FAME public key has a degenerate element")
             return cls.build(group, h1, h2, t1, t2)
 
         return parse(data, "FAME public key", body)

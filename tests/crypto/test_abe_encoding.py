@@ -160,3 +160,10 @@ def test_envelope_bytes_survive_transport(
     envelope = seal(master.public, parse(name), b"payload", cache=cache)
     again = FameEnvelope.from_bytes(envelope.to_bytes(), mcl)
     assert again.to_bytes() == envelope.to_bytes()
+
+
+def test_degenerate_public_key_is_refused(mcl: Group, master: FameMasterKey) -> None:
+    public = master.public
+    degenerate = FamePublicKey.build(mcl, public.h1, public.h2, mcl.gt_one, public.t2)
+    with pytest.raises(DecodeError, match="degenerate"):
+        FamePublicKey.from_bytes(degenerate.to_bytes(), mcl)
