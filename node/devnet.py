@@ -1,0 +1,345 @@
+"""Local development networks: n node homes, one genesis, one authority, on loopback.
+
+:func:`create_network` writes::
+
+    DIR/network.json          what was created (see :meth:`Network.to_json`)
+    DIR/authority/authority_key   the authority's 32-byte Ed25519 seed (mode 0600)
+    DIR/node{i}/              a node home (node.config layout) for i = 1..n:
+        node_key, box_key, config.toml (peers carry /p2p/<peer id>), genesis.json
+
+Every node lists every other node as a peer, so the network is fully meshed from the first
+dial. Ports are either ``base_port + 2(i-1)`` (p2p) and ``base_port + 2(i-1) + 1`` (HTTP), or,
+without a base port, ports the operating system reports free at creation time (another
+program may still take one before the nodes start; the launcher then reports the bind error).
+
+:func:`init_node_home` writes a single home (keys and config, no genesis) for hand-assembled
+networks. Errors are :class:`DevnetError`.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import DecodeError
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey
+from ledger.genesis import Genesis, NodeInfo
+from node.config import (
+    BOX_KEY_FILE,
+    CONFIG_FILE,
+    GENESIS_FILE,
+    NODE_KEY_FILE,
+    ConfigError,
+    NodeConfig,
+    load_secret,
+    save_config,
+    save_secret,
+    write_atomic,
+)
+
+NETWORK_FILE = "network.json"
+AUTHORITY_DIR = "authority"
+AUTHORITY_KEY_FILE = "authority_key"
+NETWORK_VERSION = 1
+DEFAULT_CHAIN_ID = "iomtshare-devnet"
+MAX_NODES = 64
+
+
+class DevnetError(Exception):
+    """The network cannot be created or read (bad parameters, existing files, bad network.json)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEndpoint:
+    """Where node ``index`` lives and how to reach it.
+
+    ``p2p_listen`` is the multiaddr it listens on; ``p2p_address`` the same with ``/p2p/<id>``
+    (what peers dial); ``home`` is relative to the network directory in ``network.json``.
+    """
+
+    index: int
+    home: Path
+    peer_id: str
+    p2p_listen: str
+    http_host: str
+    http_port: int
+
+    @property
+    def p2p_address(self) -> str:
+        return f"{self.p2p_listen}/p2p/{self.peer_id}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A created network: its directory, genesis and nodes (index order)."""
+
+    directory: Path
+    genesis: Genesis
+    nodes: tuple[NodeEndpoint, ...]
+
+    @property
+    def chain_id(self) -> str:
+        return self.genesis.chain_id
+
+    @property
+    def authority_key_path(self) -> Path:
+        return self.directory / AUTHORITY_DIR / AUTHORITY_KEY_FILE
+
+    @property
+    def http_urls(self) -> tuple[str, ...]:
+        return tuple(node.http_url for node in self.nodes)
+
+    def authority_key(self) -> SigningKey:
+        """The authority's signing key; raises :class:`DevnetError` if the file is bad."""
+        try:
+            return SigningKey(load_secret(self.authority_key_path))
+        except ConfigError as exc:
+            raise DevnetError(str(exc)) from exc
+
+    def node(self, index: int) -> NodeEndpoint:
+        if not 1 <= index <= len(self.nodes):
+            raise DevnetError(f"no node {index} in a network of {len(self.nodes)}")
+        return self.nodes[index - 1]
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``network.json`` holds (paths relative to the network directory)."""
+        return {
+            "version": NETWORK_VERSION,
+            "chain_id": self.genesis.chain_id,
+            "genesis_hash": self.genesis.hash().hex(),
+            "threshold": self.genesis.threshold,
+            "quorum": self.genesis.quorum,
+            "authority": {
+                "key_file": f"{AUTHORITY_DIR}/{AUTHORITY_KEY_FILE}",
+                "verify_key": self.genesis.authority_key.hex(),
+            },
+            "nodes": [
+                {
+                    "index": node.index,
+                    "home": node.home.as_posix(),
+                    "peer_id": node.peer_id,
+                    "p2p_listen": node.p2p_listen,
+                    "p2p_address": node.p2p_address,
+                    "http_host": node.http_host,
+                    "http_port": node.http_port,
+                    "http_url": node.http_url,
+                }
+                for node in self.nodes
+            ],
+        }
+
+
+def load_network(directory: str | Path) -> Network:
+    """Read ``DIR/network.json`` and the genesis of node 1; raises :class:`DevnetError`."""
+    root = Path(directory)
+    path = root / NETWORK_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DevnetError(f"no network in {root}: cannot read {path} ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise DevnetError(f"{path} is not valid JSON: {exc}") from exc
+    try:
+        if document["version"] != NETWORK_VERSION:
+            raise DevnetError(f"{path}: unsupported version {document['version']!r}")
+        nodes = tuple(
+            NodeEndpoint(
+                index=int(entry["index"]),
+                home=Path(str(entry["home"])),
+                peer_id=str(entry["peer_id"]),
+                p2p_listen=str(entry["p2p_listen"]),
+                http_host=str(entry["http_host"]),
+                http_port=int(entry["http_port"]),
+            )
+            for entry in document["nodes"]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DevnetError(f"{path} is malformed: {exc!r}") from exc
+    if not nodes:
+        raise DevnetError(f"{path} lists no nodes")
+    try:
+        genesis = Genesis.load(root / nodes[0].home / GENESIS_FILE)
+    except (OSError, KeyError, TypeError, ValueError, DecodeError) as exc:
+        raise DevnetError(f"cannot read the genesis of {root}: {exc!r}") from exc
+    return Network(root.resolve(), genesis, nodes)
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct TCP ports that were free on ``host`` a moment ago."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def peer_id_for(node_key: SigningKey) -> str:
+    """The base58 libp2p peer id of a node key (imports libp2p, hence the late import)."""
+    from node.p2p.identity import peer_id_of
+
+    return str(peer_id_of(node_key.verify_key).to_base58())
+
+
+@dataclass(frozen=True, slots=True)
+class NodeKeys:
+    """The secrets of one node home and the public facts derived from them."""
+
+    node_key: SigningKey
+    box_key: BoxSecretKey
+    peer_id: str
+
+    def info(self, index: int) -> NodeInfo:
+        return NodeInfo(
+            index=index,
+            peer_id=self.peer_id,
+            verify_key=self.node_key.verify_key.raw,
+            box_key=self.box_key.public_key.raw,
+        )
+
+
+def init_node_home(
+    home: str | Path,
+    *,
+    p2p_port: int,
+    http_port: int,
+    host: str = "127.0.0.1",
+    peers: Sequence[str] = (),
+    genesis: Genesis | None = None,
+    pairing_backend: str = "mcl",
+    overwrite: bool = False,
+) -> NodeKeys:
+    """Write fresh keys and ``config.toml`` (and ``genesis.json`` if given) into ``home``.
+
+    Raises :class:`DevnetError` if ``home`` already holds a config or key and ``overwrite`` is
+    false, so an existing node identity is never replaced by accident.
+    """
+    path = Path(home)
+    existing = [n for n in (CONFIG_FILE, NODE_KEY_FILE, BOX_KEY_FILE) if (path / n).exists()]
+    if existing and not overwrite:
+        raise DevnetError(f"{path} already holds {', '.join(existing)}; refusing to overwrite")
+    node_key, box_key = SigningKey.generate(), BoxSecretKey.generate()
+    keys = NodeKeys(node_key, box_key, peer_id_for(node_key))
+    write_node_home(
+        path,
+        keys,
+        NodeConfig(
+            p2p_listen=f"/ip4/{host}/tcp/{p2p_port}",
+            http_host=host,
+            http_port=http_port,
+            peers=tuple(peers),
+            pairing_backend=pairing_backend,
+        ),
+        genesis,
+    )
+    return keys
+
+
+def write_node_home(
+    home: Path, keys: NodeKeys, config: NodeConfig, genesis: Genesis | None
+) -> None:
+    """Write the key files, ``config.toml`` and optionally ``genesis.json`` of one node."""
+    home.mkdir(parents=True, exist_ok=True)
+    save_secret(home / NODE_KEY_FILE, keys.node_key.seed())
+    save_secret(home / BOX_KEY_FILE, keys.box_key.secret_bytes())
+    save_config(home, config)
+    if genesis is not None:
+        write_atomic(
+            home / GENESIS_FILE, (json.dumps(genesis.to_json(), indent=2) + "\n").encode()
+        )
+
+
+def create_network(
+    directory: str | Path,
+    n: int,
+    *,
+    threshold: int | None = None,
+    quorum: int | None = None,
+    base_port: int | None = None,
+    host: str = "127.0.0.1",
+    chain_id: str = DEFAULT_CHAIN_ID,
+    genesis_time_ms: int | None = None,
+    pairing_backend: str = "mcl",
+    overwrite: bool = False,
+    **genesis_params: int,
+) -> Network:
+    """Create an ``n``-node network in ``directory`` and return what was written.
+
+    ``threshold`` and ``quorum`` default to ``floor(n/2) + 1``; ``genesis_params`` are passed to
+    :meth:`Genesis.create` (e.g. ``block_interval_ms``, ``round_timeout_ms``,
+    ``freshness_window_ms``, ``denial_limit``). Raises :class:`DevnetError` for impossible
+    parameters or when ``directory`` already holds a network and ``overwrite`` is false.
+    """
+    root = Path(directory)
+    if not 1 <= n <= MAX_NODES:
+        raise DevnetError(f"a devnet has 1..{MAX_NODES} nodes, not {n}")
+    if (root / NETWORK_FILE).exists() and not overwrite:
+        raise DevnetError(f"{root} already holds a network; remove it or pass overwrite")
+    if base_port is not None and not 1024 <= base_port <= 65535 - 2 * n:
+        raise DevnetError(f"base port {base_port} leaves no room for {n} nodes")
+    ports = (
+        list(range(base_port, base_port + 2 * n))
+        if base_port is not None
+        else free_ports(2 * n, host)
+    )
+    authority = SigningKey.generate()
+    keys = [NodeKeys(k, BoxSecretKey.generate(), peer_id_for(k)) for k in _node_keys(n)]
+    try:
+        genesis = Genesis.create(
+            chain_id,
+            tuple(k.info(i) for i, k in enumerate(keys, start=1)),
+            authority.verify_key.raw,
+            genesis_time_ms=genesis_time_ms if genesis_time_ms is not None else _now_ms(),
+            threshold=threshold,
+            quorum=quorum,
+            **genesis_params,
+        )
+    except (ValueError, TypeError) as exc:
+        raise DevnetError(f"invalid network parameters: {exc}") from exc
+    endpoints = tuple(
+        NodeEndpoint(
+            index=i,
+            home=Path(f"node{i}"),
+            peer_id=k.peer_id,
+            p2p_listen=f"/ip4/{host}/tcp/{ports[2 * (i - 1)]}",
+            http_host=host,
+            http_port=ports[2 * (i - 1) + 1],
+        )
+        for i, k in enumerate(keys, start=1)
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    save_secret(root / AUTHORITY_DIR / AUTHORITY_KEY_FILE, authority.seed())
+    for endpoint, node_keys in zip(endpoints, keys, strict=True):
+        config = NodeConfig(
+            p2p_listen=endpoint.p2p_listen,
+            http_host=host,
+            http_port=endpoint.http_port,
+            peers=tuple(e.p2p_address for e in endpoints if e.index != endpoint.index),
+            pairing_backend=pairing_backend,
+        )
+        write_node_home(root / endpoint.home, node_keys, config, genesis)
+    network = Network(root.resolve(), genesis, endpoints)
+    write_atomic(root / NETWORK_FILE, (json.dumps(network.to_json(), indent=2) + "\n").encode())
+    return network
+
+
+def _node_keys(n: int) -> list[SigningKey]:
+    return [SigningKey.generate() for _ in range(n)]
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
