@@ -84,6 +84,7 @@ class ChainFixture:
         self.member_keys: dict[str, SigningKey] = {}
         self._member_ids: dict[str, bytes] = {}
         self._nonce_counter = 0
+        self._issue_counter = 0
 
     @property
     def chain_id(self) -> str:
@@ -94,6 +95,16 @@ class ChainFixture:
         return self.genesis.genesis_time_ms + height * self.genesis.block_interval_ms
 
     # -- members and transactions ------------------------------------------------------------
+
+    def restart_issue_times(self, start: int) -> None:
+        """Make the following issue times depend only on ``start``, for workloads that must
+        rebuild byte-identical transactions in another process."""
+        self._issue_counter = start
+
+    def _issued(self) -> int:
+        """A distinct issue time for each transaction, so repeats are new transactions."""
+        self._issue_counter += 1
+        return self.genesis.genesis_time_ms + self._issue_counter
 
     def key_of(self, name: str) -> SigningKey:
         if name not in self.member_keys:
@@ -127,7 +138,7 @@ class ChainFixture:
     def change_attributes(
         self, name: str, attributes: tuple[str, ...], reason: str = "updated", at_ms: int = 0
     ) -> AttributeChange:
-        tx = AttributeChange(self.member_id(name), attributes, reason, at_ms)
+        tx = AttributeChange(self.member_id(name), attributes, reason, at_ms or self._issued())
         return tx.signed(self.authority_key, self.chain_id)
 
     def put_record(
@@ -149,7 +160,7 @@ class ChainFixture:
             metadata_ciphertext=payload,
             storage_commitments=b"",
             abe_ciphertext=b"",
-            created_at_ms=0,
+            created_at_ms=self._issued(),
         )
         return tx.signed(self.key_of(owner), self.chain_id)
 
@@ -170,12 +181,14 @@ class ChainFixture:
             expires_at_ms=expires_at_ms or self.genesis.genesis_time_ms + 10**9,
             sealed_rekey_shares=b"sealed-shares",
             commitments=b"commitments",
-            issued_at_ms=0,
+            issued_at_ms=self._issued(),
         )
         return tx.signed(self.key_of(owner), self.chain_id)
 
     def revoke(self, owner: str, record: str, grantee: str) -> Revoke:
-        tx = Revoke(self.record_id(record), self.member_id(owner), self.member_id(grantee), 0)
+        tx = Revoke(
+            self.record_id(record), self.member_id(owner), self.member_id(grantee), self._issued()
+        )
         return tx.signed(self.key_of(owner), self.chain_id)
 
     def request(
@@ -202,7 +215,7 @@ class ChainFixture:
             new_verify_key=bytes(self.key_of(new_name).verify_key),
             new_box_key=bytes(32),
             public_key_material=b"pk",
-            issued_at_ms=0,
+            issued_at_ms=self._issued(),
         )
         signed = tx.signed(self.key_of(name), self.chain_id)
         self.member_keys[name] = self.key_of(new_name)

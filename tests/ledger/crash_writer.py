@@ -30,6 +30,7 @@ def request_at(fx: ChainFixture, height: int) -> AccessRequest:
 
 def workload(fx: ChainFixture, height: int) -> tuple[list[Transaction], list[SharingResult]]:
     """The transactions and results of block ``height``; the same on every run."""
+    fx.restart_issue_times(height * 1_000)
     if height == 1:
         owners = [fx.register(o) for o in OWNERS]
         return [*owners, *(fx.register(q, role=MemberRole.REQUESTER) for q in REQUESTERS)], []

@@ -309,3 +309,13 @@ def test_validate_checks_without_writing(fx: ChainFixture, ledger: Ledger) -> No
                                                                    state_root=bytes(32)))
     with pytest.raises(InvalidBlock, match="state root"):
         ledger.validate(forged)
+
+
+def test_genesis_json_rejects_malformed_files(fx: ChainFixture) -> None:
+    good = fx.genesis.to_json()
+    with pytest.raises(ValueError, match="unknown genesis fields"):
+        type(fx.genesis).from_json({**good, "extra": 1})
+    with pytest.raises(KeyError):
+        type(fx.genesis).from_json({k: v for k, v in good.items() if k != "quorum"})
+    with pytest.raises(ValueError, match="majority"):
+        type(fx.genesis).from_json({**good, "quorum": 1})

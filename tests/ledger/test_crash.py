@@ -25,7 +25,7 @@ from ledger.ledger import Ledger
 from tests.ledger.crash_writer import fixture, workload
 
 LAST_HEIGHT = 30
-RUNS = 20
+RUNS = 30
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,8 +48,30 @@ operation = st.one_of(
 )
 
 
+def predicted_valid(model: Model, op: tuple, access_limit: int) -> bool:
+    """Whether the ledger's rules admit ``op`` in the state ``model`` describes."""
+    kind = op[0]
+    if kind == "put":
+        return op[2] not in model.owner_of
+    if kind == "grant":
+        return op[1] in model.owner_of
+    if kind == "revoke":
+        return op[1] in model.owner_of and op[2] in model.grants.get(op[1], set())
+    if kind == "request":
+        _, record, requester, granted = op
+        if record not in model.owner_of or requester in model.blacklisted:
+            return False
+        if not granted:
+            return True
+        has_grant = requester in model.grants.get(record, set())
+        return has_grant and model.counts[(requester, record)] < access_limit
+    return True
+
+
 def run(fx: ChainFixture, ledger: Ledger, model: Model, op: tuple) -> None:
-    """Commit ``op`` as one block and mirror it in ``model`` if the ledger accepted it."""
+    """Commit ``op`` as one block, check the ledger accepted it exactly when the model says it
+    should, and mirror it in ``model`` when it did."""
+    expected = predicted_valid(model, op, access_limit=2)
     height = ledger.height + 1
     kind = op[0]
     if kind == "put":
@@ -67,10 +90,11 @@ def run(fx: ChainFixture, ledger: Ledger, model: Model, op: tuple) -> None:
     else:
         _, member, attributes = op
         txs, results = [fx.change_attributes(member, attributes)], []
-    try:
-        fx.commit(ledger, txs, results)
-    except InvalidTransaction:
+    if not expected:
+        with pytest.raises(InvalidTransaction):
+            fx.commit(ledger, txs, results)
         return
+    fx.commit(ledger, txs, results)
     if kind == "put":
         model.owner_of[op[2]] = op[1]
         model.keywords_of[op[2]] = op[3]
