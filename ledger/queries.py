@@ -13,7 +13,7 @@ from itertools import islice
 from typing import TypeVar
 
 from ledger import schema
-from ledger.block import Block, BlockHeader, header_of
+from ledger.block import Block, BlockHeader, BlockParts, header_of
 from ledger.kv import KeyValueStore
 from ledger.qc import CommitQC
 from ledger.records import (
@@ -27,7 +27,7 @@ from ledger.records import (
     RecordEntry,
     Revocation,
 )
-from ledger.transactions import AccessRequest, Transaction
+from ledger.transactions import AccessRequest, Transaction, decode_transaction
 
 T = TypeVar("T")
 
@@ -82,13 +82,13 @@ class LedgerQueries:
         out: list[StoredBlock] = []
         if stop <= start:
             return out
-        qcs = self.store.iterate(
-            schema.COMMIT_QC, start=schema.commit_qc(start), stop=schema.commit_qc(stop)
-        )
         blocks = self.store.iterate(
             schema.BLOCK, start=schema.block(start), stop=schema.block(stop)
         )
-        for (_, raw_block), (_, raw_qc) in zip(blocks, qcs, strict=False):
+        for key, raw_block in blocks:
+            raw_qc = self.store.get(schema.commit_qc(schema.trailing_u64(key)))
+            if raw_qc is None:
+                continue  # not committed as far as this store knows; verify reports it
             out.append(StoredBlock(Block.from_bytes(raw_block), CommitQC.from_bytes(raw_qc)))
             if limit is not None and len(out) >= limit:
                 break
@@ -113,7 +113,9 @@ class LedgerQueries:
         raw = self.store.get(schema.block(location.height))
         if raw is None:
             return None
-        tx = Block.from_bytes(raw).transactions[location.position]
+        # Decode only the one transaction, not the whole block.
+        encoded = BlockParts.from_bytes(raw).transactions[location.position]
+        tx = decode_transaction(encoded)
         return StoredTransaction(tx, location.height, location.position)
 
     # -- members, records, grants --------------------------------------------------------------

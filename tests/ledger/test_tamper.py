@@ -175,3 +175,12 @@ def test_leveldb_ledger_with_tampering_is_refused_on_open(fx: ChainFixture, tmp_
     # Opening without verification is possible on purpose (to inspect), and verify still fails.
     with Ledger.open(path, fx2.genesis, verify=False) as ledger, pytest.raises(IntegrityError):
         ledger.verify()
+
+
+def test_block_range_never_pairs_a_block_with_another_blocks_qc(fx: ChainFixture) -> None:
+    store = MemoryStore()
+    ledger = build_chain(fx, store)
+    store.delete(schema.commit_qc(3))
+    found = ledger.blocks(1, HEIGHTS + 1, limit=None)
+    assert [b.block.height for b in found] == [1, 2, 4, 5, 6]
+    assert all(b.commit_qc.block_hash == b.block.hash() for b in found)
