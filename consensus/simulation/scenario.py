@@ -57,6 +57,16 @@ class Crash:
 
 
 @dataclass(frozen=True, slots=True)
+class CrashOn:
+    """Crash the first node whose step emits trace event ``trigger`` ("claim", "propose", or
+    "leader-commit-vote": a commit vote by the node that proposed at that height), after only a
+    random part of that step's messages went out; restart it ``restart_after`` later."""
+
+    trigger: str
+    restart_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Submit:
     """A client submits an access request (``allowed`` is the ground truth) or a transaction."""
 
@@ -91,6 +101,7 @@ class Scenario:
     link: LinkModel = LinkModel()
     partitions: tuple[Partition, ...] = ()
     crashes: tuple[Crash, ...] = ()
+    crash_on: tuple[CrashOn, ...] = ()
     byzantine: dict[int, frozenset[Behavior]] = field(default_factory=dict)
     settle_at: float = 0.0
     max_time: float = 120.0
@@ -140,6 +151,7 @@ def random_scenario(seed: int, n: int, mix: str, real_crypto: bool = False) -> S
     link = LinkModel()
     partitions: tuple[Partition, ...] = ()
     crashes: tuple[Crash, ...] = ()
+    crash_on: tuple[CrashOn, ...] = ()
     byzantine: dict[int, frozenset[Behavior]] = {}
     settle = 0.0
     if mix == "lossy":
@@ -154,18 +166,29 @@ def random_scenario(seed: int, n: int, mix: str, real_crypto: bool = False) -> S
         partitions = (Partition(start, end, (frozenset(nodes[:cut]), frozenset(nodes[cut:]))),)
         link = LinkModel(duplicate=0.05)
         settle = end
-    elif mix in ("crash-restart", "leader-crash"):
+    elif mix == "crash-restart":
         victims = rng.sample(range(1, n + 1), n - quorum)
         crash_list = []
         for v in victims:
-            # "leader-crash" crashes right in the claim/proposal/commit window of the first
-            # requests; "crash-restart" anywhere in the run.
-            at = rng.uniform(0.05, 0.6) if mix == "leader-crash" else rng.uniform(0.0, 6.0)
+            at = rng.uniform(0.0, 6.0)
             restart = at + rng.uniform(0.5, 6.0) if rng.random() < 0.7 else None
             crash_list.append(Crash(v, at, restart))
         crashes = tuple(crash_list)
         link = LinkModel(loss=0.02)
         settle = max((c.restart or c.at) for c in crashes) if crashes else 0.0
+    elif mix == "leader-crash":
+        # The leader dies between its claim and its proposal, right after proposing, or
+        # while commit-voting; a second crash may hit whoever leads next.
+        triggers = ["claim", "propose", "leader-commit-vote"]
+        crash_on = tuple(
+            CrashOn(
+                rng.choice(triggers),
+                rng.uniform(0.5, 5.0) if rng.random() < 0.7 else None,
+            )
+            for _ in range(rng.randint(1, n - quorum))
+        )
+        link = LinkModel(loss=0.02)
+        settle = 8.0
     elif mix.startswith("byzantine"):
         bad = rng.sample(range(1, n + 1), f_bft)
         if mix == "byzantine-shares":
@@ -193,6 +216,7 @@ def random_scenario(seed: int, n: int, mix: str, real_crypto: bool = False) -> S
         link=link,
         partitions=partitions,
         crashes=crashes,
+        crash_on=crash_on,
         byzantine=byzantine,
         settle_at=settle,
         max_time=settle + 90.0,

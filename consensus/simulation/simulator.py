@@ -30,7 +30,7 @@ from consensus.simulation.fake import (
     SimApp,
     fake_commit_payload,
 )
-from consensus.simulation.scenario import Envelope, Scenario, Submit
+from consensus.simulation.scenario import CrashOn, Envelope, Scenario, Submit
 from consensus.simulation.trace import format_trace, run_summary
 
 NodeFactory = Callable[..., ConsensusNode]
@@ -62,6 +62,7 @@ class _Crash:
 @dataclass(frozen=True, slots=True)
 class _Boot:
     node: int
+    after_trigger: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,9 @@ class Simulation:
         self.submitted: list[tuple[Submit, Submission]] = []
         self.messages = 0
         self.commit_times: dict[tuple[int, int], float] = {}
+        self._proposers: set[tuple[int, int]] = set()
+        self._fired: set[int] = set()
+        self._pending_restarts = 0
 
     # -- event queue ---------------------------------------------------------------------
 
@@ -206,6 +210,8 @@ class Simulation:
             return False
         if isinstance(event, _Check):
             return True
+        if event.after_trigger:
+            self._pending_restarts -= 1
         return self._boot(event.node)
 
     # -- nodes ---------------------------------------------------------------------------
@@ -254,8 +260,16 @@ class Simulation:
         adversary = self._adversaries.get(i)
         if adversary is not None:
             out = adversary.rewrite(out)
+        for event in out.trace:
+            if event.kind == "propose":
+                self._proposers.add((i, event.height))
+        trigger = self._crash_trigger(i, out)
         for send in out.sends:
-            self._transmit(i, send)
+            self._transmit(i, send, partial=trigger is not None)
+        if trigger is not None:
+            self.trace.extend(out.trace)
+            self._crash_now(i, trigger)
+            return bool(out.commits)
         epoch = self._epoch[i]
         for timer in out.timers:
             self._push(timer.deadline, _Fire(i, epoch, timer))
@@ -265,7 +279,31 @@ class Simulation:
             self.commit_times[(i, block.height)] = self.now
         return bool(out.commits)
 
-    def _transmit(self, src: int, send: Send) -> None:
+    def _crash_trigger(self, i: int, out: Output) -> CrashOn | None:
+        for k, crash in enumerate(self.scenario.crash_on):
+            if k in self._fired:
+                continue
+            for event in out.trace:
+                hit = event.kind == crash.trigger or (
+                    crash.trigger == "leader-commit-vote"
+                    and event.kind == "commit-vote"
+                    and (i, event.height) in self._proposers
+                )
+                if hit:
+                    self._fired.add(k)
+                    return crash
+        return None
+
+    def _crash_now(self, i: int, crash: CrashOn) -> None:
+        self.nodes[i] = None
+        self._epoch[i] += 1
+        self.trace.append(TraceEvent(self.now, i, 0, 0, "crash", f"on {crash.trigger}"))
+        if crash.restart_after is not None:
+            self._pending_restarts += 1
+            self._push(self.now + crash.restart_after, _Boot(i, after_trigger=True))
+            self._push(self.now + crash.restart_after, _Check())
+
+    def _transmit(self, src: int, send: Send, partial: bool = False) -> None:
         sc = self.scenario
         dsts = [send.to] if send.to is not None else range(1, sc.n + 1)
         unsettled = self.now < sc.settle_at
@@ -273,7 +311,7 @@ class Simulation:
         if sc.wire_bytes:
             payload = send.message.to_bytes()
         for dst in dsts:
-            if dst == src:
+            if dst == src or (partial and self.rng.random() < 0.5):
                 continue
             self.messages += 1
             if sc.drop is not None and sc.drop(Envelope(src, dst, self.now, send.message)):
@@ -294,6 +332,8 @@ class Simulation:
         if self.now < sc.settle_at or len(self.submitted) < len(sc.workload):
             return False
         if any(c.restart is not None and c.restart > self.now for c in sc.crashes):
+            return False
+        if self._pending_restarts:
             return False
         wanted = {item.item_id for _, item in self.submitted}
         for i in sc.honest():
