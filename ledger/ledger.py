@@ -27,6 +27,7 @@ from types import TracebackType
 from ledger import schema
 from ledger.block import Block, BlockHeader, SharingResult, evidence_hash, merkle_root
 from ledger.errors import GenesisMismatch, IntegrityError, InvalidBlock
+from ledger.fragments import FragmentStore
 from ledger.genesis import Genesis
 from ledger.integrity import VerifyReport, read_head, verify_ledger
 from ledger.kv import KeyValueStore
@@ -94,6 +95,11 @@ class Ledger(LedgerQueries):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def fragments(self) -> FragmentStore:
+        """This node's storage fragments, kept in the same database (not chain state)."""
+        return FragmentStore(self.store)
 
     def head(self) -> Head:
         """The chain tip (height 0 and the genesis hash before the first block)."""

@@ -27,6 +27,7 @@ prefix key                                    value
 ``R``  record id, audit seq                   empty (audit by record)
 ``Q``  requester, audit seq                   empty (audit by requester)
 ``U``  height, audit seq                      empty (audit by height)
+``f``  record id, fragment index              StoredFragment (node-local, not chain state)
 ====== ===================================== ==========================================
 """
 
@@ -55,6 +56,7 @@ AUDIT = b"u"
 AUDIT_BY_RECORD = b"R"
 AUDIT_BY_REQUESTER = b"Q"
 AUDIT_BY_HEIGHT = b"U"
+FRAGMENT = b"f"
 
 #: Namespaces written by the state transition (they feed the state root); the rest are the
 #: block store and its indexes.
@@ -190,3 +192,7 @@ def trailing_u64(key: bytes) -> int:
 def trailing_id(key: bytes) -> bytes:
     """The 32-byte id at the end of ``key``."""
     return key[-32:]
+
+
+def fragment(record_id: bytes, index: int) -> bytes:
+    return FRAGMENT + _id(record_id) + index.to_bytes(2, "big")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from ledger import encoding
 from ledger.block import Block, BlockHeader, SharingResult
 from ledger.encoding import Encoded, Kind
+from ledger.fragments import StoredFragment
 from ledger.genesis import Genesis, NodeInfo
 from ledger.qc import AccessVote, CommitQC, CommitSignature
 from ledger.records import (
@@ -108,6 +109,7 @@ ALL_TYPES: list[type[Encoded]] = [
     AuditRecord,
     Head,
     Location,
+    StoredFragment,
 ]
 
 assert encoding.TAG_BLOCK == Block.TAG

@@ -15,6 +15,7 @@ import pytest
 
 from ledger.block import Block
 from ledger.encoding import Encoded
+from ledger.fragments import StoredFragment
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
 from ledger.qc import access_vote_payload, commit_vote_payload
@@ -83,6 +84,7 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
         "AuditRecord": audit,
         "Head": ledger.head(),
         "Location": Location(3, 1),
+        "StoredFragment": StoredFragment(fx.record_id("rec"), 2, b"fragment-bytes"),
     }
     derived = {
         "genesis_hash": fx.genesis.hash(),
