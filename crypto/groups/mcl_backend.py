@@ -8,11 +8,22 @@ root the ZCash sign bit asks for. mcl refuses every point outside the prime-orde
 
 mcl's GT exponentiation uses an endomorphism that is only valid inside GT, so decoding a GT
 element checks membership with a plain square-and-multiply by r.
+
+Hashing to G1 runs in mcl itself: pymcl does not wrap mcl's RFC 9380 settings, so
+:class:`_MclHasher` reaches them through mcl's C API, which pymcl's extension module exports
+(``mclBn_setMapToMode`` and ``mclBnG1_setDst``). Hashing to G2 stays in Python: mcl's G2 DST
+setting gave results that differ from RFC 9380 for every DST but the RFC's own test DST, and
+G2 hashing is only used for a few fixed generators. The mode is process-wide
+and the DST a library global, so every hash sets the DST it needs under a lock. A known-answer
+check runs first; if the C API is missing or answers wrongly, the backend falls back to the
+Python implementation in :mod:`crypto.groups.hash_to_curve`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import secrets
+import threading
 from collections.abc import Sequence
 from typing import Self
 
@@ -25,6 +36,52 @@ from crypto.groups.hash_to_curve import hash_to_g1_affine, hash_to_g2_affine
 from crypto.groups.params import FP_BYTES, G1_BYTES, G2_BYTES, GT_BYTES, R
 
 _R_BITS = bin(R)[3:]  # below the leading one
+
+_MCL_MAP_TO_MODE_HASH_TO_CURVE = 5  # mcl's MCL_MAP_TO_MODE_HASH_TO_CURVE (RFC 9380)
+# RFC 9380 J.9.1: hash_to_curve("abc") under this DST; x of the result.
+_KNOWN_DST = b"QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
+_KNOWN_X = int(
+    "03567bc5ef9c690c2ab2ecdf6a96ef1c139cc0b2f284dca0a9a7943388a49a3"
+    "aee664ba5379a7655d3c68900be2f6903",
+    16,
+)
+
+
+class _MclHasher:
+    """mcl's own RFC 9380 hash with a per-call DST (see the module docstring)."""
+
+    def __init__(self) -> None:
+        lib = ctypes.CDLL(pymcl._pymcl.__file__)
+        self._set_mode = lib.mclBn_setMapToMode
+        self._set_mode.argtypes = [ctypes.c_int]
+        self._set_mode.restype = ctypes.c_int
+        self._set_dst = lib.mclBnG1_setDst
+        self._set_dst.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+        self._set_dst.restype = ctypes.c_int
+        self._current: bytes | None = None
+        self._lock = threading.Lock()
+        if self._set_mode(_MCL_MAP_TO_MODE_HASH_TO_CURVE) != 0:
+            raise RuntimeError("mcl refused the RFC 9380 map-to mode")
+        point = self.g1(b"abc", _KNOWN_DST)
+        if point is None or int(str(point).split()[1]) != _KNOWN_X:
+            raise RuntimeError("mcl's hash does not match the RFC 9380 test vector")
+
+    def g1(self, message: bytes, dst: bytes) -> pymcl.G1 | None:
+        """The hash, or None if mcl does not accept this DST."""
+        with self._lock:
+            if self._current != dst:
+                if self._set_dst(dst, len(dst)) != 0:
+                    self._current = None
+                    return None
+                self._current = dst
+            return pymcl.G1.hash(message)
+
+
+def _load_hasher() -> _MclHasher | None:
+    try:
+        return _MclHasher()
+    except (OSError, AttributeError, RuntimeError):
+        return None
 
 
 def _fr(k: int) -> pymcl.Fr:
@@ -193,6 +250,12 @@ class MclGroup(Group):
         self._one = MclGT(pymcl.GT())
         self._z = MclGT(pymcl.pairing(pymcl.g1, pymcl.g2))
         self._z_table = _FixedBaseTable(self._z._e)
+        self._hasher = _load_hasher()
+
+    @property
+    def native_hashing(self) -> bool:
+        """Whether hashing to the curve runs in mcl (else in Python)."""
+        return self._hasher is not None
 
     @property
     def g1(self) -> MclG1:
@@ -251,6 +314,11 @@ class MclGroup(Group):
             raise DecodeError("G2 point is not in the prime-order subgroup") from exc
 
     def hash_to_g1(self, message: bytes, dst: bytes) -> MclG1:
+        if not 0 < len(dst) <= 255:
+            raise ValueError("a hash-to-curve DST must be 1 to 255 bytes")
+        point = self._hasher.g1(message, dst) if self._hasher is not None else None
+        if point is not None:
+            return MclG1(point)
         return self._g1_from_affine(hash_to_g1_affine(message, dst))
 
     def hash_to_g2(self, message: bytes, dst: bytes) -> MclG2:

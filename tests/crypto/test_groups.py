@@ -104,6 +104,18 @@ def test_rfc9380_vectors(group: Group) -> None:
     assert int.from_bytes(raw[48:], "big") == int(case["x0"], 16)
 
 
+@settings(max_examples=30)
+@given(message=st.binary(max_size=300), dst=st.binary(min_size=1, max_size=255))
+def test_hash_to_g1_matches_the_python_oracle(
+    mcl: Group, pyecc: Group, message: bytes, dst: bytes
+) -> None:
+    assert bytes(mcl.hash_to_g1(message, dst)) == bytes(pyecc.hash_to_g1(message, dst))
+
+
+def test_mcl_hashes_natively(mcl: Group) -> None:
+    assert getattr(mcl, "native_hashing", False)
+
+
 def test_hash_to_g1_is_domain_separated(mcl: Group) -> None:
     assert mcl.hash_to_g1(b"m", b"DST-A") != mcl.hash_to_g1(b"m", b"DST-B")
     assert mcl.hash_to_g1(b"m", b"DST-A") == mcl.hash_to_g1(b"m", b"DST-A")
