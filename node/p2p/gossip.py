@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import trio
-from libp2p.abc import IHost, ISubscriptionAPI
+from libp2p.abc import IHost
 from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
@@ -32,6 +32,14 @@ logger = logging.getLogger("iomtshare.node.p2p.gossip")
 
 # Room for the pubsub RPC framing around the payload: topic, seqno, key, signature, peer record.
 _RPC_OVERHEAD_BYTES = 16 * 1024
+
+# py-libp2p queues at most 32 RPCs per peer for writing and drops more without a word (debug
+# log only). Publishing waits while a queue is this full, so a burst from one task is paced
+# by the writers instead of being dropped...
+_PEER_QUEUE_HIGH_WATER = 24
+# ...but never longer than this in total, so one stuck peer cannot stall every publisher.
+_PACING_LIMIT_SECONDS = 2.0
+_PACING_STEP_SECONDS = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +121,8 @@ class Gossip:
                     self._pubsub.set_topic_validator(
                         topic, functools.partial(self._accept, topic), False
                     )
-                    subscription = await self._pubsub.subscribe(topic)
-                    send, receive = trio.open_memory_channel[GossipMessage](
-                        self._settings.handler_backlog
-                    )
-                    nursery.start_soon(self._drain, topic, subscription, send)
-                    nursery.start_soon(self._deliver, topic, receive, handler)
+                    inbox = await self._subscribe(topic)
+                    nursery.start_soon(self._deliver, topic, inbox, handler)
                 self._running = True
                 try:
                     task_status.started()
@@ -139,10 +143,25 @@ class Gossip:
                 f"gossip of {len(data)} bytes exceeds the limit of "
                 f"{self._settings.max_message_bytes}"
             )
+        await self._wait_for_queue_room(topic)
         try:
             await self._pubsub.publish(topic, data)
         except BaseLibp2pError as exc:
             raise P2PError(f"publish on {topic} failed: {exc}") from exc
+
+    async def _wait_for_queue_room(self, topic: str) -> None:
+        with trio.move_on_after(_PACING_LIMIT_SECONDS) as scope:
+            while any(
+                len(queue) >= _PEER_QUEUE_HIGH_WATER for queue in self._pubsub.peer_queues.values()
+            ):
+                await trio.sleep(_PACING_STEP_SECONDS)
+        if scope.cancelled_caught:
+            logger.warning(
+                "gossip publish not paced topic=%s reason=peer queue still full after %ss; "
+                "some peers may miss this message",
+                topic,
+                _PACING_LIMIT_SECONDS,
+            )
 
     async def wait_for_peer(self, peer_id: ID, topic: str, timeout: float) -> None:
         """Wait until ``peer_id`` is in this host's mesh for ``topic``, so that what this host
@@ -179,41 +198,37 @@ class Gossip:
         )
         return False
 
-    async def _drain(
-        self,
-        topic: str,
-        subscription: ISubscriptionAPI,
-        backlog: trio.MemorySendChannel[GossipMessage],
-    ) -> None:
-        # libp2p keeps only 32 undelivered messages per topic and drops the rest, so messages
-        # are moved at once into a deeper queue of our own, where a drop is ours to log.
-        me = self._host.get_id()
-        while True:
-            raw = await subscription.get()
-            origin = ID(raw.from_id)
-            if origin == me:
-                continue
-            try:
-                backlog.send_nowait(GossipMessage(topic, bytes(raw.data), origin))
-            except trio.WouldBlock:
-                logger.warning(
-                    "gossip dropped topic=%s origin=%s reason=handler backlog full (%d)",
-                    topic,
-                    origin,
-                    self._settings.handler_backlog,
-                )
+    async def _subscribe(self, topic: str) -> trio.MemoryReceiveChannel[rpc_pb2.Message]:
+        """Subscribe to ``topic`` and return its queue of accepted messages.
+
+        py-libp2p queues at most 32 undelivered messages per topic and drops the rest; a burst
+        of votes overflows that before any consumer task gets scheduled. So the queue pubsub
+        fills is swapped for one of ``handler_backlog`` entries (libp2p still logs a drop as
+        "fail to deliver message to subscription").
+        """
+        subscription = await self._pubsub.subscribe(topic)
+        send, receive = trio.open_memory_channel[rpc_pb2.Message](self._settings.handler_backlog)
+        original = self._pubsub.subscribed_topics_send[topic]
+        self._pubsub.subscribed_topics_send[topic] = send
+        await original.aclose()
+        # Anything that arrived while subscribing is carried over, in order.
+        async for message in subscription:
+            send.send_nowait(message)
+        return receive
 
     async def _deliver(
         self,
         topic: str,
-        backlog: trio.MemoryReceiveChannel[GossipMessage],
+        inbox: trio.MemoryReceiveChannel[rpc_pb2.Message],
         handler: GossipHandler,
     ) -> None:
-        async for message in backlog:
+        me = self._host.get_id()
+        async for raw in inbox:
+            origin = ID(raw.from_id)
+            if origin == me:
+                continue
             try:
-                await handler(message)
+                await handler(GossipMessage(topic, bytes(raw.data), origin))
             except Exception:
                 # One bad message or handler bug must not stop delivery on the topic.
-                logger.exception(
-                    "gossip handler failed topic=%s origin=%s", topic, message.origin
-                )
+                logger.exception("gossip handler failed topic=%s origin=%s", topic, origin)

@@ -112,6 +112,7 @@ class P2PHost:
             max_concurrent_inbound=self._config.max_concurrent_inbound,
         )
         self._gossip = Gossip(self._host, allowlist, self._config.gossip)
+        self._started = False
         self._running = False
 
     # -- identity and state -------------------------------------------------------------------
@@ -158,8 +159,9 @@ class P2PHost:
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Listen, start gossip, report the listen addresses to ``task_status``, run until
         cancelled. Raises :class:`P2PError` if the host cannot listen (port taken, bad host)."""
-        if self._running:
-            raise P2PError("host is already running")
+        if self._started:
+            raise P2PError("a host runs once; build a new one to restart")
+        self._started = True
         listen_failed = False
         try:
             async with self._host.run([self._config.listen_multiaddr()]):

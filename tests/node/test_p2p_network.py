@@ -265,6 +265,8 @@ async def test_shutdown_leaves_no_tasks_and_closes_the_port() -> None:
         await peers[0].host.request(peers[1].host.peer_id, ECHO, b"busy")
     assert all_tasks() == before
     assert not any(p.host.running for p in peers)
+    with pytest.raises(P2PError, match="runs once"):
+        await peers[0].host.run()
     for port in ports:
         with pytest.raises(OSError, match="connect"):
             await trio.open_tcp_stream("127.0.0.1", port)
@@ -420,3 +422,15 @@ def test_garbage_on_any_libp2p_protocol_leaves_the_host_running(protocol: str) -
             assert (await victim.next_message()).data == b"from honest"
 
     check()
+
+
+@trio_test
+async def test_a_burst_of_gossip_is_delivered_whole() -> None:
+    """Far more messages than py-libp2p's 32-deep per-peer and per-topic queues, in one go."""
+    async with host_group(3) as peers:
+        sent = [b"vote %d" % i for i in range(100)]
+        for data in sent:
+            await peers[0].host.publish(TOPIC, data)
+        for peer in peers[1:]:
+            received = [(await peer.next_message()).data for _ in sent]
+            assert sorted(received) == sorted(sent)
