@@ -19,6 +19,7 @@ from consensus.output import Output, Send
 from consensus.signer import Signer
 from consensus.simulation.scenario import Behavior
 from consensus.votes import AuthVote, CommitVote, ElectionVote, PrepareVote
+from crypto.errors import CryptoError
 from crypto.hashing import digest
 
 Vote = ElectionVote | PrepareVote | CommitVote
@@ -86,6 +87,10 @@ class Adversary:
             a, b = self._split()
             twin = self._twin_vote(msg)
             return [*(Send(i, msg) for i in a), *(Send(i, twin) for i in b), *extra]
+        if Behavior.BAD_BLOCKS in self.behaviors and isinstance(msg, Proposal):
+            bad = self._bad_block_proposal(msg)
+            if bad is not None:
+                return [Send(None, bad), *extra]
         if Behavior.CONFLICTING_PROPOSALS in self.behaviors and isinstance(msg, Proposal):
             twin_proposal = self._twin_proposal(msg)
             if twin_proposal is not None:
@@ -129,6 +134,31 @@ class Adversary:
         else:
             signing = self._commit_payload(self.config.chain_id, vote.height, vote.round, new_hash)
         return dataclasses.replace(twin_c, signature=self._signer.sign(signing))
+
+    def _bad_block_proposal(self, proposal: Proposal) -> Proposal | None:
+        """The same block with this node's approval in the first bundle carrying a bad share."""
+        try:
+            opened = self._app.open_block(proposal.height, proposal.block)
+        except InvalidBlock:
+            return None
+        content = opened.content
+        if not content.approved:
+            return None
+        first = content.approved[0]
+        mine = AuthVote(first.request_id, self.index, True, b"", b"")
+        mine = dataclasses.replace(mine, share=_corrupt(self._share_for(first.request), 0))
+        mine = dataclasses.replace(mine, signature=self._sign_generic(mine))
+        others = tuple(v for v in first.votes if v.voter != self.index)
+        bundle = dataclasses.replace(first, votes=(mine, *others))
+        bad_content = dataclasses.replace(content, approved=(bundle, *content.approved[1:]))
+        try:
+            built = self._app.build_block(bad_content)
+        except CryptoError:
+            return None
+        bad = dataclasses.replace(
+            proposal, block=built.block, block_hash=built.block_hash, valid_round=NO_ROUND, polka=()
+        )
+        return dataclasses.replace(bad, signature=self._sign_generic(bad))
 
     def _twin_proposal(self, proposal: Proposal) -> Proposal | None:
         try:

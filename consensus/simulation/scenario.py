@@ -19,6 +19,7 @@ class Behavior(Enum):
     EMPTY_CLAIMS = "empty-claims"  # claims leadership without the shares or votes
     DOUBLE_VOTES = "double-votes"  # different election/prepare/commit votes to different peers
     CONFLICTING_PROPOSALS = "conflicting-proposals"  # two different blocks when leader
+    BAD_BLOCKS = "bad-blocks"  # as leader, slips an approval with a bad share into its block
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,7 @@ def random_scenario(seed: int, n: int, mix: str, real_crypto: bool = False) -> S
                 Behavior.BAD_PROOFS,
                 Behavior.FLIP_VOTES,
                 Behavior.EMPTY_CLAIMS,
+                Behavior.BAD_BLOCKS,
             ]
         else:
             pool = [Behavior.DOUBLE_VOTES, Behavior.CONFLICTING_PROPOSALS, Behavior.EMPTY_CLAIMS]
