@@ -1,0 +1,186 @@
+"""Owner-side flows: store a file as a record, grant and revoke access (docs/http-api.md, data
+flow steps 1 and 2).
+
+Storing a file: a fresh data key (DEK) seals the file with XChaCha20-Poly1305 (the record id is
+the associated data); the ciphertext is erasure-coded t-of-n with a per-fragment commitment; the
+DEK, the file digest and the commitment digest form the metadata, encrypted to the owner's own
+TPRE key; a signed PutRecord carries the metadata ciphertext and the commitment; once it is
+committed the fragments are posted to the node, which hands fragment i to node i.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import aead
+from crypto.storage import StorageCommitment, encode
+from crypto.tpre import Grant as TpreGrant
+from crypto.tpre import encrypt_to_owner, make_grant
+from ledger.transactions import Grant, PutRecord, Revoke
+from node.client.keystore import MemberKeys
+from node.client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
+from node.client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
+
+DEFAULT_ACCESS_LIMIT = 100
+#: Grants last a year unless the owner says otherwise.
+DEFAULT_GRANT_LIFETIME_MS = 365 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """What :func:`put_file` did: ids, the commitment and how many fragments the node took."""
+
+    record_id: bytes
+    tx_id: str
+    height: int | None
+    commitment: StorageCommitment
+    fragments_stored: int
+    file_digest: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id.hex(),
+            "tx_id": self.tx_id,
+            "height": self.height,
+            "threshold": self.commitment.threshold,
+            "fragments": self.commitment.total,
+            "fragments_stored": self.fragments_stored,
+            "ciphertext_bytes": self.commitment.length,
+            "file_digest": self.file_digest.hex(),
+        }
+
+
+def put_file(
+    session: Session,
+    owner: MemberKeys,
+    data: bytes,
+    *,
+    name: str = "",
+    keywords: Sequence[str] = (),
+    access_limit: int = DEFAULT_ACCESS_LIMIT,
+    policy: str = "",
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+) -> StoredRecord:
+    """Encrypt, erasure-code and publish ``data`` as a new record of ``owner``.
+
+    Waits for the PutRecord to commit, then posts the fragments. Raises the client's errors
+    (:class:`~node.client.errors.NodeError` for a refused transaction or fragment upload,
+    :class:`~node.client.errors.WaitTimeout` if the record does not commit in time).
+    """
+    if access_limit < 1:
+        raise ValueError("access limit must be at least 1")
+    genesis = session.genesis
+    record_id = secrets.token_bytes(32)
+    dek = secrets.token_bytes(DEK_SIZE)
+    bulk = aead.seal(dek, data, record_id)
+    coded = encode(bulk, genesis.threshold, genesis.size)
+    metadata = RecordMetadata(
+        dek=dek,
+        file_digest=file_digest(data),
+        size=len(data),
+        commitment_digest=coded.commitment.digest(),
+        name=name,
+    )
+    sealed_metadata = encrypt_to_owner(
+        session.group, owner.tpre_public_key, metadata.to_bytes(), record_id
+    )
+    tx = PutRecord(
+        record_id=record_id,
+        owner=owner.member_id,
+        keywords_hash=keywords_hash(tuple(keywords)),
+        policy=policy,
+        access_limit=access_limit,
+        metadata_ciphertext=sealed_metadata.to_bytes(),
+        storage_commitments=coded.commitment.to_bytes(),
+        abe_ciphertext=b"",
+        created_at_ms=now_ms(),
+    )
+    tx_id = session.submit(session.sign(tx, owner.signing_key))
+    committed = session.wait_committed(tx_id, timeout)
+    stored = session.client.post_fragments(record_id, [f.to_bytes() for f in coded.fragments])
+    return StoredRecord(
+        record_id=record_id,
+        tx_id=tx_id,
+        height=committed.get("height"),
+        commitment=coded.commitment,
+        fragments_stored=stored,
+        file_digest=metadata.file_digest,
+    )
+
+
+def grant_fields(grant: TpreGrant) -> tuple[bytes, bytes]:
+    """(sealed_rekey_shares, commitments) of the Grant transaction for a TPRE grant.
+
+    The first field holds the whole canonical TPRE grant (owner and grantee keys, F_j and the
+    sealed shares), which is what nodes open and verify; the second repeats the F_j (576 bytes
+    each) so that explorers can show them without decoding the grant.
+    """
+    return grant.to_bytes(), b"".join(bytes(f) for f in grant.commitments)
+
+
+def grant_access(
+    session: Session,
+    owner: MemberKeys,
+    record_id: bytes,
+    grantee: bytes,
+    *,
+    threshold: int | None = None,
+    lifetime_ms: int = DEFAULT_GRANT_LIFETIME_MS,
+    wait: bool = True,
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+) -> dict[str, Any]:
+    """Split the owner's re-encryption key to ``grantee`` t-of-n over the genesis nodes.
+
+    The grantee's TPRE key is read from the chain and validated; ``threshold`` defaults to the
+    genesis threshold. Returns ``{"tx_id", "record_id", "grantee", "threshold", "expires_at_ms"}``
+    (and ``height`` when waited for).
+    """
+    t = threshold if threshold is not None else session.genesis.threshold
+    grantee_key = session.member_tpre_key(grantee)
+    tpre_grant = make_grant(
+        session.group, owner.tpre_secret, grantee_key, session.node_box_keys(), t
+    )
+    sealed, commitments = grant_fields(tpre_grant)
+    issued = now_ms()
+    tx = Grant(
+        record_id=record_id,
+        owner=owner.member_id,
+        grantee=grantee,
+        threshold=t,
+        expires_at_ms=issued + lifetime_ms,
+        sealed_rekey_shares=sealed,
+        commitments=commitments,
+        issued_at_ms=issued,
+    )
+    tx_id = session.submit(session.sign(tx, owner.signing_key))
+    out: dict[str, Any] = {
+        "tx_id": tx_id,
+        "record_id": record_id.hex(),
+        "grantee": grantee.hex(),
+        "threshold": t,
+        "expires_at_ms": tx.expires_at_ms,
+    }
+    if wait:
+        out["height"] = session.wait_committed(tx_id, timeout).get("height")
+    return out
+
+
+def revoke_access(
+    session: Session,
+    owner: MemberKeys,
+    record_id: bytes,
+    grantee: bytes,
+    *,
+    wait: bool = True,
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+) -> dict[str, Any]:
+    """Withdraw ``grantee``'s grant on ``record_id``."""
+    tx = Revoke(record_id=record_id, owner=owner.member_id, grantee=grantee, issued_at_ms=now_ms())
+    tx_id = session.submit(session.sign(tx, owner.signing_key))
+    out: dict[str, Any] = {"tx_id": tx_id, "record_id": record_id.hex(), "grantee": grantee.hex()}
+    if wait:
+        out["height"] = session.wait_committed(tx_id, timeout).get("height")
+    return out

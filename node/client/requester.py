@@ -1,0 +1,191 @@
+"""Requester-side flows: ask for a record, wait for the network's decision, fetch and decrypt
+(docs/http-api.md, data flow steps 3 and 5).
+
+A request is a signed AccessRequest with the current time and a fresh 16-byte nonce; its
+transaction id is the request id. When the nodes grant it, the block's sharing result holds the
+re-encrypted metadata, which only this requester can open; the DEK inside then opens the bulk
+ciphertext the nodes rebuild from their fragments, and the file digest is checked.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import aead
+from crypto.errors import CryptoError
+from crypto.hashing import digest
+from crypto.policy.hash_tree import attribute_hash
+from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
+from ledger.transactions import AccessRequest
+from node.client.errors import (
+    AccessDenied,
+    ConnectionFailed,
+    IntegrityError,
+    NodeError,
+    WaitTimeout,
+)
+from node.client.http import MAX_SERVER_WAIT
+from node.client.keystore import MemberKeys
+from node.client.metadata import RecordMetadata, file_digest
+from node.client.session import Session, now_ms
+
+NONCE_SIZE = 16
+FETCH_SIGNATURE_TAG = b"iomtshare/node/fetch/v1"
+DEFAULT_DECISION_TIMEOUT = 60.0
+
+
+def fetch_signing_payload(
+    chain_id: str, record_id: bytes, requester: bytes, timestamp_ms: int, nonce: bytes
+) -> bytes:
+    """What a requester signs to be served a record's bulk data (the node checks the same)."""
+    return digest(
+        FETCH_SIGNATURE_TAG,
+        chain_id.encode("utf-8"),
+        record_id,
+        requester,
+        timestamp_ms.to_bytes(8, "big"),
+        nonce,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The network's answer to a request (``status`` is ``granted`` or ``denied``)."""
+
+    request_id: str
+    status: str
+    height: int | None
+    reencrypted: bytes
+    reason: str
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> Decision:
+        return cls(
+            request_id=str(document.get("request_id", "")),
+            status=str(document.get("status", "")),
+            height=document.get("height"),
+            reencrypted=bytes.fromhex(str(document.get("reencrypted_ciphertext") or "")),
+            reason=str(document.get("reason") or ""),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "status": self.status,
+            "height": self.height,
+            "reason": self.reason or None,
+        }
+
+
+def request_access(
+    session: Session,
+    requester: MemberKeys,
+    record_id: bytes,
+    *,
+    attributes: tuple[str, ...] | None = None,
+) -> str:
+    """Submit a fresh, signed AccessRequest; returns the request id (the transaction id).
+
+    ``attributes`` default to the requester's latest attributes on chain; their hashes go into
+    the request so that policy records can be checked against them.
+    """
+    record = session.client.record(record_id.hex())
+    if attributes is None:
+        history = session.client.attributes(requester.member_id.hex())
+        attributes = tuple(history[-1]["attributes"]) if history else ()
+    tx = AccessRequest(
+        requester=requester.member_id,
+        record_id=record_id,
+        keywords_hash=bytes.fromhex(record["keywords_hash"]),
+        attribute_hashes=tuple(sorted(attribute_hash(a) for a in attributes)),
+        timestamp_ms=now_ms(),
+        nonce=secrets.token_bytes(NONCE_SIZE),
+    )
+    return session.submit(session.sign(tx, requester.signing_key))
+
+
+def wait_decision(
+    session: Session, request_id: str, timeout: float = DEFAULT_DECISION_TIMEOUT
+) -> Decision:
+    """Long-poll ``GET /requests/{id}`` until the request is decided.
+
+    Raises :class:`WaitTimeout` if it is still pending (or unknown) after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(f"request {request_id[:16]}… not decided within {timeout:g} s")
+        try:
+            answer = session.client.request(request_id, wait=min(remaining, MAX_SERVER_WAIT))
+        except NodeError as exc:
+            # The node may not have seen the request yet (gossip, or it was not yet pooled).
+            if exc.code != "not_found":
+                raise
+            time.sleep(min(0.2, max(remaining, 0.0)))
+            continue
+        except ConnectionFailed:
+            if time.monotonic() >= deadline:
+                raise
+            continue
+        decision = Decision.from_json(answer)
+        if decision.status in ("granted", "denied"):
+            return decision
+
+
+def open_metadata(
+    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+) -> RecordMetadata:
+    """Open the re-encrypted metadata of a granted request; raises AccessDenied/IntegrityError."""
+    if decision.status != "granted":
+        raise AccessDenied(f"request {decision.request_id[:16]}… was {decision.status}: "
+                           f"{decision.reason or 'no reason given'}")
+    try:
+        sealed = ReEncryptedCiphertext.from_bytes(session.group, decision.reencrypted)
+        plain = decrypt_reencrypted(requester.tpre_secret, sealed, record_id)
+        return RecordMetadata.from_bytes(plain)
+    except CryptoError as exc:
+        raise IntegrityError(f"cannot open the re-encrypted metadata: {exc}") from exc
+
+
+def fetch_ciphertext(session: Session, requester: MemberKeys, record_id: bytes) -> bytes:
+    """Ask the node for the record's bulk ciphertext with a fresh signed data request."""
+    timestamp = now_ms()
+    nonce = secrets.token_bytes(NONCE_SIZE)
+    payload = fetch_signing_payload(
+        session.chain_id, record_id, requester.member_id, timestamp, nonce
+    )
+    body = {
+        "requester": requester.member_id.hex(),
+        "timestamp_ms": timestamp,
+        "nonce": nonce.hex(),
+        "signature": requester.signing_key.sign(payload).hex(),
+    }
+    try:
+        return session.client.fetch_data(record_id, body)
+    except NodeError as exc:
+        if exc.status in (401, 403):
+            raise AccessDenied(f"the node refused the data: {exc.message}") from exc
+        raise
+
+
+def fetch_and_decrypt(
+    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+) -> tuple[bytes, RecordMetadata]:
+    """The plaintext of a granted record and its metadata, every check passed.
+
+    Raises :class:`AccessDenied` (denied request, node refused the data) and
+    :class:`IntegrityError` (metadata, AEAD or digest check failed).
+    """
+    metadata = open_metadata(session, requester, record_id, decision)
+    ciphertext = fetch_ciphertext(session, requester, record_id)
+    try:
+        data = aead.open_sealed(metadata.dek, ciphertext, record_id)
+    except CryptoError as exc:
+        raise IntegrityError(f"the bulk ciphertext does not open with the DEK: {exc}") from exc
+    if file_digest(data) != metadata.file_digest or len(data) != metadata.size:
+        raise IntegrityError("the decrypted file does not match the digest in its metadata")
+    return data, metadata

@@ -1,0 +1,117 @@
+"""A client session: one node, the pairing group, the chain's genesis and transaction helpers.
+
+Flows (:mod:`node.client.authority`, :mod:`node.client.owner`, :mod:`node.client.requester`)
+take a :class:`Session`, so one HTTP connection pool and one fetched genesis serve many calls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, TypeVar
+
+from crypto.errors import CryptoError
+from crypto.groups import Group
+from crypto.sealing import BoxPublicKey
+from crypto.signing import SigningKey
+from crypto.tpre import UserPublicKey
+from ledger.genesis import Genesis
+from ledger.transactions import Transaction
+from node.client.errors import ConnectionFailed, IntegrityError, NodeError, WaitTimeout
+from node.client.http import MAX_SERVER_WAIT, NodeClient
+
+T = TypeVar("T", bound=Transaction)
+
+#: How long flows wait for a transaction to commit unless told otherwise.
+DEFAULT_COMMIT_TIMEOUT = 30.0
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the Unix epoch (what transactions carry)."""
+    return time.time_ns() // 1_000_000
+
+
+class Session:
+    """Flows run against ``client`` with ``group``; the genesis is fetched once, on first use."""
+
+    def __init__(self, client: NodeClient, group: Group) -> None:
+        self.client = client
+        self.group = group
+        self._genesis: Genesis | None = None
+
+    @property
+    def genesis(self) -> Genesis:
+        """The genesis the node serves; raises :class:`IntegrityError` if it does not parse."""
+        if self._genesis is None:
+            document = self.client.genesis()
+            try:
+                self._genesis = Genesis.from_json(document)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise IntegrityError(f"the node serves a malformed genesis: {exc!r}") from exc
+        return self._genesis
+
+    @property
+    def chain_id(self) -> str:
+        return self.genesis.chain_id
+
+    def node_box_keys(self) -> list[BoxPublicKey]:
+        """X25519 keys of nodes 1..n, in index order (where grants seal re-key shares)."""
+        return [node.box_public_key() for node in self.genesis.nodes]
+
+    def sign(self, tx: T, key: SigningKey) -> T:
+        return tx.signed(key, self.chain_id)
+
+    def submit(self, tx: Transaction) -> str:
+        """POST a signed transaction; returns its id (hex)."""
+        return self.client.submit_tx(tx.to_bytes())
+
+    def wait_committed(self, tx_id: str, timeout: float = DEFAULT_COMMIT_TIMEOUT) -> dict[str, Any]:
+        """Wait until ``tx_id`` is in a committed block and return the node's view of it.
+
+        Raises :class:`WaitTimeout` if it is not committed within ``timeout`` seconds (the
+        transaction may have been refused when its block was built, or still be pending).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(
+                    f"transaction {tx_id[:16]}… not committed within {timeout:g} s "
+                    "(refused by the block builder, or the network is stalled)"
+                )
+            try:
+                return self.client.tx(tx_id, wait=min(remaining, MAX_SERVER_WAIT))
+            except NodeError as exc:
+                if exc.code != "not_found":
+                    raise
+            except ConnectionFailed:
+                if time.monotonic() >= deadline:
+                    raise
+
+    def submit_and_wait(
+        self, tx: Transaction, timeout: float = DEFAULT_COMMIT_TIMEOUT
+    ) -> dict[str, Any]:
+        return self.wait_committed(self.submit(tx), timeout)
+
+    def member_tpre_key(self, member_id: bytes) -> UserPublicKey:
+        """The TPRE public key a member published on chain, validated.
+
+        Raises :class:`IntegrityError` if the member published none or an invalid one.
+        """
+        member = self.client.member(member_id.hex())
+        material = bytes.fromhex(str(member.get("tpre_public_key") or ""))
+        if not material:
+            raise IntegrityError(
+                f"member {member_id.hex()[:16]}… has not published a TPRE key "
+                "(run `iomtshare client publish-key` as that member)"
+            )
+        return validated_tpre_key(self.group, material)
+
+
+def validated_tpre_key(group: Group, material: bytes) -> UserPublicKey:
+    """Decode and check a TPRE public key; raises :class:`IntegrityError`."""
+    try:
+        key = UserPublicKey.from_bytes(group, material)
+        key.validate(group)
+    except CryptoError as exc:
+        raise IntegrityError(f"invalid TPRE public key: {exc}") from exc
+    return key

@@ -1,0 +1,120 @@
+"""node.client flows end to end against the in-process fake of the HTTP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crypto.groups import Group, load_group
+from ledger.transactions import MemberRole
+from node.client import AccessDenied, IntegrityError, MemberKeys, NodeClient, NodeError
+from node.client.authority import change_attributes, register_member
+from node.client.member import publish_tpre_key
+from node.client.owner import grant_access, put_file, revoke_access
+from node.client.requester import (
+    fetch_and_decrypt,
+    fetch_ciphertext,
+    request_access,
+    wait_decision,
+)
+from node.client.session import Session
+from node.devnet import create_network
+from tests.cli.fake_node import FakeNode
+
+
+@pytest.fixture(scope="module")
+def group() -> Group:
+    return load_group("mcl")
+
+
+@pytest.fixture
+def fake(tmp_path: Path, group: Group) -> FakeNode:
+    return FakeNode(create_network(tmp_path / "net", 4, threshold=3, base_port=32000), group)
+
+
+@pytest.fixture
+def session(fake: FakeNode, group: Group) -> Iterator[Session]:
+    with NodeClient("http://fake", transport=fake.transport()) as client:
+        yield Session(client, group)
+
+
+def _member(session: Session, fake: FakeNode, role: MemberRole) -> MemberKeys:
+    keys = MemberKeys.generate(session.group, role)
+    authority = fake.network.authority_key()
+    register_member(session, authority, keys.public(), attributes=["role:doctor"])
+    publish_tpre_key(session, keys)
+    return keys
+
+
+def test_owner_shares_a_file_with_a_requester(session: Session, fake: FakeNode) -> None:
+    owner = _member(session, fake, MemberRole.OWNER)
+    doctor = _member(session, fake, MemberRole.REQUESTER)
+    data = b"ECG trace " * 500
+    stored = put_file(session, owner, data, name="ecg.bin", keywords=["ecg", "2026"])
+    assert stored.fragments_stored == 4
+    assert stored.commitment.threshold == 3
+    grant = grant_access(session, owner, stored.record_id, doctor.member_id)
+    assert grant["threshold"] == 3
+
+    request_id = request_access(session, doctor, stored.record_id)
+    decision = wait_decision(session, request_id, timeout=5)
+    assert decision.status == "granted"
+    plain, metadata = fetch_and_decrypt(session, doctor, stored.record_id, decision)
+    assert plain == data
+    assert metadata.name == "ecg.bin"
+    assert fake.audit[-1]["requester"] == doctor.member_id.hex()
+
+
+def test_revoked_requester_is_denied(session: Session, fake: FakeNode) -> None:
+    owner = _member(session, fake, MemberRole.OWNER)
+    doctor = _member(session, fake, MemberRole.REQUESTER)
+    stored = put_file(session, owner, b"x" * 100)
+    grant_access(session, owner, stored.record_id, doctor.member_id)
+    revoke_access(session, owner, stored.record_id, doctor.member_id)
+    decision = wait_decision(session, request_access(session, doctor, stored.record_id), 5)
+    assert decision.status == "denied"
+    with pytest.raises(AccessDenied, match="denied"):
+        fetch_and_decrypt(session, doctor, stored.record_id, decision)
+    with pytest.raises(AccessDenied, match="refused the data"):
+        fetch_ciphertext(session, doctor, stored.record_id)
+
+
+def test_another_member_cannot_open_a_granted_result(session: Session, fake: FakeNode) -> None:
+    owner = _member(session, fake, MemberRole.OWNER)
+    doctor = _member(session, fake, MemberRole.REQUESTER)
+    stranger = _member(session, fake, MemberRole.REQUESTER)
+    stored = put_file(session, owner, b"secret vitals")
+    grant_access(session, owner, stored.record_id, doctor.member_id)
+    decision = wait_decision(session, request_access(session, doctor, stored.record_id), 5)
+    with pytest.raises(IntegrityError, match="re-encrypted metadata"):
+        fetch_and_decrypt(session, stranger, stored.record_id, decision)
+
+
+def test_grant_needs_a_published_tpre_key(session: Session, fake: FakeNode) -> None:
+    owner = _member(session, fake, MemberRole.OWNER)
+    silent = MemberKeys.generate(session.group, MemberRole.REQUESTER)
+    register_member(session, fake.network.authority_key(), silent.public())
+    stored = put_file(session, owner, b"data")
+    with pytest.raises(IntegrityError, match="publish-key"):
+        grant_access(session, owner, stored.record_id, silent.member_id)
+
+
+def test_only_the_genesis_authority_registers(session: Session, group: Group) -> None:
+    impostor = MemberKeys.generate(group).signing_key
+    member = MemberKeys.generate(group).public()
+    with pytest.raises(IntegrityError, match="not the authority"):
+        register_member(session, impostor, member)
+    with pytest.raises(IntegrityError, match="not the authority"):
+        change_attributes(session, impostor, member.member_id, ["x"])
+
+
+def test_node_errors_carry_the_server_code(session: Session) -> None:
+    with pytest.raises(NodeError) as info:
+        session.client.record("00" * 32)
+    assert info.value.status == 404
+    assert info.value.code == "not_found"
+    with pytest.raises(NodeError) as bad:
+        session.client.submit_tx(b"\x01garbage")
+    assert bad.value.code == "bad_transaction"
