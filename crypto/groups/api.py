@@ -14,76 +14,52 @@ from collections.abc import Sequence
 from typing import Self
 
 
-class G1Element(ABC):
+class PointElement(ABC):
+    """A point of a prime-order elliptic-curve group, written additively."""
+
+    __slots__ = ()
+
+    @abstractmethod
+    def __add__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __sub__(self, other: Self) -> Self: ...
+
+    @abstractmethod
+    def __neg__(self) -> Self: ...
+
+    @abstractmethod
+    def __mul__(self, scalar: int) -> Self: ...
+
+    def __rmul__(self, scalar: int) -> Self:
+        return self * scalar
+
+    @abstractmethod
+    def __eq__(self, other: object) -> bool: ...
+
+    @abstractmethod
+    def __hash__(self) -> int: ...
+
+    @abstractmethod
+    def __bytes__(self) -> bytes: ...
+
+    @abstractmethod
+    def is_identity(self) -> bool: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
+
+
+class G1Element(PointElement):
     """A point of the order-r subgroup of E(Fp)."""
 
     __slots__ = ()
 
-    @abstractmethod
-    def __add__(self, other: Self) -> Self: ...
 
-    @abstractmethod
-    def __sub__(self, other: Self) -> Self: ...
-
-    @abstractmethod
-    def __neg__(self) -> Self: ...
-
-    @abstractmethod
-    def __mul__(self, scalar: int) -> Self: ...
-
-    def __rmul__(self, scalar: int) -> Self:
-        return self * scalar
-
-    @abstractmethod
-    def __eq__(self, other: object) -> bool: ...
-
-    @abstractmethod
-    def __hash__(self) -> int: ...
-
-    @abstractmethod
-    def __bytes__(self) -> bytes: ...
-
-    @abstractmethod
-    def is_identity(self) -> bool: ...
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
-
-
-class G2Element(ABC):
+class G2Element(PointElement):
     """A point of the order-r subgroup of the sextic twist E'(Fp2)."""
 
     __slots__ = ()
-
-    @abstractmethod
-    def __add__(self, other: Self) -> Self: ...
-
-    @abstractmethod
-    def __sub__(self, other: Self) -> Self: ...
-
-    @abstractmethod
-    def __neg__(self) -> Self: ...
-
-    @abstractmethod
-    def __mul__(self, scalar: int) -> Self: ...
-
-    def __rmul__(self, scalar: int) -> Self:
-        return self * scalar
-
-    @abstractmethod
-    def __eq__(self, other: object) -> bool: ...
-
-    @abstractmethod
-    def __hash__(self) -> int: ...
-
-    @abstractmethod
-    def __bytes__(self) -> bytes: ...
-
-    @abstractmethod
-    def is_identity(self) -> bool: ...
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
 
 
 class GTElement(ABC):

@@ -25,7 +25,7 @@ import ctypes
 import secrets
 import threading
 from collections.abc import Sequence
-from typing import Self
+from typing import Any, Self
 
 import pymcl
 
@@ -88,10 +88,12 @@ def _fr(k: int) -> pymcl.Fr:
     return pymcl.Fr.deserialize((k % R).to_bytes(32, "little"))
 
 
-class MclG1(G1Element):
+class _MclPoint:
+    """Group operations shared by the G1 and G2 wrappers (the subclass fixes the type)."""
+
     __slots__ = ("_p",)
 
-    def __init__(self, point: pymcl.G1) -> None:
+    def __init__(self, point: Any) -> None:
         self._p = point
 
     def __add__(self, other: Self) -> Self:
@@ -107,10 +109,17 @@ class MclG1(G1Element):
         return type(self)(self._p * _fr(scalar))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, MclG1) and self._p == other._p
+        return type(other) is type(self) and bool(self._p == other._p)
 
     def __hash__(self) -> int:
         return hash(self._p)
+
+    def is_identity(self) -> bool:
+        return bool(self._p.is_zero())
+
+
+class MclG1(_MclPoint, G1Element):
+    __slots__ = ()
 
     def __bytes__(self) -> bytes:
         if self._p.is_zero():
@@ -118,42 +127,15 @@ class MclG1(G1Element):
         _, x, y = str(self._p).split()
         return encoding.encode_g1((int(x), int(y)))
 
-    def is_identity(self) -> bool:
-        return bool(self._p.is_zero())
 
-
-class MclG2(G2Element):
-    __slots__ = ("_p",)
-
-    def __init__(self, point: pymcl.G2) -> None:
-        self._p = point
-
-    def __add__(self, other: Self) -> Self:
-        return type(self)(self._p + other._p)
-
-    def __sub__(self, other: Self) -> Self:
-        return type(self)(self._p - other._p)
-
-    def __neg__(self) -> Self:
-        return type(self)(-self._p)
-
-    def __mul__(self, scalar: int) -> Self:
-        return type(self)(self._p * _fr(scalar))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, MclG2) and self._p == other._p
-
-    def __hash__(self) -> int:
-        return hash(self._p)
+class MclG2(_MclPoint, G2Element):
+    __slots__ = ()
 
     def __bytes__(self) -> bytes:
         if self._p.is_zero():
             return encoding.encode_g2(None)
         _, x0, x1, y0, y1 = str(self._p).split()
         return encoding.encode_g2((int(x0), int(x1), int(y0), int(y1)))
-
-    def is_identity(self) -> bool:
-        return bool(self._p.is_zero())
 
 
 class MclGT(GTElement):

@@ -32,7 +32,9 @@ def _conjugate(f: Any) -> Any:
     return bls.FQ12([c if i % 2 == 0 else -c for i, c in enumerate(f.coeffs)])
 
 
-class PyEccG1(G1Element):
+class _PyEccPoint:
+    """Group operations shared by the G1 and G2 wrappers (the subclass fixes the type)."""
+
     __slots__ = ("_p",)
 
     def __init__(self, point: _Point) -> None:
@@ -51,10 +53,17 @@ class PyEccG1(G1Element):
         return type(self)(bls.multiply(self._p, scalar % R))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PyEccG1) and bool(bls.eq(self._p, other._p))
+        return type(other) is type(self) and bool(bls.eq(self._p, other._p))  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
         return hash(bytes(self))
+
+    def is_identity(self) -> bool:
+        return bool(bls.is_inf(self._p))
+
+
+class PyEccG1(_PyEccPoint, G1Element):
+    __slots__ = ()
 
     def affine(self) -> encoding.AffineG1 | None:
         if bls.is_inf(self._p):
@@ -65,33 +74,9 @@ class PyEccG1(G1Element):
     def __bytes__(self) -> bytes:
         return encoding.encode_g1(self.affine())
 
-    def is_identity(self) -> bool:
-        return bool(bls.is_inf(self._p))
 
-
-class PyEccG2(G2Element):
-    __slots__ = ("_p",)
-
-    def __init__(self, point: _Point) -> None:
-        self._p = point
-
-    def __add__(self, other: Self) -> Self:
-        return type(self)(bls.add(self._p, other._p))
-
-    def __sub__(self, other: Self) -> Self:
-        return type(self)(bls.add(self._p, bls.neg(other._p)))
-
-    def __neg__(self) -> Self:
-        return type(self)(bls.neg(self._p))
-
-    def __mul__(self, scalar: int) -> Self:
-        return type(self)(bls.multiply(self._p, scalar % R))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PyEccG2) and bool(bls.eq(self._p, other._p))
-
-    def __hash__(self) -> int:
-        return hash(bytes(self))
+class PyEccG2(_PyEccPoint, G2Element):
+    __slots__ = ()
 
     def __bytes__(self) -> bytes:
         if bls.is_inf(self._p):
@@ -100,9 +85,6 @@ class PyEccG2(G2Element):
         x0, x1 = (int(c) for c in x.coeffs)
         y0, y1 = (int(c) for c in y.coeffs)
         return encoding.encode_g2((x0, x1, y0, y1))
-
-    def is_identity(self) -> bool:
-        return bool(bls.is_inf(self._p))
 
 
 class PyEccGT(GTElement):
