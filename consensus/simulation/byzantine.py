@@ -60,9 +60,7 @@ class Adversary:
         out.sends = sends
         return out
 
-    def _sign_generic(
-        self, msg: AuthVote | LeaderClaim | ElectionVote | Proposal | PrepareVote
-    ) -> bytes:
+    def _sign_generic(self, msg: Signable) -> bytes:
         return self._signer.sign(msg.signing_bytes(self.config.chain_id))
 
     def _others(self) -> list[int]:

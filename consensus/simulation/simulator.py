@@ -12,12 +12,14 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from consensus.encoding import ItemKind
 from consensus.evidence import Evidence
 from consensus.machine import ConsensusNode
 from consensus.messages import Message, Submission, decode_message
 from consensus.output import Output, Send, Timer, TraceEvent
+from consensus.pool import ItemPool
 from consensus.signer import Signer, Verifier
 from consensus.simulation.byzantine import Adversary
 from consensus.simulation.fake import (
@@ -33,7 +35,21 @@ from consensus.simulation.fake import (
 from consensus.simulation.scenario import CrashOn, Envelope, Scenario, Submit
 from consensus.simulation.trace import format_trace, run_summary
 
-NodeFactory = Callable[..., ConsensusNode]
+
+class SimNode(Protocol):
+    """What the simulator drives: a :class:`ConsensusNode`, or a test's stand-in for one."""
+
+    height: int
+    pool: ItemPool
+
+    def start(self, now: float) -> Output: ...
+
+    def on_message(self, msg: Message, now: float) -> Output: ...
+
+    def on_timer(self, timer: Timer, now: float) -> Output: ...
+
+
+NodeFactory = Callable[..., SimNode]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +144,7 @@ class Simulation:
         self.now = 0.0
         n = scenario.n
         self.ledgers = {i: FakeLedger() for i in range(1, n + 1)}
-        self.nodes: dict[int, ConsensusNode | None] = {i: None for i in range(1, n + 1)}
+        self.nodes: dict[int, SimNode | None] = {i: None for i in range(1, n + 1)}
         self._epoch = dict.fromkeys(range(1, n + 1), 0)
         self._adversaries: dict[int, Adversary] = {}
         self._base_delay = {
