@@ -53,10 +53,10 @@ class _PyEccPoint:
         return type(self)(bls.multiply(self._p, scalar % R))
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and bool(bls.eq(self._p, other._p))  # type: ignore[attr-defined]
+        return type(other) is type(self) and bool(bls.eq(self._p, other._p))
 
     def __hash__(self) -> int:
-        return hash(bytes(self))
+        return hash(bytes(self))  # type: ignore[call-overload]
 
     def is_identity(self) -> bool:
         return bool(bls.is_inf(self._p))
