@@ -16,7 +16,9 @@ Cancelling the nursery stops every task the host started and closes its sockets.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +50,8 @@ from node.p2p.reqresp import RequestHandler, RequestResponse
 
 logger = logging.getLogger("iomtshare.node.p2p.host")
 
+_LISTEN_ADDRESS = re.compile(r"/ip[46]/(?P<host>[0-9A-Fa-f.:]+)/tcp/(?P<port>[0-9]{1,5})")
+
 # Bound on an orderly shutdown (closing connections and listeners) once cancelled.
 _CLOSE_GRACE_SECONDS = 5.0
 
@@ -68,8 +72,30 @@ class P2PConfig:
     dial_timeout: float = 5.0
     gossip: GossipSettings = field(default_factory=GossipSettings)
 
+    def __post_init__(self) -> None:
+        try:
+            ipaddress.ip_address(self.listen_host)
+        except ValueError as exc:
+            raise P2PError(f"listen host must be an IP address: {self.listen_host!r}") from exc
+        if not 0 <= self.listen_port <= 65535:
+            raise P2PError(f"listen port out of range: {self.listen_port}")
+        if self.max_frame_bytes < 64 or self.request_timeout <= 0 or self.dial_timeout <= 0:
+            raise P2PError("frame limit, request timeout and dial timeout must be positive")
+        if self.max_concurrent_inbound < 1:
+            raise P2PError("max_concurrent_inbound must be at least 1")
+
+    @classmethod
+    def listening_on(cls, address: str, **limits: Any) -> P2PConfig:
+        """A config for a listen multiaddr such as ``/ip4/127.0.0.1/tcp/26656``; other fields
+        come from ``limits``. Raises :class:`P2PError` for any other form of address."""
+        match = _LISTEN_ADDRESS.fullmatch(address)
+        if match is None:
+            raise P2PError(f"listen address must be /ip4|ip6/<ip>/tcp/<port>: {address!r}")
+        return cls(listen_host=match["host"], listen_port=int(match["port"]), **limits)
+
     def listen_multiaddr(self) -> multiaddr.Multiaddr:
-        return multiaddr.Multiaddr(f"/ip4/{self.listen_host}/tcp/{self.listen_port}")
+        family = "ip6" if ipaddress.ip_address(self.listen_host).version == 6 else "ip4"
+        return multiaddr.Multiaddr(f"/{family}/{self.listen_host}/tcp/{self.listen_port}")
 
 
 class P2PHost:

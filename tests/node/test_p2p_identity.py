@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 from libp2p.peer.id import ID
 
 from crypto.signing import SigningKey
-from node.p2p import P2PError, PeerAllowlist, PeerRefused, parse_peer_id, peer_id_of
+from node.p2p import (
+    P2PConfig,
+    P2PError,
+    PeerAllowlist,
+    PeerRefused,
+    parse_peer_id,
+    peer_id_of,
+)
 from node.p2p.identity import libp2p_key_pair
 
 
@@ -46,3 +53,30 @@ def test_allowlist_membership_and_refusal() -> None:
     allowlist.check(peer_id_of(keys[0].verify_key), "test")
     with pytest.raises(PeerRefused, match="not in genesis"):
         allowlist.check(outsider, "test")
+
+
+def test_config_from_a_listen_multiaddr() -> None:
+    config = P2PConfig.listening_on("/ip4/127.0.0.1/tcp/26656", request_timeout=3.0)
+    assert (config.listen_host, config.listen_port, config.request_timeout) == (
+        "127.0.0.1",
+        26656,
+        3.0,
+    )
+    assert str(config.listen_multiaddr()) == "/ip4/127.0.0.1/tcp/26656"
+    assert str(P2PConfig.listening_on("/ip6/::1/tcp/0").listen_multiaddr()) == "/ip6/::1/tcp/0"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/dns4/example.org/tcp/1", "/ip4/127.0.0.1/udp/1", "/ip4/127.0.0.1/tcp/99999", "/ip4/x/tcp/1"],
+)
+def test_bad_listen_addresses_are_refused(address: str) -> None:
+    with pytest.raises(P2PError):
+        P2PConfig.listening_on(address)
+
+
+def test_bad_limits_are_refused() -> None:
+    with pytest.raises(P2PError):
+        P2PConfig(request_timeout=0)
+    with pytest.raises(P2PError):
+        P2PConfig(max_concurrent_inbound=0)
