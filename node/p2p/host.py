@@ -125,6 +125,7 @@ class P2PHost:
         )
         if not isinstance(swarm, Swarm):  # new_swarm is typed to return the interface
             raise P2PError(f"unexpected network service {type(swarm).__name__}")
+        self._swarm = swarm
         self._host = BasicHost(network=swarm)
         # After BasicHost installed its handler: every inbound stream now runs inside the guard.
         swarm.set_stream_handler(guard_stream_handler(swarm.common_stream_handler))
@@ -244,6 +245,11 @@ class P2PHost:
         except (ValueError, TypeError, BaseLibp2pError) as exc:
             raise P2PError(f"bad peer address {str(address)[:200]!r}: {exc}") from exc
         self._allowlist.check(info.peer_id, "outbound dial")
+        # An explicit dial is the caller's word on where the peer is now: forget addresses
+        # that failed before and lift libp2p's 60 s "recently failed" block, which would
+        # otherwise refuse to dial a member that just restarted on a new port.
+        self._host.get_peerstore().clear_addrs(info.peer_id)
+        self._swarm.unblock_peer(info.peer_id)
         try:
             with trio.fail_after(self._config.dial_timeout):
                 await self._host.connect(info)

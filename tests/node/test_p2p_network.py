@@ -434,3 +434,23 @@ async def test_a_burst_of_gossip_is_delivered_whole() -> None:
         for peer in peers[1:]:
             received = [(await peer.next_message()).data for _ in sent]
             assert sorted(received) == sorted(sent)
+
+
+@trio_test
+async def test_dialling_a_dead_address_or_a_bad_one_fails_cleanly() -> None:
+    async with host_group(2, connect=False) as (first, second):
+        port = int(second.host.listen_addrs()[0].value_for_protocol("tcp"))
+        with trio.socket.socket() as probe:
+            await probe.bind(("127.0.0.1", 0))
+            dead_port = probe.getsockname()[1]
+        assert dead_port != port
+        with pytest.raises(DialError):
+            await first.host.connect(f"/ip4/127.0.0.1/tcp/{dead_port}/p2p/{second.host.peer_id}")
+        for bad in ("not an address", "/ip4/127.0.0.1/tcp/1", "/p2p/xyz"):
+            with pytest.raises(P2PError):
+                await first.host.connect(bad)
+        # The wrong key answering at an address is caught by the Noise handshake.
+        with pytest.raises(DialError):
+            await first.host.connect(f"/ip4/127.0.0.1/tcp/{port}/p2p/{first.host.peer_id}")
+        await first.host.connect(second.address)
+        await first.host.wait_connected(second.host.peer_id)
