@@ -22,8 +22,11 @@ def test_invariants_hold_with_real_crypto(n: int, mix: str) -> None:
         assert not problems, "\n".join([*problems[:10], result.summary()])
 
 
-def test_real_shares_reject_tampering() -> None:
-    world = real_world(4, 0)
+@pytest.mark.parametrize(
+    "backend", ["mcl", pytest.param("py_ecc", marks=[pytest.mark.slow, pytest.mark.pyecc])]
+)
+def test_real_shares_reject_tampering(backend: str) -> None:
+    world = real_world(4, 0, backend=backend)
     shares = world.shares
     assert isinstance(shares, TpreShares)
     from consensus.simulation.fake import FakeRequest
