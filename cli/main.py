@@ -14,6 +14,11 @@ from cli.lazy import LazyGroup
 COMMANDS: dict[str, str] = {
     "bench": "cli.bench:bench",
     "demo": "cli.demo:demo",
+    "init": "cli.init_cmd:init",
+    "authority": "cli.authority_cmd:authority",
+    "client": "cli.client_cmd:client",
+    "explore": "cli.explore_cmd:explore",
+    "testnet": "cli.testnet_cmd:testnet",
 }
 
 

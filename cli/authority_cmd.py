@@ -1,0 +1,138 @@
+"""``iomtshare authority ...``: the offline authority key, member registration, attributes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.common import (
+    backend_option,
+    client_errors,
+    emit,
+    hex_id,
+    json_option,
+    node_option,
+    open_session,
+    timeout_option,
+)
+
+if TYPE_CHECKING:
+    from crypto.signing import SigningKey
+
+key_option = click.option(
+    "--key",
+    "key_file",
+    envvar="IOMTSHARE_AUTHORITY_KEY",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The authority key file (a testnet's is DIR/authority/authority_key).",
+)
+
+
+def _authority_key(path: Path) -> SigningKey:
+    from crypto.signing import SigningKey
+    from node.config import ConfigError, load_secret
+
+    try:
+        return SigningKey(load_secret(path))
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group("authority")
+def authority() -> None:
+    """Authority commands: init, register, attributes."""
+
+
+@authority.command("init")
+@click.option(
+    "--key", "key_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="Where to write the new authority key (mode 0600).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing key file.")
+@json_option
+def init(key_file: Path, force: bool, as_json: bool) -> None:
+    """Create an authority key; its public key goes into a genesis."""
+    from crypto.signing import SigningKey
+    from node.config import save_secret
+
+    if key_file.exists() and not force:
+        raise click.ClickException(f"{key_file} exists; pass --force to replace it")
+    key = SigningKey.generate()
+    save_secret(key_file, key.seed())
+    emit({"key_file": str(key_file), "verify_key": key.verify_key.hex()}, as_json)
+
+
+@authority.command("register")
+@click.argument("member_file", type=click.Path(exists=True, path_type=Path))
+@key_option
+@node_option
+@click.option(
+    "--role", type=click.Choice(["owner", "requester", "device", "edge"]), default=None,
+    help="Role to register (default: the one the member asked for).",
+)
+@click.option("--attr", "attributes", multiple=True, help="Initial attribute (repeatable).")
+@timeout_option
+@backend_option
+@json_option
+def register(
+    member_file: Path,
+    key_file: Path,
+    node_url: str,
+    role: str | None,
+    attributes: tuple[str, ...],
+    timeout: float,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Register the member described by MEMBER_FILE (its member.json or directory)."""
+    from node.client import MemberPublic
+    from node.client.authority import register_member
+    from node.client.keystore import parse_role
+
+    key = _authority_key(key_file)
+    with client_errors():
+        member = MemberPublic.load(member_file)
+    with open_session(node_url, backend) as session:
+        result = register_member(
+            session,
+            key,
+            member,
+            role=parse_role(role) if role else None,
+            attributes=attributes,
+            timeout=timeout,
+        )
+    emit(result, as_json)
+
+
+@authority.command("attributes")
+@click.argument("member_id")
+@key_option
+@node_option
+@click.option("--attr", "attributes", multiple=True, help="New attribute set (repeatable).")
+@click.option("--reason", default="", help="Why the attributes change (kept on chain).")
+@timeout_option
+@backend_option
+@json_option
+def attributes(
+    member_id: str,
+    key_file: Path,
+    node_url: str,
+    attributes: tuple[str, ...],
+    reason: str,
+    timeout: float,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Replace MEMBER_ID's attributes (appended to its attribute-change chain)."""
+    from node.client.authority import change_attributes
+
+    key = _authority_key(key_file)
+    member = hex_id(member_id, "member id")
+    with open_session(node_url, backend) as session:
+        result = change_attributes(
+            session, key, member, attributes, reason=reason, timeout=timeout
+        )
+    emit(result, as_json)

@@ -1,0 +1,106 @@
+"""``iomtshare testnet up|down|status``: a local multi-process network on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import client_errors, emit, json_option
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    envvar="IOMTSHARE_TESTNET",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("testnet-data"),
+    show_default=True,
+    help="Where the network lives (or $IOMTSHARE_TESTNET).",
+)
+
+
+@click.group("testnet")
+def testnet() -> None:
+    """Start, inspect and stop a local testnet of real node processes."""
+
+
+@testnet.command("up")
+@click.option("--nodes", "n", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--threshold", type=click.IntRange(1, 64), default=None, help="t (default: quorum).")
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=None,
+              help="First port (default: free ports).")
+@click.option("--block-interval-ms", type=click.IntRange(10, 60_000), default=None,
+              help="Batching delay before a block with only ordinary transactions.")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
+              help="Seconds to wait until every node sees all its peers.")
+@click.option("--force", is_flag=True, help="Replace a stopped network in --dir.")
+@dir_option
+@json_option
+def up(
+    n: int,
+    threshold: int | None,
+    base_port: int | None,
+    block_interval_ms: int | None,
+    timeout: float,
+    force: bool,
+    directory: Path,
+    as_json: bool,
+) -> None:
+    """Create an N-node network in --dir, start the nodes and wait until they are connected."""
+    from cli.testnet_launcher import LaunchError
+    from cli.testnet_launcher import up as launch
+
+    if threshold is not None and threshold > n:
+        message = f"threshold {threshold} exceeds {n} nodes"
+        raise click.BadParameter(message, param_hint="--threshold")
+    params = {"block_interval_ms": block_interval_ms} if block_interval_ms else {}
+    progress = (lambda _: None) if as_json else click.echo
+    try:
+        with client_errors():
+            network = launch(
+                directory, n, threshold=threshold, base_port=base_port, timeout=timeout,
+                overwrite=force, genesis_params=params, progress=progress,
+            )
+    except LaunchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit(network.to_json(), True)
+        return
+    emit([{"node": e.index, "http": e.http_url, "p2p": e.p2p_address} for e in network.nodes],
+         False, title=f"testnet {network.chain_id}: {n} nodes, t={network.genesis.threshold}")
+    key = network.authority_key_path
+    first = network.nodes[0].http_url
+    click.echo(
+        "\nUse it:\n"
+        f"  export IOMTSHARE_NODE={first} IOMTSHARE_AUTHORITY_KEY={key}\n"
+        "  iomtshare explore status\n"
+        "  iomtshare client keygen --member alice && iomtshare authority register alice\n"
+        f"  iomtshare testnet down --dir {directory}"
+    )
+
+
+@testnet.command("down")
+@click.option("--grace", type=click.FloatRange(0, 120), default=10.0, show_default=True,
+              help="Seconds between SIGTERM and SIGKILL.")
+@dir_option
+@json_option
+def down(grace: float, directory: Path, as_json: bool) -> None:
+    """Stop the nodes of the testnet in --dir (SIGTERM, then SIGKILL after --grace)."""
+    from cli.testnet_launcher import stop
+
+    stopped = stop(directory, grace)
+    emit({"stopped": stopped} if as_json else f"stopped {len(stopped)} node(s)", as_json)
+
+
+@testnet.command("status")
+@dir_option
+@json_option
+def status(directory: Path, as_json: bool) -> None:
+    """Height, head and connected peers of every node (exit status 1 if one is down)."""
+    from cli.testnet_launcher import status as node_states
+
+    with client_errors():
+        states = node_states(directory)
+    emit([s.to_json() for s in states], as_json, title="testnet")
+    if any(s.error for s in states):
+        raise click.ClickException("some nodes do not answer")

@@ -1,0 +1,253 @@
+"""Run a local testnet as real processes: one ``iomtshare node start --home`` per node.
+
+``up`` writes the network with :func:`node.devnet.create_network`, starts the nodes detached
+(their own session, so the launching shell can exit), keeps ``DIR/node{i}/node.pid`` and
+``DIR/node{i}/node.log``, and waits until every node reports all its peers connected. ``down``
+sends SIGTERM to the recorded processes, then SIGKILL to those still alive after a grace period.
+Errors are :class:`LaunchError` and carry the tail of the failing node's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from node.client import ClientError, NodeClient
+from node.devnet import Network, create_network, load_network
+
+PID_FILE = "node.pid"
+LOG_FILE = "node.log"
+POLL_INTERVAL = 0.25
+LOG_TAIL_LINES = 25
+
+
+class LaunchError(Exception):
+    """A testnet could not be started, found or stopped."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """What ``status`` reports about one node (``None`` where the node did not answer)."""
+
+    index: int
+    pid: int | None
+    running: bool
+    http_url: str
+    height: int | None
+    head_hash: str | None
+    peers_connected: int | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "pid": self.pid,
+            "running": self.running,
+            "http_url": self.http_url,
+            "height": self.height,
+            "head_hash": self.head_hash,
+            "peers_connected": self.peers_connected,
+            "error": self.error,
+        }
+
+
+def node_command(home: Path) -> list[str]:
+    """The command that runs one node (the same interpreter, so the same venv)."""
+    return [sys.executable, "-m", "cli", "node", "start", "--home", str(home)]
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def up(
+    directory: Path,
+    n: int,
+    *,
+    threshold: int | None = None,
+    base_port: int | None = None,
+    timeout: float = 60.0,
+    overwrite: bool = False,
+    genesis_params: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Network:
+    """Create and start an ``n``-node testnet in ``directory``; return it once all are ready.
+
+    If any node exits or the network is not fully connected within ``timeout`` seconds, every
+    started node is stopped and :class:`LaunchError` is raised with the log tail.
+    """
+    if directory.exists() and any(_pids(directory)):
+        raise LaunchError(f"{directory} has running nodes; run `testnet down --dir {directory}`")
+    network = create_network(
+        directory,
+        n,
+        threshold=threshold,
+        base_port=base_port,
+        overwrite=overwrite,
+        **(genesis_params or {}),
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for node in network.nodes:
+            home = network.directory / node.home
+            with open(home / LOG_FILE, "ab") as log:
+                process = subprocess.Popen(
+                    node_command(home),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            processes.append(process)
+            (home / PID_FILE).write_text(f"{process.pid}\n")
+            progress(f"node {node.index}: pid {process.pid}, {node.http_url}")
+        wait_ready(network, processes, timeout, progress)
+    except BaseException:
+        stop(network.directory)
+        raise
+    return network
+
+
+def wait_ready(
+    network: Network,
+    processes: Sequence[subprocess.Popen[bytes]],
+    timeout: float,
+    progress: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Poll every node's ``/status`` until each sees all n-1 peers; raises LaunchError."""
+    deadline = time.monotonic() + timeout
+    pending = {node.index for node in network.nodes}
+    last: dict[int, str] = {}
+    want = len(network.nodes) - 1
+    while pending:
+        for node, process in zip(network.nodes, processes, strict=True):
+            code = process.poll()
+            if code is not None:
+                log = network.directory / node.home / LOG_FILE
+                raise LaunchError(
+                    f"node {node.index} exited with status {code} while starting; "
+                    f"last lines of {log}:\n{log_tail(log)}"
+                )
+            if node.index not in pending:
+                continue
+            try:
+                with NodeClient(node.http_url, timeout=2.0) as client:
+                    status = client.status()
+            except ClientError as exc:
+                last[node.index] = str(exc)
+                continue
+            connected = int(status.get("peers_connected", 0))
+            last[node.index] = f"{connected}/{want} peers connected"
+            if connected >= want:
+                pending.discard(node.index)
+                progress(f"node {node.index}: ready ({connected}/{want} peers)")
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            first = min(pending)
+            log = network.directory / network.node(first).home / LOG_FILE
+            states = "; ".join(f"node {i}: {last.get(i, 'no answer')}" for i in sorted(pending))
+            raise LaunchError(
+                f"testnet not ready after {timeout:g} s ({states}); "
+                f"last lines of {log}:\n{log_tail(log)}"
+            )
+        time.sleep(POLL_INTERVAL)
+
+
+def _pids(directory: Path) -> list[tuple[Path, int]]:
+    found = []
+    for pid_file in sorted(directory.glob(f"node*/{PID_FILE}")):
+        try:
+            found.append((pid_file, int(pid_file.read_text().strip())))
+        except (OSError, ValueError):
+            continue
+    return [(path, pid) for path, pid in found if _is_our_node(pid, path.parent)]
+
+
+def _is_our_node(pid: int, home: Path) -> bool:
+    """True if ``pid`` is alive and is the node of ``home`` (not a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _alive(pid)
+    return str(home.resolve()).encode() in cmdline or str(home).encode() in cmdline
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if ``pid`` is our own child (else it is reaped by init)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def stop(directory: Path, grace: float = 10.0) -> list[int]:
+    """SIGTERM every recorded node, SIGKILL the ones still alive after ``grace`` seconds.
+
+    Returns the pids that were signalled. Pid files are removed.
+    """
+    targets = _pids(directory)
+    for _, pid in targets:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    remaining = [pid for _, pid in targets]
+    while remaining and time.monotonic() < deadline:
+        for pid in remaining:
+            _reap(pid)
+        remaining = [pid for pid in remaining if _alive(pid)]
+        if remaining:
+            time.sleep(0.1)
+    for pid in remaining:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _reap(pid)
+    for path in directory.glob(f"node*/{PID_FILE}"):
+        path.unlink(missing_ok=True)
+    return [pid for _, pid in targets]
+
+
+def status(directory: Path) -> list[NodeState]:
+    """Height, head and peers of every node of the testnet in ``directory``."""
+    network = load_network(directory)
+    running = {path.parent.name: pid for path, pid in _pids(network.directory)}
+    states = []
+    for node in network.nodes:
+        pid = running.get(node.home.name)
+        try:
+            with NodeClient(node.http_url, timeout=2.0) as client:
+                answer = client.status()
+            states.append(
+                NodeState(
+                    node.index, pid, pid is not None, node.http_url,
+                    answer.get("height"), answer.get("head_hash"),
+                    answer.get("peers_connected"), None,
+                )
+            )
+        except ClientError as exc:
+            states.append(
+                NodeState(node.index, pid, pid is not None, node.http_url, None, None, None,
+                          str(exc))
+            )
+    return states
