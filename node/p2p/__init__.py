@@ -23,6 +23,7 @@ from node.p2p.errors import (
 from node.p2p.gossip import GossipHandler, GossipMessage, GossipSettings
 from node.p2p.host import P2PConfig, P2PHost
 from node.p2p.identity import libp2p_key_pair, parse_peer_id, peer_id_of
+from node.p2p.metrics import P2PMetrics
 from node.p2p.reqresp import RequestHandler
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "P2PConfig",
     "P2PError",
     "P2PHost",
+    "P2PMetrics",
     "PeerAllowlist",
     "PeerRefused",
     "ProtocolViolation",

@@ -19,6 +19,7 @@ from libp2p.security.exceptions import HandshakeFailure
 from crypto.signing import VerifyKey
 from node.p2p.errors import PeerRefused
 from node.p2p.identity import peer_id_of
+from node.p2p.metrics import P2PMetrics
 
 logger = logging.getLogger("iomtshare.node.p2p.allowlist")
 
@@ -62,9 +63,12 @@ class AllowlistSecurity(ISecureTransport):
     only once the security handshake completes, so the check lives here.
     """
 
-    def __init__(self, inner: ISecureTransport, allowlist: PeerAllowlist) -> None:
+    def __init__(
+        self, inner: ISecureTransport, allowlist: PeerAllowlist, metrics: P2PMetrics
+    ) -> None:
         self._inner = inner
         self._allowlist = allowlist
+        self._metrics = metrics
 
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         secured = await self._inner.secure_inbound(conn)
@@ -81,5 +85,6 @@ class AllowlistSecurity(ISecureTransport):
         try:
             self._allowlist.check(remote, f"{direction} connection")
         except PeerRefused as exc:
+            self._metrics.refused.labels(direction).inc()
             await secured.close()
             raise _RefusedHandshake(str(exc)) from exc

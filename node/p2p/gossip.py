@@ -26,6 +26,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from node.p2p.allowlist import PeerAllowlist
 from node.p2p.errors import GossipTooLarge, NotRunning, P2PError
+from node.p2p.metrics import P2PMetrics
 from node.p2p.reconnect import StalePubsubStreamReaper
 
 logger = logging.getLogger("iomtshare.node.p2p.gossip")
@@ -71,8 +72,15 @@ class GossipSettings:
 class Gossip:
     """Owns the pubsub service of one host and the handlers of its topics."""
 
-    def __init__(self, host: IHost, allowlist: PeerAllowlist, settings: GossipSettings) -> None:
+    def __init__(
+        self,
+        host: IHost,
+        allowlist: PeerAllowlist,
+        settings: GossipSettings,
+        metrics: P2PMetrics,
+    ) -> None:
         self._host = host
+        self._metrics = metrics
         self._allowlist = allowlist
         self._settings = settings
         # Spam and eclipse protections assume an open network: rate limits would drop bursts
@@ -148,6 +156,7 @@ class Gossip:
             await self._pubsub.publish(topic, data)
         except BaseLibp2pError as exc:
             raise P2PError(f"publish on {topic} failed: {exc}") from exc
+        self._metrics.gossip_published.labels(topic).inc()
 
     async def _wait_for_queue_room(self, topic: str) -> None:
         with trio.move_on_after(_PACING_LIMIT_SECONDS) as scope:
@@ -180,15 +189,17 @@ class Gossip:
         """Topic validator: size and membership checks, with the reason logged on rejection."""
         me = self._host.get_id()
         origin = ID(message.from_id)
-        reason = None
+        reason = kind = None
         if len(message.data) > self._settings.max_message_bytes:
+            kind = "too_large"
             reason = f"size {len(message.data)} > {self._settings.max_message_bytes}"
         elif origin != me and origin not in self._allowlist:
-            reason = "origin not in genesis"
+            kind, reason = "outsider_origin", "origin not in genesis"
         elif forwarder != me and forwarder not in self._allowlist:
-            reason = "forwarder not in genesis"
-        if reason is None:
+            kind, reason = "outsider_forwarder", "forwarder not in genesis"
+        if kind is None:
             return True
+        self._metrics.gossip_dropped.labels(topic, kind).inc()
         logger.warning(
             "gossip dropped topic=%s origin=%s forwarder=%s reason=%s",
             topic,
@@ -227,6 +238,7 @@ class Gossip:
             origin = ID(raw.from_id)
             if origin == me:
                 continue
+            self._metrics.gossip_received.labels(topic).inc()
             try:
                 await handler(GossipMessage(topic, bytes(raw.data), origin))
             except Exception:

@@ -38,6 +38,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
+from prometheus_client import CollectorRegistry
 
 from crypto.signing import SigningKey
 from node.p2p.allowlist import AllowlistSecurity, PeerAllowlist
@@ -45,6 +46,7 @@ from node.p2p.errors import DialError, NotRunning, P2PError
 from node.p2p.gossip import Gossip, GossipHandler, GossipSettings
 from node.p2p.guard import guard_stream_handler
 from node.p2p.identity import libp2p_key_pair
+from node.p2p.metrics import P2PMetrics
 from node.p2p.presence import PeerPresence
 from node.p2p.reqresp import RequestHandler, RequestResponse
 
@@ -106,17 +108,23 @@ class P2PHost:
     """
 
     def __init__(
-        self, node_key: SigningKey, allowlist: PeerAllowlist, config: P2PConfig | None = None
+        self,
+        node_key: SigningKey,
+        allowlist: PeerAllowlist,
+        config: P2PConfig | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        """``registry`` receives the host's Prometheus series (a private one if omitted)."""
         self._config = config or P2PConfig()
         self._allowlist = allowlist
+        self._metrics = P2PMetrics(registry if registry is not None else CollectorRegistry())
         key_pair = libp2p_key_pair(node_key)
         # Only Noise and only yamux are offered: libp2p's defaults also accept plaintext and
         # secio, which would let a peer skip authenticated encryption entirely.
         noise = NoiseTransport(key_pair, noise_privkey=new_x25519_key_pair().private_key)
         swarm = new_swarm(
             key_pair=key_pair,
-            sec_opt={NOISE_PROTOCOL_ID: AllowlistSecurity(noise, allowlist)},
+            sec_opt={NOISE_PROTOCOL_ID: AllowlistSecurity(noise, allowlist, self._metrics)},
             muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
             listen_addrs=[self._config.listen_multiaddr()],
             # A refused or dead peer should fail fast; the caller decides when to retry.
@@ -137,8 +145,10 @@ class P2PHost:
             max_frame_bytes=self._config.max_frame_bytes,
             timeout=self._config.request_timeout,
             max_concurrent_inbound=self._config.max_concurrent_inbound,
+            metrics=self._metrics,
         )
-        self._gossip = Gossip(self._host, allowlist, self._config.gossip)
+        self._gossip = Gossip(self._host, allowlist, self._config.gossip, self._metrics)
+        self._metrics.count_peers_with(lambda: len(self._host.get_connected_peers()))
         self._started = False
         self._running = False
 
@@ -151,6 +161,10 @@ class P2PHost:
     @property
     def allowlist(self) -> PeerAllowlist:
         return self._allowlist
+
+    @property
+    def metrics(self) -> P2PMetrics:
+        return self._metrics
 
     @property
     def libp2p(self) -> IHost:

@@ -25,6 +25,7 @@ from node.p2p.envelope import RequestEnvelope, ResponseEnvelope, Status
 from node.p2p.errors import (
     FrameTooLarge,
     P2PError,
+    PeerRefused,
     ProtocolViolation,
     RemoteError,
     RequestRejected,
@@ -32,11 +33,22 @@ from node.p2p.errors import (
     StreamBroken,
 )
 from node.p2p.framing import read_frame, write_frame
+from node.p2p.metrics import P2PMetrics
 
 logger = logging.getLogger("iomtshare.node.p2p.reqresp")
 
 #: ``handler(peer_id, request_payload) -> response_payload``.
 RequestHandler = Callable[[ID, bytes], Awaitable[bytes]]
+
+# Outcome label of an outbound request, by the error it ended with.
+_OUTCOMES: dict[type[P2PError], str] = {
+    PeerRefused: "refused",
+    FrameTooLarge: "too_large",
+    RequestTimeout: "timeout",
+    RemoteError: "remote_error",
+    ProtocolViolation: "protocol_violation",
+    StreamBroken: "broken",
+}
 
 # Closing a stream is best effort; this bounds how long shutdown can wait for it.
 _CLOSE_GRACE_SECONDS = 1.0
@@ -53,8 +65,10 @@ class RequestResponse:
         max_frame_bytes: int,
         timeout: float,
         max_concurrent_inbound: int,
+        metrics: P2PMetrics,
     ) -> None:
         self._host = host
+        self._metrics = metrics
         self._allowlist = allowlist
         self._max_frame = max_frame_bytes
         self._timeout = timeout
@@ -85,6 +99,18 @@ class RequestResponse:
         :class:`ProtocolViolation` for a malformed answer and :class:`StreamBroken` when the
         stream cannot be opened or fails midway.
         """
+        outcome = "ok"
+        try:
+            return await self._request(peer_id, protocol, payload, timeout)
+        except P2PError as exc:
+            outcome = _OUTCOMES.get(type(exc), "error")
+            raise
+        finally:
+            self._metrics.requests_sent.labels(protocol, outcome).inc()
+
+    async def _request(
+        self, peer_id: ID, protocol: str, payload: bytes, timeout: float | None
+    ) -> bytes:
         self._allowlist.check(peer_id, f"request on {protocol}")
         frame = RequestEnvelope(payload).to_bytes()
         if len(frame) > self._max_frame:
@@ -125,13 +151,15 @@ class RequestResponse:
             self._inbound_slots.acquire_nowait()
         except trio.WouldBlock:
             logger.warning("request refused protocol=%s peer=%s reason=busy", protocol, peer_id)
-            await self._answer(stream, ResponseEnvelope.error(Status.BUSY, "server busy"))
+            await self._answer(
+                protocol, stream, ResponseEnvelope.error(Status.BUSY, "server busy")
+            )
             return
         try:
             with trio.move_on_after(self._timeout) as scope:
                 answer = await self._handle(protocol, handler, peer_id, stream)
                 if answer is not None:
-                    await self._answer(stream, answer)
+                    await self._answer(protocol, stream, answer)
             if scope.cancelled_caught:
                 logger.warning(
                     "request dropped protocol=%s peer=%s reason=timeout after %ss",
@@ -181,7 +209,8 @@ class RequestResponse:
             return ResponseEnvelope.error(Status.INTERNAL, "response exceeds the frame limit")
         return response
 
-    async def _answer(self, stream: INetStream, answer: ResponseEnvelope) -> None:
+    async def _answer(self, protocol: str, stream: INetStream, answer: ResponseEnvelope) -> None:
+        self._metrics.requests_served.labels(protocol, answer.status.name.lower()).inc()
         try:
             await write_frame(stream, answer.to_bytes(), self._max_frame)
         except StreamBroken as exc:

@@ -241,6 +241,12 @@ async def test_outsider_gossip_relayed_by_a_lax_member_is_dropped() -> None:
             relayed = await lax.next_message()
             assert relayed.origin == outsider.host.peer_id
             await logs.wait_for("gossip dropped", "origin not in genesis")
+        dropped = {"topic": TOPIC, "reason": "outsider_origin"}
+        counts = [
+            p.host.metrics.registry.get_sample_value("iomtshare_p2p_gossip_dropped_total", dropped)
+            for p in (strict, other)
+        ]
+        assert any(c is not None and c >= 1 for c in counts)
         await lax.host.publish(TOPIC, b"genuine")
         assert (await strict.next_message()).data == b"genuine"
         assert (await other.next_message()).data == b"genuine"
@@ -454,3 +460,36 @@ async def test_dialling_a_dead_address_or_a_bad_one_fails_cleanly() -> None:
             await first.host.connect(f"/ip4/127.0.0.1/tcp/{port}/p2p/{first.host.peer_id}")
         await first.host.connect(second.address)
         await first.host.wait_connected(second.host.peer_id)
+
+
+@trio_test
+async def test_metrics_follow_peers_gossip_requests_and_refusals() -> None:
+    async with host_group(2, setup=serve_failures) as (client, server):
+        metrics = server.host.metrics.registry
+        sent = client.host.metrics.registry
+        assert metrics.get_sample_value("iomtshare_p2p_connected_peers") == 1.0
+        await client.host.publish(TOPIC, b"one")
+        await server.next_message()
+        on_topic = {"topic": TOPIC}
+        assert metrics.get_sample_value("iomtshare_p2p_gossip_received_total", on_topic) == 1
+        assert sent.get_sample_value("iomtshare_p2p_gossip_published_total", on_topic) == 1
+        await client.host.request(server.host.peer_id, ECHO, b"x")
+        with pytest.raises(RemoteError):
+            await client.host.request(server.host.peer_id, "/t/picky/1", b"x")
+        served = "iomtshare_p2p_requests_served_total"
+        assert metrics.get_sample_value(served, {"protocol": ECHO, "status": "ok"}) == 1
+        rejected = {"protocol": "/t/picky/1", "status": "rejected"}
+        assert metrics.get_sample_value(served, rejected) == 1
+        outbound = "iomtshare_p2p_requests_sent_total"
+        assert sent.get_sample_value(outbound, {"protocol": ECHO, "outcome": "ok"}) == 1
+        picky = {"protocol": "/t/picky/1", "outcome": "remote_error"}
+        assert sent.get_sample_value(outbound, picky) == 1
+
+        outsider_key = seeded_key(77)
+        outsider = build_peer(outsider_key, [client.key, server.key, outsider_key])
+        async with running(outsider):
+            with watch_logs() as logs, pytest.raises(DialError):
+                await outsider.host.connect(server.address)
+            await logs.wait_for("refused", str(outsider.host.peer_id))
+        refused = "iomtshare_p2p_refused_connections_total"
+        assert metrics.get_sample_value(refused, {"direction": "inbound"}) == 1
