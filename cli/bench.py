@@ -13,6 +13,7 @@ BENCHES: dict[str, str] = {
     "dual": "bench.dual_bench:command",
     "abe": "bench.abe_bench:command",
     "light": "bench.light_bench:command",
+    "e2e": "bench.e2e_bench:command",
 }
 
 

@@ -1,0 +1,361 @@
+"""``iomtshare bench e2e``: request-to-decrypt latency and committed requests/s on a real testnet.
+
+What is measured (seed 002, 5.2, Figs. 6 and 8), on n node processes started for the run (or on
+a running testnet given with ``--dir``):
+
+* low load: one request at a time; latency from submitting the AccessRequest until the requester
+  holds the decrypted metadata (the paper's definition), the decision part of it, and the extra
+  time to fetch the bulk ciphertext from the nodes and open it; p50 and p99;
+* saturation: c = 5, 10, ... concurrent requests (spread over the nodes and several requesters),
+  committed requests per second and the latency distribution at each level.
+
+Anchor, measured in the same run: the same threshold re-encryption done in one process with no
+network (t shares with proofs, batch verification, combination, requester decryption). The
+ratio network/anchor is what consensus, gossip, HTTP and the ledger add. The paper's own
+figures are printed beside ours: its re-encryption stage takes 98 ms on average and the user-side
+stages under 25 ms (Fig. 6); Fig. 8 gives no numbers in the text, only a linear rise of latency
+from 5 to 50 requests, so the slope of our latency over c is printed instead.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bench.report import format_table, write_json
+from crypto.groups import Group, load_group
+from crypto.sealing import BoxSecretKey
+from crypto.tpre import (
+    combine_shares,
+    decrypt_reencrypted,
+    encrypt_to_owner,
+    generate_user_key,
+    make_grant,
+    open_rekey_share,
+    reencryption_share,
+    verification_keys,
+    verify_rekey_share,
+    verify_shares_batch,
+)
+from ledger.transactions import MemberRole
+from node.client import MemberKeys, NodeClient
+from node.client.authority import register_member
+from node.client.member import publish_tpre_key
+from node.client.owner import grant_access, put_file
+from node.client.requester import (
+    fetch_and_decrypt,
+    open_metadata,
+    request_access,
+    wait_decision,
+)
+from node.client.session import Session
+from node.devnet import Network, load_network
+
+PAPER_REENCRYPTION_MS = 98.0
+PAPER_USER_SIDE_MS = 25.0
+ACCESS_LIMIT = 1_000_000
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The ``q``-quantile (0..1) by nearest rank."""
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
+    return ordered[index]
+
+
+@dataclass(frozen=True, slots=True)
+class Fixture:
+    """The network, one record and the requesters granted on it."""
+
+    network: Network
+    record_id: bytes
+    requesters: tuple[MemberKeys, ...]
+
+
+def prepare(network: Network, group: Group, requesters: int, size: int) -> Fixture:
+    """Register an owner and ``requesters`` requesters, store one record, grant them all."""
+    authority = network.authority_key()
+    with NodeClient(network.nodes[0].http_url, timeout=30) as client:
+        session = Session(client, group)
+        owner = MemberKeys.generate(group, MemberRole.OWNER)
+        members = [MemberKeys.generate(group, MemberRole.REQUESTER) for _ in range(requesters)]
+        # Submit everything of one kind, then wait for each: the commits share blocks.
+        registered = [
+            register_member(session, authority, keys.public(), wait=False)["tx_id"]
+            for keys in (owner, *members)
+        ]
+        for tx_id in registered:
+            session.wait_committed(tx_id, 60)
+        published = [
+            publish_tpre_key(session, keys, wait=False)["tx_id"] for keys in (owner, *members)
+        ]
+        for tx_id in published:
+            session.wait_committed(tx_id, 60)
+        stored = put_file(session, owner, b"\x5a" * size, access_limit=ACCESS_LIMIT, timeout=60)
+        granted = [
+            grant_access(session, owner, stored.record_id, keys.member_id, wait=False)["tx_id"]
+            for keys in members
+        ]
+        for tx_id in granted:
+            session.wait_committed(tx_id, 60)
+    return Fixture(network, stored.record_id, tuple(members))
+
+
+class Requester:
+    """One thread's client: a session on one node, used for one request at a time."""
+
+    def __init__(self, fixture: Fixture, group: Group, node_index: int) -> None:
+        url = fixture.network.nodes[node_index % len(fixture.network.nodes)].http_url
+        self.session = Session(NodeClient(url, timeout=30), group)
+        self.fixture = fixture
+
+    def run(self, keys: MemberKeys, fetch: bool, timeout: float) -> dict[str, float]:
+        """One request; returns its phases in ms (``decision``, ``decrypt``, ``fetch``)."""
+        start = time.perf_counter()
+        request_id = request_access(self.session, keys, self.fixture.record_id, attributes=())
+        decision = wait_decision(self.session, request_id, timeout)
+        decided = time.perf_counter()
+        open_metadata(self.session, keys, self.fixture.record_id, decision)
+        decrypted = time.perf_counter()
+        phases = {
+            "decision": (decided - start) * 1e3,
+            "decrypt": (decrypted - start) * 1e3,
+        }
+        if fetch:
+            fetch_and_decrypt(self.session, keys, self.fixture.record_id, decision)
+            phases["fetch"] = (time.perf_counter() - decrypted) * 1e3
+        return phases
+
+    def close(self) -> None:
+        self.session.client.close()
+
+
+def low_load(fixture: Fixture, group: Group, runs: int, timeout: float) -> dict[str, list[float]]:
+    """``runs`` sequential requests, rotating over nodes and requesters."""
+    samples: dict[str, list[float]] = {"decision": [], "decrypt": [], "fetch": []}
+    clients = [Requester(fixture, group, i) for i in range(len(fixture.network.nodes))]
+    try:
+        for i in range(runs):
+            keys = fixture.requesters[i % len(fixture.requesters)]
+            for name, value in clients[i % len(clients)].run(keys, True, timeout).items():
+                samples[name].append(value)
+    finally:
+        for client in clients:
+            client.close()
+    return samples
+
+
+def saturation(
+    fixture: Fixture, group: Group, concurrency: int, timeout: float
+) -> dict[str, Any]:
+    """``concurrency`` requests submitted at once; committed requests/s and latencies."""
+    clients = [Requester(fixture, group, i) for i in range(concurrency)]
+    barrier = threading.Barrier(concurrency)
+
+    def one(i: int) -> float:
+        barrier.wait()
+        keys = fixture.requesters[i % len(fixture.requesters)]
+        return clients[i].run(keys, False, timeout)["decrypt"]
+
+    try:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            latencies = list(pool.map(one, range(concurrency)))
+        wall = time.perf_counter() - start
+    finally:
+        for client in clients:
+            client.close()
+    return {
+        "concurrent": concurrency,
+        "requests_per_s": concurrency / wall,
+        "wall_s": wall,
+        "latency_mean_ms": statistics.fmean(latencies),
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p99_ms": percentile(latencies, 0.99),
+    }
+
+
+def anchor(group: Group, n: int, t: int, runs: int) -> list[float]:
+    """The same re-encryption in one process, no network: ms per request."""
+    owner, requester = generate_user_key(group), generate_user_key(group)
+    boxes = [BoxSecretKey.generate() for _ in range(n)]
+    ct = encrypt_to_owner(group, owner.public_key(), b"\x00" * 120, b"record")
+    grant = make_grant(group, owner, requester.public_key(), [b.public_key for b in boxes], t)
+    vks = verification_keys(group, grant)
+    rekeys = [
+        verify_rekey_share(group, open_rekey_share(group, grant, i + 1, boxes[i]), vks[i])
+        for i in range(t)
+    ]
+    vk_map = {i + 1: vk for i, vk in enumerate(vks)}
+    samples = []
+    for run in range(runs + 1):
+        context = run.to_bytes(8, "big")
+        start = time.perf_counter()
+        shares = [reencryption_share(group, rk, ct.c1, context) for rk in rekeys]
+        verified = verify_shares_batch(group, shares, vk_map, ct.c1, context)
+        decrypt_reencrypted(requester, combine_shares(group, ct, verified, t), b"record")
+        if run:  # the first run warms caches
+            samples.append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError as exc:
+        raise click.BadParameter("give comma-separated integers, e.g. 5,10,20") from exc
+    if not levels or levels[0] < 1 or levels[-1] > 200:
+        raise click.BadParameter("concurrency levels must be within 1..200")
+    return levels
+
+
+@click.command("e2e")
+@click.option("--nodes", "n", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option("--threshold", type=click.IntRange(1, 16), default=None, help="t (default: quorum).")
+@click.option("--runs", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="Sequential requests at low load.")
+@click.option("--concurrency", "levels", default="5,10,20,30,40,50", show_default=True,
+              help="Concurrent request counts at saturation.")
+@click.option("--requesters", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--size", type=click.IntRange(1, 200_000), default=4096, show_default=True,
+              help="Bytes of the shared file.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Use the running testnet in DIR instead of starting one.")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Also write the results here.")
+def command(
+    n: int,
+    threshold: int | None,
+    runs: int,
+    levels: str,
+    requesters: int,
+    size: int,
+    directory: Path | None,
+    timeout: float,
+    json_path: Path | None,
+) -> None:
+    """Request-to-decrypt latency and committed requests/s on an n-node testnet."""
+    concurrency = _levels(levels)
+    group = load_group()
+    if directory is not None:
+        payload = _run(load_network(directory), group, runs, concurrency, requesters, size, timeout)
+    else:
+        from cli.testnet_launcher import LaunchError, stop, up
+
+        with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
+            root = Path(tmp) / "testnet"
+            try:
+                network = up(root, n, threshold=threshold, timeout=timeout,
+                             genesis_params={"block_interval_ms": 100}, progress=click.echo)
+            except LaunchError as exc:
+                raise click.ClickException(str(exc)) from exc
+            try:
+                payload = _run(network, group, runs, concurrency, requesters, size, timeout)
+            finally:
+                stop(root)
+    _print(payload)
+    if json_path is not None:
+        write_json(json_path, payload)
+        click.echo(f"wrote {json_path}")
+
+
+def _run(
+    network: Network,
+    group: Group,
+    runs: int,
+    concurrency: list[int],
+    requesters: int,
+    size: int,
+    timeout: float,
+) -> dict[str, Any]:
+    genesis = network.genesis
+    click.echo(f"preparing: {requesters} requesters granted on one {size}-byte record")
+    fixture = prepare(network, group, requesters, size)
+    click.echo(f"low load: {runs} sequential requests")
+    low = low_load(fixture, group, runs, timeout)
+    click.echo(f"saturation: {concurrency} concurrent requests")
+    levels = [saturation(fixture, group, c, timeout) for c in concurrency]
+    anchor_ms = anchor(group, genesis.size, genesis.threshold, max(5, min(runs, 20)))
+    slope = _slope([lv["concurrent"] for lv in levels], [lv["latency_mean_ms"] for lv in levels])
+    return {
+        "benchmark": "e2e",
+        "backend": group.name,
+        "nodes": genesis.size,
+        "threshold": genesis.threshold,
+        "quorum": genesis.quorum,
+        "block_interval_ms": genesis.block_interval_ms,
+        "file_bytes": size,
+        "low_load": {
+            name: {
+                "runs": len(values),
+                "p50_ms": percentile(values, 0.5),
+                "p99_ms": percentile(values, 0.99),
+                "mean_ms": statistics.fmean(values),
+            }
+            for name, values in low.items()
+        },
+        "anchor_in_process_ms": {
+            "p50_ms": percentile(anchor_ms, 0.5),
+            "p99_ms": percentile(anchor_ms, 0.99),
+        },
+        "saturation": levels,
+        "latency_slope_ms_per_request": slope,
+        "paper": {
+            "reencryption_stage_ms": PAPER_REENCRYPTION_MS,
+            "user_side_stages_ms_below": PAPER_USER_SIDE_MS,
+            "fig8": "latency rises linearly from 5 to 50 requests; no values in the text",
+        },
+    }
+
+
+def _slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    if len(xs) < 2:
+        return None
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def _print(payload: dict[str, Any]) -> None:
+    low = payload["low_load"]
+    anchor_p50 = payload["anchor_in_process_ms"]["p50_ms"]
+    names = {
+        "decision": "request -> decision",
+        "decrypt": "request -> decrypted metadata",
+        "fetch": "fetch + open bulk data",
+    }
+    rows: list[list[object]] = [
+        [names[k], v["runs"], v["p50_ms"], v["p99_ms"], v["p50_ms"] / anchor_p50]
+        for k, v in low.items()
+    ]
+    rows.append(["anchor: same TPRE in one process", None,
+                 anchor_p50, payload["anchor_in_process_ms"]["p99_ms"], 1.0])
+    rows.append(["paper Fig. 6: re-encryption stage", None, PAPER_REENCRYPTION_MS, None,
+                 PAPER_REENCRYPTION_MS / anchor_p50])
+    title = (f"e2e at low load: {payload['nodes']} nodes, t={payload['threshold']}, "
+             f"{payload['backend']} (ms; ratio = p50 / anchor p50)")
+    click.echo(format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows))
+    click.echo("")
+    sat_rows = [
+        [lv["concurrent"], lv["requests_per_s"], lv["wall_s"], lv["latency_mean_ms"],
+         lv["latency_p50_ms"], lv["latency_p99_ms"]]
+        for lv in payload["saturation"]
+    ]
+    click.echo(format_table(
+        "saturation (seed 002 Fig. 8: linear latency rise, no values given)",
+        ["concurrent", "committed req/s", "wall s", "mean ms", "p50 ms", "p99 ms"],
+        sat_rows,
+    ))
+    slope = payload["latency_slope_ms_per_request"]
+    if slope is not None:
+        click.echo(f"latency slope: {slope:.1f} ms per extra concurrent request")
