@@ -27,6 +27,8 @@ class HttpConfig:
     port: int = 8080
     allow_public: bool = False
     shutdown_grace_seconds: float = 2.0
+    #: A client that sends nothing for this long is disconnected (slow-client guard).
+    read_timeout_seconds: int = 30
 
     def bind(self) -> str:
         """The hypercorn bind string; raises :class:`HttpConfigError` for a bad host/port or a
@@ -53,6 +55,9 @@ async def run_http(
     hyper = Config()
     hyper.bind = [config.bind()]
     hyper.accesslog = None
+    # Hypercorn's own messages join the node's log stream instead of going to stderr.
+    hyper.errorlog = logging.getLogger("iomtshare.node.http.server")
     hyper.graceful_timeout = config.shutdown_grace_seconds
+    hyper.read_timeout = config.read_timeout_seconds
     logger.info("http api starting bind=%s", hyper.bind[0])
     await serve(app, hyper, task_status=task_status)  # type: ignore[arg-type]

@@ -42,12 +42,14 @@ class FakeNode:
 
 
 @asynccontextmanager
-async def serving(max_body_bytes: int = 1024) -> AsyncIterator[tuple[httpx.AsyncClient, FakeNode]]:
+async def serving(
+    max_body_bytes: int = 1024, config: HttpConfig | None = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, FakeNode]]:
     node = FakeNode()
     app = build_app(node, ApiMetrics(CollectorRegistry()), max_body_bytes=max_body_bytes)
     async with trio.open_nursery() as nursery:
         with trio.fail_after(PATIENCE):
-            urls = await nursery.start(run_http, app, HttpConfig(port=0))
+            urls = await nursery.start(run_http, app, config or HttpConfig(port=0))
         async with httpx.AsyncClient(base_url=urls[0], timeout=PATIENCE) as client:
             yield client, node
         nursery.cancel_scope.cancel()
@@ -174,3 +176,18 @@ async def test_cancelling_the_server_frees_the_port_and_its_tasks() -> None:
     assert port is not None
     with pytest.raises(OSError, match="connect"):
         await trio.open_tcp_stream("127.0.0.1", port)
+
+
+@trio_test
+async def test_a_client_that_stalls_mid_request_is_disconnected() -> None:
+    async with serving(config=HttpConfig(port=0, read_timeout_seconds=1)) as (client, _):
+        port = client.base_url.port
+        assert port is not None
+        with trio.fail_after(PATIENCE):
+            stalled = await trio.open_tcp_stream("127.0.0.1", port)
+            await stalled.send_all(b"POST /tx HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            # The server gives up on the silent client and closes; reading then ends.
+            while await stalled.receive_some(4096):
+                pass
+            await stalled.aclose()
+        assert (await client.get("/status")).status_code == 200
