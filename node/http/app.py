@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from node.http.errors import ApiError, BadRequest, UnsupportedMediaType
 from node.http.limits import BodyLimitMiddleware
@@ -101,9 +101,17 @@ def hex_field(document: Mapping[str, Any], name: str) -> bytes:
 
 
 def build_app(
-    node: NodeApi, metrics: ApiMetrics, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    node: NodeApi,
+    metrics: ApiMetrics,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The Starlette app serving ``node``; ``metrics.registry`` backs ``/metrics``."""
+    """The Starlette app serving ``node``; ``metrics.registry`` backs ``/metrics``.
+
+    ``routes`` adds the node's further endpoints (explorer, requests, storage) after the three
+    served here; they get the same error handling, body limit and metrics.
+    """
 
     async def status(request: Request) -> Response:
         return JSONResponse(dict(node.status()))
@@ -121,6 +129,7 @@ def build_app(
             Route("/status", status, methods=["GET"]),
             Route("/tx", submit, methods=["POST"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            *routes,
         ],
         # Metrics outermost, so refused and oversized requests are counted too.
         middleware=[

@@ -48,3 +48,42 @@ class Unavailable(ApiError):
 
     status_code = 503
     code = "unavailable"
+
+
+class Forbidden(ApiError):
+    """The caller is known but not allowed (not registered, blacklisted, not granted)."""
+
+    status_code = 403
+    code = "forbidden"
+
+    def __init__(self, message: str, code: str = "forbidden") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NotFound(ApiError):
+    """The named block, transaction, member, record or request is unknown here."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    """A duplicate transaction, a replayed nonce or a stale timestamp."""
+
+    status_code = 409
+    code = "conflict"
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InvalidInput(ApiError):
+    """Well-formed JSON whose content is refused (bad signature, a rule of the ledger broken)."""
+
+    status_code = 400
+
+    def __init__(self, message: str, code: str = "bad_request") -> None:
+        super().__init__(message)
+        self.code = code

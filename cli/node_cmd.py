@@ -1,0 +1,126 @@
+"""``iomtshare node start|status``: run a consensus node in the foreground, or ask one how it is.
+
+``start`` reads a home directory (node.config layout), logs ``key=value`` lines to stderr and
+stops cleanly on SIGINT or SIGTERM. ``status`` queries the node's HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import click
+
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+
+@click.group()
+def node() -> None:
+    """Run or inspect a consensus node."""
+
+
+@node.command()
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Node home directory (config.toml, genesis.json, node_key, box_key, data/).",
+)
+@click.option("--log-level", default=None, help="Override config.toml's log_level.")
+def start(home: Path, log_level: str | None) -> None:
+    """Run the node in the foreground until SIGINT or SIGTERM."""
+    import trio
+
+    from ledger.errors import LedgerError
+    from node.config import ConfigError
+    from node.http import HttpConfigError
+    from node.p2p import P2PError
+    from node.service import NodeService, load_identity
+
+    try:
+        identity = load_identity(home)
+    except ConfigError as exc:
+        raise click.ClickException(f"bad node home {home}: {exc}") from exc
+    level = (log_level or identity.config.log_level).upper()
+    if level not in logging.getLevelNamesMapping():
+        raise click.ClickException(f"unknown log level {level!r}")
+    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    # libp2p is chatty at info level; its warnings still show.
+    logging.getLogger("libp2p").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    try:
+        service = NodeService(identity)
+    except (ConfigError, P2PError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(service.run)
+                async for signum in signals:
+                    logging.getLogger("iomtshare.node").info(
+                        "shutdown signal=%s", signal.Signals(signum).name
+                    )
+                    nursery.cancel_scope.cancel()
+                    break
+
+    try:
+        trio.run(main)
+    except (LedgerError, P2PError, HttpConfigError, OSError) as exc:
+        raise click.ClickException(f"node failed: {exc}") from exc
+
+
+@node.command()
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Node home whose config.toml gives the HTTP address.",
+)
+@click.option("--url", default=None, help="HTTP API base URL (instead of --home).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON status.")
+def status(home: Path | None, url: str | None, as_json: bool) -> None:
+    """Show a running node's status (height, head, peers, round)."""
+    if url is None:
+        if home is None:
+            raise click.UsageError("give --home or --url")
+        from node.config import ConfigError, load_config
+
+        try:
+            config = load_config(home)
+        except ConfigError as exc:
+            raise click.ClickException(f"bad node home {home}: {exc}") from exc
+        url = f"http://{config.http_host}:{config.http_port}"
+    document = _get_json(url.rstrip("/") + "/status")
+    if as_json:
+        click.echo(json.dumps(document, indent=2, sort_keys=True))
+        return
+    for key in (
+        "chain_id",
+        "node_index",
+        "peer_id",
+        "height",
+        "head_hash",
+        "round",
+        "peers_connected",
+        "pending",
+        "syncing",
+    ):
+        click.echo(f"{key:16} {document.get(key)}")
+
+
+def _get_json(url: str) -> Any:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - http(s) URL
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{url}: HTTP {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise click.ClickException(f"node not reachable at {url}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{url} did not answer JSON") from exc

@@ -1,0 +1,335 @@
+"""The node's HTTP API (docs/http-api.md): status, submissions, waits and bulk storage.
+
+Read-only explorer routes live in :mod:`node.explorer`; this module adds what needs the running
+service: ``/status``, ``/net_info``, ``/genesis``, ``POST /tx``, ``/tx/{id}?wait``,
+``/requests/{id}?wait``, the fragment upload and the granted data fetch, and node metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import trio
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from consensus.encoding import ItemKind
+from consensus.messages import Submission
+from crypto.errors import DecodeError
+from ledger.transactions import AccessRequest, decode_transaction, tx_id_of
+from node.explorer import audit_json, explorer_routes, hex_param, render
+from node.http import (
+    ApiError,
+    ApiMetrics,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HttpConfig,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    build_app,
+    run_http,
+)
+from node.http.app import hex_field, read_json_object
+from node.p2p import P2PError
+from node.storage import PUT_PROTOCOL, StorageRefused
+from node.wire import NONCE_SIZE, FragmentGet, FragmentPut
+
+if TYPE_CHECKING:
+    from node.service import NodeService
+
+logger = logging.getLogger("iomtshare.node.api")
+
+MAX_WAIT_SECONDS = 60.0
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def api_error(status: int, code: str, message: str) -> ApiError:
+    """The API error for a refusal with an HTTP status and a code."""
+    if status == 403:
+        return Forbidden(message, code)
+    if status == 404:
+        return NotFound(message)
+    if status == 409:
+        return Conflict(message, code)
+    if status in (429, 503):
+        return Unavailable(message)
+    return InvalidInput(message, code)
+
+
+def wait_param(request: Request) -> float:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise BadRequest("wait must be a number of seconds") from exc
+    if not 0 <= value <= MAX_WAIT_SECONDS:
+        raise BadRequest(f"wait must be within 0..{MAX_WAIT_SECONDS:g} seconds")
+    return value
+
+
+class NodeFacade:
+    """:class:`node.http.NodeApi` over a running :class:`NodeService`."""
+
+    def __init__(self, node: NodeService) -> None:
+        self.node = node
+
+    def status(self) -> Mapping[str, Any]:
+        ledger, _, machine = self.node.require()
+        head = ledger.head()
+        connected = self.node.connected_indexes()
+        return {
+            "chain_id": self.node.genesis.chain_id,
+            "genesis_hash": self.node.genesis.hash().hex(),
+            "node_index": self.node.index,
+            "peer_id": str(self.node.host.peer_id),
+            "height": head.height,
+            "head_hash": head.block_hash.hex(),
+            "head_time_ms": head.time_ms,
+            "peers_connected": len(connected),
+            "peers": [str(self.node.peer_id_of(i)) for i in connected],
+            "round": machine.round,
+            "pending": len(machine.pool),
+            "syncing": self.node.highest_seen > head.height + 1,
+        }
+
+    async def submit_transaction(self, raw: bytes) -> str:
+        _, app, machine = self.node.require()
+        try:
+            tx = decode_transaction(raw)
+        except DecodeError as exc:
+            raise InvalidInput(f"not a transaction: {exc}", "malformed") from exc
+        kind = ItemKind.REQUEST if isinstance(tx, AccessRequest) else ItemKind.TX
+        submission = Submission(kind, raw)
+        if submission.item_id in machine.pool:
+            raise Conflict("transaction is already pending", "duplicate")
+        problem = app.transaction_problem(raw)
+        if problem is not None:
+            raise api_error(problem.status, problem.code, problem.message)
+        await self.node.submit(submission)
+        return tx_id_of(raw).hex()
+
+
+class NodeCollector(Collector):
+    """Consensus and chain gauges, read at scrape time."""
+
+    def __init__(self, node: NodeService) -> None:
+        self.node = node
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.node.ledger is None or self.node.machine is None:
+            return
+        values = {
+            "iomtshare_height": ("Height of the last committed block.", self.node.ledger.height),
+            "iomtshare_round": ("Consensus round at the current height.", self.node.machine.round),
+            "iomtshare_pending_items": ("Items waiting for a block.", len(self.node.machine.pool)),
+            "iomtshare_peers_connected": (
+                "Genesis peers with a live connection.",
+                len(self.node.connected_indexes()),
+            ),
+            "iomtshare_audit_length": (
+                "Records in the sharing-audit chain.",
+                self.node.ledger.head().audit_length,
+            ),
+        }
+        for name, (text, value) in values.items():
+            yield GaugeMetricFamily(name, text, value=value)
+
+
+def service_routes(node: NodeService) -> list[Route]:
+    """The routes that need the running service (beyond ``/status`` and ``POST /tx``)."""
+
+    async def net_info(request: Request) -> Response:
+        connected = set(node.connected_indexes())
+        peers = [
+            {
+                "peer_id": str(node.peer_id_of(n.index)),
+                "index": n.index,
+                "connected": n.index in connected,
+            }
+            for n in node.genesis.nodes
+            if n.index != node.index
+        ]
+        return JSONResponse({"listen": node.listen, "peers": peers})
+
+    async def genesis(request: Request) -> Response:
+        return JSONResponse(node.genesis.to_json())
+
+    async def tx(request: Request) -> Response:
+        tx_id = hex_param(request.path_params["tx_id"], "tx_id")
+        deadline = trio.current_time() + wait_param(request)
+        ledger = node.require()[0]
+        while True:
+            stored = ledger.transaction(tx_id)
+            if stored is not None:
+                break
+            if not await node.wait_commit(deadline):
+                raise NotFound("transaction is not committed (yet)")
+        block = ledger.block(stored.height)
+        return JSONResponse(
+            {
+                "tx_id": tx_id.hex(),
+                "type": type(stored.transaction).__name__,
+                "height": stored.height,
+                "block_hash": block.block.hash().hex() if block is not None else None,
+                "index": stored.position,
+                "tx": render(stored.transaction),
+                "raw": stored.transaction.to_bytes().hex(),
+            }
+        )
+
+    async def request_status(request: Request) -> Response:
+        request_id = hex_param(request.path_params["request_id"], "request_id")
+        deadline = trio.current_time() + wait_param(request)
+        while True:
+            answer = decided(node, request_id)
+            if answer is not None:
+                return JSONResponse(answer)
+            if not await node.wait_commit(deadline):
+                break
+        _, _, machine = node.require()
+        item = node.request_items.get(request_id)
+        if item is None or item not in machine.pool:
+            raise NotFound("request is neither committed nor pending here")
+        return JSONResponse({"request_id": request_id.hex(), "status": "pending", "height": None})
+
+    async def put_fragments(request: Request) -> Response:
+        record_id = hex_param(request.path_params["record_id"], "record_id")
+        document = await read_json_object(request)
+        items = document.get("fragments")
+        if not isinstance(items, list) or len(items) != node.genesis.size:
+            raise BadRequest(f"fragments must be a list of {node.genesis.size} hex strings")
+        fragments = [hex_field({"f": item}, "f") for item in items]
+        stored = await store_fragments(node, record_id, fragments)
+        return JSONResponse({"stored": stored}, status_code=202)
+
+    async def fetch_data(request: Request) -> Response:
+        record_id = hex_param(request.path_params["record_id"], "record_id")
+        document = await read_json_object(request)
+        timestamp = document.get("timestamp_ms")
+        if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp < 0:
+            raise BadRequest("timestamp_ms must be a non-negative integer")
+        fetch = FragmentGet(
+            record_id=record_id,
+            requester=hex_param(str(document.get("requester", "")), "requester"),
+            timestamp_ms=timestamp,
+            nonce=hex_param(str(document.get("nonce", "")), "nonce", NONCE_SIZE),
+            signature=hex_param(str(document.get("signature", "")), "signature", 64),
+        )
+        keeper = node.keeper
+        if keeper is None:
+            raise Unavailable("node is starting")
+        peers = [i for i in node.connected_indexes() if i != node.index]
+        try:
+            outcome = await keeper.fetch(fetch, peers, node.request_peer)
+        except StorageRefused as exc:
+            raise api_error(exc.status, exc.code, exc.message) from exc
+        return JSONResponse(
+            {"ciphertext": outcome.data.hex(), "corrupt_fragments": list(outcome.corrupt)}
+        )
+
+    return [
+        Route("/net_info", net_info, methods=["GET"]),
+        Route("/genesis", genesis, methods=["GET"]),
+        Route("/tx/{tx_id}", tx, methods=["GET"]),
+        Route("/requests/{request_id}", request_status, methods=["GET"]),
+        Route("/records/{record_id}/fragments", put_fragments, methods=["POST"]),
+        Route("/records/{record_id}/data", fetch_data, methods=["POST"]),
+    ]
+
+
+def decided(node: NodeService, request_id: bytes) -> dict[str, Any] | None:
+    """The committed decision on an access request, or None while it is not committed."""
+    ledger, app, _ = node.require()
+    stored = ledger.transaction(request_id)
+    if stored is None or not isinstance(stored.transaction, AccessRequest):
+        return None
+    block = ledger.block(stored.height)
+    if block is None:
+        return None
+    result = next((r for r in block.block.results if r.request_id == request_id), None)
+    if result is None:
+        return None
+    audit = next(
+        (
+            a
+            for a in ledger.audit_by_heights(stored.height, stored.height + 1)
+            if a.request_id == request_id
+        ),
+        None,
+    )
+    answer: dict[str, Any] = {
+        "request_id": request_id.hex(),
+        "status": "granted" if result.granted else "denied",
+        "height": stored.height,
+        "record_id": result.record_id.hex(),
+        "requester": result.requester.hex(),
+        "audit_seq": audit.seq if audit is not None else None,
+        "audit": audit_json(audit) if audit is not None else None,
+    }
+    if result.granted:
+        answer["reencrypted_ciphertext"] = result.combined_ciphertext.hex()
+    else:
+        answer["reason"] = app.denial_reasons.get(request_id, "denied by a quorum of nodes")
+    return answer
+
+
+async def store_fragments(node: NodeService, record_id: bytes, fragments: list[bytes]) -> int:
+    """Keep fragment ``i`` here or hand it to node ``i``; returns how many nodes took theirs.
+
+    Raises an :class:`ApiError` when this node's own fragment is refused, or when fewer than
+    the threshold of nodes took theirs.
+    """
+    keeper = node.keeper
+    if keeper is None:
+        raise Unavailable("node is starting")
+    try:
+        keeper.keep(record_id, fragments[node.index - 1])
+    except StorageRefused as exc:
+        raise api_error(exc.status, exc.code, exc.message) from exc
+    stored = 1
+
+    async def hand(index: int) -> None:
+        nonlocal stored
+        put = FragmentPut(record_id, fragments[index - 1])
+        try:
+            await node.request_peer(index, PUT_PROTOCOL, put.to_bytes())
+        except P2PError as exc:
+            logger.warning("fragment not handed over node=%d reason=%s", index, exc)
+            return
+        stored += 1
+
+    async with trio.open_nursery() as nursery:
+        for index in range(1, node.genesis.size + 1):
+            if index != node.index:
+                nursery.start_soon(hand, index)
+    if stored < node.genesis.threshold:
+        raise Unavailable(
+            f"only {stored} nodes took their fragment; {node.genesis.threshold} needed"
+        )
+    return stored
+
+
+async def serve_api(node: NodeService, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve the API on the configured loopback address until cancelled."""
+    config = node.identity.config
+    registry = CollectorRegistry()
+    registry.register(NodeCollector(node))
+    app = build_app(
+        NodeFacade(node),
+        ApiMetrics(registry),
+        max_body_bytes=MAX_BODY_BYTES,
+        routes=[*service_routes(node), *explorer_routes(node)],
+    )
+    allow_public = bool(config.extra.get("http_allow_public", False))
+    http = HttpConfig(host=config.http_host, port=config.http_port, allow_public=allow_public)
+    await run_http(app, http, task_status=task_status)

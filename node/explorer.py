@@ -1,0 +1,283 @@
+"""Read-only HTTP routes over the ledger: blocks, transactions, members, records, audit.
+
+Every answer is built from one ledger query (key or index lookups, never a scan of the chain)
+and rendered to JSON by :func:`render`: bytes become lowercase hex, tuples lists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ledger.block import Block, BlockHeader
+from ledger.errors import IntegrityError
+from ledger.queries import StoredBlock
+from ledger.records import AuditRecord, RecordEntry
+from ledger.transactions import MemberRole
+from node.http import BadRequest, NotFound
+
+if TYPE_CHECKING:
+    from node.service import NodeService
+
+MAX_LIMIT = 1000
+
+
+def render(value: Any) -> Any:
+    """JSON-ready form of ledger and consensus values."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [render(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: render(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
+    return value
+
+
+def hex_param(text: str, name: str, size: int = 32) -> bytes:
+    """A path or query value that must be ``size`` bytes of hex; raises :class:`BadRequest`."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be hex") from exc
+    if len(value) != size:
+        raise BadRequest(f"{name} must be {size} bytes of hex")
+    return value
+
+
+def int_param(request: Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"query parameter {name} must be an integer") from exc
+    if value < 0:
+        raise BadRequest(f"query parameter {name} must not be negative")
+    return value
+
+
+def header_json(header: BlockHeader) -> dict[str, Any]:
+    out: dict[str, Any] = render(header)
+    out["hash"] = header.hash().hex()
+    return out
+
+
+def block_json(stored: StoredBlock) -> dict[str, Any]:
+    block: Block = stored.block
+    return {
+        "height": block.height,
+        "hash": block.hash().hex(),
+        "header": header_json(block.header),
+        "tx_ids": [t.hex() for t in block.tx_ids()],
+        "sharing_results": [{**render(r), "hash": r.hash().hex()} for r in block.results],
+        "commit_qc": render(stored.commit_qc),
+        "raw": block.to_bytes().hex(),
+    }
+
+
+def record_json(entry: RecordEntry) -> dict[str, Any]:
+    return {
+        "record_id": entry.record_id.hex(),
+        "owner": entry.owner.hex(),
+        "keywords_hash": entry.keywords_hash.hex(),
+        "policy": entry.policy,
+        "access_limit": entry.access_limit,
+        "metadata_ciphertext": entry.metadata_ciphertext.hex(),
+        "storage_commitment": entry.storage_commitments.hex(),
+        "abe_ciphertext": entry.abe_ciphertext.hex(),
+        "created_at_ms": entry.created_at_ms,
+        "height": entry.height,
+        "tx_id": entry.tx_id.hex(),
+    }
+
+
+def audit_json(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "height": record.height,
+        "request_id": record.request_id.hex(),
+        "record_id": record.record_id.hex(),
+        "requester": record.requester.hex(),
+        "decision": "granted" if record.granted else "denied",
+        "approvals": record.approvals,
+        "denials": record.denials,
+        "result_hash": record.result_hash.hex(),
+        "prev_hash": record.prev_hash.hex(),
+        "hash": record.hash().hex(),
+    }
+
+
+def explorer_routes(node: NodeService) -> list[Route]:
+    """The GET routes of docs/http-api.md that only read the ledger."""
+
+    def ledger() -> Any:
+        return node.require()[0]
+
+    async def block_at(request: Request) -> Response:
+        try:
+            height = int(request.path_params["height"])
+        except ValueError as exc:
+            raise BadRequest("height must be an integer") from exc
+        stored = ledger().block(height) if height > 0 else None
+        if stored is None:
+            raise NotFound(f"no block at height {height}")
+        return JSONResponse(block_json(stored))
+
+    async def block_by_hash(request: Request) -> Response:
+        stored = ledger().block_by_hash(hex_param(request.path_params["hash"], "hash"))
+        if stored is None:
+            raise NotFound("no block with this hash")
+        return JSONResponse(block_json(stored))
+
+    async def blocks(request: Request) -> Response:
+        head = ledger().height
+        start = int_param(request, "from", 1) or 1
+        stop = int_param(request, "to", head) or head
+        limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
+        headers = ledger().block_headers(start, stop + 1, limit=limit)
+        return JSONResponse({"blocks": [header_json(h) for h in headers]})
+
+    async def member(request: Request) -> Response:
+        member_id = hex_param(request.path_params["member_id"], "member_id")
+        entry = ledger().member(member_id)
+        if entry is None:
+            raise NotFound("no such member")
+        try:
+            role = MemberRole(entry.role).name.lower()
+        except ValueError:
+            role = str(entry.role)
+        return JSONResponse(
+            {
+                "member_id": entry.member_id.hex(),
+                "role": role,
+                "verify_key": entry.verify_key.hex(),
+                "box_key": entry.box_key.hex(),
+                "tpre_public_key": entry.public_key_material.hex(),
+                "key_version": entry.key_version,
+                "attributes": list(entry.attributes),
+                "registered_height": entry.registered_height,
+                "blacklisted": ledger().is_blacklisted(member_id),
+            }
+        )
+
+    async def attributes(request: Request) -> Response:
+        member_id = hex_param(request.path_params["member_id"], "member_id")
+        if ledger().member(member_id) is None:
+            raise NotFound("no such member")
+        history = [
+            {**render(link), "hash": link.hash().hex()}
+            for link in ledger().attribute_history(member_id)
+        ]
+        return JSONResponse({"history": history})
+
+    async def record(request: Request) -> Response:
+        entry = ledger().record(hex_param(request.path_params["record_id"], "record_id"))
+        if entry is None:
+            raise NotFound("no such record")
+        return JSONResponse(record_json(entry))
+
+    async def records(request: Request) -> Response:
+        limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
+        owner = request.query_params.get("owner")
+        keywords = request.query_params.get("keywords")
+        if owner is not None:
+            found = ledger().records_by_owner(hex_param(owner, "owner"), limit=limit)
+        elif keywords is not None:
+            found = ledger().records_by_keywords(hex_param(keywords, "keywords"), limit=limit)
+        else:
+            raise BadRequest("give owner=ID or keywords=HASH")
+        return JSONResponse({"records": [record_json(r) for r in found]})
+
+    async def grants(request: Request) -> Response:
+        record_id = hex_param(request.path_params["record_id"], "record_id")
+        if ledger().record(record_id) is None:
+            raise NotFound("no such record")
+        out = [
+            {
+                "grantee": g.grantee.hex(),
+                "threshold": g.threshold,
+                "expiry": g.expires_at_ms,
+                "revoked": False,
+                "height": g.height,
+                "tx_id": g.tx_id.hex(),
+            }
+            for g in ledger().grants(record_id)
+        ]
+        out += [
+            {
+                "grantee": r.grantee.hex(),
+                "threshold": None,
+                "expiry": None,
+                "revoked": True,
+                "height": r.height,
+                "tx_id": r.tx_id.hex(),
+            }
+            for r in ledger().revocations(record_id)
+        ]
+        return JSONResponse({"grants": out})
+
+    async def audit(request: Request) -> Response:
+        limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
+        record_id = request.query_params.get("record")
+        requester = request.query_params.get("requester")
+        if record_id is not None:
+            found = ledger().audit_by_record(hex_param(record_id, "record"), limit=limit)
+        elif requester is not None:
+            found = ledger().audit_by_requester(hex_param(requester, "requester"), limit=limit)
+        else:
+            start = int_param(request, "from", 1) or 1
+            stop = int_param(request, "to", ledger().height) or ledger().height
+            found = ledger().audit_by_heights(start, stop + 1, limit=limit)
+        return JSONResponse({"audit": [audit_json(a) for a in found]})
+
+    async def blacklist(request: Request) -> Response:
+        entries = ledger().blacklist(limit=MAX_LIMIT)
+        return JSONResponse({"blacklist": [render(e) for e in entries]})
+
+    async def verify(request: Request) -> Response:
+        try:
+            report = ledger().verify()
+        except IntegrityError as exc:
+            return JSONResponse(
+                {"ok": False, "height": ledger().height, "first_bad": render_integrity(exc)}
+            )
+        return JSONResponse(
+            {"ok": True, "height": report.height, "first_bad": None, **render(report)}
+        )
+
+    return [
+        Route("/blocks/by-hash/{hash}", block_by_hash, methods=["GET"]),
+        Route("/blocks/{height}", block_at, methods=["GET"]),
+        Route("/blocks", blocks, methods=["GET"]),
+        Route("/members/{member_id}/attributes", attributes, methods=["GET"]),
+        Route("/members/{member_id}", member, methods=["GET"]),
+        Route("/records/{record_id}/grants", grants, methods=["GET"]),
+        Route("/records/{record_id}", record, methods=["GET"]),
+        Route("/records", records, methods=["GET"]),
+        Route("/audit", audit, methods=["GET"]),
+        Route("/blacklist", blacklist, methods=["GET"]),
+        Route("/verify", verify, methods=["GET"]),
+    ]
+
+
+def render_integrity(exc: IntegrityError) -> dict[str, Any]:
+    out: dict[str, Any] = {"what": str(exc)}
+    height = getattr(exc, "height", None)
+    if height is not None:
+        out["height"] = height
+    location = getattr(exc, "location", None)
+    if location is not None:
+        out["key"] = location
+    return out

@@ -1,0 +1,444 @@
+"""The node process: libp2p host, consensus state machine, ledger and HTTP API on one trio loop.
+
+One task owns the :class:`~consensus.machine.ConsensusNode`: every input (a peer's message, a
+client submission, a due timer) goes through one memory channel to it, and it carries out the
+returned :class:`~consensus.output.Output` without blocking: messages are queued for a sender
+task (gossip for broadcasts, a direct request for messages to one node), each timer becomes a
+task that sleeps until its deadline and feeds the timer back, and committed blocks wake the HTTP
+requests waiting for them.
+
+Start it with ``await nursery.start(service.run)``; cancelling the nursery stops everything
+(the ledger and local store are closed on the way out).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import multiaddr  # type: ignore[import-untyped]  # ships without type hints
+import trio
+from libp2p.peer.id import ID
+
+from consensus import (
+    ConsensusConfig,
+    ConsensusNode,
+    Ed25519Signer,
+    Ed25519Verifier,
+    Message,
+    Output,
+    Timeouts,
+    Timer,
+    decode_message,
+)
+from consensus.encoding import ItemKind
+from consensus.messages import Submission, SyncReply, SyncRequest
+from crypto.errors import DecodeError
+from crypto.groups import load_group
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey
+from ledger.genesis import Genesis
+from ledger.ledger import Ledger
+from ledger.qc import commit_vote_payload
+from node.application import NodeApplication, ledger_access_payload
+from node.config import (
+    BOX_KEY_FILE,
+    DATA_DIR,
+    GENESIS_FILE,
+    NODE_KEY_FILE,
+    ConfigError,
+    NodeConfig,
+    load_config,
+    load_secret,
+)
+from node.localstore import LocalStore
+from node.p2p import (
+    GossipMessage,
+    P2PConfig,
+    P2PError,
+    P2PHost,
+    PeerAllowlist,
+    RequestRejected,
+    parse_peer_id,
+)
+from node.storage import GET_PROTOCOL, PUT_PROTOCOL, FragmentKeeper, StorageRefused
+
+logger = logging.getLogger("iomtshare.node.service")
+
+CONSENSUS_TOPIC = "iomtshare/consensus/1"
+TX_TOPIC = "iomtshare/tx/1"
+SYNC_PROTOCOL = "/iomtshare/sync/1"
+
+_INBOX_SIZE = 4096
+_OUTBOX_SIZE = 8192
+_DIAL_BACKOFF_MAX = 5.0
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """What a home directory says this node is."""
+
+    home: Path
+    config: NodeConfig
+    genesis: Genesis
+    index: int
+    node_key: SigningKey
+    box_key: BoxSecretKey
+
+
+def load_identity(home: Path) -> NodeIdentity:
+    """Read config, genesis and keys of ``home``; raises :class:`ConfigError` with a clear
+    message if anything is missing or does not fit together."""
+    if not home.is_dir():
+        raise ConfigError(f"{home} is not a node home directory")
+    config = load_config(home)
+    try:
+        genesis = Genesis.load(home / GENESIS_FILE)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {home / GENESIS_FILE}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{home / GENESIS_FILE} is not a valid genesis: {exc}") from exc
+    node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
+    box_key = BoxSecretKey(load_secret(home / BOX_KEY_FILE))
+    own = bytes(node_key.verify_key)
+    index = next((n.index for n in genesis.nodes if n.verify_key == own), None)
+    if index is None:
+        raise ConfigError("this node's key is not one of the genesis nodes")
+    node = genesis.node(index)
+    if node is not None and node.box_key != bytes(box_key.public_key):
+        raise ConfigError("box_key does not match the genesis entry of this node")
+    return NodeIdentity(home, config, genesis, index, node_key, box_key)
+
+
+def listen_endpoint(address: str) -> tuple[str, int]:
+    """Host and port of a ``/ip4/HOST/tcp/PORT`` multiaddr; raises :class:`ConfigError`."""
+    try:
+        parsed = multiaddr.Multiaddr(address)
+        return parsed.value_for_protocol("ip4"), int(parsed.value_for_protocol("tcp"))
+    except Exception as exc:
+        raise ConfigError(f"p2p_listen {address!r} is not /ip4/HOST/tcp/PORT") from exc
+
+
+def timeouts_of(genesis: Genesis) -> Timeouts:
+    """Round timing from genesis (``round_timeout_ms`` sets the first proposal wait)."""
+    propose = max(genesis.round_timeout_ms / 1000, 0.2)
+    return Timeouts(
+        propose=propose,
+        prepare=propose / 2,
+        commit=propose / 2,
+        increment=propose / 2,
+        batch_delay=min(0.2, genesis.block_interval_ms / 1000),
+        status_interval=2.0,
+    )
+
+
+class NodeService:
+    """A running node; see the module docstring. Read-only state is public for the HTTP API."""
+
+    def __init__(self, identity: NodeIdentity) -> None:
+        self.identity = identity
+        self.genesis = identity.genesis
+        self.index = identity.index
+        self.ledger: Ledger | None = None
+        self.app: NodeApplication | None = None
+        self.machine: ConsensusNode | None = None
+        self.keeper: FragmentKeeper | None = None
+        self.listen: list[str] = []
+        self.http_urls: list[str] = []
+        self.highest_seen = 0
+        self.request_items: dict[bytes, bytes] = {}
+        self._commit_event = trio.Event()
+        self._inbox_send, self._inbox = trio.open_memory_channel[Message | Timer](_INBOX_SIZE)
+        self._outbox_send, self._outbox = trio.open_memory_channel[tuple[int | None, bytes, bool]](
+            _OUTBOX_SIZE
+        )
+        self._peer_ids = {n.index: parse_peer_id(n.peer_id) for n in self.genesis.nodes}
+        self._index_of = {p: i for i, p in self._peer_ids.items()}
+        host, port = listen_endpoint(identity.config.p2p_listen)
+        allowlist = PeerAllowlist.of(p for i, p in self._peer_ids.items() if i != self.index)
+        self.host = P2PHost(
+            identity.node_key, allowlist, P2PConfig(listen_host=host, listen_port=port)
+        )
+        self.host.add_topic(CONSENSUS_TOPIC, self._on_gossip)
+        self.host.add_topic(TX_TOPIC, self._on_gossip)
+        self.host.add_protocol(SYNC_PROTOCOL, self._on_direct)
+        self.host.add_protocol(PUT_PROTOCOL, self._on_fragment_put)
+        self.host.add_protocol(GET_PROTOCOL, self._on_fragment_get)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the stores, start p2p, consensus and HTTP; report the HTTP URLs; run until
+        cancelled. Raises ``ledger.errors.LedgerError``, :class:`P2PError` or ``OSError`` when
+        the node cannot start."""
+        from node.api import serve_api
+
+        data = self.identity.home / DATA_DIR
+        data.mkdir(parents=True, exist_ok=True)
+        group = load_group(self.identity.config.pairing_backend)
+        ledger = Ledger.open(data / "ledger", self.genesis)
+        try:
+            local = LocalStore.open(data / "node")
+        except BaseException:
+            ledger.close()
+            raise
+        try:
+            self.ledger = ledger
+            self.app = NodeApplication(
+                ledger,
+                local,
+                group,
+                self.index,
+                self.identity.node_key,
+                self.identity.box_key,
+                wall_ms,
+            )
+            self.keeper = FragmentKeeper(ledger, local, self.index, wall_ms)
+            config = ConsensusConfig(
+                self.genesis.chain_id,
+                self.genesis.size,
+                self.genesis.quorum,
+                timeouts_of(self.genesis),
+            )
+            self.machine = ConsensusNode.create(
+                config,
+                self.index,
+                Ed25519Signer(self.identity.node_key),
+                Ed25519Verifier([n.signer() for n in self.genesis.nodes]),
+                self.app,
+                commit_vote_payload,
+                ledger_access_payload,
+            )
+            async with trio.open_nursery() as nursery:
+                addrs = await nursery.start(self.host.run)
+                self.listen = [str(a) for a in addrs]
+                self.http_urls = await nursery.start(serve_api, self)
+                nursery.start_soon(self._dial_peers)
+                nursery.start_soon(self._send_loop, nursery)
+                nursery.start_soon(self._consensus_loop, nursery)
+                logger.info(
+                    "node started index=%d height=%d peer=%s http=%s",
+                    self.index,
+                    ledger.height,
+                    self.host.peer_id,
+                    self.http_urls,
+                )
+                task_status.started(self.http_urls)
+        finally:
+            logger.info("node stopping index=%d", self.index)
+            local.close()
+            ledger.close()
+
+    # -- state for the API --------------------------------------------------------------------
+
+    def require(self) -> tuple[Ledger, NodeApplication, ConsensusNode]:
+        if self.ledger is None or self.app is None or self.machine is None:
+            raise RuntimeError("node is not running")
+        return self.ledger, self.app, self.machine
+
+    def peer_id_of(self, index: int) -> ID:
+        return self._peer_ids[index]
+
+    def connected_indexes(self) -> list[int]:
+        connected = self.host.connected_peers()
+        return sorted(i for i, p in self._peer_ids.items() if p in connected)
+
+    async def wait_commit(self, deadline: float) -> bool:
+        """Wait for the next committed block until ``deadline`` (trio time); False on timeout."""
+        event = self._commit_event
+        with trio.move_on_at(deadline):
+            await event.wait()
+            return True
+        return False
+
+    async def submit(self, submission: Submission) -> None:
+        """Hand a client submission to consensus (the caller has checked it)."""
+        if submission.kind is ItemKind.REQUEST:
+            from ledger.transactions import tx_id_of
+
+            self.request_items[tx_id_of(submission.body)] = submission.item_id
+        await self._inbox_send.send(submission)
+
+    async def request_peer(self, index: int, protocol: str, payload: bytes) -> bytes:
+        """One request to node ``index``; raises :class:`P2PError`."""
+        peer = self._peer_ids.get(index)
+        if peer is None:
+            raise P2PError(f"no node {index}")
+        return await self.host.request(peer, protocol, payload)
+
+    # -- consensus ----------------------------------------------------------------------------
+
+    async def _consensus_loop(self, nursery: trio.Nursery) -> None:
+        _, _, machine = self.require()
+        self._carry_out(machine.start(time.time()), nursery)
+        async for item in self._inbox:
+            try:
+                if isinstance(item, Timer):
+                    out = machine.on_timer(item, time.time())
+                else:
+                    out = machine.on_message(item, time.time())
+            except Exception:
+                # A fault in one input (a bug, or a ledger refusing a block) must not take the
+                # node down; the machine's state is unchanged by the failed step's effects.
+                logger.exception("consensus step failed input=%s", type(item).__name__)
+                continue
+            self._carry_out(out, nursery)
+
+    def _carry_out(self, out: Output, nursery: trio.Nursery) -> None:
+        _, app, _ = self.require()
+        for send in out.sends:
+            message = send.message
+            frame = message.to_bytes()
+            is_tx = isinstance(message, Submission)
+            try:
+                self._outbox_send.send_nowait((send.to, frame, is_tx))
+            except trio.WouldBlock:
+                logger.warning("outbound queue full; dropped %s", type(message).__name__)
+        for timer in out.timers:
+            nursery.start_soon(self._timer, timer)
+        for block in out.commits:
+            logger.info(
+                "block committed height=%d round=%d hash=%s signers=%s",
+                block.height,
+                block.round,
+                block.block_hash.hex()[:16],
+                list(block.signers),
+            )
+        for evidence in out.evidence:
+            logger.warning("misbehaviour evidence kind=%s", type(evidence).__name__)
+        if out.commits or app.dropped:
+            self._purge_pool()
+        if out.commits:
+            self._commit_event.set()
+            self._commit_event = trio.Event()
+
+    def _purge_pool(self) -> None:
+        """Drop pending items that can no longer enter a block, so rounds are not wasted on
+        them: those a build left out, and those committed state now refuses."""
+        _, app, machine = self.require()
+        stale = set(app.dropped)
+        app.dropped.clear()
+        for sub in machine.pool.items():
+            if sub.kind is ItemKind.TX:
+                problem = app.transaction_problem(sub.body)
+            else:
+                problem = app.request_problem(sub.body)
+            if problem is not None:
+                stale.add(sub.item_id)
+        if stale:
+            logger.info("pending items dropped count=%d", len(stale))
+            # The pool is the machine's public attribute; consensus has no removal input.
+            machine.pool.remove(tuple(stale))
+
+    async def _timer(self, timer: Timer) -> None:
+        await trio.sleep(max(0.0, timer.deadline - time.time()))
+        await self._inbox_send.send(timer)
+
+    def _accept_frame(self, data: bytes, origin: str) -> Message | None:
+        try:
+            message = decode_message(data)
+        except DecodeError as exc:
+            logger.warning("bad consensus message from=%s reason=%s", origin, exc)
+            return None
+        height = getattr(message, "height", 0)
+        if isinstance(height, int):
+            self.highest_seen = max(self.highest_seen, height)
+        if isinstance(message, Submission) and message.kind is ItemKind.REQUEST:
+            from ledger.transactions import tx_id_of
+
+            if len(self.request_items) < 100_000:
+                self.request_items[tx_id_of(message.body)] = message.item_id
+        return message
+
+    async def _on_gossip(self, gossip: GossipMessage) -> None:
+        message = self._accept_frame(gossip.data, str(gossip.origin))
+        if message is None:
+            return
+        try:
+            self._inbox_send.send_nowait(message)
+        except trio.WouldBlock:
+            logger.warning("consensus inbox full; dropped %s", type(message).__name__)
+
+    async def _on_direct(self, peer: ID, payload: bytes) -> bytes:
+        message = self._accept_frame(payload, str(peer))
+        if message is None:
+            raise RequestRejected("malformed consensus frame")
+        if not isinstance(message, SyncRequest | SyncReply):
+            raise RequestRejected("only sync messages travel on this protocol")
+        try:
+            self._inbox_send.send_nowait(message)
+        except trio.WouldBlock as exc:
+            raise RequestRejected("busy") from exc
+        return b""
+
+    async def _send_loop(self, nursery: trio.Nursery) -> None:
+        async for to, frame, is_tx in self._outbox:
+            if to is None:
+                try:
+                    await self.host.publish(TX_TOPIC if is_tx else CONSENSUS_TOPIC, frame)
+                except P2PError as exc:
+                    logger.warning("gossip publish failed reason=%s", exc)
+            elif to != self.index:
+                nursery.start_soon(self._send_direct, to, frame)
+
+    async def _send_direct(self, to: int, frame: bytes) -> None:
+        try:
+            await self.request_peer(to, SYNC_PROTOCOL, frame)
+        except P2PError as exc:
+            logger.info("direct send failed node=%d reason=%s", to, exc)
+
+    # -- storage protocols --------------------------------------------------------------------
+
+    async def _on_fragment_put(self, peer: ID, payload: bytes) -> bytes:
+        keeper = self._keeper()
+        try:
+            return await keeper.serve_put(payload)
+        except StorageRefused as exc:
+            raise RequestRejected(f"{exc.code}: {exc.message}") from exc
+
+    async def _on_fragment_get(self, peer: ID, payload: bytes) -> bytes:
+        keeper = self._keeper()
+        try:
+            return await keeper.serve_get(payload)
+        except StorageRefused as exc:
+            raise RequestRejected(f"{exc.code}: {exc.message}") from exc
+
+    def _keeper(self) -> FragmentKeeper:
+        if self.keeper is None:
+            raise RequestRejected("node is starting")
+        return self.keeper
+
+    # -- peers --------------------------------------------------------------------------------
+
+    async def _dial_peers(self) -> None:
+        """Keep a connection to every configured peer, redialling with a capped backoff."""
+        backoff: dict[str, float] = {}
+        while True:
+            connected = self.host.connected_peers()
+            for address in self.identity.config.peers:
+                try:
+                    peer = parse_peer_id(address.rsplit("/p2p/", 1)[-1])
+                except P2PError:
+                    logger.warning("bad peer address in config: %s", address)
+                    continue
+                if peer in connected:
+                    backoff.pop(address, None)
+                    continue
+                due = backoff.get(address, 0.0)
+                if trio.current_time() < due:
+                    continue
+                try:
+                    await self.host.connect(address)
+                    logger.info("dialled peer=%s", peer)
+                    backoff.pop(address, None)
+                except P2PError as exc:
+                    logger.debug("dial failed peer=%s reason=%s", peer, exc)
+                    backoff[address] = trio.current_time() + _DIAL_BACKOFF_MAX
+            await trio.sleep(0.5)
