@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "bench": "cli.bench:bench",
     "demo": "cli.demo:demo",
     "init": "cli.init_cmd:init",
+    "node": "cli.node_cmd:node",
     "authority": "cli.authority_cmd:authority",
     "client": "cli.client_cmd:client",
     "explore": "cli.explore_cmd:explore",
