@@ -7,7 +7,14 @@ function), calls :meth:`~ConsensusNode.start`, then feeds it decoded messages
 :class:`Output`. See docs/consensus.md.
 """
 
-from consensus.app import Application, Authorization, BuiltBlock, CommitPayload, OpenedBlock
+from consensus.app import (
+    AccessPayload,
+    Application,
+    Authorization,
+    BuiltBlock,
+    CommitPayload,
+    OpenedBlock,
+)
 from consensus.config import ConsensusConfig, Timeouts, bft_quorum, majority_quorum
 from consensus.errors import ConfigError, ConsensusError, InvalidBlock, InvalidMessage
 from consensus.evidence import BadShare, Equivocation, Evidence
@@ -18,6 +25,7 @@ from consensus.safety import SafetyState
 from consensus.signer import Ed25519Signer, Ed25519Verifier, Signer, Verifier
 
 __all__ = [
+    "AccessPayload",
     "Application",
     "Authorization",
     "BadShare",

@@ -18,6 +18,10 @@ from consensus.safety import SafetyState
 #: ``commit_vote_payload(chain_id, height, round, block_hash)``: the bytes a commit vote signs.
 CommitPayload = Callable[[str, int, int, bytes], bytes]
 
+#: ``access_vote_payload(chain_id, request, approve)``: the bytes an approval or denial signs for
+#: the ledger (``request`` is the request's body; the node maps it to the ledger's request id).
+AccessPayload = Callable[[str, bytes, bool], bytes]
+
 
 @dataclass(frozen=True, slots=True)
 class Authorization:

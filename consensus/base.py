@@ -218,7 +218,10 @@ class NodeBase:
                 return
             self._needed[ident] = max(self.config.quorum, decision.threshold)
             share = decision.share if decision.approve else b""
-            own_vote = self._sign(AuthVote(ident, self.index, decision.approve, share, b""))
+            access = self._signer.sign(
+                self._checker.access_signing_bytes(sub.body, decision.approve)
+            )
+            own_vote = self._sign(AuthVote(ident, self.index, decision.approve, share, access, b""))
         stashed = self.pool.add(sub, self._now)
         self._send(None, sub)
         if own_vote is not None:

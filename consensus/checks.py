@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import Enum
 
-from consensus.app import Application, CommitPayload
+from consensus.app import AccessPayload, Application, CommitPayload
 from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND, ItemKind, item_id
 from consensus.errors import InvalidMessage
@@ -40,11 +40,13 @@ class Checker:
         verifier: Verifier,
         app: Application,
         commit_payload: CommitPayload,
+        access_payload: AccessPayload,
     ) -> None:
         self.config = config
         self._verifier = verifier
         self._app = app
         self._commit_payload = commit_payload
+        self._access_payload = access_payload
         self._vote_cache: dict[tuple[bytes, int, bytes], VoteStatus] = {}
         self._sig_cache: set[tuple[int, bytes, bytes]] = set()
 
@@ -70,6 +72,10 @@ class Checker:
             return vote.signing_bytes(self.config.chain_id)
         return self._commit_payload(self.config.chain_id, vote.height, vote.round, vote.block_hash)
 
+    def access_signing_bytes(self, request: bytes, approve: bool) -> bytes:
+        """What an authorization vote's ``access_signature`` signs (the ledger's payload)."""
+        return self._access_payload(self.config.chain_id, request, approve)
+
     def commit_vote_ok(self, vote: CommitVote) -> bool:
         return self.signed_by(vote.voter, self.commit_signing_bytes(vote), vote.signature)
 
@@ -91,6 +97,9 @@ class Checker:
         if vote.request_id != item_id(ItemKind.REQUEST, request):
             return VoteStatus.WRONG_REQUEST
         if not self.signed_by(vote.voter, vote.signing_bytes(self.config.chain_id), vote.signature):
+            return VoteStatus.BAD_SIGNATURE
+        access = self.access_signing_bytes(request, vote.approve)
+        if not self.signed_by(vote.voter, access, vote.access_signature):
             return VoteStatus.BAD_SIGNATURE
         if vote.approve and not self._app.verify_share(request, vote.voter, vote.share):
             return VoteStatus.BAD_SHARE

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from consensus.app import Application, CommitPayload
+from consensus.app import AccessPayload, Application, CommitPayload
 from consensus.base import NodeBase
 from consensus.checks import Checker
 from consensus.config import ConsensusConfig
@@ -53,9 +53,16 @@ class ConsensusNode(NodeBase):
         verifier: Verifier,
         app: Application,
         commit_payload: CommitPayload,
+        access_payload: AccessPayload,
     ) -> ConsensusNode:
-        """Build a node with its own :class:`Checker`."""
-        return cls(config, index, signer, Checker(config, verifier, app, commit_payload), app)
+        """Build a node with its own :class:`Checker`.
+
+        ``commit_payload`` and ``access_payload`` are the ledger's ``commit_vote_payload`` and
+        its access-vote payload, so that commit QCs and the votes inside blocks are exactly what
+        the ledger verifies.
+        """
+        checker = Checker(config, verifier, app, commit_payload, access_payload)
+        return cls(config, index, signer, checker, app)
 
     @property
     def round(self) -> int:

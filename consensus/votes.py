@@ -26,23 +26,31 @@ from consensus.encoding import (
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE
+from crypto.signing import SIGNATURE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
 class AuthVote:
     """A node's decision on one access request; an approval carries its re-encryption share
-    (share and proof, opaque bytes checked by the application)."""
+    (share and proof, opaque bytes checked by the application).
+
+    ``access_signature`` signs the ledger's access-vote payload for the decision, so blocks can
+    carry votes the ledger verifies on its own; ``signature`` covers everything, the share
+    included, so nobody can swap a node's share in transit and blame the node.
+    """
 
     request_id: bytes
     voter: int
     approve: bool
     share: bytes
+    access_signature: bytes
     signature: bytes
 
     def unsigned_bytes(self) -> bytes:
         w = Writer(TAG_AUTH_VOTE, VERSION)
         put_hash(w, self.request_id)
-        return w.u16(self.voter).boolean(self.approve).blob(self.share).to_bytes()
+        w.u16(self.voter).boolean(self.approve).blob(self.share)
+        return w.fixed(self.access_signature, SIGNATURE_SIZE).to_bytes()
 
     def signing_bytes(self, chain_id: str) -> bytes:
         return signing_bytes(chain_id, self.unsigned_bytes())
@@ -59,7 +67,8 @@ class AuthVote:
         share = r.blob()
         if not approve and share:
             raise DecodeError("a deny vote carries no share")
-        return cls(request_id, voter, approve, share, get_signature(r))
+        access_signature = get_signature(r)
+        return cls(request_id, voter, approve, share, access_signature, get_signature(r))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuthVote:

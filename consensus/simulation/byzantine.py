@@ -10,7 +10,7 @@ import dataclasses
 import random
 from collections.abc import Callable
 
-from consensus.app import Application, CommitPayload
+from consensus.app import AccessPayload, Application, CommitPayload
 from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND
 from consensus.errors import InvalidBlock
@@ -38,6 +38,7 @@ class Adversary:
         app: Application,
         rng: random.Random,
         commit_payload: CommitPayload,
+        access_payload: AccessPayload,
         request_body: Callable[[bytes], bytes | None],
         share_for: Callable[[bytes], bytes],
     ) -> None:
@@ -48,6 +49,7 @@ class Adversary:
         self._app = app
         self._rng = rng
         self._commit_payload = commit_payload
+        self._access_payload = access_payload
         self._request_body = request_body
         self._share_for = share_for
         self._claimed: set[tuple[int, int]] = set()
@@ -113,6 +115,11 @@ class Adversary:
             changed = dataclasses.replace(changed, share=_corrupt(changed.share, -1))
         if changed == vote:
             return vote
+        if changed.approve != vote.approve:
+            body = self._request_body(vote.request_id)
+            if body is not None:
+                access = self._access_payload(self.config.chain_id, body, changed.approve)
+                changed = dataclasses.replace(changed, access_signature=self._signer.sign(access))
         return dataclasses.replace(changed, signature=self._sign_generic(changed))
 
     def _twin_vote(self, vote: Vote) -> Vote:
@@ -143,7 +150,8 @@ class Adversary:
         if not content.approved:
             return None
         first = content.approved[0]
-        mine = AuthVote(first.request_id, self.index, True, b"", b"")
+        access = self._signer.sign(self._access_payload(self.config.chain_id, first.request, True))
+        mine = AuthVote(first.request_id, self.index, True, b"", access, b"")
         mine = dataclasses.replace(mine, share=_corrupt(self._share_for(first.request), 0))
         mine = dataclasses.replace(mine, signature=self._sign_generic(mine))
         others = tuple(v for v in first.votes if v.voter != self.index)

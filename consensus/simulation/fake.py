@@ -242,6 +242,16 @@ def request_submission_id(request: FakeRequest) -> bytes:
     return item_id(ItemKind.REQUEST, request.to_bytes())
 
 
+def fake_access_payload(chain_id: str, request: bytes, approve: bool) -> bytes:
+    """Stand-in for the ledger's access-vote payload (same shape as ``AccessPayload``)."""
+    return digest(
+        b"iomtshare/sim/access-vote",
+        chain_id.encode("utf-8"),
+        item_id(ItemKind.REQUEST, request),
+        b"\x01" if approve else b"\x00",
+    )
+
+
 def fake_commit_payload(chain_id: str, height: int, round_: int, block_hash_: bytes) -> bytes:
     """Stand-in for the ledger's ``commit_vote_payload`` (same signature)."""
     return digest(

@@ -30,6 +30,7 @@ from consensus.simulation.fake import (
     FakeVerifier,
     ShareScheme,
     SimApp,
+    fake_access_payload,
     fake_commit_payload,
 )
 from consensus.simulation.scenario import CrashOn, Envelope, Scenario, Submit
@@ -237,7 +238,13 @@ class Simulation:
         self._epoch[i] += 1
         app = SimApp(i, self.ledgers[i], self.world.shares)
         node = self._factory(
-            self.config, i, self.world.signers[i], self.world.verifier, app, fake_commit_payload
+            self.config,
+            i,
+            self.world.signers[i],
+            self.world.verifier,
+            app,
+            fake_commit_payload,
+            fake_access_payload,
         )
         self.nodes[i] = node
         if i in sc.byzantine:
@@ -249,6 +256,7 @@ class Simulation:
                 app,
                 random.Random(f"{sc.seed}/adversary/{i}"),
                 fake_commit_payload,
+                fake_access_payload,
                 node.pool.request,
                 functools.partial(self.world.shares.share, i),
             )

@@ -26,6 +26,7 @@ from consensus.simulation.fake import (
     FakeSigner,
     FakeVerifier,
     SimApp,
+    fake_access_payload,
     fake_commit_payload,
 )
 from consensus.votes import AuthVote
@@ -41,7 +42,13 @@ def make_node(
     config = ConsensusConfig.with_majority(CHAIN, n)
     app = SimApp(index, ledger or FakeLedger(), FakeShares())
     node = ConsensusNode.create(
-        config, index, FakeSigner(index), FakeVerifier(), app, fake_commit_payload
+        config,
+        index,
+        FakeSigner(index),
+        FakeVerifier(),
+        app,
+        fake_commit_payload,
+        fake_access_payload,
     )
     return node, app
 
@@ -74,7 +81,8 @@ class Peer:
     ) -> AuthVote:
         if share is None:
             share = self.shares.share(self.index, sub.body) if approve else b""
-        return self.sign(AuthVote(sub.item_id, self.index, approve, share, b""))
+        access = self.signer.sign(fake_access_payload(CHAIN, sub.body, approve))
+        return self.sign(AuthVote(sub.item_id, self.index, approve, share, access, b""))
 
     def claim(
         self,

@@ -38,7 +38,7 @@ submissions = st.builds(Submission, st.sampled_from(ItemKind), blobs)
 def auth_votes(draw: st.DrawFn) -> AuthVote:
     approve = draw(st.booleans())
     share = draw(blobs) if approve else b""
-    return AuthVote(draw(hashes), draw(indexes), approve, share, draw(sigs))
+    return AuthVote(draw(hashes), draw(indexes), approve, share, draw(sigs), draw(sigs))
 
 
 bundles = st.builds(Bundle, blobs, st.lists(auth_votes(), max_size=3).map(tuple))

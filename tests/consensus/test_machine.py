@@ -273,3 +273,28 @@ def test_invalid_block_is_prepared_nil() -> None:
     assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
     assert node.round == 0
     assert node.locked[0] == NO_ROUND
+
+
+def test_vote_with_a_wrong_access_signature_is_dropped() -> None:
+    node, _ = make_node()
+    sub = request()
+    node.on_message(sub, 0.0)
+    good = P2.auth_vote(sub)
+    forged = P2.sign(dataclasses.replace(good, access_signature=bytes(64)))
+    out = node.on_message(forged, 0.0)
+    assert not out.evidence
+    assert node.pool.vote_of(sub.item_id, 2) is None
+    node.on_message(good, 0.0)
+    assert node.pool.vote_of(sub.item_id, 2) == good
+
+
+def test_ledger_payload_functions_fit_the_injected_signatures() -> None:
+    from consensus.app import AccessPayload, CommitPayload
+    from ledger.qc import access_vote_payload, commit_vote_payload
+
+    commit: CommitPayload = commit_vote_payload
+    access: AccessPayload = lambda chain, body, approve: access_vote_payload(  # noqa: E731
+        chain, Submission(ItemKind.REQUEST, body).item_id, approve
+    )
+    assert len(commit("chain", 3, 1, bytes(32))) == 32
+    assert access("chain", b"req", True) != access("chain", b"req", False)

@@ -66,7 +66,7 @@ def test_unknown_tag_and_version_are_rejected() -> None:
 
 
 def test_deny_vote_with_share_is_rejected() -> None:
-    vote = AuthVote(bytes(32), 1, False, b"share", bytes(64))
+    vote = AuthVote(bytes(32), 1, False, b"share", bytes(64), bytes(64))
     with pytest.raises(DecodeError, match="deny vote"):
         AuthVote.from_bytes(vote.to_bytes())
 

@@ -10,7 +10,7 @@ partition heals every honest node commits the same block.
 
 from __future__ import annotations
 
-from consensus.app import CommitPayload
+from consensus.app import AccessPayload, CommitPayload
 from consensus.config import ConsensusConfig
 from consensus.machine import ConsensusNode
 from consensus.messages import Message, Submission
@@ -74,14 +74,16 @@ def _factory(
     verifier: Verifier,
     app: SimApp,
     commit_payload: CommitPayload,
+    access_payload: AccessPayload,
 ) -> SimNode:
+    payloads = (commit_payload, access_payload)
     if index != TWO_FACED:
-        return ConsensusNode.create(config, index, signer, verifier, app, commit_payload)
+        return ConsensusNode.create(config, index, signer, verifier, app, *payloads)
     other = SimApp(index, FakeLedger(), app.shares)
     return TwoFacedNode(
         {
-            SIDE_A: ConsensusNode.create(config, index, signer, verifier, app, commit_payload),
-            SIDE_B: ConsensusNode.create(config, index, signer, verifier, other, commit_payload),
+            SIDE_A: ConsensusNode.create(config, index, signer, verifier, app, *payloads),
+            SIDE_B: ConsensusNode.create(config, index, signer, verifier, other, *payloads),
         }
     )
 

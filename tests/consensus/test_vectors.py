@@ -31,7 +31,7 @@ from consensus.messages import (
 )
 from consensus.safety import SafetyState
 from consensus.signer import Ed25519Signer
-from consensus.simulation.fake import fake_commit_payload
+from consensus.simulation.fake import fake_access_payload, fake_commit_payload
 from crypto.hashing import digest
 from crypto.signing import SigningKey
 
@@ -54,8 +54,10 @@ def build_samples() -> dict[str, Any]:
     request = b"request body"
     request_id = Submission(ItemKind.REQUEST, request).item_id
     h = digest(b"vector-block")
-    approve = _signed(AuthVote(request_id, 1, True, b"share-and-proof", b""), 1)
-    deny = _signed(AuthVote(request_id, 2, False, b"", b""), 2)
+    access_yes = _key(1).sign(fake_access_payload(CHAIN, request, True))
+    access_no = _key(2).sign(fake_access_payload(CHAIN, request, False))
+    approve = _signed(AuthVote(request_id, 1, True, b"share-and-proof", access_yes, b""), 1)
+    deny = _signed(AuthVote(request_id, 2, False, b"", access_no, b""), 2)
     bundle = Bundle(request, (approve,))
     claim = _signed(LeaderClaim(7, 1, 3, NO_ROUND, (bundle,), (), (digest(b"tx"),), b""), 3)
     evote = _signed(ElectionVote(7, 1, 2, 3, claim.claim_hash(), b""), 2)
