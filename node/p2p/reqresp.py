@@ -50,6 +50,9 @@ _OUTCOMES: dict[type[P2PError], str] = {
     StreamBroken: "broken",
 }
 
+# Bytes a response envelope adds around its body (tag, version, status, length prefix).
+_RESPONSE_OVERHEAD = len(ResponseEnvelope.ok(b"").to_bytes())
+
 # Closing a stream is best effort; this bounds how long shutdown can wait for it.
 _CLOSE_GRACE_SECONDS = 1.0
 
@@ -99,9 +102,11 @@ class RequestResponse:
         :class:`ProtocolViolation` for a malformed answer and :class:`StreamBroken` when the
         stream cannot be opened or fails midway.
         """
-        outcome = "ok"
+        outcome = "error"
         try:
-            return await self._request(peer_id, protocol, payload, timeout)
+            body = await self._request(peer_id, protocol, payload, timeout)
+            outcome = "ok"
+            return body
         except P2PError as exc:
             outcome = _OUTCOMES.get(type(exc), "error")
             raise
@@ -197,8 +202,7 @@ class RequestResponse:
             # The handler's bug must not take the host down nor leak details to the peer.
             logger.exception("request handler failed protocol=%s peer=%s", protocol, peer_id)
             return ResponseEnvelope.error(Status.INTERNAL, "internal error")
-        response = ResponseEnvelope.ok(body)
-        if len(response.to_bytes()) > self._max_frame:
+        if len(body) + _RESPONSE_OVERHEAD > self._max_frame:
             logger.error(
                 "response too large protocol=%s peer=%s size=%d limit=%d",
                 protocol,
@@ -207,7 +211,7 @@ class RequestResponse:
                 self._max_frame,
             )
             return ResponseEnvelope.error(Status.INTERNAL, "response exceeds the frame limit")
-        return response
+        return ResponseEnvelope.ok(body)
 
     async def _answer(self, protocol: str, stream: INetStream, answer: ResponseEnvelope) -> None:
         self._metrics.requests_served.labels(protocol, answer.status.name.lower()).inc()
