@@ -103,6 +103,7 @@ class Gossip:
         )
         host.get_network().register_notifee(StalePubsubStreamReaper(self._pubsub))
         self._handlers: dict[str, GossipHandler] = {}
+        self._started = False
         self._running = False
 
     @property
@@ -111,7 +112,7 @@ class Gossip:
 
     def add_topic(self, topic: str, handler: GossipHandler) -> None:
         """Subscribe ``handler`` to ``topic`` when the service starts (call before starting)."""
-        if self._running:
+        if self._started:
             raise P2PError("topics must be added before the host starts")
         if topic in self._handlers:
             raise P2PError(f"topic {topic} already has a handler")
@@ -119,6 +120,7 @@ class Gossip:
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Run pubsub and one delivery task per topic until cancelled."""
+        self._started = True
         async with (
             background_trio_service(self._pubsub),
             background_trio_service(self._router),

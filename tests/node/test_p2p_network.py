@@ -493,3 +493,13 @@ async def test_metrics_follow_peers_gossip_requests_and_refusals() -> None:
             await logs.wait_for("refused", str(outsider.host.peer_id))
         refused = "iomtshare_p2p_refused_connections_total"
         assert metrics.get_sample_value(refused, {"direction": "inbound"}) == 1
+
+
+@trio_test
+async def test_topics_and_protocol_names_are_fixed_once_running() -> None:
+    async with host_group(1) as (peer,):
+        with pytest.raises(P2PError, match="before the host starts"):
+            peer.host.add_topic("late/1", peer.next_message)  # type: ignore[arg-type]
+        serve_echo(peer.host)
+        with pytest.raises(P2PError, match="already has a handler"):
+            serve_echo(peer.host)
