@@ -93,9 +93,6 @@ class ItemPool:
             self._votes.pop(ident, None)
             self._stash.pop(ident, None)
 
-    def has_unbatched_txs(self) -> bool:
-        return any(sub.kind is ItemKind.TX for sub in self._items.values())
-
     def oldest_tx_time(self) -> float | None:
         times = [self._arrived[i] for i, s in self._items.items() if s.kind is ItemKind.TX]
         return min(times) if times else None

@@ -41,9 +41,6 @@ class VoteBook(Generic[V]):
     def rounds(self) -> list[int]:
         return sorted(self._by_round)
 
-    def count(self, round_: int) -> int:
-        return len(self._by_round.get(round_, {}))
-
 
 def block_tally(votes: dict[int, PrepareVote] | dict[int, CommitVote]) -> Counter[bytes | None]:
     """How many votes each block hash (or nil) has."""

@@ -238,10 +238,6 @@ class SimApp:
         return SafetyState.from_bytes(self.ledger.safety) if self.ledger.safety else None
 
 
-def request_submission_id(request: FakeRequest) -> bytes:
-    return item_id(ItemKind.REQUEST, request.to_bytes())
-
-
 def fake_access_payload(chain_id: str, request: bytes, approve: bool) -> bytes:
     """Stand-in for the ledger's access-vote payload (same shape as ``AccessPayload``)."""
     return digest(

@@ -1,7 +1,8 @@
 """A seeded discrete-event network for consensus nodes.
 
-One :class:`random.Random` drives every choice (link delays, jitter, loss, duplication, Byzantine
-splits), and events at equal times are ordered by insertion, so a scenario replays exactly.
+Seeded :class:`random.Random` objects drive every choice (link delays, jitter, loss, duplication,
+Byzantine splits), and events at equal times are ordered by insertion, so a scenario replays
+exactly (with fake crypto; real share proofs are randomised, though the schedule is not).
 Nothing here reads a clock or touches a socket: simulated time is a float in the event queue.
 """
 
@@ -375,4 +376,4 @@ def run(
     return Simulation(scenario, node_factory, world).run()
 
 
-__all__ = ["SimResult", "Simulation", "Timer", "World", "fake_world", "run"]
+__all__ = ["SimNode", "SimResult", "Simulation", "World", "fake_world", "run"]
