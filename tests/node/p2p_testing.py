@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+from libp2p.peer.id import ID
 
 from crypto.signing import SigningKey
 from node.p2p import (
@@ -19,6 +20,7 @@ from node.p2p import (
     P2PConfig,
     P2PHost,
     PeerAllowlist,
+    RequestRejected,
     peer_id_of,
 )
 
@@ -186,3 +188,37 @@ def all_tasks() -> set[trio.lowlevel.Task]:
 
 def peer_id_for(key: SigningKey) -> Any:
     return peer_id_of(key.verify_key)
+
+
+#: A protocol answering ``<requester peer id>|<payload>``.
+ECHO = "/iomtshare/test/echo/1"
+
+
+def serve_echo(host: P2PHost) -> None:
+    async def echo(peer: ID, payload: bytes) -> bytes:
+        return bytes(peer.to_bytes()) + b"|" + payload
+
+    host.add_protocol(ECHO, echo)
+
+
+def serve_failures(host: P2PHost) -> None:
+    """Protocols that crash, refuse, stall and answer too much, plus the echo protocol."""
+
+    async def broken(peer: ID, payload: bytes) -> bytes:
+        raise KeyError("secret internal detail")
+
+    async def picky(peer: ID, payload: bytes) -> bytes:
+        raise RequestRejected("record not granted to you")
+
+    async def stalls(peer: ID, payload: bytes) -> bytes:
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def huge(peer: ID, payload: bytes) -> bytes:
+        return bytes(64 * 1024)
+
+    host.add_protocol("/t/broken/1", broken)
+    host.add_protocol("/t/picky/1", picky)
+    host.add_protocol("/t/stalls/1", stalls)
+    host.add_protocol("/t/huge/1", huge)
+    serve_echo(host)
