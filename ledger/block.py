@@ -55,14 +55,17 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """
     if not leaves:
         return digest(MERKLE_EMPTY_TAG)
-    level = [digest(MERKLE_LEAF_TAG, leaf) for leaf in leaves]
+    hash_ = digest  # a local name: this loop runs for every block applied or verified
+    level = [hash_(MERKLE_LEAF_TAG, leaf) for leaf in leaves]
     while len(level) > 1:
-        paired = [
-            digest(MERKLE_NODE_TAG, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)
+        odd = level[-1] if len(level) % 2 else None
+        pairs = iter(level)
+        # zip over one iterator twice pairs neighbours; the odd node was set aside above.
+        level = [
+            hash_(MERKLE_NODE_TAG, left, right) for left, right in zip(pairs, pairs, strict=False)
         ]
-        if len(level) % 2:
-            paired.append(level[-1])
-        level = paired
+        if odd is not None:
+            level.append(odd)
     return level[0]
 
 
@@ -128,7 +131,12 @@ class BlockHeader(Encoded):
 
 def evidence_hash(last_commit: CommitQC | None, election_qc: bytes) -> bytes:
     carried = last_commit.to_bytes() if last_commit is not None else b""
-    return digest(EVIDENCE_TAG, carried, election_qc)
+    return encoded_evidence_hash(carried, election_qc)
+
+
+def encoded_evidence_hash(carried_qc: bytes, election_qc: bytes) -> bytes:
+    """:func:`evidence_hash` from the carried QC's encoding (empty when there is none)."""
+    return digest(EVIDENCE_TAG, carried_qc, election_qc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +177,7 @@ class Block(Encoded):
             self.header,
             self.tx_ids() if tx_ids is None else tx_ids,
             [r.hash() for r in self.results],
-            self.last_commit,
-            self.election_qc,
+            evidence_hash(self.last_commit, self.election_qc),
         )
 
 
@@ -178,15 +185,17 @@ def check_roots(
     header: BlockHeader,
     tx_ids: Sequence[bytes],
     result_hashes: Sequence[bytes],
-    last_commit: CommitQC | None,
-    election_qc: bytes,
+    evidence: bytes,
 ) -> None:
-    """Raise :class:`InvalidBlock` unless ``header``'s three roots match the given body."""
+    """Raise :class:`InvalidBlock` unless ``header``'s three roots match the given body.
+
+    ``evidence`` is the body's evidence hash (see :func:`evidence_hash`).
+    """
     if merkle_root(tx_ids) != header.tx_root:
         raise InvalidBlock(f"block {header.height}: tx_root does not match the transactions")
     if merkle_root(result_hashes) != header.results_root:
         raise InvalidBlock(f"block {header.height}: results_root does not match the results")
-    if evidence_hash(last_commit, election_qc) != header.evidence_hash:
+    if evidence != header.evidence_hash:
         raise InvalidBlock(f"block {header.height}: evidence_hash does not match")
 
 
@@ -204,6 +213,8 @@ class BlockParts:
     results: tuple[bytes, ...]
     last_commit: CommitQC | None
     election_qc: bytes
+    #: The carried QC's encoding (empty when absent), hashed as it is rather than re-encoded.
+    last_commit_bytes: bytes = b""
 
     @classmethod
     def from_bytes(cls, data: bytes) -> BlockParts:
@@ -212,10 +223,13 @@ class BlockParts:
         def body(reader: Reader) -> BlockParts:
             reader.expect_header(Block.TAG, Block.VERSION)
             header = BlockHeader.from_bytes(reader.blob())
-            transactions = tuple(reader.seq(lambda r: r.blob()))
-            results = tuple(reader.seq(lambda r: r.blob()))
-            last_commit = CommitQC.from_bytes(reader.blob()) if reader.boolean() else None
-            return cls(header, transactions, results, last_commit, reader.blob())
+            transactions = tuple(reader.seq(Reader.blob))
+            results = tuple(reader.seq(Reader.blob))
+            present = reader.boolean()
+            carried = reader.blob() if present else b""
+            # Decoding insists the carried QC is canonical, so its bytes stand for its value.
+            last_commit = CommitQC.from_bytes(carried) if present else None
+            return cls(header, transactions, results, last_commit, reader.blob(), carried)
 
         return parse(data, "Block", body)
 
@@ -226,9 +240,9 @@ class BlockParts:
         return [digest(RESULT_HASH_TAG, raw) for raw in self.results]
 
     def check_body(self, tx_ids: Sequence[bytes]) -> None:
-        check_roots(
-            self.header, tx_ids, self.result_hashes(), self.last_commit, self.election_qc
-        )
+        """Raise :class:`InvalidBlock` unless the header's roots match the body."""
+        evidence = encoded_evidence_hash(self.last_commit_bytes, self.election_qc)
+        check_roots(self.header, tx_ids, self.result_hashes(), evidence)
 
 
 def header_of(encoded_block: bytes) -> BlockHeader:

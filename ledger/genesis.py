@@ -73,6 +73,7 @@ class Genesis(Encoded):
     block_interval_ms: int = 1_000
     round_timeout_ms: int = 3_000
     _by_index: dict[int, NodeInfo] = field(init=False, repr=False, compare=False)
+    _verify_keys: dict[int, VerifyKey] = field(init=False, repr=False, compare=False)
 
     TAG = TAG_GENESIS
     FIELDS = (
@@ -108,6 +109,9 @@ class Genesis(Encoded):
         if self.denial_limit < 1:
             raise ValueError("denial_limit must be at least 1")
         object.__setattr__(self, "_by_index", {node.index: node for node in self.nodes})
+        # Decoded once: every commit QC and access vote is checked against these keys.
+        keys = {node.index: node.signer() for node in self.nodes}
+        object.__setattr__(self, "_verify_keys", keys)
 
     @classmethod
     def from_fields(cls, values: dict[str, Any]) -> Genesis:
@@ -146,6 +150,10 @@ class Genesis(Encoded):
 
     def node(self, index: int) -> NodeInfo | None:
         return self._by_index.get(index)
+
+    def node_verify_key(self, index: int) -> VerifyKey | None:
+        """The Ed25519 key of node ``index`` (decoded once), or ``None`` if there is none."""
+        return self._verify_keys.get(index)
 
     def authority(self) -> VerifyKey:
         return VerifyKey(self.authority_key)

@@ -4,9 +4,9 @@
 :class:`~ledger.errors.IntegrityError` at the first failure:
 
 * each block is present, decodes, sits at its own height, links to the previous block hash,
-  matches its body roots, and carries a valid commit QC of the previous block;
+  matches its body roots, and carries a commit QC that names the previous block;
 * the stored commit QC of each block is a valid quorum over its hash;
-* the block-hash and transaction-id indexes point at it;
+* the block-hash and transaction-id indexes point at it, and every PutRecord's record exists;
 * the sharing-audit chain holds, in order, exactly one link per sharing result, each matching
   its result and linking to the previous link;
 * each member's attribute-change chain holds one link per registration or attribute change,
@@ -15,27 +15,52 @@
 
 It does not replay the state transition (state roots are checked when blocks are applied and are
 attested by the commit QCs).
+
+How it stays fast: blocks, QCs and audit records are read with ordered iterators rather than
+point reads; the block-hash, transaction and attribute indexes and the record ids are each read
+in one scan and looked up in memory (about 150 bytes of memory per transaction while verifying);
+the block-local work (hashing, roots, QC signatures: :func:`ledger.block_check.check_stored_block`)
+can run in ``workers`` processes while this process checks links and indexes in height order, so
+the first bad height reported is the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+from collections import deque
+from collections.abc import Generator, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from crypto.errors import DecodeError
+from crypto.hashing import digest
 from ledger import schema
-from ledger.block import BlockParts, SharingResult
-from ledger.errors import IntegrityError, InvalidBlock
+from ledger.block_check import (
+    BlockSummary,
+    ResultFacts,
+    check_chunk,
+    check_stored_block,
+    init_worker,
+)
+from ledger.errors import IntegrityError, LedgerError
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore
-from ledger.qc import CommitQC, verify_commit_qc
-from ledger.records import ZERO_HASH, AttributeRecord, AuditRecord, Head, Member, location_bytes
-from ledger.transactions import (
-    AttributeChange,
-    PutRecord,
-    RegisterMember,
-    decode_transaction,
-    put_record_id,
+from ledger.records import (
+    ATTRIBUTE_RECORD_TAG,
+    AUDIT_RECORD_TAG,
+    ZERO_HASH,
+    AttributeRecord,
+    AuditRecord,
+    Head,
+    Member,
+    location_bytes,
 )
+from ledger.transactions import AttributeChange, RegisterMember, decode_transaction
+
+#: Blocks handed to a worker process at a time, and chunks kept in flight per worker.
+CHUNK_BLOCKS = 64
+CHUNKS_IN_FLIGHT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +83,80 @@ def read_head(store: KeyValueStore) -> Head:
         raise IntegrityError("head", f"head record does not decode: {exc}") from exc
 
 
+class _Cursor:
+    """Values of an ordered ``(key, value)`` iterator, taken by increasing expected key."""
+
+    def __init__(self, items: Iterator[tuple[bytes, bytes]]) -> None:
+        self._items = items
+        self._pending = next(items, None)
+
+    def take(self, key: bytes) -> bytes | None:
+        """The value stored under ``key`` (keys must be asked in increasing order), or None."""
+        pending = self._pending
+        while pending is not None and pending[0] < key:
+            pending = next(self._items, None)  # a stray key between expected ones
+        if pending is not None and pending[0] == key:
+            self._pending = next(self._items, None)
+            return pending[1]
+        self._pending = pending
+        return None
+
+
+StoredItem = tuple[int, bytes | None, bytes | None]
+
+
+def _stored_blocks(store: KeyValueStore, top: int) -> Iterator[StoredItem]:
+    """``(height, block bytes, commit QC bytes)`` for heights 1..top, ``None`` where absent."""
+    first, last = schema.block(1), schema.block(top + 1)
+    blocks = _Cursor(store.iterate(schema.BLOCK, start=first, stop=last))
+    qcs = _Cursor(
+        store.iterate(schema.COMMIT_QC, start=schema.commit_qc(1), stop=schema.commit_qc(top + 1))
+    )
+    for height in range(1, top + 1):
+        yield height, blocks.take(schema.block(height)), qcs.take(schema.commit_qc(height))
+
+
+def _summaries(
+    store: KeyValueStore, genesis: Genesis, top: int, workers: int
+) -> Generator[BlockSummary, None, None]:
+    """:func:`check_stored_block` of every height in order, in ``workers`` processes if > 1."""
+    items = _stored_blocks(store, top)
+    if workers <= 1:
+        for height, raw_block, raw_qc in items:
+            yield check_stored_block(genesis, height, raw_block, raw_qc)
+        return
+    # Spawned (not forked) workers: the caller may run threads (trio, LevelDB) that a fork
+    # would copy in an undefined state.
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=(genesis.to_bytes(),),
+    )
+    pending: deque[Future[list[BlockSummary]]] = deque()
+    try:
+        chunk: list[StoredItem] = []
+        for item in items:
+            chunk.append(item)
+            if len(chunk) == CHUNK_BLOCKS:
+                pending.append(pool.submit(check_chunk, chunk))
+                chunk = []
+                # Bounded read-ahead: results are consumed in order as they complete.
+                while len(pending) >= workers * CHUNKS_IN_FLIGHT:
+                    yield from pending.popleft().result()
+        if chunk:
+            pending.append(pool.submit(check_chunk, chunk))
+        while pending:
+            yield from pending.popleft().result()
+    except BrokenProcessPool as exc:
+        raise LedgerError(f"a verify worker process died: {exc}") from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 class _Walker:
+    """The checks that span blocks, done in height order from the block summaries."""
+
     def __init__(self, store: KeyValueStore, genesis: Genesis) -> None:
         self.store = store
         self.genesis = genesis
@@ -67,69 +165,74 @@ class _Walker:
         self.transactions = 0
         # member id -> (last seq, last link hash)
         self.attribute_tips: dict[bytes, tuple[int, bytes]] = {}
+        # One scan per index instead of a point read per entry.
+        self.block_index = dict(store.iterate(schema.BLOCK_BY_HASH))
+        self.tx_index = dict(store.iterate(schema.TX))
+        self.record_ids = {key[len(schema.RECORD) :] for key in store.keys(schema.RECORD)}
+        self.attribute_links = dict(store.iterate(schema.ATTRIBUTE_CHAIN))
+        self.audit = _Cursor(store.iterate(schema.AUDIT))
 
-    def block_at(self, height: int) -> BlockParts:
+    def check_block(self, summary: BlockSummary, prev_hash: bytes) -> bytes:
+        height = summary.height
         where = f"height {height}"
-        raw = self.store.get(schema.block(height))
-        if raw is None:
-            raise IntegrityError(where, "block is missing", height)
-        try:
-            block = BlockParts.from_bytes(raw)
-        except DecodeError as exc:
-            raise IntegrityError(where, f"block does not decode: {exc}", height) from exc
-        if block.header.height != height:
-            raise IntegrityError(where, f"block claims height {block.header.height}", height)
-        return block
+        if summary.error is not None:
+            raise IntegrityError(where, summary.error, height)
+        if summary.prev_hash != prev_hash:
+            raise IntegrityError(where, "block does not link to the previous block hash", height)
+        key = schema.block_by_hash(summary.block_hash)
+        self.check_location(self.block_index.get(key), key, height, 0, where, "block-hash index")
+        tx_index = self.tx_index
+        entries = [tx_index.get(schema.TX + tx_id) for tx_id in summary.tx_ids]
+        expected = [location_bytes(height, position) for position in range(len(entries))]
+        records_present = all(
+            record_id in self.record_ids for _, record_id in summary.record_ids
+        )
+        if entries == expected and records_present:
+            for position, raw in summary.attribute_txs:
+                self.check_special(height, summary.tx_ids[position], 1, raw, where)
+        else:
+            self.check_in_order(summary, entries, where)
+        self.transactions += len(summary.tx_ids)
+        for facts in summary.results:
+            self.check_audit_link(height, facts)
+        return summary.block_hash
 
-    def check_block(self, height: int, prev_hash: bytes) -> bytes:
-        where = f"height {height}"
-        block = self.block_at(height)
-        header = block.header
-        block_hash = header.hash()
-        tx_ids = block.tx_ids()
-        try:
-            if header.chain_id != self.genesis.chain_id:
-                raise InvalidBlock("block belongs to another chain")
-            if header.prev_hash != prev_hash:
-                raise InvalidBlock("block does not link to the previous block hash")
-            block.check_body(tx_ids)
-            # The carried QC of the previous block is pinned by this header's evidence hash,
-            # which this block's own QC signs; its signatures were checked when it was applied,
-            # so here it only has to name the right block.
-            carried = block.last_commit
-            if height > 1 and (
-                carried is None or (carried.height, carried.block_hash) != (height - 1, prev_hash)
-            ):
-                raise InvalidBlock("carried commit QC does not name the previous block")
-            raw_qc = self.store.get(schema.commit_qc(height))
-            if raw_qc is None:
-                raise InvalidBlock("commit QC is missing")
-            qc = CommitQC.from_bytes(raw_qc)
-            verify_commit_qc(self.genesis, qc, height=height, block_hash=block_hash)
-        except (InvalidBlock, DecodeError) as exc:
-            raise IntegrityError(where, str(exc), height) from exc
-        self.check_location(schema.block_by_hash(block_hash), height, 0, where, "block-hash index")
-        for position, (raw, tx_id) in enumerate(zip(block.transactions, tx_ids, strict=True)):
-            self.check_location(schema.tx(tx_id), height, position, where, "transaction index")
-            tag = raw[0]
-            if tag in (RegisterMember.TAG, AttributeChange.TAG):
-                tx = decode_transaction(raw)
-                if not isinstance(tx, RegisterMember | AttributeChange):  # pragma: no cover
-                    raise IntegrityError(where, "transaction type changed", height)
-                self.check_attribute_link(height, tx_id, tx)
-            elif tag == PutRecord.TAG:
-                record_id = put_record_id(raw)
-                if self.store.get(schema.record(record_id)) is None:
-                    raise IntegrityError(where, f"record {record_id.hex()} is missing", height)
-        self.transactions += len(block.transactions)
-        for raw_result in block.results:
-            self.check_audit_link(height, SharingResult.from_bytes(raw_result))
-        return block_hash
-
-    def check_location(
-        self, key: bytes, height: int, position: int, where: str, index: str
+    def check_in_order(
+        self, summary: BlockSummary, entries: list[bytes | None], where: str
     ) -> None:
-        raw = self.store.get(key)
+        """Per-transaction checks in block order, so the first fault of a block is the one
+        reported (the fast path above only runs when the index and records are all fine)."""
+        height = summary.height
+        # Registrations and attribute changes (kind 1), PutRecords (kind 0), by position.
+        specials = iter(
+            sorted(
+                [(position, 1, raw) for position, raw in summary.attribute_txs]
+                + [(position, 0, record_id) for position, record_id in summary.record_ids]
+            )
+        )
+        special = next(specials, None)
+        for position, (tx_id, raw) in enumerate(zip(summary.tx_ids, entries, strict=True)):
+            key = schema.TX + tx_id
+            self.check_location(raw, key, height, position, where, "transaction index")
+            if special is not None and special[0] == position:
+                self.check_special(height, tx_id, special[1], special[2], where)
+                special = next(specials, None)
+
+    def check_special(self, height: int, tx_id: bytes, kind: int, value: bytes, where: str) -> None:
+        """An attribute-chain transaction (kind 1, its encoding) or a PutRecord (its record id)."""
+        if kind == 0:
+            if value not in self.record_ids:
+                raise IntegrityError(where, f"record {value.hex()} is missing", height)
+            return
+        tx = decode_transaction(value)
+        if not isinstance(tx, RegisterMember | AttributeChange):  # pragma: no cover
+            raise IntegrityError(where, "transaction type changed", height)
+        self.check_attribute_link(height, tx_id, tx)
+
+    @staticmethod
+    def check_location(
+        raw: bytes | None, key: bytes, height: int, position: int, where: str, index: str
+    ) -> None:
         if raw is None:
             raise IntegrityError(where, f"{index} entry {key.hex()} is missing", height)
         # Canonical encodings are unique, so comparing bytes is comparing values.
@@ -143,7 +246,7 @@ class _Walker:
         tip = self.attribute_tips.get(member_id)
         seq, prev_hash = (0, ZERO_HASH) if tip is None else (tip[0] + 1, tip[1])
         where = f"attributes {member_id.hex()} #{seq}"
-        raw = self.store.get(schema.attribute_record(member_id, seq))
+        raw = self.attribute_links.get(schema.attribute_record(member_id, seq))
         if raw is None:
             raise IntegrityError(where, "attribute-change record is missing", height)
         try:
@@ -156,12 +259,13 @@ class _Walker:
             raise IntegrityError(where, "record does not link to the previous record", height)
         if link != expected:
             raise IntegrityError(where, "record does not match its transaction", height)
-        self.attribute_tips[member_id] = (seq, link.hash())
+        # ``raw`` decoded exactly, so it is the canonical encoding the link hash covers.
+        self.attribute_tips[member_id] = (seq, digest(ATTRIBUTE_RECORD_TAG, raw))
 
-    def check_audit_link(self, height: int, result: SharingResult) -> None:
+    def check_audit_link(self, height: int, facts: ResultFacts) -> None:
         seq = self.audit_seq
         where = f"audit {seq}"
-        raw = self.store.get(schema.audit(seq))
+        raw = self.audit.take(schema.audit(seq))
         if raw is None:
             raise IntegrityError(where, "audit record is missing", height)
         try:
@@ -170,23 +274,22 @@ class _Walker:
             raise IntegrityError(where, f"audit record does not decode: {exc}", height) from exc
         if link.prev_hash != self.audit_head:
             raise IntegrityError(where, "audit record does not link to the previous one", height)
-        approvals = sum(1 for vote in result.votes if vote.approve)
         expected = AuditRecord(
             seq=seq,
             height=height,
-            request_id=result.request_id,
-            record_id=result.record_id,
-            requester=result.requester,
-            granted=result.granted,
-            approvals=approvals,
-            denials=len(result.votes) - approvals,
-            result_hash=result.hash(),
+            request_id=facts.request_id,
+            record_id=facts.record_id,
+            requester=facts.requester,
+            granted=facts.granted,
+            approvals=facts.approvals,
+            denials=facts.denials,
+            result_hash=facts.result_hash,
             prev_hash=self.audit_head,
         )
         if link != expected:
             raise IntegrityError(where, "audit record does not match its sharing result", height)
         self.audit_seq = seq + 1
-        self.audit_head = link.hash()
+        self.audit_head = digest(AUDIT_RECORD_TAG, raw)
 
     def check_tails(self, head: Head) -> None:
         if head.audit_length != self.audit_seq or head.audit_head != self.audit_head:
@@ -196,7 +299,7 @@ class _Walker:
         if self.store.get(schema.block(head.height + 1)) is not None:
             raise IntegrityError(f"height {head.height + 1}", "block beyond the head")
         expected_links = sum(seq + 1 for seq, _ in self.attribute_tips.values())
-        stored_links = sum(1 for _ in self.store.iterate(schema.ATTRIBUTE_CHAIN))
+        stored_links = len(self.attribute_links)
         if stored_links != expected_links:
             raise IntegrityError(
                 "attributes", f"{stored_links} attribute records stored, {expected_links} expected"
@@ -214,16 +317,25 @@ class _Walker:
                 raise IntegrityError(where, "member's attribute tip disagrees with its chain")
 
 
-def verify_ledger(store: KeyValueStore, genesis: Genesis) -> VerifyReport:
-    """Check the whole stored ledger against ``genesis``; raises :class:`IntegrityError`."""
+def verify_ledger(store: KeyValueStore, genesis: Genesis, *, workers: int = 1) -> VerifyReport:
+    """Check the whole stored ledger against ``genesis``; raises :class:`IntegrityError`.
+
+    ``workers`` > 1 checks blocks in that many worker processes (worth it for long chains:
+    starting them costs a fraction of a second); the result and the first bad location
+    reported do not depend on it.
+    """
     stored_genesis = store.get(schema.GENESIS)
     if stored_genesis != genesis.to_bytes():
         raise IntegrityError("genesis", "stored genesis is missing or differs")
     head = read_head(store)
     walker = _Walker(store, genesis)
     prev_hash = genesis.hash()
-    for height in range(1, head.height + 1):
-        prev_hash = walker.check_block(height, prev_hash)
+    summaries = _summaries(store, genesis, head.height, workers)
+    try:
+        for summary in summaries:
+            prev_hash = walker.check_block(summary, prev_hash)
+    finally:
+        summaries.close()  # stops the worker pool at once when a check fails
     if head.block_hash != prev_hash:
         raise IntegrityError("head", "head names a different block hash", head.height)
     walker.check_tails(head)

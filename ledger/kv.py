@@ -62,6 +62,11 @@ class KeyValueStore(ABC):
         ``start`` (inclusive) and ``stop`` (exclusive) are full keys that narrow the range further.
         """
 
+    def keys(self, prefix: bytes = b"") -> Iterator[bytes]:
+        """Keys starting with ``prefix`` in byte order (backends may skip reading values)."""
+        for key, _ in self.iterate(prefix):
+            yield key
+
     @abstractmethod
     def close(self) -> None:
         """Release the store; any later call raises :class:`StoreError`."""

@@ -76,6 +76,15 @@ class LevelDBStore(KeyValueStore):
         finally:
             it.close()
 
+    def keys(self, prefix: bytes = b"") -> Iterator[bytes]:
+        it = self._live().iterator(prefix=prefix, include_value=False) if prefix else (
+            self._live().iterator(include_value=False)
+        )
+        try:
+            yield from it
+        finally:
+            it.close()
+
     def close(self) -> None:
         if self._db is not None and not self._db.closed:
             self._db.close()

@@ -119,11 +119,11 @@ def verify_commit_qc(genesis: Genesis, qc: CommitQC, *, height: int, block_hash:
         )
     payload = commit_vote_payload(genesis.chain_id, qc.height, qc.round, qc.block_hash)
     for sig in qc.signatures:
-        node = genesis.node(sig.node_index)
-        if node is None:  # pragma: no cover - excluded by _check_signers
+        key = genesis.node_verify_key(sig.node_index)
+        if key is None:  # pragma: no cover - excluded by _check_signers
             raise InvalidBlock(f"commit QC: node {sig.node_index} is not in genesis")
         try:
-            node.signer().verify(payload, sig.signature)
+            key.verify(payload, sig.signature)
         except VerificationError as exc:
             raise InvalidBlock(f"commit QC: bad signature of node {sig.node_index}") from exc
 
@@ -140,12 +140,15 @@ def verify_access_votes(
     agreeing = sum(1 for v in votes if v.approve == granted)
     if agreeing < genesis.quorum:
         raise InvalidBlock(f"{agreeing} votes agree with the decision, quorum is {genesis.quorum}")
+    payloads = {
+        decision: access_vote_payload(genesis.chain_id, request_id, decision)
+        for decision in {vote.approve for vote in votes}
+    }
     for vote in votes:
-        node = genesis.node(vote.node_index)
-        if node is None:  # pragma: no cover - excluded by _check_signers
+        key = genesis.node_verify_key(vote.node_index)
+        if key is None:  # pragma: no cover - excluded by _check_signers
             raise InvalidBlock(f"access votes: node {vote.node_index} is not in genesis")
-        payload = access_vote_payload(genesis.chain_id, request_id, vote.approve)
         try:
-            node.signer().verify(payload, vote.signature)
+            key.verify(payloads[vote.approve], vote.signature)
         except VerificationError as exc:
             raise InvalidBlock(f"access votes: bad signature of node {vote.node_index}") from exc

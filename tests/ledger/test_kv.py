@@ -45,6 +45,12 @@ def test_iterate_prefix_in_byte_order(store: KeyValueStore) -> None:
     assert [k for k, _ in store.iterate()] == [b"a\xff", b"b", b"b\x01", b"b\x02", b"c"]
 
 
+def test_keys_under_a_prefix(store: KeyValueStore) -> None:
+    store.write({b"b\x02": b"2", b"b\x01": b"1", b"a": b"x", b"c": b"y"})
+    assert list(store.keys(b"b")) == [b"b\x01", b"b\x02"]
+    assert list(store.keys()) == [b"a", b"b\x01", b"b\x02", b"c"]
+
+
 def test_iterate_start_and_stop(store: KeyValueStore) -> None:
     store.write({bytes([0x10, i]): bytes([i]) for i in range(10)})
     keys = [k[1] for k, _ in store.iterate(b"\x10", start=b"\x10\x03", stop=b"\x10\x07")]

@@ -1,0 +1,37 @@
+"""Verification in worker processes reports exactly what in-process verification reports."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import integrity, schema
+from ledger.errors import IntegrityError
+from ledger.kv import MemoryStore
+from ledger.testing import ChainFixture
+from tests.ledger.test_tamper import HEIGHTS, build_chain, flip
+
+
+def first_fault(store: MemoryStore, fx: ChainFixture, workers: int) -> str | None:
+    try:
+        integrity.verify_ledger(store, fx.genesis, workers=workers)
+    except IntegrityError as exc:
+        return exc.location
+    return None
+
+
+def test_workers_find_the_same_first_fault(
+    fx: ChainFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two blocks per chunk, so several chunks are in flight and results must be reordered.
+    monkeypatch.setattr(integrity, "CHUNK_BLOCKS", 2)
+    store = MemoryStore()
+    ledger = build_chain(fx, store)
+    report = integrity.verify_ledger(store, fx.genesis, workers=2)
+    assert report == ledger.verify()
+    bob = fx.member_id("bob")
+    # Faults at two heights at once: the lower one must win, whichever worker finishes first.
+    flip(store, schema.block(HEIGHTS), 40)
+    flip(store, schema.commit_qc(4), 30)
+    assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == "height 4"
+    store.delete(schema.attribute_record(bob, 1))
+    assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == f"attributes {bob.hex()} #1"
