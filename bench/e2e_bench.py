@@ -230,6 +230,8 @@ def _levels(text: str) -> list[int]:
               help="Bytes of the shared file.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Use the running testnet in DIR instead of starting one.")
+@click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=None,
+              help="Genesis round timeout of the started testnet (default: genesis default).")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the results here.")
@@ -241,6 +243,7 @@ def command(
     requesters: int,
     size: int,
     directory: Path | None,
+    round_timeout_ms: int | None,
     timeout: float,
     json_path: Path | None,
 ) -> None:
@@ -255,8 +258,11 @@ def command(
         with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
             root = Path(tmp) / "testnet"
             try:
+                params = {"block_interval_ms": 100}
+                if round_timeout_ms is not None:
+                    params["round_timeout_ms"] = round_timeout_ms
                 network = up(root, n, threshold=threshold, timeout=timeout,
-                             genesis_params={"block_interval_ms": 100}, progress=click.echo)
+                             genesis_params=params, progress=click.echo)
             except LaunchError as exc:
                 raise click.ClickException(str(exc)) from exc
             try:
@@ -294,6 +300,7 @@ def _run(
         "threshold": genesis.threshold,
         "quorum": genesis.quorum,
         "block_interval_ms": genesis.block_interval_ms,
+        "round_timeout_ms": genesis.round_timeout_ms,
         "file_bytes": size,
         "low_load": {
             name: {
@@ -343,7 +350,8 @@ def _print(payload: dict[str, Any]) -> None:
     rows.append(["paper Fig. 6: re-encryption stage", None, PAPER_REENCRYPTION_MS, None,
                  PAPER_REENCRYPTION_MS / anchor_p50])
     title = (f"e2e at low load: {payload['nodes']} nodes, t={payload['threshold']}, "
-             f"{payload['backend']} (ms; ratio = p50 / anchor p50)")
+             f"{payload['backend']}, round timeout {payload['round_timeout_ms']} ms "
+             "(ms; ratio = p50 / anchor p50)")
     click.echo(format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows))
     click.echo("")
     sat_rows = [

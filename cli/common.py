@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -49,13 +50,14 @@ def emit(value: Any, as_json: bool, *, title: str | None = None) -> None:
     if as_json:
         click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
         return
-    console = Console(soft_wrap=True)
+    # Piped output (logs, the demo script) gets room for wide tables instead of rich's 80.
+    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     if isinstance(value, Mapping):
         table = Table(title=title, show_header=False, box=None)
         table.add_column(style="bold")
         table.add_column()
         for key, item in value.items():
-            table.add_row(str(key), _cell(item))
+            table.add_row(str(key), _cell(item, short=False))
         console.print(table)
     elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
         rows = list(value)
@@ -73,11 +75,16 @@ def emit(value: Any, as_json: bool, *, title: str | None = None) -> None:
         click.echo(str(value))
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, *, short: bool = True) -> str:
+    """One table cell. Long hex is cut: to 12 digits in row tables (ids stay recognisable),
+    and beyond one 32-byte id in key/value lists (so ids can be copied whole)."""
     if value is None:
         return "-"
-    if isinstance(value, str) and len(value) > 66 and all(c in "0123456789abcdef" for c in value):
-        return f"{value[:16]}…({len(value) // 2} bytes)"
+    if isinstance(value, str) and all(c in "0123456789abcdef" for c in value):
+        if short and len(value) > 16:
+            return f"{value[:12]}…"
+        if len(value) > 66:
+            return f"{value[:16]}…({len(value) // 2} bytes)"
     if isinstance(value, dict | list):
         text = json.dumps(value, default=str)
         return text if len(text) <= 120 else text[:117] + "..."

@@ -31,6 +31,8 @@ def testnet() -> None:
               help="First port (default: free ports).")
 @click.option("--block-interval-ms", type=click.IntRange(10, 60_000), default=None,
               help="Batching delay before a block with only ordinary transactions.")
+@click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=None,
+              help="First round's proposal wait (later rounds wait longer).")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
               help="Seconds to wait until every node sees all its peers.")
 @click.option("--force", is_flag=True, help="Replace a stopped network in --dir.")
@@ -41,6 +43,7 @@ def up(
     threshold: int | None,
     base_port: int | None,
     block_interval_ms: int | None,
+    round_timeout_ms: int | None,
     timeout: float,
     force: bool,
     directory: Path,
@@ -53,7 +56,14 @@ def up(
     if threshold is not None and threshold > n:
         message = f"threshold {threshold} exceeds {n} nodes"
         raise click.BadParameter(message, param_hint="--threshold")
-    params = {"block_interval_ms": block_interval_ms} if block_interval_ms else {}
+    params = {
+        name: value
+        for name, value in (
+            ("block_interval_ms", block_interval_ms),
+            ("round_timeout_ms", round_timeout_ms),
+        )
+        if value is not None
+    }
     progress = (lambda _: None) if as_json else click.echo
     try:
         with client_errors():

@@ -1,0 +1,70 @@
+"""The testnet launcher's failure paths, with stand-in node commands (no real nodes)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import testnet_launcher
+from cli.main import main
+from cli.testnet_launcher import LaunchError, log_tail, stop, up
+
+
+def test_a_node_that_dies_is_reported_with_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        testnet_launcher,
+        "node_command",
+        lambda home: [sys.executable, "-c", "print('cannot bind: address in use'); exit(3)"],
+    )
+    with pytest.raises(LaunchError, match="exited with status 3") as info:
+        up(tmp_path / "net", 2, timeout=30)
+    assert "cannot bind: address in use" in str(info.value)
+    assert not list((tmp_path / "net").glob("node*/node.pid"))
+
+
+def test_a_network_that_never_connects_times_out_and_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Never answers HTTP; ``--home`` in its command line lets ``stop`` recognise it as ours.
+    monkeypatch.setattr(
+        testnet_launcher,
+        "node_command",
+        lambda home: [sys.executable, "-c", "import time; time.sleep(120)", "--home", str(home)],
+    )
+    with pytest.raises(LaunchError, match="not ready after 1 s") as info:
+        up(tmp_path / "net", 2, timeout=1)
+    assert "node 1:" in str(info.value)
+    assert not list((tmp_path / "net").glob("node*/node.pid"))
+
+
+def test_stop_only_signals_processes_that_are_our_nodes(tmp_path: Path) -> None:
+    home = tmp_path / "node1"
+    home.mkdir()
+    # A pid file naming this very test process: it is alive but not a node of ``home``.
+    (home / "node.pid").write_text(f"{os.getpid()}\n")
+    assert stop(tmp_path, grace=0) == []
+    assert not (home / "node.pid").exists()
+
+
+def test_log_tail(tmp_path: Path) -> None:
+    log = tmp_path / "node.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    assert log_tail(log, 2) == "line 98\nline 99"
+    assert log_tail(tmp_path / "missing") == "(no log)"
+
+
+def test_testnet_commands_validate_input(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(main, ["testnet", "up", "--nodes", "3", "--threshold", "4",
+                               "--dir", str(tmp_path / "x")])
+    assert bad.exit_code == 2
+    assert "exceeds" in bad.output
+    missing = runner.invoke(main, ["testnet", "status", "--dir", str(tmp_path / "none")])
+    assert missing.exit_code == 1
+    assert "no network" in missing.output
