@@ -29,7 +29,7 @@ step() { printf '\n== %s\n' "$*"; }
 field() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 step "testnet up: 4 nodes, threshold 3, in $DIR"
-"$CLI" testnet up --nodes 4 --threshold 3 --dir "$DIR" --force --block-interval-ms 300
+"$CLI" testnet up --nodes 4 --threshold 3 --dir "$DIR" --force --block-interval-ms 300 --round-timeout-ms 1000
 IOMTSHARE_NODE=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["nodes"][0]["http_url"])' "$DIR/network.json")
 IOMTSHARE_AUTHORITY_KEY="$DIR/authority/authority_key"
 export IOMTSHARE_NODE IOMTSHARE_AUTHORITY_KEY

@@ -124,3 +124,11 @@ def test_parse_role() -> None:
     assert parse_role(" Owner ") is MemberRole.OWNER
     with pytest.raises(ValueError, match="unknown role"):
         parse_role("admin")
+
+
+def test_fetch_payload_matches_the_node() -> None:
+    """The client keeps its own copy (node.storage pulls in libp2p); both must agree."""
+    from node.storage import fetch_signing_payload as node_payload
+
+    args = ("chain", b"\x01" * 32, b"\x02" * 32, 1_700_000_000_000, b"\x03" * 16)
+    assert fetch_signing_payload(*args) == node_payload(*args)
