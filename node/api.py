@@ -49,6 +49,8 @@ logger = logging.getLogger("iomtshare.node.api")
 
 MAX_WAIT_SECONDS = 60.0
 MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Bound on one node-to-node storage request made while an HTTP client waits.
+PEER_TIMEOUT_SECONDS = 4.0
 
 
 def api_error(status: int, code: str, message: str) -> ApiError:
@@ -229,8 +231,12 @@ def service_routes(node: NodeService) -> list[Route]:
         if keeper is None:
             raise Unavailable("node is starting")
         peers = [i for i in node.connected_indexes() if i != node.index]
+
+        async def fetch_from(index: int, protocol: str, payload: bytes) -> bytes:
+            return await node.request_peer(index, protocol, payload, PEER_TIMEOUT_SECONDS)
+
         try:
-            outcome = await keeper.fetch(fetch, peers, node.request_peer)
+            outcome = await node.retry_behind(lambda: keeper.fetch(fetch, peers, fetch_from))
         except StorageRefused as exc:
             raise api_error(exc.status, exc.code, exc.message) from exc
         return JSONResponse(
@@ -302,16 +308,21 @@ async def store_fragments(node: NodeService, record_id: bytes, fragments: list[b
         nonlocal stored
         put = FragmentPut(record_id, fragments[index - 1])
         try:
-            await node.request_peer(index, PUT_PROTOCOL, put.to_bytes())
+            await node.request_peer(index, PUT_PROTOCOL, put.to_bytes(), PEER_TIMEOUT_SECONDS)
         except P2PError as exc:
             logger.warning("fragment not handed over node=%d reason=%s", index, exc)
             return
         stored += 1
 
+    connected = set(node.connected_indexes())
     async with trio.open_nursery() as nursery:
         for index in range(1, node.genesis.size + 1):
-            if index != node.index:
+            if index == node.index:
+                continue
+            if index in connected:
                 nursery.start_soon(hand, index)
+            else:
+                logger.warning("fragment not handed over node=%d reason=not connected", index)
     if stored < node.genesis.threshold:
         raise Unavailable(
             f"only {stored} nodes took their fragment; {node.genesis.threshold} needed"

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import multiaddr  # type: ignore[import-untyped]  # ships without type hints
 import trio
@@ -75,6 +76,9 @@ SYNC_PROTOCOL = "/iomtshare/sync/1"
 _INBOX_SIZE = 4096
 _OUTBOX_SIZE = 8192
 _DIAL_BACKOFF_MAX = 5.0
+_CATCH_UP_GRACE_SECONDS = 3.0
+
+T = TypeVar("T")
 
 
 def wall_ms() -> int:
@@ -266,12 +270,14 @@ class NodeService:
             self.request_items[tx_id_of(submission.body)] = submission.item_id
         await self._inbox_send.send(submission)
 
-    async def request_peer(self, index: int, protocol: str, payload: bytes) -> bytes:
+    async def request_peer(
+        self, index: int, protocol: str, payload: bytes, timeout: float | None = None
+    ) -> bytes:
         """One request to node ``index``; raises :class:`P2PError`."""
         peer = self._peer_ids.get(index)
         if peer is None:
             raise P2PError(f"no node {index}")
-        return await self.host.request(peer, protocol, payload)
+        return await self.host.request(peer, protocol, payload, timeout)
 
     # -- consensus ----------------------------------------------------------------------------
 
@@ -404,11 +410,22 @@ class NodeService:
             raise RequestRejected(f"{exc.code}: {exc.message}") from exc
 
     async def _on_fragment_get(self, peer: ID, payload: bytes) -> bytes:
-        keeper = self._keeper()
         try:
-            return await keeper.serve_get(payload)
+            return await self.retry_behind(lambda: self._keeper().serve_get(payload))
         except StorageRefused as exc:
             raise RequestRejected(f"{exc.code}: {exc.message}") from exc
+
+    async def retry_behind(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt``; while it is refused for lack of a grant, give this node a few
+        seconds to commit the block that may hold it (a client may have learnt of its grant
+        from a node further ahead)."""
+        deadline = trio.current_time() + _CATCH_UP_GRACE_SECONDS
+        while True:
+            try:
+                return await attempt()
+            except StorageRefused as exc:
+                if exc.code != "not_granted" or not await self.wait_commit(deadline):
+                    raise
 
     def _keeper(self) -> FragmentKeeper:
         if self.keeper is None:
