@@ -230,8 +230,8 @@ def _levels(text: str) -> list[int]:
               help="Bytes of the shared file.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Use the running testnet in DIR instead of starting one.")
-@click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=None,
-              help="Genesis round timeout of the started testnet (default: genesis default).")
+@click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=1000,
+              show_default=True, help="Genesis round timeout of the started testnet.")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Also write the results here.")
@@ -243,7 +243,7 @@ def command(
     requesters: int,
     size: int,
     directory: Path | None,
-    round_timeout_ms: int | None,
+    round_timeout_ms: int,
     timeout: float,
     json_path: Path | None,
 ) -> None:
@@ -258,9 +258,7 @@ def command(
         with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
             root = Path(tmp) / "testnet"
             try:
-                params = {"block_interval_ms": 100}
-                if round_timeout_ms is not None:
-                    params["round_timeout_ms"] = round_timeout_ms
+                params = {"block_interval_ms": 100, "round_timeout_ms": round_timeout_ms}
                 network = up(root, n, threshold=threshold, timeout=timeout,
                              genesis_params=params, progress=click.echo)
             except LaunchError as exc:

@@ -42,7 +42,7 @@ def testnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     directory = tmp_path_factory.mktemp("testnet") / "net"
     started = cli_process(
         "testnet", "up", "--nodes", "4", "--threshold", "3", "--dir", str(directory),
-        "--block-interval-ms", "200", "--timeout", "120", "--json",
+        "--block-interval-ms", "200", "--round-timeout-ms", "1500", "--timeout", "120", "--json",
     )
     try:
         assert started.returncode == 0, started.stderr + started.stdout
@@ -100,6 +100,8 @@ def test_share_a_file_through_the_cli(testnet: dict[str, Any], tmp_path: Path) -
     )
     assert denied.exit_code == 1, denied.output
     assert "denied" in denied.output
+    decisions = [e["decision"] for e in cli("explore", "audit", "--record", record, "--node", last)]
+    assert decisions == ["granted", "denied"]
 
 
 def test_testnet_status_reports_every_node(testnet: dict[str, Any]) -> None:
