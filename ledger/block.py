@@ -14,7 +14,7 @@ nodes' signed votes. Each one is appended to the sharing-audit chain when its bl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crypto.codec import Reader, parse
 from crypto.hashing import digest
@@ -148,6 +148,9 @@ class Block(Encoded):
     results: tuple[SharingResult, ...]
     last_commit: CommitQC | None
     election_qc: bytes
+    # The canonical encoding, cached: a block received as bytes is stored as those bytes
+    # rather than re-encoded (``dataclasses.replace`` starts a fresh cache).
+    _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     TAG = TAG_BLOCK
     FIELDS = (
@@ -161,6 +164,14 @@ class Block(Encoded):
     @property
     def height(self) -> int:
         return self.header.height
+
+    def to_bytes(self) -> bytes:
+        if not self._encoded:
+            object.__setattr__(self, "_encoded", Encoded.to_bytes(self))
+        return self._encoded
+
+    def remember_encoding(self, data: bytes) -> None:
+        object.__setattr__(self, "_encoded", bytes(data))
 
     def hash(self) -> bytes:
         return self.header.hash()

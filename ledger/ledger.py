@@ -46,6 +46,9 @@ class Ledger(LedgerQueries):
         self.store = store
         self.genesis = genesis
         self._head = head
+        # The encoded commit QC of the head, once this object has verified it itself (in
+        # apply); the next block carries the same QC, usually byte for byte.
+        self._verified_head_qc: bytes | None = None
 
     @classmethod
     def open(cls, path: str | Path, genesis: Genesis, *, verify: bool = True) -> Ledger:
@@ -144,7 +147,7 @@ class Ledger(LedgerQueries):
             proposer=proposer,
         )
         block = Block(header, tuple(transactions), tuple(results), last_commit, election_qc)
-        check_header(self.genesis, head, block, tx_ids)
+        check_header(self.genesis, head, block, tx_ids, verified_head_qc=self._verified_head_qc)
         execution = execute(self.genesis, self.store, head, block, tx_ids)
         final = dataclasses.replace(header, state_root=execution.state_root)
         return dataclasses.replace(block, header=final)
@@ -155,7 +158,9 @@ class Ledger(LedgerQueries):
         Raises :class:`InvalidBlock` / :class:`~ledger.errors.InvalidTransaction`.
         """
         tx_ids = block.tx_ids()
-        check_header(self.genesis, self._head, block, tx_ids)
+        check_header(
+            self.genesis, self._head, block, tx_ids, verified_head_qc=self._verified_head_qc
+        )
         execution = execute(self.genesis, self.store, self._head, block, tx_ids)
         if execution.state_root != block.header.state_root:
             raise InvalidBlock(f"block {block.height}: state root does not match its effects")
@@ -168,7 +173,7 @@ class Ledger(LedgerQueries):
         """
         head = self._head
         tx_ids = block.tx_ids()
-        check_header(self.genesis, head, block, tx_ids)
+        check_header(self.genesis, head, block, tx_ids, verified_head_qc=self._verified_head_qc)
         block_hash = block.hash()
         verify_commit_qc(self.genesis, commit_qc, height=block.height, block_hash=block_hash)
         execution = execute(self.genesis, self.store, head, block, tx_ids)
@@ -183,13 +188,15 @@ class Ledger(LedgerQueries):
             audit_length=execution.audit_length,
             audit_head=execution.audit_head,
         )
-        ops = dict(execution.state_ops)
+        ops = execution.state_ops  # a fresh dict made for this call
+        encoded_qc = commit_qc.to_bytes()
         ops[schema.block(height)] = block.to_bytes()
-        ops[schema.commit_qc(height)] = commit_qc.to_bytes()
+        ops[schema.commit_qc(height)] = encoded_qc
         ops[schema.block_by_hash(block_hash)] = Location(height, 0).to_bytes()
         for position, tx_id in enumerate(tx_ids):
             ops[schema.tx(tx_id)] = location_bytes(height, position)
         ops[schema.HEAD] = new_head.to_bytes()
         self.store.write(ops, sync=True)
         self._head = new_head
+        self._verified_head_qc = encoded_qc
         return new_head

@@ -22,7 +22,11 @@ class LevelDBStore(KeyValueStore):
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         try:
-            self._db: Any = plyvel.DB(str(path), create_if_missing=create)
+            # The bloom filter lets lookups of absent keys (new transaction ids, record ids,
+            # nonces: checked for every transaction applied) skip reading table blocks.
+            self._db: Any = plyvel.DB(
+                str(path), create_if_missing=create, bloom_filter_bits=10
+            )
         except (plyvel.Error, OSError) as exc:
             raise StoreError(f"cannot open LevelDB at {path}: {exc}") from exc
         self.path = Path(path)

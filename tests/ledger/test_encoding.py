@@ -12,8 +12,9 @@ from crypto.errors import DecodeError
 from ledger.block import Block, BlockParts, header_of
 from ledger.encoding import Encoded
 from ledger.genesis import Genesis, NodeInfo
-from ledger.records import Counter, Location, location_bytes
+from ledger.records import Counter, Location, RecordEntry, location_bytes
 from ledger.transactions import PutRecord, RegisterMember, decode_transaction
+from ledger.transition import record_entry_bytes, state_leaf, state_root
 from tests.ledger.strategies import ALL_TYPES, for_type
 
 
@@ -146,3 +147,48 @@ def test_block_parts_agree_with_the_full_decoding(block: Block) -> None:
     assert parts.last_commit == block.last_commit
     with pytest.raises(DecodeError):
         BlockParts.from_bytes(encoded + b"\x00")
+
+
+@settings(max_examples=30)
+@given(
+    tx=for_type(PutRecord),
+    height=st.integers(0, 2**64 - 1),
+    tx_id=st.binary(min_size=32, max_size=32),
+)
+def test_record_entry_bytes_is_the_canonical_encoding(
+    tx: PutRecord, height: int, tx_id: bytes
+) -> None:
+    entry = RecordEntry(
+        record_id=tx.record_id,
+        owner=tx.owner,
+        keywords_hash=tx.keywords_hash,
+        policy=tx.policy,
+        access_limit=tx.access_limit,
+        metadata_ciphertext=tx.metadata_ciphertext,
+        storage_commitments=tx.storage_commitments,
+        abe_ciphertext=tx.abe_ciphertext,
+        created_at_ms=tx.created_at_ms,
+        height=height,
+        tx_id=tx_id,
+    )
+    assert record_entry_bytes(tx, height, tx_id) == entry.to_bytes()
+
+
+@settings(max_examples=30)
+@given(ops=st.dictionaries(st.binary(max_size=40), st.none() | st.binary(max_size=40)))
+def test_state_root_hashes_the_documented_leaves(ops: dict[bytes, bytes | None]) -> None:
+    from crypto.hashing import digest
+    from ledger.block import merkle_root
+    from ledger.transition import STATE_ROOT_TAG
+
+    leaves = [state_leaf(key, ops[key]) for key in sorted(ops)]
+    expected = digest(STATE_ROOT_TAG, b"p" * 32, (7).to_bytes(8, "big"), merkle_root(leaves))
+    assert state_root(b"p" * 32, 7, ops) == expected
+
+
+@settings(max_examples=25)
+@given(block=for_type(Block))
+def test_cached_block_encoding_matches_a_fresh_one(block: Block) -> None:
+    encoded = block.to_bytes()
+    assert Block.from_bytes(encoded).to_bytes() == encoded
+    assert Encoded.to_bytes(block) == encoded
