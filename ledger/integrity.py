@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -317,12 +317,18 @@ class _Walker:
                 raise IntegrityError(where, "member's attribute tip disagrees with its chain")
 
 
-def verify_ledger(store: KeyValueStore, genesis: Genesis, *, workers: int = 1) -> VerifyReport:
+def verify_ledger(
+    store: KeyValueStore,
+    genesis: Genesis,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], object] | None = None,
+) -> VerifyReport:
     """Check the whole stored ledger against ``genesis``; raises :class:`IntegrityError`.
 
     ``workers`` > 1 checks blocks in that many worker processes (worth it for long chains:
     starting them costs a fraction of a second); the result and the first bad location
-    reported do not depend on it.
+    reported do not depend on it. ``progress`` is called with each height once it checked out.
     """
     stored_genesis = store.get(schema.GENESIS)
     if stored_genesis != genesis.to_bytes():
@@ -334,6 +340,8 @@ def verify_ledger(store: KeyValueStore, genesis: Genesis, *, workers: int = 1) -
     try:
         for summary in summaries:
             prev_hash = walker.check_block(summary, prev_hash)
+            if progress is not None:
+                progress(summary.height)
     finally:
         summaries.close()  # stops the worker pool at once when a check fails
     if head.block_hash != prev_hash:

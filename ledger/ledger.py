@@ -20,7 +20,7 @@ and raises :class:`IntegrityError` rather than hand out a tampered ledger.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -35,7 +35,7 @@ from ledger.qc import CommitQC, verify_commit_qc
 from ledger.queries import LedgerQueries
 from ledger.records import ZERO_HASH, Head, Location, location_bytes
 from ledger.transactions import Transaction
-from ledger.transition import check_header, execute, genesis_head
+from ledger.transition import Execution, check_header, execute, genesis_head
 
 
 class Ledger(LedgerQueries):
@@ -49,6 +49,10 @@ class Ledger(LedgerQueries):
         # The encoded commit QC of the head, once this object has verified it itself (in
         # apply); the next block carries the same QC, usually byte for byte.
         self._verified_head_qc: bytes | None = None
+        # (head hash, block hash, execution) of the last block validated or built here: a node
+        # validates a proposal before voting and applies it once committed, and the second
+        # run of every transaction check would find exactly what the first found.
+        self._validated: tuple[bytes, bytes, Execution] | None = None
 
     @classmethod
     def open(cls, path: str | Path, genesis: Genesis, *, verify: bool = True) -> Ledger:
@@ -62,9 +66,7 @@ class Ledger(LedgerQueries):
         return cls.from_store(LevelDBStore(path), genesis, verify=verify)
 
     @classmethod
-    def from_store(
-        cls, store: KeyValueStore, genesis: Genesis, *, verify: bool = True
-    ) -> Ledger:
+    def from_store(cls, store: KeyValueStore, genesis: Genesis, *, verify: bool = True) -> Ledger:
         """Wrap ``store``: initialise an empty one, or check (and verify) an existing one."""
         try:
             stored = store.get(schema.GENESIS)
@@ -112,9 +114,14 @@ class Ledger(LedgerQueries):
     def height(self) -> int:
         return self._head.height
 
-    def verify(self) -> VerifyReport:
-        """Re-verify the whole stored chain; raises :class:`IntegrityError` at the first fault."""
-        return verify_ledger(self.store, self.genesis)
+    def verify(
+        self, *, workers: int = 1, progress: Callable[[int], object] | None = None
+    ) -> VerifyReport:
+        """Re-verify the whole stored chain; raises :class:`IntegrityError` at the first fault.
+
+        See :func:`ledger.integrity.verify_ledger` for ``workers`` and ``progress``.
+        """
+        return verify_ledger(self.store, self.genesis, workers=workers, progress=progress)
 
     def build_block(
         self,
@@ -149,8 +156,11 @@ class Ledger(LedgerQueries):
         block = Block(header, tuple(transactions), tuple(results), last_commit, election_qc)
         check_header(self.genesis, head, block, tx_ids, verified_head_qc=self._verified_head_qc)
         execution = execute(self.genesis, self.store, head, block, tx_ids)
-        final = dataclasses.replace(header, state_root=execution.state_root)
-        return dataclasses.replace(block, header=final)
+        final = dataclasses.replace(
+            block, header=dataclasses.replace(header, state_root=execution.state_root)
+        )
+        self._validated = (head.block_hash, final.hash(), execution)
+        return final
 
     def validate(self, block: Block) -> None:
         """Check that ``block`` would apply on the current head (no QC needed, nothing written).
@@ -164,19 +174,28 @@ class Ledger(LedgerQueries):
         execution = execute(self.genesis, self.store, self._head, block, tx_ids)
         if execution.state_root != block.header.state_root:
             raise InvalidBlock(f"block {block.height}: state root does not match its effects")
+        self._validated = (self._head.block_hash, block.hash(), execution)
 
-    def apply(self, block: Block, commit_qc: CommitQC) -> Head:
+    def apply(self, block: Block, commit_qc: CommitQC, *, recheck: bool = False) -> Head:
         """Validate ``block`` and its ``commit_qc``, then commit it atomically and durably.
 
-        Returns the new head. Raises :class:`InvalidBlock` /
+        The header, body roots and both commit QCs are always checked. The transactions and
+        sharing results are executed again unless this ledger already validated (or built) a
+        block with the same hash on the same head, whose outcome it reuses; ``recheck=True``
+        executes them regardless. Returns the new head. Raises :class:`InvalidBlock` /
         :class:`~ledger.errors.InvalidTransaction` without writing anything.
         """
         head = self._head
         tx_ids = block.tx_ids()
+        # The roots are checked here in any case: they bind this body to the block hash.
         check_header(self.genesis, head, block, tx_ids, verified_head_qc=self._verified_head_qc)
         block_hash = block.hash()
         verify_commit_qc(self.genesis, commit_qc, height=block.height, block_hash=block_hash)
-        execution = execute(self.genesis, self.store, head, block, tx_ids)
+        validated = self._validated
+        if not recheck and validated is not None and validated[:2] == (head.block_hash, block_hash):
+            execution = validated[2]
+        else:
+            execution = execute(self.genesis, self.store, head, block, tx_ids)
         if execution.state_root != block.header.state_root:
             raise InvalidBlock(f"block {block.height}: state root does not match its effects")
         height = block.height
@@ -188,7 +207,7 @@ class Ledger(LedgerQueries):
             audit_length=execution.audit_length,
             audit_head=execution.audit_head,
         )
-        ops = execution.state_ops  # a fresh dict made for this call
+        ops = dict(execution.state_ops)
         encoded_qc = commit_qc.to_bytes()
         ops[schema.block(height)] = block.to_bytes()
         ops[schema.commit_qc(height)] = encoded_qc
@@ -199,4 +218,5 @@ class Ledger(LedgerQueries):
         self.store.write(ops, sync=True)
         self._head = new_head
         self._verified_head_qc = encoded_qc
+        self._validated = None
         return new_head
