@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from consensus.app import Authorization, BuiltBlock, OpenedBlock
 from consensus.encoding import ItemKind, item_id
@@ -33,17 +32,17 @@ from consensus.safety import SafetyState
 from crypto.errors import CryptoError, DecodeError, VerificationError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
-from crypto.signing import SigningKey, VerifyKey
+from crypto.signing import SigningKey
 from crypto.tpre import OwnerCiphertext, ReEncryptionShare, VerifiedShare, combine_shares
 from crypto.tpre import verify_share as tpre_verify_share
-from ledger.block import Block, BlockHeader, SharingResult
+from ledger.block import Block, SharingResult
 from ledger.errors import InvalidTransaction, LedgerError
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from ledger.qc import AccessVote, CommitQC, CommitSignature, access_vote_payload
-from ledger.records import ZERO_HASH, GrantEntry
+from ledger.records import GrantEntry
 from ledger.transactions import AccessRequest, Transaction, decode_transaction, tx_id_of
-from ledger.transition import execute
+from node.admission import MAX_TX_BYTES, Admission, Decision, Problem, RequestRefused
 from node.keycache import GrantKeys, KeyCache
 from node.localstore import LocalStore
 from node.wire import BlockEvidence, ShareList
@@ -52,50 +51,6 @@ logger = logging.getLogger("iomtshare.node.application")
 
 #: How far ahead of this node's clock a proposed block's time may be.
 MAX_CLOCK_SKEW_MS = 30_000
-MAX_TX_BYTES = 1024 * 1024
-
-
-class RequestRefused(Exception):
-    """An access request that gets no vote at all; ``code`` names why (for the HTTP API)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-_STATUS_OF_CODE = {
-    "malformed": 400,
-    "bad_signature": 400,
-    "invalid_transaction": 400,
-    "not_registered": 403,
-    "blacklisted": 403,
-    "unknown_record": 404,
-    "stale": 409,
-    "replayed": 409,
-    "duplicate": 409,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why a submission cannot enter a block, with the HTTP status it maps to."""
-
-    code: str
-    message: str
-
-    @property
-    def status(self) -> int:
-        return _STATUS_OF_CODE.get(self.code, 400)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """This node's decision on a request it admitted, and why when it denies."""
-
-    approve: bool
-    threshold: int
-    reason: str = ""
 
 
 def ledger_access_payload(chain_id: str, request: bytes, approve: bool) -> bytes:
@@ -130,7 +85,7 @@ class NodeApplication:
         self._clock_ms = clock_ms
         self.keys = KeyCache(group, index, box_key)
         self._verified: dict[tuple[bytes, int, bytes], VerifiedShare] = {}
-        self._pending_nonces: dict[tuple[bytes, bytes], bytes] = {}
+        self.admission = Admission(ledger, index, clock_ms, self.is_committed)
         self.denial_reasons: dict[bytes, str] = {}
         #: Consensus item ids the last build had to leave out (the service drops them).
         self.dropped: set[bytes] = set()
@@ -139,63 +94,22 @@ class NodeApplication:
     # -- admission and authorization ----------------------------------------------------------
 
     def parse_request(self, request: bytes) -> AccessRequest:
-        try:
-            tx = decode_transaction(request)
-        except DecodeError as exc:
-            raise RequestRefused("malformed", f"not a transaction: {exc}") from exc
-        if not isinstance(tx, AccessRequest):
-            raise RequestRefused("malformed", "not an access request")
-        return tx
+        return self.admission.parse_request(request)
 
-    def admit(self, request: bytes) -> AccessRequest:
-        """The checks that make a request worth voting on; raises :class:`RequestRefused`."""
-        tx = self.parse_request(request)
-        member = self.ledger.member(tx.requester)
-        if member is None:
-            raise RequestRefused("not_registered", "requester is not a registered member")
-        try:
-            tx.verify_signature(VerifyKey(member.verify_key), self.genesis.chain_id)
-        except (VerificationError, DecodeError) as exc:
-            raise RequestRefused("bad_signature", "request is not signed by the requester") from exc
-        if self.ledger.is_blacklisted(tx.requester):
-            raise RequestRefused("blacklisted", "requester is blacklisted")
-        if self.ledger.record(tx.record_id) is None:
-            raise RequestRefused("unknown_record", "record does not exist")
-        if abs(self._clock_ms() - tx.timestamp_ms) > self.genesis.freshness_window_ms:
-            raise RequestRefused("stale", "request timestamp is outside the freshness window")
-        if self.ledger.nonce_used(tx.requester, tx.nonce):
-            raise RequestRefused("replayed", "nonce already used (replay)")
-        ident = item_id(ItemKind.REQUEST, request)
-        holder = self._pending_nonces.get((tx.requester, tx.nonce))
-        if holder is not None and holder != ident:
-            raise RequestRefused("replayed", "nonce already used by a pending request")
-        if self.is_committed(ident):
-            raise RequestRefused("duplicate", "request already committed")
-        return tx
+    def request_problem(self, request: bytes) -> Problem | None:
+        return self.admission.request_problem(request)
 
-    def decide(self, tx: AccessRequest) -> Decision:
-        """Approve or deny an admitted request from committed state and the clock."""
-        grant = self.ledger.grant(tx.record_id, tx.requester)
-        if grant is None:
-            reason = "no active grant (never granted, or revoked)"
-            return Decision(False, self.genesis.threshold, reason)
-        if grant.expires_at_ms <= self._clock_ms():
-            return Decision(False, grant.threshold, "grant has expired")
-        record = self.ledger.record(tx.record_id)
-        if record is None:  # admitted requests name existing records; records are never removed
-            return Decision(False, grant.threshold, "record does not exist")
-        if self.ledger.access_count(tx.requester, tx.record_id) >= record.access_limit:
-            return Decision(False, grant.threshold, f"access limit {record.access_limit} reached")
-        return Decision(True, grant.threshold)
+    def transaction_problem(self, raw: bytes) -> Problem | None:
+        return self.admission.transaction_problem(raw)
 
     def authorize(self, request: bytes) -> Authorization:
         try:
-            tx = self.admit(request)
+            tx = self.admission.admit(request)
         except RequestRefused as exc:
             raise InvalidMessage(exc.message) from exc
-        decision = self.decide(tx)
+        decision = self.admission.decide(tx)
         ident = item_id(ItemKind.REQUEST, request)
-        self._pending_nonces[(tx.requester, tx.nonce)] = ident
+        self.admission.pending_nonces[(tx.requester, tx.nonce)] = ident
         share = b""
         if decision.approve:
             try:
@@ -263,53 +177,6 @@ class NodeApplication:
             self._verified.clear()
         self._verified[key] = verified
         return verified
-
-    def request_problem(self, request: bytes) -> Problem | None:
-        """Why ``request`` would be refused outright, or None if it is worth voting on."""
-        try:
-            self.admit(request)
-        except RequestRefused as exc:
-            return Problem(exc.code, exc.message)
-        return None
-
-    def transaction_problem(self, raw: bytes) -> Problem | None:
-        """Why ``raw`` cannot apply on the committed state by itself, or None if it can.
-
-        Access requests are judged by :meth:`request_problem`. Transactions that depend on
-        others not yet committed are refused too: submit them once those are committed.
-        """
-        try:
-            tx = decode_transaction(raw)
-        except DecodeError as exc:
-            return Problem("malformed", f"not a transaction: {exc}")
-        if isinstance(tx, AccessRequest):
-            return self.request_problem(raw)
-        if len(raw) > MAX_TX_BYTES:
-            return Problem("malformed", f"transaction exceeds {MAX_TX_BYTES} bytes")
-        head = self.ledger.head()
-        header = BlockHeader(
-            chain_id=self.genesis.chain_id,
-            height=head.height + 1,
-            round=0,
-            prev_hash=head.block_hash,
-            tx_root=ZERO_HASH,
-            results_root=ZERO_HASH,
-            evidence_hash=ZERO_HASH,
-            state_root=ZERO_HASH,
-            time_ms=max(self._clock_ms(), head.time_ms),
-            proposer=self.index,
-        )
-        trial = Block(header, (tx,), (), None, b"")
-        try:
-            execute(self.genesis, self.ledger.store, head, trial, [tx.tx_id()])
-        except InvalidTransaction as exc:
-            code = "duplicate" if "duplicate" in exc.reason else "invalid_transaction"
-            if "not signed" in exc.reason:
-                code = "bad_signature"
-            return Problem(code, exc.reason)
-        except LedgerError as exc:
-            return Problem("invalid_transaction", str(exc))
-        return None
 
     def check_transaction(self, tx: bytes) -> bool:
         if len(tx) > MAX_TX_BYTES:
@@ -500,7 +367,7 @@ class NodeApplication:
             kind = ItemKind.TX if position < plain else ItemKind.REQUEST
             ids.append(item_id(kind, tx.to_bytes()))
             if isinstance(tx, AccessRequest):
-                self._pending_nonces.pop((tx.requester, tx.nonce), None)
+                self.admission.pending_nonces.pop((tx.requester, tx.nonce), None)
         self.local.mark_committed(block.height, ids)
 
     def _reindex(self) -> None:

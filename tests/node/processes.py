@@ -93,9 +93,13 @@ class NodeProcesses:
 
 
 @contextmanager
-def running_network(directory: Path, n: int = 4, **params: int) -> Iterator[NodeProcesses]:
+def running_network(
+    directory: Path, n: int = 4, *, denial_limit: int = 5, round_timeout_ms: int = 3000
+) -> Iterator[NodeProcesses]:
     """A started network of ``n`` nodes (t = quorum = floor(n/2)+1); stopped on exit."""
-    network = create_network(directory, n, **params)
+    network = create_network(
+        directory, n, denial_limit=denial_limit, round_timeout_ms=round_timeout_ms
+    )
     nodes = NodeProcesses(network)
     try:
         for index in range(1, n + 1):

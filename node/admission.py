@@ -1,0 +1,190 @@
+"""Admission of client submissions: the checks that decide whether an item may enter a block.
+
+An access request is refused outright (no vote, never in a block) when it is malformed, badly
+signed, from a non-member or a blacklisted member, about an unknown record, stale against this
+node's clock, or reuses a nonce (committed, or held by another pending request). An admitted
+request is then approved or denied by :meth:`Admission.decide` from committed state: an
+unexpired grant and an access count below the record's limit approve it.
+
+An ordinary transaction is admitted when it applies on the committed state by itself (a dry run
+of the ledger's state transition), so a refused one is reported to the client at once instead of
+stalling a round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from consensus.encoding import ItemKind, item_id
+from crypto.errors import DecodeError, VerificationError
+from crypto.signing import VerifyKey
+from ledger.block import Block, BlockHeader
+from ledger.errors import InvalidTransaction, LedgerError
+from ledger.genesis import Genesis
+from ledger.ledger import Ledger
+from ledger.records import ZERO_HASH
+from ledger.transactions import AccessRequest, decode_transaction
+from ledger.transition import execute
+
+MAX_TX_BYTES = 1024 * 1024
+
+
+class RequestRefused(Exception):
+    """An access request that gets no vote at all; ``code`` names why (for the HTTP API)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+_STATUS_OF_CODE = {
+    "malformed": 400,
+    "bad_signature": 400,
+    "invalid_transaction": 400,
+    "not_registered": 403,
+    "blacklisted": 403,
+    "unknown_record": 404,
+    "stale": 409,
+    "replayed": 409,
+    "duplicate": 409,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a submission cannot enter a block, with the HTTP status it maps to."""
+
+    code: str
+    message: str
+
+    @property
+    def status(self) -> int:
+        return _STATUS_OF_CODE.get(self.code, 400)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """This node's decision on a request it admitted, and why when it denies."""
+
+    approve: bool
+    threshold: int
+    reason: str = ""
+
+
+class Admission:
+    """Admission rules over ``ledger`` for node ``index``; ``clock_ms`` gives wall-clock ms and
+    ``is_committed(item_id)`` tells committed consensus items."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        index: int,
+        clock_ms: Callable[[], int],
+        is_committed: Callable[[bytes], bool],
+    ) -> None:
+        self.ledger = ledger
+        self.genesis: Genesis = ledger.genesis
+        self.index = index
+        self._clock_ms = clock_ms
+        self._is_committed = is_committed
+        #: (requester, nonce) -> consensus id of the pending request holding that nonce.
+        self.pending_nonces: dict[tuple[bytes, bytes], bytes] = {}
+
+    def parse_request(self, request: bytes) -> AccessRequest:
+        try:
+            tx = decode_transaction(request)
+        except DecodeError as exc:
+            raise RequestRefused("malformed", f"not a transaction: {exc}") from exc
+        if not isinstance(tx, AccessRequest):
+            raise RequestRefused("malformed", "not an access request")
+        return tx
+
+    def admit(self, request: bytes) -> AccessRequest:
+        """The checks that make a request worth voting on; raises :class:`RequestRefused`."""
+        tx = self.parse_request(request)
+        member = self.ledger.member(tx.requester)
+        if member is None:
+            raise RequestRefused("not_registered", "requester is not a registered member")
+        try:
+            tx.verify_signature(VerifyKey(member.verify_key), self.genesis.chain_id)
+        except (VerificationError, DecodeError) as exc:
+            raise RequestRefused("bad_signature", "request is not signed by the requester") from exc
+        if self.ledger.is_blacklisted(tx.requester):
+            raise RequestRefused("blacklisted", "requester is blacklisted")
+        if self.ledger.record(tx.record_id) is None:
+            raise RequestRefused("unknown_record", "record does not exist")
+        if abs(self._clock_ms() - tx.timestamp_ms) > self.genesis.freshness_window_ms:
+            raise RequestRefused("stale", "request timestamp is outside the freshness window")
+        if self.ledger.nonce_used(tx.requester, tx.nonce):
+            raise RequestRefused("replayed", "nonce already used (replay)")
+        ident = item_id(ItemKind.REQUEST, request)
+        holder = self.pending_nonces.get((tx.requester, tx.nonce))
+        if holder is not None and holder != ident:
+            raise RequestRefused("replayed", "nonce already used by a pending request")
+        if self._is_committed(ident):
+            raise RequestRefused("duplicate", "request already committed")
+        return tx
+
+    def decide(self, tx: AccessRequest) -> Decision:
+        """Approve or deny an admitted request from committed state and the clock."""
+        grant = self.ledger.grant(tx.record_id, tx.requester)
+        if grant is None:
+            reason = "no active grant (never granted, or revoked)"
+            return Decision(False, self.genesis.threshold, reason)
+        if grant.expires_at_ms <= self._clock_ms():
+            return Decision(False, grant.threshold, "grant has expired")
+        record = self.ledger.record(tx.record_id)
+        if record is None:  # admitted requests name existing records; records are never removed
+            return Decision(False, grant.threshold, "record does not exist")
+        if self.ledger.access_count(tx.requester, tx.record_id) >= record.access_limit:
+            return Decision(False, grant.threshold, f"access limit {record.access_limit} reached")
+        return Decision(True, grant.threshold)
+
+    def request_problem(self, request: bytes) -> Problem | None:
+        """Why ``request`` would be refused outright, or None if it is worth voting on."""
+        try:
+            self.admit(request)
+        except RequestRefused as exc:
+            return Problem(exc.code, exc.message)
+        return None
+
+    def transaction_problem(self, raw: bytes) -> Problem | None:
+        """Why ``raw`` cannot apply on the committed state by itself, or None if it can.
+
+        Access requests are judged by :meth:`request_problem`. Transactions that depend on
+        others not yet committed are refused too: submit them once those are committed.
+        """
+        try:
+            tx = decode_transaction(raw)
+        except DecodeError as exc:
+            return Problem("malformed", f"not a transaction: {exc}")
+        if isinstance(tx, AccessRequest):
+            return self.request_problem(raw)
+        if len(raw) > MAX_TX_BYTES:
+            return Problem("malformed", f"transaction exceeds {MAX_TX_BYTES} bytes")
+        head = self.ledger.head()
+        header = BlockHeader(
+            chain_id=self.genesis.chain_id,
+            height=head.height + 1,
+            round=0,
+            prev_hash=head.block_hash,
+            tx_root=ZERO_HASH,
+            results_root=ZERO_HASH,
+            evidence_hash=ZERO_HASH,
+            state_root=ZERO_HASH,
+            time_ms=max(self._clock_ms(), head.time_ms),
+            proposer=self.index,
+        )
+        trial = Block(header, (tx,), (), None, b"")
+        try:
+            execute(self.genesis, self.ledger.store, head, trial, [tx.tx_id()])
+        except InvalidTransaction as exc:
+            code = "duplicate" if "duplicate" in exc.reason else "invalid_transaction"
+            if "not signed" in exc.reason:
+                code = "bad_signature"
+            return Problem(code, exc.reason)
+        except LedgerError as exc:
+            return Problem("invalid_transaction", str(exc))
+        return None

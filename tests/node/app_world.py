@@ -1,0 +1,241 @@
+"""Four :class:`NodeApplication` instances under real consensus machines, wired in memory.
+
+No sockets and no wall clock: a FIFO router delivers every message, and when nothing is in
+flight the virtual clock jumps to the next timer. Ledgers live in memory stores. Used by the
+application unit tests to run the whole request path (authorize, shares, build, open, commit).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import secrets
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from consensus import (
+    ConsensusConfig,
+    ConsensusNode,
+    Ed25519Signer,
+    Ed25519Verifier,
+    Message,
+    Output,
+    Timeouts,
+    Timer,
+)
+from consensus.encoding import ItemKind
+from consensus.messages import Submission
+from crypto.groups import Group, load_group
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey
+from crypto.storage import encode
+from crypto.tpre import UserSecretKey, encrypt_to_owner, generate_user_key, make_grant
+from ledger.genesis import Genesis, NodeInfo
+from ledger.kv import MemoryStore
+from ledger.ledger import Ledger
+from ledger.qc import commit_vote_payload
+from ledger.transactions import (
+    AccessRequest,
+    Grant,
+    MemberRole,
+    PutRecord,
+    RegisterMember,
+    Revoke,
+    Transaction,
+    member_id_for,
+)
+from node.application import NodeApplication, ledger_access_payload
+from node.localstore import LocalStore
+from node.p2p import peer_id_of
+
+START_MS = 1_800_000_000_000
+METADATA = b"DEK and digest of one ECG file"
+
+
+@dataclass
+class Member:
+    key: SigningKey
+    tpre: UserSecretKey
+
+    @property
+    def member_id(self) -> bytes:
+        return member_id_for(self.key.verify_key)
+
+
+@dataclass
+class AppWorld:
+    """The network, its clock and the helpers that make signed transactions."""
+
+    group: Group
+    genesis: Genesis
+    authority: SigningKey
+    node_keys: list[SigningKey]
+    box_keys: list[BoxSecretKey]
+    apps: dict[int, NodeApplication] = field(default_factory=dict)
+    machines: dict[int, ConsensusNode] = field(default_factory=dict)
+    down: set[int] = field(default_factory=set)
+    now: float = START_MS / 1000
+    _queue: deque[tuple[int, Message]] = field(default_factory=deque)
+    _timers: list[tuple[float, int, int, Timer]] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    def clock_ms(self) -> int:
+        return int(self.now * 1000)
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def sign(self, tx: Transaction, key: SigningKey) -> bytes:
+        return tx.signed(key, self.genesis.chain_id).to_bytes()
+
+    def member(self, role: MemberRole = MemberRole.OWNER) -> tuple[Member, bytes]:
+        member = Member(SigningKey.generate(), generate_user_key(self.group))
+        tx = RegisterMember(
+            member_id=member.member_id,
+            verify_key=member.key.verify_key.raw,
+            box_key=BoxSecretKey.generate().public_key.raw,
+            role=int(role),
+            attributes=("role:test",),
+            registered_at_ms=self.clock_ms(),
+        )
+        return member, self.sign(tx, self.authority)
+
+    def put_record(self, owner: Member, access_limit: int = 5) -> tuple[bytes, bytes]:
+        record_id = secrets.token_bytes(32)
+        ciphertext = encrypt_to_owner(self.group, owner.tpre.public_key(), METADATA)
+        coded = encode(b"bulk ciphertext " * 50, self.genesis.threshold, self.genesis.size)
+        tx = PutRecord(
+            record_id=record_id,
+            owner=owner.member_id,
+            keywords_hash=bytes(32),
+            policy="",
+            access_limit=access_limit,
+            metadata_ciphertext=ciphertext.to_bytes(),
+            storage_commitments=coded.commitment.to_bytes(),
+            abe_ciphertext=b"",
+            created_at_ms=self.clock_ms(),
+        )
+        return record_id, self.sign(tx, owner.key)
+
+    def grant(self, owner: Member, record_id: bytes, grantee: Member) -> bytes:
+        tpre_grant = make_grant(
+            self.group,
+            owner.tpre,
+            grantee.tpre.public_key(),
+            [b.public_key for b in self.box_keys],
+            self.genesis.threshold,
+        )
+        tx = Grant(
+            record_id=record_id,
+            owner=owner.member_id,
+            grantee=grantee.member_id,
+            threshold=self.genesis.threshold,
+            expires_at_ms=self.clock_ms() + 3_600_000,
+            sealed_rekey_shares=tpre_grant.to_bytes(),
+            commitments=b"",
+            issued_at_ms=self.clock_ms(),
+        )
+        return self.sign(tx, owner.key)
+
+    def revoke(self, owner: Member, record_id: bytes, grantee: Member) -> bytes:
+        tx = Revoke(record_id, owner.member_id, grantee.member_id, self.clock_ms())
+        return self.sign(tx, owner.key)
+
+    def request(self, requester: Member, record_id: bytes, nonce: bytes | None = None) -> bytes:
+        tx = AccessRequest(
+            requester=requester.member_id,
+            record_id=record_id,
+            keywords_hash=bytes(32),
+            attribute_hashes=(),
+            timestamp_ms=self.clock_ms(),
+            nonce=nonce or secrets.token_bytes(16),
+        )
+        return self.sign(tx, requester.key)
+
+    # -- network ------------------------------------------------------------------------------
+
+    def submit(self, kind: ItemKind, body: bytes, to: int = 1) -> None:
+        self._apply(to, self.machines[to].on_message(Submission(kind, body), self.now))
+
+    def commit_all(self, txs: Sequence[bytes], to: int = 1) -> None:
+        """Submit ordinary transactions and run until every live node committed them all."""
+        for tx in txs:
+            self.submit(ItemKind.TX, tx, to)
+        ids = [Submission(ItemKind.TX, tx).item_id for tx in txs]
+        self.run_until(lambda: all(self._committed_everywhere(i) for i in ids))
+
+    def _committed_everywhere(self, ident: bytes) -> bool:
+        return all(self.apps[i].is_committed(ident) for i in self.apps if i not in self.down)
+
+    def run_until(self, done: Callable[[], bool], max_steps: int = 20_000) -> None:
+        for _ in range(max_steps):
+            if done():
+                return
+            if self._queue:
+                target, message = self._queue.popleft()
+                if target not in self.down:
+                    self._apply(target, self.machines[target].on_message(message, self.now))
+            elif self._timers:
+                deadline, _, target, timer = heapq.heappop(self._timers)
+                self.now = max(self.now, deadline)
+                if target not in self.down:
+                    self._apply(target, self.machines[target].on_timer(timer, self.now))
+            else:
+                break
+        if not done():
+            raise AssertionError("the network did not reach the expected state")
+
+    def _apply(self, source: int, out: Output) -> None:
+        for send in out.sends:
+            targets = (
+                [send.to] if send.to is not None else [i for i in self.machines if i != source]
+            )
+            for target in targets:
+                self._queue.append((target, send.message))
+        for timer in out.timers:
+            heapq.heappush(self._timers, (timer.deadline, next(self._seq), source, timer))
+
+
+def make_world(n: int = 4, threshold: int = 3) -> AppWorld:
+    group = load_group()
+    node_keys = [SigningKey.generate() for _ in range(n)]
+    box_keys = [BoxSecretKey.generate() for _ in range(n)]
+    authority = SigningKey.generate()
+    nodes = tuple(
+        NodeInfo(i, str(peer_id_of(k.verify_key)), k.verify_key.raw, b.public_key.raw)
+        for i, (k, b) in enumerate(zip(node_keys, box_keys, strict=True), start=1)
+    )
+    genesis = Genesis.create(
+        "app-world",
+        nodes,
+        authority.verify_key.raw,
+        genesis_time_ms=START_MS - 1000,
+        threshold=threshold,
+        denial_limit=2,
+    )
+    world = AppWorld(group, genesis, authority, node_keys, box_keys)
+    config = ConsensusConfig("app-world", n, genesis.quorum, Timeouts())
+    verifier = Ed25519Verifier([k.verify_key for k in node_keys])
+    for index in range(1, n + 1):
+        app = NodeApplication(
+            Ledger.from_store(MemoryStore(), genesis),
+            LocalStore(MemoryStore()),
+            group,
+            index,
+            node_keys[index - 1],
+            box_keys[index - 1],
+            world.clock_ms,
+        )
+        world.apps[index] = app
+        world.machines[index] = ConsensusNode.create(
+            config,
+            index,
+            Ed25519Signer(node_keys[index - 1]),
+            verifier,
+            app,
+            commit_vote_payload,
+            ledger_access_payload,
+        )
+    for index, machine in world.machines.items():
+        world._apply(index, machine.start(world.now))
+    return world

@@ -1,0 +1,168 @@
+"""The node's consensus Application under real consensus machines, in memory (no sockets)."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.encoding import ItemKind
+from consensus.errors import InvalidBlock, InvalidMessage
+from consensus.messages import Submission
+from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
+from ledger.transactions import MemberRole, Revoke, tx_id_of
+from tests.node.app_world import METADATA, AppWorld, Member, make_world
+
+
+@pytest.fixture(scope="module")
+def world() -> AppWorld:
+    return make_world()
+
+
+@pytest.fixture(scope="module")
+def setup(world: AppWorld) -> tuple[Member, Member, bytes]:
+    owner, register_owner = world.member(MemberRole.OWNER)
+    requester, register_requester = world.member(MemberRole.REQUESTER)
+    world.commit_all([register_owner, register_requester])
+    record_id, put = world.put_record(owner, access_limit=2)
+    world.commit_all([put])
+    world.commit_all([world.grant(owner, record_id, requester)])
+    return owner, requester, record_id
+
+
+def result_of(world: AppWorld, request: bytes, node: int = 1) -> tuple[bool, bytes]:
+    ledger = world.apps[node].ledger
+    stored = ledger.transaction(tx_id_of(request))
+    assert stored is not None
+    block = ledger.block(stored.height)
+    assert block is not None
+    result = next(r for r in block.block.results if r.request_id == tx_id_of(request))
+    return result.granted, result.combined_ciphertext
+
+
+def decide(world: AppWorld, request: bytes, to: int = 1) -> tuple[bool, bytes]:
+    world.submit(ItemKind.REQUEST, request, to)
+    ident = Submission(ItemKind.REQUEST, request).item_id
+    world.run_until(lambda: all(world.apps[i].is_committed(ident) for i in world.apps))
+    return result_of(world, request)
+
+
+def test_granted_request_combines_to_what_the_requester_opens(
+    world: AppWorld, setup: tuple[Member, Member, bytes]
+) -> None:
+    _, requester, record_id = setup
+    granted, combined = decide(world, world.request(requester, record_id), to=3)
+    assert granted
+    opened = ReEncryptedCiphertext.from_bytes(world.group, combined)
+    assert decrypt_reencrypted(requester.tpre, opened) == METADATA
+    heads = {app.ledger.head().block_hash for app in world.apps.values()}
+    assert len(heads) == 1
+    for app in world.apps.values():
+        assert app.ledger.verify().height == app.ledger.height
+
+
+def test_ungranted_request_is_denied_and_audited(
+    world: AppWorld, setup: tuple[Member, Member, bytes]
+) -> None:
+    _, record_id = setup[0], setup[2]
+    stranger, register = world.member(MemberRole.REQUESTER)
+    world.commit_all([register])
+    request = world.request(stranger, record_id)
+    granted, combined = decide(world, request)
+    assert not granted
+    assert combined == b""
+    audit = world.apps[2].ledger.audit_by_requester(stranger.member_id)
+    assert [a.granted for a in audit] == [False]
+    assert "no active grant" in world.apps[1].denial_reasons[tx_id_of(request)]
+
+
+def test_access_limit_then_revocation_deny(
+    world: AppWorld, setup: tuple[Member, Member, bytes]
+) -> None:
+    owner, _, _ = setup
+    reader, register = world.member(MemberRole.REQUESTER)
+    world.commit_all([register])
+    record_id, put = world.put_record(owner, access_limit=1)
+    world.commit_all([put])
+    world.commit_all([world.grant(owner, record_id, reader)])
+    assert decide(world, world.request(reader, record_id))[0]
+    assert not decide(world, world.request(reader, record_id))[0]  # limit of 1 reached
+    world.commit_all([world.revoke(owner, record_id, reader)])
+    request = world.request(reader, record_id)
+    assert world.apps[1].request_problem(request) is None  # still admitted, then denied
+    assert not world.apps[1].authorize(request).approve
+
+
+def test_refused_requests_get_no_vote(world: AppWorld, setup: tuple[Member, Member, bytes]) -> None:
+    _, requester, record_id = setup
+    app = world.apps[1]
+    outsider = Member(requester.key.__class__.generate(), requester.tpre)
+    cases = {
+        "not_registered": world.request(outsider, record_id),
+        "unknown_record": world.request(requester, bytes(32)),
+        "malformed": b"\x4d\x01garbage",
+    }
+    for code, raw in cases.items():
+        problem = app.request_problem(raw)
+        assert problem is not None
+        assert problem.code == code
+        with pytest.raises(InvalidMessage):
+            app.authorize(raw)
+    world.now -= 3600  # a request from an hour ago is stale now
+    stale = world.request(requester, record_id)
+    world.now += 3600
+    problem = app.request_problem(stale)
+    assert problem is not None
+    assert (problem.code, problem.status) == ("stale", 409)
+
+
+def test_nonce_reuse_is_refused_pending_and_committed(
+    world: AppWorld, setup: tuple[Member, Member, bytes]
+) -> None:
+    _, requester, record_id = setup
+    nonce = bytes(range(16))
+    first = world.request(requester, record_id, nonce)
+    world.now += 0.001
+    second = world.request(requester, record_id, nonce)
+    assert world.apps[1].authorize(first).threshold == 3
+    problem = world.apps[1].request_problem(second)
+    assert problem is not None
+    assert problem.code == "replayed"
+
+
+def test_transaction_dry_run_reports_ledger_problems(
+    world: AppWorld, setup: tuple[Member, Member, bytes]
+) -> None:
+    owner, requester, record_id = setup
+    app = world.apps[2]
+    assert app.transaction_problem(b"\x00") is not None
+    assert app.transaction_problem(world.put_record(owner)[1]) is None
+    forged = world.sign(Revoke(record_id, owner.member_id, requester.member_id, 1), requester.key)
+    problem = app.transaction_problem(forged)
+    assert problem is not None
+    assert (problem.code, problem.status) == ("bad_signature", 400)
+    again = app.ledger.record(record_id)
+    assert again is not None
+    duplicate = app.transaction_problem(
+        world.sign(Revoke(bytes(32), owner.member_id, requester.member_id, 1), owner.key)
+    )
+    assert duplicate is not None
+    assert duplicate.code == "invalid_transaction"
+
+
+def test_open_block_rejects_garbage_and_foreign_heights(world: AppWorld) -> None:
+    app = world.apps[1]
+    with pytest.raises(InvalidBlock):
+        app.open_block(app.committed_height() + 1, b"\x55\x01not a block")
+    last = app.committed_block(app.committed_height())
+    assert last is not None
+    with pytest.raises(InvalidBlock):
+        app.open_block(app.committed_height() + 1, last.block)
+
+
+def test_committed_blocks_are_served_with_their_qc(world: AppWorld) -> None:
+    app = world.apps[4]
+    for height in range(1, app.committed_height() + 1):
+        block = app.committed_block(height)
+        assert block is not None
+        assert block.height == height
+        assert len(block.signers) >= world.genesis.quorum
+    assert app.committed_block(app.committed_height() + 1) is None
