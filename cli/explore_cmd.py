@@ -28,7 +28,7 @@ def _show(node_url: str, as_json: bool, query: Callable[[Any], Any], title: str)
 
 @click.group("explore")
 def explore() -> None:
-    """Explorer queries: status, block, blocks, tx, record, audit, attributes, members, verify."""
+    """Explorer queries: status, peers, block(s), tx, record, audit, attributes, members, ..."""
 
 
 @explore.command("status")
@@ -136,6 +136,28 @@ def members(member_ids: tuple[str, ...], node_url: str, as_json: bool) -> None:
     """Registered members by id (keys, role, blacklisting)."""
     idents = [hex_id(m, "member id").hex() for m in member_ids]
     _show(node_url, as_json, lambda c: [c.member(i) for i in idents], "members")
+
+
+@explore.command("peers")
+@node_option
+@json_option
+def peers(node_url: str, as_json: bool) -> None:
+    """The node's listen addresses and its view of every other genesis node."""
+    with _client(node_url) as client:
+        info = client.net_info()
+    if as_json:
+        emit(info, True)
+        return
+    click.echo("listening on " + ", ".join(info.get("listen", [])))
+    emit(info.get("peers", []), False, title="peers")
+
+
+@explore.command("blacklist")
+@node_option
+@json_option
+def blacklist(node_url: str, as_json: bool) -> None:
+    """Members blacklisted after repeated denials."""
+    _show(node_url, as_json, lambda c: c.blacklist(), "blacklist")
 
 
 @explore.command("verify")

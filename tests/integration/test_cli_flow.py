@@ -93,6 +93,20 @@ def test_share_a_file_through_the_cli(testnet: dict[str, Any], tmp_path: Path) -
         json.loads(Path(bob, "member.json").read_text())["member_id"]
     ]
     assert cli("explore", "verify", "--node", first)["ok"] is True
+    committed = cli("explore", "tx", stored["tx_id"], "--node", last)
+    assert committed["type"] == "PutRecord"
+    block = cli("explore", "block", str(committed["height"]), "--node", first)
+    assert stored["tx_id"] in block["tx_ids"]
+    heights = [b["height"] for b in cli("explore", "blocks", "--from", "1", "--node", first)]
+    assert heights == sorted(heights)
+    assert committed["height"] in heights
+    bob_id = json.loads(Path(bob, "member.json").read_text())["member_id"]
+    [member] = cli("explore", "members", bob_id, "--node", last)
+    assert member["tpre_public_key"]
+    history = cli("explore", "attributes", bob_id, "--node", first)
+    assert history[-1]["attributes"] == ["role:requester"]
+    peers = cli("explore", "peers", "--node", first)["peers"]
+    assert all(p["connected"] for p in peers)
 
     cli("client", "revoke", record, bob, "--member", alice, "--node", first)
     denied = CliRunner().invoke(
