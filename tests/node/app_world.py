@@ -29,7 +29,7 @@ from consensus.messages import Submission
 from crypto.groups import Group, load_group
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
-from crypto.storage import encode
+from crypto.storage import ErasureCoded, encode
 from crypto.tpre import UserSecretKey, encrypt_to_owner, generate_user_key, make_grant
 from ledger.genesis import Genesis, NodeInfo
 from ledger.kv import MemoryStore
@@ -51,6 +51,7 @@ from node.p2p import peer_id_of
 
 START_MS = 1_800_000_000_000
 METADATA = b"DEK and digest of one ECG file"
+BULK = b"bulk ciphertext " * 50
 
 
 @dataclass
@@ -75,6 +76,8 @@ class AppWorld:
     apps: dict[int, NodeApplication] = field(default_factory=dict)
     machines: dict[int, ConsensusNode] = field(default_factory=dict)
     down: set[int] = field(default_factory=set)
+    #: The erasure-coded bulk data of each record made by :meth:`put_record`.
+    stored: dict[bytes, ErasureCoded] = field(default_factory=dict)
     now: float = START_MS / 1000
     _queue: deque[tuple[int, Message]] = field(default_factory=deque)
     _timers: list[tuple[float, int, int, Timer]] = field(default_factory=list)
@@ -103,7 +106,8 @@ class AppWorld:
     def put_record(self, owner: Member, access_limit: int = 5) -> tuple[bytes, bytes]:
         record_id = secrets.token_bytes(32)
         ciphertext = encrypt_to_owner(self.group, owner.tpre.public_key(), METADATA)
-        coded = encode(b"bulk ciphertext " * 50, self.genesis.threshold, self.genesis.size)
+        coded = encode(BULK, self.genesis.threshold, self.genesis.size)
+        self.stored[record_id] = coded
         tx = PutRecord(
             record_id=record_id,
             owner=owner.member_id,

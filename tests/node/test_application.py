@@ -9,23 +9,7 @@ from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.messages import Submission
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
 from ledger.transactions import MemberRole, Revoke, tx_id_of
-from tests.node.app_world import METADATA, AppWorld, Member, make_world
-
-
-@pytest.fixture(scope="module")
-def world() -> AppWorld:
-    return make_world()
-
-
-@pytest.fixture(scope="module")
-def setup(world: AppWorld) -> tuple[Member, Member, bytes]:
-    owner, register_owner = world.member(MemberRole.OWNER)
-    requester, register_requester = world.member(MemberRole.REQUESTER)
-    world.commit_all([register_owner, register_requester])
-    record_id, put = world.put_record(owner, access_limit=2)
-    world.commit_all([put])
-    world.commit_all([world.grant(owner, record_id, requester)])
-    return owner, requester, record_id
+from tests.node.app_world import METADATA, AppWorld, Member
 
 
 def result_of(world: AppWorld, request: bytes, node: int = 1) -> tuple[bool, bytes]:
@@ -46,9 +30,9 @@ def decide(world: AppWorld, request: bytes, to: int = 1) -> tuple[bool, bytes]:
 
 
 def test_granted_request_combines_to_what_the_requester_opens(
-    world: AppWorld, setup: tuple[Member, Member, bytes]
+    world: AppWorld, shared: tuple[Member, Member, bytes]
 ) -> None:
-    _, requester, record_id = setup
+    _, requester, record_id = shared
     granted, combined = decide(world, world.request(requester, record_id), to=3)
     assert granted
     opened = ReEncryptedCiphertext.from_bytes(world.group, combined)
@@ -60,9 +44,9 @@ def test_granted_request_combines_to_what_the_requester_opens(
 
 
 def test_ungranted_request_is_denied_and_audited(
-    world: AppWorld, setup: tuple[Member, Member, bytes]
+    world: AppWorld, shared: tuple[Member, Member, bytes]
 ) -> None:
-    _, record_id = setup[0], setup[2]
+    _, record_id = shared[0], shared[2]
     stranger, register = world.member(MemberRole.REQUESTER)
     world.commit_all([register])
     request = world.request(stranger, record_id)
@@ -75,9 +59,9 @@ def test_ungranted_request_is_denied_and_audited(
 
 
 def test_access_limit_then_revocation_deny(
-    world: AppWorld, setup: tuple[Member, Member, bytes]
+    world: AppWorld, shared: tuple[Member, Member, bytes]
 ) -> None:
-    owner, _, _ = setup
+    owner, _, _ = shared
     reader, register = world.member(MemberRole.REQUESTER)
     world.commit_all([register])
     record_id, put = world.put_record(owner, access_limit=1)
@@ -91,8 +75,10 @@ def test_access_limit_then_revocation_deny(
     assert not world.apps[1].authorize(request).approve
 
 
-def test_refused_requests_get_no_vote(world: AppWorld, setup: tuple[Member, Member, bytes]) -> None:
-    _, requester, record_id = setup
+def test_refused_requests_get_no_vote(
+    world: AppWorld, shared: tuple[Member, Member, bytes]
+) -> None:
+    _, requester, record_id = shared
     app = world.apps[1]
     outsider = Member(requester.key.__class__.generate(), requester.tpre)
     cases = {
@@ -115,9 +101,9 @@ def test_refused_requests_get_no_vote(world: AppWorld, setup: tuple[Member, Memb
 
 
 def test_nonce_reuse_is_refused_pending_and_committed(
-    world: AppWorld, setup: tuple[Member, Member, bytes]
+    world: AppWorld, shared: tuple[Member, Member, bytes]
 ) -> None:
-    _, requester, record_id = setup
+    _, requester, record_id = shared
     nonce = bytes(range(16))
     first = world.request(requester, record_id, nonce)
     world.now += 0.001
@@ -129,9 +115,9 @@ def test_nonce_reuse_is_refused_pending_and_committed(
 
 
 def test_transaction_dry_run_reports_ledger_problems(
-    world: AppWorld, setup: tuple[Member, Member, bytes]
+    world: AppWorld, shared: tuple[Member, Member, bytes]
 ) -> None:
-    owner, requester, record_id = setup
+    owner, requester, record_id = shared
     app = world.apps[2]
     assert app.transaction_problem(b"\x00") is not None
     assert app.transaction_problem(world.put_record(owner)[1]) is None
