@@ -19,6 +19,7 @@ networks. Errors are :class:`DevnetError`.
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 from collections.abc import Sequence
@@ -287,8 +288,11 @@ def create_network(
     root = Path(directory)
     if not 1 <= n <= MAX_NODES:
         raise DevnetError(f"a devnet has 1..{MAX_NODES} nodes, not {n}")
-    if (root / NETWORK_FILE).exists() and not overwrite:
-        raise DevnetError(f"{root} already holds a network; remove it or pass overwrite")
+    existing = (root / NETWORK_FILE).exists()
+    if existing and not overwrite:
+        raise DevnetError(
+            f"{root} already holds a network; remove it, or overwrite it (--force)"
+        )
     if base_port is not None and not 1024 <= base_port <= 65535 - 2 * n:
         raise DevnetError(f"base port {base_port} leaves no room for {n} nodes")
     ports = (
@@ -321,6 +325,8 @@ def create_network(
         )
         for i, k in enumerate(keys, start=1)
     )
+    if existing:
+        _remove_old_homes(root)
     root.mkdir(parents=True, exist_ok=True)
     save_secret(root / AUTHORITY_DIR / AUTHORITY_KEY_FILE, authority.seed())
     for endpoint, node_keys in zip(endpoints, keys, strict=True):
@@ -335,6 +341,17 @@ def create_network(
     network = Network(root.resolve(), genesis, endpoints)
     write_atomic(root / NETWORK_FILE, (json.dumps(network.to_json(), indent=2) + "\n").encode())
     return network
+
+
+def _remove_old_homes(root: Path) -> None:
+    """Delete the node homes of the network being replaced.
+
+    A ledger in ``node{i}/data`` belongs to the old genesis; a node started on it with the new
+    genesis would refuse to run, so an overwrite starts every node from an empty home.
+    """
+    for home in root.glob("node*"):
+        if home.is_dir() and home.name[4:].isdigit():
+            shutil.rmtree(home)
 
 
 def _node_keys(n: int) -> list[SigningKey]:

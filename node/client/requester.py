@@ -30,7 +30,7 @@ from node.client.errors import (
 from node.client.http import MAX_SERVER_WAIT
 from node.client.keystore import MemberKeys
 from node.client.metadata import RecordMetadata, file_digest
-from node.client.session import Session, now_ms
+from node.client.session import RETRY_PAUSE, Session, now_ms
 
 NONCE_SIZE = 16
 FETCH_SIGNATURE_TAG = b"iomtshare/node/fetch/v1"
@@ -125,11 +125,12 @@ def wait_decision(
             # The node may not have seen the request yet (gossip, or it was not yet pooled).
             if exc.code != "not_found":
                 raise
-            time.sleep(min(0.2, max(remaining, 0.0)))
+            time.sleep(RETRY_PAUSE)
             continue
         except ConnectionFailed:
             if time.monotonic() >= deadline:
                 raise
+            time.sleep(RETRY_PAUSE)
             continue
         decision = Decision.from_json(answer)
         if decision.status in ("granted", "denied"):

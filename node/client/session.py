@@ -21,6 +21,9 @@ from node.client.http import MAX_SERVER_WAIT, NodeClient
 
 T = TypeVar("T", bound=Transaction)
 
+#: Pause before asking again after an unreachable node or a not-yet-known id.
+RETRY_PAUSE = 0.2
+
 #: How long flows wait for a transaction to commit unless told otherwise.
 DEFAULT_COMMIT_TIMEOUT = 30.0
 
@@ -86,6 +89,8 @@ class Session:
             except ConnectionFailed:
                 if time.monotonic() >= deadline:
                     raise
+                # A refused connection fails at once; do not spin while the node restarts.
+                time.sleep(RETRY_PAUSE)
 
     def submit_and_wait(
         self, tx: Transaction, timeout: float = DEFAULT_COMMIT_TIMEOUT

@@ -71,8 +71,11 @@ def test_refuses_to_overwrite_an_existing_network(tmp_path: Path) -> None:
     create_network(tmp_path, 1)
     with pytest.raises(DevnetError, match="already holds a network"):
         create_network(tmp_path, 1)
+    (tmp_path / "node1" / "data").mkdir()
+    (tmp_path / "node1" / "data" / "old-ledger").write_text("old chain")
     again = create_network(tmp_path, 2, overwrite=True)
     assert len(load_network(tmp_path).nodes) == 2 == len(again.nodes)
+    assert not (tmp_path / "node1" / "data").exists()
 
 
 @pytest.mark.parametrize(
