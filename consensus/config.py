@@ -34,7 +34,9 @@ class Timeouts:
 
     Round ``r`` waits ``propose + r * increment`` for a proposal, and the prepare and commit
     waits grow by the same increment, so that after the network settles some round is long
-    enough for every honest message to arrive.
+    enough for every honest message to arrive. In round 0 a ready node waits
+    ``claim_stagger`` times its distance from the round's preferred claimant before claiming,
+    so that nodes ready at the same moment rarely split the election.
     """
 
     propose: float = 1.0
@@ -43,6 +45,7 @@ class Timeouts:
     increment: float = 0.5
     batch_delay: float = 0.2
     status_interval: float = 2.0
+    claim_stagger: float = 0.05
 
     def __post_init__(self) -> None:
         values = (
@@ -52,6 +55,7 @@ class Timeouts:
             self.increment,
             self.batch_delay,
             self.status_interval,
+            self.claim_stagger,
         )
         if any(v <= 0 for v in values):
             raise ConfigError("every timeout must be positive")

@@ -165,6 +165,8 @@ class ConsensusNode(NodeBase):
         valid_round = hs.valid_round if has_valid else NO_ROUND
         if content.is_empty() and valid_round == NO_ROUND:
             return False
+        if r == 0 and not self._stagger_elapsed():
+            return False
         claim = LeaderClaim(
             self.height,
             r,
@@ -182,6 +184,19 @@ class ConsensusNode(NodeBase):
             f"{len(content.txs)} txs, valid_round {valid_round}",
         )
         return True
+
+    def _stagger_elapsed(self) -> bool:
+        """Round 0 is a race; nodes further from the preferred claimant start it a bit later,
+        so one claim usually arrives everywhere before the others are made."""
+        hs = self._hs
+        if hs.ready_since is None:
+            hs.ready_since = self._now
+        rank = (self.index - self.config.preferred_claimant(self.height, 0)) % self.config.n
+        due = hs.ready_since + rank * self.config.timeouts.claim_stagger
+        if self._now >= due:
+            return True
+        self._out.timers.append(Timer(TimerKind.CLAIM, self.height, 0, due))
+        return False
 
     def _maybe_propose(self) -> bool:
         hs = self._hs

@@ -17,6 +17,7 @@ class TimerKind(IntEnum):
     COMMIT = 3
     BATCH = 4
     STATUS = 5
+    CLAIM = 6
 
 
 @dataclass(frozen=True, slots=True)

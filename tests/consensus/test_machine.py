@@ -19,7 +19,7 @@ from consensus.messages import (
     SyncReply,
     SyncRequest,
 )
-from consensus.output import Timer, TimerKind
+from consensus.output import Output, Timer, TimerKind
 from consensus.simulation.fake import FakeLedger, FakeShares, SimApp
 from consensus.votes import AuthVote
 from tests.consensus.harness import Peer, elect_leader, make_node, request, sent, timers
@@ -49,6 +49,24 @@ def test_submission_produces_own_vote_with_share_and_relay() -> None:
     assert vote.share == b""
 
 
+def _after_stagger(node: ConsensusNode, out: Output) -> Output:
+    """Node 1 is three places after round 0's preferred claimant (node 2): it claims only when
+    its stagger timer fires, and not before."""
+    assert not sent(out, LeaderClaim)
+    (timer,) = timers(out, TimerKind.CLAIM)
+    assert timer.deadline == 3 * node.config.timeouts.claim_stagger
+    return node.on_timer(timer, timer.deadline)
+
+
+def test_round_zero_preferred_claimant_claims_at_once() -> None:
+    node, _ = make_node(index=2)
+    sub = request(threshold=1)
+    node.on_message(sub, 0.0)
+    node.on_message(P3.auth_vote(sub), 0.0)
+    out = node.on_message(P4.auth_vote(sub), 0.0)
+    assert len(sent(out, LeaderClaim)) == 1
+
+
 def test_claims_after_quorum_of_approvals_with_t_shares() -> None:
     node, _ = make_node()
     sub = request(threshold=3)
@@ -56,6 +74,7 @@ def test_claims_after_quorum_of_approvals_with_t_shares() -> None:
     assert not sent(out, LeaderClaim)
     node.on_message(P2.auth_vote(sub), 0.0)
     out = node.on_message(P3.auth_vote(sub), 0.0)
+    out = _after_stagger(node, out)
     claims = sent(out, LeaderClaim)
     assert len(claims) == 1
     (bundle,) = claims[0].approved
@@ -71,7 +90,7 @@ def test_denied_request_is_claimed_as_denied() -> None:
     node.on_message(sub, 0.0)
     node.on_message(P2.auth_vote(sub, approve=False), 0.0)
     out = node.on_message(P3.auth_vote(sub, approve=False), 0.0)
-    (claim,) = sent(out, LeaderClaim)
+    (claim,) = sent(_after_stagger(node, out), LeaderClaim)
     assert not claim.approved
     assert [b.request_id for b in claim.denied] == [sub.item_id]
 
