@@ -4,7 +4,8 @@ An access request is refused outright (no vote, never in a block) when it is mal
 signed, from a non-member or a blacklisted member, about an unknown record, stale against this
 node's clock, or reuses a nonce (committed, or held by another pending request). An admitted
 request is then approved or denied by :meth:`Admission.decide` from committed state: an
-unexpired grant and an access count below the record's limit approve it.
+unexpired grant, an access count below the record's limit and, for a record with a policy, the
+requester's latest attributes satisfying it approve it.
 
 An ordinary transaction is admitted when it applies on the committed state by itself (a dry run
 of the ledger's state transition), so a refused one is reported to the client at once instead of
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 from consensus.encoding import ItemKind, item_id
 from crypto.errors import DecodeError, VerificationError
+from crypto.policy import AttributeHashTree, PolicyError, attribute_hashes, parse
 from crypto.signing import VerifyKey
 from ledger.block import Block, BlockHeader
 from ledger.errors import InvalidTransaction, LedgerError
@@ -89,6 +91,7 @@ class Admission:
         self.index = index
         self._clock_ms = clock_ms
         self._is_committed = is_committed
+        self._trees: dict[str, AttributeHashTree] = {}
         #: (requester, nonce) -> consensus id of the pending request holding that nonce.
         self.pending_nonces: dict[tuple[bytes, bytes], bytes] = {}
 
@@ -140,7 +143,35 @@ class Admission:
             return Decision(False, grant.threshold, "record does not exist")
         if self.ledger.access_count(tx.requester, tx.record_id) >= record.access_limit:
             return Decision(False, grant.threshold, f"access limit {record.access_limit} reached")
+        if record.policy:
+            problem = self._policy_problem(tx, record.policy)
+            if problem:
+                return Decision(False, grant.threshold, problem)
         return Decision(True, grant.threshold)
+
+    def _policy_problem(self, tx: AccessRequest, policy: str) -> str:
+        """Why the presented attribute hashes do not satisfy ``policy`` ("" when they do).
+
+        The hashes must be of the requester's latest attributes on chain (an attribute the
+        authority has since removed no longer counts), and satisfy the record's attribute-hash
+        tree (seed 000, Fig. 5).
+        """
+        tree = self._trees.get(policy)
+        if tree is None:
+            try:
+                tree = AttributeHashTree.from_policy(parse(policy))
+            except PolicyError as exc:
+                return f"record policy does not parse: {exc}"
+            if len(self._trees) > 1024:
+                self._trees.clear()
+            self._trees[policy] = tree
+        member = self.ledger.member(tx.requester)
+        latest = attribute_hashes(member.attributes) if member is not None else frozenset()
+        if not set(tx.attribute_hashes) <= latest:
+            return "presented attributes are not the requester's latest"
+        if not tree.satisfied_by(tx.attribute_hashes):
+            return "attributes do not satisfy the record's policy"
+        return ""
 
     def request_problem(self, request: bytes) -> Problem | None:
         """Why ``request`` would be refused outright, or None if it is worth voting on."""

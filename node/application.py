@@ -32,7 +32,6 @@ from consensus.safety import SafetyState
 from crypto.errors import CryptoError, DecodeError, VerificationError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
-from crypto.signing import SigningKey
 from crypto.tpre import OwnerCiphertext, ReEncryptionShare, VerifiedShare, combine_shares
 from crypto.tpre import verify_share as tpre_verify_share
 from ledger.block import Block, SharingResult
@@ -72,7 +71,6 @@ class NodeApplication:
         local: LocalStore,
         group: Group,
         index: int,
-        node_key: SigningKey,
         box_key: BoxSecretKey,
         clock_ms: Callable[[], int],
     ) -> None:
@@ -81,7 +79,6 @@ class NodeApplication:
         self.local = local
         self.group = group
         self.index = index
-        self._node_key = node_key
         self._clock_ms = clock_ms
         self.keys = KeyCache(group, index, box_key)
         self._verified: dict[tuple[bytes, int, bytes], VerifiedShare] = {}

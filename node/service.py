@@ -200,7 +200,6 @@ class NodeService:
                 local,
                 group,
                 self.index,
-                self.identity.node_key,
                 self.identity.box_key,
                 wall_ms,
             )

@@ -27,6 +27,7 @@ from consensus import (
 from consensus.encoding import ItemKind
 from consensus.messages import Submission
 from crypto.groups import Group, load_group
+from crypto.policy import attribute_hash
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from crypto.storage import ErasureCoded, encode
@@ -103,7 +104,9 @@ class AppWorld:
         )
         return member, self.sign(tx, self.authority)
 
-    def put_record(self, owner: Member, access_limit: int = 5) -> tuple[bytes, bytes]:
+    def put_record(
+        self, owner: Member, access_limit: int = 5, policy: str = ""
+    ) -> tuple[bytes, bytes]:
         record_id = secrets.token_bytes(32)
         ciphertext = encrypt_to_owner(self.group, owner.tpre.public_key(), METADATA)
         coded = encode(BULK, self.genesis.threshold, self.genesis.size)
@@ -112,7 +115,7 @@ class AppWorld:
             record_id=record_id,
             owner=owner.member_id,
             keywords_hash=bytes(32),
-            policy="",
+            policy=policy,
             access_limit=access_limit,
             metadata_ciphertext=ciphertext.to_bytes(),
             storage_commitments=coded.commitment.to_bytes(),
@@ -145,12 +148,18 @@ class AppWorld:
         tx = Revoke(record_id, owner.member_id, grantee.member_id, self.clock_ms())
         return self.sign(tx, owner.key)
 
-    def request(self, requester: Member, record_id: bytes, nonce: bytes | None = None) -> bytes:
+    def request(
+        self,
+        requester: Member,
+        record_id: bytes,
+        nonce: bytes | None = None,
+        attributes: Sequence[str] = (),
+    ) -> bytes:
         tx = AccessRequest(
             requester=requester.member_id,
             record_id=record_id,
             keywords_hash=bytes(32),
-            attribute_hashes=(),
+            attribute_hashes=tuple(sorted(attribute_hash(a) for a in attributes)),
             timestamp_ms=self.clock_ms(),
             nonce=nonce or secrets.token_bytes(16),
         )
@@ -226,7 +235,6 @@ def make_world(n: int = 4, threshold: int = 3) -> AppWorld:
             LocalStore(MemoryStore()),
             group,
             index,
-            node_keys[index - 1],
             box_keys[index - 1],
             world.clock_ms,
         )

@@ -8,7 +8,7 @@ from consensus.encoding import ItemKind
 from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.messages import Submission
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
-from ledger.transactions import MemberRole, Revoke, tx_id_of
+from ledger.transactions import AttributeChange, MemberRole, Revoke, tx_id_of
 from tests.node.app_world import METADATA, AppWorld, Member
 
 
@@ -152,3 +152,24 @@ def test_committed_blocks_are_served_with_their_qc(world: AppWorld) -> None:
         assert block.height == height
         assert len(block.signers) >= world.genesis.quorum
     assert app.committed_block(app.committed_height() + 1) is None
+
+
+def test_policy_records_need_the_latest_attributes(
+    world: AppWorld, shared: tuple[Member, Member, bytes]
+) -> None:
+    owner, _, _ = shared
+    doctor, register = world.member(MemberRole.REQUESTER)  # attributes: role:test
+    world.commit_all([register])
+    record_id, put = world.put_record(owner, policy="role:test and (dept:a or dept:b)")
+    world.commit_all([put])
+    world.commit_all([world.grant(owner, record_id, doctor)])
+    app = world.apps[2]
+    bare = world.request(doctor, record_id, attributes=["role:test"])
+    assert not app.authorize(bare).approve
+    assert "policy" in app.denial_reasons[tx_id_of(bare)]
+    claimed = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
+    assert not app.authorize(claimed).approve  # dept:a is not on chain for this member
+    change = AttributeChange(doctor.member_id, ("role:test", "dept:a"), "joined", 1)
+    world.commit_all([world.sign(change, world.authority)])
+    now_true = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
+    assert app.authorize(now_true).approve
