@@ -14,6 +14,7 @@ from cli.lazy import LazyGroup
 COMMANDS: dict[str, str] = {
     "bench": "cli.bench:bench",
     "demo": "cli.demo:demo",
+    "ledger": "cli.ledger_cmd:ledger",
     "init": "cli.init_cmd:init",
     "node": "cli.node_cmd:node",
     "authority": "cli.authority_cmd:authority",
