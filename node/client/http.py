@@ -107,7 +107,7 @@ class NodeClient:
         self, start: int | None = None, end: int | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
         result = self._get("/blocks", **{"from": start, "to": end, "limit": limit})
-        blocks: list[dict[str, Any]] = result["blocks"]
+        blocks: list[dict[str, Any]] = _field(result, "blocks")
         return blocks
 
     def tx(self, tx_id: str, *, wait: float | None = None) -> dict[str, Any]:
@@ -119,9 +119,8 @@ class NodeClient:
         return result
 
     def attributes(self, member_id: str) -> list[dict[str, Any]]:
-        history: list[dict[str, Any]] = self._get(f"/members/{_hex(member_id)}/attributes")[
-            "history"
-        ]
+        answer = self._get(f"/members/{_hex(member_id)}/attributes")
+        history: list[dict[str, Any]] = _field(answer, "history")
         return history
 
     def record(self, record_id: str) -> dict[str, Any]:
@@ -131,13 +130,13 @@ class NodeClient:
     def records(
         self, *, owner: str | None = None, keywords: str | None = None
     ) -> list[dict[str, Any]]:
-        records: list[dict[str, Any]] = self._get("/records", owner=owner, keywords=keywords)[
-            "records"
-        ]
+        answer = self._get("/records", owner=owner, keywords=keywords)
+        records: list[dict[str, Any]] = _field(answer, "records")
         return records
 
     def grants(self, record_id: str) -> list[dict[str, Any]]:
-        grants: list[dict[str, Any]] = self._get(f"/records/{_hex(record_id)}/grants")["grants"]
+        answer = self._get(f"/records/{_hex(record_id)}/grants")
+        grants: list[dict[str, Any]] = _field(answer, "grants")
         return grants
 
     def audit(
@@ -149,7 +148,7 @@ class NodeClient:
         end: int | None = None,
     ) -> list[dict[str, Any]]:
         params = {"record": record, "requester": requester, "from": start, "to": end}
-        entries: list[dict[str, Any]] = self._get("/audit", **params)["audit"]
+        entries: list[dict[str, Any]] = _field(self._get("/audit", **params), "audit")
         return entries
 
     def request(self, request_id: str, *, wait: float | None = None) -> dict[str, Any]:
@@ -157,7 +156,7 @@ class NodeClient:
         return result
 
     def blacklist(self) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self._get("/blacklist")["blacklist"]
+        entries: list[dict[str, Any]] = _field(self._get("/blacklist"), "blacklist")
         return entries
 
     def verify(self) -> dict[str, Any]:
@@ -172,15 +171,14 @@ class NodeClient:
 
     def submit_tx(self, encoded: bytes) -> str:
         """POST a signed transaction; returns its id (hex)."""
-        tx_id: str = self._call("POST", "/tx", body={"tx": encoded.hex()})["tx_id"]
+        tx_id: str = _field(self._call("POST", "/tx", body={"tx": encoded.hex()}), "tx_id")
         return tx_id
 
     def post_fragments(self, record_id: bytes, fragments: Sequence[bytes]) -> int:
         """POST a record's storage fragments (index order 1..n); returns how many were stored."""
         body = {"fragments": [f.hex() for f in fragments]}
-        stored: int = self._call("POST", f"/records/{record_id.hex()}/fragments", body=body)[
-            "stored"
-        ]
+        answer = self._call("POST", f"/records/{record_id.hex()}/fragments", body=body)
+        stored: int = _field(answer, "stored")
         return stored
 
     def fetch_data(self, record_id: bytes, request: Mapping[str, Any]) -> bytes:
@@ -190,6 +188,13 @@ class NodeClient:
             return bytes.fromhex(answer["ciphertext"])
         except (KeyError, TypeError, ValueError) as exc:
             raise NodeError(200, "bad_response", "answer lacks a hex ciphertext") from exc
+
+
+def _field(answer: Any, name: str) -> Any:
+    """``answer[name]``, or :class:`NodeError` ``bad_response`` if the answer lacks it."""
+    if not isinstance(answer, dict) or name not in answer:
+        raise NodeError(200, "bad_response", f"the answer lacks {name!r}")
+    return answer[name]
 
 
 def _error_of(response: httpx.Response) -> NodeError:

@@ -93,13 +93,17 @@ def request_access(
     the request so that policy records can be checked against them.
     """
     record = session.client.record(record_id.hex())
-    if attributes is None:
-        history = session.client.attributes(requester.member_id.hex())
-        attributes = tuple(history[-1]["attributes"]) if history else ()
+    try:
+        keywords = bytes.fromhex(record["keywords_hash"])
+        if attributes is None:
+            history = session.client.attributes(requester.member_id.hex())
+            attributes = tuple(str(a) for a in history[-1]["attributes"]) if history else ()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(f"malformed record or attribute answer: {exc!r}") from exc
     tx = AccessRequest(
         requester=requester.member_id,
         record_id=record_id,
-        keywords_hash=bytes.fromhex(record["keywords_hash"]),
+        keywords_hash=keywords,
         attribute_hashes=tuple(sorted(attribute_hash(a) for a in attributes)),
         timestamp_ms=now_ms(),
         nonce=secrets.token_bytes(NONCE_SIZE),

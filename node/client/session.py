@@ -103,7 +103,10 @@ class Session:
         Raises :class:`IntegrityError` if the member published none or an invalid one.
         """
         member = self.client.member(member_id.hex())
-        material = bytes.fromhex(str(member.get("tpre_public_key") or ""))
+        try:
+            material = bytes.fromhex(str(member.get("tpre_public_key") or ""))
+        except ValueError as exc:
+            raise IntegrityError("the node's member answer has a malformed TPRE key") from exc
         if not material:
             raise IntegrityError(
                 f"member {member_id.hex()[:16]}… has not published a TPRE key "
