@@ -131,6 +131,10 @@ def client_errors() -> Iterator[None]:
         yield
     except (ClientError, DevnetError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        # The flows raise ValueError for parameters the CLI could not check up front
+        # (a threshold above the network size, a limit out of range).
+        raise click.ClickException(f"invalid input: {exc}") from exc
 
 
 def handles_client_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -84,6 +84,15 @@ def test_clear_errors_and_exit_codes(tmp_path: Path, network: Network, node_url:
     unknown = run("explore", "record", "00" * 32, "--node", node_url)
     assert unknown.exit_code == 1
     assert "not_found" in unknown.output
+    owner = str(tmp_path / "owner")
+    ok_json("client", "keygen", "--member", owner)
+    ok_json("authority", "register", owner, "--key", str(network.authority_key_path),
+            "--node", node_url)
+    ok_json("client", "publish-key", "--member", owner, "--node", node_url)
+    too_high = run("client", "grant", "11" * 32, owner, "--member", owner, "--node", node_url,
+                   "--threshold", "5")
+    assert too_high.exit_code == 1
+    assert "invalid input: threshold 5 of 4 nodes" in too_high.output
     unreachable = run("explore", "status", "--node", "http://127.0.0.1:9")
     assert unreachable.exit_code == 1
     assert "ConnectionFailed" in unreachable.output
