@@ -101,7 +101,7 @@ class NodeFacade:
             "peers": [str(self.node.peer_id_of(i)) for i in connected],
             "round": machine.round,
             "pending": len(machine.pool),
-            "syncing": self.node.highest_seen > head.height + 1,
+            "syncing": self.node.catch_up.syncing(head.height),
         }
 
     async def submit_transaction(self, raw: bytes) -> str:

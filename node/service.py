@@ -66,12 +66,12 @@ from node.p2p import (
     parse_peer_id,
 )
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL, FragmentKeeper, StorageRefused
+from node.sync import SYNC_PROTOCOL, CatchUp
 
 logger = logging.getLogger("iomtshare.node.service")
 
 CONSENSUS_TOPIC = "iomtshare/consensus/1"
 TX_TOPIC = "iomtshare/tx/1"
-SYNC_PROTOCOL = "/iomtshare/sync/1"
 
 _INBOX_SIZE = 4096
 _OUTBOX_SIZE = 8192
@@ -156,10 +156,13 @@ class NodeService:
         self.keeper: FragmentKeeper | None = None
         self.listen: list[str] = []
         self.http_urls: list[str] = []
-        self.highest_seen = 0
+        self.catch_up = CatchUp(identity.index)
         self.request_items: dict[bytes, bytes] = {}
         self._commit_event = trio.Event()
-        self._inbox_send, self._inbox = trio.open_memory_channel[Message | Timer](_INBOX_SIZE)
+        # Inputs of the consensus task, each with the index of the node it came from (if known).
+        self._inbox_send, self._inbox = trio.open_memory_channel[
+            tuple[Message | Timer, int | None]
+        ](_INBOX_SIZE)
         self._outbox_send, self._outbox = trio.open_memory_channel[tuple[int | None, bytes, bool]](
             _OUTBOX_SIZE
         )
@@ -267,7 +270,7 @@ class NodeService:
             from ledger.transactions import tx_id_of
 
             self.request_items[tx_id_of(submission.body)] = submission.item_id
-        await self._inbox_send.send(submission)
+        await self._inbox_send.send((submission, None))
 
     async def request_peer(
         self, index: int, protocol: str, payload: bytes, timeout: float | None = None
@@ -283,7 +286,7 @@ class NodeService:
     async def _consensus_loop(self, nursery: trio.Nursery) -> None:
         _, _, machine = self.require()
         self._carry_out(machine.start(time.time()), nursery)
-        async for item in self._inbox:
+        async for item, origin in self._inbox:
             try:
                 if isinstance(item, Timer):
                     out = machine.on_timer(item, time.time())
@@ -295,6 +298,10 @@ class NodeService:
                 logger.exception("consensus step failed input=%s", type(item).__name__)
                 continue
             self._carry_out(out, nursery)
+            if origin is not None and not isinstance(item, Timer):
+                follow = self.catch_up.follow_up(item, out, machine.height)
+                if follow is not None:
+                    nursery.start_soon(self._send_direct, origin, follow.to_bytes())
 
     def _carry_out(self, out: Output, nursery: trio.Nursery) -> None:
         _, app, _ = self.require()
@@ -344,7 +351,7 @@ class NodeService:
 
     async def _timer(self, timer: Timer) -> None:
         await trio.sleep(max(0.0, timer.deadline - time.time()))
-        await self._inbox_send.send(timer)
+        await self._inbox_send.send((timer, None))
 
     def _accept_frame(self, data: bytes, origin: str) -> Message | None:
         try:
@@ -352,9 +359,7 @@ class NodeService:
         except DecodeError as exc:
             logger.warning("bad consensus message from=%s reason=%s", origin, exc)
             return None
-        height = getattr(message, "height", 0)
-        if isinstance(height, int):
-            self.highest_seen = max(self.highest_seen, height)
+        self.catch_up.observe(message)
         if isinstance(message, Submission) and message.kind is ItemKind.REQUEST:
             from ledger.transactions import tx_id_of
 
@@ -367,7 +372,7 @@ class NodeService:
         if message is None:
             return
         try:
-            self._inbox_send.send_nowait(message)
+            self._inbox_send.send_nowait((message, self._index_of.get(gossip.origin)))
         except trio.WouldBlock:
             logger.warning("consensus inbox full; dropped %s", type(message).__name__)
 
@@ -378,7 +383,7 @@ class NodeService:
         if not isinstance(message, SyncRequest | SyncReply):
             raise RequestRejected("only sync messages travel on this protocol")
         try:
-            self._inbox_send.send_nowait(message)
+            self._inbox_send.send_nowait((message, self._index_of.get(peer)))
         except trio.WouldBlock as exc:
             raise RequestRejected("busy") from exc
         return b""

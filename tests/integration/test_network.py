@@ -33,8 +33,9 @@ from node.client.requester import (
 )
 from node.client.session import Session
 from node.p2p import DialError, P2PConfig, P2PHost, PeerAllowlist, RemoteError, parse_peer_id
-from node.service import CONSENSUS_TOPIC, SYNC_PROTOCOL
+from node.service import CONSENSUS_TOPIC
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL
+from node.sync import SYNC_PROTOCOL
 from tests.node.processes import PATIENCE, NodeProcesses, running_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

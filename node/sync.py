@@ -1,0 +1,43 @@
+"""Catch-up of a lagging or restarted node.
+
+Consensus already knows how to catch up: a node that sees messages from a later height, or hears
+the periodic status beacon of a node behind it, sends or answers :class:`SyncRequest` with
+:class:`SyncReply` (committed blocks with their commit QCs), and the receiver checks each QC and
+re-validates each block through the application before applying it. This module carries those
+messages between exactly two nodes over a request/response protocol (not gossip: a reply can be
+megabytes) and keeps a far-behind node asking: after a reply that moved it forward, it asks the
+same peer for the next batch at once instead of waiting for the next beacon.
+"""
+
+from __future__ import annotations
+
+from consensus import Message, Output
+from consensus.messages import SyncReply, SyncRequest
+
+SYNC_PROTOCOL = "/iomtshare/sync/1"
+
+
+class CatchUp:
+    """Tracks how far ahead the network is and decides follow-up sync requests."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.highest_seen = 0
+
+    def observe(self, message: Message) -> None:
+        """Note the height a peer's message speaks about."""
+        height = getattr(message, "height", None)
+        if isinstance(height, int):
+            self.highest_seen = max(self.highest_seen, height)
+        if isinstance(message, SyncReply) and message.blocks:
+            self.highest_seen = max(self.highest_seen, message.blocks[-1].height)
+
+    def syncing(self, committed_height: int) -> bool:
+        """Whether peers have been seen working on a height beyond the next one."""
+        return self.highest_seen > committed_height + 1
+
+    def follow_up(self, message: Message, out: Output, next_height: int) -> SyncRequest | None:
+        """A request for the next batch after a reply that committed blocks, else None."""
+        if isinstance(message, SyncReply) and out.commits:
+            return SyncRequest(next_height, self.index)
+        return None
