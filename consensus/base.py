@@ -334,7 +334,9 @@ class NodeBase:
             self._hs.skip_senders.setdefault(round_, set()).add(sender)
 
     def _hold_future(self, msg: HeightMessage) -> None:
-        if len(self._future) < _FUTURE_LIMIT:
+        # Only the next height is worth keeping: anything further needs a sync first, and a
+        # faulty peer must not be able to fill the buffer with far-future junk.
+        if msg.height == self.height + 1 and len(self._future) < _FUTURE_LIMIT:
             self._future.append(msg)
         sender = _sender(msg)
         if sender not in self._hs.sync_asked and sender != self.index:
