@@ -69,10 +69,24 @@ def start(home: Path, log_level: str | None) -> None:
                     nursery.cancel_scope.cancel()
                     break
 
+    expected = (LedgerError, P2PError, HttpConfigError, OSError)
     try:
         trio.run(main)
-    except (LedgerError, P2PError, HttpConfigError, OSError) as exc:
+    except expected as exc:
         raise click.ClickException(f"node failed: {exc}") from exc
+    except BaseExceptionGroup as group:
+        # trio nurseries report failures as exception groups; show the cause plainly.
+        cause = _single_cause(group)
+        if isinstance(cause, expected):
+            raise click.ClickException(f"node failed: {cause}") from group
+        raise
+
+
+def _single_cause(error: BaseException) -> BaseException:
+    """The one exception inside nested single-member exception groups (else the group)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 @node.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -33,3 +34,17 @@ def test_status_of_an_unreachable_node_is_an_error(tmp_path: Path) -> None:
     missing = CliRunner().invoke(main, ["node", "status"])
     assert missing.exit_code == 2
     assert "--home or --url" in missing.output
+
+
+def test_start_on_a_taken_port_says_so(tmp_path: Path) -> None:
+    network = create_network(tmp_path / "net", 1)
+    blocker = socket.socket()
+    try:
+        blocker.bind(("127.0.0.1", network.node(1).http_port))
+        blocker.listen()
+        home = network.directory / "node1"
+        result = CliRunner().invoke(main, ["node", "start", "--home", str(home)])
+    finally:
+        blocker.close()
+    assert result.exit_code == 1
+    assert "Address already in use" in result.output
