@@ -90,6 +90,28 @@ def record(record_id: str, node_url: str, as_json: bool) -> None:
     _show(node_url, as_json, query, "record")
 
 
+@explore.command("records")
+@click.option("--owner", default=None, help="Records of this owner (member id).")
+@click.option("--keyword", "keywords", multiple=True,
+              help="Records stored with exactly these keywords (repeatable).")
+@node_option
+@json_option
+def records(owner: str | None, keywords: tuple[str, ...], node_url: str, as_json: bool) -> None:
+    """Find records by owner, or by their keywords (matched through H(keywords))."""
+    from node.client.metadata import keywords_hash
+
+    if (owner is None) == (not keywords):
+        raise click.UsageError("give either --owner or --keyword")
+    by_owner = hex_id(owner, "owner id").hex() if owner else None
+    by_keywords = keywords_hash(keywords).hex() if keywords else None
+    _show(
+        node_url,
+        as_json,
+        lambda c: c.records(owner=by_owner, keywords=by_keywords),
+        "records",
+    )
+
+
 @explore.command("audit")
 @click.option("--record", "record_id", default=None, help="Only this record.")
 @click.option("--requester", default=None, help="Only this requester.")

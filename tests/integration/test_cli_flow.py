@@ -72,8 +72,11 @@ def test_share_a_file_through_the_cli(testnet: dict[str, Any], tmp_path: Path) -
 
     original = tmp_path / "ecg.csv"
     original.write_text("".join(f"{i},{(i * 37) % 101}\n" for i in range(3000)))
-    stored = cli("client", "put", str(original), "--member", alice, "--node", first)
+    stored = cli("client", "put", str(original), "--member", alice, "--node", first,
+                 "--keyword", "ecg", "--keyword", "ward-7")
     record = stored["record_id"]
+    found = cli("explore", "records", "--keyword", "ward-7", "--keyword", "ecg", "--node", last)
+    assert [r["record_id"] for r in found] == [record]
     assert stored["fragments_stored"] == 4
     cli("client", "grant", record, bob, "--member", alice, "--node", first)
 
