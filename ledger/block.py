@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from crypto.codec import Reader, parse
+from crypto.codec import Reader
+from crypto.errors import DecodeError
 from crypto.hashing import digest
+from ledger import fastread
 from ledger.encoding import (
     BLOB,
     BOOL,
@@ -45,6 +47,8 @@ EVIDENCE_TAG = b"iomtshare/ledger/evidence/v1"
 MERKLE_LEAF_TAG = b"iomtshare/ledger/merkle-leaf/v1"
 MERKLE_NODE_TAG = b"iomtshare/ledger/merkle-node/v1"
 MERKLE_EMPTY_TAG = b"iomtshare/ledger/merkle-empty/v1"
+
+_BLOBS = fastread.sequence(fastread.blob)
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
@@ -230,19 +234,27 @@ class BlockParts:
     @classmethod
     def from_bytes(cls, data: bytes) -> BlockParts:
         """Split an encoded :class:`Block`; raises :class:`DecodeError` on a malformed one."""
-
-        def body(reader: Reader) -> BlockParts:
-            reader.expect_header(Block.TAG, Block.VERSION)
-            header = BlockHeader.from_bytes(reader.blob())
-            transactions = tuple(reader.seq(Reader.blob))
-            results = tuple(reader.seq(Reader.blob))
-            present = reader.boolean()
-            carried = reader.blob() if present else b""
-            # Decoding insists the carried QC is canonical, so its bytes stand for its value.
-            last_commit = CommitQC.from_bytes(carried) if present else None
-            return cls(header, transactions, results, last_commit, reader.blob(), carried)
-
-        return parse(data, "Block", body)
+        try:
+            if len(data) < 2:
+                raise fastread.truncated(data, 0, 2)
+            if (data[0], data[1]) != (Block.TAG, Block.VERSION):
+                raise DecodeError(f"type tag {data[0]:#04x} version {data[1]} is not a block's")
+            raw_header, pos = fastread.blob(data, 2)
+            transactions, pos = _BLOBS(data, pos)
+            results, pos = _BLOBS(data, pos)
+            present, pos = fastread.boolean(data, pos)
+            carried = b""
+            if present:
+                carried, pos = fastread.blob(data, pos)
+            election_qc, pos = fastread.blob(data, pos)
+            if pos != len(data):
+                raise DecodeError(f"{len(data) - pos} trailing bytes after the encoding")
+        except DecodeError as exc:
+            raise DecodeError(f"Block: {exc}") from exc
+        # Decoding insists the carried QC is canonical, so its bytes stand for its value.
+        last_commit = CommitQC.from_bytes(carried) if present else None
+        header = BlockHeader.from_bytes(raw_header)
+        return cls(header, transactions, results, last_commit, election_qc, carried)
 
     def tx_ids(self) -> list[bytes]:
         return [tx_id_of(raw) for raw in self.transactions]

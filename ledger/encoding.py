@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
+from ledger import fastread
+from ledger.fastread import FastRead
 
 # Type tags, one per encoded ledger type.
 TAG_NODE_INFO = 0x40
@@ -50,8 +52,10 @@ T = TypeVar("T")
 class Kind(Generic[T]):
     """How one field is checked, written and read.
 
-    ``inner`` describes what a composite kind holds (the item kind of a sequence or optional,
-    the class of a nested object, the classes of a union), so tools can walk a type's fields.
+    ``read`` reads through a :class:`~crypto.codec.Reader`; ``fast`` is the equivalent
+    position-based reader of :mod:`ledger.fastread` that ``from_bytes`` uses. ``inner``
+    describes what a composite kind holds (the item kind of a sequence or optional, the class of
+    a nested object, the classes of a union), so tools can walk a type's fields.
     """
 
     def __init__(
@@ -60,12 +64,14 @@ class Kind(Generic[T]):
         check: Callable[[Any], bool],
         write: Callable[[Writer, T], object],
         read: Callable[[Reader], T],
+        fast: FastRead[T],
         inner: object = None,
     ) -> None:
         self.name = name
         self.check = check
         self.write = write
         self.read = read
+        self.fast = fast
         self.inner = inner
 
 
@@ -80,6 +86,7 @@ def _fixed(size: int) -> Kind[bytes]:
         lambda v: isinstance(v, bytes) and len(v) == size,
         lambda w, v: w.fixed(v, size),
         lambda r: r.fixed(size),
+        fastread.fixed(size),
     )
 
 
@@ -87,30 +94,38 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and len(value.encode("utf-8")) <= 4096
 
 
-U8: Kind[int] = Kind("u8", _uint(8), Writer.u8, Reader.u8)
-U16: Kind[int] = Kind("u16", _uint(16), Writer.u16, Reader.u16)
-U32: Kind[int] = Kind("u32", _uint(32), Writer.u32, Reader.u32)
-U64: Kind[int] = Kind("u64", _uint(64), Writer.u64, Reader.u64)
-BOOL: Kind[bool] = Kind("bool", lambda v: isinstance(v, bool), Writer.boolean, Reader.boolean)
+U8: Kind[int] = Kind("u8", _uint(8), Writer.u8, Reader.u8, fastread.uint(1))
+U16: Kind[int] = Kind("u16", _uint(16), Writer.u16, Reader.u16, fastread.uint(2))
+U32: Kind[int] = Kind("u32", _uint(32), Writer.u32, Reader.u32, fastread.uint(4))
+U64: Kind[int] = Kind("u64", _uint(64), Writer.u64, Reader.u64, fastread.uint(8))
+BOOL: Kind[bool] = Kind(
+    "bool", lambda v: isinstance(v, bool), Writer.boolean, Reader.boolean, fastread.boolean
+)
 HASH = _fixed(32)
 NONCE = _fixed(16)
 SIGNATURE = _fixed(64)
 KEY = _fixed(32)
 BLOB: Kind[bytes] = Kind(
-    "blob", lambda v: isinstance(v, bytes), lambda w, v: w.blob(v), lambda r: r.blob()
+    "blob",
+    lambda v: isinstance(v, bytes),
+    lambda w, v: w.blob(v),
+    lambda r: r.blob(),
+    fastread.blob,
 )
-TEXT: Kind[str] = Kind("text", _is_text, lambda w, v: w.text(v), lambda r: r.text())
+TEXT: Kind[str] = Kind("text", _is_text, lambda w, v: w.text(v), lambda r: r.text(), fastread.text)
 TEXTS: Kind[tuple[str, ...]] = Kind(
     "texts",
     lambda v: isinstance(v, tuple) and all(_is_text(x) for x in v),
     lambda w, v: w.seq(v, lambda w2, x: w2.text(x)),
     lambda r: tuple(r.seq(lambda r2: r2.text())),
+    fastread.sequence(fastread.text),
 )
 HASHES: Kind[tuple[bytes, ...]] = Kind(
     "hashes",
     lambda v: isinstance(v, tuple) and all(isinstance(x, bytes) and len(x) == 32 for x in v),
     lambda w, v: w.seq(v, lambda w2, x: w2.fixed(x, 32)),
     lambda r: tuple(r.seq(lambda r2: r2.fixed(32))),
+    fastread.sequence(fastread.fixed(32)),
 )
 
 E = TypeVar("E", bound="Encoded")
@@ -122,7 +137,8 @@ def nested(cls: type[E]) -> Kind[E]:
         cls.__name__,
         lambda v: isinstance(v, cls),
         lambda w, v: w.blob(v.to_bytes()),
-        lambda r: cls.from_bytes(r.blob()),
+        lambda r: cls.from_bytes_with_reader(r.blob()),
+        fastread.embedded(cls.from_bytes),
         inner=cls,
     )
 
@@ -139,7 +155,12 @@ def optional(kind: Kind[T]) -> Kind[T | None]:
         return kind.read(r) if r.boolean() else None
 
     return Kind(
-        f"optional {kind.name}", lambda v: v is None or kind.check(v), write, read, inner=kind
+        f"optional {kind.name}",
+        lambda v: v is None or kind.check(v),
+        write,
+        read,
+        fastread.optional(kind.fast),
+        inner=kind,
     )
 
 
@@ -150,6 +171,7 @@ def sequence(kind: Kind[T]) -> Kind[tuple[T, ...]]:
         lambda v: isinstance(v, tuple) and all(kind.check(x) for x in v),
         lambda w, v: w.seq(v, kind.write),
         lambda r: tuple(r.seq(kind.read)),
+        fastread.sequence(kind.fast),
         inner=kind,
     )
 
@@ -163,6 +185,7 @@ def tagged_union(
         lambda v: isinstance(v, check),
         lambda w, v: w.blob(v.to_bytes()),  # type: ignore[attr-defined]
         lambda r: decode(r.blob()),
+        fastread.embedded(decode),
         inner=check,
     )
 
@@ -209,6 +232,32 @@ class Encoded:
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
         """Parse a canonical encoding; raises :class:`DecodeError` on any deviation."""
+        if not isinstance(data, bytes):
+            if not isinstance(data, bytearray | memoryview):
+                raise DecodeError(f"{cls.__name__}: expected bytes, got {type(data).__name__}")
+            data = bytes(data)
+        try:
+            if len(data) < 2:
+                raise fastread.truncated(data, 0, 2)
+            if data[0] != cls.TAG:
+                raise DecodeError(f"type tag {data[0]:#04x}, expected {cls.TAG:#04x}")
+            if data[1] != cls.VERSION:
+                raise DecodeError(f"unsupported version {data[1]}, expected {cls.VERSION}")
+            pos = 2
+            values = {}
+            for name, read in _fast_fields(cls):
+                values[name], pos = read(data, pos)
+            if pos != len(data):
+                raise DecodeError(f"{len(data) - pos} trailing bytes after the encoding")
+        except DecodeError as exc:
+            raise DecodeError(f"{cls.__name__}: {exc}") from exc
+        decoded = cls.from_fields(values)
+        decoded.remember_encoding(data)
+        return decoded
+
+    @classmethod
+    def from_bytes_with_reader(cls, data: bytes) -> Self:
+        """:meth:`from_bytes` through :class:`~crypto.codec.Reader` (the reference decoder)."""
 
         def body(reader: Reader) -> Any:
             reader.expect_header(cls.TAG, cls.VERSION)
@@ -220,6 +269,16 @@ class Encoded:
 
     def remember_encoding(self, data: bytes) -> None:
         """Hook for types that cache their encoding; ``data`` is known to be canonical."""
+
+
+_FAST_FIELDS: dict[type, tuple[tuple[str, FastRead[Any]], ...]] = {}
+
+
+def _fast_fields(cls: type[Encoded]) -> tuple[tuple[str, FastRead[Any]], ...]:
+    plan = _FAST_FIELDS.get(cls)
+    if plan is None:
+        plan = _FAST_FIELDS[cls] = tuple((name, kind.fast) for name, kind in cls.FIELDS)
+    return plan
 
 
 def peek_tag(data: bytes) -> int:
