@@ -154,6 +154,23 @@ def low_load(fixture: Fixture, group: Group, runs: int, timeout: float) -> dict[
     return samples
 
 
+def saturation_repeated(
+    fixture: Fixture, group: Group, concurrency: int, timeout: float, repeats: int
+) -> dict[str, Any]:
+    """:func:`saturation` ``repeats`` times (the paper averages 10): mean rate, pooled latencies."""
+    runs = [saturation(fixture, group, concurrency, timeout) for _ in range(repeats)]
+    latencies = [ms for run in runs for ms in run.pop("latencies_ms")]
+    return {
+        "concurrent": concurrency,
+        "repeats": repeats,
+        "requests_per_s": statistics.fmean(run["requests_per_s"] for run in runs),
+        "wall_s": statistics.fmean(run["wall_s"] for run in runs),
+        "latency_mean_ms": statistics.fmean(latencies),
+        "latency_p50_ms": percentile(latencies, 0.5),
+        "latency_p99_ms": percentile(latencies, 0.99),
+    }
+
+
 def saturation(
     fixture: Fixture, group: Group, concurrency: int, timeout: float
 ) -> dict[str, Any]:
@@ -181,6 +198,7 @@ def saturation(
         "latency_mean_ms": statistics.fmean(latencies),
         "latency_p50_ms": percentile(latencies, 0.5),
         "latency_p99_ms": percentile(latencies, 0.99),
+        "latencies_ms": latencies,
     }
 
 
@@ -225,6 +243,8 @@ def _levels(text: str) -> list[int]:
               help="Sequential requests at low load.")
 @click.option("--concurrency", "levels", default="5,10,20,30,40,50", show_default=True,
               help="Concurrent request counts at saturation.")
+@click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Runs per concurrency level (the paper averages 10).")
 @click.option("--requesters", type=click.IntRange(1, 100), default=5, show_default=True)
 @click.option("--size", type=click.IntRange(1, 200_000), default=4096, show_default=True,
               help="Bytes of the shared file.")
@@ -240,6 +260,7 @@ def command(
     threshold: int | None,
     runs: int,
     levels: str,
+    repeats: int,
     requesters: int,
     size: int,
     directory: Path | None,
@@ -251,7 +272,9 @@ def command(
     concurrency = _levels(levels)
     group = load_group()
     if directory is not None:
-        payload = _run(load_network(directory), group, runs, concurrency, requesters, size, timeout)
+        payload = _run(
+            load_network(directory), group, runs, concurrency, repeats, requesters, size, timeout
+        )
     else:
         from cli.testnet_launcher import LaunchError, stop, up
 
@@ -264,7 +287,9 @@ def command(
             except LaunchError as exc:
                 raise click.ClickException(str(exc)) from exc
             try:
-                payload = _run(network, group, runs, concurrency, requesters, size, timeout)
+                payload = _run(
+                    network, group, runs, concurrency, repeats, requesters, size, timeout
+                )
             finally:
                 stop(root)
     _print(payload)
@@ -278,6 +303,7 @@ def _run(
     group: Group,
     runs: int,
     concurrency: list[int],
+    repeats: int,
     requesters: int,
     size: int,
     timeout: float,
@@ -287,8 +313,8 @@ def _run(
     fixture = prepare(network, group, requesters, size)
     click.echo(f"low load: {runs} sequential requests")
     low = low_load(fixture, group, runs, timeout)
-    click.echo(f"saturation: {concurrency} concurrent requests")
-    levels = [saturation(fixture, group, c, timeout) for c in concurrency]
+    click.echo(f"saturation: {concurrency} concurrent requests, {repeats} run(s) each")
+    levels = [saturation_repeated(fixture, group, c, timeout, repeats) for c in concurrency]
     anchor_ms = anchor(group, genesis.size, genesis.threshold, max(5, min(runs, 20)))
     slope = _slope([lv["concurrent"] for lv in levels], [lv["latency_mean_ms"] for lv in levels])
     return {

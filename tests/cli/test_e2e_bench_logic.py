@@ -6,9 +6,13 @@ The real benchmark runs on a testnet of node processes; this only checks its boo
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from bench.e2e_bench import anchor, low_load, percentile, prepare, saturation
+from cli.main import main
 from crypto.groups import load_group
 from node.devnet import create_network
 from tests.cli.fake_node import FakeNode, serve
@@ -27,6 +31,7 @@ def test_phases_produce_consistent_figures(tmp_path: Path) -> None:
     assert [len(v) for v in low.values()] == [3, 3, 3]
     assert all(d <= t for d, t in zip(low["decision"], low["decrypt"], strict=True))
     assert level["concurrent"] == 4
+    assert len(level["latencies_ms"]) == 4
     assert level["requests_per_s"] > 0
     assert level["latency_p50_ms"] <= level["latency_p99_ms"]
     assert len(anchor(group, 3, 2, runs=2)) == 2
@@ -37,3 +42,26 @@ def test_percentile_nearest_rank() -> None:
     assert percentile(samples, 0.5) == 50.0
     assert percentile(samples, 0.99) == 99.0
     assert percentile([7.0], 0.99) == 7.0
+
+
+def test_the_command_on_an_existing_network_writes_json(tmp_path: Path) -> None:
+    group = load_group("mcl")
+    network = create_network(tmp_path / "net", 3, threshold=2, base_port=34100)
+    with serve(FakeNode(network, group)) as url:
+        # Point every node of network.json at the fake.
+        document = json.loads((tmp_path / "net" / "network.json").read_text())
+        for node in document["nodes"]:
+            node["http_port"] = int(url.rsplit(":", 1)[1])
+        (tmp_path / "net" / "network.json").write_text(json.dumps(document))
+        out = tmp_path / "e2e.json"
+        result = CliRunner().invoke(main, [
+            "bench", "e2e", "--dir", str(tmp_path / "net"), "--runs", "2",
+            "--concurrency", "2,3", "--repeats", "2", "--requesters", "2", "--json", str(out),
+        ])
+    assert result.exit_code == 0, result.output
+    assert "committed req/s" in result.output
+    payload = json.loads(out.read_text())
+    assert [level["concurrent"] for level in payload["saturation"]] == [2, 3]
+    assert all(level["repeats"] == 2 for level in payload["saturation"])
+    assert payload["low_load"]["decrypt"]["runs"] == 2
+    assert payload["paper"]["reencryption_stage_ms"] == 98.0
