@@ -21,7 +21,7 @@ dir_option = click.option(
 
 @click.group("testnet")
 def testnet() -> None:
-    """Start, inspect and stop a local testnet of real node processes."""
+    """Start, inspect (status, logs) and stop a local testnet of real node processes."""
 
 
 @testnet.command("up")
@@ -114,3 +114,17 @@ def status(directory: Path, as_json: bool) -> None:
     emit([s.to_json() for s in states], as_json, title="testnet")
     if any(s.error for s in states):
         raise click.ClickException("some nodes do not answer")
+
+
+@testnet.command("logs")
+@click.option("--node", "index", type=click.IntRange(1, 64), required=True, help="Node index.")
+@click.option("--lines", type=click.IntRange(1, 100_000), default=40, show_default=True)
+@dir_option
+def logs(index: int, lines: int, directory: Path) -> None:
+    """Print the last --lines of a node's log."""
+    from cli.testnet_launcher import LOG_FILE, log_tail
+    from node.devnet import load_network
+
+    with client_errors():
+        home = load_network(directory).node(index).home
+    click.echo(log_tail(directory / home / LOG_FILE, lines))
