@@ -22,12 +22,12 @@ recorded in the audit chain like approvals.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from consensus.app import Authorization, BuiltBlock, OpenedBlock
 from consensus.encoding import ItemKind, item_id
 from consensus.errors import InvalidBlock, InvalidMessage
-from consensus.messages import BlockContent, Bundle, CommittedBlock
+from consensus.messages import BlockContent, Bundle, CommittedBlock, Submission
 from consensus.safety import SafetyState
 from crypto.errors import CryptoError, DecodeError, VerificationError
 from crypto.groups import Group
@@ -174,6 +174,21 @@ class NodeApplication:
             self._verified.clear()
         self._verified[key] = verified
         return verified
+
+    def stale_items(self, pending: Iterable[Submission]) -> set[bytes]:
+        """Consensus ids of pending items that can no longer enter a block: those the last
+        build left out, and those committed state now refuses (a conflicting transaction
+        committed, a request gone stale or its requester blacklisted)."""
+        stale = set(self.dropped)
+        self.dropped.clear()
+        for sub in pending:
+            if sub.kind is ItemKind.TX:
+                problem = self.transaction_problem(sub.body)
+            else:
+                problem = self.request_problem(sub.body)
+            if problem is not None:
+                stale.add(sub.item_id)
+        return stale
 
     def check_transaction(self, tx: bytes) -> bool:
         if len(tx) > MAX_TX_BYTES:

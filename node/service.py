@@ -333,17 +333,9 @@ class NodeService:
 
     def _purge_pool(self) -> None:
         """Drop pending items that can no longer enter a block, so rounds are not wasted on
-        them: those a build left out, and those committed state now refuses."""
+        them (see :meth:`NodeApplication.stale_items`)."""
         _, app, machine = self.require()
-        stale = set(app.dropped)
-        app.dropped.clear()
-        for sub in machine.pool.items():
-            if sub.kind is ItemKind.TX:
-                problem = app.transaction_problem(sub.body)
-            else:
-                problem = app.request_problem(sub.body)
-            if problem is not None:
-                stale.add(sub.item_id)
+        stale = app.stale_items(machine.pool.items())
         if stale:
             logger.info("pending items dropped count=%d", len(stale))
             # The pool is the machine's public attribute; consensus has no removal input.

@@ -207,6 +207,9 @@ class AppWorld:
                 self._queue.append((target, send.message))
         for timer in out.timers:
             heapq.heappush(self._timers, (timer.deadline, next(self._seq), source, timer))
+        app, machine = self.apps[source], self.machines[source]
+        if out.commits or app.dropped:  # what the node service does after each step
+            machine.pool.remove(tuple(app.stale_items(machine.pool.items())))
 
 
 def make_world(n: int = 4, threshold: int = 3) -> AppWorld:

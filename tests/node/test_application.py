@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from consensus.encoding import ItemKind
 from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.messages import Submission
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
-from ledger.transactions import AttributeChange, MemberRole, Revoke, tx_id_of
+from ledger.transactions import (
+    AttributeChange,
+    MemberRole,
+    Revoke,
+    decode_transaction,
+    tx_id_of,
+)
 from tests.node.app_world import METADATA, AppWorld, Member
 
 
@@ -173,3 +181,24 @@ def test_policy_records_need_the_latest_attributes(
     world.commit_all([world.sign(change, world.authority)])
     now_true = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
     assert app.authorize(now_true).approve
+
+
+def test_conflicting_transactions_leave_one_out_and_the_chain_goes_on(
+    world: AppWorld, shared: tuple[Member, Member, bytes]
+) -> None:
+    owner = shared[0]
+    record_id, first = world.put_record(owner)
+    _, second = world.put_record(owner)
+    # Same record id, different content: both pass admission alone, only one can commit.
+    clash = world.sign(
+        dataclasses.replace(decode_transaction(second), record_id=record_id), owner.key
+    )
+    world.submit(ItemKind.TX, first, to=1)
+    world.submit(ItemKind.TX, clash, to=2)
+    ids = [Submission(ItemKind.TX, raw).item_id for raw in (first, clash)]
+    world.run_until(lambda: any(world.apps[1].is_committed(i) for i in ids))
+    world.run_until(lambda: all(len(m.pool) == 0 for m in world.machines.values()))
+    assert sum(world.apps[1].is_committed(i) for i in ids) == 1
+    _, later = world.put_record(owner)
+    world.commit_all([later])
+    assert len({app.ledger.head().block_hash for app in world.apps.values()}) == 1
