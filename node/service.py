@@ -44,6 +44,8 @@ from crypto.signing import SigningKey
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from ledger.qc import commit_vote_payload
+from ledger.transactions import tx_id_of
+from node.api import serve_api
 from node.application import NodeApplication, ledger_access_payload
 from node.config import (
     BOX_KEY_FILE,
@@ -77,6 +79,7 @@ _INBOX_SIZE = 4096
 _OUTBOX_SIZE = 8192
 _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
+_REQUEST_MEMORY = 100_000
 
 T = TypeVar("T")
 
@@ -185,8 +188,6 @@ class NodeService:
         """Open the stores, start p2p, consensus and HTTP; report the HTTP URLs; run until
         cancelled. Raises ``ledger.errors.LedgerError``, :class:`P2PError` or ``OSError`` when
         the node cannot start."""
-        from node.api import serve_api
-
         data = self.identity.home / DATA_DIR
         data.mkdir(parents=True, exist_ok=True)
         group = load_group(self.identity.config.pairing_backend)
@@ -267,10 +268,14 @@ class NodeService:
     async def submit(self, submission: Submission) -> None:
         """Hand a client submission to consensus (the caller has checked it)."""
         if submission.kind is ItemKind.REQUEST:
-            from ledger.transactions import tx_id_of
-
-            self.request_items[tx_id_of(submission.body)] = submission.item_id
+            self._remember_request(submission)
         await self._inbox_send.send((submission, None))
+
+    def _remember_request(self, submission: Submission) -> None:
+        """Map the request's ledger id (what clients ask about) to its consensus id."""
+        if len(self.request_items) >= _REQUEST_MEMORY:
+            self.request_items.clear()
+        self.request_items[tx_id_of(submission.body)] = submission.item_id
 
     async def request_peer(
         self, index: int, protocol: str, payload: bytes, timeout: float | None = None
@@ -353,10 +358,7 @@ class NodeService:
             return None
         self.catch_up.observe(message)
         if isinstance(message, Submission) and message.kind is ItemKind.REQUEST:
-            from ledger.transactions import tx_id_of
-
-            if len(self.request_items) < 100_000:
-                self.request_items[tx_id_of(message.body)] = message.item_id
+            self._remember_request(message)
         return message
 
     async def _on_gossip(self, gossip: GossipMessage) -> None:

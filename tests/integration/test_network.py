@@ -177,15 +177,15 @@ def test_replayed_and_stale_requests_are_refused(world: World) -> None:
 
 def test_repeated_denials_blacklist_the_requester(world: World) -> None:
     greedy = world.member()
-    for _ in range(2):  # denial_limit = 2
-        assert decide(world.sessions[1], greedy, world.record.record_id).status == "denied"
+    for _ in range(2):  # denial_limit = 2; decided through node 2, which is asked next
+        assert decide(world.sessions[2], greedy, world.record.record_id).status == "denied"
     raw = signed_request(world, greedy, nonce=secrets.token_bytes(16), timestamp_ms=now_ms())
     error = submit_error(world, raw)
     assert (error.status, error.code) == (403, "blacklisted")
-    listed = [e["member_id"] for e in world.sessions[1].client.blacklist()]
+    listed = [e["member_id"] for e in world.sessions[2].client.blacklist()]
     assert greedy.member_id.hex() in listed
     with pytest.raises(AccessDenied, match="no committed sharing record"):
-        fetch_ciphertext(world.sessions[1], greedy, world.record.record_id)
+        fetch_ciphertext(world.sessions[2], greedy, world.record.record_id)
 
 
 def test_garbage_on_the_http_api_gets_clear_errors(world: World) -> None:
@@ -251,6 +251,9 @@ def test_killed_node_flow_still_completes_and_restart_catches_up(world: World) -
     head = same_head_everywhere(world.nodes, [1, 2, 3, 4])
     assert world.nodes.status(4)["head_hash"] == head
     assert audit_of(world.nodes, 4, second.record_id)[0]["decision"] == "granted"
+    assert world.nodes.stop(4) == 0  # SIGTERM: a clean shutdown
+    for index in range(1, 5):
+        assert "Traceback" not in world.nodes.log_tail(index, lines=100_000)
 
 
 def garbage_from_a_member(world: World) -> None:
