@@ -1,12 +1,13 @@
-"""The checks of one stored block that need nothing but its bytes, its QC and the genesis.
+"""The checks of one stored block that need only its bytes, its QC, the genesis and the indexes.
 
-:func:`check_stored_block` is the CPU-heavy half of :func:`ledger.integrity.verify_ledger`: it
+:func:`check_stored_block` is the CPU-heavy part of :func:`ledger.integrity.verify_ledger`: it
 decodes the block, hashes its transactions, rebuilds the three body roots, checks that the
-carried commit QC names the block's previous hash and verifies the stored commit QC's signatures.
-It needs no database, so the verifier may run it in worker processes (it is a top-level function
-over picklable arguments and returns a picklable :class:`BlockSummary`). What depends on other
-blocks or on indexes (the link to the previous block, index entries, sub-chains) is checked by
-the caller from the summary.
+carried commit QC names the block's previous hash, verifies the stored commit QC's signatures,
+and checks the transaction index entry of every transaction and the record of every PutRecord
+against a :class:`ChainIndex` read beforehand. It needs no database handle, so the verifier may
+run it in worker processes (a top-level function over picklable arguments returning a picklable
+:class:`BlockSummary`). What depends on other blocks (the hash link, the block-hash index, the
+two sub-chains) is checked by the caller from the summary, in height order.
 """
 
 from __future__ import annotations
@@ -14,14 +15,64 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crypto.errors import DecodeError
+from ledger import schema
 from ledger.block import BlockParts, SharingResult
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.qc import CommitQC, verify_commit_qc
+from ledger.records import location_bytes
 from ledger.transactions import AttributeChange, PutRecord, RegisterMember, put_record_id
 
 #: Type tags of the transactions that extend a member's attribute-change chain.
 ATTRIBUTE_TAGS = frozenset([RegisterMember.TAG, AttributeChange.TAG])
+
+
+@dataclass(frozen=True, slots=True)
+class ChainIndex:
+    """The transaction index (full key -> location bytes) and the stored record ids, each read
+    in one scan (about 150 bytes of memory per transaction)."""
+
+    tx_locations: dict[bytes, bytes]
+    record_ids: frozenset[bytes]
+
+
+_KEY = len(schema.TX) + 32  # a transaction index key
+_VALUE = len(location_bytes(0, 0))  # a location
+_ENTRY = _KEY + _VALUE
+
+
+@dataclass(frozen=True, slots=True)
+class PackedIndex:
+    """A :class:`ChainIndex` in a few flat byte strings, cheap to send to worker processes.
+
+    Index entries of the usual sizes are packed back to back; any other entry (only a damaged
+    index has one) travels as is in ``odd_entries``.
+    """
+
+    tx_entries: bytes
+    odd_entries: dict[bytes, bytes]
+    record_ids: bytes
+
+    @classmethod
+    def pack(cls, index: ChainIndex) -> PackedIndex:
+        regular = []
+        odd = {}
+        for key, value in index.tx_locations.items():
+            if len(key) == _KEY and len(value) == _VALUE:
+                regular.append(key + value)
+            else:
+                odd[key] = value
+        return cls(b"".join(regular), odd, b"".join(index.record_ids))
+
+    def unpack(self) -> ChainIndex:
+        entries = self.tx_entries
+        locations = {
+            entries[i : i + _KEY]: entries[i + _KEY : i + _ENTRY]
+            for i in range(0, len(entries), _ENTRY)
+        }
+        locations.update(self.odd_entries)
+        ids = self.record_ids
+        return ChainIndex(locations, frozenset(ids[i : i + 32] for i in range(0, len(ids), 32)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,19 +92,21 @@ class ResultFacts:
 class BlockSummary:
     """The outcome of :func:`check_stored_block` for the block at ``height``.
 
-    ``error`` is ``None`` when every block-local check passed; otherwise it says which one
-    failed and the other fields may be empty. ``attribute_txs`` holds ``(position, encoded
-    transaction)`` of registrations and attribute changes; ``record_ids`` holds ``(position,
-    record id)`` of PutRecords; ``results`` follows the block's order.
+    ``error`` is ``None`` when every check passed. Otherwise it says which failed, and
+    ``error_position`` is ``None`` for a fault of the block as a whole (then the other fields
+    may be empty) or the position of the first transaction whose index entry or record is
+    wrong (then the caller first checks the attribute links of the transactions before it, as
+    they come earlier in block order). ``attribute_txs`` holds ``(position, tx id, encoding)`` of
+    registrations and attribute changes; ``results`` follows the block's order.
     """
 
     height: int
     error: str | None
+    error_position: int | None = None
     block_hash: bytes = b""
     prev_hash: bytes = b""
-    tx_ids: tuple[bytes, ...] = ()
-    attribute_txs: tuple[tuple[int, bytes], ...] = ()
-    record_ids: tuple[tuple[int, bytes], ...] = ()
+    transactions: int = 0
+    attribute_txs: tuple[tuple[int, bytes, bytes], ...] = ()
     results: tuple[ResultFacts, ...] = ()
 
 
@@ -76,8 +129,40 @@ def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
     return tuple(facts)
 
 
+def _first_index_fault(
+    height: int, tx_ids: list[bytes], transactions: tuple[bytes, ...], index: ChainIndex
+) -> tuple[int, str] | None:
+    """The first transaction (in block order) whose index entry or record is wrong."""
+    locations = index.tx_locations
+    entries = [locations.get(schema.TX + tx_id) for tx_id in tx_ids]
+    records = [
+        put_record_id(raw) for raw in transactions if raw and raw[0] == PutRecord.TAG
+    ]
+    if entries == [location_bytes(height, p) for p in range(len(entries))] and all(
+        record_id in index.record_ids for record_id in records
+    ):
+        return None  # the common case, checked in bulk
+    for position, (tx_id, entry) in enumerate(zip(tx_ids, entries, strict=True)):
+        key = (schema.TX + tx_id).hex()
+        if entry is None:
+            return position, f"transaction index entry {key} is missing"
+        # Canonical encodings are unique, so comparing bytes is comparing values.
+        if entry != location_bytes(height, position):
+            return position, f"transaction index entry {key} is wrong"
+        raw = transactions[position]
+        if raw and raw[0] == PutRecord.TAG:
+            record_id = put_record_id(raw)
+            if record_id not in index.record_ids:
+                return position, f"record {record_id.hex()} is missing"
+    return None  # pragma: no cover - the bulk check above found a fault
+
+
 def check_stored_block(
-    genesis: Genesis, height: int, raw_block: bytes | None, raw_qc: bytes | None
+    genesis: Genesis,
+    index: ChainIndex,
+    height: int,
+    raw_block: bytes | None,
+    raw_qc: bytes | None,
 ) -> BlockSummary:
     """Check the block stored at ``height`` with its stored commit QC (``None``: absent).
 
@@ -112,42 +197,40 @@ def check_stored_block(
         qc = CommitQC.from_bytes(raw_qc)
         verify_commit_qc(genesis, qc, height=height, block_hash=block_hash)
         results = _result_facts(parts)
-        attribute_txs = []
-        record_ids = []
-        for position, raw in enumerate(parts.transactions):
-            tag = raw[0] if raw else -1
-            if tag in ATTRIBUTE_TAGS:
-                attribute_txs.append((position, raw))
-            elif tag == PutRecord.TAG:
-                record_ids.append((position, put_record_id(raw)))
+        fault = _first_index_fault(height, tx_ids, parts.transactions, index)
     except (InvalidBlock, DecodeError) as exc:
         return BlockSummary(height, str(exc))
+    attribute_txs = tuple(
+        (position, tx_ids[position], raw)
+        for position, raw in enumerate(parts.transactions)
+        if raw and raw[0] in ATTRIBUTE_TAGS
+    )
     return BlockSummary(
         height=height,
-        error=None,
+        error=None if fault is None else fault[1],
+        error_position=None if fault is None else fault[0],
         block_hash=block_hash,
         prev_hash=header.prev_hash,
-        tx_ids=tuple(tx_ids),
-        attribute_txs=tuple(attribute_txs),
-        record_ids=tuple(record_ids),
+        transactions=len(tx_ids),
+        attribute_txs=attribute_txs,
         results=results,
     )
 
 
 # -- worker-process side ---------------------------------------------------------------------
 
-_worker_genesis: Genesis | None = None
+_worker_state: tuple[Genesis, ChainIndex] | None = None
 
 
-def init_worker(genesis_bytes: bytes) -> None:
-    """Process-pool initializer: decode the genesis once per worker."""
-    global _worker_genesis
-    _worker_genesis = Genesis.from_bytes(genesis_bytes)
+def init_worker(genesis_bytes: bytes, index: PackedIndex) -> None:
+    """Process-pool initializer: decode the genesis and unpack the index, once per worker."""
+    global _worker_state
+    _worker_state = (Genesis.from_bytes(genesis_bytes), index.unpack())
 
 
 def check_chunk(items: list[tuple[int, bytes | None, bytes | None]]) -> list[BlockSummary]:
     """Run :func:`check_stored_block` over ``(height, block, qc)`` items in a worker."""
-    genesis = _worker_genesis
-    if genesis is None:  # pragma: no cover - the pool always runs init_worker first
-        raise RuntimeError("worker was not initialised with a genesis")
-    return [check_stored_block(genesis, h, raw, qc) for h, raw, qc in items]
+    if _worker_state is None:  # pragma: no cover - the pool always runs init_worker first
+        raise RuntimeError("worker was not initialised")
+    genesis, index = _worker_state
+    return [check_stored_block(genesis, index, h, raw, qc) for h, raw, qc in items]

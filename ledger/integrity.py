@@ -17,11 +17,13 @@ It does not replay the state transition (state roots are checked when blocks are
 attested by the commit QCs).
 
 How it stays fast: blocks, QCs and audit records are read with ordered iterators rather than
-point reads; the block-hash, transaction and attribute indexes and the record ids are each read
-in one scan and looked up in memory (about 150 bytes of memory per transaction while verifying);
-the block-local work (hashing, roots, QC signatures: :func:`ledger.block_check.check_stored_block`)
-can run in ``workers`` processes while this process checks links and indexes in height order, so
-the first bad height reported is the same whatever the number of workers.
+point reads; the transaction index, record ids, block-hash index and attribute chain are each
+read in one scan and looked up in memory (about 150 bytes per transaction while verifying).
+The per-block work (hashing, roots, QC signatures, index entries and records:
+:func:`ledger.block_check.check_stored_block`) can run in ``workers`` processes while this
+process checks hash links and the sub-chains in height order; a summary carries the position of
+a faulty index entry, so the first bad location reported is the same whatever the number of
+workers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from crypto.hashing import digest
 from ledger import schema
 from ledger.block_check import (
     BlockSummary,
+    ChainIndex,
+    PackedIndex,
     ResultFacts,
     check_chunk,
     check_stored_block,
@@ -116,14 +120,26 @@ def _stored_blocks(store: KeyValueStore, top: int) -> Iterator[StoredItem]:
         yield height, blocks.take(schema.block(height)), qcs.take(schema.commit_qc(height))
 
 
+def read_index(store: KeyValueStore) -> ChainIndex:
+    """The transaction index and the record ids, each read in one scan."""
+    return ChainIndex(
+        tx_locations=dict(store.iterate(schema.TX)),
+        # Record ids are 32 bytes; a key of another length names no record a block can need.
+        record_ids=frozenset(
+            key[1:] for key in store.keys(schema.RECORD) if len(key) == len(schema.RECORD) + 32
+        ),
+    )
+
+
 def _summaries(
     store: KeyValueStore, genesis: Genesis, top: int, workers: int
 ) -> Generator[BlockSummary, None, None]:
     """:func:`check_stored_block` of every height in order, in ``workers`` processes if > 1."""
+    index = read_index(store)
     items = _stored_blocks(store, top)
     if workers <= 1:
         for height, raw_block, raw_qc in items:
-            yield check_stored_block(genesis, height, raw_block, raw_qc)
+            yield check_stored_block(genesis, index, height, raw_block, raw_qc)
         return
     # Spawned (not forked) workers: the caller may run threads (trio, LevelDB) that a fork
     # would copy in an undefined state.
@@ -131,7 +147,7 @@ def _summaries(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=init_worker,
-        initargs=(genesis.to_bytes(),),
+        initargs=(genesis.to_bytes(), PackedIndex.pack(index)),
     )
     pending: deque[Future[list[BlockSummary]]] = deque()
     try:
@@ -167,77 +183,38 @@ class _Walker:
         self.attribute_tips: dict[bytes, tuple[int, bytes]] = {}
         # One scan per index instead of a point read per entry.
         self.block_index = dict(store.iterate(schema.BLOCK_BY_HASH))
-        self.tx_index = dict(store.iterate(schema.TX))
-        self.record_ids = {key[len(schema.RECORD) :] for key in store.keys(schema.RECORD)}
         self.attribute_links = dict(store.iterate(schema.ATTRIBUTE_CHAIN))
         self.audit = _Cursor(store.iterate(schema.AUDIT))
 
     def check_block(self, summary: BlockSummary, prev_hash: bytes) -> bytes:
         height = summary.height
         where = f"height {height}"
-        if summary.error is not None:
+        if summary.error is not None and summary.error_position is None:
             raise IntegrityError(where, summary.error, height)
         if summary.prev_hash != prev_hash:
             raise IntegrityError(where, "block does not link to the previous block hash", height)
         key = schema.block_by_hash(summary.block_hash)
-        self.check_location(self.block_index.get(key), key, height, 0, where, "block-hash index")
-        tx_index = self.tx_index
-        entries = [tx_index.get(schema.TX + tx_id) for tx_id in summary.tx_ids]
-        expected = [location_bytes(height, position) for position in range(len(entries))]
-        records_present = all(
-            record_id in self.record_ids for _, record_id in summary.record_ids
-        )
-        if entries == expected and records_present:
-            for position, raw in summary.attribute_txs:
-                self.check_special(height, summary.tx_ids[position], 1, raw, where)
-        else:
-            self.check_in_order(summary, entries, where)
-        self.transactions += len(summary.tx_ids)
+        raw = self.block_index.get(key)
+        if raw is None:
+            raise IntegrityError(where, f"block-hash index entry {key.hex()} is missing", height)
+        if raw != location_bytes(height, 0):
+            raise IntegrityError(where, f"block-hash index entry {key.hex()} is wrong", height)
+        # Block order: attribute links of the transactions before a faulty index entry or
+        # record come first.
+        stop = summary.error_position
+        for position, tx_id, raw_tx in summary.attribute_txs:
+            if stop is not None and position >= stop:
+                break
+            tx = decode_transaction(raw_tx)
+            if not isinstance(tx, RegisterMember | AttributeChange):  # pragma: no cover
+                raise IntegrityError(where, "transaction type changed", height)
+            self.check_attribute_link(height, tx_id, tx)
+        if summary.error is not None:
+            raise IntegrityError(where, summary.error, height)
+        self.transactions += summary.transactions
         for facts in summary.results:
             self.check_audit_link(height, facts)
         return summary.block_hash
-
-    def check_in_order(
-        self, summary: BlockSummary, entries: list[bytes | None], where: str
-    ) -> None:
-        """Per-transaction checks in block order, so the first fault of a block is the one
-        reported (the fast path above only runs when the index and records are all fine)."""
-        height = summary.height
-        # Registrations and attribute changes (kind 1), PutRecords (kind 0), by position.
-        specials = iter(
-            sorted(
-                [(position, 1, raw) for position, raw in summary.attribute_txs]
-                + [(position, 0, record_id) for position, record_id in summary.record_ids]
-            )
-        )
-        special = next(specials, None)
-        for position, (tx_id, raw) in enumerate(zip(summary.tx_ids, entries, strict=True)):
-            key = schema.TX + tx_id
-            self.check_location(raw, key, height, position, where, "transaction index")
-            if special is not None and special[0] == position:
-                self.check_special(height, tx_id, special[1], special[2], where)
-                special = next(specials, None)
-
-    def check_special(self, height: int, tx_id: bytes, kind: int, value: bytes, where: str) -> None:
-        """An attribute-chain transaction (kind 1, its encoding) or a PutRecord (its record id)."""
-        if kind == 0:
-            if value not in self.record_ids:
-                raise IntegrityError(where, f"record {value.hex()} is missing", height)
-            return
-        tx = decode_transaction(value)
-        if not isinstance(tx, RegisterMember | AttributeChange):  # pragma: no cover
-            raise IntegrityError(where, "transaction type changed", height)
-        self.check_attribute_link(height, tx_id, tx)
-
-    @staticmethod
-    def check_location(
-        raw: bytes | None, key: bytes, height: int, position: int, where: str, index: str
-    ) -> None:
-        if raw is None:
-            raise IntegrityError(where, f"{index} entry {key.hex()} is missing", height)
-        # Canonical encodings are unique, so comparing bytes is comparing values.
-        if raw != location_bytes(height, position):
-            raise IntegrityError(where, f"{index} entry {key.hex()} is wrong", height)
 
     def check_attribute_link(
         self, height: int, tx_id: bytes, tx: RegisterMember | AttributeChange

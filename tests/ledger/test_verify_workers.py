@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger import integrity, schema
+from ledger.block_check import PackedIndex
 from ledger.errors import IntegrityError
 from ledger.kv import MemoryStore
 from ledger.testing import ChainFixture
@@ -35,3 +36,19 @@ def test_workers_find_the_same_first_fault(
     assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == "height 4"
     store.delete(schema.attribute_record(bob, 1))
     assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == f"attributes {bob.hex()} #1"
+
+
+def test_odd_sized_index_entries_reach_the_workers(
+    fx: ChainFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(integrity, "CHUNK_BLOCKS", 2)
+    store = MemoryStore()
+    ledger = build_chain(fx, store)
+    stored = ledger.block(5)
+    assert stored is not None
+    tx_key = schema.tx(stored.block.transactions[0].tx_id())
+    store.put(tx_key, b"\x00\x01\x02")  # an entry of the wrong size
+    assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == "height 5"
+    packed = PackedIndex.pack(integrity.read_index(store))
+    assert packed.odd_entries == {tx_key: b"\x00\x01\x02"}
+    assert packed.unpack() == integrity.read_index(store)
