@@ -50,6 +50,7 @@ logger = logging.getLogger("iomtshare.node.application")
 
 #: How far ahead of this node's clock a proposed block's time may be.
 MAX_CLOCK_SKEW_MS = 30_000
+_REASON_MEMORY = 100_000
 
 
 def ledger_access_payload(chain_id: str, request: bytes, approve: bool) -> bytes:
@@ -115,6 +116,8 @@ class NodeApplication:
                 logger.warning("cannot compute share request=%s reason=%s", ident.hex()[:16], exc)
                 decision = Decision(False, decision.threshold, f"unusable grant: {exc}")
         if not decision.approve:
+            if len(self.denial_reasons) >= _REASON_MEMORY:
+                self.denial_reasons.clear()
             self.denial_reasons[tx_id_of(request)] = decision.reason
         return Authorization(decision.approve, decision.threshold, share)
 

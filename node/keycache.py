@@ -56,8 +56,8 @@ class GrantKeys:
 
     grant: Grant
     vks: list[GTElement]
-    _own: VerifiedReKeyShare | None = field(default=None, repr=False)
-    _own_error: str = ""
+    own: VerifiedReKeyShare | None = field(default=None, repr=False)
+    own_error: str = ""
 
     def verification_key(self, index: int) -> GTElement:
         if not 1 <= index <= len(self.vks):
@@ -66,9 +66,9 @@ class GrantKeys:
 
     def own_share(self) -> VerifiedReKeyShare:
         """This node's re-key share; raises :class:`VerificationError` if it did not check out."""
-        if self._own is None:
-            raise VerificationError(self._own_error or "re-key share unavailable")
-        return self._own
+        if self.own is None:
+            raise VerificationError(self.own_error or "re-key share unavailable")
+        return self.own
 
 
 class KeyCache:
@@ -91,12 +91,15 @@ class KeyCache:
         grant = Grant.from_bytes(self._group, entry.sealed_rekey_shares)
         if grant.node_count != node_count or grant.threshold != entry.threshold:
             raise VerificationError("grant does not match the network size or its threshold")
-        keys = GrantKeys(grant, verification_keys(self._group, grant))
+        vks = verification_keys(self._group, grant)
         try:
             share = open_rekey_share(self._group, grant, self._index, self._box_key)
-            keys._own = verify_rekey_share(self._group, share, keys.vks[self._index - 1])
+            own = verify_rekey_share(self._group, share, vks[self._index - 1])
         except (CryptoError, ValueError) as exc:
-            keys._own_error = f"re-key share unusable: {exc}"
+            # A grant whose share for us is bad still lets us check the other nodes' shares.
+            keys = GrantKeys(grant, vks, None, f"re-key share unusable: {exc}")
+        else:
+            keys = GrantKeys(grant, vks, own)
         return self._grants.put(entry.tx_id, keys)
 
     def ciphertext(self, record_id: bytes, encoded: bytes) -> OwnerCiphertext:

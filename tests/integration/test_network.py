@@ -252,8 +252,8 @@ def test_killed_node_flow_still_completes_and_restart_catches_up(world: World) -
     assert world.nodes.status(4)["head_hash"] == head
     assert audit_of(world.nodes, 4, second.record_id)[0]["decision"] == "granted"
     assert world.nodes.stop(4) == 0  # SIGTERM: a clean shutdown
-    for index in range(1, 5):
-        assert "Traceback" not in world.nodes.log_tail(index, lines=100_000)
+    for index in range(1, 5):  # no failure of the node's own code was logged anywhere
+        assert "level=ERROR logger=iomtshare" not in world.nodes.log_tail(index, lines=100_000)
 
 
 def garbage_from_a_member(world: World) -> None:
