@@ -114,6 +114,8 @@ class BlockHeader(Encoded):
     state_root: bytes
     time_ms: int
     proposer: int
+    # The canonical encoding, cached: the header is hashed wherever a block is checked.
+    _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     TAG = TAG_BLOCK_HEADER
     FIELDS = (
@@ -128,6 +130,14 @@ class BlockHeader(Encoded):
         ("time_ms", U64),
         ("proposer", U16),
     )
+
+    def to_bytes(self) -> bytes:
+        if not self._encoded:
+            object.__setattr__(self, "_encoded", Encoded.to_bytes(self))
+        return self._encoded
+
+    def remember_encoding(self, data: bytes) -> None:
+        object.__setattr__(self, "_encoded", bytes(data))
 
     def hash(self) -> bytes:
         return digest(BLOCK_HASH_TAG, self.to_bytes())

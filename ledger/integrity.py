@@ -58,6 +58,7 @@ from ledger.records import (
     AuditRecord,
     Head,
     Member,
+    audit_record_bytes,
     location_bytes,
 )
 from ledger.transactions import AttributeChange, RegisterMember, decode_transaction
@@ -245,25 +246,31 @@ class _Walker:
         raw = self.audit.take(schema.audit(seq))
         if raw is None:
             raise IntegrityError(where, "audit record is missing", height)
-        try:
-            link = AuditRecord.from_bytes(raw)
-        except DecodeError as exc:
-            raise IntegrityError(where, f"audit record does not decode: {exc}", height) from exc
-        if link.prev_hash != self.audit_head:
-            raise IntegrityError(where, "audit record does not link to the previous one", height)
-        expected = AuditRecord(
-            seq=seq,
-            height=height,
-            request_id=facts.request_id,
-            record_id=facts.record_id,
-            requester=facts.requester,
-            granted=facts.granted,
-            approvals=facts.approvals,
-            denials=facts.denials,
-            result_hash=facts.result_hash,
-            prev_hash=self.audit_head,
+        expected = audit_record_bytes(
+            (
+                seq,
+                height,
+                facts.request_id,
+                facts.record_id,
+                facts.requester,
+                facts.granted,
+                facts.approvals,
+                facts.denials,
+                facts.result_hash,
+                self.audit_head,
+            )
         )
-        if link != expected:
+        # Canonical encodings are unique: equal bytes are an equal record. Only a record that
+        # differs is decoded, to say how it differs.
+        if raw != expected:
+            try:
+                link = AuditRecord.from_bytes(raw)
+            except DecodeError as exc:
+                raise IntegrityError(where, f"audit record does not decode: {exc}", height) from exc
+            if link.prev_hash != self.audit_head:
+                raise IntegrityError(
+                    where, "audit record does not link to the previous one", height
+                )
             raise IntegrityError(where, "audit record does not match its sharing result", height)
         self.audit_seq = seq + 1
         self.audit_head = digest(AUDIT_RECORD_TAG, raw)

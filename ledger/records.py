@@ -269,3 +269,32 @@ _LOCATION_PREFIX = bytes([TAG_TX_LOCATION, Location.VERSION])
 def location_bytes(height: int, position: int) -> bytes:
     """``Location(height, position).to_bytes()``, built directly (it is on hot paths)."""
     return _LOCATION_PREFIX + struct.pack(">QI", height, position)
+
+
+_AUDIT_PREFIX = bytes([TAG_AUDIT_RECORD, AuditRecord.VERSION])
+
+#: The fields of an :class:`AuditRecord` in declaration order.
+AuditRecordFields = tuple[int, int, bytes, bytes, bytes, bool, int, int, bytes, bytes]
+
+
+def audit_record_bytes(record: AuditRecordFields) -> bytes:
+    """``AuditRecord(*record).to_bytes()`` built directly (verify builds one per decision).
+
+    The fields must be valid for an :class:`AuditRecord`; they are not re-checked here.
+    """
+    seq, height, request_id, record_id, requester, granted, approvals, denials, result, prev = (
+        record
+    )
+    return b"".join(
+        (
+            _AUDIT_PREFIX,
+            struct.pack(">QQ", seq, height),
+            request_id,
+            record_id,
+            requester,
+            b"\x01" if granted else b"\x00",
+            struct.pack(">HH", approvals, denials),
+            result,
+            prev,
+        )
+    )

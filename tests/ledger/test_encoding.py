@@ -12,7 +12,14 @@ from crypto.errors import DecodeError
 from ledger.block import Block, BlockParts, header_of
 from ledger.encoding import Encoded
 from ledger.genesis import Genesis, NodeInfo
-from ledger.records import Counter, Location, RecordEntry, location_bytes
+from ledger.records import (
+    AuditRecord,
+    Counter,
+    Location,
+    RecordEntry,
+    audit_record_bytes,
+    location_bytes,
+)
 from ledger.transactions import PutRecord, RegisterMember, decode_transaction
 from ledger.transition import record_entry_bytes, state_leaf, state_root
 from tests.ledger.strategies import ALL_TYPES, for_type
@@ -192,3 +199,10 @@ def test_cached_block_encoding_matches_a_fresh_one(block: Block) -> None:
     encoded = block.to_bytes()
     assert Block.from_bytes(encoded).to_bytes() == encoded
     assert Encoded.to_bytes(block) == encoded
+
+
+@settings(max_examples=30)
+@given(record=for_type(AuditRecord))
+def test_audit_record_bytes_is_the_canonical_encoding(record: AuditRecord) -> None:
+    fields = tuple(getattr(record, name) for name, _ in AuditRecord.FIELDS)
+    assert audit_record_bytes(fields) == record.to_bytes()  # type: ignore[arg-type]
