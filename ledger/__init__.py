@@ -3,8 +3,10 @@
 Public API (what the node, consensus wiring and explorer use):
 
 * :class:`ledger.ledger.Ledger`: ``Ledger.open(path, genesis)`` (verifies on open),
-  ``build_block(...)``, ``validate(block)``, ``apply(block, commit_qc)``, ``head()``,
-  ``verify()`` and the queries of :class:`ledger.queries.LedgerQueries`.
+  ``build_block(...)``, ``validate(block)``, ``apply(block, commit_qc)`` (reuses the outcome of
+  validating or building the same block on the same head; ``recheck=True`` re-executes),
+  ``head()``, ``verify(workers=1)`` and the queries of :class:`ledger.queries.LedgerQueries`.
+  ``iomtshare ledger verify`` (cli/ledger_cmd.py) runs the same verification offline.
 * :class:`ledger.genesis.Genesis` / :class:`ledger.genesis.NodeInfo`: chain identity and
   parameters, canonical bytes and ``genesis.json`` (``save``/``load``).
 * :func:`ledger.qc.commit_vote_payload`: the bytes a node signs to commit a block (hand the same

@@ -244,14 +244,23 @@ class Encoded:
             if data[1] != cls.VERSION:
                 raise DecodeError(f"unsupported version {data[1]}, expected {cls.VERSION}")
             pos = 2
-            values = {}
-            for name, read in _fast_fields(cls):
-                values[name], pos = read(data, pos)
+            setters = _slot_setters(cls)
+            if setters is not None:
+                # No cross-field rules: fill the slots as the fields are read.
+                decoded = object.__new__(cls)
+                for read, set_slot in setters:
+                    value, pos = read(data, pos)
+                    set_slot(decoded, value)
+            else:
+                values = {}
+                for name, read in _fast_fields(cls):
+                    values[name], pos = read(data, pos)
             if pos != len(data):
                 raise DecodeError(f"{len(data) - pos} trailing bytes after the encoding")
         except DecodeError as exc:
             raise DecodeError(f"{cls.__name__}: {exc}") from exc
-        decoded = cls.from_fields(values)
+        if setters is None:
+            decoded = cls.from_fields(values)
         decoded.remember_encoding(data)
         return decoded
 
@@ -278,6 +287,30 @@ def _fast_fields(cls: type[Encoded]) -> tuple[tuple[str, FastRead[Any]], ...]:
     plan = _FAST_FIELDS.get(cls)
     if plan is None:
         plan = _FAST_FIELDS[cls] = tuple((name, kind.fast) for name, kind in cls.FIELDS)
+    return plan
+
+
+_SLOT_SETTERS: dict[type, tuple[tuple[FastRead[Any], Callable[[Any, Any], None]], ...] | None] = {}
+
+
+def _slot_setters(
+    cls: type[Encoded],
+) -> tuple[tuple[FastRead[Any], Callable[[Any, Any], None]], ...] | None:
+    """``(reader, slot setter)`` per field, or ``None`` if ``cls`` has its own ``from_fields``.
+
+    A slot's descriptor sets the attribute directly, which is what ``object.__setattr__`` in
+    :meth:`Encoded.from_fields` ends up doing after looking the descriptor up by name.
+    """
+    if cls in _SLOT_SETTERS:
+        return _SLOT_SETTERS[cls]
+    plan: tuple[tuple[FastRead[Any], Callable[[Any, Any], None]], ...] | None = None
+    if cls.from_fields.__func__ is Encoded.from_fields.__func__:  # type: ignore[attr-defined]
+        steps = []
+        for name, read in _fast_fields(cls):
+            slot = next(k.__dict__[name] for k in cls.__mro__ if name in k.__dict__)
+            steps.append((read, slot.__set__))
+        plan = tuple(steps)
+    _SLOT_SETTERS[cls] = plan
     return plan
 
 

@@ -12,9 +12,13 @@ Typical use by the node::
 ``apply`` validates everything first (header, roots, carried and own commit QCs, every
 transaction and sharing result, the state root) and then writes the block, its QC, the indexes,
 the state changes, both sub-chains and the new head in ONE LevelDB write batch with ``sync=True``:
-after a crash a block is either fully there or absent. ``open`` refuses a database made for
-another genesis (:class:`GenesisMismatch`) and, unless told not to, re-verifies the stored chain
-and raises :class:`IntegrityError` rather than hand out a tampered ledger.
+after a crash a block is either fully there or absent. A node validates a proposal
+(``validate``) before voting for it; when that block commits, ``apply`` reuses the outcome of
+those transaction checks (the header, roots and both QCs are checked again).
+
+``open`` refuses a database made for another genesis (:class:`GenesisMismatch`) and, unless
+told not to, re-verifies the stored chain and raises :class:`IntegrityError` rather than hand
+out a tampered ledger.
 """
 
 from __future__ import annotations
