@@ -69,10 +69,18 @@ def _open_store(path: Path) -> LevelDBStore:
 
 
 def _workers(choice: str, height: int) -> int:
+    """``auto``: two worker processes for a long chain when a core is idle, else none (on a
+    busy machine the workers only compete with this process)."""
     if choice != "auto":
         return int(choice)
     cores = os.cpu_count() or 1
-    return min(2, cores) if height >= AUTO_WORKERS_FROM_HEIGHT else 1
+    if cores < 2 or height < AUTO_WORKERS_FROM_HEIGHT:
+        return 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - platforms without a load average
+        load = 0.0
+    return 2 if load <= cores - 1 else 1
 
 
 def _ok_payload(report: VerifyReport, seconds: float) -> dict[str, Any]:
@@ -145,7 +153,8 @@ def ledger() -> None:
     "--workers",
     default="auto",
     show_default=True,
-    help="Worker processes checking blocks: a number, or auto (2 for long chains).",
+    help="Worker processes checking blocks: a number, or auto (2 for long chains on an idle "
+    "machine).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def verify(

@@ -52,3 +52,24 @@ def test_odd_sized_index_entries_reach_the_workers(
     packed = PackedIndex.pack(integrity.read_index(store))
     assert packed.odd_entries == {tx_key: b"\x00\x01\x02"}
     assert packed.unpack() == integrity.read_index(store)
+
+
+def test_faults_in_one_block_are_reported_in_block_order(
+    fx: ChainFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(integrity, "CHUNK_BLOCKS", 2)
+    store = MemoryStore()
+    ledger = build_chain(fx, store)
+    first = ledger.block(1)
+    assert first is not None
+    _, bob = first.block.transactions  # registrations of alice and bob, positions 0 and 1
+    alice_id = fx.member_id("alice")
+    # Position 1's index entry is gone and position 0's attribute link is broken: the link
+    # comes first in the block, so it is what is reported.
+    store.delete(schema.tx(bob.tx_id()))
+    flip(store, schema.attribute_record(alice_id, 0), 40)
+    expected = f"attributes {alice_id.hex()} #0"
+    assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == expected
+    # With the link repaired, the index entry is next.
+    flip(store, schema.attribute_record(alice_id, 0), 40)
+    assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == "height 1"
