@@ -127,7 +127,9 @@ def read_index(store: KeyValueStore) -> ChainIndex:
         tx_locations=dict(store.iterate(schema.TX)),
         # Record ids are 32 bytes; a key of another length names no record a block can need.
         record_ids=frozenset(
-            key[1:] for key in store.keys(schema.RECORD) if len(key) == len(schema.RECORD) + 32
+            key[len(schema.RECORD) :]
+            for key in store.keys(schema.RECORD)
+            if len(key) == len(schema.RECORD) + 32
         ),
     )
 

@@ -81,9 +81,12 @@ class LevelDBStore(KeyValueStore):
             it.close()
 
     def keys(self, prefix: bytes = b"") -> Iterator[bytes]:
-        it = self._live().iterator(prefix=prefix, include_value=False) if prefix else (
-            self._live().iterator(include_value=False)
-        )
+        # Values are not read at all: a key scan of a large namespace stays cheap.
+        db = self._live()
+        if prefix:
+            it = db.iterator(prefix=prefix, include_value=False)
+        else:
+            it = db.iterator(include_value=False)
         try:
             yield from it
         finally:
