@@ -38,6 +38,7 @@ from node.http import (
     run_http,
 )
 from node.http.app import hex_field, read_json_object
+from node.inbox import InboxFull
 from node.p2p import P2PError
 from node.storage import PUT_PROTOCOL, StorageRefused
 from node.wire import NONCE_SIZE, FragmentGet, FragmentPut
@@ -117,7 +118,10 @@ class NodeFacade:
         problem = app.transaction_problem(raw)
         if problem is not None:
             raise api_error(problem.status, problem.code, problem.message)
-        await self.node.submit(submission)
+        try:
+            await self.node.submit(submission)
+        except InboxFull as exc:
+            raise Unavailable(str(exc)) from exc
         return tx_id_of(raw).hex()
 
 

@@ -33,10 +33,11 @@ from consensus import (
     Output,
     Timeouts,
     Timer,
+    TimerKind,
     decode_message,
 )
 from consensus.encoding import ItemKind
-from consensus.messages import Submission, SyncReply, SyncRequest
+from consensus.messages import AuthVote, Submission, SyncReply, SyncRequest
 from crypto.errors import DecodeError
 from crypto.groups import load_group
 from crypto.sealing import BoxSecretKey
@@ -57,6 +58,7 @@ from node.config import (
     load_config,
     load_secret,
 )
+from node.inbox import Inbox, InboxFull
 from node.localstore import LocalStore
 from node.p2p import (
     GossipMessage,
@@ -80,6 +82,7 @@ _OUTBOX_SIZE = 8192
 _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
 _REQUEST_MEMORY = 100_000
+_CLAIM_STAGGER_SECONDS = 0.25
 
 T = TypeVar("T")
 
@@ -162,10 +165,9 @@ class NodeService:
         self.catch_up = CatchUp(identity.index)
         self.request_items: dict[bytes, bytes] = {}
         self._commit_event = trio.Event()
+        self._nursery: trio.Nursery | None = None
         # Inputs of the consensus task, each with the index of the node it came from (if known).
-        self._inbox_send, self._inbox = trio.open_memory_channel[
-            tuple[Message | Timer, int | None]
-        ](_INBOX_SIZE)
+        self._inbox: Inbox[tuple[Message | Timer, int | None]] = Inbox(_INBOX_SIZE)
         self._outbox_send, self._outbox = trio.open_memory_channel[tuple[int | None, bytes, bool]](
             _OUTBOX_SIZE
         )
@@ -224,6 +226,7 @@ class NodeService:
                 ledger_access_payload,
             )
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 addrs = await nursery.start(self.host.run)
                 self.listen = [str(a) for a in addrs]
                 self.http_urls = await nursery.start(serve_api, self)
@@ -266,10 +269,12 @@ class NodeService:
         return False
 
     async def submit(self, submission: Submission) -> None:
-        """Hand a client submission to consensus (the caller has checked it)."""
+        """Hand a client submission to consensus (the caller has checked it); raises
+        :class:`InboxFull` when the node is too busy to take it."""
+        if not self._enqueue(submission, None):
+            raise InboxFull("the node is too busy to take submissions; retry later")
         if submission.kind is ItemKind.REQUEST:
             self._remember_request(submission)
-        await self._inbox_send.send((submission, None))
 
     def _remember_request(self, submission: Submission) -> None:
         """Map the request's ledger id (what clients ask about) to its consensus id."""
@@ -291,7 +296,8 @@ class NodeService:
     async def _consensus_loop(self, nursery: trio.Nursery) -> None:
         _, _, machine = self.require()
         self._carry_out(machine.start(time.time()), nursery)
-        async for item, origin in self._inbox:
+        while True:
+            item, origin = await self._inbox.get()
             try:
                 if isinstance(item, Timer):
                     out = machine.on_timer(item, time.time())
@@ -328,6 +334,8 @@ class NodeService:
                 block.block_hash.hex()[:16],
                 list(block.signers),
             )
+        for event in out.trace:
+            logger.debug("consensus %s", event)
         for evidence in out.evidence:
             logger.warning("misbehaviour evidence kind=%s", type(evidence).__name__)
         if out.commits or app.dropped:
@@ -346,9 +354,40 @@ class NodeService:
             # The pool is the machine's public attribute; consensus has no removal input.
             machine.pool.remove(tuple(stale))
 
+    def _enqueue(self, item: Message | Timer, origin: int | None) -> bool:
+        """Queue an input for the consensus task (round traffic first); False if it was
+        dropped because the inbox is full (logged)."""
+        urgent = not isinstance(item, Submission | AuthVote)
+        try:
+            self._inbox.put_nowait((item, origin), urgent=urgent)
+        except InboxFull:
+            logger.warning("consensus inbox full; dropped %s", type(item).__name__)
+            return False
+        return True
+
     async def _timer(self, timer: Timer) -> None:
         await trio.sleep(max(0.0, timer.deadline - time.time()))
-        await self._inbox_send.send((timer, None))
+        if timer.kind is TimerKind.BATCH:
+            await trio.sleep(self._claim_stagger())
+        self._enqueue(timer, None)
+
+    def _claim_stagger(self) -> float:
+        """How long this node holds back what could make it claim leadership in round 0.
+
+        In round 0 any node may claim, and every node votes for the first claim it sees, its
+        own included: when all nodes collect their approvals (or their batching delay ends) at
+        the same moment, they all claim, the votes split and the round is lost to a timeout.
+        Holding peers' authorization votes and the batch timer back by a rank that rotates with
+        the height lets one node claim first and the others see its claim before their own.
+        The delay never changes what is decided, only who is likely to claim first.
+        """
+        _, _, machine = self.require()
+        rank = (self.index - 1 - machine.height) % self.genesis.size
+        return rank * _CLAIM_STAGGER_SECONDS
+
+    async def _deliver_later(self, delay: float, message: Message, origin: int | None) -> None:
+        await trio.sleep(delay)
+        self._enqueue(message, origin)
 
     def _accept_frame(self, data: bytes, origin: str) -> Message | None:
         try:
@@ -365,10 +404,12 @@ class NodeService:
         message = self._accept_frame(gossip.data, str(gossip.origin))
         if message is None:
             return
-        try:
-            self._inbox_send.send_nowait((message, self._index_of.get(gossip.origin)))
-        except trio.WouldBlock:
-            logger.warning("consensus inbox full; dropped %s", type(message).__name__)
+        origin = self._index_of.get(gossip.origin)
+        delay = self._claim_stagger() if isinstance(message, AuthVote) else 0.0
+        if delay > 0 and self._nursery is not None:
+            self._nursery.start_soon(self._deliver_later, delay, message, origin)
+            return
+        self._enqueue(message, origin)
 
     async def _on_direct(self, peer: ID, payload: bytes) -> bytes:
         message = self._accept_frame(payload, str(peer))
@@ -376,10 +417,8 @@ class NodeService:
             raise RequestRejected("malformed consensus frame")
         if not isinstance(message, SyncRequest | SyncReply):
             raise RequestRejected("only sync messages travel on this protocol")
-        try:
-            self._inbox_send.send_nowait((message, self._index_of.get(peer)))
-        except trio.WouldBlock as exc:
-            raise RequestRejected("busy") from exc
+        if not self._enqueue(message, self._index_of.get(peer)):
+            raise RequestRejected("busy")
         return b""
 
     async def _send_loop(self, nursery: trio.Nursery) -> None:
