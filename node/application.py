@@ -32,7 +32,13 @@ from consensus.safety import SafetyState
 from crypto.errors import CryptoError, DecodeError, VerificationError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
-from crypto.tpre import OwnerCiphertext, ReEncryptionShare, VerifiedShare, combine_shares
+from crypto.tpre import (
+    OwnerCiphertext,
+    ReEncryptionShare,
+    VerifiedShare,
+    combine_shares,
+    reencryption_share,
+)
 from crypto.tpre import verify_share as tpre_verify_share
 from ledger.block import Block, SharingResult
 from ledger.errors import InvalidTransaction, LedgerError
@@ -134,8 +140,6 @@ class NodeApplication:
         return self.keys.ciphertext(record.record_id, record.metadata_ciphertext)
 
     def _own_share(self, tx: AccessRequest, request: bytes) -> bytes:
-        from crypto.tpre import reencryption_share
-
         _, keys = self._grant_keys(tx)
         rekey = keys.own_share()
         ciphertext = self._ciphertext(tx.record_id)

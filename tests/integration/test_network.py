@@ -243,6 +243,8 @@ def test_killed_node_flow_still_completes_and_restart_catches_up(world: World) -
     assert decision.status == "granted"
     data, _ = fetch_and_decrypt(world.sessions[3], world.requester, second.record_id, decision)
     assert data == DATA[::-1]
+    for _ in range(3):  # a few more blocks for node 4 to catch up on
+        world.member()
 
     world.nodes.start(4)
     world.nodes.wait_ready([4], 3)
