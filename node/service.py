@@ -83,6 +83,7 @@ _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
 _REQUEST_MEMORY = 100_000
 _CLAIM_STAGGER_SECONDS = 0.25
+_MAX_FRAME = 24 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -175,9 +176,10 @@ class NodeService:
         self._index_of = {p: i for i, p in self._peer_ids.items()}
         host, port = listen_endpoint(identity.config.p2p_listen)
         allowlist = PeerAllowlist.of(p for i, p in self._peer_ids.items() if i != self.index)
-        self.host = P2PHost(
-            identity.node_key, allowlist, P2PConfig(listen_host=host, listen_port=port)
-        )
+        # Frames carry whole storage fragments: a 64 MiB HTTP upload of hex holds 32 MiB of
+        # fragments, so one fragment stays well under this bound for any n >= 2.
+        p2p_config = P2PConfig(listen_host=host, listen_port=port, max_frame_bytes=_MAX_FRAME)
+        self.host = P2PHost(identity.node_key, allowlist, p2p_config)
         self.host.add_topic(CONSENSUS_TOPIC, self._on_gossip)
         self.host.add_topic(TX_TOPIC, self._on_gossip)
         self.host.add_protocol(SYNC_PROTOCOL, self._on_direct)
