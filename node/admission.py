@@ -29,7 +29,9 @@ from ledger.records import ZERO_HASH
 from ledger.transactions import AccessRequest, decode_transaction
 from ledger.transition import execute
 
-MAX_TX_BYTES = 1024 * 1024
+#: Largest transaction accepted. A block of ``max_items`` (32) such transactions must still fit
+#: one gossip message when it is proposed (see node.service), with room for the votes.
+MAX_TX_BYTES = 128 * 1024
 
 
 class RequestRefused(Exception):

@@ -62,6 +62,7 @@ from node.inbox import Inbox, InboxFull
 from node.localstore import LocalStore
 from node.p2p import (
     GossipMessage,
+    GossipSettings,
     P2PConfig,
     P2PError,
     P2PHost,
@@ -70,7 +71,7 @@ from node.p2p import (
     parse_peer_id,
 )
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL, FragmentKeeper, StorageRefused
-from node.sync import SYNC_PROTOCOL, CatchUp
+from node.sync import SYNC_PROTOCOL, CatchUp, split_reply
 
 logger = logging.getLogger("iomtshare.node.service")
 
@@ -84,6 +85,8 @@ _CATCH_UP_GRACE_SECONDS = 3.0
 _REQUEST_MEMORY = 100_000
 _CLAIM_STAGGER_SECONDS = 0.25
 _MAX_FRAME = 24 * 1024 * 1024
+# A proposal carries its whole block: up to 32 items of at most 128 KiB, plus votes and shares.
+_MAX_GOSSIP = 8 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -178,7 +181,12 @@ class NodeService:
         allowlist = PeerAllowlist.of(p for i, p in self._peer_ids.items() if i != self.index)
         # Frames carry whole storage fragments: a 64 MiB HTTP upload of hex holds 32 MiB of
         # fragments, so one fragment stays well under this bound for any n >= 2.
-        p2p_config = P2PConfig(listen_host=host, listen_port=port, max_frame_bytes=_MAX_FRAME)
+        p2p_config = P2PConfig(
+            listen_host=host,
+            listen_port=port,
+            max_frame_bytes=_MAX_FRAME,
+            gossip=GossipSettings(max_message_bytes=_MAX_GOSSIP),
+        )
         self.host = P2PHost(identity.node_key, allowlist, p2p_config)
         self.host.add_topic(CONSENSUS_TOPIC, self._on_gossip)
         self.host.add_topic(TX_TOPIC, self._on_gossip)
@@ -320,12 +328,13 @@ class NodeService:
         _, app, _ = self.require()
         for send in out.sends:
             message = send.message
-            frame = message.to_bytes()
             is_tx = isinstance(message, Submission)
-            try:
-                self._outbox_send.send_nowait((send.to, frame, is_tx))
-            except trio.WouldBlock:
-                logger.warning("outbound queue full; dropped %s", type(message).__name__)
+            pieces = split_reply(message) if isinstance(message, SyncReply) else [message]
+            for piece in pieces:
+                try:
+                    self._outbox_send.send_nowait((send.to, piece.to_bytes(), is_tx))
+                except trio.WouldBlock:
+                    logger.warning("outbound queue full; dropped %s", type(message).__name__)
         for timer in out.timers:
             nursery.start_soon(self._timer, timer)
         for block in out.commits:

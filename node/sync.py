@@ -5,16 +5,19 @@ the periodic status beacon of a node behind it, sends or answers :class:`SyncReq
 :class:`SyncReply` (committed blocks with their commit QCs), and the receiver checks each QC and
 re-validates each block through the application before applying it. This module carries those
 messages between exactly two nodes over a request/response protocol (not gossip: a reply can be
-megabytes) and keeps a far-behind node asking: after a reply that moved it forward, it asks the
-same peer for the next batch at once instead of waiting for the next beacon.
+megabytes, so it is cut into pieces under the frame limit) and keeps a far-behind node asking:
+after a reply that moved it forward, it asks the same peer for the next batch at once instead
+of waiting for the next beacon.
 """
 
 from __future__ import annotations
 
 from consensus import Message, Output
-from consensus.messages import SyncReply, SyncRequest
+from consensus.messages import CommittedBlock, SyncReply, SyncRequest
 
 SYNC_PROTOCOL = "/iomtshare/sync/1"
+#: Sync replies are cut into pieces of at most this many bytes of blocks, one request each.
+SYNC_PIECE_BYTES = 4 * 1024 * 1024
 
 
 class CatchUp:
@@ -41,3 +44,21 @@ class CatchUp:
         if isinstance(message, SyncReply) and out.commits:
             return SyncRequest(next_height, self.index)
         return None
+
+
+def split_reply(reply: SyncReply, limit: int = SYNC_PIECE_BYTES) -> list[SyncReply]:
+    """Cut a sync reply into consecutive pieces of at most ``limit`` bytes of blocks (a single
+    larger block travels alone), so no piece exceeds the request frame limit."""
+    pieces: list[SyncReply] = []
+    current: list[CommittedBlock] = []
+    size = 0
+    for block in reply.blocks:
+        block_size = len(block.block)
+        if current and size + block_size > limit:
+            pieces.append(SyncReply(tuple(current)))
+            current, size = [], 0
+        current.append(block)
+        size += block_size
+    if current or not pieces:
+        pieces.append(SyncReply(tuple(current)))
+    return pieces
