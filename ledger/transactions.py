@@ -111,9 +111,10 @@ class Transaction(Encoded):
 
     def verify_signature(self, key: VerifyKey, chain_id: str) -> None:
         """Raise :class:`VerificationError` unless ``key`` signed this transaction."""
-        key.verify(self.signing_payload(chain_id), self._signature())
+        key.verify(self.signing_payload(chain_id), self.signature_bytes())
 
-    def _signature(self) -> bytes:
+    def signature_bytes(self) -> bytes:
+        """The transaction's Ed25519 signature (the last field of every type)."""
         value: bytes = getattr(self, "signature")  # noqa: B009 - declared by every subclass
         return value
 

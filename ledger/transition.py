@@ -258,7 +258,7 @@ class _Executor:
             key = self.expected_signer(tx)
             if key is not None:
                 indexes.append(index)
-                items.append((key, tx.signing_payload(chain_id), tx._signature()))
+                items.append((key, tx.signing_payload(chain_id), tx.signature_bytes()))
         for index, (key, _, _), ok in zip(indexes, items, preverify(items), strict=True):
             if ok:
                 self.preverified[index] = key
