@@ -39,9 +39,10 @@ def start(home: Path, log_level: str | None) -> None:
 
     from ledger.errors import LedgerError
     from node.config import ConfigError
+    from node.home import load_identity
     from node.http import HttpConfigError
     from node.p2p import P2PError
-    from node.service import NodeService, load_identity
+    from node.service import NodeService
 
     try:
         identity = load_identity(home)

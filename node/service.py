@@ -16,11 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-import multiaddr  # type: ignore[import-untyped]  # ships without type hints
 import trio
 from libp2p.peer.id import ID
 
@@ -31,7 +28,6 @@ from consensus import (
     Ed25519Verifier,
     Message,
     Output,
-    Timeouts,
     Timer,
     TimerKind,
     decode_message,
@@ -40,24 +36,13 @@ from consensus.encoding import ItemKind
 from consensus.messages import AuthVote, Submission, SyncReply, SyncRequest
 from crypto.errors import DecodeError
 from crypto.groups import load_group
-from crypto.sealing import BoxSecretKey
-from crypto.signing import SigningKey
-from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from ledger.qc import commit_vote_payload
 from ledger.transactions import tx_id_of
 from node.api import serve_api
 from node.application import NodeApplication, ledger_access_payload
-from node.config import (
-    BOX_KEY_FILE,
-    DATA_DIR,
-    GENESIS_FILE,
-    NODE_KEY_FILE,
-    ConfigError,
-    NodeConfig,
-    load_config,
-    load_secret,
-)
+from node.config import DATA_DIR
+from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
 from node.inbox import Inbox, InboxFull
 from node.localstore import LocalStore
 from node.p2p import (
@@ -89,68 +74,6 @@ _MAX_FRAME = 24 * 1024 * 1024
 _MAX_GOSSIP = 8 * 1024 * 1024
 
 T = TypeVar("T")
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass(frozen=True, slots=True)
-class NodeIdentity:
-    """What a home directory says this node is."""
-
-    home: Path
-    config: NodeConfig
-    genesis: Genesis
-    index: int
-    node_key: SigningKey
-    box_key: BoxSecretKey
-
-
-def load_identity(home: Path) -> NodeIdentity:
-    """Read config, genesis and keys of ``home``; raises :class:`ConfigError` with a clear
-    message if anything is missing or does not fit together."""
-    if not home.is_dir():
-        raise ConfigError(f"{home} is not a node home directory")
-    config = load_config(home)
-    try:
-        genesis = Genesis.load(home / GENESIS_FILE)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {home / GENESIS_FILE}: {exc.strerror}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{home / GENESIS_FILE} is not a valid genesis: {exc}") from exc
-    node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
-    box_key = BoxSecretKey(load_secret(home / BOX_KEY_FILE))
-    own = bytes(node_key.verify_key)
-    index = next((n.index for n in genesis.nodes if n.verify_key == own), None)
-    if index is None:
-        raise ConfigError("this node's key is not one of the genesis nodes")
-    node = genesis.node(index)
-    if node is not None and node.box_key != bytes(box_key.public_key):
-        raise ConfigError("box_key does not match the genesis entry of this node")
-    return NodeIdentity(home, config, genesis, index, node_key, box_key)
-
-
-def listen_endpoint(address: str) -> tuple[str, int]:
-    """Host and port of a ``/ip4/HOST/tcp/PORT`` multiaddr; raises :class:`ConfigError`."""
-    try:
-        parsed = multiaddr.Multiaddr(address)
-        return parsed.value_for_protocol("ip4"), int(parsed.value_for_protocol("tcp"))
-    except Exception as exc:
-        raise ConfigError(f"p2p_listen {address!r} is not /ip4/HOST/tcp/PORT") from exc
-
-
-def timeouts_of(genesis: Genesis) -> Timeouts:
-    """Round timing from genesis (``round_timeout_ms`` sets the first proposal wait)."""
-    propose = max(genesis.round_timeout_ms / 1000, 0.2)
-    return Timeouts(
-        propose=propose,
-        prepare=propose / 2,
-        commit=propose / 2,
-        increment=propose / 2,
-        batch_delay=min(0.2, genesis.block_interval_ms / 1000),
-        status_interval=2.0,
-    )
 
 
 class NodeService:

@@ -12,7 +12,8 @@ import trio
 from crypto.signing import SigningKey
 from ledger.transactions import MemberRole, RegisterMember, member_id_for
 from node.devnet import create_network
-from node.service import NodeService, load_identity
+from node.home import load_identity
+from node.service import NodeService
 from tests.node.p2p_testing import PATIENCE, trio_test
 
 

@@ -1,0 +1,91 @@
+"""What a node's home directory says the node is: config, genesis, keys and its index.
+
+:func:`load_identity` reads and cross-checks everything before the node touches its data: a
+home whose key is not a genesis node, whose box key does not match its genesis entry, or whose
+files are missing or malformed is refused with a :class:`~node.config.ConfigError` that names
+the problem.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import multiaddr  # type: ignore[import-untyped]  # ships without type hints
+
+from consensus import Timeouts
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey
+from ledger.genesis import Genesis
+from node.config import (
+    BOX_KEY_FILE,
+    GENESIS_FILE,
+    NODE_KEY_FILE,
+    ConfigError,
+    NodeConfig,
+    load_config,
+    load_secret,
+)
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """What a home directory says this node is."""
+
+    home: Path
+    config: NodeConfig
+    genesis: Genesis
+    index: int
+    node_key: SigningKey
+    box_key: BoxSecretKey
+
+
+def load_identity(home: Path) -> NodeIdentity:
+    """Read config, genesis and keys of ``home``; raises :class:`ConfigError` with a clear
+    message if anything is missing or does not fit together."""
+    if not home.is_dir():
+        raise ConfigError(f"{home} is not a node home directory")
+    config = load_config(home)
+    try:
+        genesis = Genesis.load(home / GENESIS_FILE)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {home / GENESIS_FILE}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{home / GENESIS_FILE} is not a valid genesis: {exc}") from exc
+    node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
+    box_key = BoxSecretKey(load_secret(home / BOX_KEY_FILE))
+    own = bytes(node_key.verify_key)
+    index = next((n.index for n in genesis.nodes if n.verify_key == own), None)
+    if index is None:
+        raise ConfigError("this node's key is not one of the genesis nodes")
+    node = genesis.node(index)
+    if node is not None and node.box_key != bytes(box_key.public_key):
+        raise ConfigError("box_key does not match the genesis entry of this node")
+    return NodeIdentity(home, config, genesis, index, node_key, box_key)
+
+
+def listen_endpoint(address: str) -> tuple[str, int]:
+    """Host and port of a ``/ip4/HOST/tcp/PORT`` multiaddr; raises :class:`ConfigError`."""
+    try:
+        parsed = multiaddr.Multiaddr(address)
+        return parsed.value_for_protocol("ip4"), int(parsed.value_for_protocol("tcp"))
+    except Exception as exc:
+        raise ConfigError(f"p2p_listen {address!r} is not /ip4/HOST/tcp/PORT") from exc
+
+
+def timeouts_of(genesis: Genesis) -> Timeouts:
+    """Round timing from genesis (``round_timeout_ms`` sets the first proposal wait)."""
+    propose = max(genesis.round_timeout_ms / 1000, 0.2)
+    return Timeouts(
+        propose=propose,
+        prepare=propose / 2,
+        commit=propose / 2,
+        increment=propose / 2,
+        batch_delay=min(0.2, genesis.block_interval_ms / 1000),
+        status_interval=2.0,
+    )
