@@ -243,7 +243,7 @@ def _verify_rates(
         return rates
     for size, (first, last) in spans.items():
         # From the block before the span to its last block: every block of the span.
-        seconds = stamps[last] - stamps[first - 1]
+        seconds = max(stamps[last] - stamps[first - 1], 1e-9)
         rates[str(size)] = {
             "blocks": last - first + 1,
             "blocks_per_s": (last - first + 1) / seconds,
@@ -257,7 +257,13 @@ def _yes(ok: bool) -> str:
 
 
 @click.command()
-@click.option("--records", default=100_000, show_default=True, help="Records to store first.")
+@click.option(
+    "--records",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Records to store first.",
+)
 @click.option(
     "--blocks",
     "block_counts",
@@ -265,7 +271,13 @@ def _yes(ok: bool) -> str:
     show_default=True,
     help="Blocks appended (and timed) for sizes 1,10,100.",
 )
-@click.option("--query-runs", default=200, show_default=True, help="Calls per query type.")
+@click.option(
+    "--query-runs",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Calls per query type.",
+)
 @click.option(
     "--dir",
     "directory",
