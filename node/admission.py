@@ -32,6 +32,7 @@ from ledger.transition import execute
 #: Largest transaction accepted. A block of ``max_items`` (32) such transactions must still fit
 #: one gossip message when it is proposed (see node.service), with room for the votes.
 MAX_TX_BYTES = 128 * 1024
+_NONCE_MEMORY = 100_000
 
 
 class RequestRefused(Exception):
@@ -96,6 +97,12 @@ class Admission:
         self._trees: dict[str, AttributeHashTree] = {}
         #: (requester, nonce) -> consensus id of the pending request holding that nonce.
         self.pending_nonces: dict[tuple[bytes, bytes], bytes] = {}
+
+    def hold_nonce(self, tx: AccessRequest, ident: bytes) -> None:
+        """Mark ``tx``'s nonce as taken by the pending request ``ident``."""
+        if len(self.pending_nonces) >= _NONCE_MEMORY:
+            self.pending_nonces.clear()
+        self.pending_nonces[(tx.requester, tx.nonce)] = ident
 
     def parse_request(self, request: bytes) -> AccessRequest:
         try:

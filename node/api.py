@@ -113,11 +113,15 @@ class NodeFacade:
             raise InvalidInput(f"not a transaction: {exc}", "malformed") from exc
         kind = ItemKind.REQUEST if isinstance(tx, AccessRequest) else ItemKind.TX
         submission = Submission(kind, raw)
-        if submission.item_id in machine.pool:
+        if submission.item_id in machine.pool or self.node.recently_submitted(submission):
             raise Conflict("transaction is already pending", "duplicate")
         problem = app.transaction_problem(raw)
         if problem is not None:
             raise api_error(problem.status, problem.code, problem.message)
+        if isinstance(tx, AccessRequest):
+            # Held from now on, not only once consensus has taken the request in: a second
+            # request with the same nonce right behind this one is a replay too.
+            app.admission.hold_nonce(tx, submission.item_id)
         try:
             await self.node.submit(submission)
         except InboxFull as exc:

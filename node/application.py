@@ -113,7 +113,7 @@ class NodeApplication:
             raise InvalidMessage(exc.message) from exc
         decision = self.admission.decide(tx)
         ident = item_id(ItemKind.REQUEST, request)
-        self.admission.pending_nonces[(tx.requester, tx.nonce)] = ident
+        self.admission.hold_nonce(tx, ident)
         share = b""
         if decision.approve:
             try:

@@ -91,6 +91,7 @@ class NodeService:
         self.http_urls: list[str] = []
         self.catch_up = CatchUp(identity.index)
         self.request_items: dict[bytes, bytes] = {}
+        self._submitted: set[bytes] = set()
         self._commit_event = trio.Event()
         self._nursery: trio.Nursery | None = None
         # Inputs of the consensus task, each with the index of the node it came from (if known).
@@ -206,8 +207,14 @@ class NodeService:
         :class:`InboxFull` when the node is too busy to take it."""
         if not self._enqueue(submission, None):
             raise InboxFull("the node is too busy to take submissions; retry later")
+        self._submitted.add(submission.item_id)
         if submission.kind is ItemKind.REQUEST:
             self._remember_request(submission)
+
+    def recently_submitted(self, submission: Submission) -> bool:
+        """Whether a client handed this exact item to this node and it still waits in the
+        inbox (so it is not in the consensus pool yet)."""
+        return submission.item_id in self._submitted
 
     def _remember_request(self, submission: Submission) -> None:
         """Map the request's ledger id (what clients ask about) to its consensus id."""
@@ -231,6 +238,8 @@ class NodeService:
         self._carry_out(machine.start(time.time()), nursery)
         while True:
             item, origin = await self._inbox.get()
+            if isinstance(item, Submission):
+                self._submitted.discard(item.item_id)
             try:
                 if isinstance(item, Timer):
                     out = machine.on_timer(item, time.time())
