@@ -76,6 +76,12 @@ _MAX_GOSSIP = 8 * 1024 * 1024
 T = TypeVar("T")
 
 
+def claim_rank(index: int, height: int, n: int) -> int:
+    """Node ``index``'s place (0 = first) in the round-0 claim order at ``height``: the
+    consensus' preferred claimant of round 0 comes first, then the next indexes in turn."""
+    return (index - 1 - height) % n
+
+
 class NodeService:
     """A running node; see the module docstring. Read-only state is public for the HTTP API."""
 
@@ -325,8 +331,7 @@ class NodeService:
         The delay never changes what is decided, only who is likely to claim first.
         """
         _, _, machine = self.require()
-        rank = (self.index - 1 - machine.height) % self.genesis.size
-        return rank * _CLAIM_STAGGER_SECONDS
+        return claim_rank(self.index, machine.height, self.genesis.size) * _CLAIM_STAGGER_SECONDS
 
     async def _deliver_later(self, delay: float, message: Message, origin: int | None) -> None:
         await trio.sleep(delay)
