@@ -206,9 +206,8 @@ def service_routes(node: NodeService) -> list[Route]:
                 return JSONResponse(answer)
             if not await node.wait_commit(deadline):
                 break
-        _, _, machine = node.require()
         item = node.request_items.get(request_id)
-        if item is None or item not in machine.pool:
+        if item is None or not node.is_pending(item):
             raise NotFound("request is neither committed nor pending here")
         return JSONResponse({"request_id": request_id.hex(), "status": "pending", "height": None})
 

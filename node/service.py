@@ -217,6 +217,11 @@ class NodeService:
         if submission.kind is ItemKind.REQUEST:
             self._remember_request(submission)
 
+    def is_pending(self, item_id: bytes) -> bool:
+        """Whether a consensus item waits here: in the pool, or still in the inbox."""
+        _, _, machine = self.require()
+        return item_id in machine.pool or item_id in self._submitted
+
     def recently_submitted(self, submission: Submission) -> bool:
         """Whether a client handed this exact item to this node and it still waits in the
         inbox (so it is not in the consensus pool yet)."""
