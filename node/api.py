@@ -150,6 +150,14 @@ class NodeCollector(Collector):
                 "Records in the sharing-audit chain.",
                 self.node.ledger.head().audit_length,
             ),
+            "iomtshare_inbox_items": (
+                "Inputs waiting for the consensus task.",
+                self.node.inbox_size(),
+            ),
+            "iomtshare_evidence": (
+                "Misbehaviour evidence gathered since start.",
+                self.node.evidence_seen,
+            ),
         }
         for name, (text, value) in values.items():
             yield GaugeMetricFamily(name, text, value=value)

@@ -98,6 +98,8 @@ class NodeService:
         self.catch_up = CatchUp(identity.index)
         self.request_items: dict[bytes, bytes] = {}
         self._submitted: set[bytes] = set()
+        #: Misbehaviour evidence (equivocation, bad shares) this node has gathered.
+        self.evidence_seen = 0
         self._commit_event = trio.Event()
         self._nursery: trio.Nursery | None = None
         # Inputs of the consensus task, each with the index of the node it came from (if known).
@@ -217,6 +219,9 @@ class NodeService:
         if submission.kind is ItemKind.REQUEST:
             self._remember_request(submission)
 
+    def inbox_size(self) -> int:
+        return len(self._inbox)
+
     def is_pending(self, item_id: bytes) -> bool:
         """Whether a consensus item waits here: in the pool, or still in the inbox."""
         _, _, machine = self.require()
@@ -291,7 +296,12 @@ class NodeService:
         for event in out.trace:
             logger.debug("consensus %s", event)
         for evidence in out.evidence:
-            logger.warning("misbehaviour evidence kind=%s", type(evidence).__name__)
+            self.evidence_seen += 1
+            logger.warning(
+                "misbehaviour evidence kind=%s offender=%d",
+                type(evidence).__name__,
+                evidence.offender,
+            )
         if out.commits or app.dropped:
             self._purge_pool()
         if out.commits:
