@@ -45,7 +45,7 @@ def test_save_and_load(tmp_path: Path) -> None:
         "not toml = = =",
         "version = 1\n",
         'version = 2\np2p_listen = "/ip4/127.0.0.1/tcp/1"\n',
-        'version = 1\np2p_listen = 5\n',
+        "version = 1\np2p_listen = 5\n",
         'version = 1\np2p_listen = "x"\nhttp_port = 70000\n',
         'version = 1\np2p_listen = "x"\nhttp_port = true\n',
         'version = 1\np2p_listen = "x"\npeers = "one"\n',

@@ -150,7 +150,6 @@ async def test_topics_and_protocol_names_are_fixed_once_running() -> None:
             serve_echo(peer.host)
 
 
-
 @trio_test
 async def test_metrics_follow_peers_gossip_requests_and_refusals() -> None:
     async with host_group(2, setup=serve_failures) as (client, server):
