@@ -102,8 +102,8 @@ class PairingCounter(Group):
     def g2_from_bytes(self, data: bytes) -> G2Element:
         return self._inner.g2_from_bytes(data)
 
-    def gt_from_bytes(self, data: bytes) -> GTElement:
-        return self._inner.gt_from_bytes(data)
+    def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> GTElement:
+        return self._inner.gt_from_bytes(data, check_subgroup=check_subgroup)
 
 
 _fresh = count()

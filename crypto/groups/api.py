@@ -160,8 +160,13 @@ class Group(ABC):
         """Decode 96 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical and in G2."""
 
     @abstractmethod
-    def gt_from_bytes(self, data: bytes) -> GTElement:
-        """Decode 576 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical, in GT."""
+    def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> GTElement:
+        """Decode 576 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical, in GT.
+
+        ``check_subgroup=False`` skips only the (costly) order-r test, keeping every other
+        check. Pass it solely for values that a verification equation later pins to GT before
+        anything uses them, such as the commitments of a share proof.
+        """
 
     def __repr__(self) -> str:
         return f"Group({self.name!r})"

@@ -335,12 +335,16 @@ class MclGroup(Group):
         _, _, _, y0, y1 = str(point).split()
         return MclG2(-point if encoding.fp2_sign(int(y0), int(y1)) != sign else point)
 
-    def gt_from_bytes(self, data: bytes) -> MclGT:
-        coefficients = encoding.decode_gt(data)
+    def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> MclGT:
+        encoding.decode_gt(data)  # length and reduced coefficients
+        # mcl's own layout: the same coefficients in the same order, each little-endian.
+        chunks = [data[i : i + FP_BYTES] for i in range(0, GT_BYTES, FP_BYTES)]
         try:
-            element = pymcl.GT(" ".join(str(c) for c in coefficients), 10)
+            element = pymcl.GT.deserialize(b"".join(reversed(chunks))[::-1])
         except (ValueError, RuntimeError) as exc:
             raise DecodeError("GT element rejected by mcl") from exc
-        if element.is_zero() or not _gt_has_order_r(element):
+        if element.is_zero():
+            raise DecodeError("GT element is zero")
+        if check_subgroup and not _gt_has_order_r(element):
             raise DecodeError("GT element is not in the order-r subgroup")
         return MclGT(element)

@@ -206,9 +206,11 @@ class PyEccGroup(Group):
     def g2_from_bytes(self, data: bytes) -> PyEccG2:
         return self._g2_from_affine(encoding.decode_g2(data))
 
-    def gt_from_bytes(self, data: bytes) -> PyEccGT:
+    def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> PyEccGT:
         flat = encoding.tower_to_flat(encoding.decode_gt(data))
         element = bls.FQ12(flat)
-        if element == bls.FQ12.zero() or element**R != bls.FQ12.one():
+        if element == bls.FQ12.zero():
+            raise DecodeError("GT element is zero")
+        if check_subgroup and element**R != bls.FQ12.one():
             raise DecodeError("GT element is not in the order-r subgroup")
         return PyEccGT(element)

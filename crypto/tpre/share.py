@@ -4,8 +4,12 @@ Node i holds rk_i with e(g1, rk_i) = VK_i and publishes s_i = e(C1, rk_i). The p
 Fiat-Shamir sigma protocol for the homomorphism R -> (e(C1, R), e(g1, R)) at the witness rk_i:
 commitment (A, B) = (e(C1, T), e(g1, T)) for T = g2^tau, challenge c = H(context, index, C1, s_i,
 VK_i, A, B), response z = T * rk_i^c. The verifier checks e(C1, z) = A s_i^c and
-e(g1, z) = B VK_i^c. Sending (A, B) rather than c lets many shares of one ciphertext be verified
-together with two pairings in all (:func:`verify_shares_batch`).
+e(g1, z) = B VK_i^c. Sending (A, B) rather than c lets many shares of one ciphertext be
+verified together with two pairings in all (:func:`verify_shares_batch`).
+
+Decoding checks that s_i lies in GT but not A and B: once s_i and VK_i are in GT, each
+equation forces its commitment into GT too, and nothing reads A or B except the verifiers. This
+saves two order-r tests (about 2 ms on mcl) per received share.
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ class ReEncryptionShare:
             r.expect_header(TAG_REENCRYPTION_SHARE, VERSION)
             index = r.u16()
             value = group.gt_from_bytes(r.fixed(GT_BYTES))
-            a = group.gt_from_bytes(r.fixed(GT_BYTES))
-            b = group.gt_from_bytes(r.fixed(GT_BYTES))
+            a = group.gt_from_bytes(r.fixed(GT_BYTES), check_subgroup=False)
+            b = group.gt_from_bytes(r.fixed(GT_BYTES), check_subgroup=False)
             return cls(index, value, a, b, group.g2_from_bytes(r.fixed(G2_BYTES)))
 
         return parse(data, "re-encryption share", body)

@@ -66,8 +66,8 @@ class CountingGroup(Group):
     def g2_from_bytes(self, data: bytes) -> G2Element:
         return self.inner.g2_from_bytes(data)
 
-    def gt_from_bytes(self, data: bytes) -> GTElement:
-        return self.inner.gt_from_bytes(data)
+    def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> GTElement:
+        return self.inner.gt_from_bytes(data, check_subgroup=check_subgroup)
 
 
 def policies(max_depth: int = 3, universe: Sequence[str] = UNIVERSE) -> st.SearchStrategy[Policy]:

@@ -165,6 +165,10 @@ def test_g2_and_gt_decoding_rejects(group: Group) -> None:
     two = (2).to_bytes(48, "big") + bytes(GT_BYTES - 48)
     with pytest.raises(DecodeError):
         group.gt_from_bytes(two)
+    # Without the order test it parses, and re-encodes to the same bytes.
+    assert bytes(group.gt_from_bytes(two, check_subgroup=False)) == two
+    with pytest.raises(DecodeError):
+        group.gt_from_bytes(bytes(GT_BYTES), check_subgroup=False)
 
 
 @settings(max_examples=200)

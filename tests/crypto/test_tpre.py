@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.errors import DecryptionError, ThresholdError, VerificationError
+from crypto.errors import DecodeError, DecryptionError, ThresholdError, VerificationError
 from crypto.groups import Group
+from crypto.groups.params import GT_BYTES
 from crypto.tpre import (
+    ReEncryptionShare,
     ReKeyShare,
     combine_shares,
     decrypt_as_owner,
@@ -98,6 +100,23 @@ def test_tampered_share_or_proof_fails(world: World) -> None:
     for bad in tampered:
         with pytest.raises(VerificationError):
             verify_share(g, bad, vk, c1, b"req")
+
+
+def test_commitment_outside_gt_decodes_but_never_verifies(world: World) -> None:
+    g, c1 = world.group, world.ciphertext.c1
+    shares = world.shares(b"sub")
+    raw = bytearray(shares[0].to_bytes())
+    outside = (2).to_bytes(48, "big") + bytes(GT_BYTES - 48)  # 2 in Fp12: not of order r
+    offset = 2 + 2 + GT_BYTES  # header, index, s_i; then A
+    for start in (offset, offset + GT_BYTES):  # A, then B
+        forged = bytes(raw[:start]) + outside + bytes(raw[start + GT_BYTES :])
+        share = ReEncryptionShare.from_bytes(g, forged)
+        with pytest.raises(VerificationError):
+            verify_share(g, share, world.vks[0], c1, b"sub")
+        with pytest.raises(VerificationError):
+            verify_shares_batch(g, [share, *shares[1:]], world.vk_map(), c1, b"sub")
+    with pytest.raises(DecodeError):  # s_i itself is always checked
+        ReEncryptionShare.from_bytes(g, bytes(raw[:4]) + outside + bytes(raw[4 + GT_BYTES :]))
 
 
 def test_batch_verification_accepts_good_and_names_bad(world: World) -> None:
