@@ -19,8 +19,8 @@ from typing import Final
 from crypto.codec import join_chunks
 from crypto.groups import G1Element, Group
 
-ATTRIBUTE_DST: Final = b"IOMTSHARE-V01-FAME-ATTRIBUTE-TERM_BLS12381G1_XMD:SHA-256_SSWU_RO_"
-COLUMN_DST: Final = b"IOMTSHARE-V01-FAME-COLUMN-TERM_BLS12381G1_XMD:SHA-256_SSWU_RO_"
+ATTRIBUTE_DST: Final = b"IOMTSHARE-V01-FAME-ATTR_BLS12381G1_XMD:SHA-256_SSWU_RO_"
+COLUMN_DST: Final = b"IOMTSHARE-V01-FAME-COLUMN_BLS12381G1_XMD:SHA-256_SSWU_RO_"
 
 #: (l, t) pairs in the order keys and ciphertexts use them: l in 1..3, t in 1..2.
 LT_PAIRS: Final = tuple((ell, t) for ell in (1, 2, 3) for t in (1, 2))

@@ -14,7 +14,9 @@ Hashing to G1 runs in mcl itself: pymcl does not wrap mcl's RFC 9380 settings, s
 (``mclBn_setMapToMode`` and ``mclBnG1_setDst``). Hashing to G2 stays in Python: mcl's G2 DST
 setting gave results that differ from RFC 9380 for every DST but the RFC's own test DST, and
 G2 hashing is only used for a few fixed generators. The mode is process-wide
-and the DST a library global, so every hash sets the DST it needs under a lock. A known-answer
+and the DST a library global, so every hash sets the DST it needs under a lock. mcl takes DSTs
+of at most 64 bytes; a longer one is hashed by the Python path (same result, about 4x slower),
+so the project's own DSTs stay within 64 bytes. A known-answer
 check runs first; if the C API is missing or answers wrongly, the backend falls back to the
 Python implementation in :mod:`crypto.groups.hash_to_curve`.
 """
