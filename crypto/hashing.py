@@ -8,8 +8,9 @@ ever reaches the hash. Tags are ASCII names such as ``b"iomtshare/tpre/share-pro
 from __future__ import annotations
 
 import hashlib
+import struct
 
-from crypto.codec import join_chunks
+_LENGTH = struct.Struct(">I")
 
 DIGEST_SIZE = 32
 
@@ -18,7 +19,13 @@ def digest(tag: bytes, *parts: bytes) -> bytes:
     """SHA-256 of the length-prefixed ``tag`` and ``parts``."""
     if not tag:
         raise ValueError("a hash tag must not be empty")
-    return hashlib.sha256(join_chunks((tag, *parts))).digest()
+    # Same bytes as hashing crypto.codec.join_chunks((tag, *parts)), without building them.
+    h = hashlib.sha256(_LENGTH.pack(len(tag)))
+    h.update(tag)
+    for part in parts:
+        h.update(_LENGTH.pack(len(part)))
+        h.update(part)
+    return h.digest()
 
 
 def digest_to_int(tag: bytes, modulus: int, *parts: bytes) -> int:
