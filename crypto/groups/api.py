@@ -126,6 +126,10 @@ class Group(ABC):
         """e(g1, g2)^k; backends may use a precomputed table for this fixed base."""
         return self.z**exponent
 
+    def g2_mul_generator(self, scalar: int) -> G2Element:
+        """g2^k; backends may use a precomputed table for this fixed base."""
+        return self.g2 * scalar
+
     @abstractmethod
     def g1_identity(self) -> G1Element: ...
 

@@ -24,9 +24,10 @@ Python implementation in :mod:`crypto.groups.hash_to_curve`.
 from __future__ import annotations
 
 import ctypes
+import operator
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 import pymcl
@@ -174,41 +175,48 @@ class MclGT(GTElement):
 
 
 class _FixedBaseTable:
-    """Powers base^(d * 256^w) for every byte position w and digit d, built on first use.
+    """Multiples base * (d * 256^w) for every byte position w and digit d, built on first use.
 
-    An exponentiation is then at most 32 multiplications instead of a full exponentiation
-    (about 6 MB of GT elements; worth it for e(g1, g2), the base of every encryption).
+    Works for any mcl group given its identity and group operation (``*`` in GT, ``+`` in
+    G1/G2). An exponentiation by a fixed base is then at most 32 group operations: about 6 MB
+    for e(g1, g2), the base of every encryption, and 2.5 MB for g2, the base of every share
+    proof's commitment.
     """
 
     _WINDOW = 8
 
-    def __init__(self, base: pymcl.GT) -> None:
+    def __init__(
+        self, base: Any, identity: Callable[[], Any], combine: Callable[[Any, Any], Any]
+    ) -> None:
         self._base = base
-        self._rows: list[list[pymcl.GT]] | None = None
+        self._identity = identity
+        self._combine = combine
+        self._rows: list[list[Any]] | None = None
 
-    def _build(self) -> list[list[pymcl.GT]]:
+    def _build(self) -> list[list[Any]]:
         rows = []
         step = self._base
         for _ in range(0, R.bit_length(), self._WINDOW):
-            row = [pymcl.GT(), step]
+            row = [self._identity(), step]
             for _ in range(2, 1 << self._WINDOW):
-                row.append(row[-1] * step)
+                row.append(self._combine(row[-1], step))
             rows.append(row)
-            step = row[-1] * step
+            step = self._combine(row[-1], step)
         return rows
 
-    def pow(self, exponent: int) -> pymcl.GT:
+    def power(self, exponent: int) -> Any:
         rows = self._rows
         if rows is None:
             rows = self._rows = self._build()
         k = exponent % R
-        acc = pymcl.GT()
+        acc = self._identity()
+        combine = self._combine
         for row in rows:
             if k == 0:
                 break
             digit = k & 0xFF
             if digit:
-                acc = acc * row[digit]
+                acc = combine(acc, row[digit])
             k >>= self._WINDOW
         return acc
 
@@ -233,7 +241,8 @@ class MclGroup(Group):
         self._g2 = MclG2(pymcl.g2)
         self._one = MclGT(pymcl.GT())
         self._z = MclGT(pymcl.pairing(pymcl.g1, pymcl.g2))
-        self._z_table = _FixedBaseTable(self._z._e)
+        self._z_table = _FixedBaseTable(self._z._e, pymcl.GT, operator.mul)
+        self._g2_table = _FixedBaseTable(pymcl.g2, pymcl.G2, operator.add)
         self._hasher = _load_hasher()
 
     @property
@@ -258,7 +267,10 @@ class MclGroup(Group):
         return self._z
 
     def z_pow(self, exponent: int) -> MclGT:
-        return MclGT(self._z_table.pow(exponent))
+        return MclGT(self._z_table.power(exponent))
+
+    def g2_mul_generator(self, scalar: int) -> MclG2:
+        return MclG2(self._g2_table.power(scalar))
 
     def g1_identity(self) -> MclG1:
         return MclG1(pymcl.G1())

@@ -105,7 +105,7 @@ def reencryption_share(
     """
     rk = rekey.share.rk
     tau = group.random_scalar()
-    t = group.g2 * tau
+    t = group.g2_mul_generator(tau)
     value = group.pairing(c1, rk)
     commitment_a = c1_pairing**tau if c1_pairing is not None else group.pairing(c1, t)
     unproven = ReEncryptionShare(

@@ -41,6 +41,13 @@ def test_group_laws(group: Group) -> None:
     assert e / e == group.gt_one
 
 
+@settings(max_examples=25)
+@given(k=st.integers(min_value=0, max_value=2 * R))
+def test_fixed_base_tables_agree_with_plain_exponentiation(mcl: Group, k: int) -> None:
+    assert mcl.z_pow(k) == mcl.z**k
+    assert mcl.g2_mul_generator(k) == mcl.g2 * k
+
+
 def test_pairing_product_equals_product_of_pairings(group: Group) -> None:
     pairs = [(group.g1 * 3, group.g2 * 5), (group.g1 * 7, group.g2 * 2)]
     expected = group.pairing(*pairs[0]) * group.pairing(*pairs[1])
