@@ -13,7 +13,7 @@ from consensus.simulation.invariants import check_all
 from consensus.simulation.scenario import MIXES, random_scenario
 from consensus.simulation.simulator import SimResult, run
 
-SEEDS_PER_CASE = 60  # x 7 mixes = 420 seeded runs for each n
+SEEDS_PER_CASE = 200  # x 7 mixes x 3 sizes = 4,200 seeded runs
 
 
 def _explain(result: SimResult, problems: list[str]) -> str:
