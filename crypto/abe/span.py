@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from crypto.abe.errors import UnsatisfiedPolicyError
 from crypto.policy import Attribute, Gate, Policy
+from crypto.polynomial import lagrange_at_zero
 
 #: ``(column, base, count)`` stands for sum_{m=1..count} base^m e_(column+m-1): a single entry
 #: +-1 is ``(column, +-1, 1)``; a child x of a k-of-n gate adds ``(first, x, k-1)``.
@@ -91,18 +92,6 @@ def span_program(policy: Policy) -> SpanProgram:
     return SpanProgram(tuple(labels), tuple(rows), next_column)
 
 
-def _lagrange_at_zero(points: list[int], order: int) -> list[int]:
-    coefficients = []
-    for i, xi in enumerate(points):
-        numerator, denominator = 1, 1
-        for j, xj in enumerate(points):
-            if i != j:
-                numerator = numerator * xj % order
-                denominator = denominator * (xj - xi) % order
-        coefficients.append(numerator * pow(denominator, -1, order) % order)
-    return coefficients
-
-
 def recombination(policy: Policy, attributes: Collection[str], order: int) -> dict[int, int]:
     """Coefficients ``{row: gamma}`` with sum gamma_i M_i = e_0 over rows the attributes label.
 
@@ -130,7 +119,7 @@ def recombination(policy: Policy, attributes: Collection[str], order: int) -> di
             for i in chosen:
                 solve(node.children[i], offsets[i], weight)
             return
-        lambdas = _lagrange_at_zero([i + 1 for i in chosen], order)
+        lambdas = lagrange_at_zero([i + 1 for i in chosen], order)
         for i, lam in zip(chosen, lambdas, strict=True):
             solve(node.children[i], offsets[i], weight * lam)
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from crypto.codec import Reader, Writer, parse
 from crypto.dual.keys import DomainSecretKey
 from crypto.dual.params import DualParams
-from crypto.dual.polynomial import evaluate_polynomial, random_polynomial
 from crypto.errors import DecodeError, ThresholdError, VerificationError
 from crypto.groups import G2Element
 from crypto.groups.params import G2_BYTES, SCALAR_BYTES
 from crypto.groups.scalars import scalar_from_bytes, scalar_to_bytes
+from crypto.polynomial import evaluate_polynomial, random_polynomial
 from crypto.sealing import BoxPublicKey, BoxSecretKey
 
 DEALING_TYPE_TAG = 0x57

@@ -25,12 +25,12 @@ from crypto.dual import dleq
 from crypto.dual.ciphertext import NormalizedCiphertext, open_with_blinding
 from crypto.dual.dealing import DomainKeyDealing, DomainKeyShare
 from crypto.dual.params import DualParams
-from crypto.dual.polynomial import lagrange_at_zero
 from crypto.errors import DecodeError, ThresholdError, VerificationError
 from crypto.groups import G1Element, GTElement
 from crypto.groups.params import GT_BYTES
 from crypto.groups.scalars import inv_mod
 from crypto.hashing import digest
+from crypto.polynomial import lagrange_at_zero
 
 DECRYPTION_SHARE_TYPE_TAG = 0x5B
 THRESHOLD_VERSION = 1

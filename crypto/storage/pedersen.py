@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from crypto.codec import Reader, Writer, parse
-from crypto.dual.polynomial import basis_polynomials, evaluate_polynomial
 from crypto.errors import DecodeError, ThresholdError
 from crypto.groups import G1Element, Group
 from crypto.groups.params import G1_BYTES, SCALAR_BYTES
 from crypto.groups.scalars import scalar_from_bytes, scalar_to_bytes
+from crypto.polynomial import basis_polynomials, evaluate_polynomial
 from crypto.storage.erasure import Rebuilt
 from crypto.storage.errors import CorruptFragmentError, NotEnoughFragmentsError
 

@@ -17,7 +17,6 @@ from crypto.tpre.combine import (
     ReEncryptedCiphertext,
     combine_shares,
     decrypt_reencrypted,
-    lagrange_at_zero,
 )
 from crypto.tpre.grant import (
     Grant,
@@ -52,7 +51,6 @@ __all__ = [
     "decrypt_reencrypted",
     "encrypt_to_owner",
     "generate_user_key",
-    "lagrange_at_zero",
     "make_grant",
     "open_rekey_share",
     "reencryption_share",

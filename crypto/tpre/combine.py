@@ -14,6 +14,7 @@ from crypto.errors import ThresholdError
 from crypto.groups import G1Element, Group, GTElement
 from crypto.groups.params import G1_BYTES, GT_BYTES
 from crypto.groups.scalars import inv_mod
+from crypto.polynomial import lagrange_at_zero
 from crypto.tpre.ciphertext import OwnerCiphertext, dem_key
 from crypto.tpre.keys import UserSecretKey
 from crypto.tpre.share import VerifiedShare
@@ -44,19 +45,6 @@ class ReEncryptedCiphertext:
             return cls(c1, c2, alpha, r.blob())
 
         return parse(data, "re-encrypted ciphertext", body)
-
-
-def lagrange_at_zero(indexes: Sequence[int], order: int) -> list[int]:
-    """Lagrange coefficients at X = 0 for the distinct nonzero ``indexes``."""
-    coefficients = []
-    for i in indexes:
-        num, den = 1, 1
-        for j in indexes:
-            if j != i:
-                num = num * j % order
-                den = den * (j - i) % order
-        coefficients.append(num * inv_mod(den, order) % order)
-    return coefficients
 
 
 def combine_shares(

@@ -15,6 +15,7 @@ from crypto.errors import DecodeError, VerificationError
 from crypto.groups import G2Element, Group, GTElement
 from crypto.groups.params import G2_BYTES, GT_BYTES
 from crypto.groups.scalars import inv_mod
+from crypto.polynomial import evaluate_polynomial, random_polynomial
 from crypto.sealing import BoxPublicKey, BoxSecretKey
 from crypto.tpre.keys import UserPublicKey, UserSecretKey
 from crypto.tpre.tags import TAG_GRANT, TAG_REKEY_SHARE, VERSION
@@ -117,16 +118,12 @@ def make_grant(
     if not 1 <= threshold <= n <= MAX_NODES:
         raise ValueError(f"threshold {threshold} of {n} nodes is not possible")
     order = group.order
-    coefficients = [inv_mod(owner_secret.scalar, order)]
-    coefficients += [group.random_scalar() for _ in range(threshold - 1)]
+    coefficients = random_polynomial(inv_mod(owner_secret.scalar, order), threshold - 1, order)
     base = group.pairing(group.g1, requester.x2)
     commitments = tuple(base**c for c in coefficients[1:])
     sealed = []
     for index, box_key in enumerate(node_box_keys, start=1):
-        f_i = 0
-        for c in reversed(coefficients):
-            f_i = (f_i * index + c) % order
-        share = ReKeyShare(index, requester.x2 * f_i)
+        share = ReKeyShare(index, requester.x2 * evaluate_polynomial(coefficients, index, order))
         sealed.append(box_key.seal(share.to_bytes()))
     return Grant(threshold, owner_secret.public_key(), requester, commitments, tuple(sealed))
 

@@ -1,4 +1,5 @@
-"""Polynomials over the scalar field: Shamir dealing, evaluation and Lagrange coefficients."""
+"""Polynomials over a prime field: Shamir dealing, evaluation, interpolation and Lagrange
+coefficients, shared by every threshold scheme of the project."""
 
 from __future__ import annotations
 

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto.dual.polynomial import (
+from crypto.errors import ThresholdError
+from crypto.groups.params import R
+from crypto.polynomial import (
     evaluate_polynomial,
     interpolate,
     lagrange_at_zero,
     random_polynomial,
 )
-from crypto.errors import ThresholdError
-from crypto.groups.params import R
 
 
 @settings(max_examples=60)
