@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from bench.report import format_table, write_json
+from bench.report import backend_option, format_table, json_option, write_json
 from bench.timing import Timing, measure
 from crypto.abe import AttributeTermCache, decapsulate, encapsulate, keygen, setup
 from crypto.abe.keys import FameMasterKey
@@ -193,13 +193,7 @@ def _anchor_table(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
 
 
 @click.command("abe")
-@click.option(
-    "--backend",
-    type=click.Choice(["mcl", "py_ecc", "both"]),
-    default="both",
-    show_default=True,
-    help="Pairing backend(s) to measure.",
-)
+@backend_option
 @click.option(
     "--runs", type=click.IntRange(min=1), default=5, show_default=True, help="Runs on mcl."
 )
@@ -211,12 +205,7 @@ def _anchor_table(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
     help="Runs on py_ecc, which only measures the and-10 case (a pairing takes ~0.4 s there).",
 )
 @click.option("--quick", is_flag=True, help="Only and-10 and 2-of-3 (a smoke run).")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every figure to this JSON file.",
-)
+@json_option
 def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
     """FAME CP-ABE KeyGen/Encrypt/Decrypt, anchored on Charm's published FAME figures."""
     backends = ["mcl", "py_ecc"] if backend == "both" else [backend]

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bench.report import format_table, write_json
+from bench.report import backend_option, format_table, json_option, write_json
 from bench.timing import Timing, measure
 from crypto.groups import Group, load_group
 from crypto.sealing import BoxSecretKey
@@ -200,13 +200,7 @@ def _summary(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
 
 
 @click.command("crypto")
-@click.option(
-    "--backend",
-    type=click.Choice(["mcl", "py_ecc", "both"]),
-    default="both",
-    show_default=True,
-    help="Pairing backend(s) to measure.",
-)
+@backend_option
 @click.option(
     "--runs",
     type=click.IntRange(min=3),
@@ -229,12 +223,7 @@ def _summary(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
     help="How many (t, n) configurations to run on py_ecc.",
 )
 @click.option("--no-umbral", is_flag=True, help="Skip the umbral-pre anchor.")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every figure to this JSON file.",
-)
+@json_option
 def command(
     backend: str,
     runs: int,

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from bench.report import format_table, write_json
+from bench.report import backend_option, format_table, json_option, write_json
 from bench.timing import measure
 from crypto.dual import (
     DecryptionRequest,
@@ -357,13 +357,7 @@ def _print(title: str, rows: list[Row]) -> None:
 
 
 @click.command("dual")
-@click.option(
-    "--backend",
-    type=click.Choice(["mcl", "py_ecc", "both"]),
-    default="both",
-    show_default=True,
-    help="Pairing backend(s) to measure.",
-)
+@backend_option
 @click.option(
     "--runs",
     type=click.IntRange(min=1),
@@ -383,12 +377,7 @@ def _print(title: str, rows: list[Row]) -> None:
     is_flag=True,
     help="Cap sizes (items <= 100, data <= 5 MB, n <= 12) for a fast check.",
 )
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every figure to this JSON file.",
-)
+@json_option
 def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
     """Seed 000's Figs. 6-9 and Table IV, next to the paper's numbers."""
     backends = ["mcl", "py_ecc"] if backend == "both" else [backend]

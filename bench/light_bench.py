@@ -21,7 +21,7 @@ from typing import Any
 
 import click
 
-from bench.report import format_table, write_json
+from bench.report import format_table, json_option, write_json
 from bench.timing import Timing, measure
 from crypto.hashing import digest
 from crypto.light import Authority, EdgeVerifier, FreshnessWindow
@@ -157,12 +157,7 @@ def _scaled(t: Timing, inner: int) -> Timing:
     show_default=True,
     help="Reading size (the paper's |M| is 320 bits = 40 bytes).",
 )
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every figure to this JSON file.",
-)
+@json_option
 def command(runs: int, payload_bytes: int, json_path: Path | None) -> None:
     """Seed 001's phases on edwards25519 vs the paper's cost model (Tables 2 and 5)."""
     prims = _primitives(runs)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import click
+
 
 def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """Render ``rows`` under ``headers`` with right-aligned columns (left for the first)."""
@@ -55,3 +57,21 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps({"machine": machine_info(), **payload}, indent=2) + "\n")
     tmp.replace(path)
+
+
+#: ``--backend``: which pairing backend(s) a benchmark measures.
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["mcl", "py_ecc", "both"]),
+    default="both",
+    show_default=True,
+    help="Pairing backend(s) to measure.",
+)
+
+#: ``--json PATH``: where a benchmark also writes its figures (parameter ``json_path``).
+json_option = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every figure to this JSON file.",
+)
