@@ -10,9 +10,17 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from crypto.groups.api import G1Element, G2Element, Group, GTElement
+from crypto.groups.api import G1Element, G2Element, Group, GTElement, PreparedG2
 
-__all__ = ["BACKENDS", "G1Element", "G2Element", "GTElement", "Group", "load_group"]
+__all__ = [
+    "BACKENDS",
+    "G1Element",
+    "G2Element",
+    "GTElement",
+    "Group",
+    "PreparedG2",
+    "load_group",
+]
 
 BACKENDS = ("mcl", "py_ecc")
 ENV_VAR = "IOMTSHARE_PAIRING"

@@ -95,6 +95,46 @@ class GTElement(ABC):
         return f"{type(self).__name__}({bytes(self).hex()[:16]}…)"
 
 
+class PreparedG2(ABC):
+    """A G2 point q made ready to be paired many times: ``pairing(p)`` is e(p, q).
+
+    Backends that can, precompute q's Miller-loop line coefficients once; the others simply
+    keep q. The result is the same either way. q may be secret (a re-key share), so neither
+    q nor anything derived from it appears in ``repr``.
+    """
+
+    __slots__ = ()
+
+    @property
+    @abstractmethod
+    def point(self) -> G2Element:
+        """The point q itself."""
+
+    @abstractmethod
+    def pairing(self, p: G1Element) -> GTElement:
+        """e(p, q); raises ``TypeError`` for a point of another backend."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<hidden>)"
+
+
+class _PlainPreparedG2(PreparedG2):
+    """No precomputation: each pairing is a full one (backends without a faster path)."""
+
+    __slots__ = ("_group", "_q")
+
+    def __init__(self, group: Group, q: G2Element) -> None:
+        self._group = group
+        self._q = q
+
+    @property
+    def point(self) -> G2Element:
+        return self._q
+
+    def pairing(self, p: G1Element) -> GTElement:
+        return self._group.pairing(p, self._q)
+
+
 class Group(ABC):
     """BLS12-381 with a type-3 pairing e: G1 x G2 -> GT, as provided by one backend."""
 
@@ -142,6 +182,10 @@ class Group(ABC):
 
     @abstractmethod
     def pairing(self, p: G1Element, q: G2Element) -> GTElement: ...
+
+    def prepare_g2(self, q: G2Element) -> PreparedG2:
+        """q ready for many pairings e(., q); worth it from about two pairings on mcl."""
+        return _PlainPreparedG2(self, q)
 
     @abstractmethod
     def pairing_product(self, pairs: Sequence[tuple[G1Element, G2Element]]) -> GTElement:

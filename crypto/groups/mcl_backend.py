@@ -7,7 +7,11 @@ that the square root and the subgroup check run in C, and negates the point if i
 root the ZCash sign bit asks for. mcl refuses every point outside the prime-order subgroup.
 
 mcl's GT exponentiation uses an endomorphism that is only valid inside GT, so decoding a GT
-element checks membership with a plain square-and-multiply by r.
+element checks membership with mcl's own order-r test (``mclBnGT_isValid``) or, without it, a
+plain square-and-multiply by r.
+
+Pairings against a G2 point used more than once go through :meth:`MclGroup.prepare_g2`, which
+keeps the point's Miller-loop line coefficients (:mod:`crypto.groups.mcl_native`).
 
 Hashing to G1 runs in mcl itself: pymcl does not wrap mcl's RFC 9380 settings, so
 :class:`_MclHasher` reaches them through mcl's C API, which pymcl's extension module exports
@@ -34,8 +38,9 @@ import pymcl
 
 from crypto.errors import DecodeError
 from crypto.groups import encoding
-from crypto.groups.api import G1Element, G2Element, Group, GTElement
+from crypto.groups.api import G1Element, G2Element, Group, GTElement, PreparedG2
 from crypto.groups.hash_to_curve import hash_to_g1_affine, hash_to_g2_affine
+from crypto.groups.mcl_native import NativeMcl, load_native
 from crypto.groups.params import FP_BYTES, G1_BYTES, G2_BYTES, GT_BYTES, R
 
 _R_BITS = bin(R)[3:]  # below the leading one
@@ -92,12 +97,27 @@ def _fr(k: int) -> pymcl.Fr:
 
 
 class _MclPoint:
-    """Group operations shared by the G1 and G2 wrappers (the subclass fixes the type)."""
+    """Group operations shared by the G1 and G2 wrappers (the subclass fixes the type).
 
-    __slots__ = ("_p",)
+    The encoding is kept once known (given by the decoder or computed on first use): points
+    are immutable, and one point, such as a ciphertext's C1, is hashed into every proof about
+    it while its encoding costs a decimal round trip through mcl.
+    """
 
-    def __init__(self, point: Any) -> None:
+    __slots__ = ("_encoded", "_p")
+
+    def __init__(self, point: Any, encoded: bytes | None = None) -> None:
         self._p = point
+        self._encoded = encoded
+
+    def __bytes__(self) -> bytes:
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self._encoded = self._encode()
+        return encoded
+
+    def _encode(self) -> bytes:
+        raise NotImplementedError
 
     def __add__(self, other: Self) -> Self:
         return type(self)(self._p + other._p)
@@ -124,7 +144,7 @@ class _MclPoint:
 class MclG1(_MclPoint, G1Element):
     __slots__ = ()
 
-    def __bytes__(self) -> bytes:
+    def _encode(self) -> bytes:
         if self._p.is_zero():
             return encoding.encode_g1(None)
         _, x, y = str(self._p).split()
@@ -134,7 +154,7 @@ class MclG1(_MclPoint, G1Element):
 class MclG2(_MclPoint, G2Element):
     __slots__ = ()
 
-    def __bytes__(self) -> bytes:
+    def _encode(self) -> bytes:
         if self._p.is_zero():
             return encoding.encode_g2(None)
         _, x0, x1, y0, y1 = str(self._p).split()
@@ -142,10 +162,13 @@ class MclG2(_MclPoint, G2Element):
 
 
 class MclGT(GTElement):
-    __slots__ = ("_e",)
+    """A GT element; like the points, it keeps its encoding once known."""
 
-    def __init__(self, element: pymcl.GT) -> None:
+    __slots__ = ("_e", "_encoded")
+
+    def __init__(self, element: pymcl.GT, encoded: bytes | None = None) -> None:
         self._e = element
+        self._encoded = encoded
 
     def __mul__(self, other: Self) -> Self:
         return type(self)(self._e * other._e)
@@ -166,12 +189,36 @@ class MclGT(GTElement):
         return hash(self._e)
 
     def __bytes__(self) -> bytes:
-        # mcl writes the same twelve coefficients in the same order, each little-endian.
-        raw = self._e.serialize()[::-1]
-        return b"".join(raw[i : i + FP_BYTES] for i in range(GT_BYTES - FP_BYTES, -1, -FP_BYTES))
+        encoded = self._encoded
+        if encoded is None:
+            # mcl writes the same twelve coefficients in the same order, each little-endian.
+            raw = self._e.serialize()[::-1]
+            chunks = (raw[i : i + FP_BYTES] for i in range(GT_BYTES - FP_BYTES, -1, -FP_BYTES))
+            encoded = self._encoded = b"".join(chunks)
+        return encoded
 
     def is_one(self) -> bool:
         return bool(self._e.is_one())
+
+
+class MclPreparedG2(PreparedG2):
+    """q with its line coefficients precomputed by mcl (20 KiB, kept as long as this object)."""
+
+    __slots__ = ("_lines", "_native", "_q")
+
+    def __init__(self, native: NativeMcl, q: MclG2) -> None:
+        self._q = q
+        self._native = native
+        self._lines = native.precompute_g2(q._p)
+
+    @property
+    def point(self) -> MclG2:
+        return self._q
+
+    def pairing(self, p: G1Element) -> MclGT:
+        if not isinstance(p, MclG1):
+            raise TypeError("pairing needs mcl points")
+        return MclGT(self._native.pairing_with_lines(p._p, self._lines))
 
 
 class _FixedBaseTable:
@@ -244,11 +291,17 @@ class MclGroup(Group):
         self._z_table = _FixedBaseTable(self._z._e, pymcl.GT, operator.mul)
         self._g2_table = _FixedBaseTable(pymcl.g2, pymcl.G2, operator.add)
         self._hasher = _load_hasher()
+        self._native = load_native()
 
     @property
     def native_hashing(self) -> bool:
         """Whether hashing to the curve runs in mcl (else in Python)."""
         return self._hasher is not None
+
+    @property
+    def native_pairing(self) -> bool:
+        """Whether precomputed pairings and the GT test run through mcl's C API."""
+        return self._native is not None
 
     @property
     def g1(self) -> MclG1:
@@ -286,12 +339,24 @@ class MclGroup(Group):
             raise TypeError("pairing needs mcl points")
         return MclGT(pymcl.pairing(p._p, q._p))
 
+    def prepare_g2(self, q: G2Element) -> PreparedG2:
+        if not isinstance(q, MclG2):
+            raise TypeError("pairing needs mcl points")
+        if self._native is None:
+            return super().prepare_g2(q)
+        return MclPreparedG2(self._native, q)
+
     def pairing_product(self, pairs: Sequence[tuple[G1Element, G2Element]]) -> MclGT:
         # pymcl exposes no Miller loop, so the product costs one full pairing per pair.
         acc = pymcl.GT()
         for p, q in pairs:
             acc = acc * self.pairing(p, q)._e
         return MclGT(acc)
+
+    def _has_order_r(self, element: pymcl.GT) -> bool:
+        if self._native is not None:
+            return self._native.has_order_r(element)
+        return _gt_has_order_r(element)
 
     def _g1_from_affine(self, point: encoding.AffineG1 | None) -> MclG1:
         if point is None:
@@ -332,7 +397,8 @@ class MclGroup(Group):
         except (ValueError, RuntimeError) as exc:
             raise DecodeError("G1 point is not on the curve or not in the subgroup") from exc
         y = int(str(point).split()[2])
-        return MclG1(-point if encoding.fp_sign(y) != sign else point)
+        # Decoding accepts canonical encodings only, so ``data`` is the point's encoding.
+        return MclG1(-point if encoding.fp_sign(y) != sign else point, bytes(data))
 
     def g2_from_bytes(self, data: bytes) -> MclG2:
         header = encoding.parse_compressed(data, G2_BYTES, "G2 point")
@@ -347,7 +413,8 @@ class MclGroup(Group):
         except (ValueError, RuntimeError) as exc:
             raise DecodeError("G2 point is not on the twist or not in the subgroup") from exc
         _, _, _, y0, y1 = str(point).split()
-        return MclG2(-point if encoding.fp2_sign(int(y0), int(y1)) != sign else point)
+        negate = encoding.fp2_sign(int(y0), int(y1)) != sign
+        return MclG2(-point if negate else point, bytes(data))
 
     def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> MclGT:
         encoding.decode_gt(data)  # length and reduced coefficients
@@ -359,6 +426,6 @@ class MclGroup(Group):
             raise DecodeError("GT element rejected by mcl") from exc
         if element.is_zero():
             raise DecodeError("GT element is zero")
-        if check_subgroup and not _gt_has_order_r(element):
+        if check_subgroup and not self._has_order_r(element):
             raise DecodeError("GT element is not in the order-r subgroup")
-        return MclGT(element)
+        return MclGT(element, bytes(data))

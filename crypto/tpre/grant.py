@@ -8,11 +8,11 @@ VK_i = prod_j F_j^(i^j) = e(g1, g2)^(b f(i)), and node i accepts its share iff e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError, VerificationError
-from crypto.groups import G2Element, Group, GTElement
+from crypto.groups import G2Element, Group, GTElement, PreparedG2
 from crypto.groups.params import G2_BYTES, GT_BYTES
 from crypto.groups.scalars import inv_mod
 from crypto.polynomial import evaluate_polynomial, random_polynomial
@@ -49,10 +49,16 @@ class ReKeyShare:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedReKeyShare:
-    """A re-key share that passed e(g1, rk_i) = VK_i; made only by :func:`verify_rekey_share`."""
+    """A re-key share that passed e(g1, rk_i) = VK_i; made only by :func:`verify_rekey_share`.
+
+    ``prepared_rk`` is rk_i made ready for pairing (its Miller-loop lines on mcl, 20 KiB): rk_i
+    is fixed for the life of the grant and paired with every ciphertext the node re-encrypts,
+    so the lines are computed once here rather than in every share.
+    """
 
     share: ReKeyShare
     verification_key: GTElement
+    prepared_rk: PreparedG2 = field(compare=False, repr=False)
 
     @property
     def index(self) -> int:
@@ -159,6 +165,9 @@ def verify_rekey_share(
     group: Group, share: ReKeyShare, verification_key: GTElement
 ) -> VerifiedReKeyShare:
     """Check e(g1, rk_i) = VK_i; raises :class:`VerificationError` for an inconsistent share."""
-    if share.rk.is_identity() or group.pairing(group.g1, share.rk) != verification_key:
+    if share.rk.is_identity():
+        raise VerificationError(f"re-key share {share.index} is the identity")
+    prepared = group.prepare_g2(share.rk)
+    if prepared.pairing(group.g1) != verification_key:
         raise VerificationError(f"re-key share {share.index} does not match the grant commitments")
-    return VerifiedReKeyShare(share, verification_key)
+    return VerifiedReKeyShare(share, verification_key, prepared)

@@ -73,19 +73,41 @@ def _challenge(
     group: Group,
     context: bytes,
     c1: G1Element,
-    share: ReEncryptionShare,
+    index: int,
+    value: GTElement,
     verification_key: GTElement,
+    commitment_a: GTElement,
+    commitment_b: GTElement,
 ) -> int:
     return digest_to_int(
         LABEL_SHARE_PROOF,
         group.order,
         context,
-        share.index.to_bytes(2, "big"),
+        index.to_bytes(2, "big"),
         bytes(c1),
-        bytes(share.value),
+        bytes(value),
         bytes(verification_key),
-        bytes(share.commitment_a),
-        bytes(share.commitment_b),
+        bytes(commitment_a),
+        bytes(commitment_b),
+    )
+
+
+def _share_challenge(
+    group: Group,
+    context: bytes,
+    c1: G1Element,
+    share: ReEncryptionShare,
+    verification_key: GTElement,
+) -> int:
+    return _challenge(
+        group,
+        context,
+        c1,
+        share.index,
+        share.value,
+        verification_key,
+        share.commitment_a,
+        share.commitment_b,
     )
 
 
@@ -100,21 +122,32 @@ def reencryption_share(
 
     ``context`` binds the proof to one request (e.g. the request id), so a share cannot be
     replayed for another request over the same ciphertext. ``c1_pairing`` is e(C1, g2) if the
-    caller keeps it per stored ciphertext: it turns the commitment's pairing into one GT
-    exponentiation. It must have been computed by the caller, never taken from a peer.
+    caller keeps it per stored ciphertext; it must have been computed by the caller, never
+    taken from a peer.
+
+    The proof's random point T is uniform in G2 and can be written in any base. Without
+    ``c1_pairing`` it is T = rk_i^u: then A = e(C1, T) = s_i^u, B = e(g1, T) = VK_i^u and
+    z = rk_i^(u + c), so the share costs one pairing (with rk_i's precomputed lines) and two GT
+    exponentiations instead of two pairings. rk_i is never the identity (the grant check
+    refuses it), so it generates G2 and T, A, B and z have exactly the distribution they have
+    with T = g2^tau; the verifier cannot tell and does not need to. With ``c1_pairing`` the
+    base g2 is cheaper still: A = e(C1, g2)^tau and B = Z^tau come from a cached value and a
+    fixed-base table.
     """
     rk = rekey.share.rk
-    tau = group.random_scalar()
-    t = group.g2_mul_generator(tau)
-    value = group.pairing(c1, rk)
-    commitment_a = c1_pairing**tau if c1_pairing is not None else group.pairing(c1, t)
-    unproven = ReEncryptionShare(
-        rekey.index, value, commitment_a, group.z_pow(tau), group.g2_identity()
-    )
-    c = _challenge(group, context, c1, unproven, rekey.verification_key)
-    return ReEncryptionShare(
-        rekey.index, value, unproven.commitment_a, unproven.commitment_b, t + rk * c
-    )
+    value = rekey.prepared_rk.pairing(c1)
+    vk = rekey.verification_key
+    if c1_pairing is None:
+        u = group.random_scalar()
+        a, b = value**u, vk**u
+        c = _challenge(group, context, c1, rekey.index, value, vk, a, b)
+        response = rk * ((u + c) % group.order)
+    else:
+        tau = group.random_scalar()
+        a, b = c1_pairing**tau, group.z_pow(tau)
+        c = _challenge(group, context, c1, rekey.index, value, vk, a, b)
+        response = group.g2_mul_generator(tau) + rk * c
+    return ReEncryptionShare(rekey.index, value, a, b, response)
 
 
 def verify_share(
@@ -124,11 +157,15 @@ def verify_share(
     c1: G1Element,
     context: bytes,
 ) -> VerifiedShare:
-    """Raise :class:`VerificationError` unless ``share`` is node i's correct share for ``c1``."""
-    c = _challenge(group, context, c1, share, verification_key)
-    if group.pairing(c1, share.response) != share.commitment_a * share.value**c:
+    """Raise :class:`VerificationError` unless ``share`` is node i's correct share for ``c1``.
+
+    Both equations pair with the same response z, so z's Miller-loop lines are computed once.
+    """
+    c = _share_challenge(group, context, c1, share, verification_key)
+    z = group.prepare_g2(share.response)
+    if z.pairing(c1) != share.commitment_a * share.value**c:
         raise VerificationError(f"share {share.index}: proof fails against the ciphertext")
-    if group.pairing(group.g1, share.response) != share.commitment_b * verification_key**c:
+    if z.pairing(group.g1) != share.commitment_b * verification_key**c:
         raise VerificationError(f"share {share.index}: proof fails against the grant")
     return VerifiedShare(share)
 
@@ -158,11 +195,12 @@ def verify_shares_batch(
     lhs_ct, lhs_grant = group.gt_one, group.gt_one
     for share, weight in zip(shares, weights, strict=True):
         vk = verification_keys[share.index]
-        cw = _challenge(group, context, c1, share, vk) * weight % group.order
+        cw = _share_challenge(group, context, c1, share, vk) * weight % group.order
         combined_z = combined_z + share.response * weight
         lhs_ct = lhs_ct * share.commitment_a**weight * share.value**cw
         lhs_grant = lhs_grant * share.commitment_b**weight * vk**cw
-    if group.pairing(c1, combined_z) == lhs_ct and group.pairing(group.g1, combined_z) == lhs_grant:
+    z = group.prepare_g2(combined_z)
+    if z.pairing(c1) == lhs_ct and z.pairing(group.g1) == lhs_grant:
         return [VerifiedShare(s) for s in shares]
     bad = []
     for share in shares:

@@ -141,6 +141,31 @@ def test_inconsistent_rekey_share_is_caught(world: World) -> None:
         verify_rekey_share(g, share, world.vks[0])
 
 
+def test_identity_rekey_share_is_refused(world: World) -> None:
+    g = world.group
+    with pytest.raises(VerificationError, match="identity"):
+        verify_rekey_share(g, ReKeyShare(2, g.g2_identity()), g.gt_one)
+
+
+def test_accepted_rekey_share_is_prepared_for_pairing(world: World) -> None:
+    g, c1 = world.group, world.ciphertext.c1
+    rekey = world.rekeys[1]
+    assert rekey.prepared_rk.point == rekey.share.rk
+    assert rekey.prepared_rk.pairing(c1) == g.pairing(c1, rekey.share.rk)
+    assert "rk=<hidden>" in repr(rekey)
+    assert "prepared_rk" not in repr(rekey)
+
+
+def test_share_value_and_proof_equations(world: World) -> None:
+    """Both ways of drawing the proof's T give s_i = e(C1, rk_i) and the verifier's equations."""
+    g, c1 = world.group, world.ciphertext.c1
+    rekey = world.rekeys[0]
+    for c1_pairing in (None, g.pairing(c1, g.g2)):
+        share = reencryption_share(g, rekey, c1, b"eq", c1_pairing)
+        assert share.value == g.pairing(c1, rekey.share.rk)
+        verify_share(g, share, world.vks[0], c1, b"eq")
+
+
 def test_node_cannot_open_another_nodes_share(world: World) -> None:
     with pytest.raises(DecryptionError):
         open_rekey_share(world.group, world.grant, 1, world.node_keys[2])

@@ -1,0 +1,130 @@
+"""Prepared pairings, mcl's GT membership test and cached encodings, against the plain paths."""
+
+from __future__ import annotations
+
+import pymcl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crypto.groups import Group, load_group
+from crypto.groups.mcl_backend import MclGroup, MclGT, _gt_has_order_r
+from crypto.groups.mcl_native import load_native
+from crypto.groups.params import FP_BYTES, GT_BYTES, P, R
+
+scalars = st.integers(min_value=1, max_value=R - 1)
+
+
+def test_mcl_pairs_natively(mcl: Group) -> None:
+    assert getattr(mcl, "native_pairing", False)
+
+
+@settings(max_examples=15)
+@given(a=scalars, b=scalars)
+def test_prepared_pairing_equals_plain_pairing_on_mcl(mcl: Group, a: int, b: int) -> None:
+    q = mcl.g2 * b
+    prepared = mcl.prepare_g2(q)
+    assert prepared.point == q
+    for p in (mcl.g1 * a, mcl.g1, mcl.g1_identity()):
+        assert prepared.pairing(p) == mcl.pairing(p, q)
+
+
+def test_prepared_pairing_agrees_across_backends(mcl: Group, pyecc: Group) -> None:
+    a, b = 0xBADC0FFEE, 0x5EED
+    fast = mcl.prepare_g2(mcl.g2 * b).pairing(mcl.g1 * a)
+    slow = pyecc.prepare_g2(pyecc.g2 * b).pairing(pyecc.g1 * a)
+    assert bytes(fast) == bytes(slow)
+    assert fast == mcl.z ** (a * b)
+
+
+def test_prepared_identity_pairs_to_one(group: Group) -> None:
+    assert group.prepare_g2(group.g2_identity()).pairing(group.g1 * 3).is_one()
+
+
+def test_prepared_point_is_hidden_and_typed(group: Group, mcl: Group, pyecc: Group) -> None:
+    prepared = group.prepare_g2(group.g2 * 7)
+    assert "<hidden>" in repr(prepared)
+    other = pyecc if group is mcl else mcl
+    with pytest.raises(TypeError):
+        prepared.pairing(other.g1)
+    if group is mcl:
+        with pytest.raises(TypeError):
+            mcl.prepare_g2(pyecc.g2)
+
+
+def test_backend_without_native_pairing_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crypto.groups.mcl_backend.load_native", lambda: None)
+    plain = MclGroup()
+    assert not plain.native_pairing
+    q = plain.g2 * 9
+    assert plain.prepare_g2(q).pairing(plain.g1 * 4) == plain.z**36
+    assert plain.gt_from_bytes(bytes(plain.z**5)) == plain.z**5
+
+
+def _fp12(*coefficients: int) -> pymcl.GT:
+    padded = list(coefficients) + [0] * (12 - len(coefficients))
+    return pymcl.GT.deserialize(b"".join(c.to_bytes(FP_BYTES, "little") for c in padded))
+
+
+def _power(base: pymcl.GT, exponent: int) -> pymcl.GT:
+    """Square-and-multiply with plain Fp12 products, valid for any element (unlike ``**``)."""
+    acc = pymcl.GT()
+    for bit in bin(exponent)[2:]:
+        acc = acc * acc
+        if bit == "1":
+            acc = acc * base
+    return acc
+
+
+def _zeta() -> int:
+    """A cube root of unity in Fp (p = 1 mod 3)."""
+    return next(z for g in range(2, 100) if (z := pow(g, (P - 1) // 3, P)) != 1)
+
+
+def test_native_gt_test_agrees_with_square_and_multiply() -> None:
+    native = load_native()
+    assert native is not None
+    z = load_group("mcl").z
+    assert isinstance(z, MclGT)
+    rnd = _fp12(*(0x1234567 * (i + 3) ** 40 % P for i in range(12)))
+    # Into the cyclotomic subgroup (order p^4 - p^2 + 1 = r h): in GT only after ^h.
+    cyclotomic = _power(rnd, (P**6 - 1) * (P**2 + 1))
+    h = (P**4 - P**2 + 1) // R
+    cases = {
+        "z": (z._e, True),
+        "z^k": (z._e ** pymcl.Fr(str(0xFEED)), True),
+        "one": (pymcl.GT(), True),
+        "cleared cyclotomic": (_power(cyclotomic, h), True),
+        "two": (_fp12(2), False),
+        "-1": (_fp12(P - 1), False),
+        "z times a cube root of unity": (z._e * _fp12(_zeta()), False),
+        "random Fp12": (rnd, False),
+        "cyclotomic, outside GT": (cyclotomic, False),
+    }
+    for name, (element, inside) in cases.items():
+        assert native.has_order_r(element) is inside, name
+        assert _gt_has_order_r(element) is inside, name
+
+
+def test_decoded_elements_keep_their_encoding(mcl: Group) -> None:
+    for element, decode in (
+        (mcl.g1 * 5, mcl.g1_from_bytes),
+        (mcl.g2 * 5, mcl.g2_from_bytes),
+        (mcl.z**5, mcl.gt_from_bytes),
+    ):
+        data = bytes(element)
+        decoded = decode(data)
+        assert decoded == element
+        assert bytes(decoded) == data
+        assert bytes(decoded) == bytes(decoded)
+
+
+@settings(max_examples=10)
+@given(k=scalars)
+def test_cached_encodings_match_the_reference(mcl: Group, pyecc: Group, k: int) -> None:
+    point = mcl.g1 * k
+    first = bytes(point)
+    assert bytes(point) == first == bytes(pyecc.g1 * k)
+    gt = mcl.z ** (k % 1000)
+    assert bytes(gt) == bytes(gt) == bytes(pyecc.z ** (k % 1000))
+    assert len(bytes(gt)) == GT_BYTES
