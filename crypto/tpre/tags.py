@@ -13,5 +13,5 @@ TAG_REENCRYPTED_CIPHERTEXT = 0x15
 TAG_SECRET_KEY = 0x16
 
 LABEL_DEM_KEY = b"iomtshare/tpre/dem-key/v1"
-LABEL_SHARE_PROOF = b"iomtshare/tpre/share-proof/v1"
+LABEL_SHARE_PROOF = b"iomtshare/tpre/share-proof/v2"  # v2: 128-bit challenges
 LABEL_BATCH_WEIGHTS = b"iomtshare/tpre/batch-weights/v1"
