@@ -11,7 +11,8 @@ element checks membership with mcl's own order-r test (``mclBnGT_isValid``) or, 
 plain square-and-multiply by r.
 
 Pairings against a G2 point used more than once go through :meth:`MclGroup.prepare_g2`, which
-keeps the point's Miller-loop line coefficients (:mod:`crypto.groups.mcl_native`).
+keeps the point's Miller-loop line coefficients (:mod:`crypto.groups.mcl_native`); the lines of
+the generator g2 are computed once per process and used by every ``pairing(p, g2)``.
 
 Hashing to G1 runs in mcl itself: pymcl does not wrap mcl's RFC 9380 settings, so
 :class:`_MclHasher` reaches them through mcl's C API, which pymcl's extension module exports
@@ -292,6 +293,8 @@ class MclGroup(Group):
         self._g2_table = _FixedBaseTable(pymcl.g2, pymcl.G2, operator.add)
         self._hasher = _load_hasher()
         self._native = load_native()
+        # e(P, g2) is the owner's decryption and the node's per-record e(C1, g2).
+        self._g2_lines = None if self._native is None else MclPreparedG2(self._native, self._g2)
 
     @property
     def native_hashing(self) -> bool:
@@ -337,6 +340,8 @@ class MclGroup(Group):
     def pairing(self, p: G1Element, q: G2Element) -> MclGT:
         if not isinstance(p, MclG1) or not isinstance(q, MclG2):
             raise TypeError("pairing needs mcl points")
+        if q is self._g2 and self._g2_lines is not None:
+            return self._g2_lines.pairing(p)
         return MclGT(pymcl.pairing(p._p, q._p))
 
     def prepare_g2(self, q: G2Element) -> PreparedG2:

@@ -29,6 +29,15 @@ def test_prepared_pairing_equals_plain_pairing_on_mcl(mcl: Group, a: int, b: int
         assert prepared.pairing(p) == mcl.pairing(p, q)
 
 
+@settings(max_examples=10)
+@given(a=scalars)
+def test_pairing_with_the_generator_uses_lines_and_agrees(mcl: Group, a: int) -> None:
+    p = mcl.g1 * a
+    other_g2 = mcl.g2 * 1  # equal to g2 but another object: the plain pymcl pairing
+    assert other_g2 is not mcl.g2
+    assert mcl.pairing(p, mcl.g2) == mcl.pairing(p, other_g2) == mcl.z**a
+
+
 def test_prepared_pairing_agrees_across_backends(mcl: Group, pyecc: Group) -> None:
     a, b = 0xBADC0FFEE, 0x5EED
     fast = mcl.prepare_g2(mcl.g2 * b).pairing(mcl.g1 * a)
