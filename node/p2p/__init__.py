@@ -1,8 +1,9 @@
 """Peer-to-peer layer of a node: a py-libp2p host gated by the genesis allowlist.
 
 :class:`P2PHost` is the facade: TCP + Noise + yamux on loopback or a configured address,
-gossipsub topics with one handler each, and request/response protocols with u32-framed,
-size-limited, time-limited exchanges. Errors are :class:`P2PError` subclasses.
+gossipsub topics with one handler each, request/response protocols with u32-framed,
+size-limited, time-limited exchanges, and one-way frame streams for ordered traffic. Errors are
+:class:`P2PError` subclasses.
 """
 
 from node.p2p.allowlist import PeerAllowlist
@@ -25,10 +26,14 @@ from node.p2p.host import P2PConfig, P2PHost
 from node.p2p.identity import libp2p_key_pair, parse_peer_id, peer_id_of
 from node.p2p.metrics import P2PMetrics
 from node.p2p.reqresp import RequestHandler
+from node.p2p.streams import FrameReader, FrameStreamHandler, FrameWriter
 
 __all__ = [
     "DialError",
+    "FrameReader",
+    "FrameStreamHandler",
     "FrameTooLarge",
+    "FrameWriter",
     "GossipHandler",
     "GossipMessage",
     "GossipSettings",

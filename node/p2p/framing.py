@@ -51,6 +51,29 @@ async def read_frame(stream: ByteStream, max_size: int) -> bytes:
     return await _read_exactly(stream, size)
 
 
+async def next_frame(stream: ByteStream, max_size: int) -> bytes | None:
+    """Read the next frame of a stream that carries many; ``None`` when the writer closed the
+    stream before starting another frame.
+
+    Raises like :func:`read_frame` otherwise (a reset, or an end inside a frame, is
+    :class:`StreamBroken`).
+    """
+    try:
+        head = await stream.read(PREFIX.size)
+    except EOFError:  # py-libp2p's StreamEOF: a clean close
+        return None
+    except IOException as exc:
+        raise StreamBroken(f"stream failed between frames: {exc}") from exc
+    if not head:
+        return None
+    if len(head) < PREFIX.size:
+        head += await _read_exactly(stream, PREFIX.size - len(head))
+    (size,) = PREFIX.unpack(head)
+    if size > max_size:
+        raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {max_size}")
+    return await _read_exactly(stream, size)
+
+
 async def write_frame(stream: ByteStream, data: bytes, max_size: int) -> None:
     """Write one frame; raises :class:`FrameTooLarge` or :class:`StreamBroken`."""
     if len(data) > max_size:

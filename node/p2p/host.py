@@ -49,6 +49,7 @@ from node.p2p.identity import libp2p_key_pair
 from node.p2p.metrics import P2PMetrics
 from node.p2p.presence import PeerPresence
 from node.p2p.reqresp import RequestHandler, RequestResponse
+from node.p2p.streams import FrameStreamHandler, FrameStreams, FrameWriter
 
 logger = logging.getLogger("iomtshare.node.p2p.host")
 
@@ -147,6 +148,13 @@ class P2PHost:
             max_concurrent_inbound=self._config.max_concurrent_inbound,
             metrics=self._metrics,
         )
+        self._streams = FrameStreams(
+            self._host,
+            allowlist,
+            max_frame_bytes=self._config.max_frame_bytes,
+            open_timeout=self._config.dial_timeout,
+            max_inbound_per_protocol=self._config.max_concurrent_inbound,
+        )
         self._gossip = Gossip(self._host, allowlist, self._config.gossip, self._metrics)
         self._metrics.count_peers_with(lambda: len(self._host.get_connected_peers()))
         self._started = False
@@ -194,6 +202,10 @@ class P2PHost:
     def add_protocol(self, protocol: str, handler: RequestHandler) -> None:
         """Serve request/response ``protocol`` with ``handler``."""
         self._requests.register(protocol, handler)
+
+    def add_stream_protocol(self, protocol: str, handler: FrameStreamHandler) -> None:
+        """Serve one-way frame stream ``protocol`` with ``handler`` (:mod:`node.p2p.streams`)."""
+        self._streams.register(protocol, handler)
 
     # -- service ------------------------------------------------------------------------------
 
@@ -283,6 +295,11 @@ class P2PHost:
         """One request/response exchange (see :meth:`RequestResponse.request`)."""
         self._require_running()
         return await self._requests.request(peer_id, protocol, payload, timeout)
+
+    async def open_stream(self, peer_id: ID, protocol: str) -> FrameWriter:
+        """Open a one-way frame stream (see :meth:`FrameStreams.open`)."""
+        self._require_running()
+        return await self._streams.open(peer_id, protocol)
 
     async def wait_for_gossip_peer(self, peer_id: ID, topic: str, timeout: float = 10.0) -> None:
         """Wait until gossip on ``topic`` flows directly to ``peer_id`` (see
