@@ -195,7 +195,10 @@ class ConsensusNode(NodeBase):
         due = hs.ready_since + rank * self.config.timeouts.claim_stagger
         if self._now >= due:
             return True
-        self._out.timers.append(Timer(TimerKind.CLAIM, self.height, 0, due))
+        # One wake-up per height is enough: ready_since, hence due, does not move.
+        if hs.claim_wake is None or hs.claim_wake > due:
+            hs.claim_wake = due
+            self._out.timers.append(Timer(TimerKind.CLAIM, self.height, 0, due))
         return False
 
     def _maybe_propose(self) -> bool:

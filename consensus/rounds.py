@@ -96,6 +96,7 @@ class HeightState:
     skip_senders: dict[int, set[int]] = field(default_factory=dict)
     sync_asked: set[int] = field(default_factory=set)
     ready_since: float | None = None
+    claim_wake: float | None = None
 
     def elected(self, round_: int, quorum: int) -> tuple[int, tuple[ElectionVote, ...]] | None:
         """The leader of ``round_`` and its QC, once a quorum voted for one claim."""
