@@ -52,8 +52,9 @@ def start(home: Path, log_level: str | None) -> None:
     if level not in logging.getLevelNamesMapping():
         raise click.ClickException(f"unknown log level {level!r}")
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    # libp2p is chatty at info level; its warnings still show.
-    logging.getLogger("libp2p").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # libp2p and its multiaddr library are chatty below warning level; their warnings still show.
+    for chatty in ("libp2p", "multiaddr"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     try:
         service = NodeService(identity)
     except (ConfigError, P2PError) as exc:
