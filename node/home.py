@@ -78,6 +78,14 @@ def listen_endpoint(address: str) -> tuple[str, int]:
         raise ConfigError(f"p2p_listen {address!r} is not /ip4/HOST/tcp/PORT") from exc
 
 
+#: How long round-0 claims are held back per place in the claim order. Nodes collect their
+#: approvals at nearly the same time; under load the first claim can take tens of milliseconds
+#: to reach the others, and a claim made meanwhile splits the election and loses the round.
+#: A node verifies peers' votes as they arrive either way, so the wait costs nothing while the
+#: round's preferred claimant is up.
+CLAIM_STAGGER_SECONDS = 0.25
+
+
 def timeouts_of(genesis: Genesis) -> Timeouts:
     """Round timing from genesis (``round_timeout_ms`` sets the first proposal wait)."""
     propose = max(genesis.round_timeout_ms / 1000, 0.2)
@@ -88,4 +96,5 @@ def timeouts_of(genesis: Genesis) -> Timeouts:
         increment=propose / 2,
         batch_delay=min(0.2, genesis.block_interval_ms / 1000),
         status_interval=2.0,
+        claim_stagger=CLAIM_STAGGER_SECONDS,
     )

@@ -29,9 +29,20 @@ class Inbox(Generic[T]):
         self._urgent: deque[T] = deque()
         self._normal: deque[T] = deque()
         self._wakeup = trio.Event()
+        self._room_waiters = trio.lowlevel.ParkingLot()
 
     def __len__(self) -> int:
         return len(self._urgent) + len(self._normal)
+
+    def room(self) -> int:
+        """How many more items fit."""
+        return self._limit - len(self)
+
+    async def wait_for_room(self, count: int) -> None:
+        """Wait until ``count`` more items fit (at most the whole inbox is waited for)."""
+        count = min(count, self._limit)
+        while self.room() < count:
+            await self._room_waiters.park()
 
     def put_nowait(self, item: T, *, urgent: bool) -> None:
         """Queue ``item``; raises :class:`InboxFull` when the inbox is at its limit."""
@@ -46,4 +57,6 @@ class Inbox(Generic[T]):
             self._wakeup = trio.Event()
             await self._wakeup.wait()
         await trio.lowlevel.checkpoint()
-        return self._urgent.popleft() if self._urgent else self._normal.popleft()
+        item = self._urgent.popleft() if self._urgent else self._normal.popleft()
+        self._room_waiters.unpark_all()
+        return item

@@ -1,11 +1,16 @@
 """The node process: libp2p host, consensus state machine, ledger and HTTP API on one trio loop.
 
 One task owns the :class:`~consensus.machine.ConsensusNode`: every input (a peer's message, a
-client submission, a due timer) goes through one memory channel to it, and it carries out the
-returned :class:`~consensus.output.Output` without blocking: messages are queued for a sender
-task (gossip for broadcasts, a direct request for messages to one node), each timer becomes a
-task that sleeps until its deadline and feeds the timer back, and committed blocks wake the HTTP
-requests waiting for them.
+client submission, a due timer) goes through one queue to it, and it carries out the returned
+:class:`~consensus.output.Output` without blocking: messages are queued on the node's
+:class:`~node.peer_links.PeerLinks` (an ordered one-way stream straight to each peer on
+``CONSENSUS_PROTOCOL``), each timer becomes a task that sleeps until its deadline and feeds the
+timer back, and committed blocks wake the HTTP requests waiting for them.
+
+Client submissions are also published on gossipsub (``TX_TOPIC``), so a transaction still
+spreads through the mesh when a direct link to some peer is down; a copy that arrives twice is
+ignored by consensus. Votes, claims and proposals travel on the direct links only: gossipsub
+hops cost tens of milliseconds each in py-libp2p, and a decision takes about seven hops.
 
 Start it with ``await nursery.start(service.run)``; cancelling the nursery stops everything
 (the ledger and local store are closed on the way out).
@@ -29,11 +34,10 @@ from consensus import (
     Message,
     Output,
     Timer,
-    TimerKind,
     decode_message,
 )
 from consensus.encoding import ItemKind
-from consensus.messages import AuthVote, Submission, SyncReply, SyncRequest
+from consensus.messages import AuthVote, Submission, SyncReply
 from crypto.errors import DecodeError
 from crypto.groups import load_group
 from ledger.ledger import Ledger
@@ -46,40 +50,39 @@ from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
 from node.inbox import Inbox, InboxFull
 from node.localstore import LocalStore
 from node.p2p import (
+    FrameReader,
+    FrameWriter,
     GossipMessage,
     GossipSettings,
     P2PConfig,
     P2PError,
     P2PHost,
     PeerAllowlist,
+    ProtocolViolation,
     RequestRejected,
     parse_peer_id,
 )
+from node.peer_links import PeerLinks
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL, FragmentKeeper, StorageRefused
-from node.sync import SYNC_PROTOCOL, CatchUp, split_reply
+from node.sync import CatchUp, split_reply
+from node.wire import FrameBatch
 
 logger = logging.getLogger("iomtshare.node.service")
 
+CONSENSUS_PROTOCOL = "/iomtshare/consensus/1"
 CONSENSUS_TOPIC = "iomtshare/consensus/1"
 TX_TOPIC = "iomtshare/tx/1"
 
 _INBOX_SIZE = 4096
-_OUTBOX_SIZE = 8192
+_OUTBOX_SIZE = 1024
 _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
 _REQUEST_MEMORY = 100_000
-_CLAIM_STAGGER_SECONDS = 0.25
 _MAX_FRAME = 24 * 1024 * 1024
 # A proposal carries its whole block: up to 32 items of at most 128 KiB, plus votes and shares.
 _MAX_GOSSIP = 8 * 1024 * 1024
 
 T = TypeVar("T")
-
-
-def claim_rank(index: int, height: int, n: int) -> int:
-    """Node ``index``'s place (0 = first) in the round-0 claim order at ``height``: the
-    consensus' preferred claimant of round 0 comes first, then the next indexes in turn."""
-    return (index - 1 - height) % n
 
 
 class NodeService:
@@ -101,13 +104,12 @@ class NodeService:
         #: Misbehaviour evidence (equivocation, bad shares) this node has gathered.
         self.evidence_seen = 0
         self._commit_event = trio.Event()
-        self._nursery: trio.Nursery | None = None
         # Inputs of the consensus task, each with the index of the node it came from (if known).
         self._inbox: Inbox[tuple[Message | Timer, int | None]] = Inbox(_INBOX_SIZE)
-        self._outbox_send, self._outbox = trio.open_memory_channel[tuple[int | None, bytes, bool]](
-            _OUTBOX_SIZE
-        )
         self._peer_ids = {n.index: parse_peer_id(n.peer_id) for n in self.genesis.nodes}
+        self.links = PeerLinks((i for i in self._peer_ids if i != self.index), self._open_link)
+        # Transactions published on gossip; a slow mesh must not hold up the consensus task.
+        self._tx_send, self._tx_out = trio.open_memory_channel[bytes](_OUTBOX_SIZE)
         self._index_of = {p: i for i, p in self._peer_ids.items()}
         host, port = listen_endpoint(identity.config.p2p_listen)
         allowlist = PeerAllowlist.of(p for i, p in self._peer_ids.items() if i != self.index)
@@ -122,7 +124,7 @@ class NodeService:
         self.host = P2PHost(identity.node_key, allowlist, p2p_config)
         self.host.add_topic(CONSENSUS_TOPIC, self._on_gossip)
         self.host.add_topic(TX_TOPIC, self._on_gossip)
-        self.host.add_protocol(SYNC_PROTOCOL, self._on_direct)
+        self.host.add_stream_protocol(CONSENSUS_PROTOCOL, self._serve_link)
         self.host.add_protocol(PUT_PROTOCOL, self._on_fragment_put)
         self.host.add_protocol(GET_PROTOCOL, self._on_fragment_get)
 
@@ -168,12 +170,12 @@ class NodeService:
                 ledger_access_payload,
             )
             async with trio.open_nursery() as nursery:
-                self._nursery = nursery
                 addrs = await nursery.start(self.host.run)
                 self.listen = [str(a) for a in addrs]
                 self.http_urls = await nursery.start(serve_api, self)
                 nursery.start_soon(self._dial_peers)
-                nursery.start_soon(self._send_loop, nursery)
+                await nursery.start(self.links.run)
+                nursery.start_soon(self._publish_loop)
                 nursery.start_soon(self._consensus_loop, nursery)
                 logger.info(
                     "node started index=%d height=%d peer=%s http=%s",
@@ -256,11 +258,19 @@ class NodeService:
             item, origin = await self._inbox.get()
             if isinstance(item, Submission):
                 self._submitted.discard(item.item_id)
+            started = time.perf_counter()
             try:
                 if isinstance(item, Timer):
                     out = machine.on_timer(item, time.time())
                 else:
                     out = machine.on_message(item, time.time())
+                logger.debug(
+                    "step input=%s from=%s took_ms=%.2f queued=%d",
+                    item.kind.name if isinstance(item, Timer) else type(item).__name__,
+                    origin,
+                    (time.perf_counter() - started) * 1e3,
+                    len(self._inbox),
+                )
             except Exception:
                 # A fault in one input (a bug, or a ledger refusing a block) must not take the
                 # node down; the machine's state is unchanged by the failed step's effects.
@@ -269,20 +279,25 @@ class NodeService:
             self._carry_out(out, nursery)
             if origin is not None and not isinstance(item, Timer):
                 follow = self.catch_up.follow_up(item, out, machine.height)
-                if follow is not None:
-                    nursery.start_soon(self._send_direct, origin, follow.to_bytes())
+                if follow is not None and origin in self.links.peers:
+                    self.links.send(origin, follow.to_bytes())
 
     def _carry_out(self, out: Output, nursery: trio.Nursery) -> None:
         _, app, _ = self.require()
         for send in out.sends:
             message = send.message
-            is_tx = isinstance(message, Submission)
             pieces = split_reply(message) if isinstance(message, SyncReply) else [message]
             for piece in pieces:
+                frame = piece.to_bytes()
+                if send.to is None:
+                    self.links.broadcast(frame)
+                elif send.to in self.links.peers:
+                    self.links.send(send.to, frame)
+            if send.to is None and isinstance(message, Submission):
                 try:
-                    self._outbox_send.send_nowait((send.to, piece.to_bytes(), is_tx))
+                    self._tx_send.send_nowait(message.to_bytes())
                 except trio.WouldBlock:
-                    logger.warning("outbound queue full; dropped %s", type(message).__name__)
+                    logger.info("gossip queue full; submission sent on direct links only")
         for timer in out.timers:
             nursery.start_soon(self._timer, timer)
         for block in out.commits:
@@ -331,26 +346,7 @@ class NodeService:
 
     async def _timer(self, timer: Timer) -> None:
         await trio.sleep(max(0.0, timer.deadline - time.time()))
-        if timer.kind is TimerKind.BATCH:
-            await trio.sleep(self._claim_stagger())
         self._enqueue(timer, None)
-
-    def _claim_stagger(self) -> float:
-        """How long this node holds back what could make it claim leadership in round 0.
-
-        In round 0 any node may claim, and every node votes for the first claim it sees, its
-        own included: when all nodes collect their approvals (or their batching delay ends) at
-        the same moment, they all claim, the votes split and the round is lost to a timeout.
-        Holding peers' authorization votes and the batch timer back by a rank that rotates with
-        the height lets one node claim first and the others see its claim before their own.
-        The delay never changes what is decided, only who is likely to claim first.
-        """
-        _, _, machine = self.require()
-        return claim_rank(self.index, machine.height, self.genesis.size) * _CLAIM_STAGGER_SECONDS
-
-    async def _deliver_later(self, delay: float, message: Message, origin: int | None) -> None:
-        await trio.sleep(delay)
-        self._enqueue(message, origin)
 
     def _accept_frame(self, data: bytes, origin: str) -> Message | None:
         try:
@@ -367,38 +363,36 @@ class NodeService:
         message = self._accept_frame(gossip.data, str(gossip.origin))
         if message is None:
             return
-        origin = self._index_of.get(gossip.origin)
-        delay = self._claim_stagger() if isinstance(message, AuthVote) else 0.0
-        if delay > 0 and self._nursery is not None:
-            self._nursery.start_soon(self._deliver_later, delay, message, origin)
-            return
-        self._enqueue(message, origin)
+        self._enqueue(message, self._index_of.get(gossip.origin))
 
-    async def _on_direct(self, peer: ID, payload: bytes) -> bytes:
-        message = self._accept_frame(payload, str(peer))
-        if message is None:
-            raise RequestRejected("malformed consensus frame")
-        if not isinstance(message, SyncRequest | SyncReply):
-            raise RequestRejected("only sync messages travel on this protocol")
-        if not self._enqueue(message, self._index_of.get(peer)):
-            raise RequestRejected("busy")
-        return b""
+    async def _serve_link(self, peer: ID, reader: FrameReader) -> None:
+        """Read a peer's link stream: queue each :class:`FrameBatch`'s messages for consensus.
 
-    async def _send_loop(self, nursery: trio.Nursery) -> None:
-        async for to, frame, is_tx in self._outbox:
-            if to is None:
-                try:
-                    await self.host.publish(TX_TOPIC if is_tx else CONSENSUS_TOPIC, frame)
-                except P2PError as exc:
-                    logger.warning("gossip publish failed reason=%s", exc)
-            elif to != self.index:
-                nursery.start_soon(self._send_direct, to, frame)
+        While the inbox has no room for a whole batch this stops reading, which holds the
+        sender back (see :mod:`node.peer_links`). A malformed message inside a well-formed
+        batch is logged and skipped; a malformed batch ends the stream.
+        """
+        origin = self._index_of.get(peer)
+        async for payload in reader:
+            try:
+                batch = FrameBatch.from_bytes(payload)
+            except DecodeError as exc:
+                raise ProtocolViolation(f"malformed frame batch: {exc}") from exc
+            await self._inbox.wait_for_room(len(batch.frames))
+            for frame in batch.frames:
+                message = self._accept_frame(frame, str(peer))
+                if message is not None:
+                    self._enqueue(message, origin)
 
-    async def _send_direct(self, to: int, frame: bytes) -> None:
-        try:
-            await self.request_peer(to, SYNC_PROTOCOL, frame)
-        except P2PError as exc:
-            logger.info("direct send failed node=%d reason=%s", to, exc)
+    async def _open_link(self, index: int) -> FrameWriter:
+        return await self.host.open_stream(self._peer_ids[index], CONSENSUS_PROTOCOL)
+
+    async def _publish_loop(self) -> None:
+        async for frame in self._tx_out:
+            try:
+                await self.host.publish(TX_TOPIC, frame)
+            except P2PError as exc:
+                logger.warning("gossip publish failed reason=%s", exc)
 
     # -- storage protocols --------------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 Consensus already knows how to catch up: a node that sees messages from a later height, or hears
 the periodic status beacon of a node behind it, sends or answers :class:`SyncRequest` with
 :class:`SyncReply` (committed blocks with their commit QCs), and the receiver checks each QC and
-re-validates each block through the application before applying it. This module carries those
-messages between exactly two nodes over a request/response protocol (not gossip: a reply can be
-megabytes, so it is cut into pieces under the frame limit) and keeps a far-behind node asking:
+re-validates each block through the application before applying it. Those messages travel
+between exactly two nodes on the direct links (:mod:`node.peer_links`); a reply can be megabytes,
+so this module cuts it into pieces under the frame limit. It also keeps a far-behind node asking:
 after a reply that moved it forward, it asks the same peer for the next batch at once instead
 of waiting for the next beacon.
 """
@@ -15,8 +15,7 @@ from __future__ import annotations
 from consensus import Message, Output
 from consensus.messages import CommittedBlock, SyncReply, SyncRequest
 
-SYNC_PROTOCOL = "/iomtshare/sync/1"
-#: Sync replies are cut into pieces of at most this many bytes of blocks, one request each.
+#: Sync replies are cut into pieces of at most this many bytes of blocks.
 SYNC_PIECE_BYTES = 4 * 1024 * 1024
 
 

@@ -5,6 +5,7 @@
   the signed authorization votes (with re-encryption shares) that decided it.
 * :class:`FragmentPut` / :class:`FragmentGet`: the two storage protocols between nodes.
 * :class:`ShareList`: the re-encryption shares a granted result was combined from.
+* :class:`FrameBatch`: consensus frames sent to one peer in one request (:mod:`node.peer_links`).
 
 Type tags 0xE0-0xEF belong to this module.
 """
@@ -22,10 +23,12 @@ TAG_BLOCK_EVIDENCE = 0xE1
 TAG_FRAGMENT_PUT = 0xE2
 TAG_FRAGMENT_GET = 0xE3
 TAG_SHARE_LIST = 0xE4
+TAG_FRAME_BATCH = 0xE5
 VERSION = 1
 
 NONCE_SIZE = 16
 MAX_VOTES = 0xFFFF
+MAX_BATCH_FRAMES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,27 @@ class ShareList:
             return cls(tuple(r.seq(lambda rr: rr.blob(), max_items=MAX_VOTES)))
 
         return parse(data, "share list", body)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """Encoded consensus messages for one peer, in the order they were queued."""
+
+    frames: tuple[bytes, ...]
+
+    def to_bytes(self) -> bytes:
+        w = Writer(TAG_FRAME_BATCH, VERSION)
+        return w.seq(self.frames, lambda ww, f: ww.blob(f)).to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FrameBatch:
+        """Raises :class:`DecodeError` on anything malformed or above MAX_BATCH_FRAMES."""
+
+        def body(r: Reader) -> FrameBatch:
+            r.expect_header(TAG_FRAME_BATCH, VERSION)
+            return cls(tuple(r.seq(lambda rr: rr.blob(), max_items=MAX_BATCH_FRAMES)))
+
+        return parse(data, "frame batch", body)
 
 
 @dataclass(frozen=True, slots=True)

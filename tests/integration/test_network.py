@@ -33,9 +33,9 @@ from node.client.requester import (
 )
 from node.client.session import Session
 from node.p2p import DialError, P2PConfig, P2PHost, PeerAllowlist, RemoteError, parse_peer_id
-from node.service import CONSENSUS_TOPIC
+from node.service import CONSENSUS_PROTOCOL, CONSENSUS_TOPIC
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL
-from node.sync import SYNC_PROTOCOL
+from node.wire import FrameBatch
 from tests.node.processes import PATIENCE, NodeProcesses, running_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -271,9 +271,14 @@ def garbage_from_a_member(world: World) -> None:
         async with trio.open_nursery() as nursery:
             await nursery.start(host.run)
             await host.connect(node1.p2p_address)
-            for protocol in (SYNC_PROTOCOL, PUT_PROTOCOL, GET_PROTOCOL):
+            for protocol in (PUT_PROTOCOL, GET_PROTOCOL):
                 with pytest.raises(RemoteError):
                     await host.request(peer, protocol, b"\xc8garbage")
+            # The consensus link: a batch holding a garbage message, then a garbage batch.
+            link = await host.open_stream(peer, CONSENSUS_PROTOCOL)
+            await link.send(FrameBatch((b"\xc5not a vote",)).to_bytes())
+            await link.send(b"\xe5\x01not a batch")
+            await link.close()
             with trio.move_on_after(5):
                 await host.wait_for_gossip_peer(peer, CONSENSUS_TOPIC)
             await host.publish(CONSENSUS_TOPIC, b"\xc5not a proposal")

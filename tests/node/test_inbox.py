@@ -43,3 +43,30 @@ def test_a_full_inbox_refuses() -> None:
     with pytest.raises(InboxFull):
         inbox.put_nowait(3, urgent=True)
     assert len(inbox) == 2
+
+
+@trio_test
+async def test_waiting_for_room_ends_when_items_are_taken() -> None:
+    inbox: Inbox[int] = Inbox(3)
+    for i in range(3):
+        inbox.put_nowait(i, urgent=False)
+    done: list[str] = []
+
+    async def wait(name: str, count: int) -> None:
+        await inbox.wait_for_room(count)
+        done.append(name)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(wait, "one", 1)
+        nursery.start_soon(wait, "two", 2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert done == []
+        await inbox.get()
+        await trio.testing.wait_all_tasks_blocked()
+        assert done == ["one"]
+        await inbox.get()
+    assert sorted(done) == ["one", "two"]
+    # Asking for more than the whole inbox waits only for an empty inbox.
+    await inbox.get()
+    with trio.fail_after(1):
+        await inbox.wait_for_room(100)

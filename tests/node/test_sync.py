@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from consensus import ConsensusConfig, Output
+from consensus import Output
 from consensus.messages import CommittedBlock, SyncReply, SyncRequest
 from consensus.votes import PrepareVote
-from node.service import claim_rank
 from node.sync import CatchUp, split_reply
 
 
@@ -40,11 +39,3 @@ def test_replies_are_cut_under_the_limit_in_order() -> None:
     pieces = split_reply(SyncReply(blocks), limit=100)
     assert [[b.height for b in p.blocks] for p in pieces] == [[1, 2], [3], [4], [5]]
     assert split_reply(SyncReply(())) == [SyncReply(())]
-
-
-def test_claim_order_starts_at_the_preferred_claimant() -> None:
-    config = ConsensusConfig.with_majority("chain", 4)
-    for height in range(1, 9):
-        ranks = [claim_rank(i, height, 4) for i in range(1, 5)]
-        assert sorted(ranks) == [0, 1, 2, 3]
-        assert ranks.index(0) + 1 == config.preferred_claimant(height, 0)

@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 
 from consensus.messages import AuthVote, ElectionVote
 from crypto.errors import DecodeError
-from node.wire import BlockEvidence, FragmentGet, FragmentPut, ShareList
+from node.wire import (
+    MAX_BATCH_FRAMES,
+    BlockEvidence,
+    FragmentGet,
+    FragmentPut,
+    FrameBatch,
+    ShareList,
+)
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "node_wire.json"
 
@@ -49,6 +56,7 @@ evidence = st.builds(
     result_votes=st.lists(st.lists(auth_votes(), max_size=3).map(tuple), max_size=3).map(tuple),
 )
 share_lists = st.builds(ShareList, st.lists(st.binary(max_size=40), max_size=4).map(tuple))
+frame_batches = st.builds(FrameBatch, st.lists(st.binary(max_size=60), max_size=5).map(tuple))
 puts = st.builds(FragmentPut, hashes, st.binary(max_size=200))
 gets = st.builds(
     FragmentGet,
@@ -61,12 +69,13 @@ gets = st.builds(
 TYPES: dict[str, Any] = {
     "BlockEvidence": BlockEvidence,
     "ShareList": ShareList,
+    "FrameBatch": FrameBatch,
     "FragmentPut": FragmentPut,
     "FragmentGet": FragmentGet,
 }
 
 
-@given(st.one_of(evidence, share_lists, puts, gets))
+@given(st.one_of(evidence, share_lists, frame_batches, puts, gets))
 def test_round_trip_is_exact(value: Any) -> None:
     encoded = value.to_bytes()
     assert type(value).from_bytes(encoded) == value
@@ -83,6 +92,12 @@ def test_garbage_is_a_decode_error(cls: Any) -> None:
             cls.from_bytes(garbage)
 
 
+def test_a_batch_above_the_frame_limit_is_refused() -> None:
+    too_many = FrameBatch((b"",) * (MAX_BATCH_FRAMES + 1)).to_bytes()
+    with pytest.raises(DecodeError, match="exceeds limit"):
+        FrameBatch.from_bytes(too_many)
+
+
 def samples() -> dict[str, Any]:
     vote = ElectionVote(7, 1, 2, 3, bytes(range(32)), bytes(64))
     approve = AuthVote(bytes([9] * 32), 1, True, b"share", bytes([1] * 64), bytes([2] * 64))
@@ -90,6 +105,7 @@ def samples() -> dict[str, Any]:
     return {
         "BlockEvidence": BlockEvidence((vote,), ((approve,), (deny,))),
         "ShareList": ShareList((b"s1", b"s22")),
+        "FrameBatch": FrameBatch((b"\xc1\x01vote", b"")),
         "FragmentPut": FragmentPut(bytes([5] * 32), b"fragment"),
         "FragmentGet": FragmentGet(
             bytes([5] * 32), bytes([6] * 32), 1_800_000_000_000, bytes(16), bytes([7] * 64)
