@@ -1,4 +1,4 @@
-"""Smoke test of ``iomtshare bench crypto`` on mcl: it runs, checks its own decryption, writes JSON."""
+"""Smoke test of ``iomtshare bench crypto`` on mcl: it runs, decrypts correctly, writes JSON."""
 
 from __future__ import annotations
 
