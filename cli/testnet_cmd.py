@@ -21,7 +21,8 @@ dir_option = click.option(
 
 @click.group("testnet")
 def testnet() -> None:
-    """Start, inspect (status, logs) and stop a local testnet of real node processes."""
+    """Create (up), restart (start), inspect (status, logs) and stop (down) a local testnet of
+    real node processes."""
 
 
 @testnet.command("up")
@@ -35,7 +36,8 @@ def testnet() -> None:
               help="First round's proposal wait (later rounds wait longer).")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
               help="Seconds to wait until every node sees all its peers.")
-@click.option("--force", is_flag=True, help="Replace a stopped network in --dir.")
+@click.option("--force", is_flag=True,
+              help="Replace a stopped network in --dir (its data is lost; `start` keeps it).")
 @dir_option
 @json_option
 def up(
@@ -87,6 +89,29 @@ def up(
         "  iomtshare client keygen --member alice && iomtshare authority register alice\n"
         f"  iomtshare testnet down --dir {directory}"
     )
+
+
+@testnet.command("start")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
+              help="Seconds to wait until every node sees all its peers.")
+@dir_option
+@json_option
+def start(timeout: float, directory: Path, as_json: bool) -> None:
+    """Start the stopped network in --dir again, with its keys, ports and ledgers."""
+    from cli.testnet_launcher import LaunchError
+    from cli.testnet_launcher import start as launch
+
+    progress = (lambda _: None) if as_json else click.echo
+    try:
+        with client_errors():
+            network = launch(directory, timeout=timeout, progress=progress)
+    except LaunchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        emit(network.to_json(), True)
+        return
+    emit([{"node": e.index, "http": e.http_url, "p2p": e.p2p_address} for e in network.nodes],
+         False, title=f"testnet {network.chain_id}: {len(network.nodes)} nodes running again")
 
 
 @testnet.command("down")

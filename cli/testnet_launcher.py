@@ -3,7 +3,8 @@
 ``up`` writes the network with :func:`node.devnet.create_network`, starts the nodes detached
 (their own session, so the launching shell can exit), keeps ``DIR/node{i}/node.pid`` and
 ``DIR/node{i}/node.log``, and waits until every node reports all its peers connected. ``down``
-sends SIGTERM to the recorded processes, then SIGKILL to those still alive after a grace period.
+sends SIGTERM to the recorded processes, then SIGKILL to those still alive after a grace period;
+``start`` runs a stopped network again with its data.
 Errors are :class:`LaunchError` and carry the tail of the failing node's log.
 """
 
@@ -98,6 +99,28 @@ def up(
         overwrite=overwrite,
         **(genesis_params or {}),
     )
+    launch(network, timeout, progress)
+    return network
+
+
+def start(
+    directory: Path, *, timeout: float = 60.0, progress: Callable[[str], None] = lambda _: None
+) -> Network:
+    """Start again the stopped testnet in ``directory``, with its keys, ports and data.
+
+    Raises :class:`LaunchError` if it has running nodes, and ``node.devnet.DevnetError`` if
+    there is no network there.
+    """
+    network = load_network(directory)
+    if any(_pids(network.directory)):
+        raise LaunchError(f"{directory} has running nodes; run `testnet down --dir {directory}`")
+    launch(network, timeout, progress)
+    return network
+
+
+def launch(network: Network, timeout: float, progress: Callable[[str], None]) -> None:
+    """Start every node of ``network`` and wait until all are connected; on any failure stop
+    the ones started and raise :class:`LaunchError`."""
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for node in network.nodes:
@@ -118,7 +141,6 @@ def up(
     except BaseException:
         stop(network.directory)
         raise
-    return network
 
 
 def wait_ready(

@@ -291,7 +291,8 @@ def create_network(
     existing = (root / NETWORK_FILE).exists()
     if existing and not overwrite:
         raise DevnetError(
-            f"{root} already holds a network; remove it, or overwrite it (--force)"
+            f"{root} already holds a network; run it again (`iomtshare testnet start`) "
+            "or replace it (--force)"
         )
     if base_port is not None and not 1024 <= base_port <= 65535 - 2 * n:
         raise DevnetError(f"base port {base_port} leaves no room for {n} nodes")
