@@ -189,11 +189,14 @@ def verify_shares_batch(
     c1: G1Element,
     context: bytes,
 ) -> list[VerifiedShare]:
-    """Verify several shares of one ciphertext with two pairings in total.
+    """Verify several shares of one ciphertext with one pairing in total.
 
-    Each share's two equations are raised to an independent random 128-bit weight and
-    multiplied together, so a bad share passes with probability about 2^-128. If the combined
-    check fails, each share is checked alone and :class:`VerificationError` names the bad ones.
+    Share i's equations e(C1, z_i) = A_i s_i^(c_i) and e(g1, z_i) = B_i VK_i^(c_i) are raised
+    to independent random 128-bit weights w_i and rho w_i and all multiplied into
+    e(C1 + rho g1, sum w_i z_i) = prod (A_i s_i^(c_i))^(w_i) (B_i VK_i^(c_i))^(rho w_i), so a
+    bad share passes with probability at most about 2^-126 (the weights are odd 128-bit
+    numbers). If the combined check fails, each share is checked alone and
+    :class:`VerificationError` names the bad ones.
     """
     if not shares:
         return []
@@ -202,17 +205,19 @@ def verify_shares_batch(
         if share.index in seen or share.index not in verification_keys:
             raise VerificationError(f"share index {share.index} is repeated or unknown")
         seen.add(share.index)
-    weights = [secrets.randbits(_BATCH_WEIGHT_BITS) | 1 for _ in shares]
+    order = group.order
+    rho = secrets.randbits(_BATCH_WEIGHT_BITS) | 1
     combined_z = group.g2_identity()
-    lhs_ct, lhs_grant = group.gt_one, group.gt_one
-    for share, weight in zip(shares, weights, strict=True):
+    rhs = group.gt_one
+    for share in shares:
+        weight = secrets.randbits(_BATCH_WEIGHT_BITS) | 1
         vk = verification_keys[share.index]
-        cw = _share_challenge(context, c1, share, vk) * weight % group.order
+        c = _share_challenge(context, c1, share, vk)
         combined_z = combined_z + share.response * weight
-        lhs_ct = lhs_ct * share.commitment_a**weight * share.value**cw
-        lhs_grant = lhs_grant * share.commitment_b**weight * vk**cw
-    z = group.prepare_g2(combined_z)
-    if z.pairing(c1) == lhs_ct and z.pairing(group.g1) == lhs_grant:
+        ciphertext_side = share.commitment_a * share.value**c
+        grant_side = share.commitment_b * vk**c
+        rhs = rhs * ciphertext_side**weight * grant_side ** (rho * weight % order)
+    if group.pairing(c1 + group.g1 * rho, combined_z) == rhs:
         return [VerifiedShare(s) for s in shares]
     bad = []
     for share in shares:
