@@ -6,7 +6,7 @@ commitment (A, B) = (e(C1, T), e(g1, T)) for a uniformly random T in G2, challen
 c = H(context, index, C1, s_i, VK_i, A, B) of :data:`CHALLENGE_BITS` bits (DESIGN 3.2 leaves
 its size open; see the constant for why 128), response z = T * rk_i^c. The verifier checks
 e(C1, z) = A s_i^c and e(g1, z) = B VK_i^c. Sending (A, B) rather than c lets many shares of one
-ciphertext be verified together with two pairings in all (:func:`verify_shares_batch`).
+ciphertext be verified together with one pairing in all (:func:`verify_shares_batch`).
 
 DESIGN 3.2 writes T = g2^tau. The prover here usually draws the same uniform T as rk_i^u
 instead, which turns the commitment's pairing into GT exponentiations of values it already has
