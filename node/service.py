@@ -74,7 +74,7 @@ CONSENSUS_TOPIC = "iomtshare/consensus/1"
 TX_TOPIC = "iomtshare/tx/1"
 
 _INBOX_SIZE = 4096
-_OUTBOX_SIZE = 1024
+_GOSSIP_QUEUE = 1024
 _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
 _REQUEST_MEMORY = 100_000
@@ -109,7 +109,7 @@ class NodeService:
         self._peer_ids = {n.index: parse_peer_id(n.peer_id) for n in self.genesis.nodes}
         self.links = PeerLinks((i for i in self._peer_ids if i != self.index), self._open_link)
         # Transactions published on gossip; a slow mesh must not hold up the consensus task.
-        self._tx_send, self._tx_out = trio.open_memory_channel[bytes](_OUTBOX_SIZE)
+        self._tx_send, self._tx_out = trio.open_memory_channel[bytes](_GOSSIP_QUEUE)
         self._index_of = {p: i for i, p in self._peer_ids.items()}
         host, port = listen_endpoint(identity.config.p2p_listen)
         allowlist = PeerAllowlist.of(p for i, p in self._peer_ids.items() if i != self.index)
@@ -291,13 +291,10 @@ class NodeService:
                 frame = piece.to_bytes()
                 if send.to is None:
                     self.links.broadcast(frame)
+                    if isinstance(piece, Submission):
+                        self._publish_soon(frame)
                 elif send.to in self.links.peers:
                     self.links.send(send.to, frame)
-            if send.to is None and isinstance(message, Submission):
-                try:
-                    self._tx_send.send_nowait(message.to_bytes())
-                except trio.WouldBlock:
-                    logger.info("gossip queue full; submission sent on direct links only")
         for timer in out.timers:
             nursery.start_soon(self._timer, timer)
         for block in out.commits:
@@ -386,6 +383,12 @@ class NodeService:
 
     async def _open_link(self, index: int) -> FrameWriter:
         return await self.host.open_stream(self._peer_ids[index], CONSENSUS_PROTOCOL)
+
+    def _publish_soon(self, frame: bytes) -> None:
+        try:
+            self._tx_send.send_nowait(frame)
+        except trio.WouldBlock:
+            logger.info("gossip queue full; submission sent on the direct links only")
 
     async def _publish_loop(self) -> None:
         async for frame in self._tx_out:
