@@ -38,39 +38,15 @@ from ledger.encoding import (
     tagged_union,
 )
 from ledger.errors import InvalidBlock
+from ledger.fasthash import OnePartDigest
+from ledger.merkle import merkle_root
 from ledger.qc import AccessVote, CommitQC
-from ledger.transactions import Transaction, decode_transaction, tx_id_of
+from ledger.transactions import Transaction, decode_transaction, tx_ids_of
 
 BLOCK_HASH_TAG = b"iomtshare/ledger/block/v1"
 RESULT_HASH_TAG = b"iomtshare/ledger/sharing-result/v1"
 EVIDENCE_TAG = b"iomtshare/ledger/evidence/v1"
-MERKLE_LEAF_TAG = b"iomtshare/ledger/merkle-leaf/v1"
-MERKLE_NODE_TAG = b"iomtshare/ledger/merkle-node/v1"
-MERKLE_EMPTY_TAG = b"iomtshare/ledger/merkle-empty/v1"
-
-_BLOBS = fastread.sequence(fastread.blob)
-
-
-def merkle_root(leaves: Sequence[bytes]) -> bytes:
-    """Binary Merkle root with distinct leaf, node and empty-tree hashes.
-
-    Leaves and inner nodes are hashed under different tags, so no leaf can pose as a subtree;
-    an odd node at the end of a level moves up unchanged.
-    """
-    if not leaves:
-        return digest(MERKLE_EMPTY_TAG)
-    hash_ = digest  # a local name: this loop runs for every block applied or verified
-    level = [hash_(MERKLE_LEAF_TAG, leaf) for leaf in leaves]
-    while len(level) > 1:
-        odd = level[-1] if len(level) % 2 else None
-        pairs = iter(level)
-        # zip over one iterator twice pairs neighbours; the odd node was set aside above.
-        level = [
-            hash_(MERKLE_NODE_TAG, left, right) for left, right in zip(pairs, pairs, strict=False)
-        ]
-        if odd is not None:
-            level.append(odd)
-    return level[0]
+_result_hashes = OnePartDigest(RESULT_HASH_TAG).each
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +226,8 @@ class BlockParts:
             if (data[0], data[1]) != (Block.TAG, Block.VERSION):
                 raise DecodeError(f"type tag {data[0]:#04x} version {data[1]} is not a block's")
             raw_header, pos = fastread.blob(data, 2)
-            transactions, pos = _BLOBS(data, pos)
-            results, pos = _BLOBS(data, pos)
+            transactions, pos = fastread.blobs(data, pos)
+            results, pos = fastread.blobs(data, pos)
             present, pos = fastread.boolean(data, pos)
             carried = b""
             if present:
@@ -267,10 +243,10 @@ class BlockParts:
         return cls(header, transactions, results, last_commit, election_qc, carried)
 
     def tx_ids(self) -> list[bytes]:
-        return [tx_id_of(raw) for raw in self.transactions]
+        return tx_ids_of(self.transactions)
 
     def result_hashes(self) -> list[bytes]:
-        return [digest(RESULT_HASH_TAG, raw) for raw in self.results]
+        return _result_hashes(self.results)
 
     def check_body(self, tx_ids: Sequence[bytes]) -> None:
         """Raise :class:`InvalidBlock` unless the header's roots match the body."""

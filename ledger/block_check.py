@@ -5,9 +5,10 @@ decodes the block, hashes its transactions, rebuilds the three body roots, check
 carried commit QC names the block's previous hash, verifies the stored commit QC's signatures,
 and checks the transaction index entry of every transaction and the record of every PutRecord
 against a :class:`ChainIndex` read beforehand. It needs no database handle, so the verifier may
-run it in worker processes (a top-level function over picklable arguments returning a picklable
-:class:`BlockSummary`). What depends on other blocks (the hash link, the block-hash index, the
-two sub-chains) is checked by the caller from the summary, in height order.
+run it in worker processes (:mod:`ledger.verify_pool`): a top-level function over picklable
+arguments returning a picklable :class:`BlockSummary`. What depends on other blocks (the hash
+link, the block-hash index, the two sub-chains) is checked by the caller from the summary, in
+height order.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ledger.block import BlockParts, SharingResult
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.qc import CommitQC, verify_commit_qc
-from ledger.records import location_bytes
+from ledger.records import block_locations, location_bytes
 from ledger.transactions import AttributeChange, PutRecord, RegisterMember, put_record_id
 
 #: Type tags of the transactions that extend a member's attribute-change chain.
@@ -132,25 +133,32 @@ def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
 def _first_index_fault(
     height: int, tx_ids: list[bytes], transactions: tuple[bytes, ...], index: ChainIndex
 ) -> tuple[int, str] | None:
-    """The first transaction (in block order) whose index entry or record is wrong."""
+    """The first transaction (in block order) whose index entry or record is wrong.
+
+    Raises :class:`DecodeError` if a transaction tagged as a PutRecord is too short to hold
+    a record id.
+    """
     locations = index.tx_locations
-    entries = [locations.get(schema.TX + tx_id) for tx_id in tx_ids]
-    records = [
-        put_record_id(raw) for raw in transactions if raw and raw[0] == PutRecord.TAG
-    ]
-    if entries == [location_bytes(height, p) for p in range(len(entries))] and all(
-        record_id in index.record_ids for record_id in records
-    ):
-        return None  # the common case, checked in bulk
+    tx_prefix = schema.TX
+    entries = [locations.get(tx_prefix + tx_id) for tx_id in tx_ids]
+    put_tag = PutRecord.TAG
+    # The common case, checked in bulk: a record id sliced from a PutRecord too short to hold
+    # one is shorter than every stored id, so it fails here and is reported below.
+    records = [raw[2:34] for raw in transactions if raw and raw[0] == put_tag]
+    if entries == block_locations(height, len(entries)) and index.record_ids.issuperset(records):
+        return None
+    for raw in transactions:
+        if raw and raw[0] == put_tag:
+            put_record_id(raw)  # a malformed PutRecord fails the whole block, as it comes first
     for position, (tx_id, entry) in enumerate(zip(tx_ids, entries, strict=True)):
-        key = (schema.TX + tx_id).hex()
+        key = (tx_prefix + tx_id).hex()
         if entry is None:
             return position, f"transaction index entry {key} is missing"
         # Canonical encodings are unique, so comparing bytes is comparing values.
         if entry != location_bytes(height, position):
             return position, f"transaction index entry {key} is wrong"
         raw = transactions[position]
-        if raw and raw[0] == PutRecord.TAG:
+        if raw and raw[0] == put_tag:
             record_id = put_record_id(raw)
             if record_id not in index.record_ids:
                 return position, f"record {record_id.hex()} is missing"
@@ -216,21 +224,3 @@ def check_stored_block(
         results=results,
     )
 
-
-# -- worker-process side ---------------------------------------------------------------------
-
-_worker_state: tuple[Genesis, ChainIndex] | None = None
-
-
-def init_worker(genesis_bytes: bytes, index: PackedIndex) -> None:
-    """Process-pool initializer: decode the genesis and unpack the index, once per worker."""
-    global _worker_state
-    _worker_state = (Genesis.from_bytes(genesis_bytes), index.unpack())
-
-
-def check_chunk(items: list[tuple[int, bytes | None, bytes | None]]) -> list[BlockSummary]:
-    """Run :func:`check_stored_block` over ``(height, block, qc)`` items in a worker."""
-    if _worker_state is None:  # pragma: no cover - the pool always runs init_worker first
-        raise RuntimeError("worker was not initialised")
-    genesis, index = _worker_state
-    return [check_stored_block(genesis, index, h, raw, qc) for h, raw, qc in items]

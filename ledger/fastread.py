@@ -92,6 +92,32 @@ def boolean(data: bytes, pos: int) -> tuple[bool, int]:
     return value == 1, pos + 1
 
 
+def blobs(data: bytes, pos: int) -> tuple[tuple[bytes, ...], int]:
+    """``sequence(blob)`` in one loop: a 32-bit count, then that many length-prefixed byte
+    strings (a block's transactions and results are split this way)."""
+    size_of_data = len(data)
+    if pos + 4 > size_of_data:
+        raise truncated(data, pos, 4)
+    count: int = _U32(data, pos)[0]
+    if count > MAX_ITEMS:
+        raise DecodeError(f"{count} items exceeds limit {MAX_ITEMS}")
+    pos += 4
+    out: list[bytes] = []
+    append = out.append
+    for _ in range(count):
+        if pos + 4 > size_of_data:
+            raise truncated(data, pos, 4)
+        size: int = _U32(data, pos)[0]
+        if size > MAX_FIELD_BYTES:
+            raise DecodeError(f"field of {size} bytes exceeds limit {MAX_FIELD_BYTES}")
+        start = pos + 4
+        pos = start + size
+        if pos > size_of_data:
+            raise truncated(data, start, size)
+        append(data[start:pos])
+    return tuple(out), pos
+
+
 def sequence(item: FastRead[T]) -> FastRead[tuple[T, ...]]:
     """A 32-bit count followed by that many items."""
 

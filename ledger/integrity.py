@@ -17,22 +17,18 @@ It does not replay the state transition (state roots are checked when blocks are
 attested by the commit QCs).
 
 How it stays fast: blocks, QCs and audit records are read with ordered iterators rather than
-point reads; the transaction index, record ids, block-hash index and attribute chain are each
-read in one scan and looked up in memory (about 150 bytes per transaction while verifying).
-The per-block work (hashing, roots, QC signatures, index entries and records:
-:func:`ledger.block_check.check_stored_block`) can run in ``workers`` processes while this
-process checks hash links and the sub-chains in height order; a summary carries the position of
-a faulty index entry, so the first bad location reported is the same whatever the number of
-workers.
+point reads, as one-pass scans that bypass LevelDB's block cache; the transaction index, record
+ids, block-hash index and attribute chain are each read in one scan and looked up in memory
+(about 150 bytes per transaction while verifying). The per-block work (hashing, roots, QC
+signatures, index entries and records: :func:`ledger.block_check.check_stored_block`) can be
+spread over ``workers`` processes (:mod:`ledger.verify_pool`) while this process checks hash
+links and the sub-chains in height order; a summary carries the position of a faulty index
+entry, so the first bad location reported is the same whatever the number of workers.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from crypto.errors import DecodeError
@@ -41,13 +37,10 @@ from ledger import schema
 from ledger.block_check import (
     BlockSummary,
     ChainIndex,
-    PackedIndex,
     ResultFacts,
-    check_chunk,
     check_stored_block,
-    init_worker,
 )
-from ledger.errors import IntegrityError, LedgerError
+from ledger.errors import IntegrityError
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore
 from ledger.records import (
@@ -62,10 +55,7 @@ from ledger.records import (
     location_bytes,
 )
 from ledger.transactions import AttributeChange, RegisterMember, decode_transaction
-
-#: Blocks handed to a worker process at a time, and chunks kept in flight per worker.
-CHUNK_BLOCKS = 64
-CHUNKS_IN_FLIGHT = 3
+from ledger.verify_pool import StoredItem, pooled_summaries
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +97,14 @@ class _Cursor:
         return None
 
 
-StoredItem = tuple[int, bytes | None, bytes | None]
-
-
 def _stored_blocks(store: KeyValueStore, top: int) -> Iterator[StoredItem]:
     """``(height, block bytes, commit QC bytes)`` for heights 1..top, ``None`` where absent."""
     first, last = schema.block(1), schema.block(top + 1)
-    blocks = _Cursor(store.iterate(schema.BLOCK, start=first, stop=last))
+    blocks = _Cursor(store.iterate(schema.BLOCK, start=first, stop=last, scan=True))
     qcs = _Cursor(
-        store.iterate(schema.COMMIT_QC, start=schema.commit_qc(1), stop=schema.commit_qc(top + 1))
+        store.iterate(
+            schema.COMMIT_QC, start=schema.commit_qc(1), stop=schema.commit_qc(top + 1), scan=True
+        )
     )
     for height in range(1, top + 1):
         yield height, blocks.take(schema.block(height)), qcs.take(schema.commit_qc(height))
@@ -124,11 +113,11 @@ def _stored_blocks(store: KeyValueStore, top: int) -> Iterator[StoredItem]:
 def read_index(store: KeyValueStore) -> ChainIndex:
     """The transaction index and the record ids, each read in one scan."""
     return ChainIndex(
-        tx_locations=dict(store.iterate(schema.TX)),
+        tx_locations=dict(store.iterate(schema.TX, scan=True)),
         # Record ids are 32 bytes; a key of another length names no record a block can need.
         record_ids=frozenset(
             key[len(schema.RECORD) :]
-            for key in store.keys(schema.RECORD)
+            for key in store.keys(schema.RECORD, scan=True)
             if len(key) == len(schema.RECORD) + 32
         ),
     )
@@ -144,33 +133,7 @@ def _summaries(
         for height, raw_block, raw_qc in items:
             yield check_stored_block(genesis, index, height, raw_block, raw_qc)
         return
-    # Spawned (not forked) workers: the caller may run threads (trio, LevelDB) that a fork
-    # would copy in an undefined state.
-    pool = ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=init_worker,
-        initargs=(genesis.to_bytes(), PackedIndex.pack(index)),
-    )
-    pending: deque[Future[list[BlockSummary]]] = deque()
-    try:
-        chunk: list[StoredItem] = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) == CHUNK_BLOCKS:
-                pending.append(pool.submit(check_chunk, chunk))
-                chunk = []
-                # Bounded read-ahead: results are consumed in order as they complete.
-                while len(pending) >= workers * CHUNKS_IN_FLIGHT:
-                    yield from pending.popleft().result()
-        if chunk:
-            pending.append(pool.submit(check_chunk, chunk))
-        while pending:
-            yield from pending.popleft().result()
-    except BrokenProcessPool as exc:
-        raise LedgerError(f"a verify worker process died: {exc}") from exc
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    yield from pooled_summaries(genesis, index, items, workers)
 
 
 class _Walker:
@@ -185,9 +148,9 @@ class _Walker:
         # member id -> (last seq, last link hash)
         self.attribute_tips: dict[bytes, tuple[int, bytes]] = {}
         # One scan per index instead of a point read per entry.
-        self.block_index = dict(store.iterate(schema.BLOCK_BY_HASH))
-        self.attribute_links = dict(store.iterate(schema.ATTRIBUTE_CHAIN))
-        self.audit = _Cursor(store.iterate(schema.AUDIT))
+        self.block_index = dict(store.iterate(schema.BLOCK_BY_HASH, scan=True))
+        self.attribute_links = dict(store.iterate(schema.ATTRIBUTE_CHAIN, scan=True))
+        self.audit = _Cursor(store.iterate(schema.AUDIT, scan=True))
 
     def check_block(self, summary: BlockSummary, prev_hash: bytes) -> bytes:
         height = summary.height

@@ -56,15 +56,19 @@ class KeyValueStore(ABC):
         start: bytes | None = None,
         stop: bytes | None = None,
         reverse: bool = False,
+        scan: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         """Yield ``(key, value)`` for keys starting with ``prefix`` in byte order.
 
         ``start`` (inclusive) and ``stop`` (exclusive) are full keys that narrow the range further.
+        ``scan`` marks a one-pass read of a large range (verification): the backend may leave
+        what it reads out of its cache, which is faster and keeps the cache for point reads.
         """
 
-    def keys(self, prefix: bytes = b"") -> Iterator[bytes]:
-        """Keys starting with ``prefix`` in byte order (backends may skip reading values)."""
-        for key, _ in self.iterate(prefix):
+    def keys(self, prefix: bytes = b"", *, scan: bool = False) -> Iterator[bytes]:
+        """Keys starting with ``prefix`` in byte order (backends may skip reading values);
+        ``scan`` as for :meth:`iterate`."""
+        for key, _ in self.iterate(prefix, scan=scan):
             yield key
 
     @abstractmethod
@@ -126,6 +130,7 @@ class MemoryStore(KeyValueStore):
         start: bytes | None = None,
         stop: bytes | None = None,
         reverse: bool = False,
+        scan: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         data = self._live()
         low = prefix if start is None or start < prefix else start

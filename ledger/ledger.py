@@ -29,12 +29,13 @@ from pathlib import Path
 from types import TracebackType
 
 from ledger import schema
-from ledger.block import Block, BlockHeader, SharingResult, evidence_hash, merkle_root
+from ledger.block import Block, BlockHeader, SharingResult, evidence_hash
 from ledger.errors import GenesisMismatch, IntegrityError, InvalidBlock
 from ledger.fragments import FragmentStore
 from ledger.genesis import Genesis
 from ledger.integrity import VerifyReport, read_head, verify_ledger
 from ledger.kv import KeyValueStore
+from ledger.merkle import merkle_root
 from ledger.qc import CommitQC, verify_commit_qc
 from ledger.queries import LedgerQueries
 from ledger.records import ZERO_HASH, Head, Location, location_bytes

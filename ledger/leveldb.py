@@ -56,14 +56,18 @@ class LevelDBStore(KeyValueStore):
         start: bytes | None = None,
         stop: bytes | None = None,
         reverse: bool = False,
+        scan: bool = False,
     ) -> Iterator[tuple[bytes, bytes]]:
         db = self._live()
         low = prefix if start is None or start < prefix else start
         high = prefix_upper_bound(prefix)
         if stop is not None and (high is None or stop < high):
             high = stop
+        # A scan skips LevelDB's block cache: inserting every block read into it cost more than
+        # the read itself, and would evict what point reads keep there.
+        fill_cache = not scan
         if not reverse:
-            it = db.iterator(start=low, stop=high)
+            it = db.iterator(start=low, stop=high, fill_cache=fill_cache)
             try:
                 yield from it
             finally:
@@ -71,7 +75,7 @@ class LevelDBStore(KeyValueStore):
             return
         # plyvel 1.5 returns nothing for a reverse scan whose start key is the database's first
         # key, so reverse scans are bounded above only and stop by hand at the lower bound.
-        it = db.iterator(stop=high, reverse=True)
+        it = db.iterator(stop=high, reverse=True, fill_cache=fill_cache)
         try:
             for key, value in it:
                 if key < low:
@@ -80,13 +84,13 @@ class LevelDBStore(KeyValueStore):
         finally:
             it.close()
 
-    def keys(self, prefix: bytes = b"") -> Iterator[bytes]:
+    def keys(self, prefix: bytes = b"", *, scan: bool = False) -> Iterator[bytes]:
         # Values are not read at all: a key scan of a large namespace stays cheap.
         db = self._live()
         if prefix:
-            it = db.iterator(prefix=prefix, include_value=False)
+            it = db.iterator(prefix=prefix, include_value=False, fill_cache=not scan)
         else:
-            it = db.iterator(include_value=False)
+            it = db.iterator(include_value=False, fill_cache=not scan)
         try:
             yield from it
         finally:

@@ -271,6 +271,20 @@ def location_bytes(height: int, position: int) -> bytes:
     return _LOCATION_PREFIX + struct.pack(">QI", height, position)
 
 
+_POSITIONS: list[bytes] = []
+
+
+def block_locations(height: int, count: int) -> list[bytes]:
+    """``[location_bytes(height, p) for p in range(count)]``: positions 0..count-1 of a block.
+
+    The encoded positions are built once and reused (verify needs them for every block).
+    """
+    while len(_POSITIONS) < count:
+        _POSITIONS.append(struct.pack(">I", len(_POSITIONS)))
+    start = _LOCATION_PREFIX + struct.pack(">Q", height)
+    return [start + position for position in _POSITIONS[:count]]
+
+
 _AUDIT_PREFIX = bytes([TAG_AUDIT_RECORD, AuditRecord.VERSION])
 
 #: The fields of an :class:`AuditRecord` in declaration order.

@@ -24,6 +24,7 @@ transaction is recognised as a duplicate.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Self
@@ -54,6 +55,7 @@ from ledger.encoding import (
     Encoded,
     peek_tag,
 )
+from ledger.fasthash import OnePartDigest
 
 TX_SIGN_TAG = b"iomtshare/ledger/tx-signature/v1"
 TX_ID_TAG = b"iomtshare/ledger/tx-id/v1"
@@ -122,9 +124,18 @@ class Transaction(Encoded):
         return tx_id_of(self.to_bytes())
 
 
+_tx_id = OnePartDigest(TX_ID_TAG)
+
+
 def tx_id_of(encoded: bytes) -> bytes:
-    """The id of the transaction whose canonical encoding is ``encoded``."""
-    return digest(TX_ID_TAG, encoded)
+    """The id of the transaction whose canonical encoding is ``encoded``:
+    ``digest(TX_ID_TAG, encoded)``."""
+    return _tx_id(encoded)
+
+
+def tx_ids_of(encoded: Iterable[bytes]) -> list[bytes]:
+    """:func:`tx_id_of` of each encoding, in order."""
+    return _tx_id.each(encoded)
 
 
 def _fields(*names_kinds: Any) -> tuple[Any, ...]:
@@ -338,4 +349,5 @@ __all__ = [
     "member_id_for",
     "put_record_id",
     "tx_id_of",
+    "tx_ids_of",
 ]

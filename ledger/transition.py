@@ -21,10 +21,11 @@ from crypto.errors import VerificationError
 from crypto.hashing import digest
 from crypto.signing import VerifyKey
 from ledger import schema
-from ledger.block import Block, SharingResult, merkle_root
+from ledger.block import Block, SharingResult
 from ledger.errors import InvalidBlock, InvalidTransaction
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore
+from ledger.merkle import merkle_root
 from ledger.qc import verify_access_votes, verify_commit_qc
 from ledger.records import (
     ZERO_HASH,

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from ledger.block import Block, BlockHeader, SharingResult, evidence_hash, merkle_root
+from ledger.block import Block, BlockHeader, SharingResult, evidence_hash
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
+from ledger.merkle import merkle_root
 from ledger.qc import CommitQC
 from ledger.records import ZERO_HASH
 from ledger.testing import ChainFixture

@@ -18,6 +18,7 @@ from ledger.records import (
     Location,
     RecordEntry,
     audit_record_bytes,
+    block_locations,
     location_bytes,
 )
 from ledger.transactions import PutRecord, RegisterMember, decode_transaction
@@ -143,6 +144,13 @@ def test_location_bytes_is_the_canonical_encoding(height: int, position: int) ->
     assert location_bytes(height, position) == Location(height, position).to_bytes()
 
 
+@settings(max_examples=30)
+@given(height=st.integers(0, 2**64 - 1), count=st.integers(0, 130))
+def test_block_locations_are_the_canonical_encodings(height: int, count: int) -> None:
+    expected = [Location(height, position).to_bytes() for position in range(count)]
+    assert block_locations(height, count) == expected
+
+
 @settings(max_examples=25)
 @given(block=for_type(Block))
 def test_block_parts_agree_with_the_full_decoding(block: Block) -> None:
@@ -185,7 +193,7 @@ def test_record_entry_bytes_is_the_canonical_encoding(
 @given(ops=st.dictionaries(st.binary(max_size=40), st.none() | st.binary(max_size=40)))
 def test_state_root_hashes_the_documented_leaves(ops: dict[bytes, bytes | None]) -> None:
     from crypto.hashing import digest
-    from ledger.block import merkle_root
+    from ledger.merkle import merkle_root
     from ledger.transition import STATE_ROOT_TAG
 
     leaves = [state_leaf(key, ops[key]) for key in sorted(ops)]

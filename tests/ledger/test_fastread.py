@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.codec import MAX_FIELD_BYTES, Writer
 from crypto.errors import DecodeError
+from ledger import fastread
 from ledger.encoding import Encoded
 from ledger.records import Counter
 from tests.ledger.strategies import ALL_TYPES, for_type
@@ -62,3 +64,31 @@ def test_input_types() -> None:
     for bad in ("not bytes", b""):
         with pytest.raises(DecodeError):
             Counter.from_bytes(bad)  # type: ignore[arg-type]
+
+
+def _split_outcome(read: object, data: bytes) -> object:
+    try:
+        return read(data, 0)  # type: ignore[operator]
+    except DecodeError as exc:
+        return str(exc)
+
+
+@settings(max_examples=60)
+@given(items=st.lists(st.binary(max_size=20), max_size=5), data=st.data())
+def test_blobs_splits_like_a_sequence_of_blobs(items: list[bytes], data: st.DataObject) -> None:
+    encoded = Writer().seq(items, lambda w, item: w.blob(item)).to_bytes()
+    candidate = data.draw(damaged(encoded))
+    # Same items, same end position, and the same error message on a damaged encoding.
+    assert _split_outcome(fastread.blobs, candidate) == _split_outcome(
+        fastread.sequence(fastread.blob), candidate
+    )
+    assert fastread.blobs(encoded, 0) == (tuple(items), len(encoded))
+
+
+def test_blobs_limits() -> None:
+    too_many = (fastread.MAX_ITEMS + 1).to_bytes(4, "big")
+    with pytest.raises(DecodeError, match="items exceeds limit"):
+        fastread.blobs(too_many, 0)
+    too_long = (1).to_bytes(4, "big") + (MAX_FIELD_BYTES + 1).to_bytes(4, "big")
+    with pytest.raises(DecodeError, match="exceeds limit"):
+        fastread.blobs(too_long, 0)

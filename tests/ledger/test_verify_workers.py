@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from ledger import integrity, schema
+from ledger import integrity, schema, verify_pool
 from ledger.block_check import PackedIndex
 from ledger.errors import IntegrityError
 from ledger.kv import MemoryStore
@@ -20,11 +22,16 @@ def first_fault(store: MemoryStore, fx: ChainFixture, workers: int) -> str | Non
     return None
 
 
+@pytest.mark.parametrize(
+    ("start", "caller_helps"), [("fork", False), ("spawn", False), ("spawn", True)]
+)
 def test_workers_find_the_same_first_fault(
-    fx: ChainFixture, monkeypatch: pytest.MonkeyPatch
+    fx: ChainFixture, monkeypatch: pytest.MonkeyPatch, start: str, caller_helps: bool
 ) -> None:
     # Two blocks per chunk, so several chunks are in flight and results must be reordered.
-    monkeypatch.setattr(integrity, "CHUNK_BLOCKS", 2)
+    monkeypatch.setattr(verify_pool, "CHUNK_BLOCKS", 2)
+    monkeypatch.setattr(verify_pool, "CALLER_HELPS", caller_helps)
+    monkeypatch.setattr(verify_pool, "START_METHOD", start)
     store = MemoryStore()
     ledger = build_chain(fx, store)
     report = integrity.verify_ledger(store, fx.genesis, workers=2)
@@ -41,7 +48,10 @@ def test_workers_find_the_same_first_fault(
 def test_odd_sized_index_entries_reach_the_workers(
     fx: ChainFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(integrity, "CHUNK_BLOCKS", 2)
+    monkeypatch.setattr(verify_pool, "CHUNK_BLOCKS", 2)
+    monkeypatch.setattr(verify_pool, "CALLER_HELPS", False)
+    # Spawned workers get the index packed: the odd entry must survive the packing.
+    monkeypatch.setattr(verify_pool, "START_METHOD", "spawn")
     store = MemoryStore()
     ledger = build_chain(fx, store)
     stored = ledger.block(5)
@@ -57,7 +67,8 @@ def test_odd_sized_index_entries_reach_the_workers(
 def test_faults_in_one_block_are_reported_in_block_order(
     fx: ChainFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(integrity, "CHUNK_BLOCKS", 2)
+    monkeypatch.setattr(verify_pool, "CHUNK_BLOCKS", 2)
+    monkeypatch.setattr(verify_pool, "CALLER_HELPS", False)
     store = MemoryStore()
     ledger = build_chain(fx, store)
     first = ledger.block(1)
@@ -73,3 +84,18 @@ def test_faults_in_one_block_are_reported_in_block_order(
     # With the link repaired, the index entry is next.
     flip(store, schema.attribute_record(alice_id, 0), 40)
     assert first_fault(store, fx, 2) == first_fault(store, fx, 1) == "height 1"
+
+
+def test_start_method_forks_only_without_other_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    alone = threading.active_count() == 1
+    assert verify_pool.start_method() == ("fork" if alone else "spawn")
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert verify_pool.start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
+    monkeypatch.setattr(verify_pool, "START_METHOD", "spawn")
+    assert verify_pool.start_method() == "spawn"
