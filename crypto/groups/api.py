@@ -183,6 +183,22 @@ class Group(ABC):
     @abstractmethod
     def pairing(self, p: G1Element, q: G2Element) -> GTElement: ...
 
+    def gt_pow_unchecked(self, element: GTElement, exponent: int) -> GTElement:
+        """element^exponent (0 <= exponent < r) for a value that may lie outside GT.
+
+        ``element ** k`` may use shortcuts that are only valid inside GT; this is a plain
+        square-and-multiply in Fp12, right for anything ``gt_from_bytes(...,
+        check_subgroup=False)`` returns.
+        """
+        if not 0 <= exponent < self.order:
+            raise ValueError("exponent out of range")
+        acc = self.gt_one
+        for bit in bin(exponent)[2:]:
+            acc = acc * acc
+            if bit == "1":
+                acc = acc * element
+        return acc
+
     def prepare_g2(self, q: G2Element) -> PreparedG2:
         """q ready for many pairings e(., q); worth it from about two pairings on mcl."""
         return _PlainPreparedG2(self, q)

@@ -344,6 +344,20 @@ class MclGroup(Group):
             return self._g2_lines.pairing(p)
         return MclGT(pymcl.pairing(p._p, q._p))
 
+    def gt_pow_unchecked(self, element: GTElement, exponent: int) -> MclGT:
+        if not isinstance(element, MclGT):
+            raise TypeError("needs an mcl GT value")
+        if not 0 <= exponent < R:
+            raise ValueError("exponent out of range")
+        if self._native is not None:
+            return MclGT(self._native.power_generic(element._e, _fr(exponent)))
+        acc, base = pymcl.GT(), element._e
+        for bit in bin(exponent)[2:]:
+            acc = acc * acc
+            if bit == "1":
+                acc = acc * base
+        return MclGT(acc)
+
     def prepare_g2(self, q: G2Element) -> PreparedG2:
         if not isinstance(q, MclG2):
             raise TypeError("pairing needs mcl points")

@@ -13,6 +13,8 @@ Two things are used:
   once (about 0.1 ms, 20 KiB) and each later pairing saves about a quarter of its Miller loop.
 * ``mclBnGT_isValid``: mcl's test that an Fp12 element has order r, about twice as fast as the
   square-and-multiply by r it replaces.
+* ``mclBnGT_powGeneric``: a power of any Fp12 element (pymcl's ``**`` is only right inside GT),
+  for values whose membership in GT was never checked.
 
 Nothing here is trusted blindly: :func:`load_native` checks the pointer layout and every
 function against pymcl's own results on known inputs and returns None if anything disagrees or
@@ -56,6 +58,7 @@ class NativeMcl:
         self._miller_loop = bind("mclBn_precomputedMillerLoop", [_PTR, _PTR, _PTR])
         self._final_exp = bind("mclBn_finalExp", [_PTR, _PTR])
         self._is_valid_gt = bind("mclBnGT_isValid", [_PTR], ctypes.c_int)
+        self._pow_generic = bind("mclBnGT_powGeneric", [_PTR, _PTR, _PTR])
         self._serializers = {
             pymcl.G1: bind("mclBnG1_serialize", [_PTR, ctypes.c_size_t, _PTR], ctypes.c_size_t),
             pymcl.G2: bind("mclBnG2_serialize", [_PTR, ctypes.c_size_t, _PTR], ctypes.c_size_t),
@@ -90,6 +93,17 @@ class NativeMcl:
         self._final_exp(address, address)
         return out
 
+    def power_generic(self, element: pymcl.GT, exponent: pymcl.Fr) -> pymcl.GT:
+        """element^exponent by plain square-and-multiply, right for any Fp12 value.
+
+        pymcl's ``**`` uses an endomorphism that is only valid inside GT.
+        """
+        if type(element) is not pymcl.GT or type(exponent) is not pymcl.Fr:
+            raise TypeError("the generic power needs a pymcl GT value and an Fr exponent")
+        out = pymcl.GT()
+        self._pow_generic(value_address(out), value_address(element), value_address(exponent))
+        return out
+
     def has_order_r(self, element: pymcl.GT) -> bool:
         """Whether ``element`` (any non-zero Fp12 value) lies in the order-r subgroup GT."""
         if type(element) is not pymcl.GT:
@@ -115,6 +129,11 @@ def _self_test(native: NativeMcl) -> None:
     minus_one = pymcl.GT.deserialize(coefficients)
     if minus_one.is_one() or minus_one * minus_one != pymcl.GT():
         raise RuntimeError("could not build -1 in Fp12")
+    two = pymcl.GT.deserialize((2).to_bytes(FP_BYTES, "little") + bytes(GT_BYTES - FP_BYTES))
+    if native.power_generic(two, _fr(5)) != two * two * two * two * two:
+        raise RuntimeError("mcl's generic power disagrees with repeated products")
+    if native.power_generic(e, _fr(0xFEDCBA987654321)) != e ** _fr(0xFEDCBA987654321):
+        raise RuntimeError("mcl's generic power disagrees with pymcl's in GT")
     # -1 has order 2, so e * (-1) is outside GT while e and 1 are inside.
     if not native.has_order_r(e) or not native.has_order_r(pymcl.GT()):
         raise RuntimeError("mcl's GT test rejects an element of GT")

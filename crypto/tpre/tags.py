@@ -14,4 +14,5 @@ TAG_SECRET_KEY = 0x16
 
 LABEL_DEM_KEY = b"iomtshare/tpre/dem-key/v1"
 LABEL_SHARE_PROOF = b"iomtshare/tpre/share-proof/v2"  # v2: 128-bit challenges
+LABEL_SHARE_CHECK_WEIGHT = b"iomtshare/tpre/share-check-weight/v1"
 LABEL_BATCH_WEIGHTS = b"iomtshare/tpre/batch-weights/v1"

@@ -137,3 +137,33 @@ def test_cached_encodings_match_the_reference(mcl: Group, pyecc: Group, k: int) 
     gt = mcl.z ** (k % 1000)
     assert bytes(gt) == bytes(gt) == bytes(pyecc.z ** (k % 1000))
     assert len(bytes(gt)) == GT_BYTES
+
+
+def test_unchecked_power_is_a_plain_power_outside_gt(mcl: Group, pyecc: Group) -> None:
+    two = (2).to_bytes(FP_BYTES, "big") + bytes(GT_BYTES - FP_BYTES)
+    k = (1 << 127) + 0x1234567
+    fast = mcl.gt_pow_unchecked(mcl.gt_from_bytes(two, check_subgroup=False), k)
+    slow = pyecc.gt_pow_unchecked(pyecc.gt_from_bytes(two, check_subgroup=False), k)
+    assert bytes(fast) == bytes(slow) == pow(2, k, P).to_bytes(FP_BYTES, "big") + bytes(
+        GT_BYTES - FP_BYTES
+    )
+
+
+@settings(max_examples=10)
+@given(k=st.integers(min_value=0, max_value=R - 1))
+def test_unchecked_power_agrees_with_power_inside_gt(mcl: Group, k: int) -> None:
+    x = mcl.z**0xABCDEF
+    assert mcl.gt_pow_unchecked(x, k) == x**k
+
+
+def test_unchecked_power_rejects_out_of_range_exponents(group: Group) -> None:
+    for k in (-1, R):
+        with pytest.raises(ValueError, match="out of range"):
+            group.gt_pow_unchecked(group.z, k)
+
+
+def test_unchecked_power_without_native_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crypto.groups.mcl_backend.load_native", lambda: None)
+    plain = MclGroup()
+    x = plain.z**7
+    assert plain.gt_pow_unchecked(x, 1000003) == x**1000003
