@@ -217,11 +217,12 @@ def verify_shares_batch(
     """Verify several shares of one ciphertext with one pairing in total.
 
     Share i's equations e(C1, z_i) = A_i s_i^(c_i) and e(g1, z_i) = B_i VK_i^(c_i) are raised
-    to independent random 128-bit weights w_i and rho w_i and all multiplied into
-    e(C1 + rho g1, sum w_i z_i) = prod (A_i s_i^(c_i))^(w_i) (B_i VK_i^(c_i))^(rho w_i), so a
-    bad share passes with probability at most about 2^-126 (the weights are odd 128-bit
-    numbers). If the combined check fails, each share is checked alone and
-    :class:`VerificationError` names the bad ones.
+    to the weights w_i and rho w_i (w_i and rho random odd 128-bit numbers) and all multiplied
+    into e(C1 + rho g1, sum w_i z_i) = prod (A_i s_i^(c_i))^(w_i) (B_i VK_i^(c_i))^(rho w_i),
+    so a share with a wrong s_i passes with probability at most about 2^-126. A_i and B_i may
+    lie outside GT; mcl's ``**`` on such values is still right on their GT component (a test
+    checks it), which is all this argument needs. If the combined check fails, each share is
+    checked alone and :class:`VerificationError` names the bad ones.
     """
     if not shares:
         return []

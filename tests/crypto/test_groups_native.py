@@ -167,3 +167,17 @@ def test_unchecked_power_without_native_library(monkeypatch: pytest.MonkeyPatch)
     plain = MclGroup()
     x = plain.z**7
     assert plain.gt_pow_unchecked(x, 1000003) == x**1000003
+
+
+def test_gt_power_outside_gt_is_still_right_on_the_gt_component(mcl: Group) -> None:
+    """``x ** k`` on mcl need not be x^k outside GT, but its GT component is (x's)^k.
+
+    The batch share check raises unchecked commitments with ``**`` and relies on this.
+    """
+    cofactor = (P**12 - 1) // R
+    to_gt = cofactor * pow(cofactor, -1, R)  # kills everything outside GT, identity on GT
+    for seed in range(3):
+        x = _fp12(*((seed + 2) ** (i + 50) % P for i in range(12)))
+        k = (0xC0FFEE + seed) ** 9 % R
+        raised = x ** pymcl.Fr(str(k))
+        assert _power(raised, to_gt) == _power(_power(x, to_gt), k)
