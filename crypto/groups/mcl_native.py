@@ -87,6 +87,8 @@ class NativeMcl:
         """e(p, q) for the q whose ``lines`` these are."""
         if type(p) is not pymcl.G1:
             raise TypeError("pairing needs a pymcl G1 point")
+        if type(lines) is not self._lines_type:  # mcl reads exactly this many words
+            raise TypeError("lines must come from precompute_g2")
         out = pymcl.GT()  # a new object nobody else holds, written in place
         address = value_address(out)
         self._miller_loop(address, value_address(p), lines)
