@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from ledger import fastread
+from ledger.decoders import Decoder, compile_decoder
 from ledger.fastread import FastRead
 
 # Type tags, one per encoded ledger type.
@@ -53,7 +54,11 @@ class Kind(Generic[T]):
     """How one field is checked, written and read.
 
     ``read`` reads through a :class:`~crypto.codec.Reader`; ``fast`` is the equivalent
-    position-based reader of :mod:`ledger.fastread` that ``from_bytes`` uses. ``inner``
+    position-based reader of :mod:`ledger.fastread` that ``from_bytes`` uses. ``layout`` is the
+    ``struct`` format of a fixed-width kind (``None`` for the others), which lets
+    :mod:`ledger.decoders` read runs of such fields at once; ``embedded`` decodes the bytes of an
+    embedded object (nested and union kinds) and ``embedded_items`` those of each item of a
+    sequence of them. ``inner``
     describes what a composite kind holds (the item kind of a sequence or optional, the class of
     a nested object, the classes of a union), so tools can walk a type's fields.
     """
@@ -66,6 +71,9 @@ class Kind(Generic[T]):
         read: Callable[[Reader], T],
         fast: FastRead[T],
         inner: object = None,
+        layout: str | None = None,
+        embedded: Callable[[bytes], T] | None = None,
+        embedded_items: Callable[[bytes], Any] | None = None,
     ) -> None:
         self.name = name
         self.check = check
@@ -73,6 +81,9 @@ class Kind(Generic[T]):
         self.read = read
         self.fast = fast
         self.inner = inner
+        self.layout = layout
+        self.embedded = embedded
+        self.embedded_items = embedded_items
 
 
 def _uint(bits: int) -> Callable[[Any], bool]:
@@ -87,6 +98,7 @@ def _fixed(size: int) -> Kind[bytes]:
         lambda w, v: w.fixed(v, size),
         lambda r: r.fixed(size),
         fastread.fixed(size),
+        layout=f"{size}s",
     )
 
 
@@ -94,12 +106,18 @@ def _is_text(value: Any) -> bool:
     return isinstance(value, str) and len(value.encode("utf-8")) <= 4096
 
 
-U8: Kind[int] = Kind("u8", _uint(8), Writer.u8, Reader.u8, fastread.uint(1))
-U16: Kind[int] = Kind("u16", _uint(16), Writer.u16, Reader.u16, fastread.uint(2))
-U32: Kind[int] = Kind("u32", _uint(32), Writer.u32, Reader.u32, fastread.uint(4))
-U64: Kind[int] = Kind("u64", _uint(64), Writer.u64, Reader.u64, fastread.uint(8))
+U8: Kind[int] = Kind("u8", _uint(8), Writer.u8, Reader.u8, fastread.uint(1), layout="B")
+U16: Kind[int] = Kind("u16", _uint(16), Writer.u16, Reader.u16, fastread.uint(2), layout="H")
+U32: Kind[int] = Kind("u32", _uint(32), Writer.u32, Reader.u32, fastread.uint(4), layout="I")
+U64: Kind[int] = Kind("u64", _uint(64), Writer.u64, Reader.u64, fastread.uint(8), layout="Q")
+# One byte that must be 0 or 1: the compiled decoders check it after reading it as "B".
 BOOL: Kind[bool] = Kind(
-    "bool", lambda v: isinstance(v, bool), Writer.boolean, Reader.boolean, fastread.boolean
+    "bool",
+    lambda v: isinstance(v, bool),
+    Writer.boolean,
+    Reader.boolean,
+    fastread.boolean,
+    layout="B",
 )
 HASH = _fixed(32)
 NONCE = _fixed(16)
@@ -140,6 +158,7 @@ def nested(cls: type[E]) -> Kind[E]:
         lambda r: cls.from_bytes_with_reader(r.blob()),
         fastread.embedded(cls.from_bytes),
         inner=cls,
+        embedded=cls.from_bytes,
     )
 
 
@@ -173,6 +192,7 @@ def sequence(kind: Kind[T]) -> Kind[tuple[T, ...]]:
         lambda r: tuple(r.seq(kind.read)),
         fastread.sequence(kind.fast),
         inner=kind,
+        embedded_items=kind.embedded,
     )
 
 
@@ -187,6 +207,7 @@ def tagged_union(
         lambda r: decode(r.blob()),
         fastread.embedded(decode),
         inner=check,
+        embedded=decode,
     )
 
 
@@ -236,6 +257,16 @@ class Encoded:
             if not isinstance(data, bytearray | memoryview):
                 raise DecodeError(f"{cls.__name__}: expected bytes, got {type(data).__name__}")
             data = bytes(data)
+        decoded: Self = (_DECODERS.get(cls) or _decoder(cls))(data)
+        return decoded
+
+    @classmethod
+    def from_bytes_by_field(cls, data: bytes) -> Self:
+        """:meth:`from_bytes` one field reader call at a time (``data`` must be bytes).
+
+        The compiled decoders of :mod:`ledger.decoders` hand every input they do not accept
+        to this, which raises the precise error.
+        """
         try:
             if len(data) < 2:
                 raise fastread.truncated(data, 0, 2)
@@ -278,6 +309,31 @@ class Encoded:
 
     def remember_encoding(self, data: bytes) -> None:
         """Hook for types that cache their encoding; ``data`` is known to be canonical."""
+
+
+_DECODERS: dict[type, Decoder] = {}
+
+
+def _decoder(cls: type[Encoded]) -> Decoder:
+    """How ``cls.from_bytes`` decodes bytes, chosen on first use: a compiled decoder (see
+    :mod:`ledger.decoders`) unless ``cls`` has cross-field rules (its own ``from_fields``)."""
+    decoder: Decoder = cls.from_bytes_by_field
+    if _slot_setters(cls) is not None:
+        plan = [(name, kind.layout, kind.fast, kind.embedded_items) for name, kind in cls.FIELDS]
+        decoder = compile_decoder(
+            cls,
+            plan,
+            bools=frozenset(name for name, kind in cls.FIELDS if kind is BOOL),
+            header=(cls.TAG, cls.VERSION),
+            by_field=cls.from_bytes_by_field,
+            remember=(
+                None
+                if cls.remember_encoding is Encoded.remember_encoding
+                else cls.remember_encoding
+            ),
+        )
+    _DECODERS[cls] = decoder
+    return decoder
 
 
 _FAST_FIELDS: dict[type, tuple[tuple[str, FastRead[Any]], ...]] = {}
