@@ -7,10 +7,11 @@ client submission, a due timer) goes through one queue to it, and it carries out
 ``CONSENSUS_PROTOCOL``), each timer becomes a task that sleeps until its deadline and feeds the
 timer back, and committed blocks wake the HTTP requests waiting for them.
 
-Client submissions are also published on gossipsub (``TX_TOPIC``), so a transaction still
-spreads through the mesh when a direct link to some peer is down; a copy that arrives twice is
-ignored by consensus. Votes, claims and proposals travel on the direct links only: gossipsub
-hops cost tens of milliseconds each in py-libp2p, and a decision takes about seven hops.
+The node that takes a client's submission also publishes it on gossipsub (``TX_TOPIC``), so a
+transaction still spreads through the mesh when a direct link to some peer is down; a copy that
+arrives twice is ignored by consensus. Votes, claims and proposals travel on the direct links
+only: gossipsub hops cost tens of milliseconds each in py-libp2p, and a decision takes about
+seven hops.
 
 Start it with ``await nursery.start(service.run)``; cancelling the nursery stops everything
 (the ledger and local store are closed on the way out).
@@ -277,6 +278,10 @@ class NodeService:
                 logger.exception("consensus step failed input=%s", type(item).__name__)
                 continue
             self._carry_out(out, nursery)
+            if isinstance(item, Submission) and origin is None and item.item_id in machine.pool:
+                # A client's item, accepted: its first relay also goes on gossip (only here, so
+                # the mesh carries one copy per item, not one per node that relays it).
+                self._publish_soon(item.to_bytes())
             if origin is not None and not isinstance(item, Timer):
                 follow = self.catch_up.follow_up(item, out, machine.height)
                 if follow is not None and origin in self.links.peers:
@@ -291,8 +296,6 @@ class NodeService:
                 frame = piece.to_bytes()
                 if send.to is None:
                     self.links.broadcast(frame)
-                    if isinstance(piece, Submission):
-                        self._publish_soon(frame)
                 elif send.to in self.links.peers:
                     self.links.send(send.to, frame)
         for timer in out.timers:
