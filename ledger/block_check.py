@@ -18,62 +18,15 @@ from dataclasses import dataclass
 from crypto.errors import DecodeError
 from ledger import schema
 from ledger.block import BlockParts, SharingResult
+from ledger.chain_index import ChainIndex
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.qc import CommitQC, verify_commit_qc
-from ledger.records import block_locations, location_bytes
+from ledger.records import location_bytes
 from ledger.transactions import AttributeChange, PutRecord, RegisterMember, put_record_id
 
 #: Type tags of the transactions that extend a member's attribute-change chain.
 ATTRIBUTE_TAGS = frozenset([RegisterMember.TAG, AttributeChange.TAG])
-
-
-@dataclass(frozen=True, slots=True)
-class ChainIndex:
-    """The transaction index (full key -> location bytes) and the stored record ids, each read
-    in one scan (about 150 bytes of memory per transaction)."""
-
-    tx_locations: dict[bytes, bytes]
-    record_ids: frozenset[bytes]
-
-
-_KEY = len(schema.TX) + 32  # a transaction index key
-_VALUE = len(location_bytes(0, 0))  # a location
-_ENTRY = _KEY + _VALUE
-
-
-@dataclass(frozen=True, slots=True)
-class PackedIndex:
-    """A :class:`ChainIndex` in a few flat byte strings, cheap to send to worker processes.
-
-    Index entries of the usual sizes are packed back to back; any other entry (only a damaged
-    index has one) travels as is in ``odd_entries``.
-    """
-
-    tx_entries: bytes
-    odd_entries: dict[bytes, bytes]
-    record_ids: bytes
-
-    @classmethod
-    def pack(cls, index: ChainIndex) -> PackedIndex:
-        regular = []
-        odd = {}
-        for key, value in index.tx_locations.items():
-            if len(key) == _KEY and len(value) == _VALUE:
-                regular.append(key + value)
-            else:
-                odd[key] = value
-        return cls(b"".join(regular), odd, b"".join(index.record_ids))
-
-    def unpack(self) -> ChainIndex:
-        entries = self.tx_entries
-        locations = {
-            entries[i : i + _KEY]: entries[i + _KEY : i + _ENTRY]
-            for i in range(0, len(entries), _ENTRY)
-        }
-        locations.update(self.odd_entries)
-        ids = self.record_ids
-        return ChainIndex(locations, frozenset(ids[i : i + 32] for i in range(0, len(ids), 32)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,31 +91,31 @@ def _first_index_fault(
     Raises :class:`DecodeError` if a transaction tagged as a PutRecord is too short to hold
     a record id.
     """
-    locations = index.tx_locations
     tx_prefix = schema.TX
-    entries = [locations.get(tx_prefix + tx_id) for tx_id in tx_ids]
+    keys = [tx_prefix + tx_id for tx_id in tx_ids]
     put_tag = PutRecord.TAG
     # The common case, checked in bulk: a record id sliced from a PutRecord too short to hold
     # one is shorter than every stored id, so it fails here and is reported below.
     records = [raw[2:34] for raw in transactions if raw and raw[0] == put_tag]
-    if entries == block_locations(height, len(entries)) and index.record_ids.issuperset(records):
+    if index.block_entries_are(height, keys) and index.record_ids.issuperset(records):
         return None
     for raw in transactions:
         if raw and raw[0] == put_tag:
             put_record_id(raw)  # a malformed PutRecord fails the whole block, as it comes first
-    for position, (tx_id, entry) in enumerate(zip(tx_ids, entries, strict=True)):
-        key = (tx_prefix + tx_id).hex()
+    table = index.table()
+    for position, key in enumerate(keys):
+        entry = table.get(key)
         if entry is None:
-            return position, f"transaction index entry {key} is missing"
+            return position, f"transaction index entry {key.hex()} is missing"
         # Canonical encodings are unique, so comparing bytes is comparing values.
         if entry != location_bytes(height, position):
-            return position, f"transaction index entry {key} is wrong"
+            return position, f"transaction index entry {key.hex()} is wrong"
         raw = transactions[position]
         if raw and raw[0] == put_tag:
             record_id = put_record_id(raw)
             if record_id not in index.record_ids:
                 return position, f"record {record_id.hex()} is missing"
-    return None  # pragma: no cover - the bulk check above found a fault
+    return None  # an index entry naming this block belongs to no transaction of it
 
 
 def check_stored_block(

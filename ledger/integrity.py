@@ -34,12 +34,8 @@ from dataclasses import dataclass
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from ledger import schema
-from ledger.block_check import (
-    BlockSummary,
-    ChainIndex,
-    ResultFacts,
-    check_stored_block,
-)
+from ledger.block_check import BlockSummary, ResultFacts, check_stored_block
+from ledger.chain_index import ChainIndex
 from ledger.errors import IntegrityError
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore
@@ -112,8 +108,8 @@ def _stored_blocks(store: KeyValueStore, top: int) -> Iterator[StoredItem]:
 
 def read_index(store: KeyValueStore) -> ChainIndex:
     """The transaction index and the record ids, each read in one scan."""
-    return ChainIndex(
-        tx_locations=dict(store.iterate(schema.TX, scan=True)),
+    return ChainIndex.from_entries(
+        store.iterate(schema.TX, scan=True),
         # Record ids are 32 bytes; a key of another length names no record a block can need.
         record_ids=frozenset(
             key[len(schema.RECORD) :]

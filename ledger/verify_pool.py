@@ -22,7 +22,8 @@ from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from ledger.block_check import BlockSummary, ChainIndex, PackedIndex, check_stored_block
+from ledger.block_check import BlockSummary, check_stored_block
+from ledger.chain_index import ChainIndex
 from ledger.errors import LedgerError
 from ledger.genesis import Genesis
 
@@ -77,12 +78,12 @@ class _Pool:
 
     def __init__(self, genesis: Genesis, index: ChainIndex, workers: int) -> None:
         method = start_method()
-        shared: ChainIndex | PackedIndex = index if method == "fork" else PackedIndex.pack(index)
+        # Forked workers inherit the index; spawned ones get it pickled (a few flat strings).
         self.executor = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context(method),
             initializer=init_worker,
-            initargs=(genesis.to_bytes(), shared),
+            initargs=(genesis.to_bytes(), index),
         )
         # One probe per worker: submitting the first ones starts the processes, and a finished
         # probe says that a worker is up.
@@ -151,11 +152,10 @@ def pooled_summaries(
 _worker_state: tuple[Genesis, ChainIndex] | None = None
 
 
-def init_worker(genesis_bytes: bytes, index: ChainIndex | PackedIndex) -> None:
-    """Process-pool initializer: decode the genesis and unpack the index, once per worker."""
+def init_worker(genesis_bytes: bytes, index: ChainIndex) -> None:
+    """Process-pool initializer: decode the genesis and keep the index, once per worker."""
     global _worker_state
-    unpacked = index.unpack() if isinstance(index, PackedIndex) else index
-    _worker_state = (Genesis.from_bytes(genesis_bytes), unpacked)
+    _worker_state = (Genesis.from_bytes(genesis_bytes), index)
 
 
 def worker_ready() -> None:
