@@ -2,17 +2,19 @@
 
 :func:`check_stored_block` is the CPU-heavy part of :func:`ledger.integrity.verify_ledger`: it
 decodes the block, hashes its transactions, rebuilds the three body roots, checks that the
-carried commit QC names the block's previous hash, verifies the stored commit QC's signatures,
-and checks the transaction index entry of every transaction and the record of every PutRecord
-against a :class:`ChainIndex` read beforehand. It needs no database handle, so the verifier may
-run it in worker processes (:mod:`ledger.verify_pool`): a top-level function over picklable
-arguments returning a picklable :class:`BlockSummary`. What depends on other blocks (the hash
-link, the block-hash index, the two sub-chains) is checked by the caller from the summary, in
-height order.
+carried commit QC names the block's previous hash, verifies the stored commit QC's signatures
+and reads what the rest of verification needs. It needs neither a database handle nor the
+indexes, so the verifier may run it in worker processes (:mod:`ledger.verify_pool`) from the
+start, while it reads the indexes itself: a top-level function over picklable arguments
+returning a picklable :class:`BlockSummary`. :func:`check_index` then checks the transaction
+index entry of every transaction and the record of every PutRecord against a
+:class:`ChainIndex`; what depends on other blocks (the hash link, the block-hash index, the two
+sub-chains) is checked by the caller from the summary, in height order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from crypto.errors import DecodeError
@@ -49,9 +51,11 @@ class BlockSummary:
     ``error`` is ``None`` when every check passed. Otherwise it says which failed, and
     ``error_position`` is ``None`` for a fault of the block as a whole (then the other fields
     may be empty) or the position of the first transaction whose index entry or record is
-    wrong (then the caller first checks the attribute links of the transactions before it, as
-    they come earlier in block order). ``attribute_txs`` holds ``(position, tx id, encoding)`` of
-    registrations and attribute changes; ``results`` follows the block's order.
+    wrong (set by :func:`check_index`; the caller then first checks the attribute links of the
+    transactions before it, as they come earlier in block order). ``attribute_txs`` holds
+    ``(position, tx id, encoding)`` of registrations and attribute changes; ``results`` follows
+    the block's order; ``tx_ids`` are the block's transaction ids and ``put_records`` the
+    ``(position, record id)`` of its PutRecords, for :func:`check_index`.
     """
 
     height: int
@@ -62,6 +66,8 @@ class BlockSummary:
     transactions: int = 0
     attribute_txs: tuple[tuple[int, bytes, bytes], ...] = ()
     results: tuple[ResultFacts, ...] = ()
+    tx_ids: tuple[bytes, ...] = ()
+    put_records: tuple[tuple[int, bytes], ...] = ()
 
 
 def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
@@ -83,49 +89,63 @@ def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
     return tuple(facts)
 
 
-def _first_index_fault(
-    height: int, tx_ids: list[bytes], transactions: tuple[bytes, ...], index: ChainIndex
-) -> tuple[int, str] | None:
-    """The first transaction (in block order) whose index entry or record is wrong.
-
-    Raises :class:`DecodeError` if a transaction tagged as a PutRecord is too short to hold
-    a record id.
-    """
-    tx_prefix = schema.TX
-    keys = [tx_prefix + tx_id for tx_id in tx_ids]
+def _put_records(transactions: tuple[bytes, ...]) -> tuple[tuple[int, bytes], ...]:
+    """``(position, record id)`` of every PutRecord; raises :class:`DecodeError` if one is too
+    short to hold a record id."""
     put_tag = PutRecord.TAG
-    # The common case, checked in bulk: a record id sliced from a PutRecord too short to hold
-    # one is shorter than every stored id, so it fails here and is reported below.
-    records = [raw[2:34] for raw in transactions if raw and raw[0] == put_tag]
-    if index.block_entries_are(height, keys) and index.record_ids.issuperset(records):
+    found = tuple(
+        (position, raw[2:34])
+        for position, raw in enumerate(transactions)
+        if raw and raw[0] == put_tag
+    )
+    for position, record_id in found:
+        if len(record_id) != 32:
+            put_record_id(transactions[position])  # raises, saying why
+    return found
+
+
+def _first_index_fault(summary: BlockSummary, index: ChainIndex) -> tuple[int, str] | None:
+    """The first transaction (in block order) whose index entry or record is wrong."""
+    tx_prefix = schema.TX
+    keys = [tx_prefix + tx_id for tx_id in summary.tx_ids]
+    record_ids = index.record_ids
+    # The common case, checked in bulk.
+    if index.block_entries_are(summary.height, keys) and record_ids.issuperset(
+        [record_id for _, record_id in summary.put_records]
+    ):
         return None
-    for raw in transactions:
-        if raw and raw[0] == put_tag:
-            put_record_id(raw)  # a malformed PutRecord fails the whole block, as it comes first
     table = index.table()
+    records = dict(summary.put_records)
     for position, key in enumerate(keys):
         entry = table.get(key)
         if entry is None:
             return position, f"transaction index entry {key.hex()} is missing"
         # Canonical encodings are unique, so comparing bytes is comparing values.
-        if entry != location_bytes(height, position):
+        if entry != location_bytes(summary.height, position):
             return position, f"transaction index entry {key.hex()} is wrong"
-        raw = transactions[position]
-        if raw and raw[0] == put_tag:
-            record_id = put_record_id(raw)
-            if record_id not in index.record_ids:
-                return position, f"record {record_id.hex()} is missing"
+        record_id = records.get(position)
+        if record_id is not None and record_id not in record_ids:
+            return position, f"record {record_id.hex()} is missing"
     return None  # an index entry naming this block belongs to no transaction of it
 
 
+def check_index(summary: BlockSummary, index: ChainIndex) -> BlockSummary:
+    """``summary`` with its block's first wrong transaction index entry or missing record
+    recorded (see :class:`BlockSummary`), or as it is if there is none or it already failed."""
+    if summary.error is not None:
+        return summary
+    fault = _first_index_fault(summary, index)
+    if fault is None:
+        return summary
+    position, error = fault
+    return dataclasses.replace(summary, error=error, error_position=position)
+
+
 def check_stored_block(
-    genesis: Genesis,
-    index: ChainIndex,
-    height: int,
-    raw_block: bytes | None,
-    raw_qc: bytes | None,
+    genesis: Genesis, height: int, raw_block: bytes | None, raw_qc: bytes | None
 ) -> BlockSummary:
-    """Check the block stored at ``height`` with its stored commit QC (``None``: absent).
+    """Check the block stored at ``height`` with its stored commit QC (``None``: absent); the
+    index checks are left to :func:`check_index`.
 
     Never raises for bad data: a failed check comes back as :attr:`BlockSummary.error`.
     """
@@ -158,7 +178,7 @@ def check_stored_block(
         qc = CommitQC.from_bytes(raw_qc)
         verify_commit_qc(genesis, qc, height=height, block_hash=block_hash)
         results = _result_facts(parts)
-        fault = _first_index_fault(height, tx_ids, parts.transactions, index)
+        put_records = _put_records(parts.transactions)
     except (InvalidBlock, DecodeError) as exc:
         return BlockSummary(height, str(exc))
     attribute_txs = tuple(
@@ -168,12 +188,13 @@ def check_stored_block(
     )
     return BlockSummary(
         height=height,
-        error=None if fault is None else fault[1],
-        error_position=None if fault is None else fault[0],
+        error=None,
         block_hash=block_hash,
         prev_hash=header.prev_hash,
         transactions=len(tx_ids),
         attribute_txs=attribute_txs,
         results=results,
+        tx_ids=tuple(tx_ids),
+        put_records=put_records,
     )
 

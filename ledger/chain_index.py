@@ -103,13 +103,3 @@ class ChainIndex:
         return self.table() == other.table() and self.record_ids == other.record_ids
 
     __hash__ = None  # type: ignore[assignment]
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Sent to spawned workers: the record ids travel as one byte string, not 100,000
-        # objects.
-        return (_unpack, (self.groups, self.odd_entries, b"".join(self.record_ids)))
-
-
-def _unpack(groups: dict[bytes, bytes], odd: dict[bytes, bytes], ids: bytes) -> ChainIndex:
-    # Every record id is 32 bytes (read_index keeps no other).
-    return ChainIndex(groups, odd, frozenset(ids[i : i + 32] for i in range(0, len(ids), 32)))

@@ -20,10 +20,11 @@ How it stays fast: blocks, QCs and audit records are read with ordered iterators
 point reads, as one-pass scans that bypass LevelDB's block cache; the transaction index, record
 ids, block-hash index and attribute chain are each read in one scan and looked up in memory
 (about 150 bytes per transaction while verifying). The per-block work (hashing, roots, QC
-signatures, index entries and records: :func:`ledger.block_check.check_stored_block`) can be
-spread over ``workers`` processes (:mod:`ledger.verify_pool`) while this process checks hash
-links and the sub-chains in height order; a summary carries the position of a faulty index
-entry, so the first bad location reported is the same whatever the number of workers.
+signatures: :func:`ledger.block_check.check_stored_block`) can be spread over ``workers``
+processes (:mod:`ledger.verify_pool`), which start on the first blocks while this process reads
+the indexes; this process then checks index entries, hash links and the sub-chains in height
+order. A summary carries the position of a faulty index entry, so the first bad location
+reported is the same whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from ledger import schema
-from ledger.block_check import BlockSummary, ResultFacts, check_stored_block
+from ledger.block_check import BlockSummary, ResultFacts, check_index, check_stored_block
 from ledger.chain_index import ChainIndex
 from ledger.errors import IntegrityError
 from ledger.genesis import Genesis
@@ -51,7 +52,7 @@ from ledger.records import (
     location_bytes,
 )
 from ledger.transactions import AttributeChange, RegisterMember, decode_transaction
-from ledger.verify_pool import StoredItem, pooled_summaries
+from ledger.verify_pool import CheckPool, StoredItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +123,19 @@ def read_index(store: KeyValueStore) -> ChainIndex:
 def _summaries(
     store: KeyValueStore, genesis: Genesis, top: int, workers: int
 ) -> Generator[BlockSummary, None, None]:
-    """:func:`check_stored_block` of every height in order, in ``workers`` processes if > 1."""
-    index = read_index(store)
+    """Every height's block checked (in ``workers`` processes if > 1), then its index entries,
+    in height order."""
     items = _stored_blocks(store, top)
     if workers <= 1:
+        index = read_index(store)
         for height, raw_block, raw_qc in items:
-            yield check_stored_block(genesis, index, height, raw_block, raw_qc)
+            yield check_index(check_stored_block(genesis, height, raw_block, raw_qc), index)
         return
-    yield from pooled_summaries(genesis, index, items, workers)
+    with CheckPool(genesis, items, workers) as pool:
+        # The workers start on the first blocks while the index is read here.
+        index = read_index(store)
+        for summary in pool.summaries():
+            yield check_index(summary, index)
 
 
 class _Walker:

@@ -18,8 +18,10 @@ def test_tiny_bench_reports_every_section(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert set(report["append"]) == {str(size) for size in SIZES}
     assert all(report["append"][str(s)]["anchor_raw_batch"]["runs"] > 0 for s in SIZES)
-    single, parallel = report["verify"]
-    assert (single["workers"], parallel["workers"]) == (1, 2)
+    single, fresh_single, fresh_parallel = report["verify"]
+    assert (single["workers"], fresh_single["workers"], fresh_parallel["workers"]) == (1, 1, 2)
+    assert (single["fresh_process"], fresh_parallel["fresh_process"]) == (False, True)
+    assert fresh_parallel["blocks"] == single["blocks"]
     assert {str(size) for size in SIZES} <= set(single)
     assert "full blocks range (10)" in report["queries"]
     assert "meets" in result.output
