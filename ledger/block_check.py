@@ -29,6 +29,9 @@ from ledger.transactions import AttributeChange, PutRecord, RegisterMember, put_
 
 #: Type tags of the transactions that extend a member's attribute-change chain.
 ATTRIBUTE_TAGS = frozenset([RegisterMember.TAG, AttributeChange.TAG])
+# The same as first bytes of an encoding (an empty encoding has none).
+_ATTRIBUTE_FIRST_BYTES = frozenset(bytes([tag]) for tag in ATTRIBUTE_TAGS)
+_PUT = bytes([PutRecord.TAG])
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +95,8 @@ def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
 def _put_records(transactions: tuple[bytes, ...]) -> tuple[tuple[int, bytes], ...]:
     """``(position, record id)`` of every PutRecord; raises :class:`DecodeError` if one is too
     short to hold a record id."""
-    put_tag = PutRecord.TAG
     found = tuple(
-        (position, raw[2:34])
-        for position, raw in enumerate(transactions)
-        if raw and raw[0] == put_tag
+        [(position, raw[2:34]) for position, raw in enumerate(transactions) if raw[:1] == _PUT]
     )
     for position, record_id in found:
         if len(record_id) != 32:
@@ -182,9 +182,11 @@ def check_stored_block(
     except (InvalidBlock, DecodeError) as exc:
         return BlockSummary(height, str(exc))
     attribute_txs = tuple(
-        (position, tx_ids[position], raw)
-        for position, raw in enumerate(parts.transactions)
-        if raw and raw[0] in ATTRIBUTE_TAGS
+        [
+            (position, tx_ids[position], raw)
+            for position, raw in enumerate(parts.transactions)
+            if raw[:1] in _ATTRIBUTE_FIRST_BYTES
+        ]
     )
     return BlockSummary(
         height=height,
