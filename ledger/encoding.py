@@ -314,6 +314,13 @@ class Encoded:
 _DECODERS: dict[type, Decoder] = {}
 
 
+def bytes_decoder(cls: type[E]) -> Callable[[bytes], E]:
+    """What ``cls.from_bytes`` runs once its input is known to be ``bytes``: a compiled decoder
+    where ``cls`` has one. For callers that decode many items of one type."""
+    decoder: Callable[[bytes], E] = _DECODERS.get(cls) or _decoder(cls)
+    return decoder
+
+
 def _decoder(cls: type[Encoded]) -> Decoder:
     """How ``cls.from_bytes`` decodes bytes, chosen on first use: a compiled decoder (see
     :mod:`ledger.decoders`) unless ``cls`` has cross-field rules (its own ``from_fields``)."""
