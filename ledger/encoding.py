@@ -6,6 +6,12 @@ each field in order), an exact ``from_bytes()`` that raises :class:`~crypto.erro
 anything but a canonical encoding, and a construction-time check that every field has the right
 type and size (``ValueError`` otherwise), so an instance can always be encoded.
 
+``from_bytes`` has three equivalent implementations: ``from_bytes_with_reader`` through
+:class:`~crypto.codec.Reader` (the reference), ``from_bytes_by_field`` with the position-based
+readers of :mod:`ledger.fastread`, and a decoder compiled from ``FIELDS`` by
+:mod:`ledger.decoders`, which is what runs (it hands anything it does not accept to
+``from_bytes_by_field``, so errors are the same).
+
 Type tags of ledger objects live in the range 0x40-0x6F; they are listed in one place below.
 """
 

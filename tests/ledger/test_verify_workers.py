@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 
 from ledger import integrity, schema, verify_pool
-from ledger.errors import IntegrityError
+from ledger.block_check import BlockSummary
+from ledger.errors import IntegrityError, LedgerError
 from ledger.kv import MemoryStore
 from ledger.testing import ChainFixture
 from tests.ledger.test_tamper import HEIGHTS, build_chain, flip
@@ -89,3 +91,16 @@ def test_start_method_forks_only_without_other_threads(monkeypatch: pytest.Monke
         other.join()
     monkeypatch.setattr(verify_pool, "START_METHOD", "spawn")
     assert verify_pool.start_method() == "spawn"
+
+
+def _die(items: list[verify_pool.StoredItem]) -> list[BlockSummary]:
+    os._exit(3)  # a worker killed mid-task
+
+
+def test_a_dying_worker_is_reported(fx: ChainFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verify_pool, "START_METHOD", "fork")
+    monkeypatch.setattr(verify_pool, "check_chunk", _die)
+    store = MemoryStore()
+    build_chain(fx, store)
+    with pytest.raises(LedgerError, match="worker process died"):
+        integrity.verify_ledger(store, fx.genesis, workers=2)
