@@ -51,6 +51,16 @@ def test_keys_under_a_prefix(store: KeyValueStore) -> None:
     assert list(store.keys()) == [b"a", b"b\x01", b"b\x02", b"c"]
 
 
+def test_a_scan_reads_the_same_items(store: KeyValueStore) -> None:
+    store.write({bytes([0x10, i]): bytes([i]) * i for i in range(20)} | {b"\x11": b"z"})
+    for kwargs in ({}, {"start": b"\x10\x05", "stop": b"\x10\x09"}, {"reverse": True}):
+        plain = list(store.iterate(b"\x10", **kwargs))  # type: ignore[arg-type]
+        assert list(store.iterate(b"\x10", scan=True, **kwargs)) == plain  # type: ignore[arg-type]
+        assert plain
+    assert list(store.keys(b"\x10", scan=True)) == list(store.keys(b"\x10"))
+    assert list(store.keys(scan=True)) == list(store.keys())
+
+
 def test_iterate_start_and_stop(store: KeyValueStore) -> None:
     store.write({bytes([0x10, i]): bytes([i]) for i in range(10)})
     keys = [k[1] for k, _ in store.iterate(b"\x10", start=b"\x10\x03", stop=b"\x10\x07")]
