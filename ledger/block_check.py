@@ -57,8 +57,10 @@ class BlockSummary:
     wrong (set by :func:`check_index`; the caller then first checks the attribute links of the
     transactions before it, as they come earlier in block order). ``attribute_txs`` holds
     ``(position, tx id, encoding)`` of registrations and attribute changes; ``results`` follows
-    the block's order; ``tx_ids`` are the block's transaction ids and ``put_records`` the
-    ``(position, record id)`` of its PutRecords, for :func:`check_index`.
+    the block's order; for :func:`check_index`, ``tx_ids`` holds the block's transaction ids
+    back to back, ``record_ids`` those of its PutRecords' records and ``record_positions`` the
+    PutRecords' positions. (Flat byte strings, because summaries cross process boundaries and
+    pickling a hundred small objects per block cost more than checking them.)
     """
 
     height: int
@@ -69,8 +71,9 @@ class BlockSummary:
     transactions: int = 0
     attribute_txs: tuple[tuple[int, bytes, bytes], ...] = ()
     results: tuple[ResultFacts, ...] = ()
-    tx_ids: tuple[bytes, ...] = ()
-    put_records: tuple[tuple[int, bytes], ...] = ()
+    tx_ids: bytes = b""
+    record_ids: bytes = b""
+    record_positions: tuple[int, ...] = ()
 
 
 def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
@@ -92,31 +95,35 @@ def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
     return tuple(facts)
 
 
-def _put_records(transactions: tuple[bytes, ...]) -> tuple[tuple[int, bytes], ...]:
-    """``(position, record id)`` of every PutRecord; raises :class:`DecodeError` if one is too
-    short to hold a record id."""
-    found = tuple(
-        [(position, raw[2:34]) for position, raw in enumerate(transactions) if raw[:1] == _PUT]
-    )
-    for position, record_id in found:
-        if len(record_id) != 32:
-            put_record_id(transactions[position])  # raises, saying why
-    return found
+def _put_records(transactions: tuple[bytes, ...]) -> tuple[tuple[int, ...], bytes]:
+    """The positions of the PutRecords and their record ids back to back; raises
+    :class:`DecodeError` if one is too short to hold a record id."""
+    positions = tuple([position for position, raw in enumerate(transactions) if raw[:1] == _PUT])
+    record_ids = b"".join([transactions[position][2:34] for position in positions])
+    if len(record_ids) != 32 * len(positions):
+        for position in positions:
+            put_record_id(transactions[position])  # raises for the first short one
+    return positions, record_ids
+
+
+def _split(joined: bytes) -> list[bytes]:
+    """32-byte ids stored back to back."""
+    return [joined[i : i + 32] for i in range(0, len(joined), 32)]
 
 
 def _first_index_fault(summary: BlockSummary, index: ChainIndex) -> tuple[int, str] | None:
     """The first transaction (in block order) whose index entry or record is wrong."""
-    tx_prefix = schema.TX
-    keys = [tx_prefix + tx_id for tx_id in summary.tx_ids]
-    record_ids = index.record_ids
+    tx_ids = _split(summary.tx_ids)
+    record_ids = _split(summary.record_ids)
     # The common case, checked in bulk.
-    if index.block_entries_are(summary.height, keys) and record_ids.issuperset(
-        [record_id for _, record_id in summary.put_records]
+    if index.block_entries_are(summary.height, tx_ids) and index.record_ids.issuperset(
+        record_ids
     ):
         return None
     table = index.table()
-    records = dict(summary.put_records)
-    for position, key in enumerate(keys):
+    records = dict(zip(summary.record_positions, record_ids, strict=True))
+    for position, tx_id in enumerate(tx_ids):
+        key = schema.TX + tx_id
         entry = table.get(key)
         if entry is None:
             return position, f"transaction index entry {key.hex()} is missing"
@@ -124,7 +131,7 @@ def _first_index_fault(summary: BlockSummary, index: ChainIndex) -> tuple[int, s
         if entry != location_bytes(summary.height, position):
             return position, f"transaction index entry {key.hex()} is wrong"
         record_id = records.get(position)
-        if record_id is not None and record_id not in record_ids:
+        if record_id is not None and record_id not in index.record_ids:
             return position, f"record {record_id.hex()} is missing"
     return None  # an index entry naming this block belongs to no transaction of it
 
@@ -178,7 +185,7 @@ def check_stored_block(
         qc = CommitQC.from_bytes(raw_qc)
         verify_commit_qc(genesis, qc, height=height, block_hash=block_hash)
         results = _result_facts(parts)
-        put_records = _put_records(parts.transactions)
+        record_positions, record_ids = _put_records(parts.transactions)
     except (InvalidBlock, DecodeError) as exc:
         return BlockSummary(height, str(exc))
     attribute_txs = tuple(
@@ -196,7 +203,8 @@ def check_stored_block(
         transactions=len(tx_ids),
         attribute_txs=attribute_txs,
         results=results,
-        tx_ids=tuple(tx_ids),
-        put_records=put_records,
+        tx_ids=b"".join(tx_ids),
+        record_ids=record_ids,
+        record_positions=record_positions,
     )
 

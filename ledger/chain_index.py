@@ -29,6 +29,7 @@ _ENTRY = _VALUE + _KEY
 _BLOCK_PART = _VALUE - 4  # a location without its position: which block it names
 _BLOCK_START = location_bytes(0, 0)[:2]  # type tag and version of a location
 _HEIGHT = struct.Struct(">Q").pack
+_TX = schema.TX
 
 
 class ChainIndex:
@@ -73,17 +74,18 @@ class ChainIndex:
         groups = {block: b"".join(sorted(group)) for block, group in grouped.items()}
         return cls(groups, odd, record_ids)
 
-    def block_entries_are(self, height: int, keys: Sequence[bytes]) -> bool:
-        """Whether the index holds exactly ``keys[p] -> Location(height, p)`` for every ``p``
-        among its entries naming block ``height``, and nothing else names that block.
+    def block_entries_are(self, height: int, tx_ids: Sequence[bytes]) -> bool:
+        """Whether the index holds exactly ``t + tx_ids[p] -> Location(height, p)`` for every
+        ``p`` among its entries naming block ``height``, and nothing else names that block.
 
-        ``True`` proves that each key's entry is right; ``False`` means that some entry is
-        missing, wrong or extra (see :meth:`table`).
+        ``True`` proves that each transaction's entry is right; ``False`` means that some entry
+        is missing, wrong or extra (see :meth:`table`).
         """
         group = self.groups.get(_BLOCK_START + _HEIGHT(height), b"")
-        if len(group) != len(keys) * _ENTRY:
+        if len(group) != len(tx_ids) * _ENTRY:
             return False
-        return group == b"".join(map(bytes.__add__, block_locations(height, len(keys)), keys))
+        keyed = [location + _TX for location in block_locations(height, len(tx_ids))]
+        return group == b"".join(map(bytes.__add__, keyed, tx_ids))
 
     def table(self) -> dict[bytes, bytes]:
         """Every index entry, key -> location (built on first use)."""

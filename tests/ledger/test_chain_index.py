@@ -46,10 +46,16 @@ def grouped_fault(
     height: int, tx_ids: list[bytes], transactions: tuple[bytes, ...], index: ChainIndex
 ) -> tuple[int, str] | str | None:
     try:
-        put_records = _put_records(transactions)
+        positions, record_ids = _put_records(transactions)
     except DecodeError as exc:
         return str(exc)
-    summary = BlockSummary(height, None, tx_ids=tuple(tx_ids), put_records=put_records)
+    summary = BlockSummary(
+        height,
+        None,
+        tx_ids=b"".join(tx_ids),
+        record_ids=record_ids,
+        record_positions=positions,
+    )
     checked = check_index(summary, index)
     if checked.error is None:
         return None
