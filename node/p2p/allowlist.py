@@ -17,6 +17,7 @@ from libp2p.peer.id import ID
 from libp2p.security.exceptions import HandshakeFailure
 
 from crypto.signing import VerifyKey
+from node.p2p.atomic import make_writes_atomic
 from node.p2p.errors import PeerRefused
 from node.p2p.identity import peer_id_of
 from node.p2p.metrics import P2PMetrics
@@ -60,7 +61,8 @@ class AllowlistSecurity(ISecureTransport):
     """Wraps a secure transport (Noise) and drops any connection whose peer is not allowed.
 
     libp2p 0.8's built-in connection gate filters by IP address only; peer identities are known
-    only once the security handshake completes, so the check lives here.
+    only once the security handshake completes, so the check lives here. Admitted connections
+    get cancellation-safe writes (:mod:`node.p2p.atomic`).
     """
 
     def __init__(
@@ -73,12 +75,12 @@ class AllowlistSecurity(ISecureTransport):
     async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
         secured = await self._inner.secure_inbound(conn)
         await self._admit(secured, "inbound")
-        return secured
+        return make_writes_atomic(secured)
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
         secured = await self._inner.secure_outbound(conn, peer_id)
         await self._admit(secured, "outbound")
-        return secured
+        return make_writes_atomic(secured)
 
     async def _admit(self, secured: ISecureConn, direction: str) -> None:
         remote = secured.get_remote_peer()

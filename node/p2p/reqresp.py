@@ -21,6 +21,7 @@ from libp2p.peer.id import ID
 
 from crypto.errors import DecodeError
 from node.p2p.allowlist import PeerAllowlist
+from node.p2p.atomic import open_stream
 from node.p2p.envelope import RequestEnvelope, ResponseEnvelope, Status
 from node.p2p.errors import (
     FrameTooLarge,
@@ -133,10 +134,7 @@ class RequestResponse:
         return response.body
 
     async def _exchange(self, peer_id: ID, protocol: str, frame: bytes) -> ResponseEnvelope:
-        try:
-            stream = await self._host.new_stream(peer_id, [TProtocol(protocol)])
-        except BaseLibp2pError as exc:
-            raise StreamBroken(f"could not open {protocol} to {peer_id}: {exc}") from exc
+        stream = await open_stream(self._host, peer_id, [protocol], self._timeout)
         completed = False
         try:
             await write_frame(stream, frame, self._max_frame)

@@ -26,6 +26,7 @@ from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 
 from node.p2p.allowlist import PeerAllowlist
+from node.p2p.atomic import open_stream
 from node.p2p.errors import P2PError, StreamBroken
 from node.p2p.framing import next_frame, write_frame
 
@@ -103,13 +104,7 @@ class FrameStreams:
         """Open a stream to ``peer_id``; raises :class:`PeerRefused` for a non-member and
         :class:`StreamBroken` when it cannot be opened in time."""
         self._allowlist.check(peer_id, f"stream on {protocol}")
-        try:
-            with trio.fail_after(self._open_timeout):
-                stream = await self._host.new_stream(peer_id, [TProtocol(protocol)])
-        except trio.TooSlowError as exc:
-            raise StreamBroken(f"could not open {protocol} to {peer_id} in time") from exc
-        except BaseLibp2pError as exc:
-            raise StreamBroken(f"could not open {protocol} to {peer_id}: {exc}") from exc
+        stream = await open_stream(self._host, peer_id, [protocol], self._open_timeout)
         return FrameWriter(stream, self._max_frame)
 
     async def _serve(self, protocol: str, handler: FrameStreamHandler, stream: INetStream) -> None:
