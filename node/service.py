@@ -138,6 +138,8 @@ class NodeService:
         data = self.identity.home / DATA_DIR
         data.mkdir(parents=True, exist_ok=True)
         group = load_group(self.identity.config.pairing_backend)
+        # The fixed-base tables cost ~40 ms on first use; pay it now, not on the first request.
+        group.warm_up()
         ledger = Ledger.open(data / "ledger", self.genesis)
         try:
             local = LocalStore.open(data / "node")

@@ -166,6 +166,10 @@ class Group(ABC):
         """e(g1, g2)^k; backends may use a precomputed table for this fixed base."""
         return self.z**exponent
 
+    def warm_up(self) -> None:  # noqa: B027 - optional hook; nothing to build by default
+        """Build now whatever the backend would build on first use (tables for fixed bases),
+        so that a long-running process does not charge it to its first request."""
+
     def g2_mul_generator(self, scalar: int) -> G2Element:
         """g2^k; backends may use a precomputed table for this fixed base."""
         return self.g2 * scalar

@@ -48,6 +48,14 @@ def test_fixed_base_tables_agree_with_plain_exponentiation(mcl: Group, k: int) -
     assert mcl.g2_mul_generator(k) == mcl.g2 * k
 
 
+def test_warm_up_changes_no_result(group: Group) -> None:
+    before = (group.z_pow(2**200 + 5), group.g2_mul_generator(2**200 + 5))
+    group.warm_up()
+    group.warm_up()
+    assert (group.z_pow(2**200 + 5), group.g2_mul_generator(2**200 + 5)) == before
+    assert group.z_pow(3) == group.z**3
+
+
 def test_pairing_product_equals_product_of_pairings(group: Group) -> None:
     pairs = [(group.g1 * 3, group.g2 * 5), (group.g1 * 7, group.g2 * 2)]
     expected = group.pairing(*pairs[0]) * group.pairing(*pairs[1])
