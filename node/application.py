@@ -46,7 +46,13 @@ from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from ledger.qc import AccessVote, CommitQC, CommitSignature, access_vote_payload
 from ledger.records import GrantEntry
-from ledger.transactions import AccessRequest, Transaction, decode_transaction, tx_id_of
+from ledger.transactions import (
+    AccessRequest,
+    Grant,
+    Transaction,
+    decode_transaction,
+    tx_id_of,
+)
 from node.admission import MAX_TX_BYTES, Admission, Decision, Problem, RequestRefused
 from node.keycache import GrantKeys, KeyCache
 from node.localstore import LocalStore
@@ -377,6 +383,22 @@ class NodeApplication:
         qc = CommitQC(block.height, block.round, block.block_hash, tuple(signatures))
         self.ledger.apply(decoded, qc)
         self._index_block(decoded)
+        for tx in decoded.transactions:
+            if isinstance(tx, Grant):
+                self._warm_grant(tx)
+
+    def _warm_grant(self, tx: Grant) -> None:
+        """Derive a new grant's keys and its record's values now, at commit, so the first
+        request under the grant does not pay for them (a few ms, more on a loaded node)."""
+        try:
+            entry = self.ledger.grant(tx.record_id, tx.grantee)
+            if entry is None or entry.tx_id != tx_id_of(tx.to_bytes()):
+                return
+            self.keys.grant(entry, self.genesis.size)
+            self.keys.c1_pairing(tx.record_id, self._ciphertext(tx.record_id))
+        except (CryptoError, DecodeError, LedgerError) as exc:
+            # A bad grant is refused when a request uses it; warming it is only an optimisation.
+            logger.debug("grant not warmed record=%s reason=%s", tx.record_id.hex()[:16], exc)
 
     def _index_block(self, block: Block) -> None:
         ids = []

@@ -102,6 +102,10 @@ class KeyCache:
             keys = GrantKeys(grant, vks, own)
         return self._grants.put(entry.tx_id, keys)
 
+    def has_grant(self, tx_id: bytes) -> bool:
+        """Whether the keys of grant ``tx_id`` are derived and cached."""
+        return self._grants.get(tx_id) is not None
+
     def ciphertext(self, record_id: bytes, encoded: bytes) -> OwnerCiphertext:
         """A record's metadata ciphertext; raises ``DecodeError`` if it is not one."""
         cached = self._ciphertexts.get(record_id)

@@ -51,6 +51,16 @@ def test_granted_request_combines_to_what_the_requester_opens(
         assert app.ledger.verify().height == app.ledger.height
 
 
+def test_a_committed_grant_is_warmed_on_every_node(
+    world: AppWorld, shared: tuple[Member, Member, bytes]
+) -> None:
+    _, requester, record_id = shared
+    for app in world.apps.values():
+        entry = app.ledger.grant(record_id, requester.member_id)
+        assert entry is not None
+        assert app.keys.has_grant(entry.tx_id)
+
+
 def test_ungranted_request_is_denied_and_audited(
     world: AppWorld, shared: tuple[Member, Member, bytes]
 ) -> None:
