@@ -92,6 +92,7 @@ class BlockHeader(Encoded):
     proposer: int
     # The canonical encoding, cached: the header is hashed wherever a block is checked.
     _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
+    CACHED_ENCODING = "_encoded"
 
     TAG = TAG_BLOCK_HEADER
     FIELDS = (
@@ -141,6 +142,7 @@ class Block(Encoded):
     # The canonical encoding, cached: a block received as bytes is stored as those bytes
     # rather than re-encoded (``dataclasses.replace`` starts a fresh cache).
     _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
+    CACHED_ENCODING = "_encoded"
 
     TAG = TAG_BLOCK
     FIELDS = (

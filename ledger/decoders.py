@@ -59,6 +59,7 @@ def compile_decoder(
     header: tuple[int, int],
     by_field: Decoder,
     remember: Callable[[Any, bytes], None] | None,
+    cache_slot: str | None = None,
 ) -> Decoder:
     """A function ``data -> instance of cls`` for encodings (bytes) of ``cls`` with ``fields``.
 
@@ -69,7 +70,8 @@ def compile_decoder(
     ``cls`` must be a slotted class. ``header`` is its type tag and version; ``by_field`` is the
     field-by-field decoder that every input not accepted here is handed to (it raises the
     precise :class:`DecodeError`); ``remember`` is called with each decoded instance and its
-    encoding (the types that cache their encoding).
+    encoding (the types that cache their encoding), unless ``cache_slot`` names the slot where
+    it would store them: the encoding is then put there directly.
     """
     env: dict[str, Any] = {
         "CLS": cls,
@@ -139,7 +141,10 @@ def compile_decoder(
         # The slot descriptor sets the attribute directly (the class is frozen).
         env[f"SET{index}"] = _slot(cls, name).__set__
         lines.append(f" SET{index}(obj, v{index})")
-    if remember is not None:
+    if cache_slot is not None:
+        env["SET_CACHE"] = _slot(cls, cache_slot).__set__
+        lines.append(" SET_CACHE(obj, data)")
+    elif remember is not None:
         lines.append(" REMEMBER(obj, data)")
     lines.append(" return obj")
     namespace: dict[str, Any] = {}

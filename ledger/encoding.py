@@ -224,6 +224,9 @@ class Encoded:
     TAG: ClassVar[int]
     VERSION: ClassVar[int] = 1
     FIELDS: ClassVar[Sequence[tuple[str, Kind[Any]]]]
+    #: The slot in which a type caches its canonical encoding, if it does (its
+    #: ``remember_encoding`` stores the bytes there); decoders fill it directly.
+    CACHED_ENCODING: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         for name, kind in self.FIELDS:
@@ -344,6 +347,7 @@ def _decoder(cls: type[Encoded]) -> Decoder:
                 if cls.remember_encoding is Encoded.remember_encoding
                 else cls.remember_encoding
             ),
+            cache_slot=cls.CACHED_ENCODING,
         )
     _DECODERS[cls] = decoder
     return decoder

@@ -87,6 +87,7 @@ class Transaction(Encoded):
     """
 
     _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
+    CACHED_ENCODING = "_encoded"
 
     def to_bytes(self) -> bytes:
         if not self._encoded:

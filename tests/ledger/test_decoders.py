@@ -37,6 +37,8 @@ def test_compiled_and_field_by_field_decoders_agree(
     if not isinstance(compiled, str):
         # Types that cache their encoding remember exactly the input.
         assert compiled.to_bytes() == candidate
+        if cls.CACHED_ENCODING is not None:
+            assert getattr(compiled, cls.CACHED_ENCODING) == candidate
 
 
 def test_every_type_without_cross_field_rules_is_compiled() -> None:
