@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cli.common import client_errors, emit, json_option
+
+if TYPE_CHECKING:
+    from node.devnet import Network
 
 dir_option = click.option(
     "--dir",
@@ -75,11 +79,8 @@ def up(
             )
     except LaunchError as exc:
         raise click.ClickException(str(exc)) from exc
-    if as_json:
-        emit(network.to_json(), True)
+    if _show(network, as_json, f"{n} nodes, t={network.genesis.threshold}"):
         return
-    emit([{"node": e.index, "http": e.http_url, "p2p": e.p2p_address} for e in network.nodes],
-         False, title=f"testnet {network.chain_id}: {n} nodes, t={network.genesis.threshold}")
     key = network.authority_key_path
     first = network.nodes[0].http_url
     click.echo(
@@ -107,11 +108,17 @@ def start(timeout: float, directory: Path, as_json: bool) -> None:
             network = launch(directory, timeout=timeout, progress=progress)
     except LaunchError as exc:
         raise click.ClickException(str(exc)) from exc
+    _show(network, as_json, f"{len(network.nodes)} nodes running again")
+
+
+def _show(network: Network, as_json: bool, summary: str) -> bool:
+    """Print the network's endpoints (JSON or a table); True if JSON was printed."""
     if as_json:
         emit(network.to_json(), True)
-        return
+        return True
     emit([{"node": e.index, "http": e.http_url, "p2p": e.p2p_address} for e in network.nodes],
-         False, title=f"testnet {network.chain_id}: {len(network.nodes)} nodes running again")
+         False, title=f"testnet {network.chain_id}: {summary}")
+    return False
 
 
 @testnet.command("down")

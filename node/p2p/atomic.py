@@ -35,6 +35,8 @@ from node.p2p.errors import StreamBroken
 logger = logging.getLogger("iomtshare.node.p2p.atomic")
 
 WRITE_GRACE_SECONDS = 10.0
+#: Closing a stream is best effort; this bounds how long shutdown can wait for it.
+CLOSE_GRACE_SECONDS = 1.0
 
 
 def make_writes_atomic(secured: ISecureConn) -> ISecureConn:
@@ -81,10 +83,18 @@ async def open_stream(
     try:
         await trio.lowlevel.checkpoint_if_cancelled()
     except trio.Cancelled:
-        with trio.CancelScope(shield=True), trio.move_on_after(1.0):
-            try:
-                await stream.reset()
-            except BaseLibp2pError as exc:
-                logger.debug("reset of an unwanted stream failed: %s", exc)
+        await release_stream(stream, reset=True)
         raise
     return stream
+
+
+async def release_stream(stream: INetStream, *, reset: bool) -> None:
+    """Close (or reset) ``stream`` even while the caller is being cancelled."""
+    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_GRACE_SECONDS):
+        try:
+            if reset:
+                await stream.reset()
+            else:
+                await stream.close()
+        except BaseLibp2pError as exc:
+            logger.debug("stream release failed: %s", exc)

@@ -16,12 +16,11 @@ from collections.abc import Awaitable, Callable
 import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
-from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 
 from crypto.errors import DecodeError
 from node.p2p.allowlist import PeerAllowlist
-from node.p2p.atomic import open_stream
+from node.p2p.atomic import open_stream, release_stream
 from node.p2p.envelope import RequestEnvelope, ResponseEnvelope, Status
 from node.p2p.errors import (
     FrameTooLarge,
@@ -54,8 +53,6 @@ _OUTCOMES: dict[type[P2PError], str] = {
 # Bytes a response envelope adds around its body (tag, version, status, length prefix).
 _RESPONSE_OVERHEAD = len(ResponseEnvelope.ok(b"").to_bytes())
 
-# Closing a stream is best effort; this bounds how long shutdown can wait for it.
-_CLOSE_GRACE_SECONDS = 1.0
 
 
 class RequestResponse:
@@ -146,7 +143,7 @@ class RequestResponse:
             completed = True
             return response
         finally:
-            await _release(stream, reset=not completed)
+            await release_stream(stream, reset=not completed)
 
     async def _serve(self, protocol: str, handler: RequestHandler, stream: INetStream) -> None:
         peer_id = stream.muxed_conn.peer_id
@@ -170,7 +167,7 @@ class RequestResponse:
                     peer_id,
                     self._timeout,
                 )
-                await _release(stream, reset=True)
+                await release_stream(stream, reset=True)
         finally:
             self._inbound_slots.release()
 
@@ -189,7 +186,7 @@ class RequestResponse:
             return ResponseEnvelope.error(Status.BAD_REQUEST, f"malformed request: {exc}")
         except StreamBroken as exc:
             logger.info("request abandoned protocol=%s peer=%s reason=%s", protocol, peer_id, exc)
-            await _release(stream, reset=True)
+            await release_stream(stream, reset=True)
             return None
         try:
             body = await handler(peer_id, request.payload)
@@ -217,18 +214,7 @@ class RequestResponse:
             await write_frame(stream, answer.to_bytes(), self._max_frame)
         except StreamBroken as exc:
             logger.info("answer lost peer=%s reason=%s", stream.muxed_conn.peer_id, exc)
-            await _release(stream, reset=True)
+            await release_stream(stream, reset=True)
             return
-        await _release(stream, reset=False)
+        await release_stream(stream, reset=False)
 
-
-async def _release(stream: INetStream, *, reset: bool) -> None:
-    """Close (or reset) ``stream`` even while the caller is being cancelled."""
-    with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_GRACE_SECONDS):
-        try:
-            if reset:
-                await stream.reset()
-            else:
-                await stream.close()
-        except BaseLibp2pError as exc:
-            logger.debug("stream release failed: %s", exc)

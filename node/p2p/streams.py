@@ -22,17 +22,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
-from libp2p.exceptions import BaseLibp2pError
 from libp2p.peer.id import ID
 
 from node.p2p.allowlist import PeerAllowlist
-from node.p2p.atomic import open_stream
+from node.p2p.atomic import open_stream, release_stream
 from node.p2p.errors import P2PError, StreamBroken
 from node.p2p.framing import next_frame, write_frame
 
 logger = logging.getLogger("iomtshare.node.p2p.streams")
 
-_CLOSE_GRACE_SECONDS = 1.0
 
 
 class FrameReader:
@@ -65,7 +63,7 @@ class FrameWriter:
 
     async def close(self) -> None:
         """Drop the stream (reset: frames not yet read by the peer may be lost)."""
-        await _release(self._stream, reset=True)
+        await release_stream(self._stream, reset=True)
 
 
 #: ``handler(peer_id, reader)``: read ``reader`` until it ends.
@@ -114,7 +112,7 @@ class FrameStreams:
             slots.acquire_nowait()
         except trio.WouldBlock:
             logger.warning("stream refused protocol=%s peer=%s reason=too many", protocol, peer_id)
-            await _release(stream, reset=True)
+            await release_stream(stream, reset=True)
             return
         clean = False
         try:
@@ -126,16 +124,5 @@ class FrameStreams:
             logger.warning("stream dropped protocol=%s peer=%s reason=%s", protocol, peer_id, exc)
         finally:
             slots.release()
-            await _release(stream, reset=not clean)
+            await release_stream(stream, reset=not clean)
 
-
-async def _release(stream: INetStream, *, reset: bool) -> None:
-    """Close (or reset) ``stream`` even while the caller is being cancelled."""
-    with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_GRACE_SECONDS):
-        try:
-            if reset:
-                await stream.reset()
-            else:
-                await stream.close()
-        except BaseLibp2pError as exc:
-            logger.debug("stream release failed: %s", exc)
