@@ -179,11 +179,15 @@ class PeerLinks:
                     if stream is not None:
                         await stream.close()
                         stream = None
-                    pause = min(max(2 * pause, settings.first_pause), settings.max_pause)
                     reason = str(exc) or type(exc).__name__
-                    logger.debug("link down node=%d retry_in=%.3fs reason=%s", peer, pause, reason)
+                    if pause == 0.0:
+                        logger.info("link down node=%d reason=%s", peer, reason)
+                    pause = min(max(2 * pause, settings.first_pause), settings.max_pause)
+                    logger.debug("link retry node=%d in=%.3fs reason=%s", peer, pause, reason)
                     await trio.sleep(pause)
                     continue
+                if pause > 0.0:
+                    logger.info("link up node=%d", peer)
                 pause = 0.0
                 if queue.dropped > reported_drops:
                     logger.warning(
