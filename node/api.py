@@ -161,6 +161,20 @@ class NodeCollector(Collector):
         }
         for name, (text, value) in values.items():
             yield GaugeMetricFamily(name, text, value=value)
+        links = self.node.links
+        queued = GaugeMetricFamily(
+            "iomtshare_link_queued_frames", "Consensus frames waiting for a peer.", labels=["peer"]
+        )
+        dropped = GaugeMetricFamily(
+            "iomtshare_link_dropped_frames",
+            "Consensus frames dropped for a peer whose queue was full, since start.",
+            labels=["peer"],
+        )
+        for peer in links.peers:
+            queued.add_metric([str(peer)], links.queued(peer))
+            dropped.add_metric([str(peer)], links.dropped(peer))
+        yield queued
+        yield dropped
 
 
 def service_routes(node: NodeService) -> list[Route]:

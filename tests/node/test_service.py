@@ -73,6 +73,7 @@ async def test_one_node_serves_the_api_and_commits(tmp_path: Path) -> None:
             assert (await client.get("/blacklist")).json() == {"blacklist": []}
             metrics = (await client.get("/metrics")).text
             assert "iomtshare_height" in metrics
+            assert "iomtshare_link_queued_frames" in metrics
             assert (await client.get(f"/records/{'00' * 32}")).status_code == 404
             unknown_request = await client.get(f"/requests/{'00' * 32}", params={"wait": 0})
             assert unknown_request.status_code == 404
