@@ -75,6 +75,14 @@ class KeyValueStore(ABC):
     def close(self) -> None:
         """Release the store; any later call raises :class:`StoreError`."""
 
+    @abstractmethod
+    def snapshot(self) -> KeyValueStore:
+        """A read-only view of the store as it is now, unchanged by later writes.
+
+        Reads of the view may run in another thread while this store is written. Writing to
+        the view raises :class:`StoreError`; close it when done.
+        """
+
     def put(self, key: bytes, value: bytes, *, sync: bool = False) -> None:
         self.write({key: value}, sync=sync)
 
@@ -108,6 +116,12 @@ class MemoryStore(KeyValueStore):
         if self._data is None:
             raise StoreError("store is closed")
         return self._data
+
+    def snapshot(self) -> KeyValueStore:
+        view = _MemorySnapshot()
+        view._data = dict(self._live())
+        view._keys = list(self._keys)
+        return view
 
     def get(self, key: bytes) -> bytes | None:
         return self._live().get(bytes(key))
@@ -150,3 +164,10 @@ class MemoryStore(KeyValueStore):
     def close(self) -> None:
         self._data = None
         self._keys = []
+
+
+class _MemorySnapshot(MemoryStore):
+    """A frozen copy of a :class:`MemoryStore` (see :meth:`KeyValueStore.snapshot`)."""
+
+    def write(self, ops: Operations, *, sync: bool = True) -> None:
+        raise StoreError("a snapshot is read-only")

@@ -120,13 +120,25 @@ class Ledger(LedgerQueries):
         return self._head.height
 
     def verify(
-        self, *, workers: int = 1, progress: Callable[[int], object] | None = None
+        self,
+        *,
+        workers: int = 1,
+        progress: Callable[[int], object] | None = None,
+        snapshot: bool = False,
     ) -> VerifyReport:
         """Re-verify the whole stored chain; raises :class:`IntegrityError` at the first fault.
 
-        See :func:`ledger.integrity.verify_ledger` for ``workers`` and ``progress``.
+        See :func:`ledger.integrity.verify_ledger` for ``workers`` and ``progress``. With
+        ``snapshot`` the chain is read from a snapshot taken now, so the call may run in
+        another thread while blocks keep being applied here.
         """
-        return verify_ledger(self.store, self.genesis, workers=workers, progress=progress)
+        if not snapshot:
+            return verify_ledger(self.store, self.genesis, workers=workers, progress=progress)
+        view = self.store.snapshot()
+        try:
+            return verify_ledger(view, self.genesis, workers=workers, progress=progress)
+        finally:
+            view.close()
 
     def build_block(
         self,

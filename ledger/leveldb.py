@@ -100,3 +100,36 @@ class LevelDBStore(KeyValueStore):
         if self._db is not None and not self._db.closed:
             self._db.close()
         self._db = None
+
+    def snapshot(self) -> KeyValueStore:
+        return _LevelDBSnapshot(self)
+
+
+class _LevelDBSnapshot(LevelDBStore):
+    """A LevelDB snapshot read through the same code (see :meth:`KeyValueStore.snapshot`).
+
+    plyvel's snapshot answers ``get`` and ``iterator`` like the database itself; the view
+    refuses writes and becomes unusable once it or its database is closed.
+    """
+
+    def __init__(self, parent: LevelDBStore) -> None:
+        self._parent = parent
+        self._snapshot: Any = parent._live().snapshot()
+        self.path = parent.path
+
+    def _live(self) -> Any:
+        if self._snapshot is None:
+            raise StoreError("snapshot is closed")
+        self._parent._live()  # raises once the database itself is closed
+        return self._snapshot
+
+    def write(self, ops: Operations, *, sync: bool = True) -> None:
+        raise StoreError("a snapshot is read-only")
+
+    def snapshot(self) -> KeyValueStore:
+        return self._parent.snapshot()
+
+    def close(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.close()
+        self._snapshot = None

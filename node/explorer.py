@@ -7,9 +7,11 @@ and rendered to JSON by :func:`render`: bytes become lowercase hex, tuples lists
 from __future__ import annotations
 
 import dataclasses
+import functools
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+import trio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -124,6 +126,8 @@ def explorer_routes(node: NodeService) -> list[Route]:
 
     def ledger() -> Any:
         return node.require()[0]
+
+    verify_turn = trio.Lock()
 
     async def block_at(request: Request) -> Response:
         try:
@@ -247,8 +251,13 @@ def explorer_routes(node: NodeService) -> list[Route]:
         return JSONResponse({"blacklist": [render(e) for e in entries]})
 
     async def verify(request: Request) -> Response:
+        # On a snapshot, in a worker thread: a long verify must not stall consensus or other
+        # requests. One at a time; later callers wait their turn.
         try:
-            report = ledger().verify()
+            async with verify_turn:
+                report = await trio.to_thread.run_sync(
+                    functools.partial(ledger().verify, snapshot=True)
+                )
         except IntegrityError as exc:
             return JSONResponse(
                 {"ok": False, "height": ledger().height, "first_bad": render_integrity(exc)}

@@ -112,6 +112,24 @@ def test_later_operation_on_a_key_wins(store: KeyValueStore) -> None:
     assert (store.get(b"k"), store.get(b"j")) == (None, b"2")
 
 
+def test_a_snapshot_keeps_the_state_it_was_taken_in(store: KeyValueStore) -> None:
+    store.write({b"p/a": b"1", b"p/b": b"2"})
+    view = store.snapshot()
+    store.write({b"p/a": None, b"p/c": b"3", b"p/b": b"changed"})
+    assert view.get(b"p/a") == b"1"
+    assert list(view.iterate(b"p/")) == [(b"p/a", b"1"), (b"p/b", b"2")]
+    assert list(view.iterate(b"p/", reverse=True, scan=True)) == [(b"p/b", b"2"), (b"p/a", b"1")]
+    assert list(view.keys(b"p/")) == [b"p/a", b"p/b"]
+    assert store.get(b"p/a") is None
+    with pytest.raises(StoreError, match="read-only"):
+        view.put(b"p/z", b"9")
+    assert store.get(b"p/z") is None
+    view.close()
+    with pytest.raises(StoreError):
+        view.get(b"p/b")
+    assert store.get(b"p/b") == b"changed"
+
+
 def test_closed_store_refuses_use(store: KeyValueStore) -> None:
     store.close()
     with pytest.raises(StoreError):

@@ -60,6 +60,22 @@ def test_untouched_chain_verifies(chain: Ledger) -> None:
     assert report.attribute_records == 7
 
 
+def test_a_snapshot_verify_ignores_blocks_applied_meanwhile(
+    fx: ChainFixture, chain: Ledger
+) -> None:
+    applied: list[int] = []
+
+    def apply_one_more(height: int) -> None:
+        if not applied:  # a block lands while the verify is reading the chain
+            fx.commit(chain, [fx.change_attributes("bob", ("role:nurse",))])
+            applied.append(chain.height)
+
+    report = chain.verify(snapshot=True, progress=apply_one_more)
+    assert applied == [HEIGHTS + 1]
+    assert report.height == HEIGHTS
+    assert chain.verify().height == HEIGHTS + 1
+
+
 def test_every_byte_of_a_block_is_protected(fx: ChainFixture) -> None:
     store = MemoryStore()
     ledger = build_chain(fx, store)
