@@ -55,6 +55,23 @@ def signing_bytes(chain_id: str, unsigned: bytes) -> bytes:
     return digest(SIGN_TAG, chain_id.encode("utf-8"), unsigned)
 
 
+class NodeSigned:
+    """Shared by every node-signed message: its bytes are :meth:`unsigned_bytes` followed by
+    the signature, and the signature covers the chain id and the unsigned bytes."""
+
+    __slots__ = ()
+    signature: bytes
+
+    def unsigned_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def signing_bytes(self, chain_id: str) -> bytes:
+        return signing_bytes(chain_id, self.unsigned_bytes())
+
+    def to_bytes(self) -> bytes:
+        return self.unsigned_bytes() + self.signature
+
+
 def put_round(w: Writer, value: int) -> None:
     if not NO_ROUND <= value <= MAX_ROUND:
         raise ValueError(f"round {value} out of range")

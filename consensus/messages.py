@@ -33,13 +33,13 @@ from consensus.encoding import (
     TAG_SYNC_REQUEST,
     VERSION,
     ItemKind,
+    NodeSigned,
     get_index,
     get_round,
     get_signature,
     item_id,
     put_hash,
     put_round,
-    signing_bytes,
 )
 from consensus.votes import (
     AuthVote,
@@ -115,7 +115,7 @@ class Submission:
 
 
 @dataclass(frozen=True, slots=True)
-class LeaderClaim:
+class LeaderClaim(NodeSigned):
     """A node's bid to lead round ``round`` of ``height``: the requests it holds enough verified
     shares (or denials) for, the ordinary transactions it will include, and the round of a
     block it already saw prepared by a quorum (``valid_round``, or -1)."""
@@ -139,18 +139,12 @@ class LeaderClaim:
         put_hashes(w, self.tx_ids)
         return w.to_bytes()
 
-    def signing_bytes(self, chain_id: str) -> bytes:
-        return signing_bytes(chain_id, self.unsigned_bytes())
-
     def claim_hash(self) -> bytes:
         """What election votes point at (the signature is excluded: it may not be unique)."""
         return digest(CLAIM_HASH_TAG, self.unsigned_bytes())
 
     def is_empty(self) -> bool:
         return not (self.approved or self.denied or self.tx_ids) and self.valid_round == NO_ROUND
-
-    def to_bytes(self) -> bytes:
-        return self.unsigned_bytes() + self.signature
 
     @classmethod
     def read(cls, r: Reader) -> LeaderClaim:
@@ -223,7 +217,7 @@ class BlockContent:
 
 
 @dataclass(frozen=True, slots=True)
-class Proposal:
+class Proposal(NodeSigned):
     """The elected leader's block for (height, round), with the election QC that makes it the
     leader. When it re-proposes a block prepared by a quorum in an earlier round,
     ``valid_round`` is that round and ``polka`` carries those prepare votes, so that nodes
@@ -249,12 +243,6 @@ class Proposal:
         put_votes(w, self.election_qc)
         w.seq(self.polka, lambda ww, v: ww.raw(v.to_bytes()))
         return w.to_bytes()
-
-    def signing_bytes(self, chain_id: str) -> bytes:
-        return signing_bytes(chain_id, self.unsigned_bytes())
-
-    def to_bytes(self) -> bytes:
-        return self.unsigned_bytes() + self.signature
 
     @classmethod
     def read(cls, r: Reader) -> Proposal:

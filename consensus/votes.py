@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from consensus.encoding import (
     MAX_INDEX,
@@ -13,6 +14,7 @@ from consensus.encoding import (
     TAG_PREPARE_VOTE,
     VERSION,
     ItemKind,
+    NodeSigned,
     get_index,
     get_opt_hash,
     get_round,
@@ -21,7 +23,6 @@ from consensus.encoding import (
     put_hash,
     put_opt_hash,
     put_round,
-    signing_bytes,
 )
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
@@ -30,7 +31,7 @@ from crypto.signing import SIGNATURE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
-class AuthVote:
+class AuthVote(NodeSigned):
     """A node's decision on one access request; an approval carries its re-encryption share
     (share and proof, opaque bytes checked by the application).
 
@@ -51,12 +52,6 @@ class AuthVote:
         put_hash(w, self.request_id)
         w.u16(self.voter).boolean(self.approve).blob(self.share)
         return w.fixed(self.access_signature, SIGNATURE_SIZE).to_bytes()
-
-    def signing_bytes(self, chain_id: str) -> bytes:
-        return signing_bytes(chain_id, self.unsigned_bytes())
-
-    def to_bytes(self) -> bytes:
-        return self.unsigned_bytes() + self.signature
 
     @classmethod
     def read(cls, r: Reader) -> AuthVote:
@@ -107,7 +102,7 @@ def get_bundles(r: Reader) -> tuple[Bundle, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class ElectionVote:
+class ElectionVote(NodeSigned):
     """A node's single vote for one claim of (height, round)."""
 
     height: int
@@ -123,12 +118,6 @@ class ElectionVote:
         w.u16(self.voter).u16(self.claimant)
         put_hash(w, self.claim_hash)
         return w.to_bytes()
-
-    def signing_bytes(self, chain_id: str) -> bytes:
-        return signing_bytes(chain_id, self.unsigned_bytes())
-
-    def to_bytes(self) -> bytes:
-        return self.unsigned_bytes() + self.signature
 
     @classmethod
     def read(cls, r: Reader) -> ElectionVote:
@@ -154,8 +143,13 @@ def get_votes(r: Reader) -> tuple[ElectionVote, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class PrepareVote:
-    """First-phase vote on the proposal of (height, round); ``None`` is a nil vote."""
+class PhaseVote(NodeSigned):
+    """A vote of one voting phase on the block of (height, round); ``None`` is a nil vote.
+
+    The two phases differ only in their type tag (:class:`PrepareVote`, :class:`CommitVote`).
+    """
+
+    TAG: ClassVar[int]
 
     height: int
     round: int
@@ -164,66 +158,38 @@ class PrepareVote:
     signature: bytes
 
     def unsigned_bytes(self) -> bytes:
-        w = Writer(TAG_PREPARE_VOTE, VERSION).u64(self.height)
+        w = Writer(self.TAG, VERSION).u64(self.height)
         put_round(w, self.round)
         w.u16(self.voter)
         put_opt_hash(w, self.block_hash)
         return w.to_bytes()
 
-    def signing_bytes(self, chain_id: str) -> bytes:
-        return signing_bytes(chain_id, self.unsigned_bytes())
-
-    def to_bytes(self) -> bytes:
-        return self.unsigned_bytes() + self.signature
-
     @classmethod
-    def read(cls, r: Reader) -> PrepareVote:
-        r.expect_header(TAG_PREPARE_VOTE, VERSION)
+    def read(cls, r: Reader) -> Self:
+        r.expect_header(cls.TAG, VERSION)
         height = r.u64()
         round_ = get_round(r)
         voter = get_index(r, "voter")
         return cls(height, round_, voter, get_opt_hash(r), get_signature(r))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> PrepareVote:
-        return parse(data, "PrepareVote", cls.read)
+    def from_bytes(cls, data: bytes) -> Self:
+        return parse(data, cls.__name__, cls.read)
 
 
 @dataclass(frozen=True, slots=True)
-class CommitVote:
+class PrepareVote(PhaseVote):
+    """First-phase vote on the proposal of (height, round)."""
+
+    TAG: ClassVar[int] = TAG_PREPARE_VOTE
+
+
+@dataclass(frozen=True, slots=True)
+class CommitVote(PhaseVote):
     """Second-phase vote; a quorum of these for one block hash is its commit QC.
 
     A vote for a block signs the ledger's ``commit_vote_payload(chain_id, height, round,
     block_hash)``; a nil vote signs :meth:`signing_bytes`.
     """
 
-    height: int
-    round: int
-    voter: int
-    block_hash: bytes | None
-    signature: bytes
-
-    def unsigned_bytes(self) -> bytes:
-        w = Writer(TAG_COMMIT_VOTE, VERSION).u64(self.height)
-        put_round(w, self.round)
-        w.u16(self.voter)
-        put_opt_hash(w, self.block_hash)
-        return w.to_bytes()
-
-    def signing_bytes(self, chain_id: str) -> bytes:
-        return signing_bytes(chain_id, self.unsigned_bytes())
-
-    def to_bytes(self) -> bytes:
-        return self.unsigned_bytes() + self.signature
-
-    @classmethod
-    def read(cls, r: Reader) -> CommitVote:
-        r.expect_header(TAG_COMMIT_VOTE, VERSION)
-        height = r.u64()
-        round_ = get_round(r)
-        voter = get_index(r, "voter")
-        return cls(height, round_, voter, get_opt_hash(r), get_signature(r))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> CommitVote:
-        return parse(data, "CommitVote", cls.read)
+    TAG: ClassVar[int] = TAG_COMMIT_VOTE
