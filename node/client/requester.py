@@ -92,14 +92,13 @@ def request_access(
     ``attributes`` default to the requester's latest attributes on chain; their hashes go into
     the request so that policy records can be checked against them.
     """
-    record = session.client.record(record_id.hex())
-    try:
-        keywords = bytes.fromhex(record["keywords_hash"])
-        if attributes is None:
-            history = session.client.attributes(requester.member_id.hex())
+    keywords = session.keywords_hash(record_id)
+    if attributes is None:
+        history = session.client.attributes(requester.member_id.hex())
+        try:
             attributes = tuple(str(a) for a in history[-1]["attributes"]) if history else ()
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityError(f"malformed record or attribute answer: {exc!r}") from exc
+        except (KeyError, TypeError, IndexError) as exc:
+            raise IntegrityError(f"malformed attribute answer: {exc!r}") from exc
     tx = AccessRequest(
         requester=requester.member_id,
         record_id=record_id,

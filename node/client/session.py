@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from crypto.errors import CryptoError
 from crypto.groups import Group
+from crypto.hashing import DIGEST_SIZE
 from crypto.sealing import BoxPublicKey
 from crypto.signing import SigningKey
 from crypto.tpre import UserPublicKey
@@ -40,6 +41,23 @@ class Session:
         self.client = client
         self.group = group
         self._genesis: Genesis | None = None
+        self._keywords: dict[bytes, bytes] = {}
+
+    def keywords_hash(self, record_id: bytes) -> bytes:
+        """A record's keywords hash, asked of the node once per session (a record's keywords
+        never change). Raises :class:`IntegrityError` for a malformed answer."""
+        known = self._keywords.get(record_id)
+        if known is not None:
+            return known
+        record = self.client.record(record_id.hex())
+        try:
+            value = bytes.fromhex(record["keywords_hash"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(f"malformed record answer: {exc!r}") from exc
+        if len(value) != DIGEST_SIZE:
+            raise IntegrityError("malformed record answer: keywords hash of the wrong size")
+        self._keywords[record_id] = value
+        return value
 
     @property
     def genesis(self) -> Genesis:

@@ -95,10 +95,13 @@ class FakeNode:
                                                           "first_bad": None}),
         ]
         self.lock = threading.Lock()
+        #: Every (method, path) asked of the fake, in order.
+        self.paths: list[tuple[str, str]] = []
 
     # -- transport -----------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append((request.method, request.url.path))
         body = json.loads(request.content) if request.content else None
         query = dict(request.url.params)
         for method, pattern, handler in self.routes:

@@ -12,6 +12,7 @@ from ledger.transactions import MemberRole
 from node.client import AccessDenied, IntegrityError, MemberKeys, NodeClient, NodeError
 from node.client.authority import change_attributes, register_member
 from node.client.member import publish_tpre_key
+from node.client.metadata import keywords_hash
 from node.client.owner import grant_access, put_file, revoke_access
 from node.client.requester import (
     fetch_and_decrypt,
@@ -65,6 +66,21 @@ def test_owner_shares_a_file_with_a_requester(session: Session, fake: FakeNode) 
     assert plain == data
     assert metadata.name == "ecg.bin"
     assert fake.audit[-1]["requester"] == doctor.member_id.hex()
+
+
+def test_a_session_asks_for_a_record_once_for_many_requests(
+    session: Session, fake: FakeNode
+) -> None:
+    owner = _member(session, fake, MemberRole.OWNER)
+    doctor = _member(session, fake, MemberRole.REQUESTER)
+    stored = put_file(session, owner, b"x" * 100, keywords=["ecg"])
+    grant_access(session, owner, stored.record_id, doctor.member_id)
+    fake.paths.clear()
+    for _ in range(3):
+        wait_decision(session, request_access(session, doctor, stored.record_id), 5)
+    record_path = ("GET", f"/records/{stored.record_id.hex()}")
+    assert fake.paths.count(record_path) == 1
+    assert session.keywords_hash(stored.record_id) == keywords_hash(["ecg"])
 
 
 def test_revoked_requester_is_denied(session: Session, fake: FakeNode) -> None:
