@@ -123,15 +123,19 @@ class RequestResponse:
         limit = self._timeout if timeout is None else timeout
         try:
             with trio.fail_after(limit):
-                response = await self._exchange(peer_id, protocol, frame)
+                response = await self._exchange(peer_id, protocol, frame, limit)
         except trio.TooSlowError as exc:
             raise RequestTimeout(f"{protocol} to {peer_id}: no answer within {limit}s") from exc
         if response.status is not Status.OK:
             raise RemoteError(response.status, response.detail)
         return response.body
 
-    async def _exchange(self, peer_id: ID, protocol: str, frame: bytes) -> ResponseEnvelope:
-        stream = await open_stream(self._host, peer_id, [protocol], self._timeout)
+    async def _exchange(
+        self, peer_id: ID, protocol: str, frame: bytes, limit: float
+    ) -> ResponseEnvelope:
+        # The open is shielded from cancellation (see node.p2p.atomic), so it gets the
+        # request's own time limit rather than relying on the caller's scope.
+        stream = await open_stream(self._host, peer_id, [protocol], limit)
         completed = False
         try:
             await write_frame(stream, frame, self._max_frame)
