@@ -32,7 +32,6 @@ from node.p2p.framing import next_frame, write_frame
 logger = logging.getLogger("iomtshare.node.p2p.streams")
 
 
-
 class FrameReader:
     """The receiving end of one inbound frame stream."""
 
