@@ -207,4 +207,3 @@ def check_stored_block(
         record_ids=record_ids,
         record_positions=record_positions,
     )
-

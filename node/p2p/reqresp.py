@@ -54,7 +54,6 @@ _OUTCOMES: dict[type[P2PError], str] = {
 _RESPONSE_OVERHEAD = len(ResponseEnvelope.ok(b"").to_bytes())
 
 
-
 class RequestResponse:
     """Serves registered protocols and sends requests, over one libp2p host."""
 
@@ -221,4 +220,3 @@ class RequestResponse:
             await release_stream(stream, reset=True)
             return
         await release_stream(stream, reset=False)
-

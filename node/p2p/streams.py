@@ -124,4 +124,3 @@ class FrameStreams:
         finally:
             slots.release()
             await release_stream(stream, reset=not clean)
-
