@@ -7,11 +7,11 @@ client submission, a due timer) goes through one queue to it, and it carries out
 ``CONSENSUS_PROTOCOL``), each timer becomes a task that sleeps until its deadline and feeds the
 timer back, and committed blocks wake the HTTP requests waiting for them.
 
-The node that takes a client's submission also publishes it on gossipsub (``TX_TOPIC``), so a
-transaction still spreads through the mesh when a direct link to some peer is down; a copy that
-arrives twice is ignored by consensus. Votes, claims and proposals travel on the direct links
-only: gossipsub hops cost tens of milliseconds each in py-libp2p, and a decision takes about
-seven hops.
+A client's submission that is still pending a few seconds after the node took it is also
+published on gossipsub (``TX_TOPIC``), so it still spreads through the mesh when a direct link
+to some peer is down; a copy that arrives twice is ignored by consensus. Votes, claims and
+proposals travel on the direct links only: gossipsub hops cost tens of milliseconds each in
+py-libp2p, and a decision takes about seven hops.
 
 Start it with ``await nursery.start(service.run)``; cancelling the nursery stops everything
 (the ledger and local store are closed on the way out).
@@ -76,6 +76,8 @@ TX_TOPIC = "iomtshare/tx/1"
 
 _INBOX_SIZE = 4096
 _GOSSIP_QUEUE = 1024
+# A client's item still pending after this long is also published on gossip.
+_GOSSIP_FALLBACK_SECONDS = 3.0
 _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
 _REQUEST_MEMORY = 100_000
@@ -281,9 +283,7 @@ class NodeService:
                 continue
             self._carry_out(out, nursery)
             if isinstance(item, Submission) and origin is None and item.item_id in machine.pool:
-                # A client's item, accepted: its first relay also goes on gossip (only here, so
-                # the mesh carries one copy per item, not one per node that relays it).
-                self._publish_soon(item.to_bytes())
+                nursery.start_soon(self._gossip_if_stuck, item)
             if origin is not None and not isinstance(item, Timer):
                 follow = self.catch_up.follow_up(item, out, machine.height)
                 if follow is not None and origin in self.links.peers:
@@ -388,6 +388,16 @@ class NodeService:
 
     async def _open_link(self, index: int) -> FrameWriter:
         return await self.host.open_stream(self._peer_ids[index], CONSENSUS_PROTOCOL)
+
+    async def _gossip_if_stuck(self, submission: Submission) -> None:
+        """Publish a client's accepted submission on gossip if it is still pending after
+        ``_GOSSIP_FALLBACK_SECONDS``: a second path through the mesh for an item the direct
+        links did not get decided. Done for every item at once, the gossip copies cost the
+        nodes CPU while they decide it (about 8 ms of p50 latency measured on 4 nodes)."""
+        await trio.sleep(_GOSSIP_FALLBACK_SECONDS)
+        _, app, machine = self.require()
+        if submission.item_id in machine.pool and not app.is_committed(submission.item_id):
+            self._publish_soon(submission.to_bytes())
 
     def _publish_soon(self, frame: bytes) -> None:
         try:

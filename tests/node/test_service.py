@@ -9,6 +9,9 @@ import httpx
 import pytest
 import trio
 
+import node.service as service_module
+from consensus.encoding import ItemKind
+from consensus.messages import Submission
 from crypto.signing import SigningKey
 from ledger.transactions import MemberRole, RegisterMember, member_id_for
 from node.devnet import create_network
@@ -93,3 +96,33 @@ def test_bad_home_is_a_clear_error(tmp_path: Path) -> None:
     (home / "node_key").write_bytes(bytes(32))
     with pytest.raises(ConfigError, match="not one of the genesis nodes"):
         load_identity(home)
+
+
+class _StuckProbe:
+    """Just what :meth:`NodeService._gossip_if_stuck` reads, with the publications recorded."""
+
+    def __init__(self, pending: set[bytes], committed: set[bytes]) -> None:
+        self.pool = pending
+        self.committed = committed
+        self.published: list[bytes] = []
+
+    def require(self) -> tuple[None, _StuckProbe, _StuckProbe]:
+        return None, self, self
+
+    def is_committed(self, item_id: bytes) -> bool:
+        return item_id in self.committed
+
+    def _publish_soon(self, frame: bytes) -> None:
+        self.published.append(frame)
+
+
+@trio_test
+async def test_only_a_submission_still_pending_goes_on_gossip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service_module, "_GOSSIP_FALLBACK_SECONDS", 0.0)
+    stuck, decided, gone = (Submission(ItemKind.TX, body) for body in (b"a", b"b", b"c"))
+    probe = _StuckProbe({stuck.item_id, decided.item_id}, {decided.item_id})
+    for submission in (stuck, decided, gone):
+        await NodeService._gossip_if_stuck(probe, submission)  # type: ignore[arg-type]
+    assert probe.published == [stuck.to_bytes()]
