@@ -19,18 +19,16 @@ from dataclasses import dataclass
 import trio
 
 from crypto.errors import DecodeError, VerificationError
-from crypto.hashing import digest
 from crypto.signing import VerifyKey
 from crypto.storage import CorruptFragmentError, Fragment, StorageCommitment, StorageError, rebuild
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from node.localstore import LocalStore, PendingAreaFull
 from node.p2p import P2PError
-from node.wire import FragmentGet, FragmentPut
+from node.wire import FragmentGet, FragmentPut, fetch_signing_payload
 
 logger = logging.getLogger("iomtshare.node.storage")
 
-FETCH_SIGNATURE_TAG = b"iomtshare/node/fetch/v1"
 PUT_PROTOCOL = "/iomtshare/fragments/put/1"
 GET_PROTOCOL = "/iomtshare/fragments/get/1"
 _REPLAY_CACHE = 100_000
@@ -47,20 +45,6 @@ class StorageRefused(Exception):
         self.status = status
         self.code = code
         self.message = message
-
-
-def fetch_signing_payload(
-    chain_id: str, record_id: bytes, requester: bytes, timestamp_ms: int, nonce: bytes
-) -> bytes:
-    """What a requester signs to be served a record's bulk data."""
-    return digest(
-        FETCH_SIGNATURE_TAG,
-        chain_id.encode("utf-8"),
-        record_id,
-        requester,
-        timestamp_ms.to_bytes(8, "big"),
-        nonce,
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@
 * :class:`FragmentPut` / :class:`FragmentGet`: the two storage protocols between nodes.
 * :class:`ShareList`: the re-encryption shares a granted result was combined from.
 * :class:`FrameBatch`: consensus frames sent to one peer in one request (:mod:`node.peer_links`).
+* :func:`fetch_signing_payload`: what a requester signs to be served a record's bulk data (the
+  client signs it, every node checks it).
 
 Type tags 0xE0-0xEF belong to this module.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 from consensus.messages import AuthVote, ElectionVote
 from crypto.codec import Reader, Writer, parse
-from crypto.hashing import DIGEST_SIZE
+from crypto.hashing import DIGEST_SIZE, digest
 from crypto.signing import SIGNATURE_SIZE
 
 TAG_BLOCK_EVIDENCE = 0xE1
@@ -27,6 +29,7 @@ TAG_FRAME_BATCH = 0xE5
 VERSION = 1
 
 NONCE_SIZE = 16
+FETCH_SIGNATURE_TAG = b"iomtshare/node/fetch/v1"
 MAX_VOTES = 0xFFFF
 MAX_BATCH_FRAMES = 4096
 
@@ -151,3 +154,17 @@ class FragmentGet:
             )
 
         return parse(data, "fragment get", body)
+
+
+def fetch_signing_payload(
+    chain_id: str, record_id: bytes, requester: bytes, timestamp_ms: int, nonce: bytes
+) -> bytes:
+    """What a requester signs to be served a record's bulk data."""
+    return digest(
+        FETCH_SIGNATURE_TAG,
+        chain_id.encode("utf-8"),
+        record_id,
+        requester,
+        timestamp_ms.to_bytes(8, "big"),
+        nonce,
+    )

@@ -16,7 +16,6 @@ from typing import Any
 
 from crypto import aead
 from crypto.errors import CryptoError
-from crypto.hashing import digest
 from crypto.policy.hash_tree import attribute_hash
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
 from ledger.transactions import AccessRequest
@@ -31,24 +30,10 @@ from node.client.http import MAX_SERVER_WAIT
 from node.client.keystore import MemberKeys
 from node.client.metadata import RecordMetadata, file_digest
 from node.client.session import RETRY_PAUSE, Session, now_ms
+from node.wire import fetch_signing_payload
 
 NONCE_SIZE = 16
-FETCH_SIGNATURE_TAG = b"iomtshare/node/fetch/v1"
 DEFAULT_DECISION_TIMEOUT = 60.0
-
-
-def fetch_signing_payload(
-    chain_id: str, record_id: bytes, requester: bytes, timestamp_ms: int, nonce: bytes
-) -> bytes:
-    """What a requester signs to be served a record's bulk data (the node checks the same)."""
-    return digest(
-        FETCH_SIGNATURE_TAG,
-        chain_id.encode("utf-8"),
-        record_id,
-        requester,
-        timestamp_ms.to_bytes(8, "big"),
-        nonce,
-    )
 
 
 @dataclass(frozen=True, slots=True)

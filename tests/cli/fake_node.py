@@ -47,9 +47,9 @@ from ledger.transactions import (
     Transaction,
     decode_transaction,
 )
-from node.client.requester import fetch_signing_payload
 from node.config import load_secret
 from node.devnet import Network
+from node.wire import fetch_signing_payload
 
 
 class Refused(Exception):

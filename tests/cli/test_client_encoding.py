@@ -22,7 +22,7 @@ from ledger.transactions import MemberRole, member_id_for
 from node.client import KeyStoreError, MemberKeys, MemberPublic, load_member, save_member
 from node.client.keystore import parse_role
 from node.client.metadata import RecordMetadata, keywords_hash
-from node.client.requester import fetch_signing_payload
+from node.wire import fetch_signing_payload
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "client_vectors.json"
 
@@ -124,11 +124,3 @@ def test_parse_role() -> None:
     assert parse_role(" Owner ") is MemberRole.OWNER
     with pytest.raises(ValueError, match="unknown role"):
         parse_role("admin")
-
-
-def test_fetch_payload_matches_the_node() -> None:
-    """The client keeps its own copy (node.storage pulls in libp2p); both must agree."""
-    from node.storage import fetch_signing_payload as node_payload
-
-    args = ("chain", b"\x01" * 32, b"\x02" * 32, 1_700_000_000_000, b"\x03" * 16)
-    assert fetch_signing_payload(*args) == node_payload(*args)

@@ -16,9 +16,8 @@ from node.storage import (
     GET_PROTOCOL,
     FragmentKeeper,
     StorageRefused,
-    fetch_signing_payload,
 )
-from node.wire import FragmentGet
+from node.wire import FragmentGet, fetch_signing_payload
 from tests.node.app_world import BULK, AppWorld, Member
 
 
