@@ -58,7 +58,7 @@ from node.client.requester import (
     wait_decision,
 )
 from node.client.session import Session
-from node.devnet import Network, load_network
+from testnet.layout import Network, load_network
 
 PAPER_REENCRYPTION_MS = 98.0
 PAPER_USER_SIDE_MS = 25.0
@@ -276,7 +276,7 @@ def command(
             load_network(directory), group, runs, concurrency, repeats, requesters, size, timeout
         )
     else:
-        from cli.testnet_launcher import LaunchError, stop, up
+        from testnet.launcher import LaunchError, stop, up
 
         with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
             root = Path(tmp) / "testnet"

@@ -125,11 +125,11 @@ def open_session(node_url: str, backend: str | None) -> Iterator[Session]:
 def client_errors() -> Iterator[None]:
     """Turn the client's typed errors into ``click.ClickException`` (exit status 1)."""
     from node.client.errors import ClientError
-    from node.devnet import DevnetError
+    from testnet.layout import LayoutError
 
     try:
         yield
-    except (ClientError, DevnetError) as exc:
+    except (ClientError, LayoutError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
     except ValueError as exc:
         # The flows raise ValueError for parameters the CLI could not check up front

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli.common import client_errors, emit, json_option
+from cli.common import emit, json_option
 
 
 @click.command("init")
@@ -40,7 +40,8 @@ def init(
     The printed peer id, verify key and box key are what the genesis lists for this node.
     """
     from ledger.genesis import Genesis
-    from node.devnet import init_node_home
+    from node.config import ConfigError
+    from node.provision import init_node_home
 
     genesis = None
     if genesis_file is not None:
@@ -48,7 +49,7 @@ def init(
             genesis = Genesis.from_json(json.loads(genesis_file.read_text(encoding="utf-8")))
         except (ValueError, KeyError, TypeError) as exc:
             raise click.ClickException(f"{genesis_file} is not a valid genesis: {exc!r}") from exc
-    with client_errors():
+    try:
         keys = init_node_home(
             home,
             p2p_port=p2p_port,
@@ -58,6 +59,8 @@ def init(
             genesis=genesis,
             overwrite=force,
         )
+    except (ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
     emit(
         {
             "home": str(home),

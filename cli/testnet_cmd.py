@@ -10,7 +10,7 @@ import click
 from cli.common import client_errors, emit, json_option
 
 if TYPE_CHECKING:
-    from node.devnet import Network
+    from testnet.layout import Network
 
 dir_option = click.option(
     "--dir",
@@ -56,8 +56,8 @@ def up(
     as_json: bool,
 ) -> None:
     """Create an N-node network in --dir, start the nodes and wait until they are connected."""
-    from cli.testnet_launcher import LaunchError
-    from cli.testnet_launcher import up as launch
+    from testnet.launcher import LaunchError
+    from testnet.launcher import up as launch
 
     if threshold is not None and threshold > n:
         message = f"threshold {threshold} exceeds {n} nodes"
@@ -99,8 +99,8 @@ def up(
 @json_option
 def start(timeout: float, directory: Path, as_json: bool) -> None:
     """Start the stopped network in --dir again, with its keys, ports and ledgers."""
-    from cli.testnet_launcher import LaunchError
-    from cli.testnet_launcher import start as launch
+    from testnet.launcher import LaunchError
+    from testnet.launcher import start as launch
 
     progress = (lambda _: None) if as_json else click.echo
     try:
@@ -128,7 +128,7 @@ def _show(network: Network, as_json: bool, summary: str) -> bool:
 @json_option
 def down(grace: float, directory: Path, as_json: bool) -> None:
     """Stop the nodes of the testnet in --dir (SIGTERM, then SIGKILL after --grace)."""
-    from cli.testnet_launcher import stop
+    from testnet.launcher import stop
 
     stopped = stop(directory, grace)
     emit({"stopped": stopped} if as_json else f"stopped {len(stopped)} node(s)", as_json)
@@ -139,7 +139,7 @@ def down(grace: float, directory: Path, as_json: bool) -> None:
 @json_option
 def status(directory: Path, as_json: bool) -> None:
     """Height, head and connected peers of every node (exit status 1 if one is down)."""
-    from cli.testnet_launcher import status as node_states
+    from testnet.launcher import status as node_states
 
     with client_errors():
         states = node_states(directory)
@@ -154,8 +154,8 @@ def status(directory: Path, as_json: bool) -> None:
 @dir_option
 def logs(index: int, lines: int, directory: Path) -> None:
     """Print the last --lines of a node's log."""
-    from cli.testnet_launcher import LOG_FILE, log_tail
-    from node.devnet import load_network
+    from testnet.launcher import LOG_FILE, log_tail
+    from testnet.layout import load_network
 
     with client_errors():
         home = load_network(directory).node(index).home

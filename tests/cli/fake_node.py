@@ -1,7 +1,7 @@
 """An in-process stand-in for a node's HTTP API (docs/http-api.md), for client and CLI tests.
 
 It keeps the ledger in dicts, commits every accepted transaction at once (one block each) and,
-holding every node's box key from a devnet, plays the whole network's part of an access
+holding every node's box key from a testnet, plays the whole network's part of an access
 request: it opens t re-key shares, computes and batch-verifies the re-encryption shares and
 combines them, as the leader would. It is a test double of the contract, not of the node.
 """
@@ -48,8 +48,8 @@ from ledger.transactions import (
     decode_transaction,
 )
 from node.config import load_secret
-from node.devnet import Network
 from node.wire import fetch_signing_payload
+from testnet.layout import Network
 
 
 class Refused(Exception):

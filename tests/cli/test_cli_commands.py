@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from cli.main import main
 from crypto.groups import load_group
-from node.devnet import Network, create_network
+from testnet.layout import Network, create_network
 from tests.cli.fake_node import FakeNode, serve
 
 

@@ -21,7 +21,7 @@ from node.client.requester import (
     wait_decision,
 )
 from node.client.session import Session
-from node.devnet import create_network
+from testnet.layout import create_network
 from tests.cli.fake_node import FakeNode
 
 

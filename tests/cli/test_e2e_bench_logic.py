@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from bench.e2e_bench import anchor, low_load, percentile, prepare, saturation
 from cli.main import main
 from crypto.groups import load_group
-from node.devnet import create_network
+from testnet.layout import create_network
 from tests.cli.fake_node import FakeNode, serve
 
 

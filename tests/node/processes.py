@@ -13,14 +13,14 @@ from pathlib import Path
 
 import httpx
 
-from node.devnet import Network, create_network
+from testnet.layout import Network, create_network
 
 #: Bound on any one wait for the network (startup, a commit, a catch-up).
 PATIENCE = 60.0
 
 
 class NodeProcesses:
-    """``n`` ``iomtshare node start`` processes over a devnet written to ``directory``."""
+    """``n`` ``iomtshare node start`` processes over a testnet written to ``directory``."""
 
     def __init__(self, network: Network) -> None:
         self.network = network

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli.main import main
-from node.devnet import create_network, free_ports
+from testnet.layout import create_network, free_ports
 
 
 def test_start_with_a_bad_home_exits_non_zero(tmp_path: Path) -> None:

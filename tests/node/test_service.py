@@ -14,9 +14,9 @@ from consensus.encoding import ItemKind
 from consensus.messages import Submission
 from crypto.signing import SigningKey
 from ledger.transactions import MemberRole, RegisterMember, member_id_for
-from node.devnet import create_network
 from node.home import load_identity
 from node.service import NodeService
+from testnet.layout import create_network
 from tests.node.p2p_testing import PATIENCE, trio_test
 
 

@@ -1,4 +1,4 @@
-"""The testnet launcher's failure paths, with stand-in node commands (no real nodes)."""
+"""testnet.launcher: failure paths with stand-in node commands, and a real node restarted."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import testnet_launcher
 from cli.main import main
-from cli.testnet_launcher import LaunchError, log_tail, start, stop, up
 from node.client import NodeClient
+from testnet import launcher
+from testnet.launcher import LaunchError, log_tail, start, stop, up
 from tests.node.test_service import register_tx
 
 
@@ -22,7 +22,7 @@ def test_a_node_that_dies_is_reported_with_its_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        testnet_launcher,
+        launcher,
         "node_command",
         lambda home: [sys.executable, "-c", "print('cannot bind: address in use'); exit(3)"],
     )
@@ -37,7 +37,7 @@ def test_a_network_that_never_connects_times_out_and_is_stopped(
 ) -> None:
     # Never answers HTTP; ``--home`` in its command line lets ``stop`` recognise it as ours.
     monkeypatch.setattr(
-        testnet_launcher,
+        launcher,
         "node_command",
         lambda home: [sys.executable, "-c", "import time; time.sleep(120)", "--home", str(home)],
     )
@@ -63,32 +63,6 @@ def test_log_tail(tmp_path: Path) -> None:
     assert log_tail(tmp_path / "missing") == "(no log)"
 
 
-def test_testnet_commands_validate_input(tmp_path: Path) -> None:
-    runner = CliRunner()
-    bad = runner.invoke(main, ["testnet", "up", "--nodes", "3", "--threshold", "4",
-                               "--dir", str(tmp_path / "x")])
-    assert bad.exit_code == 2
-    assert "exceeds" in bad.output
-    missing = runner.invoke(main, ["testnet", "status", "--dir", str(tmp_path / "none")])
-    assert missing.exit_code == 1
-    assert "no network" in missing.output
-
-
-def test_logs_prints_the_tail_of_one_node(tmp_path: Path) -> None:
-    from node.devnet import create_network
-
-    create_network(tmp_path, 2, base_port=34200)
-    (tmp_path / "node2" / "node.log").write_text("starting\nlistening on 34202\n")
-    runner = CliRunner()
-    shown = runner.invoke(main, ["testnet", "logs", "--node", "2", "--lines", "1",
-                                 "--dir", str(tmp_path)])
-    assert shown.exit_code == 0, shown.output
-    assert shown.output == "listening on 34202\n"
-    absent = runner.invoke(main, ["testnet", "logs", "--node", "3", "--dir", str(tmp_path)])
-    assert absent.exit_code == 1
-    assert "no node 3" in absent.output
-
-
 def wait_until_exec(pid: int) -> None:
     """Wait until the child's command line is visible (it is empty between fork and exec)."""
     deadline = time.monotonic() + 10
@@ -106,14 +80,14 @@ def test_start_refuses_a_running_network_and_a_missing_one(
     assert "no network" in missing.output
     # A stand-in node that never answers HTTP but counts as running (``--home`` in its args).
     monkeypatch.setattr(
-        testnet_launcher,
+        launcher,
         "node_command",
         lambda home: [sys.executable, "-c", "import time; time.sleep(120)", "--home", str(home)],
     )
     with pytest.raises(LaunchError, match="not ready"):
         up(tmp_path / "net", 1, timeout=0.5)
     (tmp_path / "net" / "node1").mkdir(exist_ok=True)
-    process = subprocess.Popen(testnet_launcher.node_command(tmp_path / "net" / "node1"))
+    process = subprocess.Popen(launcher.node_command(tmp_path / "net" / "node1"))
     try:
         (tmp_path / "net" / "node1" / "node.pid").write_text(f"{process.pid}\n")
         wait_until_exec(process.pid)

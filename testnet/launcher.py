@@ -1,8 +1,8 @@
 """Run a local testnet as real processes: one ``iomtshare node start --home`` per node.
 
-``up`` writes the network with :func:`node.devnet.create_network`, starts the nodes detached
+``up`` writes the network with :func:`testnet.layout.create_network`, starts the nodes detached
 (their own session, so the launching shell can exit), keeps ``DIR/node{i}/node.pid`` and
-``DIR/node{i}/node.log``, and waits until every node reports all its peers connected. ``down``
+``DIR/node{i}/node.log``, and waits until every node reports all its peers connected. ``stop``
 sends SIGTERM to the recorded processes, then SIGKILL to those still alive after a grace period;
 ``start`` runs a stopped network again with its data.
 Errors are :class:`LaunchError` and carry the tail of the failing node's log.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from node.client import ClientError, NodeClient
-from node.devnet import Network, create_network, load_network
+from testnet.layout import Network, create_network, load_network
 
 PID_FILE = "node.pid"
 LOG_FILE = "node.log"
@@ -108,7 +108,7 @@ def start(
 ) -> Network:
     """Start again the stopped testnet in ``directory``, with its keys, ports and data.
 
-    Raises :class:`LaunchError` if it has running nodes, and ``node.devnet.DevnetError`` if
+    Raises :class:`LaunchError` if it has running nodes, and :class:`~testnet.layout.LayoutError` if
     there is no network there.
     """
     network = load_network(directory)

@@ -1,4 +1,4 @@
-"""Local development networks: n node homes, one genesis, one authority, on loopback.
+"""Writing and reading local networks: n node homes, one genesis, one authority, on loopback.
 
 :func:`create_network` writes::
 
@@ -11,9 +11,10 @@ Every node lists every other node as a peer, so the network is fully meshed from
 dial. Ports are either ``base_port + 2(i-1)`` (p2p) and ``base_port + 2(i-1) + 1`` (HTTP), or,
 without a base port, ports the operating system reports free at creation time (another
 program may still take one before the nodes start; the launcher then reports the bind error).
+:func:`load_network` reads ``network.json`` back. Errors are :class:`LayoutError`.
 
-:func:`init_node_home` writes a single home (keys and config, no genesis) for hand-assembled
-networks. Errors are :class:`DevnetError`.
+Starting the nodes is :mod:`testnet.launcher`; a single home for a hand-assembled network is
+:func:`node.provision.init_node_home`.
 """
 
 from __future__ import annotations
@@ -22,37 +23,32 @@ import json
 import shutil
 import socket
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from crypto.errors import DecodeError
-from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
-from ledger.genesis import Genesis, NodeInfo
+from ledger.genesis import Genesis
 from node.config import (
-    BOX_KEY_FILE,
-    CONFIG_FILE,
     GENESIS_FILE,
-    NODE_KEY_FILE,
     ConfigError,
     NodeConfig,
     load_secret,
-    save_config,
     save_secret,
     write_atomic,
 )
+from node.provision import NodeKeys, write_node_home
 
 NETWORK_FILE = "network.json"
 AUTHORITY_DIR = "authority"
 AUTHORITY_KEY_FILE = "authority_key"
 NETWORK_VERSION = 1
-DEFAULT_CHAIN_ID = "iomtshare-devnet"
+DEFAULT_CHAIN_ID = "iomtshare-testnet"
 MAX_NODES = 64
 
 
-class DevnetError(Exception):
+class LayoutError(Exception):
     """The network cannot be created or read (bad parameters, existing files, bad network.json)."""
 
 
@@ -101,15 +97,15 @@ class Network:
         return tuple(node.http_url for node in self.nodes)
 
     def authority_key(self) -> SigningKey:
-        """The authority's signing key; raises :class:`DevnetError` if the file is bad."""
+        """The authority's signing key; raises :class:`LayoutError` if the file is bad."""
         try:
             return SigningKey(load_secret(self.authority_key_path))
         except ConfigError as exc:
-            raise DevnetError(str(exc)) from exc
+            raise LayoutError(str(exc)) from exc
 
     def node(self, index: int) -> NodeEndpoint:
         if not 1 <= index <= len(self.nodes):
-            raise DevnetError(f"no node {index} in a network of {len(self.nodes)}")
+            raise LayoutError(f"no node {index} in a network of {len(self.nodes)}")
         return self.nodes[index - 1]
 
     def to_json(self) -> dict[str, Any]:
@@ -141,18 +137,18 @@ class Network:
 
 
 def load_network(directory: str | Path) -> Network:
-    """Read ``DIR/network.json`` and the genesis of node 1; raises :class:`DevnetError`."""
+    """Read ``DIR/network.json`` and the genesis of node 1; raises :class:`LayoutError`."""
     root = Path(directory)
     path = root / NETWORK_FILE
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise DevnetError(f"no network in {root}: cannot read {path} ({exc.strerror})") from exc
+        raise LayoutError(f"no network in {root}: cannot read {path} ({exc.strerror})") from exc
     except json.JSONDecodeError as exc:
-        raise DevnetError(f"{path} is not valid JSON: {exc}") from exc
+        raise LayoutError(f"{path} is not valid JSON: {exc}") from exc
     try:
         if document["version"] != NETWORK_VERSION:
-            raise DevnetError(f"{path}: unsupported version {document['version']!r}")
+            raise LayoutError(f"{path}: unsupported version {document['version']!r}")
         nodes = tuple(
             NodeEndpoint(
                 index=int(entry["index"]),
@@ -165,13 +161,13 @@ def load_network(directory: str | Path) -> Network:
             for entry in document["nodes"]
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise DevnetError(f"{path} is malformed: {exc!r}") from exc
+        raise LayoutError(f"{path} is malformed: {exc!r}") from exc
     if not nodes:
-        raise DevnetError(f"{path} lists no nodes")
+        raise LayoutError(f"{path} lists no nodes")
     try:
         genesis = Genesis.load(root / nodes[0].home / GENESIS_FILE)
     except (OSError, KeyError, TypeError, ValueError, DecodeError) as exc:
-        raise DevnetError(f"cannot read the genesis of {root}: {exc!r}") from exc
+        raise LayoutError(f"cannot read the genesis of {root}: {exc!r}") from exc
     return Network(root.resolve(), genesis, nodes)
 
 
@@ -187,81 +183,6 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
-
-
-def peer_id_for(node_key: SigningKey) -> str:
-    """The base58 libp2p peer id of a node key (imports libp2p, hence the late import)."""
-    from node.p2p.identity import peer_id_of
-
-    return str(peer_id_of(node_key.verify_key).to_base58())
-
-
-@dataclass(frozen=True, slots=True)
-class NodeKeys:
-    """The secrets of one node home and the public facts derived from them."""
-
-    node_key: SigningKey
-    box_key: BoxSecretKey
-    peer_id: str
-
-    def info(self, index: int) -> NodeInfo:
-        return NodeInfo(
-            index=index,
-            peer_id=self.peer_id,
-            verify_key=self.node_key.verify_key.raw,
-            box_key=self.box_key.public_key.raw,
-        )
-
-
-def init_node_home(
-    home: str | Path,
-    *,
-    p2p_port: int,
-    http_port: int,
-    host: str = "127.0.0.1",
-    peers: Sequence[str] = (),
-    genesis: Genesis | None = None,
-    pairing_backend: str = "mcl",
-    overwrite: bool = False,
-) -> NodeKeys:
-    """Write fresh keys and ``config.toml`` (and ``genesis.json`` if given) into ``home``.
-
-    Raises :class:`DevnetError` if ``home`` already holds a config or key and ``overwrite`` is
-    false, so an existing node identity is never replaced by accident.
-    """
-    path = Path(home)
-    existing = [n for n in (CONFIG_FILE, NODE_KEY_FILE, BOX_KEY_FILE) if (path / n).exists()]
-    if existing and not overwrite:
-        raise DevnetError(f"{path} already holds {', '.join(existing)}; refusing to overwrite")
-    node_key, box_key = SigningKey.generate(), BoxSecretKey.generate()
-    keys = NodeKeys(node_key, box_key, peer_id_for(node_key))
-    write_node_home(
-        path,
-        keys,
-        NodeConfig(
-            p2p_listen=f"/ip4/{host}/tcp/{p2p_port}",
-            http_host=host,
-            http_port=http_port,
-            peers=tuple(peers),
-            pairing_backend=pairing_backend,
-        ),
-        genesis,
-    )
-    return keys
-
-
-def write_node_home(
-    home: Path, keys: NodeKeys, config: NodeConfig, genesis: Genesis | None
-) -> None:
-    """Write the key files, ``config.toml`` and optionally ``genesis.json`` of one node."""
-    home.mkdir(parents=True, exist_ok=True)
-    save_secret(home / NODE_KEY_FILE, keys.node_key.seed())
-    save_secret(home / BOX_KEY_FILE, keys.box_key.secret_bytes())
-    save_config(home, config)
-    if genesis is not None:
-        write_atomic(
-            home / GENESIS_FILE, (json.dumps(genesis.to_json(), indent=2) + "\n").encode()
-        )
 
 
 def create_network(
@@ -282,27 +203,27 @@ def create_network(
 
     ``threshold`` and ``quorum`` default to ``floor(n/2) + 1``; ``genesis_params`` are passed to
     :meth:`Genesis.create` (e.g. ``block_interval_ms``, ``round_timeout_ms``,
-    ``freshness_window_ms``, ``denial_limit``). Raises :class:`DevnetError` for impossible
+    ``freshness_window_ms``, ``denial_limit``). Raises :class:`LayoutError` for impossible
     parameters or when ``directory`` already holds a network and ``overwrite`` is false.
     """
     root = Path(directory)
     if not 1 <= n <= MAX_NODES:
-        raise DevnetError(f"a devnet has 1..{MAX_NODES} nodes, not {n}")
+        raise LayoutError(f"a testnet has 1..{MAX_NODES} nodes, not {n}")
     existing = (root / NETWORK_FILE).exists()
     if existing and not overwrite:
-        raise DevnetError(
+        raise LayoutError(
             f"{root} already holds a network; run it again (`iomtshare testnet start`) "
             "or replace it (--force)"
         )
     if base_port is not None and not 1024 <= base_port <= 65535 - 2 * n:
-        raise DevnetError(f"base port {base_port} leaves no room for {n} nodes")
+        raise LayoutError(f"base port {base_port} leaves no room for {n} nodes")
     ports = (
         list(range(base_port, base_port + 2 * n))
         if base_port is not None
         else free_ports(2 * n, host)
     )
     authority = SigningKey.generate()
-    keys = [NodeKeys(k, BoxSecretKey.generate(), peer_id_for(k)) for k in _node_keys(n)]
+    keys = [NodeKeys.generate() for _ in range(n)]
     try:
         genesis = Genesis.create(
             chain_id,
@@ -314,7 +235,7 @@ def create_network(
             **genesis_params,
         )
     except (ValueError, TypeError) as exc:
-        raise DevnetError(f"invalid network parameters: {exc}") from exc
+        raise LayoutError(f"invalid network parameters: {exc}") from exc
     endpoints = tuple(
         NodeEndpoint(
             index=i,
@@ -353,10 +274,6 @@ def _remove_old_homes(root: Path) -> None:
     for home in root.glob("node*"):
         if home.is_dir() and home.name[4:].isdigit():
             shutil.rmtree(home)
-
-
-def _node_keys(n: int) -> list[SigningKey]:
-    return [SigningKey.generate() for _ in range(n)]
 
 
 def _now_ms() -> int:

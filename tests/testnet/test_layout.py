@@ -1,4 +1,4 @@
-"""node.devnet: the homes, genesis, authority key and network.json of a local network."""
+"""testnet.layout: the homes, genesis, authority key and network.json of a local network."""
 
 from __future__ import annotations
 
@@ -12,14 +12,8 @@ from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
 from node.config import load_config, load_secret
-from node.devnet import (
-    DevnetError,
-    create_network,
-    free_ports,
-    init_node_home,
-    load_network,
-    peer_id_for,
-)
+from node.provision import peer_id_for
+from testnet.layout import LayoutError, create_network, free_ports, load_network
 
 
 def test_create_network_writes_consistent_homes(tmp_path: Path) -> None:
@@ -69,7 +63,7 @@ def test_free_ports_are_distinct() -> None:
 
 def test_refuses_to_overwrite_an_existing_network(tmp_path: Path) -> None:
     create_network(tmp_path, 1)
-    with pytest.raises(DevnetError, match="already holds a network"):
+    with pytest.raises(LayoutError, match="already holds a network"):
         create_network(tmp_path, 1)
     (tmp_path / "node1" / "data").mkdir()
     (tmp_path / "node1" / "data" / "old-ledger").write_text("old chain")
@@ -90,26 +84,18 @@ def test_refuses_to_overwrite_an_existing_network(tmp_path: Path) -> None:
 def test_rejects_bad_parameters(
     tmp_path: Path, n: int, kwargs: dict[str, int], message: str
 ) -> None:
-    with pytest.raises(DevnetError, match=message):
+    with pytest.raises(LayoutError, match=message):
         create_network(tmp_path, n, **kwargs)
     assert not (tmp_path / "network.json").exists()
 
 
 def test_load_network_errors_are_typed(tmp_path: Path) -> None:
-    with pytest.raises(DevnetError, match="no network"):
+    with pytest.raises(LayoutError, match="no network"):
         load_network(tmp_path)
     (tmp_path / "network.json").write_text("{not json")
-    with pytest.raises(DevnetError, match="not valid JSON"):
+    with pytest.raises(LayoutError, match="not valid JSON"):
         load_network(tmp_path)
     (tmp_path / "network.json").write_text(json.dumps({"version": 1, "nodes": [{}]}))
-    with pytest.raises(DevnetError, match="malformed"):
+    with pytest.raises(LayoutError, match="malformed"):
         load_network(tmp_path)
 
-
-def test_init_node_home_keeps_an_existing_identity(tmp_path: Path) -> None:
-    keys = init_node_home(tmp_path / "home", p2p_port=4001, http_port=4002)
-    assert load_config(tmp_path / "home").http_port == 4002
-    assert keys.peer_id == peer_id_for(SigningKey(load_secret(tmp_path / "home" / "node_key")))
-    assert not (tmp_path / "home" / "genesis.json").exists()
-    with pytest.raises(DevnetError, match="refusing to overwrite"):
-        init_node_home(tmp_path / "home", p2p_port=4001, http_port=4002)
