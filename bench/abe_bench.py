@@ -14,12 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import count
-from pathlib import Path
 from typing import Any
 
-import click
-
-from bench.report import backend_option, format_table, json_option, write_json
+from bench.report import Progress, Report, format_table, quiet
 from bench.timing import Timing, measure
 from crypto.abe import AttributeTermCache, decapsulate, encapsulate, keygen, setup
 from crypto.abe.keys import FameMasterKey
@@ -192,23 +189,15 @@ def _anchor_table(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
     return table, checks
 
 
-@click.command("abe")
-@backend_option
-@click.option(
-    "--runs", type=click.IntRange(min=1), default=5, show_default=True, help="Runs on mcl."
-)
-@click.option(
-    "--pyecc-runs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Runs on py_ecc, which only measures the and-10 case (a pairing takes ~0.4 s there).",
-)
-@click.option("--quick", is_flag=True, help="Only and-10 and 2-of-3 (a smoke run).")
-@json_option
-def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
-    """FAME CP-ABE KeyGen/Encrypt/Decrypt, anchored on Charm's published FAME figures."""
-    backends = ["mcl", "py_ecc"] if backend == "both" else [backend]
+def run(
+    backends: Sequence[str],
+    runs: int,
+    pyecc_runs: int,
+    quick: bool = False,
+    progress: Progress = quiet,
+) -> Report:
+    """Every case on mcl (``runs`` each; only and-10 and 2-of-3 if ``quick``), and-10 on
+    py_ecc (``pyecc_runs``), beside Charm's published FAME figures."""
     rows: list[Row] = []
     for name in backends:
         group = PairingCounter(load_group(name))
@@ -221,7 +210,7 @@ def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Pa
             cases = cases[:1]
         n_runs = runs if name == "mcl" else pyecc_runs
         for case, k, n in cases:
-            click.echo(f"measuring {name} {case} ({n_runs} runs)…", err=True)
+            progress(f"measuring {name} {case} ({n_runs} runs)…")
             rows += _case_rows(group, master, case, k, n, n_runs)
     table = [
         [
@@ -236,22 +225,20 @@ def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Pa
         ]
         for r in rows
     ]
-    click.echo(
+    anchor, checks = _anchor_table(rows)
+    text = [
         format_table(
             "FAME CP-ABE (ms)",
             ["backend", "case", "operation", "hashing", "median", "p95", "pairings", "runs"],
             table,
-        )
-    )
-    anchor, checks = _anchor_table(rows)
-    click.echo()
-    click.echo(
+        ),
+        "",
         format_table(
             f"vs Charm's FAME (published; target speedup >= {SPEEDUP_TARGET:g}x, fresh hashes)",
             ["operation", "charm", "ours", "speedup", "ours cached", "cached speedup", "met"],
             anchor,
-        )
-    )
+        ),
+    ]
     if "py_ecc" in backends and "mcl" in backends:
         ratios = []
         for r in rows:
@@ -259,13 +246,11 @@ def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Pa
                 fast = _median(rows, "mcl", r.case, r.operation, r.hashing)
                 if fast:
                     ratios.append([r.case, r.operation, r.hashing, r.timing.median_ms / fast])
-        click.echo()
-        click.echo(
-            format_table("py_ecc / mcl (median)", ["case", "operation", "hashing", "ratio"], ratios)
-        )
-    if json_path is not None:
-        write_json(
-            json_path,
-            {"benchmark": "abe", "rows": [r.as_dict() for r in rows], "charm_anchor": checks},
-        )
-        click.echo(f"wrote {json_path}", err=True)
+        text += [
+            "",
+            format_table(
+                "py_ecc / mcl (median)", ["case", "operation", "hashing", "ratio"], ratios
+            ),
+        ]
+    payload = {"benchmark": "abe", "rows": [r.as_dict() for r in rows], "charm_anchor": checks}
+    return Report("\n".join(text), payload)

@@ -1,18 +1,15 @@
 """``iomtshare bench crypto``: group operations and every threshold-PRE step, on both backends,
-with umbral-pre measured in the same run as the anchor.
+with umbral-pre measured in the same run as the anchor (:func:`run`).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import click
-
-from bench.report import backend_option, format_table, json_option, write_json
+from bench.report import Progress, Report, format_table, quiet
 from bench.timing import Timing, measure
 from crypto.groups import Group, load_group
 from crypto.sealing import BoxSecretKey
@@ -211,52 +208,27 @@ def _summary(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
     return table, checks
 
 
-@click.command("crypto")
-@backend_option
-@click.option(
-    "--runs",
-    type=click.IntRange(min=3),
-    default=100,
-    show_default=True,
-    help="Measured runs per operation on mcl and for umbral-pre.",
-)
-@click.option(
-    "--pyecc-runs",
-    type=click.IntRange(min=1),
-    default=3,
-    show_default=True,
-    help="Measured runs per operation on py_ecc (a pairing there takes ~0.15 s).",
-)
-@click.option(
-    "--pyecc-configs",
-    type=click.IntRange(min=1, max=len(CONFIGS)),
-    default=1,
-    show_default=True,
-    help="How many (t, n) configurations to run on py_ecc.",
-)
-@click.option("--no-umbral", is_flag=True, help="Skip the umbral-pre anchor.")
-@json_option
-def command(
-    backend: str,
+def run(
+    backends: Sequence[str],
     runs: int,
     pyecc_runs: int,
     pyecc_configs: int,
-    no_umbral: bool,
-    json_path: Path | None,
-) -> None:
-    """Pairing-group operations and every threshold-PRE step, with umbral-pre as the anchor."""
-    backends = ["mcl", "py_ecc"] if backend == "both" else [backend]
+    umbral: bool = True,
+    progress: Progress = quiet,
+) -> Report:
+    """Measure on each of ``backends`` (``runs`` per operation on mcl and for umbral-pre,
+    ``pyecc_runs`` on py_ecc over the first ``pyecc_configs`` of :data:`CONFIGS`)."""
     rows: list[Row] = []
     for name in backends:
         group = load_group(name)
         n_runs = runs if name == "mcl" else pyecc_runs
         configs = CONFIGS if name == "mcl" else CONFIGS[:pyecc_configs]
-        click.echo(f"measuring {name} ({n_runs} runs per operation)…", err=True)
+        progress(f"measuring {name} ({n_runs} runs per operation)…")
         rows += _group_rows(group, n_runs)
         for t, n in configs:
             rows += _tpre_rows(group, t, n, n_runs)
-    if not no_umbral:
-        click.echo("measuring umbral-pre…", err=True)
+    if umbral:
+        progress("measuring umbral-pre…")
         for t, n in CONFIGS:
             rows += _umbral_rows(t, n, runs)
 
@@ -267,18 +239,16 @@ def command(
         [r.backend, r.operation, t_n(r), r.timing.median_ms, r.timing.p95_ms, r.timing.runs]
         for r in rows
     ]
-    click.echo(
+    summary, checks = _summary(rows)
+    text = [
         format_table(
             "crypto operations (ms)",
             ["backend", "operation", "t/n", "median", "p95", "runs"],
             table,
-        )
-    )
-    summary, checks = _summary(rows)
-    click.echo()
-    click.echo(
-        format_table("targets (mcl, median ms)", ["check", "measured", "target", "met"], summary)
-    )
+        ),
+        "",
+        format_table("targets (mcl, median ms)", ["check", "measured", "target", "met"], summary),
+    ]
     if "py_ecc" in backends and "mcl" in backends:
         ratios = []
         for r in rows:
@@ -286,11 +256,6 @@ def command(
                 fast = _median(rows, "mcl", r.operation, r.t, r.n)
                 if fast:
                     ratios.append([r.operation, t_n(r), r.timing.median_ms / fast])
-        click.echo()
-        click.echo(format_table("py_ecc / mcl (median)", ["operation", "t/n", "ratio"], ratios))
-    if json_path is not None:
-        write_json(
-            json_path,
-            {"benchmark": "crypto", "rows": [r.as_dict() for r in rows], "targets": checks},
-        )
-        click.echo(f"wrote {json_path}", err=True)
+        text += ["", format_table("py_ecc / mcl (median)", ["operation", "t/n", "ratio"], ratios)]
+    payload = {"benchmark": "crypto", "rows": [r.as_dict() for r in rows], "targets": checks}
+    return Report("\n".join(text), payload)

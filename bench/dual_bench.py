@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import click
-
-from bench.report import backend_option, format_table, json_option, write_json
+from bench.report import Progress, Report, format_table, quiet
 from bench.timing import measure
 from crypto.dual import (
     DecryptionRequest,
@@ -347,40 +344,24 @@ def _targets(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
     return table, checks
 
 
-def _print(title: str, rows: list[Row]) -> None:
+def _figure_table(title: str, rows: list[Row]) -> list[str]:
+    """The table of one figure and a blank line, or nothing if the figure has no rows."""
     if not rows:
-        return
+        return []
     body = [[r.backend, r.operation, r.x, r.ours_ms, r.paper_ms, r.ratio] for r in rows]
     headers = ["backend", "operation", "x", "ours ms", "paper ms", "paper/ours"]
-    click.echo(format_table(title, headers, body))
-    click.echo()
+    return [format_table(title, headers, body), ""]
 
 
-@click.command("dual")
-@backend_option
-@click.option(
-    "--runs",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Measured runs per figure point on mcl.",
-)
-@click.option(
-    "--pyecc-runs",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Measured runs per point on py_ecc (few points are run there).",
-)
-@click.option(
-    "--quick",
-    is_flag=True,
-    help="Cap sizes (items <= 100, data <= 5 MB, n <= 12) for a fast check.",
-)
-@json_option
-def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
-    """Seed 000's Figs. 6-9 and Table IV, next to the paper's numbers."""
-    backends = ["mcl", "py_ecc"] if backend == "both" else [backend]
+def run(
+    backends: Sequence[str],
+    runs: int,
+    pyecc_runs: int,
+    quick: bool = False,
+    progress: Progress = quiet,
+) -> Report:
+    """Figs. 6-9 and Table IV on each of ``backends`` (``runs`` per point on mcl, fewer points
+    with ``pyecc_runs`` on py_ecc; ``quick`` caps the sizes)."""
     rows: list[Row] = []
     for name in backends:
         params = setup(load_group(name))
@@ -390,7 +371,7 @@ def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Pa
         sizes = ([1, 5] if quick else [1, 10, 50, 100]) if fast else [1]
         requesters = ([1, 10, 50] if quick else [1, 10, 50, 100]) if fast else [1, 5]
         servers = ([6, 12] if quick else [6, 12, 18, 24, 30]) if fast else [6]
-        click.echo(f"measuring {name} ({n_runs} runs per point)…", err=True)
+        progress(f"measuring {name} ({n_runs} runs per point)…")
         rows += _fig6(params, counts, n_runs)
         rows += _fig7(params, sizes, n_runs)
         rows += _fig8(params, requesters, n_runs)
@@ -403,16 +384,17 @@ def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Pa
         "fig9": "Fig. 9: splitting the normalized ciphertext of one item (ms)",
         "table4": "Table IV: per-entity cost of one 128-byte item (ms)",
     }
+    text: list[str] = []
     for figure, title in titles.items():
-        _print(title, [r for r in rows if r.figure == figure])
+        text += _figure_table(title, [r for r in rows if r.figure == figure])
     summary, checks = _targets(rows)
     if "mcl" in backends:
-        click.echo(
+        text += [
             format_table(
                 "issue 6 targets (mcl, median ms)", ["check", "measured", "target", "met"], summary
-            )
-        )
-        click.echo()
+            ),
+            "",
+        ]
     if len(backends) == 2:
         ratios = []
         for r in rows:
@@ -425,16 +407,12 @@ def command(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Pa
                     and other.ours_ms > 0
                 ):
                     ratios.append([r.figure, r.operation, r.x, r.ours_ms / other.ours_ms])
-        click.echo(format_table("py_ecc / mcl", ["figure", "operation", "x", "ratio"], ratios))
-    click.echo("paper: Java/JPBC, i5-6500, 160-bit symmetric pairing; ours: BLS12-381.", err=True)
-    if json_path is not None:
-        write_json(
-            json_path,
-            {
-                "benchmark": "dual",
-                "quick": quick,
-                "rows": [r.as_dict() for r in rows],
-                "targets": checks,
-            },
-        )
-        click.echo(f"wrote {json_path}", err=True)
+        text += [format_table("py_ecc / mcl", ["figure", "operation", "x", "ratio"], ratios), ""]
+    text.append("paper: Java/JPBC, i5-6500, 160-bit symmetric pairing; ours: BLS12-381.")
+    payload = {
+        "benchmark": "dual",
+        "quick": quick,
+        "rows": [r.as_dict() for r in rows],
+        "targets": checks,
+    }
+    return Report("\n".join(text), payload)

@@ -1,7 +1,7 @@
 """``iomtshare bench e2e``: request-to-decrypt latency and committed requests/s on a real testnet.
 
 What is measured (seed 002, 5.2, Figs. 6 and 8), on n node processes started for the run (or on
-a running testnet given with ``--dir``):
+a running testnet given with ``--dir``; :func:`run`):
 
 * low load: one request at a time; latency from submitting the AccessRequest until the requester
   holds the decrypted metadata (the paper's definition), the decision part of it, and the extra
@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
-
-from bench.report import format_table, write_json
+from bench.report import Progress, Report, format_table, quiet
 from crypto.groups import Group, load_group
 from crypto.sealing import BoxSecretKey
 from crypto.tpre import (
@@ -58,6 +56,7 @@ from node.client.requester import (
     wait_decision,
 )
 from node.client.session import Session
+from testnet.launcher import stop, up
 from testnet.layout import Network, load_network
 
 PAPER_REENCRYPTION_MS = 98.0
@@ -226,94 +225,64 @@ def anchor(group: Group, n: int, t: int, runs: int) -> list[float]:
     return samples
 
 
-def _levels(text: str) -> list[int]:
-    try:
-        levels = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError as exc:
-        raise click.BadParameter("give comma-separated integers, e.g. 5,10,20") from exc
-    if not levels or levels[0] < 1 or levels[-1] > 200:
-        raise click.BadParameter("concurrency levels must be within 1..200")
-    return levels
+def run(
+    n: int = 4,
+    threshold: int | None = None,
+    runs: int = 20,
+    concurrency: Sequence[int] = (5, 10, 20, 30, 40, 50),
+    repeats: int = 1,
+    requesters: int = 5,
+    size: int = 4096,
+    directory: Path | None = None,
+    round_timeout_ms: int = 1000,
+    timeout: float = 120.0,
+    progress: Progress = quiet,
+) -> Report:
+    """Measure on the running testnet in ``directory``, or on an ``n``-node testnet started for
+    the run in a temporary directory and stopped afterwards.
 
-
-@click.command("e2e")
-@click.option("--nodes", "n", type=click.IntRange(1, 16), default=4, show_default=True)
-@click.option("--threshold", type=click.IntRange(1, 16), default=None, help="t (default: quorum).")
-@click.option("--runs", type=click.IntRange(1, 10_000), default=20, show_default=True,
-              help="Sequential requests at low load.")
-@click.option("--concurrency", "levels", default="5,10,20,30,40,50", show_default=True,
-              help="Concurrent request counts at saturation.")
-@click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True,
-              help="Runs per concurrency level (the paper averages 10).")
-@click.option("--requesters", type=click.IntRange(1, 100), default=5, show_default=True)
-@click.option("--size", type=click.IntRange(1, 200_000), default=4096, show_default=True,
-              help="Bytes of the shared file.")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Use the running testnet in DIR instead of starting one.")
-@click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=1000,
-              show_default=True, help="Genesis round timeout of the started testnet.")
-@click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Also write the results here.")
-def command(
-    n: int,
-    threshold: int | None,
-    runs: int,
-    levels: str,
-    repeats: int,
-    requesters: int,
-    size: int,
-    directory: Path | None,
-    round_timeout_ms: int,
-    timeout: float,
-    json_path: Path | None,
-) -> None:
-    """Request-to-decrypt latency and committed requests/s on an n-node testnet."""
-    concurrency = _levels(levels)
+    Raises :class:`~testnet.launcher.LaunchError` if that testnet does not come up,
+    :class:`~testnet.layout.LayoutError` if ``directory`` holds no network, and the client's
+    errors if a request fails.
+    """
     group = load_group()
     if directory is not None:
+        network = load_network(directory)
         payload = _run(
-            load_network(directory), group, runs, concurrency, repeats, requesters, size, timeout
+            network, group, runs, concurrency, repeats, requesters, size, timeout, progress
         )
-    else:
-        from testnet.launcher import LaunchError, stop, up
-
-        with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
-            root = Path(tmp) / "testnet"
-            try:
-                params = {"block_interval_ms": 100, "round_timeout_ms": round_timeout_ms}
-                network = up(root, n, threshold=threshold, timeout=timeout,
-                             genesis_params=params, progress=click.echo)
-            except LaunchError as exc:
-                raise click.ClickException(str(exc)) from exc
-            try:
-                payload = _run(
-                    network, group, runs, concurrency, repeats, requesters, size, timeout
-                )
-            finally:
-                stop(root)
-    _print(payload)
-    if json_path is not None:
-        write_json(json_path, payload)
-        click.echo(f"wrote {json_path}")
+        return Report(_tables(payload), payload)
+    with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
+        root = Path(tmp) / "testnet"
+        params = {"block_interval_ms": 100, "round_timeout_ms": round_timeout_ms}
+        network = up(root, n, threshold=threshold, timeout=timeout, genesis_params=params,
+                     progress=progress)
+        try:
+            payload = _run(
+                network, group, runs, concurrency, repeats, requesters, size, timeout, progress
+            )
+        finally:
+            stop(root)
+    return Report(_tables(payload), payload)
 
 
 def _run(
     network: Network,
     group: Group,
     runs: int,
-    concurrency: list[int],
+    concurrency: Sequence[int],
     repeats: int,
     requesters: int,
     size: int,
     timeout: float,
+    progress: Progress,
 ) -> dict[str, Any]:
     genesis = network.genesis
-    click.echo(f"preparing: {requesters} requesters granted on one {size}-byte record")
+    progress(f"preparing: {requesters} requesters granted on one {size}-byte record")
     fixture = prepare(network, group, requesters, size)
-    click.echo(f"low load: {runs} sequential requests")
+    progress(f"low load: {runs} sequential requests")
     low = low_load(fixture, group, runs, timeout)
-    click.echo(f"saturation: {concurrency} concurrent requests, {repeats} run(s) each")
+    progress(f"saturation: {list(concurrency)} concurrent requests, {repeats} run(s) each")
     levels = [saturation_repeated(fixture, group, c, timeout, repeats) for c in concurrency]
     anchor_ms = anchor(group, genesis.size, genesis.threshold, max(5, min(runs, 20)))
     slope = _slope([lv["concurrent"] for lv in levels], [lv["latency_mean_ms"] for lv in levels])
@@ -357,7 +326,7 @@ def _slope(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
 
 
-def _print(payload: dict[str, Any]) -> None:
+def _tables(payload: dict[str, Any]) -> str:
     low = payload["low_load"]
     anchor_p50 = payload["anchor_in_process_ms"]["p50_ms"]
     names = {
@@ -376,18 +345,18 @@ def _print(payload: dict[str, Any]) -> None:
     title = (f"e2e at low load: {payload['nodes']} nodes, t={payload['threshold']}, "
              f"{payload['backend']}, round timeout {payload['round_timeout_ms']} ms "
              "(ms; ratio = p50 / anchor p50)")
-    click.echo(format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows))
-    click.echo("")
+    text = [format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows), ""]
     sat_rows = [
         [lv["concurrent"], lv["requests_per_s"], lv["wall_s"], lv["latency_mean_ms"],
          lv["latency_p50_ms"], lv["latency_p99_ms"]]
         for lv in payload["saturation"]
     ]
-    click.echo(format_table(
+    text.append(format_table(
         "saturation (seed 002 Fig. 8: linear latency rise, no values given)",
         ["concurrent", "committed req/s", "wall s", "mean ms", "p50 ms", "p99 ms"],
         sat_rows,
     ))
     slope = payload["latency_slope_ms_per_request"]
     if slope is not None:
-        click.echo(f"latency slope: {slope:.1f} ms per extra concurrent request")
+        text.append(f"latency slope: {slope:.1f} ms per extra concurrent request")
+    return "\n".join(text)

@@ -27,13 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import click
-
-from bench.report import format_table, write_json
+from bench.report import BenchError, Progress, Report, format_table, quiet
 from bench.timing import Timing, measure
 from ledger import schema
 from ledger.block import Block, SharingResult
@@ -265,9 +263,9 @@ def _cli_verify(db: Path, genesis_file: Path, workers: int, transactions: int) -
     try:
         payload = json.loads(done.stdout)
     except json.JSONDecodeError as exc:
-        raise click.ClickException(f"ledger verify printed no report: {done.stderr}") from exc
+        raise BenchError(f"ledger verify printed no report: {done.stderr}") from exc
     if not payload.get("ok"):
-        raise click.ClickException(f"ledger verify failed: {payload}")
+        raise BenchError(f"ledger verify failed: {payload}")
     seconds = max(float(payload["seconds"]), 1e-9)
     return {
         "workers": workers,
@@ -283,49 +281,21 @@ def _yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-@click.command()
-@click.option(
-    "--records",
-    type=click.IntRange(min=1),
-    default=100_000,
-    show_default=True,
-    help="Records to store first.",
-)
-@click.option(
-    "--blocks",
-    "block_counts",
-    default="400,200,60",
-    show_default=True,
-    help="Blocks appended (and timed) for sizes 1,10,100.",
-)
-@click.option(
-    "--query-runs",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
-    help="Calls per query type.",
-)
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where to build the ledger (default: a temporary directory).",
-)
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
-@click.option("--seed", default=1, show_default=True)
-def command(
+def run(
     records: int,
-    block_counts: str,
+    block_counts: Sequence[int],
     query_runs: int,
-    directory: Path | None,
-    json_path: Path | None,
-    seed: int,
-) -> None:
-    """Append, verify and query a LevelDB ledger of RECORDS records; compare with raw LevelDB."""
-    counts = [int(c) for c in block_counts.split(",")]
+    directory: Path | None = None,
+    seed: int = 1,
+    progress: Progress = quiet,
+) -> Report:
+    """Build a ledger of ``records`` records (in ``directory``, default a temporary one), append
+    ``block_counts[i]`` blocks of ``SIZES[i]`` transactions, verify it and time every query
+    ``query_runs`` times. Raises ValueError for block counts that are not three numbers of at
+    least 2, :class:`BenchError` if ``iomtshare ledger verify`` fails."""
+    counts = list(block_counts)
     if len(counts) != len(SIZES) or min(counts) < 2:
-        raise click.BadParameter("give three block counts of at least 2", param_hint="--blocks")
+        raise ValueError("give three block counts of at least 2")
     rng = random.Random(seed)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
@@ -333,14 +303,14 @@ def command(
         store = RecordingStore(Path(tmp) / "ledger")
         ledger = Ledger.from_store(store, fx.genesis)
         work = Workload(fx)
-        click.echo(f"building {records} records in blocks of {BASE_SIZE} transactions ...")
+        progress(f"building {records} records in blocks of {BASE_SIZE} transactions ...")
         start = time.perf_counter()
         tx_counts = {BASE_SIZE: _fill(ledger, fx, work, records)}
         build_s = time.perf_counter() - start
         spans = {BASE_SIZE: (2, ledger.height)}
         appends: dict[int, tuple[Timing, Timing, Timing]] = {}
         for size, count in zip(SIZES, counts, strict=True):
-            click.echo(f"appending {count} blocks of {size} transactions ...")
+            progress(f"appending {count} blocks of {size} transactions ...")
             first = ledger.height + 1
             cold_ms, validated_ms = _appends(ledger, fx, work, size, count)
             anchor = _raw_batch_anchor(store.last_write, Path(tmp) / f"scratch{size}", runs=30)
@@ -363,7 +333,7 @@ def command(
         fx.genesis.save(genesis_file)
         verified_txs = verifies[0]["transactions"]
         for workers in (1, 2):
-            click.echo(f"iomtshare ledger verify --workers {workers} (fresh process) ...")
+            progress(f"iomtshare ledger verify --workers {workers} (fresh process) ...")
             verifies.append(_cli_verify(store.path, genesis_file, workers, verified_txs))
     total_s = time.perf_counter() - began
 
@@ -376,12 +346,12 @@ def command(
                 f"{size}-tx block, {label}", timing.median_ms, timing.p95_ms,
                 anchor.median_ms, timing.median_ms / anchor.median_ms, target, ok,
             ])
-    click.echo(format_table(
+    text = [format_table(
         f"append (apply + sync'd write) at {final_records} records, {head.height} blocks "
         f"(base built in {build_s:.0f} s)",
         ["block", "p50 ms", "p95 ms", "raw batch p50 ms", "x raw", "target ms", "meets"],
         append_rows,
-    ))
+    )]
     verify_rows: list[list[object]] = []
     single = verifies[0]
     for size in SIZES:
@@ -400,12 +370,12 @@ def command(
             rates["blocks_per_s"], rates["tx_per_s"], TARGET_VERIFY_BLOCKS_S,
             _yes(rates["blocks_per_s"] >= TARGET_VERIFY_BLOCKS_S),
         ])
-    click.echo(format_table(
+    text.append(format_table(
         "verify (one full verify per row group; the whole chain is mostly 100-tx blocks)",
         ["blocks", "count", "blocks/s", "tx/s", "target blocks/s", "meets"],
         verify_rows,
     ))
-    click.echo(format_table(
+    text.append(format_table(
         f"explorer queries ({query_runs} calls each, random keys)",
         ["query", "p50 ms", "p95 ms", "raw get p50 ms", "x raw", "target p50 ms", "meets"],
         [
@@ -415,24 +385,23 @@ def command(
             for name, t in query_rows
         ],
     ))
-    click.echo(f"anchors: a raw sync'd plyvel write batch of the block's exact keys and values; "
-               f"one raw plyvel get. Whole run: {total_s:.0f} s.")
-    if json_path is not None:
-        write_json(json_path, {
-            "benchmark": "ledger",
-            "records": final_records,
-            "blocks": head.height,
-            "build_seconds": build_s,
-            "append": {
-                str(size): {"cold": cold.as_dict(), "after_validate": validated.as_dict(),
-                            "anchor_raw_batch": anchor.as_dict()}
-                for size, (cold, validated, anchor) in appends.items()
-            },
-            "verify": verifies,
-            "queries": {name: t.as_dict() for name, t in query_rows},
-            "anchor_raw_get": anchor_get.as_dict(),
-            "targets": {"append_100tx_p50_ms": TARGET_APPEND_MS,
-                        "verify_blocks_per_s": TARGET_VERIFY_BLOCKS_S,
-                        "query_p50_ms": TARGET_QUERY_MS},
-            "seconds": total_s,
-        })
+    text.append(f"anchors: a raw sync'd plyvel write batch of the block's exact keys and values; "
+                f"one raw plyvel get. Whole run: {total_s:.0f} s.")
+    return Report("\n".join(text), {
+        "benchmark": "ledger",
+        "records": final_records,
+        "blocks": head.height,
+        "build_seconds": build_s,
+        "append": {
+            str(size): {"cold": cold.as_dict(), "after_validate": validated.as_dict(),
+                        "anchor_raw_batch": anchor.as_dict()}
+            for size, (cold, validated, anchor) in appends.items()
+        },
+        "verify": verifies,
+        "queries": {name: t.as_dict() for name, t in query_rows},
+        "anchor_raw_get": anchor_get.as_dict(),
+        "targets": {"append_100tx_p50_ms": TARGET_APPEND_MS,
+                    "verify_blocks_per_s": TARGET_VERIFY_BLOCKS_S,
+                    "query_p50_ms": TARGET_QUERY_MS},
+        "seconds": total_s,
+    })

@@ -16,12 +16,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
-from pathlib import Path
 from typing import Any
 
-import click
-
-from bench.report import format_table, json_option, write_json
+from bench.report import Report, format_table
 from bench.timing import Timing, measure
 from crypto.hashing import digest
 from crypto.light import Authority, EdgeVerifier, FreshnessWindow
@@ -148,28 +145,19 @@ def _scaled(t: Timing, inner: int) -> Timing:
     )
 
 
-@click.command("light")
-@click.option("--runs", type=click.IntRange(min=3), default=50, show_default=True)
-@click.option(
-    "--payload-bytes",
-    type=click.IntRange(min=1),
-    default=40,
-    show_default=True,
-    help="Reading size (the paper's |M| is 320 bits = 40 bytes).",
-)
-@json_option
-def command(runs: int, payload_bytes: int, json_path: Path | None) -> None:
-    """Seed 001's phases on edwards25519 vs the paper's cost model (Tables 2 and 5)."""
+def run(runs: int, payload_bytes: int) -> Report:
+    """Primitives and every phase (``runs`` each, readings of ``payload_bytes``) beside the
+    paper's cost model evaluated with the primitives measured here."""
     prims = _primitives(runs)
     phases = _phases(secrets.token_bytes(payload_bytes), runs)
     ecm, h, add = (prims[n].median_ms * 1e3 for n in ("t_ecm", "t_h", "t_add"))
-    click.echo(
+    text = [
         format_table(
             "primitives (us, median)",
             ["primitive", "us", "in t_h"],
             [[name, t.median_ms * 1e3, t.median_ms * 1e3 / h] for name, t in prims.items()],
         )
-    )
+    ]
     table2: list[list[object]] = []
     model: dict[str, Any] = {}
     for phase in TABLE2:
@@ -178,43 +166,37 @@ def command(runs: int, payload_bytes: int, json_path: Path | None) -> None:
         ratio = got / predicted if predicted else None
         table2.append([phase.name, phase.formula, predicted, got, ratio])
         model[phase.name] = {"formula": phase.formula, "model_us": predicted, "measured_us": got}
-    click.echo()
-    click.echo(
+    edge_check = phases["edge upload check"].median_ms * 1e3
+    text += [
+        "",
         format_table(
             "seed 001 Table 2 model vs measured (us, median; primitives from this run)",
             ["phase", "paper's cost", "model", "measured", "measured/model"],
             table2,
-        )
-    )
-    edge_check = phases["edge upload check"].median_ms * 1e3
-    click.echo(
+        ),
         f"edge upload check (freshness, replay, alpha, beta; the paper checks only "
-        f"freshness): {edge_check:.1f} us"
-    )
+        f"freshness): {edge_check:.1f} us",
+    ]
     patient_us = phases["patient total (Table 5)"].median_ms * 1e3
     in_paper_units = patient_us / (ecm / PAPER_ECM_IN_H)  # t_h as the paper prices it
     in_our_h = patient_us / h
     table5 = [[scheme, cost, cost / in_paper_units] for scheme, cost in TABLE5.items()]
     table5.append(["ours (measured)", in_paper_units, 1.0])
-    click.echo()
-    click.echo(
+    text += [
+        "",
         format_table(
             "seed 001 Table 5: patient's cost in t_h (t_ecm = 72.5 t_h; ours converted the "
             "same way)",
             ["scheme", "t_h", "scheme / ours"],
             table5,
-        )
-    )
-    click.echo(f"ours in measured SHA-256 units: {in_our_h:.0f} t_h ({patient_us:.0f} us)")
-    if json_path is not None:
-        write_json(
-            json_path,
-            {
-                "benchmark": "light",
-                "primitives": {k: v.as_dict() for k, v in prims.items()},
-                "phases": [Row(k, v).as_dict() for k, v in phases.items()],
-                "table2_model": model,
-                "table5_patient_t_h": {**TABLE5, "ours": in_paper_units},
-            },
-        )
-        click.echo(f"wrote {json_path}", err=True)
+        ),
+        f"ours in measured SHA-256 units: {in_our_h:.0f} t_h ({patient_us:.0f} us)",
+    ]
+    payload = {
+        "benchmark": "light",
+        "primitives": {k: v.as_dict() for k, v in prims.items()},
+        "phases": [Row(k, v).as_dict() for k, v in phases.items()],
+        "table2_model": model,
+        "table5_patient_t_h": {**TABLE5, "ours": in_paper_units},
+    }
+    return Report("\n".join(text), payload)

@@ -1,15 +1,38 @@
-"""Plain-text tables and JSON output for the benchmarks."""
+"""What a benchmark returns (:class:`Report`), its plain-text tables and its JSON file.
+
+Every benchmark module exposes ``run(..., progress=quiet) -> Report`` and never prints: the
+``iomtshare bench`` commands (``cli/bench.py``) parse the options, print ``Report.text`` and
+write ``Report.payload`` with :func:`write_json`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
+#: Called with one line about what a benchmark is doing now (it may run for minutes).
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """The default :data:`Progress`: say nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One benchmark run: ``text`` holds its tables as printed, ``payload`` every figure (JSON)."""
+
+    text: str
+    payload: dict[str, Any]
+
+
+class BenchError(Exception):
+    """A benchmark could not finish: a step it drives (a process, a network) failed."""
 
 
 def format_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -58,20 +81,3 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp.write_text(json.dumps({"machine": machine_info(), **payload}, indent=2) + "\n")
     tmp.replace(path)
 
-
-#: ``--backend``: which pairing backend(s) a benchmark measures.
-backend_option = click.option(
-    "--backend",
-    type=click.Choice(["mcl", "py_ecc", "both"]),
-    default="both",
-    show_default=True,
-    help="Pairing backend(s) to measure.",
-)
-
-#: ``--json PATH``: where a benchmark also writes its figures (parameter ``json_path``).
-json_option = click.option(
-    "--json",
-    "json_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write every figure to this JSON file.",
-)

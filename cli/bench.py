@@ -1,22 +1,233 @@
-"""``iomtshare bench ...``: benchmarks that print a table and can write JSON."""
+"""``iomtshare bench ...``: benchmarks that print a table and can write JSON.
+
+Each command parses its options and calls ``run`` of its module in ``bench/``, which measures
+and returns a :class:`bench.report.Report`; the modules are imported when their command runs,
+so ``iomtshare bench --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from cli.lazy import LazyGroup
+if TYPE_CHECKING:
+    from bench.report import Report
 
-# name -> "module:attribute" of a click command. One line per benchmark.
-BENCHES: dict[str, str] = {
-    "crypto": "bench.crypto_bench:command",
-    "ledger": "bench.ledger_bench:command",
-    "dual": "bench.dual_bench:command",
-    "abe": "bench.abe_bench:command",
-    "light": "bench.light_bench:command",
-    "e2e": "bench.e2e_bench:command",
-}
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["mcl", "py_ecc", "both"]),
+    default="both",
+    show_default=True,
+    help="Pairing backend(s) to measure.",
+)
+
+json_option = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every figure to this JSON file.",
+)
 
 
-@click.group(cls=LazyGroup, lazy_commands=BENCHES)
+def _backends(choice: str) -> list[str]:
+    return ["mcl", "py_ecc"] if choice == "both" else [choice]
+
+
+def _progress(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _show(report: Report, json_path: Path | None) -> None:
+    """Print the report's tables; write its figures to ``json_path`` if given."""
+    from bench.report import write_json
+
+    click.echo(report.text)
+    if json_path is not None:
+        write_json(json_path, report.payload)
+        click.echo(f"wrote {json_path}", err=True)
+
+
+@contextmanager
+def _bench_errors() -> Iterator[None]:
+    """A step the benchmark drives failed (a process, the testnet, a request): a one-line
+    reason and exit status 1 instead of a traceback."""
+    from bench.report import BenchError
+    from node.client.errors import ClientError
+    from testnet.launcher import LaunchError
+    from testnet.layout import LayoutError
+
+    try:
+        yield
+    except (BenchError, LaunchError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (ClientError, LayoutError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from exc
+
+
+@click.group()
 def bench() -> None:
     """Measure the system and compare it with its anchors (umbral-pre, py_ecc, the papers)."""
+
+
+@bench.command("crypto")
+@backend_option
+@click.option("--runs", type=click.IntRange(min=3), default=100, show_default=True,
+              help="Measured runs per operation on mcl and for umbral-pre.")
+@click.option("--pyecc-runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Measured runs per operation on py_ecc (a pairing there takes ~0.15 s).")
+@click.option("--pyecc-configs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many (t, n) configurations to run on py_ecc.")
+@click.option("--no-umbral", is_flag=True, help="Skip the umbral-pre anchor.")
+@json_option
+def crypto(
+    backend: str,
+    runs: int,
+    pyecc_runs: int,
+    pyecc_configs: int,
+    no_umbral: bool,
+    json_path: Path | None,
+) -> None:
+    """Pairing-group operations and every threshold-PRE step, with umbral-pre as the anchor."""
+    from bench import crypto_bench
+
+    if pyecc_configs > len(crypto_bench.CONFIGS):
+        raise click.BadParameter(
+            f"there are {len(crypto_bench.CONFIGS)} configurations", param_hint="--pyecc-configs"
+        )
+    report = crypto_bench.run(
+        _backends(backend), runs, pyecc_runs, pyecc_configs, not no_umbral, _progress
+    )
+    _show(report, json_path)
+
+
+@bench.command("ledger")
+@click.option("--records", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Records to store first.")
+@click.option("--blocks", "block_counts", default="400,200,60", show_default=True,
+              help="Blocks appended (and timed) for sizes 1,10,100.")
+@click.option("--query-runs", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Calls per query type.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Where to build the ledger (default: a temporary directory).")
+@json_option
+@click.option("--seed", default=1, show_default=True)
+def ledger(
+    records: int,
+    block_counts: str,
+    query_runs: int,
+    directory: Path | None,
+    json_path: Path | None,
+    seed: int,
+) -> None:
+    """Append, verify and query a LevelDB ledger of RECORDS records; compare with raw LevelDB."""
+    counts = _integers(block_counts, "--blocks")
+    if len(counts) != 3 or min(counts) < 2:
+        raise click.BadParameter("give three block counts of at least 2", param_hint="--blocks")
+    from bench import ledger_bench
+
+    with _bench_errors():
+        report = ledger_bench.run(records, counts, query_runs, directory, seed, _progress)
+    _show(report, json_path)
+
+
+@bench.command("dual")
+@backend_option
+@click.option("--runs", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Measured runs per figure point on mcl.")
+@click.option("--pyecc-runs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Measured runs per point on py_ecc (few points are run there).")
+@click.option("--quick", is_flag=True,
+              help="Cap sizes (items <= 100, data <= 5 MB, n <= 12) for a fast check.")
+@json_option
+def dual(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
+    """Seed 000's Figs. 6-9 and Table IV, next to the paper's numbers."""
+    from bench import dual_bench
+
+    _show(dual_bench.run(_backends(backend), runs, pyecc_runs, quick, _progress), json_path)
+
+
+@bench.command("abe")
+@backend_option
+@click.option("--runs", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Runs on mcl.")
+@click.option("--pyecc-runs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs on py_ecc, which only measures the and-10 case (a pairing takes "
+                   "~0.4 s there).")
+@click.option("--quick", is_flag=True, help="Only and-10 and 2-of-3 (a smoke run).")
+@json_option
+def abe(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
+    """FAME CP-ABE KeyGen/Encrypt/Decrypt, anchored on Charm's published FAME figures."""
+    from bench import abe_bench
+
+    _show(abe_bench.run(_backends(backend), runs, pyecc_runs, quick, _progress), json_path)
+
+
+@bench.command("light")
+@click.option("--runs", type=click.IntRange(min=3), default=50, show_default=True)
+@click.option("--payload-bytes", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Reading size (the paper's |M| is 320 bits = 40 bytes).")
+@json_option
+def light(runs: int, payload_bytes: int, json_path: Path | None) -> None:
+    """Seed 001's phases on edwards25519 vs the paper's cost model (Tables 2 and 5)."""
+    from bench import light_bench
+
+    _show(light_bench.run(runs, payload_bytes), json_path)
+
+
+@bench.command("e2e")
+@click.option("--nodes", "n", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option("--threshold", type=click.IntRange(1, 16), default=None, help="t (default: quorum).")
+@click.option("--runs", type=click.IntRange(1, 10_000), default=20, show_default=True,
+              help="Sequential requests at low load.")
+@click.option("--concurrency", "levels", default="5,10,20,30,40,50", show_default=True,
+              help="Concurrent request counts at saturation.")
+@click.option("--repeats", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="Runs per concurrency level (the paper averages 10).")
+@click.option("--requesters", type=click.IntRange(1, 100), default=5, show_default=True)
+@click.option("--size", type=click.IntRange(1, 200_000), default=4096, show_default=True,
+              help="Bytes of the shared file.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Use the running testnet in DIR instead of starting one.")
+@click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=1000,
+              show_default=True, help="Genesis round timeout of the started testnet.")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
+@json_option
+def e2e(
+    n: int,
+    threshold: int | None,
+    runs: int,
+    levels: str,
+    repeats: int,
+    requesters: int,
+    size: int,
+    directory: Path | None,
+    round_timeout_ms: int,
+    timeout: float,
+    json_path: Path | None,
+) -> None:
+    """Request-to-decrypt latency and committed requests/s on an n-node testnet."""
+    concurrency = sorted(set(_integers(levels, "--concurrency")))
+    if not concurrency or concurrency[0] < 1 or concurrency[-1] > 200:
+        raise click.BadParameter("concurrency levels must be within 1..200",
+                                 param_hint="--concurrency")
+    from bench import e2e_bench
+
+    with _bench_errors():
+        report = e2e_bench.run(
+            n, threshold, runs, concurrency, repeats, requesters, size, directory,
+            round_timeout_ms, timeout, _progress,
+        )
+    _show(report, json_path)
+
+
+def _integers(text: str, option: str) -> list[int]:
+    """Comma-separated integers, e.g. ``5,10,20``; a clear usage error otherwise."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise click.BadParameter("give comma-separated integers, e.g. 5,10,20",
+                                 param_hint=option) from exc

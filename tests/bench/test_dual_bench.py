@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from bench import dual_bench
 from crypto.dual import setup
-from crypto.groups import Group
+from crypto.groups import load_group
 
 
-def test_every_figure_reports_rows_and_ratios(mcl: Group) -> None:
-    params = setup(mcl)
+def test_every_figure_reports_rows_and_ratios() -> None:
+    params = setup(load_group("mcl"))
     rows = (
         dual_bench._fig6(params, [1, 2], 1)
         + dual_bench._fig7(params, [1], 1)

@@ -1,4 +1,4 @@
-"""Smoke test of ``iomtshare bench crypto`` on mcl: it runs, decrypts correctly, writes JSON."""
+"""``iomtshare bench crypto`` on mcl: it runs, decrypts correctly, writes JSON, checks input."""
 
 from __future__ import annotations
 
@@ -25,3 +25,23 @@ def test_bench_crypto_runs_on_mcl(tmp_path: Path) -> None:
             assert rows[(op, t, n)]["runs"] == 3
             assert rows[(op, t, n)]["median_ms"] > 0
     assert "share + proof (fresh) (3,5)" in data["targets"]
+
+
+def test_bench_crypto_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "crypto.json"
+    result = CliRunner().invoke(
+        main, ["bench", "crypto", "--backend", "mcl", "--runs", "3", "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    operations = {(r["backend"], r["operation"]) for r in payload["rows"]}
+    assert ("mcl", "share + proof (fresh)") in operations
+    assert ("umbral-pre", "cfrag.verify") in operations
+    assert "pairing" in payload["targets"]
+
+
+def test_bench_crypto_rejects_more_pyecc_configs_than_exist() -> None:
+    too_many = str(len(CONFIGS) + 1)
+    result = CliRunner().invoke(main, ["bench", "crypto", "--pyecc-configs", too_many])
+    assert result.exit_code == 2
+    assert "--pyecc-configs" in result.output

@@ -65,3 +65,14 @@ def test_the_command_on_an_existing_network_writes_json(tmp_path: Path) -> None:
     assert all(level["repeats"] == 2 for level in payload["saturation"])
     assert payload["low_load"]["decrypt"]["runs"] == 2
     assert payload["paper"]["reencryption_stage_ms"] == 98.0
+
+
+def test_the_command_checks_its_input(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for levels in ("0,5", "5,201", "five", ","):
+        bad = runner.invoke(main, ["bench", "e2e", "--concurrency", levels])
+        assert bad.exit_code == 2, levels
+        assert "--concurrency" in bad.output
+    missing = runner.invoke(main, ["bench", "e2e", "--dir", str(tmp_path / "none")])
+    assert missing.exit_code == 1
+    assert "no network" in missing.output

@@ -7,13 +7,14 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from bench.ledger_bench import SIZES, command
+from bench.ledger_bench import SIZES
+from cli.main import main
 
 
 def test_tiny_bench_reports_every_section(tmp_path: Path) -> None:
     out = tmp_path / "ledger.json"
     args = ["--records", "150", "--blocks", "2,2,2", "--query-runs", "2", "--json", str(out)]
-    result = CliRunner().invoke(command, [*args, "--dir", str(tmp_path)])
+    result = CliRunner().invoke(main, ["bench", "ledger", *args, "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert set(report["append"]) == {str(size) for size in SIZES}
@@ -28,5 +29,7 @@ def test_tiny_bench_reports_every_section(tmp_path: Path) -> None:
 
 
 def test_block_counts_are_checked() -> None:
-    result = CliRunner().invoke(command, ["--blocks", "5,5"])
-    assert result.exit_code == 2
+    for bad in ("5,5", "5,5,1", "5,x,5"):
+        result = CliRunner().invoke(main, ["bench", "ledger", "--blocks", bad])
+        assert result.exit_code == 2, bad
+        assert "--blocks" in result.output
