@@ -82,6 +82,8 @@ class Workload:
             self.fx.register(r, role=MemberRole.REQUESTER, attributes=("role:doctor",))
             for r in self.requesters
         ]
+        # Grants must embed the owner's and the grantee's published TPRE keys.
+        members += [self.fx.publish_key(m) for m in self.owners + self.requesters]
         return members
 
     def block(self, height: int, size: int) -> tuple[list[Transaction], list[SharingResult]]:

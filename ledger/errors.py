@@ -25,13 +25,20 @@ class InvalidTransaction(InvalidBlock):
 
     ``index`` is the position of the offending item inside its block (transactions first, then
     sharing results, counted separately and named by ``what``); ``reason`` says why.
+    ``state_dependent`` is true when the refusal rests on state that later blocks can change (an
+    unknown member, record or grant, a key since rotated or published): a node that is behind
+    the chain may refuse an item the chain itself would accept, so it should say "retry" rather
+    than "invalid".
     """
 
-    def __init__(self, what: str, index: int, reason: str) -> None:
+    def __init__(
+        self, what: str, index: int, reason: str, *, state_dependent: bool = False
+    ) -> None:
         super().__init__(f"{what} #{index}: {reason}")
         self.what = what
         self.index = index
         self.reason = reason
+        self.state_dependent = state_dependent
 
 
 class GenesisMismatch(LedgerError):

@@ -7,11 +7,19 @@ is secret or meant for production: the keys are reproducible on purpose.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
+from nacl.bindings import crypto_box, crypto_box_seed_keypair
+
+from crypto.groups import Group, load_group
+from crypto.groups.scalars import inv_mod
 from crypto.hashing import digest
+from crypto.polynomial import evaluate_polynomial
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
+from crypto.tpre import Grant as TpreGrant
+from crypto.tpre import ReKeyShare, UserSecretKey
 from ledger.block import Block, SharingResult
 from ledger.genesis import Genesis, NodeInfo
 from ledger.ledger import Ledger
@@ -48,6 +56,22 @@ def derived(seed: bytes, *labels: bytes | str | int) -> bytes:
     return digest(_TAG, seed, *parts)
 
 
+def derived_scalar(group: Group, seed: bytes, *labels: bytes | str | int) -> int:
+    """A reproducible non-zero scalar of ``group`` for ``labels`` under ``seed``."""
+    return int.from_bytes(derived(seed, *labels), "big") % (group.order - 1) + 1
+
+
+def sealed_deterministically(recipient: bytes, message: bytes, ephemeral_seed: bytes) -> bytes:
+    """An X25519 sealed box of ``message`` (libsodium's ``crypto_box_seal`` format) whose
+    ephemeral key comes from ``ephemeral_seed``, so fixtures and test vectors are reproducible.
+
+    Only for tests: a real sealed box needs a fresh random ephemeral key.
+    """
+    ephemeral_public, ephemeral_secret = crypto_box_seed_keypair(ephemeral_seed)
+    nonce = hashlib.blake2b(ephemeral_public + recipient, digest_size=24).digest()
+    return ephemeral_public + crypto_box(message, nonce, recipient, ephemeral_secret)
+
+
 class ChainFixture:
     """Keys, genesis and block-building shortcuts for one reproducible test chain."""
 
@@ -69,7 +93,7 @@ class ChainFixture:
                 index=i,
                 peer_id=f"node-{i}",
                 verify_key=bytes(key.verify_key),
-                box_key=bytes(BoxSecretKey(derived(seed, "box", i)).public_key),
+                box_key=bytes(self.node_box_key(i).public_key),
             )
             for i, key in enumerate(self.node_keys, start=1)
         )
@@ -83,12 +107,22 @@ class ChainFixture:
         )
         self.member_keys: dict[str, SigningKey] = {}
         self._member_ids: dict[str, bytes] = {}
+        self._box_keys: dict[str, bytes] = {}
+        self._tpre_grants: dict[tuple[str, str], TpreGrant] = {}
         self._nonce_counter = 0
         self._issue_counter = 0
 
     @property
     def chain_id(self) -> str:
         return self.genesis.chain_id
+
+    @property
+    def group(self) -> Group:
+        return load_group()
+
+    def node_box_key(self, index: int) -> BoxSecretKey:
+        """The X25519 key of node ``index`` (1-based), which opens its re-key shares."""
+        return BoxSecretKey(derived(self.seed, "box", index))
 
     def time_at(self, height: int) -> int:
         """The block time the fixture uses for ``height``."""
@@ -117,6 +151,20 @@ class ChainFixture:
             self._member_ids[name] = member_id_for(self.key_of(name).verify_key)
         return self._member_ids[name]
 
+    def box_key_of(self, name: str) -> bytes:
+        """The X25519 public key ``name`` currently has on chain."""
+        if name not in self._box_keys:
+            secret = BoxSecretKey(derived(self.seed, "member-box", name))
+            self._box_keys[name] = secret.public_key.raw
+        return self._box_keys[name]
+
+    def tpre_secret(self, name: str) -> UserSecretKey:
+        """The TPRE key of member ``name`` (fixed for the member, whatever its Ed25519 key)."""
+        return UserSecretKey(self.group, derived_scalar(self.group, self.seed, "tpre", name))
+
+    def tpre_public(self, name: str) -> bytes:
+        return self.tpre_secret(name).public_key().to_bytes()
+
     def register(
         self,
         name: str,
@@ -128,7 +176,7 @@ class ChainFixture:
         tx = RegisterMember(
             member_id=self.member_id(name),
             verify_key=bytes(self.key_of(name).verify_key),
-            box_key=bytes(BoxSecretKey(derived(self.seed, "member-box", name)).public_key),
+            box_key=self.box_key_of(name),
             role=int(role),
             attributes=attributes,
             registered_at_ms=at_ms,
@@ -170,17 +218,51 @@ class ChainFixture:
     def keywords_hash(self, keywords: str) -> bytes:
         return derived(self.seed, "keywords", keywords)
 
+    def tpre_grant(self, owner: str, grantee: str) -> TpreGrant:
+        """``owner``'s TPRE grant to ``grantee`` over the genesis nodes, as
+        :func:`crypto.tpre.make_grant` makes it but from fixed randomness.
+
+        Both members must have published their TPRE keys (:meth:`publish_key`) before a
+        Grant carrying it can be applied.
+        """
+        group, order, t = self.group, self.group.order, self.genesis.threshold
+        key = (owner, grantee)
+        if key in self._tpre_grants:
+            return self._tpre_grants[key]
+        owner_secret = self.tpre_secret(owner)
+        x2 = self.tpre_secret(grantee).public_key().x2
+        coefficients = [inv_mod(owner_secret.scalar, order)] + [
+            derived_scalar(group, self.seed, "grant", owner, grantee, j) for j in range(1, t)
+        ]
+        base = group.pairing(group.g1, x2)
+        sealed = []
+        for node in self.genesis.nodes:
+            rk = x2 * evaluate_polynomial(coefficients, node.index, order)
+            share = ReKeyShare(node.index, rk).to_bytes()
+            ephemeral = derived(self.seed, "seal", owner, grantee, node.index)
+            sealed.append(sealed_deterministically(node.box_key, share, ephemeral))
+        grant = TpreGrant(
+            t,
+            owner_secret.public_key(),
+            self.tpre_secret(grantee).public_key(),
+            tuple(base**c for c in coefficients[1:]),
+            tuple(sealed),
+        )
+        self._tpre_grants[key] = grant
+        return grant
+
     def grant(
         self, owner: str, record: str, grantee: str, *, expires_at_ms: int | None = None
     ) -> Grant:
+        tpre = self.tpre_grant(owner, grantee)
         tx = Grant(
             record_id=self.record_id(record),
             owner=self.member_id(owner),
             grantee=self.member_id(grantee),
-            threshold=self.genesis.threshold,
+            threshold=tpre.threshold,
             expires_at_ms=expires_at_ms or self.genesis.genesis_time_ms + 10**9,
-            sealed_rekey_shares=b"sealed-shares",
-            commitments=b"commitments",
+            sealed_rekey_shares=tpre.to_bytes(),
+            commitments=b"".join(bytes(f) for f in tpre.commitments),
             issued_at_ms=self._issued(),
         )
         return tx.signed(self.key_of(owner), self.chain_id)
@@ -207,18 +289,31 @@ class ChainFixture:
         )
         return tx.signed(self.key_of(requester), self.chain_id)
 
-    def key_update(self, name: str, new_name: str) -> KeyUpdate:
-        """Rotate ``name``'s key to the key fixture-named ``new_name`` (keeps the member id)."""
-        member_id = self.member_id(name)
+    def publish_key(self, name: str) -> KeyUpdate:
+        """``name`` publishes its TPRE public key, keeping its other keys (as members do once
+        registered: owners need it to grant, grantees to be granted)."""
         tx = KeyUpdate(
-            member_id=member_id,
+            member_id=self.member_id(name),
+            new_verify_key=bytes(self.key_of(name).verify_key),
+            new_box_key=self.box_key_of(name),
+            public_key_material=self.tpre_public(name),
+            issued_at_ms=self._issued(),
+        )
+        return tx.signed(self.key_of(name), self.chain_id)
+
+    def key_update(self, name: str, new_name: str) -> KeyUpdate:
+        """Rotate ``name``'s Ed25519 and X25519 keys to those fixture-named ``new_name`` (keeps
+        the member id and publishes the member's TPRE key)."""
+        tx = KeyUpdate(
+            member_id=self.member_id(name),
             new_verify_key=bytes(self.key_of(new_name).verify_key),
-            new_box_key=bytes(32),
-            public_key_material=b"pk",
+            new_box_key=self.box_key_of(new_name),
+            public_key_material=self.tpre_public(name),
             issued_at_ms=self._issued(),
         )
         signed = tx.signed(self.key_of(name), self.chain_id)
         self.member_keys[name] = self.key_of(new_name)
+        self._box_keys[name] = self.box_key_of(new_name)
         return signed
 
     def result(

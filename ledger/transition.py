@@ -2,11 +2,11 @@
 
 :func:`check_header` checks the header and body roots against the chain tip and genesis;
 :func:`execute` then validates every transaction and sharing result in order (each one sees the
-effects of those before it) and returns the state writes, the new state root and the new tip of the
-sharing-audit chain. Nothing is written here: :class:`ledger.ledger.Ledger` adds the block-store
-keys and commits everything in one atomic batch. Any rule broken raises
-:class:`~ledger.errors.InvalidTransaction` (or :class:`~ledger.errors.InvalidBlock` for the
-header), so a block is applied whole or not at all.
+effects of those before it; keys and grants must also pass :mod:`ledger.content`) and returns the
+state writes, the new state root and the new tip of the sharing-audit chain. Nothing is written
+here: :class:`ledger.ledger.Ledger` adds the block-store keys and commits everything in one atomic
+batch. Any rule broken raises :class:`~ledger.errors.InvalidTransaction` (or
+:class:`~ledger.errors.InvalidBlock` for the header), so a block is applied whole or not at all.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from crypto.codec import Writer
 from crypto.errors import VerificationError
 from crypto.hashing import digest
 from crypto.signing import VerifyKey
-from ledger import schema
+from ledger import content, schema
 from ledger.block import Block, SharingResult
 from ledger.errors import InvalidBlock, InvalidTransaction
 from ledger.genesis import Genesis
@@ -156,11 +156,7 @@ class _Executor:
     """Applies one block's items to an overlay of pending writes over the store."""
 
     def __init__(
-        self,
-        genesis: Genesis,
-        store: KeyValueStore,
-        head: Head,
-        block: Block,
+        self, genesis: Genesis, store: KeyValueStore, head: Head, block: Block,
         tx_ids: Sequence[bytes],
     ) -> None:
         self.genesis = genesis
@@ -195,13 +191,16 @@ class _Executor:
     def put(self, key: bytes, value: bytes) -> None:
         self.ops[key] = value
 
-    def fail(self, reason: str) -> InvalidTransaction:
-        return InvalidTransaction(self.what, self.index, reason)
+    def fail(self, reason: str, state_dependent: bool = False) -> InvalidTransaction:
+        return InvalidTransaction(self.what, self.index, reason, state_dependent=state_dependent)
 
     def member(self, member_id: bytes, role: str) -> Member:
         raw = self.get(schema.member(member_id))
         if raw is None:
-            raise self.fail(f"{role} {member_id.hex()[:16]} is not a registered member")
+            raise self.fail(f"{role} {member_id.hex()[:16]} is not a registered member", True)
+        return self.decoded_member(raw)
+
+    def decoded_member(self, raw: bytes) -> Member:
         # Blocks touch the same few members many times; decode each stored version once.
         cached = self.members.get(raw)
         if cached is None:
@@ -211,7 +210,7 @@ class _Executor:
     def record(self, record_id: bytes) -> RecordEntry:
         raw = self.get(schema.record(record_id))
         if raw is None:
-            raise self.fail(f"record {record_id.hex()[:16]} does not exist")
+            raise self.fail(f"record {record_id.hex()[:16]} does not exist", True)
         return RecordEntry.from_bytes(raw)
 
     def check_signature(self, tx: Transaction, key: bytes, signer: str) -> None:
@@ -220,7 +219,8 @@ class _Executor:
         try:
             tx.verify_signature(VerifyKey(key), self.genesis.chain_id)
         except VerificationError as exc:
-            raise self.fail(f"not signed by the {signer}") from exc
+            # A member's key may have been rotated by a block this node has not seen yet.
+            raise self.fail(f"not signed by the {signer}", signer != "authority") from exc
 
     def blacklisted(self, member_id: bytes) -> bool:
         return self.get(schema.blacklist(member_id)) is not None
@@ -244,12 +244,7 @@ class _Executor:
         else:  # pragma: no cover - decode_transaction only yields the types above
             return None
         raw = self.get(schema.member(member_id))
-        if raw is None:
-            return None
-        cached = self.members.get(raw)
-        if cached is None:
-            cached = self.members[raw] = Member.from_bytes(raw)
-        return cached.verify_key
+        return None if raw is None else self.decoded_member(raw).verify_key
 
     def preverify(self) -> None:
         """Check every signature at once (two threads) under the keys the state names now."""
@@ -271,7 +266,10 @@ class _Executor:
             if tx_id in self.seen_tx_ids or self.store.get(schema.tx(tx_id)) is not None:
                 raise self.fail("duplicate transaction")
             self.seen_tx_ids.add(tx_id)
-            self.apply_tx(tx, tx_id, index)
+            try:
+                self.apply_tx(tx, tx_id, index)
+            except content.ContentError as exc:
+                raise self.fail(exc.reason, exc.state_dependent) from exc
         for index, result in enumerate(self.block.results):
             self.what, self.index = "sharing result", index
             self.apply_result(result)
@@ -292,7 +290,7 @@ class _Executor:
         elif isinstance(tx, AccessRequest):
             self.access_request(tx, index)
         elif isinstance(tx, KeyUpdate):
-            self.key_update(tx)
+            self.key_update(tx, tx_id)
         else:  # pragma: no cover - decode_transaction only yields the types above
             raise self.fail(f"unsupported transaction type {type(tx).__name__}")
 
@@ -316,6 +314,7 @@ class _Executor:
 
     def register_member(self, tx: RegisterMember, tx_id: bytes) -> None:
         self.check_signature(tx, self.genesis.authority_key, "authority")
+        content.check_register_member(tx)
         if self.get(schema.member(tx.member_id)) is not None:
             raise self.fail("member already registered")
         if tx.role not in MemberRole.__members__.values():
@@ -362,11 +361,14 @@ class _Executor:
 
     def grant(self, tx: Grant, tx_id: bytes) -> None:
         self.owned_record(tx.record_id, tx.owner, tx)
-        self.member(tx.grantee, "grantee")
+        grantee = self.member(tx.grantee, "grantee")
         if not 1 <= tx.threshold <= self.genesis.size:
             raise self.fail(f"threshold {tx.threshold} is not within 1..{self.genesis.size}")
         if tx.expires_at_ms <= self.time_ms:
             raise self.fail("grant has already expired")
+        embedded = content.grant_content(tx, tx_id, self.genesis.size)
+        owner_key = self.member(tx.owner, "owner").public_key_material
+        content.check_grant_keys(embedded, owner_key, grantee.public_key_material)
         entry = GrantEntry(
             record_id=tx.record_id,
             grantee=tx.grantee,
@@ -383,7 +385,7 @@ class _Executor:
         self.owned_record(tx.record_id, tx.owner, tx)
         key = schema.grant(tx.record_id, tx.grantee)
         if self.get(key) is None:
-            raise self.fail("no active grant to revoke")
+            raise self.fail("no active grant to revoke", True)
         self.ops[key] = None
         entry = Revocation(tx.record_id, tx.grantee, self.height, tx_id)
         self.put(schema.revocation(tx.record_id, tx.grantee), entry.to_bytes())
@@ -402,9 +404,10 @@ class _Executor:
         self.put(nonce_key, Location(self.height, index).to_bytes())
         self.put(schema.pending_request(self.tx_ids[index]), tx.to_bytes())
 
-    def key_update(self, tx: KeyUpdate) -> None:
+    def key_update(self, tx: KeyUpdate, tx_id: bytes) -> None:
         member = self.member(tx.member_id, "member")
         self.check_signature(tx, member.verify_key, "member's current key")
+        content.check_key_update(tx, tx_id)
         updated = dataclasses.replace(
             member,
             verify_key=tx.new_verify_key,
@@ -483,10 +486,7 @@ class _Executor:
 
 
 def execute(
-    genesis: Genesis,
-    store: KeyValueStore,
-    head: Head,
-    block: Block,
+    genesis: Genesis, store: KeyValueStore, head: Head, block: Block,
     tx_ids: Sequence[bytes] | None = None,
 ) -> Execution:
     """Validate ``block``'s transactions and results against the state after ``head``.

@@ -24,8 +24,9 @@ def fx() -> ChainFixture:
 
 @pytest.fixture
 def ledger(fx: ChainFixture) -> Ledger:
-    """A memory ledger with an owner ``alice``, a requester ``bob`` and alice's record ``r1``
-    (access limit 2) granted to bob; head at height 2."""
+    """A memory ledger with an owner ``alice``, requesters ``bob`` and ``carol`` (all three with
+    published TPRE keys) and alice's record ``r1`` (access limit 2) granted to bob; head at
+    height 2."""
     ledger = Ledger.from_store(MemoryStore(), fx.genesis)
     fx.commit(
         ledger,
@@ -33,6 +34,7 @@ def ledger(fx: ChainFixture) -> Ledger:
             fx.register("alice", attributes=("role:patient",)),
             fx.register("bob", role=MemberRole.REQUESTER, attributes=("role:doctor",)),
             fx.register("carol", role=MemberRole.REQUESTER),
+            *(fx.publish_key(name) for name in ("alice", "bob", "carol")),
         ],
     )
     fx.commit(ledger, [fx.put_record("alice", "r1", keywords="ecg", access_limit=2),

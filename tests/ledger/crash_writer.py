@@ -33,7 +33,8 @@ def workload(fx: ChainFixture, height: int) -> tuple[list[Transaction], list[Sha
     fx.restart_issue_times(height * 1_000)
     if height == 1:
         owners = [fx.register(o) for o in OWNERS]
-        return [*owners, *(fx.register(q, role=MemberRole.REQUESTER) for q in REQUESTERS)], []
+        requesters = [fx.register(q, role=MemberRole.REQUESTER) for q in REQUESTERS]
+        return [*owners, *requesters, *(fx.publish_key(m) for m in OWNERS + REQUESTERS)], []
     owner = OWNERS[height % len(OWNERS)]
     requester = REQUESTERS[height % len(REQUESTERS)]
     txs: list[Transaction] = [

@@ -244,10 +244,13 @@ def test_grant_expiry_and_revocation(fx: ChainFixture, ledger: Ledger) -> None:
 
 def test_key_rotation_changes_the_signing_key(fx: ChainFixture, ledger: Ledger) -> None:
     old_key = fx.key_of("alice")
+    before = ledger.member(fx.member_id("alice"))
+    assert before is not None
     fx.commit(ledger, [fx.key_update("alice", "alice-new")])
     member = ledger.member(fx.member_id("alice"))
     assert member is not None
-    assert (member.verify_key, member.key_version) == (bytes(fx.key_of("alice").verify_key), 1)
+    assert member.verify_key == bytes(fx.key_of("alice").verify_key) != bytes(old_key.verify_key)
+    assert member.key_version == before.key_version + 1
     stale = fx.put_record("alice", "r2").signed(old_key, fx.chain_id)
     with pytest.raises(InvalidTransaction, match="not signed by the owner"):
         fx.next_block(ledger, [stale])

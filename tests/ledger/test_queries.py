@@ -181,6 +181,7 @@ def test_queries_match_the_model(ops: list[tuple]) -> None:
     ledger = Ledger.from_store(MemoryStore(), fx.genesis)
     members = [fx.register(o) for o in OWNERS]
     members += [fx.register(q, role=MemberRole.REQUESTER, attributes=("init",)) for q in REQUESTERS]
+    members += [fx.publish_key(m) for m in OWNERS + REQUESTERS]
     fx.commit(ledger, members)
     model = Model(attributes={m: [()] for m in OWNERS})
     model.attributes.update({q: [("init",)] for q in REQUESTERS})

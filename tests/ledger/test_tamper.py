@@ -20,7 +20,8 @@ HEIGHTS = 6
 def build_chain(fx: ChainFixture, store: KeyValueStore) -> Ledger:
     """Six blocks: registrations, records, grants, attribute changes and sharing results."""
     ledger = Ledger.from_store(store, fx.genesis)
-    fx.commit(ledger, [fx.register("alice"), fx.register("bob", role=MemberRole.REQUESTER)])
+    fx.commit(ledger, [fx.register("alice"), fx.register("bob", role=MemberRole.REQUESTER),
+                       fx.publish_key("alice"), fx.publish_key("bob")])
     fx.commit(ledger, [fx.put_record("alice", "r1", access_limit=5), fx.grant("alice", "r1", "bob"),
                        fx.change_attributes("bob", ("role:doctor",))])
     for height in range(3, HEIGHTS + 1):

@@ -34,7 +34,7 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
     ledger = Ledger.from_store(MemoryStore(), fx.genesis)
     register = fx.register("owner", attributes=("role:patient",))
     requester = fx.register("doctor", role=MemberRole.REQUESTER, attributes=("role:doctor",))
-    fx.commit(ledger, [register, requester])
+    fx.commit(ledger, [register, requester, fx.publish_key("owner"), fx.publish_key("doctor")])
     put = fx.put_record("owner", "rec", keywords="ecg", access_limit=2)
     grant = fx.grant("owner", "rec", "doctor")
     change = fx.change_attributes("doctor", ("role:doctor", "dept:cardio"))

@@ -65,7 +65,7 @@ def test_faults_in_one_block_are_reported_in_block_order(
     ledger = build_chain(fx, store)
     first = ledger.block(1)
     assert first is not None
-    _, bob = first.block.transactions  # registrations of alice and bob, positions 0 and 1
+    bob = first.block.transactions[1]  # registrations of alice and bob, positions 0 and 1
     alice_id = fx.member_id("alice")
     # Position 1's index entry is gone and position 0's attribute link is broken: the link
     # comes first in the block, so it is what is reported.

@@ -39,6 +39,7 @@ from ledger.qc import commit_vote_payload
 from ledger.transactions import (
     AccessRequest,
     Grant,
+    KeyUpdate,
     MemberRole,
     PutRecord,
     RegisterMember,
@@ -47,6 +48,7 @@ from ledger.transactions import (
     member_id_for,
 )
 from node.application import NodeApplication, ledger_access_payload
+from node.client.owner import grant_fields
 from node.localstore import LocalStore
 from node.p2p import peer_id_of
 
@@ -59,6 +61,7 @@ BULK = b"bulk ciphertext " * 50
 class Member:
     key: SigningKey
     tpre: UserSecretKey
+    box: BoxSecretKey = field(default_factory=BoxSecretKey.generate)
 
     @property
     def member_id(self) -> bytes:
@@ -79,6 +82,8 @@ class AppWorld:
     down: set[int] = field(default_factory=set)
     #: The erasure-coded bulk data of each record made by :meth:`put_record`.
     stored: dict[bytes, ErasureCoded] = field(default_factory=dict)
+    #: Members whose TPRE key is committed (grants must embed the published keys).
+    published: set[bytes] = field(default_factory=set)
     now: float = START_MS / 1000
     _queue: deque[tuple[int, Message]] = field(default_factory=deque)
     _timers: list[tuple[float, int, int, Timer]] = field(default_factory=list)
@@ -97,7 +102,7 @@ class AppWorld:
         tx = RegisterMember(
             member_id=member.member_id,
             verify_key=member.key.verify_key.raw,
-            box_key=BoxSecretKey.generate().public_key.raw,
+            box_key=member.box.public_key.raw,
             role=int(role),
             attributes=("role:test",),
             registered_at_ms=self.clock_ms(),
@@ -124,7 +129,25 @@ class AppWorld:
         )
         return record_id, self.sign(tx, owner.key)
 
+    def publish_key(self, member: Member) -> bytes:
+        """The KeyUpdate publishing ``member``'s TPRE key (its other keys unchanged)."""
+        tx = KeyUpdate(
+            member_id=member.member_id,
+            new_verify_key=member.key.verify_key.raw,
+            new_box_key=member.box.public_key.raw,
+            public_key_material=member.tpre.public_key().to_bytes(),
+            issued_at_ms=self.clock_ms(),
+        )
+        return self.sign(tx, member.key)
+
     def grant(self, owner: Member, record_id: bytes, grantee: Member) -> bytes:
+        """``owner``'s signed grant of ``record_id`` to ``grantee``; first commits the
+        publication of either member's TPRE key if it is not on chain yet (as members do once,
+        after registering)."""
+        unpublished = [m for m in (owner, grantee) if m.member_id not in self.published]
+        if unpublished:
+            self.commit_all([self.publish_key(m) for m in unpublished])
+            self.published.update(m.member_id for m in unpublished)
         tpre_grant = make_grant(
             self.group,
             owner.tpre,
@@ -132,14 +155,15 @@ class AppWorld:
             [b.public_key for b in self.box_keys],
             self.genesis.threshold,
         )
+        sealed, commitments = grant_fields(tpre_grant)
         tx = Grant(
             record_id=record_id,
             owner=owner.member_id,
             grantee=grantee.member_id,
             threshold=self.genesis.threshold,
             expires_at_ms=self.clock_ms() + 3_600_000,
-            sealed_rekey_shares=tpre_grant.to_bytes(),
-            commitments=b"",
+            sealed_rekey_shares=sealed,
+            commitments=commitments,
             issued_at_ms=self.clock_ms(),
         )
         return self.sign(tx, owner.key)
