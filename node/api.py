@@ -319,16 +319,16 @@ def decided(node: NodeService, request_id: bytes) -> dict[str, Any] | None:
 
 
 async def store_fragments(node: NodeService, record_id: bytes, fragments: list[bytes]) -> int:
-    """Keep fragment ``i`` here or hand it to node ``i``; returns how many nodes took theirs.
-
-    Raises an :class:`ApiError` when this node's own fragment is refused, or when fewer than
-    the threshold of nodes took theirs.
+    """Check the fragments against the record committed here, keep fragment ``i`` and hand
+    fragment ``j`` to node ``j``; returns how many nodes took theirs. Raises an :class:`ApiError`:
+    404 when the record is not committed here, 400 for a fragment that does not match it, 503
+    when fewer than the threshold of nodes took theirs.
     """
     keeper = node.keeper
     if keeper is None:
         raise Unavailable("node is starting")
     try:
-        keeper.keep(record_id, fragments[node.index - 1])
+        keeper.store_upload(record_id, fragments)
     except StorageRefused as exc:
         raise api_error(exc.status, exc.code, exc.message) from exc
     stored = 1

@@ -5,44 +5,57 @@ None of this is consensus state, so it lives outside the ledger's database and k
 * the consensus :class:`~consensus.safety.SafetyState` (round watermark and lock), synced on save;
 * the index of consensus item ids already committed (consensus names items by its own ids,
   the ledger by transaction ids), with the height it has been brought up to;
-* storage fragments received before their record was committed (checked fragments go to
-  the ledger's node-local fragment store).
+* the pending area (:mod:`node.pending_fragments`, keys ``c`` and ``d``): fragments peers handed
+  over before this node committed their record (checked fragments go to the ledger's node-local
+  fragment store).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
 from consensus.safety import SafetyState
 from ledger.kv import KeyValueStore
 from ledger.leveldb import LevelDBStore
+from node.pending_fragments import (
+    CANDIDATE_PREFIX,
+    DATA_PREFIX,
+    PendingFragments,
+    PendingLimits,
+)
 
 _SAFETY = b"s"
 _ITEM = b"i"
 _INDEXED_HEIGHT = b"h"
-_PENDING = b"p"
+# Unattributed, unbounded pending fragments of earlier versions: dropped on open.
+_LEGACY_PENDING = b"p"
 
-#: Fragments of not-yet-committed records a node keeps at most (oldest are not evicted: new
-#: ones are refused, so a flood cannot push out fragments already accepted).
-MAX_PENDING_FRAGMENTS = 1024
+#: Every key prefix of the node-local database (one byte each, none a prefix of another).
+PREFIXES = (_SAFETY, _ITEM, _INDEXED_HEIGHT, _LEGACY_PENDING, CANDIDATE_PREFIX, DATA_PREFIX)
 
-
-class PendingAreaFull(Exception):
-    """The bounded area for fragments of uncommitted records has no room left."""
+logger = logging.getLogger("iomtshare.node.localstore")
 
 
 class LocalStore:
-    """Typed access to the node-local database."""
+    """Typed access to the node-local database; ``pending`` is its pending fragment area."""
 
-    def __init__(self, store: KeyValueStore) -> None:
+    def __init__(self, store: KeyValueStore, pending_limits: PendingLimits | None = None) -> None:
         self._store = store
-        self._pending_count = sum(1 for _ in store.iterate(_PENDING))
+        self._drop_legacy_pending()
+        self.pending = PendingFragments(store, pending_limits)
 
     @classmethod
-    def open(cls, path: Path) -> LocalStore:
+    def open(cls, path: Path, pending_limits: PendingLimits | None = None) -> LocalStore:
         """Open (creating) the LevelDB at ``path``; raises ``ledger.errors.StoreError``."""
-        return cls(LevelDBStore(path))
+        return cls(LevelDBStore(path), pending_limits)
+
+    def _drop_legacy_pending(self) -> None:
+        keys = list(self._store.keys(_LEGACY_PENDING))
+        if keys:
+            self._store.write(dict.fromkeys(keys), sync=True)
+            logger.warning("dropped %d unchecked fragments of an earlier version", len(keys))
 
     def close(self) -> None:
         self._store.close()
@@ -69,22 +82,3 @@ class LocalStore:
     def indexed_height(self) -> int:
         raw = self._store.get(_INDEXED_HEIGHT)
         return 0 if raw is None else int.from_bytes(raw, "big")
-
-    # -- fragments ----------------------------------------------------------------------------
-
-    def drop_pending(self, record_id: bytes) -> None:
-        if self._store.get(_PENDING + record_id) is not None:
-            self._store.write({_PENDING + record_id: None}, sync=True)
-            self._pending_count -= 1
-
-    def pending_fragment(self, record_id: bytes) -> bytes | None:
-        return self._store.get(_PENDING + record_id)
-
-    def save_pending(self, record_id: bytes, fragment: bytes) -> None:
-        """Keep a fragment whose record is not committed yet; raises :class:`PendingAreaFull`."""
-        fresh = self._store.get(_PENDING + record_id) is None
-        if fresh and self._pending_count >= MAX_PENDING_FRAGMENTS:
-            raise PendingAreaFull(f"{MAX_PENDING_FRAGMENTS} fragments already wait for records")
-        self._store.write({_PENDING + record_id: fragment}, sync=True)
-        if fresh:
-            self._pending_count += 1

@@ -417,15 +417,15 @@ class NodeService:
     async def _on_fragment_put(self, peer: ID, payload: bytes) -> bytes:
         keeper = self._keeper()
         try:
-            return await keeper.serve_put(payload)
+            return await keeper.serve_put(payload, self._index_of[peer])
         except StorageRefused as exc:
-            raise RequestRejected(f"{exc.code}: {exc.message}") from exc
+            raise RequestRejected(exc.detail) from exc
 
     async def _on_fragment_get(self, peer: ID, payload: bytes) -> bytes:
         try:
             return await self.retry_behind(lambda: self._keeper().serve_get(payload))
         except StorageRefused as exc:
-            raise RequestRejected(f"{exc.code}: {exc.message}") from exc
+            raise RequestRejected(exc.detail) from exc
 
     async def retry_behind(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt``; while it is refused for lack of a grant, give this node a few

@@ -1,0 +1,64 @@
+"""The fragment upload over HTTP, on a one-node network served in-process.
+
+The client library is synchronous, so it runs in a worker thread while the node runs on the
+test's trio loop.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import httpx
+import trio
+
+from crypto.groups import load_group
+from crypto.storage import Fragment
+from ledger.transactions import MemberRole
+from node.client import MemberKeys, NodeClient
+from node.client.authority import register_member
+from node.client.member import publish_tpre_key
+from node.client.owner import put_file
+from node.client.session import Session
+from node.home import load_identity
+from node.service import NodeService
+from testnet.layout import create_network
+from tests.node.p2p_testing import PATIENCE, trio_test
+
+
+@trio_test
+async def test_fragments_are_taken_only_for_a_record_committed_here(tmp_path: Path) -> None:
+    network = create_network(tmp_path / "net", 1, round_timeout_ms=500)
+    service = NodeService(load_identity(network.directory / "node1"))
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(PATIENCE):
+            urls = await nursery.start(service.run)
+        async with httpx.AsyncClient(base_url=urls[0], timeout=PATIENCE) as client:
+            junk = Fragment(1, secrets.token_bytes(1000)).to_bytes().hex()
+            unknown = await client.post(
+                f"/records/{secrets.token_hex(32)}/fragments", json={"fragments": [junk]}
+            )
+            assert unknown.status_code == 404
+            assert unknown.json()["error"]["code"] == "not_found"
+            assert service.app is not None
+            assert service.app.local.pending.count == 0  # nothing parked on anyone's say-so
+
+            def put() -> tuple[bytes, int]:
+                session = Session(NodeClient(urls[0]), load_group())
+                owner = MemberKeys.generate(session.group, MemberRole.OWNER)
+                authority = network.authority_key()
+                register_member(session, authority, owner.public(), timeout=PATIENCE)
+                publish_tpre_key(session, owner, timeout=PATIENCE)
+                stored = put_file(session, owner, b"ecg " * 500, timeout=PATIENCE)
+                return stored.record_id, stored.fragments_stored
+
+            with trio.fail_after(PATIENCE):
+                record_id, stored = await trio.to_thread.run_sync(put)
+            assert stored == 1
+            # A committed record takes only fragments that match its commitment.
+            forged = await client.post(
+                f"/records/{record_id.hex()}/fragments", json={"fragments": [junk]}
+            )
+            assert forged.status_code == 400
+            assert forged.json()["error"]["code"] == "bad_fragment"
+        nursery.cancel_scope.cancel()
