@@ -8,8 +8,12 @@ unexpired grant, an access count below the record's limit and, for a record with
 requester's latest attributes satisfying it approve it.
 
 An ordinary transaction is admitted when it applies on the committed state by itself (a dry run
-of the ledger's state transition), so a refused one is reported to the client at once instead of
-stalling a round.
+of the ledger's state transition, content checks included), so a refused one is reported to the
+client at once instead of stalling a round.
+
+A refusal that rests on committed state (an unknown member, record or grant, a key not yet
+published or since rotated) is marked ``state_dependent``: a node that is behind the chain
+answers those with "retry" rather than as final (see :meth:`node.api.NodeFacade`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ class RequestRefused(Exception):
         self.message = message
 
 
+#: Refusals of an access request that a block this node has not seen yet could lift.
+_STATE_CODES = frozenset({"not_registered", "unknown_record", "bad_signature"})
+
 _STATUS_OF_CODE = {
     "malformed": 400,
     "bad_signature": 400,
@@ -59,10 +66,14 @@ _STATUS_OF_CODE = {
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """Why a submission cannot enter a block, with the HTTP status it maps to."""
+    """Why a submission cannot enter a block, with the HTTP status it maps to.
+
+    ``state_dependent``: the refusal rests on committed state that later blocks can change.
+    """
 
     code: str
     message: str
+    state_dependent: bool = False
 
     @property
     def status(self) -> int:
@@ -187,7 +198,7 @@ class Admission:
         try:
             self.admit(request)
         except RequestRefused as exc:
-            return Problem(exc.code, exc.message)
+            return Problem(exc.code, exc.message, exc.code in _STATE_CODES)
         return None
 
     def transaction_problem(self, raw: bytes) -> Problem | None:
@@ -224,7 +235,7 @@ class Admission:
             code = "duplicate" if "duplicate" in exc.reason else "invalid_transaction"
             if "not signed" in exc.reason:
                 code = "bad_signature"
-            return Problem(code, exc.reason)
+            return Problem(code, exc.reason, exc.state_dependent)
         except LedgerError as exc:
             return Problem("invalid_transaction", str(exc))
         return None

@@ -33,6 +33,7 @@ from node.http import (
     HttpConfig,
     InvalidInput,
     NotFound,
+    Syncing,
     Unavailable,
     build_app,
     run_http,
@@ -106,7 +107,7 @@ class NodeFacade:
         }
 
     async def submit_transaction(self, raw: bytes) -> str:
-        _, app, machine = self.node.require()
+        ledger, app, machine = self.node.require()
         try:
             tx = decode_transaction(raw)
         except DecodeError as exc:
@@ -117,6 +118,8 @@ class NodeFacade:
             raise Conflict("transaction is already pending", "duplicate")
         problem = app.transaction_problem(raw)
         if problem is not None:
+            if problem.state_dependent and self.node.catch_up.syncing(ledger.height):
+                raise Syncing(f"node is catching up with the chain; retry ({problem.message})")
             raise api_error(problem.status, problem.code, problem.message)
         if isinstance(tx, AccessRequest):
             # Held from now on, not only once consensus has taken the request in: a second

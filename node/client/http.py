@@ -3,12 +3,15 @@
 Every method returns the decoded JSON answer (hex strings stay hex: callers decode what they
 use). A 4xx/5xx answer raises :class:`NodeError` carrying the server's error code; a node that
 cannot be reached raises :class:`ConnectionFailed`. Long-polling calls (``wait``) stretch the
-read timeout by the wait they ask for.
+read timeout by the wait they ask for. A 503 with ``Retry-After`` (a node still catching up with
+the chain, code ``syncing``) is sent again after the pause it names, until the pauses would add
+up to more than ``retry_budget`` seconds; then it is raised like any other error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -18,6 +21,11 @@ from node.client.errors import ConnectionFailed, NodeError
 DEFAULT_TIMEOUT = 10.0
 #: The API caps one long poll at 60 s; the client waits longer by polling again.
 MAX_SERVER_WAIT = 60.0
+#: How long a call keeps retrying a node that answers 503 with Retry-After.
+DEFAULT_RETRY_BUDGET = 30.0
+#: Bounds on one pause, whatever Retry-After asks (0 would make the client hammer the node).
+MIN_RETRY_PAUSE = 0.25
+MAX_RETRY_PAUSE = 10.0
 
 
 class NodeClient:
@@ -32,9 +40,13 @@ class NodeClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
+        retry_budget: float = DEFAULT_RETRY_BUDGET,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self._retry_budget = retry_budget
+        self._sleep = sleep
         # ``transport`` lets tests serve the API in process (httpx.MockTransport, WSGI, ...).
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
@@ -59,14 +71,21 @@ class NodeClient:
         extra_wait: float = 0.0,
     ) -> Any:
         timeout = httpx.Timeout(self._timeout + extra_wait, connect=self._timeout)
-        try:
-            response = self._http.request(
-                method, path, params=params, json=body, timeout=timeout
-            )
-        except httpx.TimeoutException as exc:
-            raise ConnectionFailed(f"{self.base_url}{path}: timed out") from exc
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"cannot reach {self.base_url}: {exc}") from exc
+        paused = 0.0
+        while True:
+            try:
+                response = self._http.request(
+                    method, path, params=params, json=body, timeout=timeout
+                )
+            except httpx.TimeoutException as exc:
+                raise ConnectionFailed(f"{self.base_url}{path}: timed out") from exc
+            except httpx.TransportError as exc:
+                raise ConnectionFailed(f"cannot reach {self.base_url}: {exc}") from exc
+            pause = _retry_after(response)
+            if pause is None or paused + pause > self._retry_budget:
+                break
+            self._sleep(pause)
+            paused += pause
         if response.status_code >= 400:
             raise _error_of(response)
         if path == "/metrics":
@@ -206,6 +225,19 @@ def _error_of(response: httpx.Response) -> NodeError:
         if response.text:
             message = response.text[:200]
     return NodeError(response.status_code, code, message)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The pause a 503 answer asks for in its ``Retry-After`` header (seconds form), if any."""
+    if response.status_code != 503:
+        return None
+    try:
+        seconds = float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+    if not 0 <= seconds < float("inf"):
+        return None
+    return min(max(seconds, MIN_RETRY_PAUSE), MAX_RETRY_PAUSE)
 
 
 def _hex(value: str) -> str:

@@ -56,7 +56,9 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     logger.info(
         "http request refused path=%s code=%s reason=%s", request.url.path, exc.code, exc.message
     )
-    return error_response(exc.status_code, exc.code, exc.message)
+    response = error_response(exc.status_code, exc.code, exc.message)
+    response.headers.update(exc.headers)
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

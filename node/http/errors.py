@@ -17,6 +17,11 @@ class ApiError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Extra response headers (none unless a subclass needs one, e.g. ``Retry-After``)."""
+        return {}
+
 
 class BadRequest(ApiError):
     """The request is malformed: not JSON, a missing or mistyped field, bad hex."""
@@ -48,6 +53,24 @@ class Unavailable(ApiError):
 
     status_code = 503
     code = "unavailable"
+
+
+class Syncing(Unavailable):
+    """The node is behind the chain and refused something that later blocks may make valid.
+
+    Answered as 503 with a ``Retry-After`` header, so a client retries instead of taking a
+    refusal this node cannot yet stand behind as final.
+    """
+
+    code = "syncing"
+
+    def __init__(self, message: str, retry_after_s: int = 2) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class Forbidden(ApiError):
