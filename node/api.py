@@ -324,8 +324,8 @@ def decided(node: NodeService, request_id: bytes) -> dict[str, Any] | None:
 async def store_fragments(node: NodeService, record_id: bytes, fragments: list[bytes]) -> int:
     """Check the fragments against the record committed here, keep fragment ``i`` and hand
     fragment ``j`` to node ``j``; returns how many nodes took theirs. Raises an :class:`ApiError`:
-    404 when the record is not committed here, 400 for a fragment that does not match it, 503
-    when fewer than the threshold of nodes took theirs.
+    404 when the record is not committed here (503 syncing while catching up), 400 for a fragment
+    that does not match it, 503 when fewer than the threshold of nodes took theirs.
     """
     keeper = node.keeper
     if keeper is None:
@@ -333,6 +333,8 @@ async def store_fragments(node: NodeService, record_id: bytes, fragments: list[b
     try:
         keeper.store_upload(record_id, fragments)
     except StorageRefused as exc:
+        if exc.status == 404 and node.catch_up.syncing(node.require()[0].height):
+            raise Syncing("record not committed here yet: this node is catching up") from exc
         raise api_error(exc.status, exc.code, exc.message) from exc
     stored = 1
 

@@ -42,6 +42,15 @@ async def test_fragments_are_taken_only_for_a_record_committed_here(tmp_path: Pa
             assert unknown.json()["error"]["code"] == "not_found"
             assert service.app is not None
             assert service.app.local.pending.count == 0  # nothing parked on anyone's say-so
+            # A node that has seen peers far ahead cannot tell the record does not exist.
+            service.catch_up.highest_seen = 1_000
+            behind = await client.post(
+                f"/records/{secrets.token_hex(32)}/fragments", json={"fragments": [junk]}
+            )
+            assert behind.status_code == 503
+            assert behind.json()["error"]["code"] == "syncing"
+            assert behind.headers["retry-after"]
+            service.catch_up.highest_seen = 0
 
             def put() -> tuple[bytes, int]:
                 session = Session(NodeClient(urls[0]), load_group())
