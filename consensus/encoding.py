@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from crypto import tags
 from crypto.codec import Reader, Writer
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
@@ -21,21 +22,21 @@ NO_ROUND = -1
 MAX_ROUND = 0xFFFFFFFE
 MAX_INDEX = 0xFFFF
 
-# Type tags of this package live in 0xC0..0xCF so they never collide with other packages'.
-TAG_SUBMISSION = 0xC0
-TAG_AUTH_VOTE = 0xC1
-TAG_BUNDLE = 0xC2
-TAG_CLAIM = 0xC3
-TAG_ELECTION_VOTE = 0xC4
-TAG_PROPOSAL = 0xC5
-TAG_PREPARE_VOTE = 0xC6
-TAG_COMMIT_VOTE = 0xC7
-TAG_SYNC_REQUEST = 0xC8
-TAG_COMMITTED_BLOCK = 0xC9
-TAG_SYNC_REPLY = 0xCA
-TAG_BLOCK_CONTENT = 0xCB
-TAG_EQUIVOCATION = 0xCC
-TAG_BAD_SHARE = 0xCD
+# Type tags of this package (0xC0-0xCF), taken from the project's one registry.
+TAG_SUBMISSION = tags.CONSENSUS_SUBMISSION
+TAG_AUTH_VOTE = tags.CONSENSUS_AUTH_VOTE
+TAG_BUNDLE = tags.CONSENSUS_BUNDLE
+TAG_CLAIM = tags.CONSENSUS_CLAIM
+TAG_ELECTION_VOTE = tags.CONSENSUS_ELECTION_VOTE
+TAG_PROPOSAL = tags.CONSENSUS_PROPOSAL
+TAG_PREPARE_VOTE = tags.CONSENSUS_PREPARE_VOTE
+TAG_COMMIT_VOTE = tags.CONSENSUS_COMMIT_VOTE
+TAG_SYNC_REQUEST = tags.CONSENSUS_SYNC_REQUEST
+TAG_COMMITTED_BLOCK = tags.CONSENSUS_COMMITTED_BLOCK
+TAG_SYNC_REPLY = tags.CONSENSUS_SYNC_REPLY
+TAG_BLOCK_CONTENT = tags.CONSENSUS_BLOCK_CONTENT
+TAG_EQUIVOCATION = tags.CONSENSUS_EQUIVOCATION
+TAG_BAD_SHARE = tags.CONSENSUS_BAD_SHARE
 
 
 class ItemKind(IntEnum):
@@ -112,4 +113,4 @@ def get_signature(r: Reader) -> bytes:
     return r.fixed(SIGNATURE_SIZE)
 
 
-TAG_SAFETY_STATE = 0xCE
+TAG_SAFETY_STATE = tags.CONSENSUS_SAFETY_STATE

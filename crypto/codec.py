@@ -2,8 +2,10 @@
 
 The format is deliberately plain: fixed-width big-endian integers, byte strings prefixed with a
 32-bit length, and sequences prefixed with a 32-bit count. Every object starts with a one-byte type
-tag and a one-byte version, so an encoding can never be mistaken for another type's. Parsing is
-exact: a short read, an unknown tag or trailing bytes raise :class:`~crypto.errors.DecodeError`.
+tag and a one-byte version, so an encoding can never be mistaken for another type's: each tag is
+taken from :mod:`crypto.tags`, the one registry of tags, which refuses a tag two types claim.
+Parsing is exact: a short read, an unknown tag or trailing bytes raise
+:class:`~crypto.errors.DecodeError`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ readers of :mod:`ledger.fastread`, and a decoder compiled from ``FIELDS`` by
 :mod:`ledger.decoders`, which is what runs (it hands anything it does not accept to
 ``from_bytes_by_field``, so errors are the same).
 
-Type tags of ledger objects live in the range 0x40-0x6F; they are listed in one place below.
+Type tags of ledger objects live in the range 0x40-0x6F of :mod:`crypto.tags`, the registry of
+every type tag in the project; they are listed in one place below.
 """
 
 from __future__ import annotations
@@ -21,37 +22,40 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from ledger import fastread
 from ledger.decoders import Decoder, compile_decoder
 from ledger.fastread import FastRead
 
-# Type tags, one per encoded ledger type.
-TAG_NODE_INFO = 0x40
-TAG_GENESIS = 0x41
-TAG_COMMIT_SIG = 0x42
-TAG_COMMIT_QC = 0x43
-TAG_REGISTER_MEMBER = 0x48
-TAG_ATTRIBUTE_CHANGE = 0x49
-TAG_PUT_RECORD = 0x4A
-TAG_GRANT = 0x4B
-TAG_REVOKE = 0x4C
-TAG_ACCESS_REQUEST = 0x4D
-TAG_KEY_UPDATE = 0x4E
-TAG_ACCESS_VOTE = 0x50
-TAG_SHARING_RESULT = 0x51
-TAG_BLOCK_HEADER = 0x54
-TAG_BLOCK = 0x55
-TAG_MEMBER = 0x58
-TAG_RECORD_ENTRY = 0x59
-TAG_GRANT_ENTRY = 0x5A
-TAG_ATTRIBUTE_RECORD = 0x5B
-TAG_AUDIT_RECORD = 0x5C
-TAG_HEAD = 0x5D
-TAG_TX_LOCATION = 0x5E
-TAG_REVOCATION = 0x5F
-TAG_STORED_FRAGMENT = 0x62
+# Type tags, one per encoded ledger type, taken from the project's one registry.
+TAG_NODE_INFO = tags.LEDGER_NODE_INFO
+TAG_GENESIS = tags.LEDGER_GENESIS
+TAG_COMMIT_SIG = tags.LEDGER_COMMIT_SIG
+TAG_COMMIT_QC = tags.LEDGER_COMMIT_QC
+TAG_REGISTER_MEMBER = tags.LEDGER_REGISTER_MEMBER
+TAG_ATTRIBUTE_CHANGE = tags.LEDGER_ATTRIBUTE_CHANGE
+TAG_PUT_RECORD = tags.LEDGER_PUT_RECORD
+TAG_GRANT = tags.LEDGER_GRANT
+TAG_REVOKE = tags.LEDGER_REVOKE
+TAG_ACCESS_REQUEST = tags.LEDGER_ACCESS_REQUEST
+TAG_KEY_UPDATE = tags.LEDGER_KEY_UPDATE
+TAG_ACCESS_VOTE = tags.LEDGER_ACCESS_VOTE
+TAG_SHARING_RESULT = tags.LEDGER_SHARING_RESULT
+TAG_BLOCK_HEADER = tags.LEDGER_BLOCK_HEADER
+TAG_BLOCK = tags.LEDGER_BLOCK
+TAG_MEMBER = tags.LEDGER_MEMBER
+TAG_RECORD_ENTRY = tags.LEDGER_RECORD_ENTRY
+TAG_GRANT_ENTRY = tags.LEDGER_GRANT_ENTRY
+TAG_ATTRIBUTE_RECORD = tags.LEDGER_ATTRIBUTE_RECORD
+TAG_AUDIT_RECORD = tags.LEDGER_AUDIT_RECORD
+TAG_HEAD = tags.LEDGER_HEAD
+TAG_TX_LOCATION = tags.LEDGER_TX_LOCATION
+TAG_REVOCATION = tags.LEDGER_REVOCATION
+TAG_COUNTER = tags.LEDGER_COUNTER
+TAG_BLACKLIST = tags.LEDGER_BLACKLIST
+TAG_STORED_FRAGMENT = tags.LEDGER_STORED_FRAGMENT
 
 T = TypeVar("T")
 

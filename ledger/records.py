@@ -23,6 +23,8 @@ from ledger.encoding import (
     KEY,
     TAG_ATTRIBUTE_RECORD,
     TAG_AUDIT_RECORD,
+    TAG_BLACKLIST,
+    TAG_COUNTER,
     TAG_GRANT_ENTRY,
     TAG_HEAD,
     TAG_MEMBER,
@@ -41,10 +43,6 @@ from ledger.encoding import (
 ZERO_HASH = bytes(32)
 ATTRIBUTE_RECORD_TAG = b"iomtshare/ledger/attribute-record/v1"
 AUDIT_RECORD_TAG = b"iomtshare/ledger/audit-record/v1"
-
-# Counters and blacklist entries share one small type with a kind byte.
-TAG_COUNTER = 0x60
-TAG_BLACKLIST = 0x61
 
 
 @dataclass(frozen=True, slots=True)

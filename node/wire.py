@@ -9,7 +9,7 @@
 * :func:`fetch_signing_payload`: what a requester signs to be served a record's bulk data (the
   client signs it, every node checks it).
 
-Type tags 0xE0-0xEF belong to this module.
+Type tags 0xE0-0xE7 belong to this module (see :mod:`crypto.tags`).
 """
 
 from __future__ import annotations
@@ -17,15 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consensus.messages import AuthVote, ElectionVote
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.hashing import DIGEST_SIZE, digest
 from crypto.signing import SIGNATURE_SIZE
 
-TAG_BLOCK_EVIDENCE = 0xE1
-TAG_FRAGMENT_PUT = 0xE2
-TAG_FRAGMENT_GET = 0xE3
-TAG_SHARE_LIST = 0xE4
-TAG_FRAME_BATCH = 0xE5
+TAG_BLOCK_EVIDENCE = tags.NODE_BLOCK_EVIDENCE
+TAG_FRAGMENT_PUT = tags.NODE_FRAGMENT_PUT
+TAG_FRAGMENT_GET = tags.NODE_FRAGMENT_GET
+TAG_SHARE_LIST = tags.NODE_SHARE_LIST
+TAG_FRAME_BATCH = tags.NODE_FRAME_BATCH
 VERSION = 1
 
 NONCE_SIZE = 16

@@ -17,12 +17,13 @@ from consensus.encoding import ItemKind, item_id
 from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.messages import BlockContent, Bundle, CommittedBlock
 from consensus.safety import SafetyState
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
 
-TAG_FAKE_REQUEST = 0xD0
-TAG_FAKE_BLOCK = 0xD1
+TAG_FAKE_REQUEST = tags.SIMULATION_FAKE_REQUEST
+TAG_FAKE_BLOCK = tags.SIMULATION_FAKE_BLOCK
 GENESIS_HASH = bytes(DIGEST_SIZE)
 
 

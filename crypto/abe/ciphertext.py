@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.abe.keys import G1Triple, G2Triple, read_g1_triple, read_g2_triple, write_g1, write_g2
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.groups import Group
 from crypto.policy import MAX_LEAVES, Policy
 
-TAG_CIPHERTEXT = 0x63
-VERSION = 1
+TAG_CIPHERTEXT = tags.ABE_CIPHERTEXT
+VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 
 
 @dataclass(frozen=True, slots=True)

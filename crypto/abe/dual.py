@@ -7,7 +7,7 @@ A record's data-encryption key is ``DEK = HKDF(record id, K_pre, K_abe)``:
 * ``K_abe`` is the FAME secret of a header under the record's policy, turned into bytes by HKDF.
 
 A requester needs both: node approval and attribute keys. Either part alone is independent of
-the DEK (HKDF is a PRF keyed by both), so it opens nothing. Type tag 0x65.
+the DEK (HKDF is a PRF keyed by both), so it opens nothing. Type tag 0x85.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from crypto import aead
+from crypto import aead, tags
 from crypto.abe.ciphertext import FameCiphertext
 from crypto.abe.envelope import secret_key_bytes
 from crypto.abe.fame import decapsulate, encapsulate
@@ -27,8 +27,8 @@ from crypto.hashing import digest
 from crypto.kdf import derive_key
 from crypto.policy import Policy
 
-TAG_DUAL_RECORD = 0x65
-VERSION = 1
+TAG_DUAL_RECORD = tags.ABE_DUAL_RECORD
+VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 PART_SIZE = 32
 ABE_PART_LABEL = b"iomtshare/abe/dual/abe-part/v1"
 DEK_LABEL = b"iomtshare/abe/dual/dek/v1"

@@ -2,14 +2,14 @@
 
 The FAME secret (an element of GT) never encrypts anything itself; HKDF turns it, together with
 a digest of the exact ciphertext header, into an XChaCha20-Poly1305 key. A header altered in
-transit therefore yields a different key and the AEAD refuses the body. Type tag 0x64.
+transit therefore yields a different key and the AEAD refuses the body. Type tag 0x84.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crypto import aead
+from crypto import aead, tags
 from crypto.abe.ciphertext import FameCiphertext
 from crypto.abe.fame import decapsulate, encapsulate
 from crypto.abe.keys import FamePublicKey, FameSecretKey
@@ -20,8 +20,8 @@ from crypto.hashing import digest
 from crypto.kdf import derive_key
 from crypto.policy import Policy
 
-TAG_ENVELOPE = 0x64
-VERSION = 1
+TAG_ENVELOPE = tags.ABE_ENVELOPE
+VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 KEY_LABEL = b"iomtshare/abe/envelope-key/v1"
 HEADER_TAG = b"iomtshare/abe/header/v1"
 

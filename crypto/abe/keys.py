@@ -2,7 +2,7 @@
 
 Group elements are encoded as the group layer defines them (G1 48 bytes, G2 96, GT 576), so
 the bytes are the same whichever backend produced them; decoding needs the group to rebuild
-the elements and checks each one. Type tags 0x60-0x62.
+the elements and checks each one. Type tags 0x80-0x82.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from crypto import tags
 from crypto.abe.terms import ColumnTerms
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
@@ -17,10 +18,10 @@ from crypto.groups import G1Element, G2Element, Group, GTElement
 from crypto.groups.scalars import scalar_from_bytes, scalar_to_bytes
 from crypto.policy import check_attribute_name
 
-TAG_PUBLIC_KEY = 0x60
-TAG_MASTER_KEY = 0x61
-TAG_SECRET_KEY = 0x62
-VERSION = 1
+TAG_PUBLIC_KEY = tags.ABE_PUBLIC_KEY
+TAG_MASTER_KEY = tags.ABE_MASTER_KEY
+TAG_SECRET_KEY = tags.ABE_SECRET_KEY
+VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 G1_SIZE, G2_SIZE, GT_SIZE, SCALAR_SIZE = 48, 96, 576, 32
 #: Most attributes one key may carry.
 MAX_KEY_ATTRIBUTES = 4096

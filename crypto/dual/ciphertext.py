@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.aead import open_sealed, seal
 from crypto.codec import Reader, Writer, parse
 from crypto.dual.keys import DevicePublicKey, DomainSecretKey, ReKey
@@ -20,9 +21,9 @@ from crypto.groups import G1Element, G2Element, GTElement
 from crypto.groups.params import G1_BYTES, G2_BYTES, GT_BYTES
 from crypto.kdf import derive_key
 
-DEVICE_CIPHERTEXT_TYPE_TAG = 0x55
-NORMALIZED_CIPHERTEXT_TYPE_TAG = 0x56
-CIPHERTEXT_VERSION = 1
+DEVICE_CIPHERTEXT_TYPE_TAG = tags.DUAL_DEVICE_CIPHERTEXT
+NORMALIZED_CIPHERTEXT_TYPE_TAG = tags.DUAL_NORMALIZED_CIPHERTEXT
+CIPHERTEXT_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 
 DEM_KEY_LABEL = b"iomtshare/dual/dem-key/v1"
 DEM_AD_LABEL = b"iomtshare/dual/dem-ad/v1"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.dual.keys import DomainSecretKey
 from crypto.dual.params import DualParams
@@ -26,9 +27,9 @@ from crypto.groups.scalars import scalar_from_bytes, scalar_to_bytes
 from crypto.polynomial import evaluate_polynomial, random_polynomial
 from crypto.sealing import BoxPublicKey, BoxSecretKey
 
-DEALING_TYPE_TAG = 0x57
-DOMAIN_SHARE_TYPE_TAG = 0x5A
-DEALING_VERSION = 1
+DEALING_TYPE_TAG = tags.DUAL_DEALING
+DOMAIN_SHARE_TYPE_TAG = tags.DUAL_DOMAIN_SHARE
+DEALING_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 MAX_NODES = 1024
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.dual.params import DualParams
 from crypto.errors import DecodeError, VerificationError
@@ -23,12 +24,12 @@ from crypto.groups import G1Element, G2Element
 from crypto.groups.params import G1_BYTES, G2_BYTES, SCALAR_BYTES
 from crypto.groups.scalars import inv_mod, scalar_from_bytes, scalar_to_bytes
 
-DEVICE_PUBLIC_TYPE_TAG = 0x52
-DOMAIN_PUBLIC_TYPE_TAG = 0x53
-REKEY_TYPE_TAG = 0x54
-DEVICE_SECRET_TYPE_TAG = 0x5E
-DOMAIN_SECRET_TYPE_TAG = 0x5F
-KEY_VERSION = 1
+DEVICE_PUBLIC_TYPE_TAG = tags.DUAL_DEVICE_PUBLIC_KEY
+DOMAIN_PUBLIC_TYPE_TAG = tags.DUAL_DOMAIN_PUBLIC_KEY
+REKEY_TYPE_TAG = tags.DUAL_REKEY
+DEVICE_SECRET_TYPE_TAG = tags.DUAL_DEVICE_SECRET_KEY
+DOMAIN_SECRET_TYPE_TAG = tags.DUAL_DOMAIN_SECRET_KEY
+KEY_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 
 
 def _nonzero_scalar(reader: Reader) -> int:

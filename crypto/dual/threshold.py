@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.dual import dleq
 from crypto.dual.ciphertext import NormalizedCiphertext, open_with_blinding
@@ -32,8 +33,8 @@ from crypto.groups.scalars import inv_mod
 from crypto.hashing import digest
 from crypto.polynomial import lagrange_at_zero
 
-DECRYPTION_SHARE_TYPE_TAG = 0x5B
-THRESHOLD_VERSION = 1
+DECRYPTION_SHARE_TYPE_TAG = tags.DUAL_DECRYPTION_SHARE
+THRESHOLD_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 REQUEST_TAG = b"iomtshare/dual/decryption-request/v1"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.hashing import DIGEST_SIZE, digest
 from crypto.light import labels
@@ -16,10 +17,10 @@ from crypto.light.curve import POINT_SIZE, SCALAR_SIZE, Point, scalar_from_bytes
 from crypto.light.messages import PSEUDONYM_SIZE
 from crypto.light.schnorr import SchnorrProof
 
-TAG_UPLOAD = 0x78
-TAG_ACCESS_REQUEST = 0x79
-TAG_KEY_REQUEST = 0x7A
-TAG_KEY_RESPONSE = 0x7B
+TAG_UPLOAD = tags.LIGHT_UPLOAD
+TAG_ACCESS_REQUEST = tags.LIGHT_ACCESS_REQUEST
+TAG_KEY_REQUEST = tags.LIGHT_KEY_REQUEST
+TAG_KEY_RESPONSE = tags.LIGHT_KEY_RESPONSE
 VERSION = 1
 NONCE_SIZE = 16
 #: Largest payload ciphertext accepted from a sensor.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError, VerificationError
 from crypto.light.curve import POINT_SIZE, SCALAR_SIZE, Point, scalar_from_bytes, scalar_to_bytes
@@ -21,13 +22,13 @@ PSEUDONYM_SIZE = 32
 #: Most members a patient may name in its user set S.
 MAX_MEMBERS = 4096
 
-TAG_AUTHORITY_PUBLIC = 0x70
-TAG_WARRANT_RECORD = 0x71
-TAG_USER_CREDENTIAL = 0x72
-TAG_PATIENT_REGISTRATION = 0x73
-TAG_PATIENT_RECORD = 0x74
-TAG_PATIENT_KEY_GRANT = 0x75
-TAG_PATIENT_KEY = 0x76
+TAG_AUTHORITY_PUBLIC = tags.LIGHT_AUTHORITY_PUBLIC
+TAG_WARRANT_RECORD = tags.LIGHT_WARRANT_RECORD
+TAG_USER_CREDENTIAL = tags.LIGHT_USER_CREDENTIAL
+TAG_PATIENT_REGISTRATION = tags.LIGHT_PATIENT_REGISTRATION
+TAG_PATIENT_RECORD = tags.LIGHT_PATIENT_RECORD
+TAG_PATIENT_KEY_GRANT = tags.LIGHT_PATIENT_KEY_GRANT
+TAG_PATIENT_KEY = tags.LIGHT_PATIENT_KEY
 VERSION = 1
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.policy.errors import PolicyError, PolicyLimitError
@@ -30,8 +31,8 @@ RESERVED_WORDS = frozenset({"and", "or", "of"})
 
 ATTRIBUTE_PATTERN = re.compile(r"[A-Za-z0-9:._-]+")
 
-POLICY_TYPE_TAG = 0x50
-POLICY_VERSION = 1
+POLICY_TYPE_TAG = tags.POLICY
+POLICY_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 _KIND_ATTRIBUTE = 0
 _KIND_GATE = 1
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
@@ -21,8 +22,8 @@ from crypto.policy.errors import PolicyError
 
 ATTRIBUTE_HASH_TAG = b"iomtshare/policy/attribute-hash/v1"
 
-HASH_TREE_TYPE_TAG = 0x51
-HASH_TREE_VERSION = 1
+HASH_TREE_TYPE_TAG = tags.POLICY_HASH_TREE
+HASH_TREE_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 _KIND_LEAF = 0
 _KIND_GATE = 1
 

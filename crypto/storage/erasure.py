@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import zfec
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError, ThresholdError
 from crypto.hashing import DIGEST_SIZE, digest
@@ -22,10 +23,10 @@ from crypto.storage.errors import CorruptFragmentError, NotEnoughFragmentsError
 FRAGMENT_DIGEST_TAG = b"iomtshare/storage/fragment/v1"
 COMMITMENT_DIGEST_TAG = b"iomtshare/storage/commitment/v1"
 
-COMMITMENT_TYPE_TAG = 0x58
-COMMITMENT_VERSION = 1
-FRAGMENT_TYPE_TAG = 0x59
-FRAGMENT_VERSION = 1
+COMMITMENT_TYPE_TAG = tags.STORAGE_COMMITMENT
+COMMITMENT_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
+FRAGMENT_TYPE_TAG = tags.STORAGE_FRAGMENT
+FRAGMENT_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 
 #: zfec works over GF(2^8), so it supports at most 256 fragments.
 MAX_FRAGMENTS = 256

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError, ThresholdError
 from crypto.groups import G1Element, Group
@@ -31,9 +32,9 @@ from crypto.storage.errors import CorruptFragmentError, NotEnoughFragmentsError
 H0_DST = b"IOMTSHARE-V01-CS01-with-BLS12381G1_XMD:SHA-256_SSWU_RO_PEDERSEN-H0_"
 H0_LABEL = b"seed000/pedersen/h0"
 
-PEDERSEN_COMMITMENT_TYPE_TAG = 0x5C
-PEDERSEN_FRAGMENT_TYPE_TAG = 0x5D
-PEDERSEN_VERSION = 1
+PEDERSEN_COMMITMENT_TYPE_TAG = tags.STORAGE_PEDERSEN_COMMITMENT
+PEDERSEN_FRAGMENT_TYPE_TAG = tags.STORAGE_PEDERSEN_FRAGMENT
+PEDERSEN_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
 
 #: Bytes per field element: 31 bytes always fit below the 255-bit group order.
 CHUNK_BYTES = 31

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
 
-METADATA_TYPE_TAG = 0xF0
+METADATA_TYPE_TAG = tags.CLIENT_RECORD_METADATA
 METADATA_VERSION = 1
 DEK_SIZE = 32
 MAX_NAME_BYTES = 255

@@ -5,7 +5,7 @@ A request frame holds a :class:`RequestEnvelope`; the answer frame holds a
 UTF-8 explanation of an error. Both use the project codec (type tag + version), so garbage on a
 protocol is told apart from a request at the first byte.
 
-Type tags 0x70-0x7f are reserved for :mod:`node.p2p`.
+Type tags 0xE8-0xEF belong to :mod:`node.p2p` (see :mod:`crypto.tags`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 
-REQUEST_TAG = 0x70
-RESPONSE_TAG = 0x71
-VERSION = 1
+REQUEST_TAG = tags.P2P_REQUEST_ENVELOPE
+RESPONSE_TAG = tags.P2P_RESPONSE_ENVELOPE
+VERSION = 2  # v2: tag moved out of crypto.light's range (crypto.tags)
 
 #: Error details are cut to this many characters so an error frame stays small.
 MAX_DETAIL_CHARS = 512

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto import tags
 from crypto.errors import DecodeError
 from crypto.policy import (
     MAX_ATTRIBUTE_CHARS,
@@ -24,6 +25,7 @@ from crypto.policy import (
     evaluate,
     parse,
 )
+from crypto.policy.ast import POLICY_VERSION
 
 NAMES = ["a", "b", "c", "role:doctor", "dept:cardio", "trial.x", "site_z-1", "01", "1"]
 
@@ -204,14 +206,16 @@ def test_gates_built_in_code_are_validated() -> None:
 
 def test_decoding_rejects_malformed_bytes() -> None:
     good = parse("a and 2 of (b, c, d)").to_bytes()
-    for bad in [good[:-1], good + b"\x00", b"\x51" + good[1:], good[:1] + b"\x02" + good[2:]]:
+    wrong_tag = bytes([tags.POLICY_HASH_TREE]) + good[1:]
+    wrong_version = good[:1] + bytes([POLICY_VERSION + 1]) + good[2:]
+    for bad in [good[:-1], good + b"\x00", wrong_tag, wrong_version]:
         with pytest.raises(DecodeError):
             Policy.from_bytes(bad)
     # A gate whose threshold exceeds its children, encoded by hand.
-    bad_gate = bytes([0x50, 1, 1, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 1]) + b"a"
+    bad_gate = bytes([tags.POLICY, POLICY_VERSION, 1, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 1]) + b"a"
     with pytest.raises(DecodeError):
         Policy.from_bytes(bad_gate)
-    bad_name = bytes([0x50, 1, 0, 0, 0, 0, 3]) + b"a b"
+    bad_name = bytes([tags.POLICY, POLICY_VERSION, 0, 0, 0, 0, 3]) + b"a b"
     with pytest.raises(DecodeError):
         Policy.from_bytes(bad_name)
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto import tags
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from crypto.policy import (
@@ -23,6 +24,7 @@ from crypto.policy import (
     attribute_hashes,
     parse,
 )
+from crypto.policy.hash_tree import HASH_TREE_VERSION
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "policy_vectors.json"
 REGENERATE = os.environ.get("IOMTSHARE_REGEN_VECTORS") == "1"
@@ -64,13 +66,15 @@ def test_hash_tree_nodes_are_validated() -> None:
 
 def test_hash_tree_decoding_rejects_malformed_bytes() -> None:
     good = AttributeHashTree.from_policy(parse("a and (b or c)")).to_bytes()
-    for bad in [good[:-1], good + b"\x00", b"\x50" + good[1:], good[:2] + b"\x07" + good[3:]]:
+    wrong_tag = bytes([tags.POLICY]) + good[1:]
+    for bad in [good[:-1], good + b"\x00", wrong_tag, good[:2] + b"\x07" + good[3:]]:
         with pytest.raises(DecodeError):
             AttributeHashTree.from_bytes(bad)
     # Too many leaves in one flat gate, built by hand.
     leaf = b"\x00" + bytes(32)
     count = MAX_LEAVES + 1
-    oversized = bytes([0x51, 1, 1, 0, 1]) + count.to_bytes(4, "big") + leaf * count
+    header = bytes([tags.POLICY_HASH_TREE, HASH_TREE_VERSION, 1, 0, 1])
+    oversized = header + count.to_bytes(4, "big") + leaf * count
     with pytest.raises(DecodeError):
         AttributeHashTree.from_bytes(oversized)
 

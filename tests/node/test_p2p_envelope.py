@@ -18,6 +18,9 @@ from hypothesis import strategies as st
 from crypto.errors import DecodeError
 from node.p2p.envelope import (
     MAX_DETAIL_CHARS,
+    REQUEST_TAG,
+    RESPONSE_TAG,
+    VERSION,
     RequestEnvelope,
     ResponseEnvelope,
     Status,
@@ -25,6 +28,8 @@ from node.p2p.envelope import (
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "node_p2p_envelopes.json"
 REGENERATE = os.environ.get("IOMTSHARE_REGEN_VECTORS") == "1"
+REQUEST_HEADER = bytes([REQUEST_TAG, VERSION])
+RESPONSE_HEADER = bytes([RESPONSE_TAG, VERSION])
 
 statuses = st.sampled_from(list(Status))
 
@@ -53,10 +58,10 @@ def test_random_bytes_never_crash_the_parsers(data: bytes) -> None:
     ("data", "reason"),
     [
         (b"", "truncated"),
-        (b"\x71\x01\x00\x00\x00\x00", "type tag"),
-        (b"\x70\x02\x00\x00\x00\x00", "version"),
-        (b"\x70\x01\x00\x00\x00\x05abc", "truncated"),
-        (b"\x70\x01\x00\x00\x00\x01ab", "trailing"),
+        (RESPONSE_HEADER + b"\x00\x00\x00\x00", "type tag"),
+        (bytes([REQUEST_TAG, VERSION + 1]) + b"\x00\x00\x00\x00", "version"),
+        (REQUEST_HEADER + b"\x00\x00\x00\x05abc", "truncated"),
+        (REQUEST_HEADER + b"\x00\x00\x00\x01ab", "trailing"),
     ],
 )
 def test_malformed_requests_are_refused(data: bytes, reason: str) -> None:
@@ -66,7 +71,7 @@ def test_malformed_requests_are_refused(data: bytes, reason: str) -> None:
 
 def test_unknown_status_is_refused() -> None:
     with pytest.raises(DecodeError, match="unknown status 9"):
-        ResponseEnvelope.from_bytes(b"\x71\x01\x09\x00\x00\x00\x00")
+        ResponseEnvelope.from_bytes(RESPONSE_HEADER + b"\x09\x00\x00\x00\x00")
 
 
 def test_error_details_are_bounded_and_never_ok() -> None:
