@@ -7,7 +7,6 @@ are size-limited, and ``/metrics`` serves Prometheus text from the node's regist
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -20,9 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from node.http.errors import ApiError, BadRequest, UnsupportedMediaType
-from node.http.limits import BodyLimitMiddleware
+from node.http.body import read_json_object
+from node.http.errors import ApiError, error_body
+from node.http.internal import InternalErrorMiddleware
+from node.http.limits import DEFAULT_BODY_TIMEOUT_SECONDS, BodyLimitMiddleware
 from node.http.metrics import ApiMetrics, MetricsMiddleware
+from node.http.params import hex_field
 
 logger = logging.getLogger("iomtshare.node.http")
 
@@ -47,7 +49,7 @@ class NodeApi(Protocol):
 
 
 def error_response(status_code: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code)
+    return JSONResponse(error_body(code, message), status_code=status_code)
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -70,49 +72,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail))
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    logger.exception("http handler failed path=%s", request.url.path, exc_info=exc)
-    return error_response(500, "internal", "internal error")
-
-
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object; raises :class:`BadRequest` or
-    :class:`UnsupportedMediaType` (and 413 through the body limit)."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise UnsupportedMediaType("send the body as application/json")
-    body = await request.body()
-    try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise BadRequest("body must be a JSON object")
-    return value
-
-
-def hex_field(document: Mapping[str, Any], name: str) -> bytes:
-    """Decode the hex string ``document[name]``; raises :class:`BadRequest` if absent or bad."""
-    value = document.get(name)
-    if not isinstance(value, str):
-        raise BadRequest(f"field {name!r} must be a hex string")
-    try:
-        return bytes.fromhex(value)
-    except ValueError as exc:
-        raise BadRequest(f"field {name!r} is not valid hex") from exc
-
-
 def build_app(
     node: NodeApi,
     metrics: ApiMetrics,
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS,
     routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The Starlette app serving ``node``; ``metrics.registry`` backs ``/metrics``.
 
     ``routes`` adds the node's further endpoints (explorer, requests, storage) after the three
-    served here; they get the same error handling, body limit and metrics.
+    served here; they get the same error handling, body limits and metrics. A body larger than
+    ``max_body_bytes`` gets 413, one not received within ``body_timeout_seconds`` 408.
     """
 
     async def status(request: Request) -> Response:
@@ -133,14 +105,14 @@ def build_app(
             Route("/metrics", prometheus, methods=["GET"]),
             *routes,
         ],
-        # Metrics outermost, so refused and oversized requests are counted too.
+        # The catch-all outermost, then metrics, so refused, oversized and failed requests
+        # are all counted.
         middleware=[
+            Middleware(InternalErrorMiddleware, metrics=metrics),
             Middleware(MetricsMiddleware, metrics=metrics),
-            Middleware(BodyLimitMiddleware, max_bytes=max_body_bytes),
+            Middleware(
+                BodyLimitMiddleware, max_bytes=max_body_bytes, timeout_seconds=body_timeout_seconds
+            ),
         ],
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            Exception: _internal_error,
-        },
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )

@@ -6,6 +6,13 @@ Every error body has one shape, ``{"error": {"code": "...", "message": "..."}}``
 
 from __future__ import annotations
 
+from typing import Any
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The JSON error shape (``extra`` adds fields such as an ``error_id``)."""
+    return {"error": {"code": code, "message": message, **extra}}
+
 
 class ApiError(Exception):
     """An error answered to the client; subclasses fix the HTTP status and the code."""
@@ -39,6 +46,23 @@ class PayloadTooLarge(ApiError):
 
     status_code = 413
     code = "too_large"
+
+
+class RequestTimeout(ApiError):
+    """The request body did not arrive in time (a stalled or trickling client)."""
+
+    status_code = 408
+    code = "timeout"
+
+
+class TooManyRequests(ApiError):
+    """A bounded resource (a pending area, a per-client quota) is full for now."""
+
+    status_code = 429
+
+    def __init__(self, message: str, code: str = "busy") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TransactionRejected(ApiError):
@@ -110,3 +134,18 @@ class InvalidInput(ApiError):
     def __init__(self, message: str, code: str = "bad_request") -> None:
         super().__init__(message)
         self.code = code
+
+
+def error_for_status(status: int, code: str, message: str) -> ApiError:
+    """The API error for a refusal reported by another layer as an HTTP status and a code."""
+    if status == 403:
+        return Forbidden(message, code)
+    if status == 404:
+        return NotFound(message)
+    if status == 409:
+        return Conflict(message, code)
+    if status == 429:
+        return TooManyRequests(message, code)
+    if status == 503:
+        return Unavailable(message)
+    return InvalidInput(message, code)

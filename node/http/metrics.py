@@ -34,6 +34,11 @@ class ApiMetrics:
             ["route"],
             registry=registry,
         )
+        self.internal_errors = Counter(
+            "iomtshare_http_internal_errors",
+            "Requests that ended in an unexpected exception (a 500 with an error id).",
+            registry=registry,
+        )
 
 
 class MetricsMiddleware:

@@ -12,6 +12,8 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from starlette.applications import Starlette
 
+from node.http import protocol
+
 logger = logging.getLogger("iomtshare.node.http")
 
 
@@ -59,5 +61,6 @@ async def run_http(
     hyper.errorlog = logging.getLogger("iomtshare.node.http.server")
     hyper.graceful_timeout = config.shutdown_grace_seconds
     hyper.read_timeout = config.read_timeout_seconds
+    protocol.install()  # hypercorn's own 4xx answers carry the JSON error shape too
     logger.info("http api starting bind=%s", hyper.bind[0])
     await serve(app, hyper, task_status=task_status)  # type: ignore[arg-type]
