@@ -23,22 +23,12 @@ from consensus.encoding import ItemKind
 from consensus.messages import Submission
 from crypto.errors import DecodeError
 from ledger.transactions import AccessRequest, decode_transaction, tx_id_of
-from node.explorer import audit_json, explorer_routes, hex_param, render
-from node.http import (
-    ApiError,
-    ApiMetrics,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    HttpConfig,
-    InvalidInput,
-    NotFound,
-    Syncing,
-    Unavailable,
-    build_app,
-    run_http,
-)
-from node.http.app import hex_field, read_json_object
+from node.explorer import audit_json, explorer_routes, render
+from node.http import ApiMetrics, HttpConfig, build_app, run_http
+from node.http.body import read_json_object
+from node.http.errors import BadRequest, Conflict, InvalidInput, NotFound, Syncing, Unavailable
+from node.http.errors import error_for_status as api_error
+from node.http.params import hex_field, hex_param, int_field, query_seconds
 from node.inbox import InboxFull
 from node.p2p import P2PError
 from node.storage import PUT_PROTOCOL, StorageRefused
@@ -53,32 +43,6 @@ MAX_WAIT_SECONDS = 60.0
 MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Bound on one node-to-node storage request made while an HTTP client waits.
 PEER_TIMEOUT_SECONDS = 4.0
-
-
-def api_error(status: int, code: str, message: str) -> ApiError:
-    """The API error for a refusal with an HTTP status and a code."""
-    if status == 403:
-        return Forbidden(message, code)
-    if status == 404:
-        return NotFound(message)
-    if status == 409:
-        return Conflict(message, code)
-    if status in (429, 503):
-        return Unavailable(message)
-    return InvalidInput(message, code)
-
-
-def wait_param(request: Request) -> float:
-    raw = request.query_params.get("wait")
-    if raw is None:
-        return 0.0
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise BadRequest("wait must be a number of seconds") from exc
-    if not 0 <= value <= MAX_WAIT_SECONDS:
-        raise BadRequest(f"wait must be within 0..{MAX_WAIT_SECONDS:g} seconds")
-    return value
 
 
 class NodeFacade:
@@ -201,7 +165,7 @@ def service_routes(node: NodeService) -> list[Route]:
 
     async def tx(request: Request) -> Response:
         tx_id = hex_param(request.path_params["tx_id"], "tx_id")
-        deadline = trio.current_time() + wait_param(request)
+        deadline = trio.current_time() + query_seconds(request, "wait", MAX_WAIT_SECONDS)
         ledger = node.require()[0]
         while True:
             stored = ledger.transaction(tx_id)
@@ -224,7 +188,7 @@ def service_routes(node: NodeService) -> list[Route]:
 
     async def request_status(request: Request) -> Response:
         request_id = hex_param(request.path_params["request_id"], "request_id")
-        deadline = trio.current_time() + wait_param(request)
+        deadline = trio.current_time() + query_seconds(request, "wait", MAX_WAIT_SECONDS)
         while True:
             answer = decided(node, request_id)
             if answer is not None:
@@ -249,15 +213,12 @@ def service_routes(node: NodeService) -> list[Route]:
     async def fetch_data(request: Request) -> Response:
         record_id = hex_param(request.path_params["record_id"], "record_id")
         document = await read_json_object(request)
-        timestamp = document.get("timestamp_ms")
-        if not isinstance(timestamp, int) or isinstance(timestamp, bool) or timestamp < 0:
-            raise BadRequest("timestamp_ms must be a non-negative integer")
         fetch = FragmentGet(
             record_id=record_id,
-            requester=hex_param(str(document.get("requester", "")), "requester"),
-            timestamp_ms=timestamp,
-            nonce=hex_param(str(document.get("nonce", "")), "nonce", NONCE_SIZE),
-            signature=hex_param(str(document.get("signature", "")), "signature", 64),
+            requester=hex_field(document, "requester", 32),
+            timestamp_ms=int_field(document, "timestamp_ms"),  # u64 on the wire
+            nonce=hex_field(document, "nonce", NONCE_SIZE),
+            signature=hex_field(document, "signature", 64),
         )
         keeper = node.keeper
         if keeper is None:

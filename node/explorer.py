@@ -22,6 +22,7 @@ from ledger.queries import StoredBlock
 from ledger.records import AuditRecord, RecordEntry
 from ledger.transactions import MemberRole
 from node.http import BadRequest, NotFound
+from node.http.params import hex_param, parse_int, query_int
 
 if TYPE_CHECKING:
     from node.service import NodeService
@@ -46,28 +47,17 @@ def render(value: Any) -> Any:
     return value
 
 
-def hex_param(text: str, name: str, size: int = 32) -> bytes:
-    """A path or query value that must be ``size`` bytes of hex; raises :class:`BadRequest`."""
-    try:
-        value = bytes.fromhex(text)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be hex") from exc
-    if len(value) != size:
-        raise BadRequest(f"{name} must be {size} bytes of hex")
-    return value
+def limit_param(request: Request) -> int:
+    """``?limit=N`` (default 100; 0 means the default; capped at :data:`MAX_LIMIT`)."""
+    return min(query_int(request, "limit", 100) or 100, MAX_LIMIT)
 
 
-def int_param(request: Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"query parameter {name} must be an integer") from exc
-    if value < 0:
-        raise BadRequest(f"query parameter {name} must not be negative")
-    return value
+def height_range(request: Request, head: int) -> tuple[int, int]:
+    """``?from=H&to=H`` as ``start, stop`` with ``start <= height < stop``; ``to`` is capped
+    at the head, so ``stop`` stays a valid height however large ``to`` is."""
+    start = query_int(request, "from", 1) or 1
+    stop = min(query_int(request, "to", head) or head, head) + 1
+    return start, stop
 
 
 def header_json(header: BlockHeader) -> dict[str, Any]:
@@ -130,10 +120,7 @@ def explorer_routes(node: NodeService) -> list[Route]:
     verify_turn = trio.Lock()
 
     async def block_at(request: Request) -> Response:
-        try:
-            height = int(request.path_params["height"])
-        except ValueError as exc:
-            raise BadRequest("height must be an integer") from exc
+        height = parse_int(request.path_params["height"], "height")
         stored = ledger().block(height) if height > 0 else None
         if stored is None:
             raise NotFound(f"no block at height {height}")
@@ -146,11 +133,8 @@ def explorer_routes(node: NodeService) -> list[Route]:
         return JSONResponse(block_json(stored))
 
     async def blocks(request: Request) -> Response:
-        head = ledger().height
-        start = int_param(request, "from", 1) or 1
-        stop = int_param(request, "to", head) or head
-        limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
-        headers = ledger().block_headers(start, stop + 1, limit=limit)
+        start, stop = height_range(request, ledger().height)
+        headers = ledger().block_headers(start, stop, limit=limit_param(request))
         return JSONResponse({"blocks": [header_json(h) for h in headers]})
 
     async def member(request: Request) -> Response:
@@ -193,7 +177,7 @@ def explorer_routes(node: NodeService) -> list[Route]:
         return JSONResponse(record_json(entry))
 
     async def records(request: Request) -> Response:
-        limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
+        limit = limit_param(request)
         owner = request.query_params.get("owner")
         keywords = request.query_params.get("keywords")
         if owner is not None:
@@ -233,7 +217,7 @@ def explorer_routes(node: NodeService) -> list[Route]:
         return JSONResponse({"grants": out})
 
     async def audit(request: Request) -> Response:
-        limit = min(int_param(request, "limit", 100) or 100, MAX_LIMIT)
+        limit = limit_param(request)
         record_id = request.query_params.get("record")
         requester = request.query_params.get("requester")
         if record_id is not None:
@@ -241,9 +225,8 @@ def explorer_routes(node: NodeService) -> list[Route]:
         elif requester is not None:
             found = ledger().audit_by_requester(hex_param(requester, "requester"), limit=limit)
         else:
-            start = int_param(request, "from", 1) or 1
-            stop = int_param(request, "to", ledger().height) or ledger().height
-            found = ledger().audit_by_heights(start, stop + 1, limit=limit)
+            start, stop = height_range(request, ledger().height)
+            found = ledger().audit_by_heights(start, stop, limit=limit)
         return JSONResponse({"audit": [audit_json(a) for a in found]})
 
     async def blacklist(request: Request) -> Response:
