@@ -18,6 +18,8 @@ from typing import Any
 import click
 
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+#: The node process's recursion limit; see ``start``.
+NODE_RECURSION_LIMIT = 4000
 
 
 @click.group()
@@ -35,6 +37,7 @@ def node() -> None:
 @click.option("--log-level", default=None, help="Override config.toml's log_level.")
 def start(home: Path, log_level: str | None) -> None:
     """Run the node in the foreground until SIGINT or SIGTERM."""
+    import py_ecc  # noqa: F401 - imported for its side effect, undone just below
     import trio
 
     from ledger.errors import LedgerError
@@ -44,6 +47,14 @@ def start(home: Path, log_level: str | None) -> None:
     from node.p2p import P2PError
     from node.service import NodeService
 
+    # Importing py_ecc raises the recursion limit to 100,000 for good (its scalar multiplication
+    # recurses once per bit). In Python 3.11 that limit also bounds C-level recursion (json,
+    # repr, pickle), and a few tens of thousands of C frames overflow the 8 MB stack: a segfault
+    # no handler sees. The node needs far less: py_ecc's deepest path (G2 cofactor clearing,
+    # a 636-bit scalar) is ~640 frames. So import it first and put back 4,000, which leaves py_ecc
+    # 6x room and which every C recursion we tried (json, repr, pickle) fits in a thread's stack.
+    # The HTTP body parser does not rely on this: it bounds nesting itself (node.http.body).
+    sys.setrecursionlimit(NODE_RECURSION_LIMIT)
     try:
         identity = load_identity(home)
     except ConfigError as exc:
