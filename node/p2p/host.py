@@ -252,6 +252,13 @@ class P2PHost:
         # own, and its cancellation path skips closing it (the cleanup awaits are cancelled
         # too). Closing the host explicitly, shielded, is what really releases the port.
         with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_GRACE_SECONDS) as scope:
+            # Listeners first. The swarm closes its connections before its listeners, and by
+            # now the cancellation has stopped its task manager: a peer that sees its link
+            # drop dials straight back, the still-open listener accepts, and registering that
+            # connection fails with a LifecycleError traceback in the log. (A second close by
+            # the swarm is a no-op.)
+            for listener in list(self._swarm.listeners.values()):
+                await listener.close()
             await self._host.close()
         if scope.cancelled_caught:
             logger.warning("p2p host close timed out after %ss", _CLOSE_GRACE_SECONDS)
