@@ -17,7 +17,7 @@ from crypto.tpre import generate_user_key
 from ledger.transactions import Grant, KeyUpdate, MemberRole, RegisterMember, decode_transaction
 from tests.node.app_world import AppWorld, Member
 from tests.node.lagging_node import StubService, api_client, post_tx
-from tests.node.p2p_testing import trio_test
+from tests.node.p2p.p2p_testing import trio_test
 
 
 def resigned(world: AppWorld, raw: bytes, key: SigningKey, **changes: Any) -> bytes:

@@ -20,7 +20,7 @@ from node.http import (
     build_app,
     run_http,
 )
-from tests.node.p2p_testing import PATIENCE, all_tasks, trio_test
+from tests.node.p2p.p2p_testing import PATIENCE, all_tasks, trio_test
 
 
 class FakeNode:

@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from node.inbox import Inbox, InboxFull
-from tests.node.p2p_testing import trio_test
+from tests.node.p2p.p2p_testing import trio_test
 
 
 @trio_test

@@ -17,7 +17,7 @@ from ledger.transactions import MemberRole, RegisterMember, member_id_for
 from node.home import load_identity
 from node.service import NodeService
 from testnet.layout import create_network
-from tests.node.p2p_testing import PATIENCE, trio_test
+from tests.node.p2p.p2p_testing import PATIENCE, trio_test
 
 
 def register_tx(chain_id: str, authority: SigningKey) -> tuple[bytes, bytes]:

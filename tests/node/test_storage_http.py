@@ -23,7 +23,7 @@ from node.client.session import Session
 from node.home import load_identity
 from node.service import NodeService
 from testnet.layout import create_network
-from tests.node.p2p_testing import PATIENCE, trio_test
+from tests.node.p2p.p2p_testing import PATIENCE, trio_test
 
 
 @trio_test

@@ -14,7 +14,7 @@ from dataclasses import replace
 import trio
 
 from node.p2p import FrameReader, P2PError, P2PHost
-from tests.node.p2p_testing import (
+from tests.node.p2p.p2p_testing import (
     ECHO,
     PATIENCE,
     TEST_CONFIG,

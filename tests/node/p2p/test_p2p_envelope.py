@@ -26,7 +26,7 @@ from node.p2p.envelope import (
     Status,
 )
 
-VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "node_p2p_envelopes.json"
+VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "node_p2p_envelopes.json"
 REGENERATE = os.environ.get("IOMTSHARE_REGEN_VECTORS") == "1"
 REQUEST_HEADER = bytes([REQUEST_TAG, VERSION])
 RESPONSE_HEADER = bytes([RESPONSE_TAG, VERSION])

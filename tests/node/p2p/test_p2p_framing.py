@@ -9,7 +9,7 @@ from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 
 from node.p2p.errors import FrameTooLarge, StreamBroken
 from node.p2p.framing import read_frame, write_frame
-from tests.node.p2p_testing import trio_test
+from tests.node.p2p.p2p_testing import trio_test
 
 
 class MemoryStream:

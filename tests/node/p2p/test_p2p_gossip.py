@@ -12,7 +12,7 @@ from node.p2p import (
     GossipSettings,
     GossipTooLarge,
 )
-from tests.node.p2p_testing import (
+from tests.node.p2p.p2p_testing import (
     PATIENCE,
     TEST_CONFIG,
     TOPIC,

@@ -17,7 +17,7 @@ from node.p2p import (
     RemoteError,
     StreamBroken,
 )
-from tests.node.p2p_testing import (
+from tests.node.p2p.p2p_testing import (
     ECHO,
     PATIENCE,
     TEST_CONFIG,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.p2p.reconnect import StalePubsubStreamReaper
-from tests.node.p2p_testing import peer_id_for, seeded_key, trio_test
+from tests.node.p2p.p2p_testing import peer_id_for, seeded_key, trio_test
 
 PEER = peer_id_for(seeded_key(1))
 

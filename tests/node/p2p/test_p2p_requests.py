@@ -19,7 +19,7 @@ from node.p2p import (
     Status,
 )
 from node.p2p.framing import read_frame
-from tests.node.p2p_testing import (
+from tests.node.p2p.p2p_testing import (
     ECHO,
     PATIENCE,
     TEST_CONFIG,

@@ -12,7 +12,7 @@ from libp2p.peer.id import ID
 
 from node.p2p import FrameReader, P2PHost, PeerRefused
 from node.p2p.framing import PREFIX
-from tests.node.p2p_testing import (
+from tests.node.p2p.p2p_testing import (
     PATIENCE,
     TEST_CONFIG,
     host_group,
