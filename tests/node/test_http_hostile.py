@@ -19,7 +19,7 @@ import trio
 from prometheus_client import CollectorRegistry
 
 from node.http import ApiMetrics, HttpConfig, build_app, run_http
-from tests.node.p2p_testing import PATIENCE, trio_test
+from tests.node.p2p.p2p_testing import PATIENCE, trio_test
 from tests.node.test_http_api import FakeNode
 
 JSON = {"content-type": "application/json"}
