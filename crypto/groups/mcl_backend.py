@@ -18,8 +18,10 @@ Hashing to G1 runs in mcl itself: pymcl does not wrap mcl's RFC 9380 settings, s
 :class:`_MclHasher` reaches them through mcl's C API, which pymcl's extension module exports
 (``mclBn_setMapToMode`` and ``mclBnG1_setDst``). Hashing to G2 stays in Python: mcl's G2 DST
 setting gave results that differ from RFC 9380 for every DST but the RFC's own test DST, and
-G2 hashing is only used for a few fixed generators. The mode is process-wide
-and the DST a library global, so every hash sets the DST it needs under a lock. mcl takes DSTs
+G2 hashing is only used for a few fixed generators. The mode and the DST are globals of the
+mcl library, one per process, so there is one :class:`_MclHasher` per process too, shared by
+every :class:`MclGroup`: its record of the DST last set is then the truth, and each hash sets
+the DST it needs (when it differs) under the same lock as the hash itself. mcl takes DSTs
 of at most 64 bytes; a longer one is hashed by the Python path (same result, about 4x slower),
 so the project's own DSTs stay within 64 bytes. A known-answer
 check runs first; if the C API is missing or answers wrongly, the backend falls back to the
@@ -57,7 +59,11 @@ _KNOWN_X = int(
 
 
 class _MclHasher:
-    """mcl's own RFC 9380 hash with a per-call DST (see the module docstring)."""
+    """mcl's own RFC 9380 hash with a per-call DST (see the module docstring).
+
+    Made once per process (``_HASHER``): a second instance would set mcl's global DST behind
+    the first one's record of it.
+    """
 
     def __init__(self) -> None:
         lib = ctypes.CDLL(pymcl._pymcl.__file__)
@@ -91,6 +97,11 @@ def _load_hasher() -> _MclHasher | None:
         return _MclHasher()
     except (OSError, AttributeError, RuntimeError):
         return None
+
+
+# Made while the module is imported, which Python does once under its import lock, so no two
+# threads can each make one (see _MclHasher).
+_HASHER = _load_hasher()
 
 
 def _fr(k: int) -> pymcl.Fr:
@@ -295,7 +306,7 @@ class MclGroup(Group):
         self._z = MclGT(pymcl.pairing(pymcl.g1, pymcl.g2))
         self._z_table = _FixedBaseTable(self._z._e, pymcl.GT, operator.mul)
         self._g2_table = _FixedBaseTable(pymcl.g2, pymcl.G2, operator.add)
-        self._hasher = _load_hasher()
+        self._hasher = _HASHER
         self._native = load_native()
         # e(P, g2) is the owner's decryption and the node's per-record e(C1, g2).
         self._g2_lines = None if self._native is None else MclPreparedG2(self._native, self._g2)

@@ -136,6 +136,27 @@ def test_hash_to_g1_is_domain_separated(mcl: Group) -> None:
     assert mcl.hash_to_g1(b"m", b"DST-A") == mcl.hash_to_g1(b"m", b"DST-A")
 
 
+def test_two_mcl_groups_hash_under_their_own_dst(mcl: Group, pyecc: Group) -> None:
+    """mcl keeps one DST for the whole process: a second group object must not hash under
+    whatever DST the first one left set, nor make the first hash under its own."""
+    from crypto.groups.mcl_backend import MclGroup
+
+    vectors = json.loads((VECTORS / "rfc9380_h2c.json").read_text())["G1"]
+    rfc_dst = vectors["dst"].encode()
+    case = vectors["cases"][0]
+    other = MclGroup()
+    assert other is not mcl
+    ours = b"iomtshare-test-DST-A"
+    for first, second in ((mcl, other), (other, mcl), (mcl, mcl), (other, other)):
+        for _ in range(2):
+            assert bytes(first.hash_to_g1(b"m", ours)) == bytes(pyecc.hash_to_g1(b"m", ours))
+            point = second.hash_to_g1(case["msg"].encode(), rfc_dst)
+            assert bytes(point)[1:] == int(case["x"], 16).to_bytes(48, "big")[1:]
+    third = MclGroup()  # making a group (its known-answer check) sets the DST too
+    assert bytes(mcl.hash_to_g1(b"m", ours)) == bytes(pyecc.hash_to_g1(b"m", ours))
+    assert bytes(third.hash_to_g1(b"m", ours)) == bytes(pyecc.hash_to_g1(b"m", ours))
+
+
 def _off_subgroup_g1() -> bytes:
     # (0, 2) lies on y^2 = x^3 + 4 but has order 3, so it is outside the order-r subgroup.
     return bytes([0x80]) + bytes(47)
