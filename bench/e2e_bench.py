@@ -30,6 +30,17 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import Progress, Report, format_table, quiet
+from client import MemberKeys, NodeClient
+from client.authority import register_member
+from client.member import publish_tpre_key
+from client.owner import grant_access, put_file
+from client.requester import (
+    fetch_and_decrypt,
+    open_metadata,
+    request_access,
+    wait_decision,
+)
+from client.session import Session
 from crypto.groups import Group, load_group
 from crypto.sealing import BoxSecretKey
 from crypto.tpre import (
@@ -45,17 +56,6 @@ from crypto.tpre import (
     verify_shares_batch,
 )
 from ledger.transactions import MemberRole
-from node.client import MemberKeys, NodeClient
-from node.client.authority import register_member
-from node.client.member import publish_tpre_key
-from node.client.owner import grant_access, put_file
-from node.client.requester import (
-    fetch_and_decrypt,
-    open_metadata,
-    request_access,
-    wait_decision,
-)
-from node.client.session import Session
 from testnet.launcher import stop, up
 from testnet.layout import Network, load_network
 

@@ -33,11 +33,11 @@ key_option = click.option(
 
 def _authority_key(path: Path) -> SigningKey:
     from crypto.signing import SigningKey
-    from node.config import ConfigError, load_secret
+    from ledger.keyfiles import KeyFileError, load_secret
 
     try:
         return SigningKey(load_secret(path))
-    except ConfigError as exc:
+    except KeyFileError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -56,7 +56,7 @@ def authority() -> None:
 def init(key_file: Path, force: bool, as_json: bool) -> None:
     """Create an authority key; its public key goes into a genesis."""
     from crypto.signing import SigningKey
-    from node.config import save_secret
+    from ledger.keyfiles import save_secret
 
     if key_file.exists() and not force:
         raise click.ClickException(f"{key_file} exists; pass --force to replace it")
@@ -88,9 +88,9 @@ def register(
     as_json: bool,
 ) -> None:
     """Register the member described by MEMBER_FILE (its member.json or directory)."""
-    from node.client import MemberPublic
-    from node.client.authority import register_member
-    from node.client.keystore import parse_role
+    from client import MemberPublic
+    from client.authority import register_member
+    from client.keystore import parse_role
 
     key = _authority_key(key_file)
     with client_errors():
@@ -127,7 +127,7 @@ def attributes(
     as_json: bool,
 ) -> None:
     """Replace MEMBER_ID's attributes (appended to its attribute-change chain)."""
-    from node.client.authority import change_attributes
+    from client.authority import change_attributes
 
     key = _authority_key(key_file)
     member = hex_id(member_id, "member id")

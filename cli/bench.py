@@ -56,7 +56,7 @@ def _bench_errors() -> Iterator[None]:
     """A step the benchmark drives failed (a process, the testnet, a request): a one-line
     reason and exit status 1 instead of a traceback."""
     from bench.report import BenchError
-    from node.client.errors import ClientError
+    from client.errors import ClientError
     from testnet.launcher import LaunchError
     from testnet.layout import LayoutError
 

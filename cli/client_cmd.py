@@ -24,7 +24,7 @@ from cli.common import (
 )
 
 if TYPE_CHECKING:
-    from node.client import MemberKeys
+    from client import MemberKeys
 
 member_option = click.option(
     "--member",
@@ -41,8 +41,8 @@ def _member_id(value: str) -> bytes:
     """A member id in hex, or a path to a member directory / member.json."""
     path = Path(value)
     if path.exists():
-        from node.client import MemberPublic
-        from node.client.errors import KeyStoreError
+        from client import MemberPublic
+        from client.errors import KeyStoreError
 
         try:
             return MemberPublic.load(path).member_id
@@ -70,9 +70,9 @@ def client() -> None:
 @json_option
 def keygen(member_dir: Path, role: str, force: bool, backend: str | None, as_json: bool) -> None:
     """Create a member's Ed25519, X25519 and threshold-PRE keys in --member."""
+    from client import MemberKeys, save_member
+    from client.keystore import parse_role
     from crypto.groups import load_group
-    from node.client import MemberKeys, save_member
-    from node.client.keystore import parse_role
 
     with client_errors():
         keys = MemberKeys.generate(load_group(backend), parse_role(role))
@@ -86,8 +86,8 @@ def keygen(member_dir: Path, role: str, force: bool, backend: str | None, as_jso
 
 
 def _load(member_dir: Path, backend: str | None) -> MemberKeys:
+    from client import load_member
     from crypto.groups import load_group
-    from node.client import load_member
 
     return load_member(member_dir, load_group(backend))
 
@@ -102,7 +102,7 @@ def publish_key(
     member_dir: Path, node_url: str, timeout: float, backend: str | None, as_json: bool
 ) -> None:
     """Publish this member's TPRE public key on chain (once, after registration)."""
-    from node.client.member import publish_tpre_key
+    from client.member import publish_tpre_key
 
     with open_session(node_url, backend) as session:
         keys = _load(member_dir, backend)
@@ -135,7 +135,7 @@ def put(
     as_json: bool,
 ) -> None:
     """Encrypt FILE, store its fragments on the nodes and publish it as a record."""
-    from node.client.owner import put_file
+    from client.owner import put_file
 
     data = file.read_bytes()
     with open_session(node_url, backend) as session:
@@ -177,7 +177,7 @@ def grant(
     as_json: bool,
 ) -> None:
     """Grant GRANTEE (member id, or its member directory) access to RECORD_ID."""
-    from node.client.owner import grant_access
+    from client.owner import grant_access
 
     record, member = hex_id(record_id, "record id"), _member_id(grantee)
     with open_session(node_url, backend) as session:
@@ -212,7 +212,7 @@ def revoke(
     as_json: bool,
 ) -> None:
     """Withdraw GRANTEE's access to RECORD_ID."""
-    from node.client.owner import revoke_access
+    from client.owner import revoke_access
 
     record, member = hex_id(record_id, "record id"), _member_id(grantee)
     with open_session(node_url, backend) as session:
@@ -241,7 +241,7 @@ def request(
 
     Exits with status 1 if the request is denied.
     """
-    from node.client.requester import request_access, wait_decision
+    from client.requester import request_access, wait_decision
 
     record = hex_id(record_id, "record id")
     with open_session(node_url, backend) as session:
@@ -279,7 +279,7 @@ def fetch(
     as_json: bool,
 ) -> None:
     """Fetch RECORD_ID granted by REQUEST_ID, decrypt it, check its digest, write --output."""
-    from node.client.requester import fetch_and_decrypt, wait_decision
+    from client.requester import fetch_and_decrypt, wait_decision
 
     record = hex_id(record_id, "record id")
     hex_id(request_id, "request id")

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from node.client.session import Session
+    from client.session import Session
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -113,9 +113,9 @@ backend_option = click.option(
 @contextmanager
 def open_session(node_url: str, backend: str | None) -> Iterator[Session]:
     """A client session on ``node_url``; client errors inside become clean CLI errors."""
+    from client import NodeClient
+    from client.session import Session
     from crypto.groups import load_group
-    from node.client import NodeClient
-    from node.client.session import Session
 
     with client_errors(), NodeClient(node_url) as client:
         yield Session(client, load_group(backend))
@@ -124,7 +124,7 @@ def open_session(node_url: str, backend: str | None) -> Iterator[Session]:
 @contextmanager
 def client_errors() -> Iterator[None]:
     """Turn the client's typed errors into ``click.ClickException`` (exit status 1)."""
-    from node.client.errors import ClientError
+    from client.errors import ClientError
     from testnet.layout import LayoutError
 
     try:

@@ -13,7 +13,7 @@ from cli.common import client_errors, emit, hex_id, json_option, node_option
 
 @contextmanager
 def _client(node_url: str) -> Iterator[Any]:
-    from node.client import NodeClient
+    from client import NodeClient
 
     with client_errors(), NodeClient(node_url) as client:
         yield client
@@ -98,7 +98,7 @@ def record(record_id: str, node_url: str, as_json: bool) -> None:
 @json_option
 def records(owner: str | None, keywords: tuple[str, ...], node_url: str, as_json: bool) -> None:
     """Find records by owner, or by their keywords (matched through H(keywords))."""
-    from node.client.metadata import keywords_hash
+    from client.metadata import keywords_hash
 
     if (owner is None) == (not keywords):
         raise click.UsageError("give either --owner or --keyword")

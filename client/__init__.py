@@ -1,10 +1,14 @@
 """Client side of the node HTTP API (docs/http-api.md): a typed HTTP client, a member's local
 key store and the sharing flows (register, put, grant, revoke, request, fetch and decrypt).
 
-The CLI and the benchmarks call this package; nothing here runs inside a node.
+The CLI, the benchmarks and the testnet launcher call this package; nothing here runs inside a
+node. It depends only on :mod:`ledger` and :mod:`crypto`: what it shares with the node (the
+transactions, the signed data fetch of :mod:`ledger.fetch`, the key files of
+:mod:`ledger.keyfiles`) lives there, so the client never imports ``node`` and the node never
+imports the client (``tests/client/test_layering.py``).
 """
 
-from node.client.errors import (
+from client.errors import (
     AccessDenied,
     ClientError,
     ConnectionFailed,
@@ -13,8 +17,8 @@ from node.client.errors import (
     NodeError,
     WaitTimeout,
 )
-from node.client.http import NodeClient
-from node.client.keystore import MemberKeys, MemberPublic, load_member, save_member
+from client.http import NodeClient
+from client.keystore import MemberKeys, MemberPublic, load_member, save_member
 
 __all__ = [
     "AccessDenied",

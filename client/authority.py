@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from client.errors import IntegrityError
+from client.keystore import MemberPublic
+from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from crypto.signing import SigningKey
 from ledger.transactions import AttributeChange, MemberRole, RegisterMember
-from node.client.errors import IntegrityError
-from node.client.keystore import MemberPublic
-from node.client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 
 
 def register_member(

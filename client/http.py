@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from node.client.errors import ConnectionFailed, NodeError
+from client.errors import ConnectionFailed, NodeError
 
 DEFAULT_TIMEOUT = 10.0
 #: The API caps one long poll at 60 s; the client waits longer by polling again.

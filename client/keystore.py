@@ -7,8 +7,9 @@ Layout::
     MEMBER/tpre_key      the threshold-PRE secret (crypto.tpre UserSecretKey canonical bytes)
     MEMBER/member.json   the public half: member id, keys, TPRE public key, suggested role
 
-Secret files are mode 0600 and replaced atomically; ``member.json`` is what a member hands the
-authority to be registered. Errors are :class:`KeyStoreError`.
+Secret files are mode 0600 and replaced atomically (:mod:`ledger.keyfiles`, as in node homes);
+``member.json`` is what a member hands the authority to be registered. Errors are
+:class:`KeyStoreError`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client.errors import KeyStoreError
 from crypto.errors import DecodeError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from crypto.tpre import UserPublicKey, UserSecretKey, generate_user_key
+from ledger.keyfiles import KeyFileError, load_secret, save_secret, write_atomic
 from ledger.transactions import MemberRole, member_id_for
-from node.client.errors import KeyStoreError
-from node.config import ConfigError, load_secret, save_secret, write_atomic
 
 SIGNING_KEY_FILE = "member_key"
 BOX_KEY_FILE = "box_key"
@@ -155,7 +156,7 @@ def save_member(directory: str | Path, keys: MemberKeys, *, overwrite: bool = Fa
         write_atomic(root / TPRE_KEY_FILE, keys.tpre_secret.to_bytes(), mode=0o600)
         text = json.dumps(keys.public().to_json(), indent=2) + "\n"
         write_atomic(root / PUBLIC_FILE, text.encode())
-    except (OSError, ConfigError) as exc:
+    except (OSError, KeyFileError) as exc:
         raise KeyStoreError(f"cannot write member keys to {root}: {exc}") from exc
     return root / PUBLIC_FILE
 
@@ -168,7 +169,7 @@ def load_member(directory: str | Path, group: Group) -> MemberKeys:
         signing = SigningKey(load_secret(root / SIGNING_KEY_FILE))
         box = BoxSecretKey(load_secret(root / BOX_KEY_FILE))
         tpre = UserSecretKey.from_bytes(group, (root / TPRE_KEY_FILE).read_bytes())
-    except ConfigError as exc:
+    except KeyFileError as exc:
         raise KeyStoreError(str(exc)) from exc
     except OSError as exc:
         raise KeyStoreError(f"cannot read {root / TPRE_KEY_FILE}: {exc.strerror}") from exc

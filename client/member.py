@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from client.keystore import MemberKeys
+from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from ledger.transactions import KeyUpdate
-from node.client.keystore import MemberKeys
-from node.client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 
 
 def publish_tpre_key(

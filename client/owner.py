@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from client.keystore import MemberKeys
+from client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
+from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from crypto import aead
 from crypto.storage import StorageCommitment, encode
 from crypto.tpre import Grant as TpreGrant
 from crypto.tpre import encrypt_to_owner, make_grant
 from ledger.transactions import Grant, PutRecord, Revoke
-from node.client.keystore import MemberKeys
-from node.client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
-from node.client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 
 DEFAULT_ACCESS_LIMIT = 100
 #: Grants last a year unless the owner says otherwise.
@@ -67,8 +67,8 @@ def put_file(
     """Encrypt, erasure-code and publish ``data`` as a new record of ``owner``.
 
     Waits for the PutRecord to commit, then posts the fragments. Raises the client's errors
-    (:class:`~node.client.errors.NodeError` for a refused transaction or fragment upload,
-    :class:`~node.client.errors.WaitTimeout` if the record does not commit in time).
+    (:class:`~client.errors.NodeError` for a refused transaction or fragment upload,
+    :class:`~client.errors.WaitTimeout` if the record does not commit in time).
     """
     if access_limit < 1:
         raise ValueError("access limit must be at least 1")

@@ -14,25 +14,26 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import aead
-from crypto.errors import CryptoError
-from crypto.policy.hash_tree import attribute_hash
-from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
-from ledger.transactions import AccessRequest
-from node.client.errors import (
+from client.errors import (
     AccessDenied,
     ConnectionFailed,
     IntegrityError,
     NodeError,
     WaitTimeout,
 )
-from node.client.http import MAX_SERVER_WAIT
-from node.client.keystore import MemberKeys
-from node.client.metadata import RecordMetadata, file_digest
-from node.client.session import RETRY_PAUSE, Session, now_ms
-from node.wire import fetch_signing_payload
+from client.http import MAX_SERVER_WAIT
+from client.keystore import MemberKeys
+from client.metadata import RecordMetadata, file_digest
+from client.session import RETRY_PAUSE, Session, now_ms
+from crypto import aead
+from crypto.errors import CryptoError
+from crypto.policy.hash_tree import attribute_hash
+from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
+from ledger.fetch import NONCE_SIZE, SignedFetch
+from ledger.transactions import AccessRequest
 
-NONCE_SIZE = 16
+#: Bytes of an AccessRequest's nonce (the ledger encodes it as a fixed 16-byte field).
+REQUEST_NONCE_SIZE = 16
 DEFAULT_DECISION_TIMEOUT = 60.0
 
 
@@ -90,7 +91,7 @@ def request_access(
         keywords_hash=keywords,
         attribute_hashes=tuple(sorted(attribute_hash(a) for a in attributes)),
         timestamp_ms=now_ms(),
-        nonce=secrets.token_bytes(NONCE_SIZE),
+        nonce=secrets.token_bytes(REQUEST_NONCE_SIZE),
     )
     return session.submit(session.sign(tx, requester.signing_key))
 
@@ -142,19 +143,16 @@ def open_metadata(
 
 def fetch_ciphertext(session: Session, requester: MemberKeys, record_id: bytes) -> bytes:
     """Ask the node for the record's bulk ciphertext with a fresh signed data request."""
-    timestamp = now_ms()
-    nonce = secrets.token_bytes(NONCE_SIZE)
-    payload = fetch_signing_payload(
-        session.chain_id, record_id, requester.member_id, timestamp, nonce
+    fetch = SignedFetch.sign(
+        requester.signing_key,
+        session.chain_id,
+        record_id,
+        requester.member_id,
+        now_ms(),
+        secrets.token_bytes(NONCE_SIZE),
     )
-    body = {
-        "requester": requester.member_id.hex(),
-        "timestamp_ms": timestamp,
-        "nonce": nonce.hex(),
-        "signature": requester.signing_key.sign(payload).hex(),
-    }
     try:
-        return session.client.fetch_data(record_id, body)
+        return session.client.fetch_data(record_id, fetch.to_json())
     except NodeError as exc:
         if exc.status in (401, 403):
             raise AccessDenied(f"the node refused the data: {exc.message}") from exc

@@ -1,7 +1,7 @@
 """A client session: one node, the pairing group, the chain's genesis and transaction helpers.
 
-Flows (:mod:`node.client.authority`, :mod:`node.client.owner`, :mod:`node.client.requester`)
-take a :class:`Session`, so one HTTP connection pool and one fetched genesis serve many calls.
+Flows (:mod:`client.authority`, :mod:`client.owner`, :mod:`client.requester`) take a
+:class:`Session`, so one HTTP connection pool and one fetched genesis serve many calls.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from typing import Any, TypeVar
 
+from client.errors import ConnectionFailed, IntegrityError, NodeError, WaitTimeout
+from client.http import MAX_SERVER_WAIT, NodeClient
 from crypto.errors import CryptoError
 from crypto.groups import Group
 from crypto.hashing import DIGEST_SIZE
@@ -17,8 +19,6 @@ from crypto.signing import SigningKey
 from crypto.tpre import UserPublicKey
 from ledger.genesis import Genesis
 from ledger.transactions import Transaction
-from node.client.errors import ConnectionFailed, IntegrityError, NodeError, WaitTimeout
-from node.client.http import MAX_SERVER_WAIT, NodeClient
 
 T = TypeVar("T", bound=Transaction)
 

@@ -26,7 +26,7 @@ range       package                 used
 0xD0-0xDF   consensus.simulation    simulator stand-ins
 0xE0-0xE7   node.wire               node-to-node wire formats
 0xE8-0xEF   node.p2p                request/response envelopes
-0xF0-0xFF   node.client             client-side records
+0xF0-0xFF   client                  client-side records (the client library)
 ==========  ======================  ================================================
 
 History: until encoding version 2 of their types, policy (0x50-0x51), dual (0x52-0x5F), storage
@@ -57,7 +57,7 @@ RANGES: tuple[tuple[str, range], ...] = (
     ("consensus.simulation", range(0xD0, 0xE0)),
     ("node.wire", range(0xE0, 0xE8)),
     ("node.p2p", range(0xE8, 0xF0)),
-    ("node.client", range(0xF0, 0x100)),
+    ("client", range(0xF0, 0x100)),
 )
 
 
@@ -238,5 +238,5 @@ NODE_FRAME_BATCH = _tag(0xE5, "node.wire.FrameBatch")
 P2P_REQUEST_ENVELOPE = _tag(0xE8, "node.p2p.envelope.RequestEnvelope")
 P2P_RESPONSE_ENVELOPE = _tag(0xE9, "node.p2p.envelope.ResponseEnvelope")
 
-# node.client
-CLIENT_RECORD_METADATA = _tag(0xF0, "node.client.metadata.RecordMetadata")
+# client
+CLIENT_RECORD_METADATA = _tag(0xF0, "client.metadata.RecordMetadata")

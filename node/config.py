@@ -8,16 +8,18 @@ Layout (DESIGN 6)::
     HOME/box_key         32-byte X25519 secret: opens sealed re-key and domain-key shares
     HOME/data/           LevelDB ledger and stored fragments
 
-Key files are raw bytes written with mode 0600 and replaced atomically.
+Key files are read and written by :mod:`ledger.keyfiles` (raw bytes, mode 0600, replaced
+atomically), which the client library's key store shares.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ledger.keyfiles import write_atomic
 
 CONFIG_FILE = "config.toml"
 GENESIS_FILE = "genesis.json"
@@ -119,18 +121,6 @@ def _toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {type(value).__name__} to config.toml")
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def save_config(home: Path, config: NodeConfig) -> None:
     home.mkdir(parents=True, exist_ok=True)
     write_atomic(home / CONFIG_FILE, config.to_toml().encode())
@@ -144,20 +134,3 @@ def load_config(home: Path) -> NodeConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     return NodeConfig.from_toml(text)
 
-
-def save_secret(path: Path, secret: bytes) -> None:
-    """Write a 32-byte key file readable only by its owner."""
-    if len(secret) != 32:
-        raise ConfigError(f"{path.name}: a key file holds exactly 32 bytes")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, secret, mode=0o600)
-
-
-def load_secret(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read key file {path}: {exc.strerror}") from exc
-    if len(data) != 32:
-        raise ConfigError(f"key file {path} must hold 32 bytes, found {len(data)}")
-    return data

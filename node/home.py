@@ -18,6 +18,7 @@ from consensus import Timeouts
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
+from ledger.keyfiles import KeyFileError, load_secret
 from node.config import (
     BOX_KEY_FILE,
     GENESIS_FILE,
@@ -25,7 +26,6 @@ from node.config import (
     ConfigError,
     NodeConfig,
     load_config,
-    load_secret,
 )
 
 
@@ -57,8 +57,11 @@ def load_identity(home: Path) -> NodeIdentity:
         raise ConfigError(f"cannot read {home / GENESIS_FILE}: {exc.strerror}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{home / GENESIS_FILE} is not a valid genesis: {exc}") from exc
-    node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
-    box_key = BoxSecretKey(load_secret(home / BOX_KEY_FILE))
+    try:
+        node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
+        box_key = BoxSecretKey(load_secret(home / BOX_KEY_FILE))
+    except KeyFileError as exc:
+        raise ConfigError(str(exc)) from exc
     own = bytes(node_key.verify_key)
     index = next((n.index for n in genesis.nodes if n.verify_key == own), None)
     if index is None:

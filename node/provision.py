@@ -15,6 +15,7 @@ from pathlib import Path
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis, NodeInfo
+from ledger.keyfiles import save_secret, write_atomic
 from node.config import (
     BOX_KEY_FILE,
     CONFIG_FILE,
@@ -23,8 +24,6 @@ from node.config import (
     ConfigError,
     NodeConfig,
     save_config,
-    save_secret,
-    write_atomic,
 )
 
 

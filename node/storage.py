@@ -32,6 +32,7 @@ import trio
 from crypto.errors import DecodeError, VerificationError
 from crypto.signing import VerifyKey
 from crypto.storage import CorruptFragmentError, Fragment, StorageCommitment, StorageError, rebuild
+from ledger.fetch import fetch_signing_payload
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from node.localstore import LocalStore
@@ -39,7 +40,7 @@ from node.p2p import P2PError
 from node.pending_fragments import CandidateConflict, PendingFull
 from node.refusals import StorageRefused as StorageRefused  # callers import it from here
 from node.refusals import most_common, peer_refusal
-from node.wire import FragmentGet, FragmentPut, fetch_signing_payload
+from node.wire import FragmentGet, FragmentPut
 
 logger = logging.getLogger("iomtshare.node.storage")
 

@@ -6,8 +6,9 @@
 * :class:`FragmentPut` / :class:`FragmentGet`: the two storage protocols between nodes.
 * :class:`ShareList`: the re-encryption shares a granted result was combined from.
 * :class:`FrameBatch`: consensus frames sent to one peer in one request (:mod:`node.peer_links`).
-* :func:`fetch_signing_payload`: what a requester signs to be served a record's bulk data (the
-  client signs it, every node checks it).
+
+What a requester signs to be served a record's bulk data is :mod:`ledger.fetch`, shared with the
+client library; :class:`FragmentGet` carries that signed fetch from node to node.
 
 Type tags 0xE0-0xE7 belong to this module (see :mod:`crypto.tags`).
 """
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from consensus.messages import AuthVote, ElectionVote
 from crypto import tags
 from crypto.codec import Reader, Writer, parse
-from crypto.hashing import DIGEST_SIZE, digest
+from crypto.hashing import DIGEST_SIZE
 from crypto.signing import SIGNATURE_SIZE
+from ledger.fetch import NONCE_SIZE
 
 TAG_BLOCK_EVIDENCE = tags.NODE_BLOCK_EVIDENCE
 TAG_FRAGMENT_PUT = tags.NODE_FRAGMENT_PUT
@@ -29,8 +31,6 @@ TAG_SHARE_LIST = tags.NODE_SHARE_LIST
 TAG_FRAME_BATCH = tags.NODE_FRAME_BATCH
 VERSION = 1
 
-NONCE_SIZE = 16
-FETCH_SIGNATURE_TAG = b"iomtshare/node/fetch/v1"
 MAX_VOTES = 0xFFFF
 MAX_BATCH_FRAMES = 4096
 
@@ -156,16 +156,3 @@ class FragmentGet:
 
         return parse(data, "fragment get", body)
 
-
-def fetch_signing_payload(
-    chain_id: str, record_id: bytes, requester: bytes, timestamp_ms: int, nonce: bytes
-) -> bytes:
-    """What a requester signs to be served a record's bulk data."""
-    return digest(
-        FETCH_SIGNATURE_TAG,
-        chain_id.encode("utf-8"),
-        record_id,
-        requester,
-        timestamp_ms.to_bytes(8, "big"),
-        nonce,
-    )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.client import ClientError, NodeClient
+from client import ClientError, NodeClient
 from testnet.layout import Network, create_network, load_network
 
 PID_FILE = "node.pid"

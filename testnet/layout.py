@@ -30,14 +30,8 @@ from typing import Any
 from crypto.errors import DecodeError
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
-from node.config import (
-    GENESIS_FILE,
-    ConfigError,
-    NodeConfig,
-    load_secret,
-    save_secret,
-    write_atomic,
-)
+from ledger.keyfiles import KeyFileError, load_secret, save_secret, write_atomic
+from node.config import GENESIS_FILE, NodeConfig
 from node.provision import NodeKeys, write_node_home
 
 NETWORK_FILE = "network.json"
@@ -100,7 +94,7 @@ class Network:
         """The authority's signing key; raises :class:`LayoutError` if the file is bad."""
         try:
             return SigningKey(load_secret(self.authority_key_path))
-        except ConfigError as exc:
+        except KeyFileError as exc:
             raise LayoutError(str(exc)) from exc
 
     def node(self, index: int) -> NodeEndpoint:

@@ -36,6 +36,8 @@ from crypto.tpre import (
     verify_rekey_share,
     verify_shares_batch,
 )
+from ledger.fetch import fetch_signing_payload
+from ledger.keyfiles import load_secret
 from ledger.transactions import (
     AccessRequest,
     AttributeChange,
@@ -47,8 +49,6 @@ from ledger.transactions import (
     Transaction,
     decode_transaction,
 )
-from node.config import load_secret
-from node.wire import fetch_signing_payload
 from testnet.layout import Network
 
 

@@ -17,21 +17,21 @@ import httpx
 import pytest
 import trio
 
-from crypto.groups import load_group
-from crypto.signing import SigningKey
-from ledger.transactions import AccessRequest, MemberRole
-from node.client import AccessDenied, MemberKeys, NodeClient, NodeError
-from node.client.authority import register_member
-from node.client.member import publish_tpre_key
-from node.client.owner import StoredRecord, grant_access, put_file, revoke_access
-from node.client.requester import (
+from client import AccessDenied, MemberKeys, NodeClient, NodeError
+from client.authority import register_member
+from client.member import publish_tpre_key
+from client.owner import StoredRecord, grant_access, put_file, revoke_access
+from client.requester import (
     Decision,
     fetch_and_decrypt,
     fetch_ciphertext,
     request_access,
     wait_decision,
 )
-from node.client.session import Session
+from client.session import Session
+from crypto.groups import load_group
+from crypto.signing import SigningKey
+from ledger.transactions import AccessRequest, MemberRole
 from node.p2p import DialError, P2PConfig, P2PHost, PeerAllowlist, RemoteError, parse_peer_id
 from node.service import CONSENSUS_PROTOCOL, CONSENSUS_TOPIC
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL

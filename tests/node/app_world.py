@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from client.owner import grant_fields
 from consensus import (
     ConsensusConfig,
     ConsensusNode,
@@ -48,7 +49,6 @@ from ledger.transactions import (
     member_id_for,
 )
 from node.application import NodeApplication, ledger_access_payload
-from node.client.owner import grant_fields
 from node.localstore import LocalStore
 from node.p2p import peer_id_of
 

@@ -13,9 +13,9 @@ import secrets
 import httpx
 import pytest
 
+from client import NodeClient, NodeError
 from crypto.signing import SigningKey
 from ledger.transactions import AccessRequest, MemberRole, RegisterMember
-from node.client import NodeClient, NodeError
 from tests.node.app_world import AppWorld, Member
 from tests.node.lagging_node import StubService, api_client, fresh_application, post_tx
 from tests.node.p2p.p2p_testing import trio_test

@@ -1,22 +1,15 @@
-"""The node home directory: config round trips, bad files give ConfigError, keys stay private."""
+"""The node home directory: config round trips, bad files give ConfigError (key files:
+tests/ledger/test_keyfiles.py)."""
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node.config import (
-    ConfigError,
-    NodeConfig,
-    load_config,
-    load_secret,
-    save_config,
-    save_secret,
-)
+from node.config import ConfigError, NodeConfig, load_config, save_config
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
@@ -60,14 +53,3 @@ def test_missing_config_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path)
 
-
-def test_secret_files(tmp_path: Path) -> None:
-    path = tmp_path / "node_key"
-    save_secret(path, bytes(range(32)))
-    assert load_secret(path) == bytes(range(32))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    path.write_bytes(b"short")
-    with pytest.raises(ConfigError, match="32 bytes"):
-        load_secret(path)
-    with pytest.raises(ConfigError):
-        save_secret(path, b"x")

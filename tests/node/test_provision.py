@@ -9,7 +9,8 @@ import pytest
 
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
-from node.config import ConfigError, load_config, load_secret
+from ledger.keyfiles import load_secret
+from node.config import ConfigError, load_config
 from node.home import load_identity
 from node.provision import NodeKeys, init_node_home, peer_id_for, write_node_home
 

@@ -11,6 +11,7 @@ import trio
 from consensus.encoding import ItemKind
 from consensus.messages import Submission
 from crypto.storage import Fragment
+from ledger.fetch import fetch_signing_payload
 from ledger.kv import MemoryStore
 from ledger.transactions import MemberRole
 from node.localstore import LocalStore
@@ -24,7 +25,7 @@ from node.storage import (
     PeerRequest,
     StorageRefused,
 )
-from node.wire import FragmentGet, FragmentPut, fetch_signing_payload
+from node.wire import FragmentGet, FragmentPut
 from tests.node.app_world import BULK, AppWorld, Member
 
 

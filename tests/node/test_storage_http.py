@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import trio
 
+from client import MemberKeys, NodeClient
+from client.authority import register_member
+from client.member import publish_tpre_key
+from client.owner import put_file
+from client.session import Session
 from crypto.groups import load_group
 from crypto.storage import Fragment
 from ledger.transactions import MemberRole
-from node.client import MemberKeys, NodeClient
-from node.client.authority import register_member
-from node.client.member import publish_tpre_key
-from node.client.owner import put_file
-from node.client.session import Session
 from node.home import load_identity
 from node.service import NodeService
 from testnet.layout import create_network

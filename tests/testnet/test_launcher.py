@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from node.client import NodeClient
+from client import NodeClient
 from testnet import launcher
 from testnet.launcher import LaunchError, log_tail, start, stop, up
 from tests.node.test_service import register_tx

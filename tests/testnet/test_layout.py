@@ -11,7 +11,8 @@ import pytest
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
-from node.config import load_config, load_secret
+from ledger.keyfiles import load_secret
+from node.config import load_config
 from node.provision import peer_id_for
 from testnet.layout import LayoutError, create_network, free_ports, load_network
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from node.client import ConnectionFailed, NodeClient, NodeError
+from client import ConnectionFailed, NodeClient, NodeError
 
 
 def client_with(handler: httpx.MockTransport) -> NodeClient:

@@ -1,4 +1,5 @@
-"""node.client encodings and key files: metadata round trips and vector, key store, member file.
+"""The client library's encodings and key files: metadata round trips and vector, key store,
+member file.
 
 Run with ``IOMTSHARE_REGEN_VECTORS=1`` to rewrite ``tests/vectors/client_vectors.json`` after a
 deliberate format change.
@@ -16,13 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from client import KeyStoreError, MemberKeys, MemberPublic, load_member, save_member
+from client.keystore import parse_role
+from client.metadata import RecordMetadata, keywords_hash
 from crypto.errors import DecodeError
 from crypto.groups import load_group
+from ledger.fetch import fetch_signing_payload
 from ledger.transactions import MemberRole, member_id_for
-from node.client import KeyStoreError, MemberKeys, MemberPublic, load_member, save_member
-from node.client.keystore import parse_role
-from node.client.metadata import RecordMetadata, keywords_hash
-from node.wire import fetch_signing_payload
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "client_vectors.json"
 
@@ -68,7 +69,7 @@ def test_stored_vectors() -> None:
     current = _vectors()
     if os.environ.get("IOMTSHARE_REGEN_VECTORS") == "1":
         VECTORS.write_text(json.dumps(
-            {"comment": "node.client encodings; regenerate with IOMTSHARE_REGEN_VECTORS=1",
+            {"comment": "client encodings; regenerate with IOMTSHARE_REGEN_VECTORS=1",
              "vectors": current}, indent=2) + "\n")
     stored = json.loads(VECTORS.read_text())["vectors"]
     assert stored == current
@@ -109,6 +110,10 @@ def test_key_store_detects_mismatch_and_damage(tmp_path: Path) -> None:
         load_member(tmp_path / "b", group)
     with pytest.raises(KeyStoreError, match="cannot read"):
         load_member(tmp_path / "missing", group)
+    save_member(tmp_path / "c", MemberKeys.generate(group))
+    (tmp_path / "c" / "box_key").write_bytes(b"\x01" * 31)
+    with pytest.raises(KeyStoreError, match="box_key must hold 32 bytes"):
+        load_member(tmp_path / "c", group)
 
 
 def test_member_file_checks_the_id(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""node.client flows end to end against the in-process fake of the HTTP API."""
+"""client flows end to end against the in-process fake of the HTTP API."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from crypto.groups import Group, load_group
-from ledger.transactions import MemberRole
-from node.client import AccessDenied, IntegrityError, MemberKeys, NodeClient, NodeError
-from node.client.authority import change_attributes, register_member
-from node.client.member import publish_tpre_key
-from node.client.metadata import keywords_hash
-from node.client.owner import grant_access, put_file, revoke_access
-from node.client.requester import (
+from client import AccessDenied, IntegrityError, MemberKeys, NodeClient, NodeError
+from client.authority import change_attributes, register_member
+from client.member import publish_tpre_key
+from client.metadata import keywords_hash
+from client.owner import grant_access, put_file, revoke_access
+from client.requester import (
     fetch_and_decrypt,
     fetch_ciphertext,
     request_access,
     wait_decision,
 )
-from node.client.session import Session
+from client.session import Session
+from crypto.groups import Group, load_group
+from ledger.transactions import MemberRole
 from testnet.layout import create_network
 from tests.cli.fake_node import FakeNode
 
