@@ -44,11 +44,12 @@ from crypto.groups import load_group
 from ledger.ledger import Ledger
 from ledger.qc import commit_vote_payload
 from ledger.transactions import tx_id_of
-from node.api import serve_api
 from node.application import NodeApplication, ledger_access_payload
 from node.config import DATA_DIR
 from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
+from node.http import HttpApi, HttpConfig
 from node.inbox import Inbox, InboxFull
+from node.live_view import LiveView
 from node.localstore import LocalStore
 from node.p2p import (
     FrameReader,
@@ -177,7 +178,7 @@ class NodeService:
             async with trio.open_nursery() as nursery:
                 addrs = await nursery.start(self.host.run)
                 self.listen = [str(a) for a in addrs]
-                self.http_urls = await nursery.start(serve_api, self)
+                self.http_urls = await nursery.start(HttpApi(LiveView(self), self._http()).run)
                 nursery.start_soon(self._dial_peers)
                 await nursery.start(self.links.run)
                 nursery.start_soon(self._publish_loop)
@@ -194,6 +195,11 @@ class NodeService:
             logger.info("node stopping index=%d", self.index)
             local.close()
             ledger.close()
+
+    def _http(self) -> HttpConfig:
+        config = self.identity.config
+        allow_public = bool(config.extra.get("http_allow_public", False))
+        return HttpConfig(host=config.http_host, port=config.http_port, allow_public=allow_public)
 
     # -- state for the API --------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """The node's HTTP JSON API: a Starlette app served by hypercorn on trio, on loopback by default.
 
-``build_app(node, metrics)`` gives the app for any object implementing :class:`NodeApi`;
-``await nursery.start(run_http, app, HttpConfig(port=...))`` serves it and returns its URLs.
+Every route lives here: :mod:`node.http.routes` (what needs the running node) and
+:mod:`node.http.explorer` (read-only ledger queries), both over a :class:`node.view.NodeView`.
+``build_app(view, metrics)`` gives the app; ``await nursery.start(run_http, app,
+HttpConfig(port=...))`` serves it and returns its URLs; :class:`HttpApi` is both as a service.
 """
 
-from node.http.app import DEFAULT_MAX_BODY_BYTES, NodeApi, build_app
+from node.http.app import DEFAULT_MAX_BODY_BYTES, build_app
 from node.http.errors import (
     ApiError,
     BadRequest,
@@ -22,6 +24,7 @@ from node.http.errors import (
 )
 from node.http.metrics import ApiMetrics
 from node.http.server import HttpConfig, HttpConfigError, run_http
+from node.http.service import HttpApi
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -30,10 +33,10 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "HttpApi",
     "HttpConfig",
     "HttpConfigError",
     "InvalidInput",
-    "NodeApi",
     "NotFound",
     "PayloadTooLarge",
     "RequestTimeout",

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the HTTP API, kept in a registry owned by the node.
+"""Prometheus metrics of the HTTP API and the node's gauges, in a registry owned by the node.
 
 A per-node :class:`~prometheus_client.CollectorRegistry` (not the process-global one) lets
 several nodes share a process in tests, and lets other parts of the node add their own series
@@ -8,10 +8,15 @@ to the same ``/metrics`` page.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from node.view import NodeView
 
 # Paths that match no route share one label value, so scanners cannot blow up cardinality.
 UNMATCHED = "unmatched"
@@ -69,3 +74,41 @@ class MetricsMiddleware:
             route_label = label if isinstance(label, str) else UNMATCHED
             self.metrics.requests.labels(route_label, scope["method"], str(status)).inc()
             self.metrics.latency.labels(route_label).observe(time.perf_counter() - started)
+
+
+class NodeCollector(Collector):
+    """Consensus and chain gauges of a :class:`NodeView`, read at scrape time."""
+
+    def __init__(self, view: NodeView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauges = self.view.gauges()
+        values = {
+            "iomtshare_height": ("Height of the last committed block.", gauges.height),
+            "iomtshare_round": ("Consensus round at the current height.", gauges.round),
+            "iomtshare_pending_items": ("Items waiting for a block.", gauges.pending_items),
+            "iomtshare_peers_connected": (
+                "Genesis peers with a live connection.",
+                gauges.peers_connected,
+            ),
+            "iomtshare_audit_length": ("Records in the sharing-audit chain.", gauges.audit_length),
+            "iomtshare_inbox_items": ("Inputs waiting for the consensus task.", gauges.inbox_items),
+            "iomtshare_evidence": ("Misbehaviour evidence gathered since start.", gauges.evidence),
+        }
+        for name, (text, value) in values.items():
+            yield GaugeMetricFamily(name, text, value=value)
+        queued = GaugeMetricFamily(
+            "iomtshare_link_queued_frames", "Consensus frames waiting for a peer.", labels=["peer"]
+        )
+        dropped = GaugeMetricFamily(
+            "iomtshare_link_dropped_frames",
+            "Consensus frames dropped for a peer whose queue was full, since start.",
+            labels=["peer"],
+        )
+        for peer, count in gauges.link_queued.items():
+            queued.add_metric([str(peer)], count)
+        for peer, count in gauges.link_dropped.items():
+            dropped.add_metric([str(peer)], count)
+        yield queued
+        yield dropped

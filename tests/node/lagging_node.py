@@ -1,8 +1,8 @@
 """A node's HTTP API over one application of the in-memory world, for admission tests.
 
-:class:`StubService` has what :class:`node.api.NodeFacade` needs of a running service (the
-ledger, the application, a pending pool, the catch-up tracker and a submission sink), so
-``POST /tx`` runs the real admission and error mapping in process, without sockets.
+:class:`StubService` has what :class:`node.live_view.LiveView` needs of a running node to take
+``POST /tx`` (the ledger, the application, a pending pool, the catch-up tracker and a
+submission sink), so it runs the real admission and error mapping in process, without sockets.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry
 from consensus.messages import Submission
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
-from node.api import NodeFacade
 from node.application import NodeApplication
 from node.http import ApiMetrics, build_app
+from node.live_view import LiveView
 from node.localstore import LocalStore
 from node.sync import CatchUp
 from tests.node.app_world import AppWorld
@@ -66,7 +66,7 @@ def fresh_application(world: AppWorld, index: int = 1) -> NodeApplication:
 
 @asynccontextmanager
 async def api_client(service: StubService) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(NodeFacade(service), ApiMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+    app = build_app(LiveView(service), ApiMetrics(CollectorRegistry()))  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
         yield client

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,17 +21,35 @@ from node.http import (
     build_app,
     run_http,
 )
+from node.view import NodeStatus
 from tests.node.p2p.p2p_testing import PATIENCE, all_tasks, trio_test
+
+STATUS = NodeStatus(
+    chain_id="test-chain",
+    genesis_hash="00" * 32,
+    node_index=1,
+    peer_id="12D3KooW",
+    height=7,
+    head_hash="11" * 32,
+    head_time_ms=1_700_000_000_000,
+    peers_connected=1,
+    peers=("12D3KooX",),
+    round=0,
+    pending=0,
+    syncing=False,
+)
 
 
 class FakeNode:
-    """Accepts transactions unless they start with 0x00 (rejected) or are b"boom" (crash)."""
+    """Accepts transactions unless they start with 0x00 (rejected) or are b"boom" (crash).
+
+    Only ``/status`` and ``POST /tx`` of the :class:`~node.view.NodeView` are answered."""
 
     def __init__(self) -> None:
         self.accepted: list[bytes] = []
 
-    def status(self) -> Mapping[str, Any]:
-        return {"chain_id": "test-chain", "height": 7, "peers": 3}
+    def status(self) -> NodeStatus:
+        return STATUS
 
     async def submit_transaction(self, raw: bytes) -> str:
         if raw == b"boom":
@@ -67,7 +86,7 @@ async def test_status_and_submission() -> None:
     async with serving() as (client, node):
         status = await client.get("/status")
         assert status.status_code == 200
-        assert status.json() == {"chain_id": "test-chain", "height": 7, "peers": 3}
+        assert status.json() == {**dataclasses.asdict(STATUS), "peers": ["12D3KooX"]}
         submitted = await client.post("/tx", json={"tx": "c0ffee"})
         assert submitted.status_code == 202
         assert submitted.json() == {"tx_id": hashlib.sha256(b"\xc0\xff\xee").hexdigest()}

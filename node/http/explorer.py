@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from starlette.requests import Request
@@ -18,14 +18,13 @@ from starlette.routing import Route
 
 from ledger.block import Block, BlockHeader
 from ledger.errors import IntegrityError
+from ledger.ledger import Ledger
 from ledger.queries import StoredBlock
 from ledger.records import AuditRecord, RecordEntry
 from ledger.transactions import MemberRole
-from node.http import BadRequest, NotFound
+from node.http.errors import BadRequest, NotFound
 from node.http.params import hex_param, parse_int, query_int
-
-if TYPE_CHECKING:
-    from node.service import NodeService
+from node.view import NodeView
 
 MAX_LIMIT = 1000
 
@@ -111,11 +110,11 @@ def audit_json(record: AuditRecord) -> dict[str, Any]:
     }
 
 
-def explorer_routes(node: NodeService) -> list[Route]:
+def explorer_routes(view: NodeView) -> list[Route]:
     """The GET routes of docs/http-api.md that only read the ledger."""
 
-    def ledger() -> Any:
-        return node.require()[0]
+    def ledger() -> Ledger:
+        return view.ledger
 
     verify_turn = trio.Lock()
 
