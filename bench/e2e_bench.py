@@ -6,8 +6,11 @@ a running testnet given with ``--dir``; :func:`run`):
 * low load: one request at a time; latency from submitting the AccessRequest until the requester
   holds the decrypted metadata (the paper's definition), the decision part of it, and the extra
   time to fetch the bulk ciphertext from the nodes and open it; p50 and p99;
-* saturation: c = 5, 10, ... concurrent requests (spread over the nodes and several requesters),
-  committed requests per second and the latency distribution at each level.
+* bursts: c = 5, 10, ... concurrent requests (spread over the nodes and several requesters),
+  committed requests per second and the latency distribution at each level (the seed's Fig. 8);
+* sustained load, with a :class:`~bench.load.LoadPlan`: open-loop arrivals at fixed rates, 30 s
+  each by default, stepping up until p99 passes 1 s or requests fail (:mod:`bench.load`); each
+  node's CPU share, the load generator's own CPU, and the knee.
 
 Anchor, measured in the same run: the same threshold re-encryption done in one process with no
 network (t shares with proofs, batch verification, combination, requester decryption). The
@@ -29,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import load
+from bench.e2e_load import sustained
+from bench.load import LoadPlan, percentile
 from bench.report import Progress, Report, format_table, quiet
 from client import MemberKeys, NodeClient
 from client.authority import register_member
@@ -62,13 +68,6 @@ from testnet.layout import Network, load_network
 PAPER_REENCRYPTION_MS = 98.0
 PAPER_USER_SIDE_MS = 25.0
 ACCESS_LIMIT = 1_000_000
-
-
-def percentile(samples: Sequence[float], q: float) -> float:
-    """The ``q``-quantile (0..1) by nearest rank."""
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))
-    return ordered[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +236,11 @@ def run(
     round_timeout_ms: int = 1000,
     timeout: float = 120.0,
     progress: Progress = quiet,
+    load_plan: LoadPlan | None = None,
 ) -> Report:
     """Measure on the running testnet in ``directory``, or on an ``n``-node testnet started for
-    the run in a temporary directory and stopped afterwards.
+    the run in a temporary directory and stopped afterwards; with ``load_plan``, also the
+    sustained-load sweep (:mod:`bench.load`).
 
     Raises :class:`~testnet.launcher.LaunchError` if that testnet does not come up,
     :class:`~testnet.layout.LayoutError` if ``directory`` holds no network, and the client's
@@ -249,7 +250,8 @@ def run(
     if directory is not None:
         network = load_network(directory)
         payload = _run(
-            network, group, runs, concurrency, repeats, requesters, size, timeout, progress
+            network, group, runs, concurrency, repeats, requesters, size, timeout, progress,
+            load_plan,
         )
         return Report(_tables(payload), payload)
     with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
@@ -259,7 +261,8 @@ def run(
                      progress=progress)
         try:
             payload = _run(
-                network, group, runs, concurrency, repeats, requesters, size, timeout, progress
+                network, group, runs, concurrency, repeats, requesters, size, timeout, progress,
+                load_plan,
             )
         finally:
             stop(root)
@@ -276,14 +279,16 @@ def _run(
     size: int,
     timeout: float,
     progress: Progress,
+    load_plan: LoadPlan | None = None,
 ) -> dict[str, Any]:
     genesis = network.genesis
     progress(f"preparing: {requesters} requesters granted on one {size}-byte record")
     fixture = prepare(network, group, requesters, size)
     progress(f"low load: {runs} sequential requests")
     low = low_load(fixture, group, runs, timeout)
-    progress(f"saturation: {list(concurrency)} concurrent requests, {repeats} run(s) each")
+    progress(f"bursts: {list(concurrency)} concurrent requests, {repeats} run(s) each")
     levels = [saturation_repeated(fixture, group, c, timeout, repeats) for c in concurrency]
+    load_figures = None if load_plan is None else sustained(fixture, group, load_plan, progress)
     anchor_ms = anchor(group, genesis.size, genesis.threshold, max(5, min(runs, 20)))
     slope = _slope([lv["concurrent"] for lv in levels], [lv["latency_mean_ms"] for lv in levels])
     return {
@@ -309,6 +314,7 @@ def _run(
             "p99_ms": percentile(anchor_ms, 0.99),
         },
         "saturation": levels,
+        "sustained": load_figures,
         "latency_slope_ms_per_request": slope,
         "paper": {
             "reencryption_stage_ms": PAPER_REENCRYPTION_MS,
@@ -346,13 +352,15 @@ def _tables(payload: dict[str, Any]) -> str:
              f"{payload['backend']}, round timeout {payload['round_timeout_ms']} ms "
              "(ms; ratio = p50 / anchor p50)")
     text = [format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows), ""]
+    if payload.get("sustained") is not None:
+        text += [load.table(payload["sustained"]), ""]
     sat_rows = [
         [lv["concurrent"], lv["requests_per_s"], lv["wall_s"], lv["latency_mean_ms"],
          lv["latency_p50_ms"], lv["latency_p99_ms"]]
         for lv in payload["saturation"]
     ]
     text.append(format_table(
-        "saturation (seed 002 Fig. 8: linear latency rise, no values given)",
+        "bursts of c concurrent requests (seed 002 Fig. 8: linear latency rise, no values given)",
         ["concurrent", "committed req/s", "wall s", "mean ms", "p50 ms", "p99 ms"],
         sat_rows,
     ))

@@ -195,6 +195,26 @@ def light(runs: int, payload_bytes: int, json_path: Path | None) -> None:
 @click.option("--round-timeout-ms", type=click.IntRange(100, 600_000), default=1000,
               show_default=True, help="Genesis round timeout of the started testnet.")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
+@click.option("--sustained", is_flag=True,
+              help="Also run the sustained load: open-loop arrivals at each of --rates.")
+@click.option("--rates", default="10,20,40,60,80,100,120,150,200", show_default=True,
+              help="Offered requests/s, tried in increasing order until one fails.")
+@click.option("--duration", type=click.FloatRange(1, 3600), default=30.0, show_default=True,
+              help="Measured seconds per rate.")
+@click.option("--warmup", type=click.FloatRange(0, 600), default=5.0, show_default=True,
+              help="Unmeasured seconds before each rate's window.")
+@click.option("--request-timeout", type=click.FloatRange(0.1, 600), default=10.0,
+              show_default=True, help="A sustained request not done this long after its due "
+                                      "time fails.")
+@click.option("--p99-limit-ms", type=click.FloatRange(1, 600_000), default=1000.0,
+              show_default=True, help="A rate whose p99 reaches this ends the sweep.")
+@click.option("--max-failures", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              show_default=True, help="Fraction of failed requests a rate may have and pass.")
+@click.option("--arrivals", type=click.Choice(["fixed", "poisson"]), default="fixed",
+              show_default=True, help="Evenly spaced arrivals, or a Poisson process.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of --arrivals poisson.")
+@click.option("--max-in-flight", type=click.IntRange(1, 10_000), default=1000, show_default=True,
+              help="Worker threads (and connections per node) of the load generator.")
 @json_option
 def e2e(
     n: int,
@@ -207,19 +227,40 @@ def e2e(
     directory: Path | None,
     round_timeout_ms: int,
     timeout: float,
+    sustained: bool,
+    rates: str,
+    duration: float,
+    warmup: float,
+    request_timeout: float,
+    p99_limit_ms: float,
+    max_failures: float,
+    arrivals: str,
+    seed: int,
+    max_in_flight: int,
     json_path: Path | None,
 ) -> None:
-    """Request-to-decrypt latency and committed requests/s on an n-node testnet."""
+    """Request-to-decrypt latency and committed requests/s on an n-node testnet: at low load,
+    in bursts of c concurrent requests and, with --sustained, at fixed offered rates."""
     concurrency = sorted(set(_integers(levels, "--concurrency")))
     if not concurrency or concurrency[0] < 1 or concurrency[-1] > 200:
         raise click.BadParameter("concurrency levels must be within 1..200",
                                  param_hint="--concurrency")
     from bench import e2e_bench
+    from bench.load import LoadPlan
 
+    plan = None
+    if sustained:
+        steps = sorted(set(_integers(rates, "--rates")))
+        if not steps or steps[0] < 1 or steps[-1] > 10_000:
+            raise click.BadParameter("rates must be within 1..10000", param_hint="--rates")
+        plan = LoadPlan(
+            tuple(steps), duration, warmup, request_timeout, p99_limit_ms, max_failures,
+            arrivals == "poisson", seed, max_in_flight,
+        )
     with _bench_errors():
         report = e2e_bench.run(
             n, threshold, runs, concurrency, repeats, requesters, size, directory,
-            round_timeout_ms, timeout, _progress,
+            round_timeout_ms, timeout, _progress, plan,
         )
     _show(report, json_path)
 

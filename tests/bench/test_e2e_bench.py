@@ -1,4 +1,5 @@
-"""bench e2e's phases (prepare, low load, saturation, anchor) against the fake node over HTTP.
+"""bench e2e's phases (prepare, low load, bursts, sustained load, anchor) against the fake node
+over HTTP.
 
 The real benchmark runs on a testnet of node processes; this only checks its bookkeeping.
 """
@@ -12,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bench.e2e_bench import anchor, low_load, percentile, prepare, saturation
+from bench.e2e_load import node_pids
 from cli.main import main
 from crypto.groups import load_group
 from testnet.layout import create_network
@@ -67,12 +69,61 @@ def test_the_command_on_an_existing_network_writes_json(tmp_path: Path) -> None:
     assert payload["paper"]["reencryption_stage_ms"] == 98.0
 
 
+def _point_at(url: str, directory: Path) -> None:
+    """Point every node of ``directory``'s network.json at the fake node at ``url``."""
+    document = json.loads((directory / "network.json").read_text())
+    for node in document["nodes"]:
+        node["http_port"] = int(url.rsplit(":", 1)[1])
+    (directory / "network.json").write_text(json.dumps(document))
+
+
+def test_the_sustained_mode_offers_each_rate_and_keeps_the_burst_table(tmp_path: Path) -> None:
+    group = load_group("mcl")
+    network = create_network(tmp_path / "net", 3, threshold=2, base_port=34200)
+    with serve(FakeNode(network, group)) as url:
+        _point_at(url, tmp_path / "net")
+        out = tmp_path / "e2e.json"
+        # Limits no fake decision can reach on a busy machine: both rates must pass.
+        result = CliRunner().invoke(main, [
+            "bench", "e2e", "--dir", str(tmp_path / "net"), "--runs", "2",
+            "--concurrency", "2", "--requesters", "2", "--sustained", "--rates", "8,4",
+            "--duration", "1", "--warmup", "0.5", "--p99-limit-ms", "600000",
+            "--request-timeout", "120", "--json", str(out),
+        ])
+    assert result.exit_code == 0, result.output
+    assert "sustained load, open loop" in result.output
+    assert "bursts of c concurrent requests" in result.output
+    assert "knee: 8 req/s offered" in result.output
+    payload = json.loads(out.read_text())
+    steps = payload["sustained"]["steps"]
+    assert [step["rate"] for step in steps] == [4, 8]
+    assert [step["requests"] for step in steps] == [4, 8]
+    assert all(step["failures"] == 0 for step in steps)
+    assert all(step["latency_ms"]["p50"] <= step["latency_ms"]["p99"] for step in steps)
+    # The fake runs in this process: only the load generator's own CPU is known.
+    assert all(step["cpu_share_of_one_core"]["bench"] is not None for step in steps)
+    assert payload["sustained"]["knee"]["rate"] == 8
+    assert [level["concurrent"] for level in payload["saturation"]] == [2]
+    assert payload["anchor_in_process_ms"]["p50_ms"] > 0
+
+
+def test_node_pids_come_from_the_launcher_pid_files(tmp_path: Path) -> None:
+    network = create_network(tmp_path / "net", 3, threshold=2, base_port=34300)
+    (tmp_path / "net" / network.nodes[0].home / "node.pid").write_text("4242\n")
+    (tmp_path / "net" / network.nodes[2].home / "node.pid").write_text("not a pid\n")
+    assert node_pids(network) == {f"node{network.nodes[0].index}": 4242}
+
+
 def test_the_command_checks_its_input(tmp_path: Path) -> None:
     runner = CliRunner()
     for levels in ("0,5", "5,201", "five", ","):
         bad = runner.invoke(main, ["bench", "e2e", "--concurrency", levels])
         assert bad.exit_code == 2, levels
         assert "--concurrency" in bad.output
+    for rates in ("0,5", "five", ",", "5,20000"):
+        bad = runner.invoke(main, ["bench", "e2e", "--sustained", "--rates", rates])
+        assert bad.exit_code == 2, rates
+        assert "--rates" in bad.output
     missing = runner.invoke(main, ["bench", "e2e", "--dir", str(tmp_path / "none")])
     assert missing.exit_code == 1
     assert "no network" in missing.output
