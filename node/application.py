@@ -279,7 +279,9 @@ class NodeApplication:
         evidence = BlockEvidence(content.election_qc, tuple(b.votes for b, _ in results))
         return self.ledger.build_block(
             round=content.round,
-            time_ms=max(content.timestamp, head.time_ms),
+            # Wall-clock block time from this node, not consensus's clock: consensus runs on
+            # trio's clock, which only measures intervals (see node.service).
+            time_ms=max(self._clock_ms(), head.time_ms),
             proposer=content.proposer,
             transactions=transactions,
             results=[r for _, r in results],

@@ -30,6 +30,9 @@ from node.config import (
 
 
 def wall_ms() -> int:
+    """Wall-clock milliseconds: block times and request freshness, which other nodes and the
+    ledger compare across machines. Consensus deadlines use trio's clock instead (see
+    :mod:`node.service`)."""
     return int(time.time() * 1000)
 
 

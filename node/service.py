@@ -13,6 +13,11 @@ to some peer is down; a copy that arrives twice is ignored by consensus. Votes, 
 proposals travel on the direct links only: gossipsub hops cost tens of milliseconds each in
 py-libp2p, and a decision takes about seven hops.
 
+Two clocks, kept apart: consensus runs on trio's clock (``trio.current_time()``), which it uses
+only to set and compare its own deadlines, so a test can run the node on
+``trio.testing.MockClock``; block times and request freshness are wall-clock milliseconds
+(``node.home.wall_ms``), read by the application, because they go into the ledger.
+
 Start it with ``await nursery.start(service.run)``; cancelling the nursery stops everything
 (the ledger and local store are closed on the way out).
 """
@@ -264,7 +269,7 @@ class NodeService:
 
     async def _consensus_loop(self, nursery: trio.Nursery) -> None:
         _, _, machine = self.require()
-        self._carry_out(machine.start(time.time()), nursery)
+        self._carry_out(machine.start(trio.current_time()), nursery)
         while True:
             item, origin = await self._inbox.get()
             if isinstance(item, Submission):
@@ -272,9 +277,9 @@ class NodeService:
             started = time.perf_counter()
             try:
                 if isinstance(item, Timer):
-                    out = machine.on_timer(item, time.time())
+                    out = machine.on_timer(item, trio.current_time())
                 else:
-                    out = machine.on_message(item, time.time())
+                    out = machine.on_message(item, trio.current_time())
                 logger.debug(
                     "step input=%s from=%s took_ms=%.2f queued=%d",
                     item.kind.name if isinstance(item, Timer) else type(item).__name__,
@@ -353,7 +358,7 @@ class NodeService:
         return True
 
     async def _timer(self, timer: Timer) -> None:
-        await trio.sleep(max(0.0, timer.deadline - time.time()))
+        await trio.sleep_until(timer.deadline)
         self._enqueue(timer, None)
 
     def _accept_frame(self, data: bytes, origin: str) -> Message | None:
