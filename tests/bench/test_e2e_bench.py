@@ -1,15 +1,17 @@
-"""bench e2e's phases (prepare, low load, bursts, sustained load, anchor) against the fake node
-over HTTP.
+"""bench e2e's phases (prepare, low load, bursts, sustained load, anchor) against real nodes
+over HTTP: a 3-node testnet run in this process (tests/client/live_network.py).
 
-The real benchmark runs on a testnet of node processes; this only checks its bookkeeping.
+The real benchmark runs on a testnet of node processes; this checks its bookkeeping, on the
+real API.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bench.e2e_bench import anchor, low_load, percentile, prepare, saturation
@@ -17,19 +19,21 @@ from bench.e2e_load import node_pids
 from cli.main import main
 from crypto.groups import load_group
 from testnet.layout import create_network
-from tests.cli.fake_node import FakeNode, serve
+from tests.client.live_network import LiveNetwork, live_network
 
 
-def test_phases_produce_consistent_figures(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
+    # One network for the module: each run registers its own owner, record and requesters.
+    with live_network(tmp_path_factory.mktemp("bench") / "net", 3, threshold=2) as running:
+        yield running
+
+
+def test_phases_produce_consistent_figures(live: LiveNetwork) -> None:
     group = load_group("mcl")
-    network = create_network(tmp_path / "net", 3, threshold=2, base_port=34000)
-    with serve(FakeNode(network, group)) as url:
-        port = int(url.rsplit(":", 1)[1])
-        nodes = tuple(dataclasses.replace(node, http_port=port) for node in network.nodes)
-        pointed = dataclasses.replace(network, nodes=nodes)
-        fixture = prepare(pointed, group, requesters=2, size=300)
-        low = low_load(fixture, group, runs=3, timeout=10)
-        level = saturation(fixture, group, concurrency=4, timeout=10)
+    fixture = prepare(live.network, group, requesters=2, size=300)
+    low = low_load(fixture, group, runs=3, timeout=30)
+    level = saturation(fixture, group, concurrency=4, timeout=30)
     assert [len(v) for v in low.values()] == [3, 3, 3]
     assert all(d <= t for d, t in zip(low["decision"], low["decrypt"], strict=True))
     assert level["concurrent"] == 4
@@ -46,20 +50,14 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([7.0], 0.99) == 7.0
 
 
-def test_the_command_on_an_existing_network_writes_json(tmp_path: Path) -> None:
-    group = load_group("mcl")
-    network = create_network(tmp_path / "net", 3, threshold=2, base_port=34100)
-    with serve(FakeNode(network, group)) as url:
-        # Point every node of network.json at the fake.
-        document = json.loads((tmp_path / "net" / "network.json").read_text())
-        for node in document["nodes"]:
-            node["http_port"] = int(url.rsplit(":", 1)[1])
-        (tmp_path / "net" / "network.json").write_text(json.dumps(document))
-        out = tmp_path / "e2e.json"
-        result = CliRunner().invoke(main, [
-            "bench", "e2e", "--dir", str(tmp_path / "net"), "--runs", "2",
-            "--concurrency", "2,3", "--repeats", "2", "--requesters", "2", "--json", str(out),
-        ])
+def test_the_command_on_an_existing_network_writes_json(
+    tmp_path: Path, live: LiveNetwork
+) -> None:
+    out = tmp_path / "e2e.json"
+    result = CliRunner().invoke(main, [
+        "bench", "e2e", "--dir", str(live.network.directory), "--runs", "2",
+        "--concurrency", "2,3", "--repeats", "2", "--requesters", "2", "--json", str(out),
+    ])
     assert result.exit_code == 0, result.output
     assert "committed req/s" in result.output
     payload = json.loads(out.read_text())
@@ -69,27 +67,17 @@ def test_the_command_on_an_existing_network_writes_json(tmp_path: Path) -> None:
     assert payload["paper"]["reencryption_stage_ms"] == 98.0
 
 
-def _point_at(url: str, directory: Path) -> None:
-    """Point every node of ``directory``'s network.json at the fake node at ``url``."""
-    document = json.loads((directory / "network.json").read_text())
-    for node in document["nodes"]:
-        node["http_port"] = int(url.rsplit(":", 1)[1])
-    (directory / "network.json").write_text(json.dumps(document))
-
-
-def test_the_sustained_mode_offers_each_rate_and_keeps_the_burst_table(tmp_path: Path) -> None:
-    group = load_group("mcl")
-    network = create_network(tmp_path / "net", 3, threshold=2, base_port=34200)
-    with serve(FakeNode(network, group)) as url:
-        _point_at(url, tmp_path / "net")
-        out = tmp_path / "e2e.json"
-        # Limits no fake decision can reach on a busy machine: both rates must pass.
-        result = CliRunner().invoke(main, [
-            "bench", "e2e", "--dir", str(tmp_path / "net"), "--runs", "2",
-            "--concurrency", "2", "--requesters", "2", "--sustained", "--rates", "8,4",
-            "--duration", "1", "--warmup", "0.5", "--p99-limit-ms", "600000",
-            "--request-timeout", "120", "--json", str(out),
-        ])
+def test_the_sustained_mode_offers_each_rate_and_keeps_the_burst_table(
+    tmp_path: Path, live: LiveNetwork
+) -> None:
+    out = tmp_path / "e2e.json"
+    # Limits no decision reaches even on a busy machine: both rates must pass.
+    result = CliRunner().invoke(main, [
+        "bench", "e2e", "--dir", str(live.network.directory), "--runs", "2",
+        "--concurrency", "2", "--requesters", "2", "--sustained", "--rates", "8,4",
+        "--duration", "1", "--warmup", "0.5", "--p99-limit-ms", "600000",
+        "--request-timeout", "120", "--json", str(out),
+    ])
     assert result.exit_code == 0, result.output
     assert "sustained load, open loop" in result.output
     assert "bursts of c concurrent requests" in result.output
@@ -100,7 +88,7 @@ def test_the_sustained_mode_offers_each_rate_and_keeps_the_burst_table(tmp_path:
     assert [step["requests"] for step in steps] == [4, 8]
     assert all(step["failures"] == 0 for step in steps)
     assert all(step["latency_ms"]["p50"] <= step["latency_ms"]["p99"] for step in steps)
-    # The fake runs in this process: only the load generator's own CPU is known.
+    # The nodes run in this process, without pid files: only the load generator's CPU is known.
     assert all(step["cpu_share_of_one_core"]["bench"] is not None for step in steps)
     assert payload["sustained"]["knee"]["rate"] == 8
     assert [level["concurrent"] for level in payload["saturation"]] == [2]

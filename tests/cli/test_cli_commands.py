@@ -1,4 +1,5 @@
-"""The client, authority, explore and init commands against the fake node served over HTTP."""
+"""The client, authority, explore and init commands against real nodes served over HTTP: a
+4-node, threshold-3 testnet run in-process (tests/client/live_network.py)."""
 
 from __future__ import annotations
 
@@ -10,20 +11,24 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli.main import main
-from crypto.groups import load_group
-from testnet.layout import Network, create_network
-from tests.cli.fake_node import FakeNode, serve
+from testnet.layout import Network
+from tests.client.live_network import LiveNetwork, live_network
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
+    with live_network(tmp_path_factory.mktemp("cli") / "net", 4, threshold=3) as running:
+        yield running
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Network:
-    return create_network(tmp_path / "net", 4, threshold=3, base_port=33000)
+def network(live: LiveNetwork) -> Network:
+    return live.network
 
 
 @pytest.fixture
-def node_url(network: Network) -> Iterator[str]:
-    with serve(FakeNode(network, load_group("mcl"))) as url:
-        yield url
+def node_url(live: LiveNetwork) -> str:
+    return live.url
 
 
 def run(*args: str) -> Result:
