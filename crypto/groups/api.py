@@ -231,9 +231,11 @@ class Group(ABC):
     def gt_from_bytes(self, data: bytes, *, check_subgroup: bool = True) -> GTElement:
         """Decode 576 bytes; raise :class:`~crypto.errors.DecodeError` unless canonical, in GT.
 
-        ``check_subgroup=False`` skips only the (costly) order-r test, keeping every other
-        check. Pass it solely for values that a verification equation later pins to GT before
-        anything uses them, such as the commitments of a share proof.
+        ``check_subgroup=False`` skips only the order-r test, keeping every other check. The
+        project decodes nothing from peers this way: a value outside GT can satisfy an equation
+        for some exponents and not others (share proofs once took their commitments unchecked,
+        and a prover could then pass the single check while failing the random batch). It is
+        for tests and tools that build such values on purpose.
         """
 
     def __repr__(self) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from math import gcd
+
 import pymcl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crypto.errors import DecodeError
 from crypto.groups import Group, load_group
 from crypto.groups.mcl_backend import MclGroup, MclGT, _gt_has_order_r
+from crypto.groups.mcl_gt import CURVE_PARAMETER_ABS, GTMembership, load_gt_test
 from crypto.groups.mcl_native import load_native
 from crypto.groups.params import FP_BYTES, GT_BYTES, P, R
 
@@ -110,9 +114,76 @@ def test_native_gt_test_agrees_with_square_and_multiply() -> None:
         "random Fp12": (rnd, False),
         "cyclotomic, outside GT": (cyclotomic, False),
     }
+    fast = _fast_test()
     for name, (element, inside) in cases.items():
         assert native.has_order_r(element) is inside, name
+        assert fast(element) is inside, name
         assert _gt_has_order_r(element) is inside, name
+
+
+def test_the_numbers_behind_the_fast_gt_test() -> None:
+    u = -CURVE_PARAMETER_ABS
+    phi12 = P**4 - P**2 + 1
+    # Every element of GT passes both equations...
+    assert (P - u) % R == 0
+    assert phi12 % R == 0
+    assert gcd(P - u, phi12) == R  # ...and only those pass both
+    assert gcd(P - u, P**12 - 1) == R * (1 - u)  # the second alone lets more through
+
+
+def _fast_test() -> GTMembership:
+    native = load_native()
+    assert native is not None
+    return GTMembership(native)
+
+
+def test_fast_gt_test_agrees_with_mcl_on_elements_each_half_would_miss() -> None:
+    native = load_native()
+    assert native is not None
+    fast = _fast_test()
+    z = load_group("mcl").z
+    assert isinstance(z, MclGT)
+    rnd = _fp12(*(0x7654321 * (i + 9) ** 41 % P for i in range(12)))
+    # Order dividing 1 - u: y^(p - u) = 1 holds, but y is not in the cyclotomic subgroup.
+    small = _power(rnd, (P**12 - 1) // (1 - (-CURVE_PARAMETER_ABS)))
+    # In the cyclotomic subgroup but of order not r: y^(p - u) is not 1.
+    cyclotomic = _power(rnd, (P**6 - 1) * (P**2 + 1))
+    assert small != pymcl.GT()
+    for element in (small, small * z._e):
+        assert (fast.frobenius(element, 1) * _power(element, CURVE_PARAMETER_ABS)).is_one()
+        assert not fast(element)
+        assert not native.has_order_r(element)
+    for element in (cyclotomic, cyclotomic * z._e):
+        assert fast.frobenius(element, 4) * element == fast.frobenius(element, 2)
+        assert not fast(element)
+        assert not native.has_order_r(element)
+    cleared = _power(cyclotomic, (P**4 - P**2 + 1) // R)
+    for element in (z._e, z._e ** pymcl.Fr(str(0xFEED)), pymcl.GT(), cleared):
+        assert fast(element)
+        assert native.has_order_r(element)
+
+
+def test_frobenius_matrices_are_the_p_th_powers() -> None:
+    fast = _fast_test()
+    x = _fp12(*(0x1234567 * (i + 3) ** 40 % P for i in range(12)))  # far outside GT
+    x_p = _power(x, P)
+    assert fast.frobenius(x, 1) == x_p
+    assert fast.frobenius(x, 2) == _power(x_p, P)
+    assert fast.frobenius(x, 4) == fast.frobenius(fast.frobenius(x, 2), 2)
+
+
+def test_mcl_decodes_gt_with_the_fast_test(mcl: Group, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(mcl, MclGroup)
+    assert isinstance(mcl._gt_test, GTMembership)
+    monkeypatch.setattr(GTMembership, "__call__", lambda self, x: True)  # a broken test
+    native = load_native()
+    assert native is not None
+    assert load_gt_test(native) is None  # is caught by its known answers
+    monkeypatch.setattr("crypto.groups.mcl_backend.load_gt_test", lambda native: None)
+    plain = MclGroup()  # then mcl's own test decides
+    assert plain.gt_from_bytes(bytes(plain.z**5)) == plain.z**5
+    with pytest.raises(DecodeError, match="order-r"):
+        plain.gt_from_bytes((2).to_bytes(FP_BYTES, "big") + bytes(GT_BYTES - FP_BYTES))
 
 
 def test_decoded_elements_keep_their_encoding(mcl: Group) -> None:
@@ -144,8 +215,10 @@ def test_unchecked_power_is_a_plain_power_outside_gt(mcl: Group, pyecc: Group) -
     k = (1 << 127) + 0x1234567
     fast = mcl.gt_pow_unchecked(mcl.gt_from_bytes(two, check_subgroup=False), k)
     slow = pyecc.gt_pow_unchecked(pyecc.gt_from_bytes(two, check_subgroup=False), k)
-    assert bytes(fast) == bytes(slow) == pow(2, k, P).to_bytes(FP_BYTES, "big") + bytes(
-        GT_BYTES - FP_BYTES
+    assert (
+        bytes(fast)
+        == bytes(slow)
+        == pow(2, k, P).to_bytes(FP_BYTES, "big") + bytes(GT_BYTES - FP_BYTES)
     )
 
 
@@ -172,7 +245,8 @@ def test_unchecked_power_without_native_library(monkeypatch: pytest.MonkeyPatch)
 def test_gt_power_outside_gt_is_still_right_on_the_gt_component(mcl: Group) -> None:
     """``x ** k`` on mcl need not be x^k outside GT, but its GT component is (x's)^k.
 
-    The batch share check raises unchecked commitments with ``**`` and relies on this.
+    Why ``**`` must not be used on values decoded without the order-r test (such values now
+    reach no verifier: shares' commitments are checked when decoded).
     """
     cofactor = (P**12 - 1) // R
     to_gt = cofactor * pow(cofactor, -1, R)  # kills everything outside GT, identity on GT
