@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from bench import load
+from bench.e2e_fixture import Fixture
 from bench.load import LoadPlan
 from bench.report import Progress, quiet
 from client import NodeClient
@@ -18,9 +19,6 @@ from client.session import Session
 from crypto.groups import Group
 from testnet.launcher import PID_FILE
 from testnet.layout import Network
-
-if TYPE_CHECKING:
-    from bench.e2e_bench import Fixture
 
 
 class LoadClient:

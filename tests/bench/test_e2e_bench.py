@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.e2e_bench import anchor, low_load, percentile, prepare, saturation
+from bench.e2e_bench import anchor, low_load, percentile, saturation
+from bench.e2e_fixture import prepare
 from bench.e2e_load import node_pids
 from cli.main import main
 from crypto.groups import load_group
