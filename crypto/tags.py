@@ -162,6 +162,8 @@ LEDGER_NODE_INFO = _tag(0x40, "ledger.genesis.NodeInfo")
 LEDGER_GENESIS = _tag(0x41, "ledger.genesis.Genesis")
 LEDGER_COMMIT_SIG = _tag(0x42, "ledger.qc.CommitSignature")
 LEDGER_COMMIT_QC = _tag(0x43, "ledger.qc.CommitQC")
+LEDGER_ELECTION_QC = _tag(0x44, "ledger.block.ElectionQC")
+LEDGER_ELECTION_SIG = _tag(0x45, "ledger.block.ElectionSignature")
 LEDGER_REGISTER_MEMBER = _tag(0x48, "ledger.transactions.RegisterMember")
 LEDGER_ATTRIBUTE_CHANGE = _tag(0x49, "ledger.transactions.AttributeChange")
 LEDGER_PUT_RECORD = _tag(0x4A, "ledger.transactions.PutRecord")
@@ -218,7 +220,7 @@ CONSENSUS_COMMIT_VOTE = _tag(0xC7, "consensus.votes.CommitVote")
 CONSENSUS_SYNC_REQUEST = _tag(0xC8, "consensus.messages.SyncRequest")
 CONSENSUS_COMMITTED_BLOCK = _tag(0xC9, "consensus.messages.CommittedBlock")
 CONSENSUS_SYNC_REPLY = _tag(0xCA, "consensus.messages.SyncReply")
-CONSENSUS_BLOCK_CONTENT = _tag(0xCB, "consensus.messages.BlockContent")
+# 0xCB was consensus.messages.BlockContent, encoded until consensus version 2; left unused.
 CONSENSUS_EQUIVOCATION = _tag(0xCC, "consensus.evidence.Equivocation")
 CONSENSUS_BAD_SHARE = _tag(0xCD, "consensus.evidence.BadShare")
 CONSENSUS_SAFETY_STATE = _tag(0xCE, "consensus.safety.SafetyState")
@@ -228,10 +230,11 @@ SIMULATION_FAKE_REQUEST = _tag(0xD0, "consensus.simulation.fake.FakeRequest")
 SIMULATION_FAKE_BLOCK = _tag(0xD1, "consensus.simulation.fake.encode_block")
 
 # node.wire
-NODE_BLOCK_EVIDENCE = _tag(0xE1, "node.wire.BlockEvidence")
+# 0xE1 (node.wire.BlockEvidence) and 0xE4 (node.wire.ShareList) filled a block's opaque
+# election field and its results' share lists until ledger Block version 2, which holds the
+# election QC (ledger.block.ElectionQC) and each vote with its share once; left unused.
 NODE_FRAGMENT_PUT = _tag(0xE2, "node.wire.FragmentPut")
 NODE_FRAGMENT_GET = _tag(0xE3, "node.wire.FragmentGet")
-NODE_SHARE_LIST = _tag(0xE4, "node.wire.ShareList")
 NODE_FRAME_BATCH = _tag(0xE5, "node.wire.FrameBatch")
 
 # node.p2p

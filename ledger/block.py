@@ -1,14 +1,21 @@
-"""Blocks: header, transactions, sharing results and the previous block's commit QC.
+"""Blocks: header, transactions, sharing results, the previous block's commit QC and the
+election QC of this block's proposer.
 
 The block hash is the hash of the header alone; the header commits to the body through three
 roots: ``tx_root`` (Merkle root of transaction ids), ``results_root`` (Merkle root of sharing
-result hashes) and ``evidence_hash`` (the carried commit QC of the previous block and the opaque
+result hashes) and ``evidence_hash`` (the carried commit QC of the previous block and the
 election QC of this one). ``state_root`` chains a hash of every state change the block makes onto
 the previous block's state root, so two nodes that applied the same blocks agree on it.
 
 A :class:`SharingResult` is the block-level outcome of one access request: granted or denied,
-the combined re-encrypted ciphertext, the verified re-encryption shares with their proofs, and the
-nodes' signed votes. Each one is appended to the sharing-audit chain when its block is applied.
+the combined re-encrypted ciphertext and the nodes' signed votes, each approval with its
+re-encryption share and proof (the combination is of the first t approvals by node index). Each
+share, vote and signature is in the block once. Each result is appended to the sharing-audit
+chain when its block is applied.
+
+Version 2 of :class:`Block` and :class:`SharingResult`: version 1 kept the shares twice (a share
+list in the result and the votes in an opaque ``election_qc`` blob, with a second signature per
+vote).
 """
 
 from __future__ import annotations
@@ -24,8 +31,11 @@ from ledger.encoding import (
     BLOB,
     BOOL,
     HASH,
+    SIGNATURE,
     TAG_BLOCK,
     TAG_BLOCK_HEADER,
+    TAG_ELECTION_QC,
+    TAG_ELECTION_SIG,
     TAG_SHARING_RESULT,
     TEXT,
     U16,
@@ -39,41 +49,83 @@ from ledger.encoding import (
 )
 from ledger.errors import InvalidBlock
 from ledger.fasthash import OnePartDigest
+from ledger.genesis import Genesis
 from ledger.merkle import merkle_root
 from ledger.qc import AccessVote, CommitQC
 from ledger.transactions import Transaction, decode_transaction, tx_ids_of
 
 BLOCK_HASH_TAG = b"iomtshare/ledger/block/v1"
 RESULT_HASH_TAG = b"iomtshare/ledger/sharing-result/v1"
-EVIDENCE_TAG = b"iomtshare/ledger/evidence/v1"
+EVIDENCE_TAG = b"iomtshare/ledger/evidence/v2"
 _result_hashes = OnePartDigest(RESULT_HASH_TAG).each
 
 
 @dataclass(frozen=True, slots=True)
 class SharingResult(Encoded):
-    """The decision on one access request, with its re-encryption evidence and votes."""
+    """The decision on one access request with the signed votes that made it; a granted one
+    carries the ciphertext combined from its first ``t`` approvals' shares (by node index)."""
 
     request_id: bytes
     record_id: bytes
     requester: bytes
     granted: bool
     combined_ciphertext: bytes
-    shares_and_proofs: bytes
     votes: tuple[AccessVote, ...]
 
     TAG = TAG_SHARING_RESULT
+    VERSION = 2
     FIELDS = (
         ("request_id", HASH),
         ("record_id", HASH),
         ("requester", HASH),
         ("granted", BOOL),
         ("combined_ciphertext", BLOB),
-        ("shares_and_proofs", BLOB),
         ("votes", sequence(nested(AccessVote))),
     )
 
     def hash(self) -> bytes:
         return digest(RESULT_HASH_TAG, self.to_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionSignature(Encoded):
+    """One node's election vote in an :class:`ElectionQC`."""
+
+    node_index: int
+    signature: bytes
+
+    TAG = TAG_ELECTION_SIG
+    FIELDS = (("node_index", U16), ("signature", SIGNATURE))
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionQC(Encoded):
+    """The quorum of election votes that made the block's proposer its leader.
+
+    Every vote is for the proposer's claim with hash ``claim_hash`` in the header's round at the
+    block's height, so only voters and signatures differ. The signatures are consensus
+    signatures, which every validator checks before it prepares the block; the ledger checks the
+    QC's shape (:meth:`check`), and the commit QC pins its bytes through the evidence hash.
+    """
+
+    claim_hash: bytes
+    signatures: tuple[ElectionSignature, ...]
+
+    TAG = TAG_ELECTION_QC
+    FIELDS = (("claim_hash", HASH), ("signatures", sequence(nested(ElectionSignature))))
+
+    def check(self, genesis: Genesis) -> None:
+        """Raise :class:`InvalidBlock` unless a quorum of distinct genesis nodes, in increasing
+        order, signed."""
+        indexes = [s.node_index for s in self.signatures]
+        if indexes != sorted(set(indexes)):
+            raise InvalidBlock("election QC: voter indexes must be strictly increasing")
+        if any(genesis.node(i) is None for i in indexes):
+            raise InvalidBlock("election QC: a voter is not in genesis")
+        if len(indexes) < genesis.quorum:
+            raise InvalidBlock(
+                f"election QC has {len(indexes)} votes, quorum is {genesis.quorum}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,38 +172,58 @@ class BlockHeader(Encoded):
         return digest(BLOCK_HASH_TAG, self.to_bytes())
 
 
-def evidence_hash(last_commit: CommitQC | None, election_qc: bytes) -> bytes:
+def evidence_hash(last_commit: CommitQC | None, election_qc: ElectionQC | None) -> bytes:
     carried = last_commit.to_bytes() if last_commit is not None else b""
-    return encoded_evidence_hash(carried, election_qc)
+    election = election_qc.to_bytes() if election_qc is not None else b""
+    return encoded_evidence_hash(carried, election)
 
 
 def encoded_evidence_hash(carried_qc: bytes, election_qc: bytes) -> bytes:
-    """:func:`evidence_hash` from the carried QC's encoding (empty when there is none)."""
+    """:func:`evidence_hash` from the two QCs' encodings (each empty when absent)."""
     return digest(EVIDENCE_TAG, carried_qc, election_qc)
 
 
 @dataclass(frozen=True, slots=True)
 class Block(Encoded):
-    """A header with its body. ``last_commit`` is absent only at height 1."""
+    """A header with its body. ``last_commit`` is absent only at height 1; ``election_qc`` is
+    absent only in blocks made outside consensus (tests, tools)."""
 
     header: BlockHeader
     transactions: tuple[Transaction, ...]
     results: tuple[SharingResult, ...]
     last_commit: CommitQC | None
-    election_qc: bytes
+    election_qc: ElectionQC | None
     # The canonical encoding, cached: a block received as bytes is stored as those bytes
     # rather than re-encoded (``dataclasses.replace`` starts a fresh cache).
     _encoded: bytes = field(default=b"", init=False, repr=False, compare=False)
     CACHED_ENCODING = "_encoded"
 
     TAG = TAG_BLOCK
+    VERSION = 2
     FIELDS = (
         ("header", nested(BlockHeader)),
         ("transactions", sequence(tagged_union("transaction", decode_transaction, Transaction))),
         ("results", sequence(nested(SharingResult))),
         ("last_commit", optional(nested(CommitQC))),
-        ("election_qc", BLOB),
+        ("election_qc", optional(nested(ElectionQC))),
     )
+
+    @classmethod
+    def from_parts(
+        cls, parts: BlockParts, transactions: Sequence[Transaction], encoded: bytes
+    ) -> Block:
+        """The block whose encoding ``encoded`` was split into ``parts``, with transactions
+        the caller decoded from ``parts.transactions`` (a node hands in those it already
+        decoded). Raises :class:`DecodeError` for a result or QC that does not decode, or a
+        transaction whose encoding is not its part's."""
+        if len(transactions) != len(parts.transactions) or any(
+            tx.to_bytes() != raw for tx, raw in zip(transactions, parts.transactions, strict=True)
+        ):
+            raise DecodeError("Block: transactions do not match the encoded block")
+        results = tuple(SharingResult.from_bytes(raw) for raw in parts.results)
+        block = cls(parts.header, tuple(transactions), results, parts.last_commit, parts.election())
+        block.remember_encoding(encoded)
+        return block
 
     @property
     def height(self) -> int:
@@ -215,6 +287,7 @@ class BlockParts:
     transactions: tuple[bytes, ...]
     results: tuple[bytes, ...]
     last_commit: CommitQC | None
+    #: The election QC's encoding (empty when absent); :meth:`election` decodes it.
     election_qc: bytes
     #: The carried QC's encoding (empty when absent), hashed as it is rather than re-encoded.
     last_commit_bytes: bytes = b""
@@ -234,7 +307,12 @@ class BlockParts:
             carried = b""
             if present:
                 carried, pos = fastread.blob(data, pos)
-            election_qc, pos = fastread.blob(data, pos)
+            elected, pos = fastread.boolean(data, pos)
+            election_qc = b""
+            if elected:
+                election_qc, pos = fastread.blob(data, pos)
+                if not election_qc:  # an encoding is never empty; empty stands for absent
+                    raise DecodeError("empty election QC")
             if pos != len(data):
                 raise DecodeError(f"{len(data) - pos} trailing bytes after the encoding")
         except DecodeError as exc:
@@ -246,6 +324,10 @@ class BlockParts:
 
     def tx_ids(self) -> list[bytes]:
         return tx_ids_of(self.transactions)
+
+    def election(self) -> ElectionQC | None:
+        """The decoded election QC; raises :class:`DecodeError`."""
+        return ElectionQC.from_bytes(self.election_qc) if self.election_qc else None
 
     def result_hashes(self) -> list[bytes]:
         return _result_hashes(self.results)

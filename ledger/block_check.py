@@ -2,14 +2,17 @@
 
 :func:`check_stored_block` is the CPU-heavy part of :func:`ledger.integrity.verify_ledger`: it
 decodes the block, hashes its transactions, rebuilds the three body roots, checks that the
-carried commit QC names the block's previous hash, verifies the stored commit QC's signatures
-and reads what the rest of verification needs. It needs neither a database handle nor the
-indexes, so the verifier may run it in worker processes (:mod:`ledger.verify_pool`) from the
-start, while it reads the indexes itself: a top-level function over picklable arguments
-returning a picklable :class:`BlockSummary`. :func:`check_index` then checks the transaction
-index entry of every transaction and the record of every PutRecord against a
-:class:`ChainIndex`; what depends on other blocks (the hash link, the block-hash index, the two
-sub-chains) is checked by the caller from the summary, in height order.
+carried commit QC names the block's previous hash, verifies the stored commit QC's signatures,
+checks the shape of the election QC and of every sharing result's votes (a quorum of distinct
+genesis nodes, shares exactly on approvals; their signatures are pinned by the commit QC, and
+were checked when the block was applied) and reads what the rest of verification needs. It
+needs neither a database handle nor the indexes, so the verifier may run it in worker processes
+(:mod:`ledger.verify_pool`) from the start, while it reads the indexes itself: a top-level
+function over picklable arguments returning a picklable :class:`BlockSummary`.
+:func:`check_index` then checks the transaction index entry of every transaction and the record
+of every PutRecord against a :class:`ChainIndex`; what depends on other blocks (the hash link,
+the block-hash index, the two sub-chains) is checked by the caller from the summary, in height
+order.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from ledger.block import BlockParts, SharingResult
 from ledger.chain_index import ChainIndex
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
-from ledger.qc import CommitQC, verify_commit_qc
+from ledger.qc import CommitQC, check_access_votes, verify_commit_qc
 from ledger.records import location_bytes
 from ledger.transactions import AttributeChange, PutRecord, RegisterMember, put_record_id
 
@@ -76,10 +79,12 @@ class BlockSummary:
     record_positions: tuple[int, ...] = ()
 
 
-def _result_facts(parts: BlockParts) -> tuple[ResultFacts, ...]:
+def _result_facts(genesis: Genesis, parts: BlockParts) -> tuple[ResultFacts, ...]:
+    """What the audit chain must say of each result, once its votes' shape checked out."""
     facts = []
     for raw, result_hash in zip(parts.results, parts.result_hashes(), strict=True):
         result = SharingResult.from_bytes(raw)
+        check_access_votes(genesis, result.votes, granted=result.granted)
         approvals = sum(1 for vote in result.votes if vote.approve)
         facts.append(
             ResultFacts(
@@ -184,7 +189,10 @@ def check_stored_block(
             raise InvalidBlock("commit QC is missing")
         qc = CommitQC.from_bytes(raw_qc)
         verify_commit_qc(genesis, qc, height=height, block_hash=block_hash)
-        results = _result_facts(parts)
+        election = parts.election()
+        if election is not None:
+            election.check(genesis)
+        results = _result_facts(genesis, parts)
         record_positions, record_ids = _put_records(parts.transactions)
     except (InvalidBlock, DecodeError) as exc:
         return BlockSummary(height, str(exc))

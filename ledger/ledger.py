@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ledger import schema
-from ledger.block import Block, BlockHeader, SharingResult, evidence_hash
+from ledger.block import Block, BlockHeader, ElectionQC, SharingResult, evidence_hash
 from ledger.errors import GenesisMismatch, IntegrityError, InvalidBlock
 from ledger.fragments import FragmentStore
 from ledger.genesis import Genesis
@@ -149,7 +149,7 @@ class Ledger(LedgerQueries):
         transactions: Sequence[Transaction],
         results: Sequence[SharingResult] = (),
         last_commit: CommitQC | None,
-        election_qc: bytes = b"",
+        election_qc: ElectionQC | None = None,
     ) -> Block:
         """Assemble the next block with its roots and state root filled in.
 
@@ -171,7 +171,7 @@ class Ledger(LedgerQueries):
             proposer=proposer,
         )
         block = Block(header, tuple(transactions), tuple(results), last_commit, election_qc)
-        check_header(self.genesis, head, block, tx_ids, verified_head_qc=self._verified_head_qc)
+        self._check(block, tx_ids)
         execution = execute(self.genesis, self.store, head, block, tx_ids)
         final = dataclasses.replace(
             block, header=dataclasses.replace(header, state_root=execution.state_root)
@@ -185,13 +185,19 @@ class Ledger(LedgerQueries):
         Raises :class:`InvalidBlock` / :class:`~ledger.errors.InvalidTransaction`.
         """
         tx_ids = block.tx_ids()
-        check_header(
-            self.genesis, self._head, block, tx_ids, verified_head_qc=self._verified_head_qc
-        )
+        self._check(block, tx_ids)
         execution = execute(self.genesis, self.store, self._head, block, tx_ids)
         if execution.state_root != block.header.state_root:
             raise InvalidBlock(f"block {block.height}: state root does not match its effects")
         self._validated = (self._head.block_hash, block.hash(), execution)
+
+    def _check(self, block: Block, tx_ids: Sequence[bytes]) -> None:
+        """The header against the head, the body roots, and the election QC's shape."""
+        check_header(
+            self.genesis, self._head, block, tx_ids, verified_head_qc=self._verified_head_qc
+        )
+        if block.election_qc is not None:
+            block.election_qc.check(self.genesis)
 
     def apply(self, block: Block, commit_qc: CommitQC, *, recheck: bool = False) -> Head:
         """Validate ``block`` and its ``commit_qc``, then commit it atomically and durably.
@@ -205,7 +211,7 @@ class Ledger(LedgerQueries):
         head = self._head
         tx_ids = block.tx_ids()
         # The roots are checked here in any case: they bind this body to the block hash.
-        check_header(self.genesis, head, block, tx_ids, verified_head_qc=self._verified_head_qc)
+        self._check(block, tx_ids)
         block_hash = block.hash()
         verify_commit_qc(self.genesis, commit_qc, height=block.height, block_hash=block_hash)
         validated = self._validated

@@ -4,7 +4,8 @@
 the node passes the same function to consensus (which cannot import the ledger). A
 :class:`CommitQC` holds ``quorum`` or more signatures of distinct genesis nodes over that payload.
 :func:`access_vote_payload` is likewise what a node signs when it approves or denies an access
-request; sharing results carry those votes.
+request (an approval signs its re-encryption share with it); sharing results carry those votes,
+each with its share, and consensus relays the very same signed votes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from crypto.errors import VerificationError
 from crypto.hashing import digest
 from ledger.encoding import (
+    BLOB,
     BOOL,
     HASH,
     SIGNATURE,
@@ -31,7 +33,7 @@ from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 
 COMMIT_VOTE_TAG = b"iomtshare/ledger/commit-vote/v1"
-ACCESS_VOTE_TAG = b"iomtshare/ledger/access-vote/v1"
+ACCESS_VOTE_TAG = b"iomtshare/ledger/access-vote/v2"
 
 
 def commit_vote_payload(chain_id: str, height: int, round: int, block_hash: bytes) -> bytes:
@@ -45,10 +47,11 @@ def commit_vote_payload(chain_id: str, height: int, round: int, block_hash: byte
     )
 
 
-def access_vote_payload(chain_id: str, request_id: bytes, approve: bool) -> bytes:
-    """The 32 bytes a node signs to approve (or deny) the access request with id ``request_id``."""
+def access_vote_payload(chain_id: str, request_id: bytes, approve: bool, share: bytes) -> bytes:
+    """The 32 bytes a node signs to approve (or deny) the access request with id ``request_id``;
+    an approval's ``share`` is its re-encryption share with proof (empty for a denial)."""
     decision = b"\x01" if approve else b"\x00"
-    return digest(ACCESS_VOTE_TAG, chain_id.encode("utf-8"), request_id, decision)
+    return digest(ACCESS_VOTE_TAG, chain_id.encode("utf-8"), request_id, decision, share)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +88,22 @@ class CommitQC(Encoded):
 
 @dataclass(frozen=True, slots=True)
 class AccessVote(Encoded):
-    """One node's signed approve/deny vote on an access request."""
+    """One node's signed approve/deny vote on an access request; an approval carries the node's
+    re-encryption share with its proof (opaque here), a denial no share."""
 
     node_index: int
     approve: bool
+    share: bytes
     signature: bytes
 
     TAG = TAG_ACCESS_VOTE
-    FIELDS = (("node_index", U16), ("approve", BOOL), ("signature", SIGNATURE))
+    VERSION = 2
+    FIELDS = (
+        ("node_index", U16),
+        ("approve", BOOL),
+        ("share", BLOB),
+        ("signature", SIGNATURE),
+    )
 
 
 def _check_signers(genesis: Genesis, indexes: list[int], what: str) -> None:
@@ -128,27 +139,38 @@ def verify_commit_qc(genesis: Genesis, qc: CommitQC, *, height: int, block_hash:
             raise InvalidBlock(f"commit QC: bad signature of node {sig.node_index}") from exc
 
 
-def verify_access_votes(
-    genesis: Genesis, votes: tuple[AccessVote, ...], *, request_id: bytes, granted: bool
-) -> None:
-    """Check that ``votes`` hold a quorum of valid votes for the decision ``granted``.
-
-    Votes the other way may be present (they are part of the record) but must be valid too.
-    Raises :class:`InvalidBlock`.
-    """
+def check_access_votes(genesis: Genesis, votes: tuple[AccessVote, ...], *, granted: bool) -> None:
+    """Check the shape of a decision's votes (signatures aside): distinct genesis nodes in
+    increasing order, a quorum agreeing with ``granted``, a share on every approval and none on
+    a denial. Raises :class:`InvalidBlock`."""
     _check_signers(genesis, [v.node_index for v in votes], "access votes")
     agreeing = sum(1 for v in votes if v.approve == granted)
     if agreeing < genesis.quorum:
         raise InvalidBlock(f"{agreeing} votes agree with the decision, quorum is {genesis.quorum}")
-    payloads = {
-        decision: access_vote_payload(genesis.chain_id, request_id, decision)
-        for decision in {vote.approve for vote in votes}
-    }
+    for vote in votes:
+        if vote.approve != bool(vote.share):
+            raise InvalidBlock(
+                f"access votes: node {vote.node_index}'s "
+                + ("approval carries no share" if vote.approve else "denial carries a share")
+            )
+
+
+def verify_access_votes(
+    genesis: Genesis, votes: tuple[AccessVote, ...], *, request_id: bytes, granted: bool
+) -> None:
+    """Check that ``votes`` hold a quorum of valid votes for the decision ``granted``
+    (:func:`check_access_votes`, and every signature).
+
+    Votes the other way may be present (they are part of the record) but must be valid too.
+    Raises :class:`InvalidBlock`.
+    """
+    check_access_votes(genesis, votes, granted=granted)
     for vote in votes:
         key = genesis.node_verify_key(vote.node_index)
         if key is None:  # pragma: no cover - excluded by _check_signers
             raise InvalidBlock(f"access votes: node {vote.node_index} is not in genesis")
+        payload = access_vote_payload(genesis.chain_id, request_id, vote.approve, vote.share)
         try:
-            key.verify(payloads[vote.approve], vote.signature)
+            key.verify(payload, vote.signature)
         except VerificationError as exc:
             raise InvalidBlock(f"access votes: bad signature of node {vote.node_index}") from exc

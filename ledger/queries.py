@@ -72,6 +72,14 @@ class LedgerQueries:
             return None
         return StoredBlock(block, qc)
 
+    def encoded_block(self, height: int) -> bytes | None:
+        """The stored encoding of the block at ``height`` (not decoded), or ``None``."""
+        return self.store.get(schema.block(height))
+
+    def commit_qc(self, height: int) -> CommitQC | None:
+        """The commit QC stored with the block at ``height``, or ``None``."""
+        return self._load(schema.commit_qc(height), CommitQC.from_bytes)
+
     def block_by_hash(self, block_hash: bytes) -> StoredBlock | None:
         location = self._load(schema.block_by_hash(block_hash), Location.from_bytes)
         return None if location is None else self.block(location.height)
@@ -105,6 +113,10 @@ class LedgerQueries:
             schema.BLOCK, start=schema.block(start), stop=schema.block(stop)
         )
         return _limited((header_of(raw) for _, raw in items), limit)
+
+    def has_transaction(self, tx_id: bytes) -> bool:
+        """Whether a committed block holds the transaction (one read of the tx index)."""
+        return self.store.get(schema.tx(tx_id)) is not None
 
     def transaction(self, tx_id: bytes) -> StoredTransaction | None:
         location = self._load(schema.tx(tx_id), Location.from_bytes)

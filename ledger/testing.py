@@ -20,7 +20,7 @@ from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from crypto.tpre import Grant as TpreGrant
 from crypto.tpre import ReKeyShare, UserSecretKey
-from ledger.block import Block, SharingResult
+from ledger.block import Block, ElectionQC, ElectionSignature, SharingResult
 from ledger.genesis import Genesis, NodeInfo
 from ledger.ledger import Ledger
 from ledger.qc import (
@@ -330,17 +330,28 @@ class ChainFixture:
         votes = []
         for index in sorted(set(chosen) | set(dissenters)):
             approve = granted if index in chosen else not granted
-            payload = access_vote_payload(self.chain_id, request_id, approve)
-            votes.append(AccessVote(index, approve, self.node_keys[index - 1].sign(payload)))
+            share = derived(self.seed, "share", index, request_id) if approve else b""
+            payload = access_vote_payload(self.chain_id, request_id, approve, share)
+            signature = self.node_keys[index - 1].sign(payload)
+            votes.append(AccessVote(index, approve, share, signature))
         return SharingResult(
             request_id=request_id,
             record_id=request.record_id,
             requester=request.requester,
             granted=granted,
             combined_ciphertext=b"combined" if granted else b"",
-            shares_and_proofs=b"shares+proofs" if granted else b"",
             votes=tuple(votes),
         )
+
+    def election_qc(self, height: int) -> ElectionQC:
+        """A quorum of election signatures for block ``height`` (over a made-up claim: the
+        ledger checks the QC's shape, consensus its signatures)."""
+        claim_hash = derived(self.seed, "claim", height)
+        signatures = tuple(
+            ElectionSignature(index, self.node_keys[index - 1].sign(claim_hash))
+            for index in range(1, self.genesis.quorum + 1)
+        )
+        return ElectionQC(claim_hash, signatures)
 
     # -- blocks --------------------------------------------------------------------------------
 
@@ -376,6 +387,7 @@ class ChainFixture:
             transactions=transactions,
             results=results,
             last_commit=last_commit,
+            election_qc=self.election_qc(height),
         )
 
     def commit(

@@ -175,6 +175,8 @@ class _Executor:
         self.members: dict[bytes, Member] = {}
         # Transaction index -> the key its signature was found valid under (see preverify).
         self.preverified: dict[int, bytes] = {}
+        # Access requests of this block by id, so their results need not decode them again.
+        self.requests: dict[bytes, AccessRequest] = {}
         self.what = "transaction"
         self.index = 0
 
@@ -403,6 +405,7 @@ class _Executor:
             raise self.fail("nonce already used (replay)")
         self.put(nonce_key, Location(self.height, index).to_bytes())
         self.put(schema.pending_request(self.tx_ids[index]), tx.to_bytes())
+        self.requests[self.tx_ids[index]] = tx
 
     def key_update(self, tx: KeyUpdate, tx_id: bytes) -> None:
         member = self.member(tx.member_id, "member")
@@ -424,7 +427,7 @@ class _Executor:
         raw = self.get(pending_key)
         if raw is None:
             raise self.fail("no pending access request with this id")
-        request = AccessRequest.from_bytes(raw)
+        request = self.requests.get(result.request_id) or AccessRequest.from_bytes(raw)
         if (request.record_id, request.requester) != (result.record_id, result.requester):
             raise self.fail("result does not match its request's record and requester")
         try:

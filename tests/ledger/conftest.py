@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from ledger.block import Block, BlockHeader, SharingResult, evidence_hash
+from ledger.block import Block, BlockHeader, ElectionQC, SharingResult, evidence_hash
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
 from ledger.merkle import merkle_root
@@ -49,6 +49,7 @@ def unchecked_block(
     results: Sequence[SharingResult] = (),
     *,
     last_commit: CommitQC | str | None = "auto",
+    election_qc: ElectionQC | None = None,
     **header_changes: object,
 ) -> Block:
     """The next block with correct roots but no validation and a zero state root."""
@@ -64,13 +65,13 @@ def unchecked_block(
         prev_hash=head.block_hash,
         tx_root=merkle_root([tx.tx_id() for tx in transactions]),
         results_root=merkle_root([r.hash() for r in results]),
-        evidence_hash=evidence_hash(last_commit, b""),
+        evidence_hash=evidence_hash(last_commit, election_qc),
         state_root=ZERO_HASH,
         time_ms=fx.time_at(head.height + 1),
         proposer=1,
     )
     header = dataclasses.replace(header, **header_changes)  # type: ignore[arg-type]
-    return Block(header, tuple(transactions), tuple(results), last_commit, b"")
+    return Block(header, tuple(transactions), tuple(results), last_commit, election_qc)
 
 
 def snapshot(ledger: Ledger) -> list[tuple[bytes, bytes]]:

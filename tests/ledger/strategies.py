@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ledger import encoding
-from ledger.block import Block, BlockHeader, SharingResult
+from ledger.block import Block, BlockHeader, ElectionQC, ElectionSignature, SharingResult
 from ledger.encoding import Encoded, Kind
 from ledger.fragments import StoredFragment
 from ledger.genesis import Genesis, NodeInfo
@@ -94,6 +94,8 @@ ALL_TYPES: list[type[Encoded]] = [
     Genesis,
     CommitSignature,
     CommitQC,
+    ElectionSignature,
+    ElectionQC,
     AccessVote,
     *sorted(TRANSACTION_TYPES.values(), key=lambda c: c.TAG),
     SharingResult,

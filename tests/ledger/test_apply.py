@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger.block import ElectionSignature
 from ledger.errors import GenesisMismatch, InvalidBlock, InvalidTransaction
 from ledger.ledger import Ledger
 from ledger.qc import CommitSignature
@@ -48,6 +49,20 @@ def _rule_cases() -> list[tuple[str, Callable[[ChainFixture], tuple[list, list]]
         request = req(fx)
         result = fx.result(request, granted=True)
         vote = dataclasses.replace(result.votes[0], signature=bytes(64))
+        return [request], [dataclasses.replace(result, votes=(vote, *result.votes[1:]))]
+
+    def swapped_share(fx: ChainFixture) -> tuple[list, list]:
+        # Node 1's signed approval carrying node 2's share: the signature covers the share.
+        request = req(fx)
+        result = fx.result(request, granted=True)
+        first, second, *rest = result.votes
+        vote = dataclasses.replace(first, share=second.share)
+        return [request], [dataclasses.replace(result, votes=(vote, second, *rest))]
+
+    def shareless_approval(fx: ChainFixture) -> tuple[list, list]:
+        request = req(fx)
+        result = fx.result(request, granted=True)
+        vote = dataclasses.replace(result.votes[0], share=b"")
         return [request], [dataclasses.replace(result, votes=(vote, *result.votes[1:]))]
 
     def wrong_record(fx: ChainFixture) -> tuple[list, list]:
@@ -114,6 +129,8 @@ def _rule_cases() -> list[tuple[str, Callable[[ChainFixture], tuple[list, list]]
         ("too few votes", lambda fx: ([r := req(fx)], [fx.result(r, granted=True, voters=[1, 2])]),
          "quorum"),
         ("forged vote", forged_vote, "bad signature"),
+        ("share swapped into a vote", swapped_share, "bad signature"),
+        ("approval without a share", shareless_approval, "approval carries no share"),
         ("over the access limit", over_limit, "access limit 2 reached"),
         ("no grant, no policy", lambda fx: ([r := req(fx, who="carol")],
                                             [fx.result(r, granted=True)]),
@@ -163,6 +180,31 @@ def test_bad_headers_are_rejected(fx: ChainFixture, ledger: Ledger, case: int) -
     with pytest.raises(InvalidBlock, match=reason):
         ledger.apply(block, fx.commit_qc(block))
     assert snapshot(ledger) == before
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda qc: dataclasses.replace(qc, signatures=qc.signatures[:2]), "quorum"),
+        (lambda qc: dataclasses.replace(qc, signatures=qc.signatures[::-1]), "increasing"),
+        (
+            lambda qc: dataclasses.replace(
+                qc, signatures=(*qc.signatures, ElectionSignature(9, bytes(64)))
+            ),
+            "not in genesis",
+        ),
+    ],
+)
+def test_election_qc_shape_is_checked(
+    fx: ChainFixture, ledger: Ledger, mutate: Callable, reason: str
+) -> None:
+    bad = mutate(fx.election_qc(3))
+    block = unchecked_block(fx, ledger, [fx.register("dan")], election_qc=bad)
+    with pytest.raises(InvalidBlock, match=f"election QC.*{reason}|{reason}.*"):
+        ledger.validate(block)
+    with pytest.raises(InvalidBlock, match="election QC"):
+        ledger.apply(block, fx.commit_qc(block))
+    assert ledger.height == 2
 
 
 def test_carried_commit_qc_is_required_and_checked(fx: ChainFixture, ledger: Ledger) -> None:

@@ -89,7 +89,7 @@ def test_bad_boolean_byte_is_rejected() -> None:
     assert len(encoded) == 2 + 32 + 8 + 4  # sanity: fixed-width layout
     from ledger.qc import AccessVote
 
-    vote = bytearray(AccessVote(1, True, bytes(64)).to_bytes())
+    vote = bytearray(AccessVote(1, True, b"", bytes(64)).to_bytes())
     vote[4] = 2  # the approve flag
     with pytest.raises(DecodeError):
         AccessVote.from_bytes(bytes(vote))

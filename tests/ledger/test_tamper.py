@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
 import pytest
 
 from ledger import schema
+from ledger.block import Block, ElectionQC, evidence_hash
 from ledger.errors import IntegrityError
 from ledger.kv import KeyValueStore, MemoryStore
 from ledger.ledger import Ledger
+from ledger.merkle import merkle_root
 from ledger.testing import ChainFixture
 from ledger.transactions import MemberRole
 
@@ -75,6 +78,45 @@ def test_a_snapshot_verify_ignores_blocks_applied_meanwhile(
     assert applied == [HEIGHTS + 1]
     assert report.height == HEIGHTS
     assert chain.verify().height == HEIGHTS + 1
+
+
+def _recommit_last(fx: ChainFixture, chain: Ledger, block: Block) -> None:
+    """Store ``block`` in place of the head block with a valid commit QC over it: what a quorum
+    of faulty nodes could commit, which only the shape checks of verify can catch."""
+    chain.store.write(
+        {
+            schema.block(block.height): block.to_bytes(),
+            schema.commit_qc(block.height): fx.commit_qc(block).to_bytes(),
+        }
+    )
+
+
+def test_a_short_election_qc_is_reported(fx: ChainFixture, chain: Ledger) -> None:
+    stored = chain.block(HEIGHTS)
+    assert stored is not None
+    assert stored.block.election_qc is not None
+    block = stored.block
+    short = ElectionQC(block.election_qc.claim_hash, block.election_qc.signatures[:1])
+    header = dataclasses.replace(
+        block.header, evidence_hash=evidence_hash(block.last_commit, short)
+    )
+    _recommit_last(fx, chain, dataclasses.replace(block, header=header, election_qc=short))
+    error = expect_failure_at(chain, f"height {HEIGHTS}")
+    assert "election QC has 1 votes" in str(error)
+
+
+def test_a_denial_carrying_a_share_is_reported(fx: ChainFixture, chain: Ledger) -> None:
+    stored = chain.block(HEIGHTS)
+    assert stored is not None
+    block = stored.block
+    (result,) = block.results
+    assert not result.granted
+    vote = dataclasses.replace(result.votes[0], share=b"a share")
+    bad = dataclasses.replace(result, votes=(vote, *result.votes[1:]))
+    header = dataclasses.replace(block.header, results_root=merkle_root([bad.hash()]))
+    _recommit_last(fx, chain, dataclasses.replace(block, header=header, results=(bad,)))
+    error = expect_failure_at(chain, f"height {HEIGHTS}")
+    assert "denial carries a share" in str(error)
 
 
 def test_every_byte_of_a_block_is_protected(fx: ChainFixture) -> None:

@@ -43,6 +43,7 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
     result = fx.result(request, granted=True, dissenters=[4])
     rotate = fx.key_update("owner", "owner-2")
     block = fx.commit(ledger, [request, rotate], [result])
+    assert block.election_qc is not None
     grant_entry = ledger.grants(fx.record_id("rec"))[0]
     revoke = fx.revoke("owner", "rec", "doctor")
     fx.commit(ledger, [revoke])
@@ -63,6 +64,8 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
         "Genesis": fx.genesis,
         "CommitSignature": stored.commit_qc.signatures[0],
         "CommitQC": stored.commit_qc,
+        "ElectionSignature": block.election_qc.signatures[0],
+        "ElectionQC": block.election_qc,
         "AccessVote": result.votes[0],
         "RegisterMember": register,
         "AttributeChange": change,
@@ -95,7 +98,9 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
         "audit_record_hash": audit.hash(),
         "attribute_record_hash": history[1].hash(),
         "commit_vote_payload": commit_vote_payload(fx.chain_id, 7, 2, bytes(range(32))),
-        "access_vote_payload": access_vote_payload(fx.chain_id, bytes(range(32)), True),
+        "access_vote_payload": access_vote_payload(
+            fx.chain_id, bytes(range(32)), True, b"share and proof"
+        ),
     }
     return samples, derived
 
