@@ -2,9 +2,10 @@
 
 The node runtime builds one :class:`ConsensusNode` per validator with
 :meth:`ConsensusNode.create` (config, index, signer, verifier, application, commit payload
-function), calls :meth:`~ConsensusNode.start`, then feeds it decoded messages
-(:func:`decode_message`) and due timers with the current time, and carries out the returned
-:class:`Output`. See docs/consensus.md.
+and access payload functions), calls :meth:`~ConsensusNode.start`, then feeds it decoded messages
+(:func:`decode_message`), clients' items (:class:`Item`, decoded and named by the application)
+and due timers with the current time, and carries out the returned :class:`Output`. See
+docs/consensus.md.
 """
 
 from consensus.app import (
@@ -18,6 +19,7 @@ from consensus.app import (
 from consensus.config import ConsensusConfig, Timeouts, bft_quorum, majority_quorum
 from consensus.errors import ConfigError, ConsensusError, InvalidBlock, InvalidMessage
 from consensus.evidence import BadShare, Equivocation, Evidence
+from consensus.item import Item, ItemDecoder
 from consensus.machine import ConsensusNode
 from consensus.messages import BlockContent, CommittedBlock, Message, decode_message
 from consensus.output import Output, Send, Timer, TimerKind, TraceEvent
@@ -43,6 +45,8 @@ __all__ = [
     "Evidence",
     "InvalidBlock",
     "InvalidMessage",
+    "Item",
+    "ItemDecoder",
     "Message",
     "OpenedBlock",
     "Output",

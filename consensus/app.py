@@ -1,9 +1,11 @@
-"""The application interface consensus drives: authorization, shares, blocks and the ledger.
+"""The application interface consensus drives: items, authorization, shares, blocks, ledger.
 
 Consensus never imports the ledger or the node. The node passes in an object satisfying
-:class:`Application`, which wraps the ledger and the threshold re-encryption keys. Block bytes
-stay opaque here: consensus hands the application a :class:`~consensus.messages.BlockContent`
-to build a block from, and asks it to open a received block back into its content.
+:class:`Application`, which wraps the ledger and the threshold re-encryption keys. Client items
+are decoded and named by the application once (:class:`~consensus.item.Item`), and handed back to
+it as such. Block bytes stay opaque here: consensus hands the application a
+:class:`~consensus.messages.BlockContent` to build a block from, and asks it to open a received
+block back into its content.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from consensus.item import Item, ItemDecoder
 from consensus.messages import BlockContent, CommittedBlock
 from consensus.safety import SafetyState
 
 #: ``commit_vote_payload(chain_id, height, round, block_hash)``: the bytes a commit vote signs.
 CommitPayload = Callable[[str, int, int, bytes], bytes]
 
-#: ``access_vote_payload(chain_id, request, approve)``: the bytes an approval or denial signs for
-#: the ledger (``request`` is the request's body; the node maps it to the ledger's request id).
-AccessPayload = Callable[[str, bytes, bool], bytes]
+#: ``access_vote_payload(chain_id, request_id, approve, share)``: the bytes an approval or
+#: denial signs for the ledger (``share`` is empty for a denial).
+AccessPayload = Callable[[str, bytes, bool, bytes], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +40,12 @@ class Authorization:
 
 @dataclass(frozen=True, slots=True)
 class BuiltBlock:
-    """Block bytes made by the application and the hash that votes refer to."""
+    """Block bytes made by the application, the hash that votes refer to, and the content the
+    block holds (the content asked for, less the items the application had to leave out)."""
 
     block: bytes
     block_hash: bytes
+    content: BlockContent
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,27 +56,28 @@ class OpenedBlock:
     block_hash: bytes
 
 
-class Application(Protocol):
-    """What a consensus node needs from the rest of its node.
+class Application(ItemDecoder, Protocol):
+    """What a consensus node needs from the rest of its node (first of all
+    :meth:`~consensus.item.ItemDecoder.decode_item`).
 
     Every method is deterministic given the committed ledger, so that honest nodes at the same
     height reach the same decisions.
     """
 
-    def authorize(self, request: bytes) -> Authorization:
-        """Decide an access request; raise ``InvalidMessage`` when it is malformed."""
+    def authorize(self, request: Item) -> Authorization:
+        """Decide an access request; raise ``InvalidMessage`` when it gets no vote at all."""
         ...
 
-    def request_threshold(self, request: bytes) -> int:
+    def request_threshold(self, request: Item) -> int:
         """The number of verified shares the request needs; raise ``InvalidMessage`` if bad."""
         ...
 
-    def verify_share(self, request: bytes, signer: int, share: bytes) -> bool:
+    def verify_share(self, request: Item, signer: int, share: bytes) -> bool:
         """Whether ``share`` is node ``signer``'s correct re-encryption share for ``request``."""
         ...
 
-    def check_transaction(self, tx: bytes) -> bool:
-        """Whether an ordinary transaction is well-formed and admissible."""
+    def check_transaction(self, tx: Item) -> bool:
+        """Whether an ordinary transaction is admissible."""
         ...
 
     def build_block(self, content: BlockContent) -> BuiltBlock:
@@ -96,7 +102,7 @@ class Application(Protocol):
         ...
 
     def is_committed(self, item_id: bytes) -> bool:
-        """Whether a request or transaction is already in a committed block."""
+        """Whether the item with this id is already in a committed block."""
         ...
 
     def save_safety_state(self, state: SafetyState) -> None:

@@ -18,6 +18,7 @@ from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND, ItemKind
 from consensus.errors import ConfigError, InvalidBlock, InvalidMessage
 from consensus.evidence import BadShare, Equivocation, Evidence
+from consensus.item import Item
 from consensus.messages import (
     BlockContent,
     CommittedBlock,
@@ -37,7 +38,7 @@ from consensus.votes import AuthVote, CommitVote, ElectionVote, PrepareVote
 
 _FUTURE_LIMIT = 4096
 _SYNC_BATCH = 16
-M = TypeVar("M", AuthVote, LeaderClaim, ElectionVote, Proposal, PrepareVote)
+M = TypeVar("M", LeaderClaim, ElectionVote, Proposal, PrepareVote)
 
 HeightMessage = LeaderClaim | ElectionVote | Proposal | PrepareVote | CommitVote
 
@@ -157,8 +158,10 @@ class NodeBase:
     def _equivocation(self, offender: int, round_: int, first: bytes, second: bytes) -> None:
         self._report(Equivocation(offender, self.height, round_, first, second))
 
-    def _dispatch(self, msg: Message, local: bool) -> None:
-        if isinstance(msg, Submission):
+    def _dispatch(self, msg: Message | Item, local: bool) -> None:
+        if isinstance(msg, Item):
+            self._on_item(msg)
+        elif isinstance(msg, Submission):
             self._on_submission(msg)
         elif isinstance(msg, AuthVote):
             self._on_auth_vote(msg, local)
@@ -181,13 +184,13 @@ class NodeBase:
         else:
             self._on_commit_vote(msg, local)
 
-    def _signed(self, msg: HeightMessage | AuthVote, local: bool) -> bool:
+    def _signed(self, msg: HeightMessage, local: bool) -> bool:
         if local:
             return True
         if isinstance(msg, CommitVote):
             return self._checker.commit_vote_ok(msg)
         signing = msg.signing_bytes(self.config.chain_id)
-        return self._checker.signed_by(_sender_any(msg), signing, msg.signature)
+        return self._checker.signed_by(_sender(msg), signing, msg.signature)
 
     def _activate(self) -> None:
         if not self._hs.active:
@@ -204,26 +207,33 @@ class NodeBase:
         self._set_timer(TimerKind.PROPOSE, self.config.timeouts.propose_timeout(round_))
 
     def _on_submission(self, sub: Submission) -> None:
-        ident = sub.item_id
+        """A peer relayed an item: the application decodes and names it."""
+        try:
+            item = self._app.decode_item(sub.kind, sub.body)
+        except InvalidMessage:
+            return
+        self._on_item(item)
+
+    def _on_item(self, item: Item) -> None:
+        ident = item.item_id
         if ident in self.pool or self._app.is_committed(ident):
             return
-        if sub.kind is ItemKind.TX:
-            if not self._app.check_transaction(sub.body):
+        if item.kind is ItemKind.TX:
+            if not self._app.check_transaction(item):
                 return
             own_vote = None
         else:
             try:
-                decision = self._app.authorize(sub.body)
+                decision = self._app.authorize(item)
             except InvalidMessage:
                 return
             self._needed[ident] = max(self.config.quorum, decision.threshold)
             share = decision.share if decision.approve else b""
-            access = self._signer.sign(
-                self._checker.access_signing_bytes(sub.body, decision.approve)
-            )
-            own_vote = self._sign(AuthVote(ident, self.index, decision.approve, share, access, b""))
-        stashed = self.pool.add(sub, self._now)
-        self._send(None, sub)
+            signing = self._checker.access_signing_bytes(ident, decision.approve, share)
+            signature = self._signer.sign(signing)
+            own_vote = AuthVote(ident, self.index, decision.approve, share, signature)
+        stashed = self.pool.add(item, self._now)
+        self._send(None, Submission.of(item))
         if own_vote is not None:
             self.pool.add_vote(own_vote)
             self._send(None, own_vote)
@@ -401,8 +411,8 @@ class NodeBase:
     def _rebroadcast(self, round_: int) -> None:
         """Resend what peers may have lost before leaving ``round_``."""
         hs = self._hs
-        for sub in self.pool.items():
-            self._send(None, sub)
+        for item in self.pool.items():
+            self._send(None, Submission.of(item))
         for vote in self.pool.votes_of(self.index):
             self._send(None, vote)
         proposal = hs.proposals.get(round_)
@@ -416,9 +426,3 @@ class NodeBase:
     def _progress(self) -> bool:
         """Apply the round rules (defined by the subclass); True if anything changed."""
         raise NotImplementedError
-
-
-def _sender_any(msg: HeightMessage | AuthVote) -> int:
-    if isinstance(msg, AuthVote):
-        return msg.voter
-    return _sender(msg)

@@ -13,11 +13,12 @@ from enum import Enum
 
 from consensus.app import AccessPayload, Application, CommitPayload
 from consensus.config import ConsensusConfig
-from consensus.encoding import NO_ROUND, ItemKind, item_id
+from consensus.encoding import NO_ROUND, ItemKind
 from consensus.errors import InvalidMessage
+from consensus.item import Item
 from consensus.messages import BlockContent, CommittedBlock, LeaderClaim
 from consensus.signer import Verifier
-from consensus.votes import AuthVote, Bundle, CommitVote, ElectionVote
+from consensus.votes import AuthVote, Bundle, CommitVote, DecidedRequest, ElectionVote
 
 _CACHE_LIMIT = 50_000
 
@@ -72,16 +73,16 @@ class Checker:
             return vote.signing_bytes(self.config.chain_id)
         return self._commit_payload(self.config.chain_id, vote.height, vote.round, vote.block_hash)
 
-    def access_signing_bytes(self, request: bytes, approve: bool) -> bytes:
-        """What an authorization vote's ``access_signature`` signs (the ledger's payload)."""
-        return self._access_payload(self.config.chain_id, request, approve)
+    def access_signing_bytes(self, request_id: bytes, approve: bool, share: bytes) -> bytes:
+        """What an authorization vote signs (the ledger's access payload)."""
+        return self._access_payload(self.config.chain_id, request_id, approve, share)
 
     def commit_vote_ok(self, vote: CommitVote) -> bool:
         return self.signed_by(vote.voter, self.commit_signing_bytes(vote), vote.signature)
 
     # -- authorization votes -------------------------------------------------------------
 
-    def auth_vote(self, request: bytes, vote: AuthVote) -> VoteStatus:
+    def auth_vote(self, request: Item, vote: AuthVote) -> VoteStatus:
         """Check the signature and, for an approval, the re-encryption share."""
         key = (vote.request_id, vote.voter, vote.signature)
         cached = self._vote_cache.get(key)
@@ -93,36 +94,43 @@ class Checker:
         self._vote_cache[key] = status
         return status
 
-    def _check_auth_vote(self, request: bytes, vote: AuthVote) -> VoteStatus:
-        if vote.request_id != item_id(ItemKind.REQUEST, request):
+    def _check_auth_vote(self, request: Item, vote: AuthVote) -> VoteStatus:
+        if vote.request_id != request.item_id or request.kind is not ItemKind.REQUEST:
             return VoteStatus.WRONG_REQUEST
-        if not self.signed_by(vote.voter, vote.signing_bytes(self.config.chain_id), vote.signature):
-            return VoteStatus.BAD_SIGNATURE
-        access = self.access_signing_bytes(request, vote.approve)
-        if not self.signed_by(vote.voter, access, vote.access_signature):
+        signing = self.access_signing_bytes(vote.request_id, vote.approve, vote.share)
+        if not self.signed_by(vote.voter, signing, vote.signature):
             return VoteStatus.BAD_SIGNATURE
         if vote.approve and not self._app.verify_share(request, vote.voter, vote.share):
             return VoteStatus.BAD_SHARE
         return VoteStatus.OK
 
-    def approvals_needed(self, request: bytes) -> int:
+    def approvals_needed(self, request: Item) -> int:
         """Approvals a request needs: a quorum, and at least t of them for the shares."""
         return max(self.config.quorum, self._app.request_threshold(request))
 
-    def bundle_ok(self, bundle: Bundle, approve: bool) -> bool:
+    def decided_ok(self, decided: DecidedRequest, approve: bool) -> bool:
         """Enough distinct, valid votes all deciding the same way."""
-        voters = [v.voter for v in bundle.votes]
+        votes = decided.votes
+        voters = [v.voter for v in votes]
         if len(set(voters)) != len(voters):
             return False
-        if any(v.approve != approve for v in bundle.votes):
+        if any(v.approve != approve for v in votes):
             return False
         try:
-            needed = self.approvals_needed(bundle.request) if approve else self.config.quorum
+            needed = self.approvals_needed(decided.request) if approve else self.config.quorum
         except InvalidMessage:
             return False
-        if len(bundle.votes) < needed:
+        if len(votes) < needed:
             return False
-        return all(self.auth_vote(bundle.request, v) is VoteStatus.OK for v in bundle.votes)
+        return all(self.auth_vote(decided.request, v) is VoteStatus.OK for v in votes)
+
+    def decoded(self, bundle: Bundle) -> DecidedRequest | None:
+        """A claim's bundle with its request decoded by the application (None if malformed)."""
+        try:
+            request = self._app.decode_item(ItemKind.REQUEST, bundle.request)
+        except InvalidMessage:
+            return None
+        return DecidedRequest(request, bundle.votes)
 
     # -- claims and blocks ---------------------------------------------------------------
 
@@ -144,12 +152,14 @@ class Checker:
             claim.claimant, claim.signing_bytes(self.config.chain_id), claim.signature
         ):
             return False
-        ids = [b.request_id for b in (*claim.approved, *claim.denied)]
-        if not self._items_fresh([*ids, *claim.tx_ids]):
+        bundles = (*claim.approved, *claim.denied)
+        decided = [d for d in map(self.decoded, bundles) if d is not None]
+        if len(decided) != len(bundles):
             return False
-        return all(self.bundle_ok(b, True) for b in claim.approved) and all(
-            self.bundle_ok(b, False) for b in claim.denied
-        )
+        if not self._items_fresh([*(d.request_id for d in decided), *claim.tx_ids]):
+            return False
+        approvals = len(claim.approved)
+        return all(self.decided_ok(d, i < approvals) for i, d in enumerate(decided))
 
     def election_qc_ok(
         self, height: int, round_: int, claimant: int, qc: tuple[ElectionVote, ...]
@@ -179,10 +189,12 @@ class Checker:
             return False
         if not self._items_fresh(items):
             return False
-        if not all(self._app.check_transaction(tx) for tx in content.txs):
+        if not all(
+            tx.kind is ItemKind.TX and self._app.check_transaction(tx) for tx in content.txs
+        ):
             return False
-        return all(self.bundle_ok(b, True) for b in content.approved) and all(
-            self.bundle_ok(b, False) for b in content.denied
+        return all(self.decided_ok(d, True) for d in content.approved) and all(
+            self.decided_ok(d, False) for d in content.denied
         )
 
     def commit_qc_ok(self, block: CommittedBlock) -> bool:

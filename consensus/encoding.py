@@ -15,8 +15,11 @@ from crypto.hashing import DIGEST_SIZE, digest
 from crypto.signing import SIGNATURE_SIZE
 
 VERSION = 1
+#: Version 2 of these: items are named by the application's ids, and an authorization vote
+#: carries one signature (over the injected access payload, share included).
+AUTH_VOTE_VERSION = 2
+CLAIM_VERSION = 2
 SIGN_TAG = b"iomtshare/consensus/message/v1"
-ITEM_ID_TAG = b"iomtshare/consensus/item-id/v1"
 CLAIM_HASH_TAG = b"iomtshare/consensus/claim/v1"
 NO_ROUND = -1
 MAX_ROUND = 0xFFFFFFFE
@@ -34,7 +37,6 @@ TAG_COMMIT_VOTE = tags.CONSENSUS_COMMIT_VOTE
 TAG_SYNC_REQUEST = tags.CONSENSUS_SYNC_REQUEST
 TAG_COMMITTED_BLOCK = tags.CONSENSUS_COMMITTED_BLOCK
 TAG_SYNC_REPLY = tags.CONSENSUS_SYNC_REPLY
-TAG_BLOCK_CONTENT = tags.CONSENSUS_BLOCK_CONTENT
 TAG_EQUIVOCATION = tags.CONSENSUS_EQUIVOCATION
 TAG_BAD_SHARE = tags.CONSENSUS_BAD_SHARE
 
@@ -44,11 +46,6 @@ class ItemKind(IntEnum):
 
     REQUEST = 1
     TX = 2
-
-
-def item_id(kind: ItemKind, body: bytes) -> bytes:
-    """The 32-byte identifier of a submitted item (request or transaction)."""
-    return digest(ITEM_ID_TAG, bytes([int(kind)]), body)
 
 
 def signing_bytes(chain_id: str, unsigned: bytes) -> bytes:

@@ -26,6 +26,7 @@ from consensus.checks import Checker
 from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND
 from consensus.errors import InvalidBlock
+from consensus.item import Item
 from consensus.messages import (
     BlockContent,
     CommittedBlock,
@@ -58,7 +59,7 @@ class ConsensusNode(NodeBase):
         """Build a node with its own :class:`Checker`.
 
         ``commit_payload`` and ``access_payload`` are the ledger's ``commit_vote_payload`` and
-        its access-vote payload, so that commit QCs and the votes inside blocks are exactly what
+        ``access_vote_payload``, so that commit QCs and the votes inside blocks are exactly what
         the ledger verifies.
         """
         checker = Checker(config, verifier, app, commit_payload, access_payload)
@@ -83,8 +84,9 @@ class ConsensusNode(NodeBase):
         )
         return self._finish()
 
-    def on_message(self, msg: Message, now: float) -> Output:
-        """Handle a message from a peer or a client submission; bad input is dropped."""
+    def on_message(self, msg: Message | Item, now: float) -> Output:
+        """Handle a message from a peer, or a client's item the application decoded at the
+        edge (an :class:`Item`); bad input is dropped."""
         self._begin(now)
         self._dispatch(msg, local=False)
         return self._finish()
@@ -172,8 +174,8 @@ class ConsensusNode(NodeBase):
             r,
             self.index,
             valid_round,
-            content.approved,
-            content.denied,
+            tuple(d.bundle() for d in content.approved),
+            tuple(d.bundle() for d in content.denied),
             content.tx_ids(),
             b"",
         )
@@ -234,6 +236,13 @@ class ConsensusNode(NodeBase):
                     content.txs,
                 )
             )
+            if built.content.is_empty() or not self._checker.content_ok(
+                self.height, built.content
+            ):
+                self._trace("nothing-to-propose", "every item was left out")
+                return True
+            # Our own block: no need to have the application open what it just built.
+            hs.blocks[built.block_hash] = Candidate(built.block, built.content)
             block, block_hash, valid_round = built.block, built.block_hash, NO_ROUND
         polka: tuple[PrepareVote, ...] = ()
         if valid_round != NO_ROUND:

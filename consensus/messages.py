@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from consensus.encoding import (
     CLAIM_HASH_TAG,
+    CLAIM_VERSION,
     MAX_INDEX,
     NO_ROUND,
     TAG_AUTH_VOTE,
-    TAG_BLOCK_CONTENT,
     TAG_CLAIM,
     TAG_COMMIT_VOTE,
     TAG_COMMITTED_BLOCK,
@@ -37,14 +37,15 @@ from consensus.encoding import (
     get_index,
     get_round,
     get_signature,
-    item_id,
     put_hash,
     put_round,
 )
+from consensus.item import Item
 from consensus.votes import (
     AuthVote,
     Bundle,
     CommitVote,
+    DecidedRequest,
     ElectionVote,
     PrepareVote,
     get_bundles,
@@ -63,7 +64,9 @@ __all__ = [
     "Bundle",
     "CommitVote",
     "CommittedBlock",
+    "DecidedRequest",
     "ElectionVote",
+    "Item",
     "ItemKind",
     "LeaderClaim",
     "Message",
@@ -87,14 +90,15 @@ def get_hashes(r: Reader) -> tuple[bytes, ...]:
 @dataclass(frozen=True, slots=True)
 class Submission:
     """A client's access request or ordinary transaction, relayed between nodes (unsigned here:
-    the application checks the client's own signature inside ``body``)."""
+    the application checks the client's own signature inside ``body``). The receiver's
+    application decodes and names it (:class:`~consensus.item.Item`)."""
 
     kind: ItemKind
     body: bytes
 
-    @property
-    def item_id(self) -> bytes:
-        return item_id(self.kind, self.body)
+    @classmethod
+    def of(cls, item: Item) -> Submission:
+        return cls(item.kind, item.body)
 
     def to_bytes(self) -> bytes:
         return Writer(TAG_SUBMISSION, VERSION).u8(int(self.kind)).blob(self.body).to_bytes()
@@ -130,7 +134,7 @@ class LeaderClaim(NodeSigned):
     signature: bytes
 
     def unsigned_bytes(self) -> bytes:
-        w = Writer(TAG_CLAIM, VERSION).u64(self.height)
+        w = Writer(TAG_CLAIM, CLAIM_VERSION).u64(self.height)
         put_round(w, self.round)
         w.u16(self.claimant)
         put_round(w, self.valid_round)
@@ -148,7 +152,7 @@ class LeaderClaim(NodeSigned):
 
     @classmethod
     def read(cls, r: Reader) -> LeaderClaim:
-        r.expect_header(TAG_CLAIM, VERSION)
+        r.expect_header(TAG_CLAIM, CLAIM_VERSION)
         height = r.u64()
         round_ = get_round(r)
         claimant = get_index(r, "claimant")
@@ -170,7 +174,8 @@ class BlockContent:
     """What consensus asks the application to put in a block, and reads back to check one.
 
     ``round`` and ``proposer`` are those of the election the block was built under (a block
-    re-proposed in a later round keeps them); ``timestamp`` is the proposer's clock in ms.
+    re-proposed in a later round keeps them); ``timestamp`` is the proposer's clock in ms. Not a
+    wire message: the block bytes are the application's.
     """
 
     height: int
@@ -178,42 +183,18 @@ class BlockContent:
     proposer: int
     timestamp: int
     election_qc: tuple[ElectionVote, ...]
-    approved: tuple[Bundle, ...]
-    denied: tuple[Bundle, ...]
-    txs: tuple[bytes, ...]
+    approved: tuple[DecidedRequest, ...]
+    denied: tuple[DecidedRequest, ...]
+    txs: tuple[Item, ...]
 
     def item_ids(self) -> tuple[bytes, ...]:
-        ids = [b.request_id for b in self.approved]
-        ids += [b.request_id for b in self.denied]
-        ids += [item_id(ItemKind.TX, tx) for tx in self.txs]
+        ids = [d.request_id for d in self.approved]
+        ids += [d.request_id for d in self.denied]
+        ids += [tx.item_id for tx in self.txs]
         return tuple(ids)
 
-    def to_bytes(self) -> bytes:
-        w = Writer(TAG_BLOCK_CONTENT, VERSION).u64(self.height)
-        put_round(w, self.round)
-        w.u16(self.proposer).u64(self.timestamp)
-        put_votes(w, self.election_qc)
-        put_bundles(w, self.approved)
-        put_bundles(w, self.denied)
-        w.seq(self.txs, lambda ww, tx: ww.blob(tx))
-        return w.to_bytes()
-
-    @classmethod
-    def read(cls, r: Reader) -> BlockContent:
-        r.expect_header(TAG_BLOCK_CONTENT, VERSION)
-        height = r.u64()
-        round_ = get_round(r)
-        proposer = get_index(r, "proposer")
-        timestamp = r.u64()
-        qc = get_votes(r)
-        approved = get_bundles(r)
-        denied = get_bundles(r)
-        txs = tuple(r.seq(lambda rr: rr.blob(), max_items=4096))
-        return cls(height, round_, proposer, timestamp, qc, approved, denied, txs)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> BlockContent:
-        return parse(data, "BlockContent", cls.read)
+    def is_empty(self) -> bool:
+        return not (self.approved or self.denied or self.txs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
-"""Pending client items and the authorization votes collected for them.
+"""Pending client items (decoded, as the application named them) and the authorization votes
+collected for them.
 
 A vote can arrive before the request it is about (gossip reorders), so such votes wait in a
-small unverified stash until the request body is known and they can be checked.
+small unverified stash until the request is known and they can be checked.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from consensus.encoding import ItemKind
-from consensus.messages import Submission
-from consensus.votes import AuthVote, Bundle
+from consensus.item import Item
+from consensus.votes import AuthVote, DecidedRequest
 
 _STASH_PER_REQUEST = 64
 _STASH_REQUESTS = 4096
@@ -20,22 +21,22 @@ _STASH_REQUESTS = 4096
 class ReadyContent:
     """What a node could put in a block right now."""
 
-    approved: tuple[Bundle, ...]
-    denied: tuple[Bundle, ...]
-    txs: tuple[bytes, ...]
+    approved: tuple[DecidedRequest, ...]
+    denied: tuple[DecidedRequest, ...]
+    txs: tuple[Item, ...]
 
     def is_empty(self) -> bool:
         return not (self.approved or self.denied or self.txs)
 
     def tx_ids(self) -> tuple[bytes, ...]:
-        return tuple(Submission(ItemKind.TX, tx).item_id for tx in self.txs)
+        return tuple(tx.item_id for tx in self.txs)
 
 
 class ItemPool:
     """Items not yet committed, in arrival order, with verified votes per request."""
 
     def __init__(self) -> None:
-        self._items: dict[bytes, Submission] = {}
+        self._items: dict[bytes, Item] = {}
         self._arrived: dict[bytes, float] = {}
         self._votes: dict[bytes, dict[int, AuthVote]] = {}
         self._stash: dict[bytes, list[AuthVote]] = {}
@@ -46,17 +47,17 @@ class ItemPool:
     def __contains__(self, ident: object) -> bool:
         return ident in self._items
 
-    def items(self) -> list[Submission]:
+    def items(self) -> list[Item]:
         return list(self._items.values())
 
-    def request(self, ident: bytes) -> bytes | None:
-        sub = self._items.get(ident)
-        return sub.body if sub is not None and sub.kind is ItemKind.REQUEST else None
+    def request(self, ident: bytes) -> Item | None:
+        item = self._items.get(ident)
+        return item if item is not None and item.kind is ItemKind.REQUEST else None
 
-    def add(self, sub: Submission, now: float) -> list[AuthVote]:
+    def add(self, item: Item, now: float) -> list[AuthVote]:
         """Add a new item; return stashed votes for it, which the caller must now verify."""
-        ident = sub.item_id
-        self._items[ident] = sub
+        ident = item.item_id
+        self._items[ident] = item
         self._arrived[ident] = now
         return self._stash.pop(ident, [])
 
@@ -104,18 +105,18 @@ class ItemPool:
         include_txs: bool,
         max_items: int,
     ) -> ReadyContent:
-        """Bundles for requests with enough approvals (``needed[id]``) or ``quorum`` denials,
+        """Requests with enough approvals (``needed[id]``) or ``quorum`` denials,
         and, when ``include_txs``, the pending ordinary transactions; at most ``max_items``."""
-        approved: list[Bundle] = []
-        denied: list[Bundle] = []
-        txs: list[bytes] = []
+        approved: list[DecidedRequest] = []
+        denied: list[DecidedRequest] = []
+        txs: list[Item] = []
         count = 0
-        for ident, sub in self._items.items():
+        for ident, item in self._items.items():
             if count >= max_items:
                 break
-            if sub.kind is ItemKind.TX:
+            if item.kind is ItemKind.TX:
                 if include_txs:
-                    txs.append(sub.body)
+                    txs.append(item)
                     count += 1
                 continue
             votes = sorted(self._votes.get(ident, {}).values(), key=lambda v: v.voter)
@@ -123,9 +124,9 @@ class ItemPool:
             no = [v for v in votes if not v.approve]
             need = needed.get(ident)
             if need is not None and len(yes) >= need:
-                approved.append(Bundle(sub.body, tuple(yes[:need])))
+                approved.append(DecidedRequest(item, tuple(yes[:need])))
                 count += 1
             elif len(no) >= quorum:
-                denied.append(Bundle(sub.body, tuple(no[:quorum])))
+                denied.append(DecidedRequest(item, tuple(no[:quorum])))
                 count += 1
         return ReadyContent(tuple(approved), tuple(denied), tuple(txs))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from consensus.encoding import (
+    AUTH_VOTE_VERSION,
     MAX_INDEX,
     TAG_AUTH_VOTE,
     TAG_BUNDLE,
@@ -13,17 +14,16 @@ from consensus.encoding import (
     TAG_ELECTION_VOTE,
     TAG_PREPARE_VOTE,
     VERSION,
-    ItemKind,
     NodeSigned,
     get_index,
     get_opt_hash,
     get_round,
     get_signature,
-    item_id,
     put_hash,
     put_opt_hash,
     put_round,
 )
+from consensus.item import Item
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE
@@ -31,39 +31,37 @@ from crypto.signing import SIGNATURE_SIZE
 
 
 @dataclass(frozen=True, slots=True)
-class AuthVote(NodeSigned):
-    """A node's decision on one access request; an approval carries its re-encryption share
-    (share and proof, opaque bytes checked by the application).
+class AuthVote:
+    """A node's decision on one access request (named by the application's id); an approval
+    carries its re-encryption share (share and proof, opaque bytes checked by the application).
 
-    ``access_signature`` signs the ledger's access-vote payload for the decision, so blocks can
-    carry votes the ledger verifies on its own; ``signature`` covers everything, the share
-    included, so nobody can swap a node's share in transit and blame the node.
+    ``signature`` signs the injected access payload over the chain id, the request id, the
+    decision and the share: the ledger's payload, so a block carries each vote once and both the
+    ledger and consensus verify it, and nobody can swap a node's share and blame the node.
     """
 
     request_id: bytes
     voter: int
     approve: bool
     share: bytes
-    access_signature: bytes
     signature: bytes
 
-    def unsigned_bytes(self) -> bytes:
-        w = Writer(TAG_AUTH_VOTE, VERSION)
+    def to_bytes(self) -> bytes:
+        w = Writer(TAG_AUTH_VOTE, AUTH_VOTE_VERSION)
         put_hash(w, self.request_id)
         w.u16(self.voter).boolean(self.approve).blob(self.share)
-        return w.fixed(self.access_signature, SIGNATURE_SIZE).to_bytes()
+        return w.fixed(self.signature, SIGNATURE_SIZE).to_bytes()
 
     @classmethod
     def read(cls, r: Reader) -> AuthVote:
-        r.expect_header(TAG_AUTH_VOTE, VERSION)
+        r.expect_header(TAG_AUTH_VOTE, AUTH_VOTE_VERSION)
         request_id = r.fixed(DIGEST_SIZE)
         voter = get_index(r, "voter")
         approve = r.boolean()
         share = r.blob()
         if not approve and share:
             raise DecodeError("a deny vote carries no share")
-        access_signature = get_signature(r)
-        return cls(request_id, voter, approve, share, access_signature, get_signature(r))
+        return cls(request_id, voter, approve, share, get_signature(r))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuthVote:
@@ -71,15 +69,28 @@ class AuthVote(NodeSigned):
 
 
 @dataclass(frozen=True, slots=True)
-class Bundle:
-    """One request with the signed votes that decide it (approvals with shares, or denials)."""
+class DecidedRequest:
+    """A decoded request with the signed votes that decide it (approvals with shares, or
+    denials): what a node claims with and what a block holds."""
 
-    request: bytes
+    request: Item
     votes: tuple[AuthVote, ...]
 
     @property
     def request_id(self) -> bytes:
-        return item_id(ItemKind.REQUEST, self.request)
+        return self.request.item_id
+
+    def bundle(self) -> Bundle:
+        return Bundle(self.request.body, self.votes)
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A request's bytes with the signed votes that decide it, as a claim carries them (the
+    receiver decodes the request through its application)."""
+
+    request: bytes
+    votes: tuple[AuthVote, ...]
 
     def write(self, w: Writer) -> None:
         w.u8(TAG_BUNDLE).u8(VERSION).blob(self.request)

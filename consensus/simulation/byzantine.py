@@ -14,6 +14,7 @@ from consensus.app import AccessPayload, Application, CommitPayload
 from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND
 from consensus.errors import InvalidBlock
+from consensus.item import Item
 from consensus.messages import BlockContent, Bundle, LeaderClaim, Proposal
 from consensus.output import Output, Send
 from consensus.signer import Signer
@@ -23,7 +24,7 @@ from crypto.errors import CryptoError
 from crypto.hashing import digest
 
 Vote = ElectionVote | PrepareVote | CommitVote
-Signable = AuthVote | LeaderClaim | ElectionVote | Proposal | PrepareVote
+Signable = LeaderClaim | ElectionVote | Proposal | PrepareVote
 
 
 class Adversary:
@@ -39,7 +40,7 @@ class Adversary:
         rng: random.Random,
         commit_payload: CommitPayload,
         access_payload: AccessPayload,
-        request_body: Callable[[bytes], bytes | None],
+        request_of: Callable[[bytes], Item | None],
         share_for: Callable[[bytes], bytes],
     ) -> None:
         self.config = config
@@ -50,7 +51,7 @@ class Adversary:
         self._rng = rng
         self._commit_payload = commit_payload
         self._access_payload = access_payload
-        self._request_body = request_body
+        self._request_of = request_of
         self._share_for = share_for
         self._claimed: set[tuple[int, int]] = set()
 
@@ -106,8 +107,8 @@ class Adversary:
             else:
                 # It holds its re-key share, so it can make a correct share for a request
                 # every honest node denies.
-                body = self._request_body(vote.request_id)
-                share = self._share_for(body) if body is not None else bytes(64)
+                request = self._request_of(vote.request_id)
+                share = self._share_for(request.body) if request is not None else bytes(64)
                 changed = dataclasses.replace(vote, approve=True, share=share)
         if changed.approve and Behavior.BAD_SHARES in self.behaviors:
             changed = dataclasses.replace(changed, share=_corrupt(changed.share, 0))
@@ -115,12 +116,13 @@ class Adversary:
             changed = dataclasses.replace(changed, share=_corrupt(changed.share, -1))
         if changed == vote:
             return vote
-        if changed.approve != vote.approve:
-            body = self._request_body(vote.request_id)
-            if body is not None:
-                access = self._access_payload(self.config.chain_id, body, changed.approve)
-                changed = dataclasses.replace(changed, access_signature=self._signer.sign(access))
-        return dataclasses.replace(changed, signature=self._sign_generic(changed))
+        return self._sign_vote(changed)
+
+    def _sign_vote(self, vote: AuthVote) -> AuthVote:
+        signing = self._access_payload(
+            self.config.chain_id, vote.request_id, vote.approve, vote.share
+        )
+        return dataclasses.replace(vote, signature=self._signer.sign(signing))
 
     def _twin_vote(self, vote: Vote) -> Vote:
         if isinstance(vote, ElectionVote):
@@ -150,10 +152,8 @@ class Adversary:
         if not content.approved:
             return None
         first = content.approved[0]
-        access = self._signer.sign(self._access_payload(self.config.chain_id, first.request, True))
-        mine = AuthVote(first.request_id, self.index, True, b"", access, b"")
-        mine = dataclasses.replace(mine, share=_corrupt(self._share_for(first.request), 0))
-        mine = dataclasses.replace(mine, signature=self._sign_generic(mine))
+        bad_share = _corrupt(self._share_for(first.request.body), 0)
+        mine = self._sign_vote(AuthVote(first.request_id, self.index, True, bad_share, b""))
         others = tuple(v for v in first.votes if v.voter != self.index)
         bundle = dataclasses.replace(first, votes=(mine, *others))
         bad_content = dataclasses.replace(content, approved=(bundle, *content.approved[1:]))

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from consensus.app import Authorization, BuiltBlock, OpenedBlock
-from consensus.encoding import ItemKind, item_id
+from consensus.encoding import ItemKind, get_index, get_round, put_round
 from consensus.errors import InvalidBlock, InvalidMessage
-from consensus.messages import BlockContent, Bundle, CommittedBlock
+from consensus.item import Item
+from consensus.messages import BlockContent, CommittedBlock
 from consensus.safety import SafetyState
+from consensus.votes import DecidedRequest, get_bundles, get_votes, put_bundles, put_votes
 from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
@@ -24,6 +26,7 @@ from crypto.hashing import DIGEST_SIZE, digest
 
 TAG_FAKE_REQUEST = tags.SIMULATION_FAKE_REQUEST
 TAG_FAKE_BLOCK = tags.SIMULATION_FAKE_BLOCK
+FAKE_BLOCK_VERSION = 2
 GENESIS_HASH = bytes(DIGEST_SIZE)
 
 
@@ -68,6 +71,30 @@ class FakeRequest:
         return parse(data, "FakeRequest", body)
 
 
+def sim_item_id(body: bytes) -> bytes:
+    """The id a simulated application gives an item (a hash of its bytes)."""
+    return digest(b"iomtshare/sim/item-id", body)
+
+
+def sim_item(kind: ItemKind, body: bytes) -> Item:
+    """Decode a simulated item: a request is a :class:`FakeRequest`, a transaction any bytes
+    (:meth:`SimApp.check_transaction` judges them). Raises ``InvalidMessage``."""
+    if kind is ItemKind.TX:
+        return Item(kind, sim_item_id(body), body)
+    try:
+        request = FakeRequest.from_bytes(body)
+    except DecodeError as exc:
+        raise InvalidMessage(f"malformed request: {exc}") from exc
+    return Item(kind, sim_item_id(body), body, request)
+
+
+def fake_request(item: Item) -> FakeRequest:
+    """The simulated request an item of kind REQUEST was decoded into."""
+    if not isinstance(item.value, FakeRequest):
+        raise InvalidMessage("not a simulated access request")
+    return item.value
+
+
 def fake_share(index: int, request: bytes) -> bytes:
     value = digest(b"iomtshare/sim/fake-share", index.to_bytes(2, "big"), request)
     return value + fake_proof(index, request, value)
@@ -106,20 +133,41 @@ Results = list[tuple[bytes, bytes]]
 
 def encode_block(height: int, prev: bytes, content: BlockContent, results: Results) -> bytes:
     """Simulated block: header, content and one combined ciphertext per approved request."""
-    w = Writer(TAG_FAKE_BLOCK, 1).u64(height).fixed(prev, DIGEST_SIZE).blob(content.to_bytes())
+    w = Writer(TAG_FAKE_BLOCK, FAKE_BLOCK_VERSION).u64(height).fixed(prev, DIGEST_SIZE)
+    put_round(w, content.round)
+    w.u16(content.proposer).u64(content.timestamp)
+    put_votes(w, content.election_qc)
+    put_bundles(w, tuple(d.bundle() for d in content.approved))
+    put_bundles(w, tuple(d.bundle() for d in content.denied))
+    w.seq(content.txs, lambda ww, tx: ww.blob(tx.body))
     w.seq(results, lambda ww, pair: ww.fixed(pair[0], DIGEST_SIZE).blob(pair[1]))
     return w.to_bytes()
 
 
 def decode_block(data: bytes) -> tuple[int, bytes, BlockContent, Results]:
-    """Inverse of :func:`encode_block`; raises DecodeError."""
+    """Inverse of :func:`encode_block`; raises DecodeError (also for a malformed item)."""
 
     def body(r: Reader) -> tuple[int, bytes, BlockContent, Results]:
-        r.expect_header(TAG_FAKE_BLOCK, 1)
+        r.expect_header(TAG_FAKE_BLOCK, FAKE_BLOCK_VERSION)
         height = r.u64()
         prev = r.fixed(DIGEST_SIZE)
-        content = BlockContent.from_bytes(r.blob())
+        round_ = get_round(r)
+        proposer = get_index(r, "proposer")
+        timestamp = r.u64()
+        qc = get_votes(r)
+        approved = get_bundles(r)
+        denied = get_bundles(r)
+        txs = r.seq(lambda rr: rr.blob(), max_items=4096)
         results = r.seq(lambda rr: (rr.fixed(DIGEST_SIZE), rr.blob()))
+        try:
+            yes, no = (
+                tuple(DecidedRequest(sim_item(ItemKind.REQUEST, b.request), b.votes) for b in bs)
+                for bs in (approved, denied)
+            )
+            items = tuple(sim_item(ItemKind.TX, tx) for tx in txs)
+        except InvalidMessage as exc:
+            raise DecodeError(str(exc)) from exc
+        content = BlockContent(height, round_, proposer, timestamp, qc, yes, no, items)
         return height, prev, content, results
 
     return parse(data, "SimBlock", body)
@@ -129,13 +177,13 @@ class ShareScheme(Protocol):
     """The threshold re-encryption operations a simulated node needs (fake or real)."""
 
     def share(self, index: int, request: bytes) -> bytes:
-        """Node ``index``'s share for ``request`` regardless of policy."""
+        """Node ``index``'s share for the request with body ``request`` regardless of policy."""
         ...
 
     def verify(self, index: int, request: bytes, share: bytes) -> bool: ...
 
-    def combine(self, bundle: Bundle) -> bytes:
-        """The combined ciphertext from an approved bundle's shares."""
+    def combine(self, decided: DecidedRequest) -> bytes:
+        """The combined ciphertext from an approved request's shares."""
         ...
 
     def result_ok(self, request: bytes, result: bytes) -> bool:
@@ -152,8 +200,8 @@ class FakeShares:
     def verify(self, index: int, request: bytes, share: bytes) -> bool:
         return fake_share_ok(index, request, share)
 
-    def combine(self, bundle: Bundle) -> bytes:
-        return fake_combined(bundle.request)
+    def combine(self, decided: DecidedRequest) -> bytes:
+        return fake_combined(decided.request.body)
 
     def result_ok(self, request: bytes, result: bytes) -> bool:
         return result == fake_combined(request)
@@ -171,32 +219,28 @@ class SimApp:
         self.ledger = ledger
         self.shares = shares
 
-    def authorize(self, request: bytes) -> Authorization:
-        parsed = self._parse(request)
+    def decode_item(self, kind: ItemKind, body: bytes) -> Item:
+        return sim_item(kind, body)
+
+    def authorize(self, request: Item) -> Authorization:
+        parsed = fake_request(request)
         if not parsed.allowed:
             return Authorization(False, parsed.threshold)
-        return Authorization(True, parsed.threshold, self.shares.share(self.index, request))
+        return Authorization(True, parsed.threshold, self.shares.share(self.index, request.body))
 
-    def request_threshold(self, request: bytes) -> int:
-        return self._parse(request).threshold
+    def request_threshold(self, request: Item) -> int:
+        return fake_request(request).threshold
 
-    @staticmethod
-    def _parse(request: bytes) -> FakeRequest:
-        try:
-            return FakeRequest.from_bytes(request)
-        except DecodeError as exc:
-            raise InvalidMessage(f"malformed request: {exc}") from exc
+    def verify_share(self, request: Item, signer: int, share: bytes) -> bool:
+        return self.shares.verify(signer, request.body, share)
 
-    def verify_share(self, request: bytes, signer: int, share: bytes) -> bool:
-        return self.shares.verify(signer, request, share)
-
-    def check_transaction(self, tx: bytes) -> bool:
-        return tx.startswith(b"tx:")
+    def check_transaction(self, tx: Item) -> bool:
+        return tx.body.startswith(b"tx:")
 
     def build_block(self, content: BlockContent) -> BuiltBlock:
-        results = [(b.request_id, self.shares.combine(b)) for b in content.approved]
+        results = [(d.request_id, self.shares.combine(d)) for d in content.approved]
         block = encode_block(content.height, self.ledger.tip_hash(), content, results)
-        return BuiltBlock(block, block_hash(block))
+        return BuiltBlock(block, block_hash(block), content)
 
     def open_block(self, height: int, block: bytes) -> OpenedBlock:
         try:
@@ -205,10 +249,10 @@ class SimApp:
             raise InvalidBlock(f"undecodable block: {exc}") from exc
         if got_height != height or prev != self.ledger.tip_hash():
             raise InvalidBlock("block does not extend this ledger")
-        if [r[0] for r in results] != [b.request_id for b in content.approved]:
+        if [r[0] for r in results] != [d.request_id for d in content.approved]:
             raise InvalidBlock("results do not match the approved requests")
         # Votes and shares were checked by consensus; the combination is checked here.
-        expected = [(b.request_id, self.shares.combine(b)) for b in content.approved]
+        expected = [(d.request_id, self.shares.combine(d)) for d in content.approved]
         if results != expected:
             raise InvalidBlock("combined results do not match the approved requests")
         return OpenedBlock(content, block_hash(block))
@@ -239,13 +283,14 @@ class SimApp:
         return SafetyState.from_bytes(self.ledger.safety) if self.ledger.safety else None
 
 
-def fake_access_payload(chain_id: str, request: bytes, approve: bool) -> bytes:
+def fake_access_payload(chain_id: str, request_id: bytes, approve: bool, share: bytes) -> bytes:
     """Stand-in for the ledger's access-vote payload (same shape as ``AccessPayload``)."""
     return digest(
         b"iomtshare/sim/access-vote",
         chain_id.encode("utf-8"),
-        item_id(ItemKind.REQUEST, request),
+        request_id,
         b"\x01" if approve else b"\x00",
+        share,
     )
 
 

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from consensus.encoding import ItemKind
-from consensus.simulation.fake import FakeRequest, decode_block, fake_commit_payload
+from consensus.simulation.fake import decode_block, fake_commit_payload, fake_request
 from consensus.simulation.simulator import SimResult
 
 
@@ -56,21 +56,20 @@ def check_safety(result: SimResult) -> list[str]:
                 seen.add(ident)
             _, _, _, results = decode_block(block.block)
             with_ciphertext = dict(results)
-            for bundle in content.approved:
-                request = FakeRequest.from_bytes(bundle.request)
-                if not request.allowed and bundle.request_id in with_ciphertext:
+            for decided in content.approved:
+                request = fake_request(decided.request)
+                body = decided.request.body
+                if not request.allowed and decided.request_id in with_ciphertext:
                     problems.append(
                         f"n{i} h{block.height}: denied request {request.nonce} got a ciphertext"
                     )
-                result_ct = with_ciphertext.get(bundle.request_id)
-                if result_ct is None or not world.shares.result_ok(bundle.request, result_ct):
+                result_ct = with_ciphertext.get(decided.request_id)
+                if result_ct is None or not world.shares.result_ok(body, result_ct):
                     problems.append(
                         f"n{i} h{block.height}: request {request.nonce} has no usable result"
                     )
-                for vote in bundle.votes:
-                    if not vote.approve or not world.shares.verify(
-                        vote.voter, bundle.request, vote.share
-                    ):
+                for vote in decided.votes:
+                    if not vote.approve or not world.shares.verify(vote.voter, body, vote.share):
                         problems.append(
                             f"n{i} h{block.height}: bad share of n{vote.voter} in a block"
                         )

@@ -12,11 +12,10 @@ of its inputs, so the memo only saves time and cannot change any node's decision
 
 from __future__ import annotations
 
-from consensus.encoding import ItemKind, item_id
-from consensus.messages import Bundle
 from consensus.signer import Ed25519Signer, Ed25519Verifier, Signer
-from consensus.simulation.fake import FakeRequest
+from consensus.simulation.fake import FakeRequest, sim_item_id
 from consensus.simulation.simulator import World
+from consensus.votes import DecidedRequest
 from crypto.errors import CryptoError, DecodeError
 from crypto.groups import Group, load_group
 from crypto.hashing import digest
@@ -86,7 +85,7 @@ class TpreShares:
 
     def share(self, index: int, request: bytes) -> bytes:
         keys = self._keys(FakeRequest.from_bytes(request).threshold)
-        context = item_id(ItemKind.REQUEST, request)
+        context = sim_item_id(request)
         share = reencryption_share(
             self.group, keys.rekeys[index], self.record.c1, context, c1_pairing=self._c1_pairing
         )
@@ -101,7 +100,7 @@ class TpreShares:
             parsed = ReEncryptionShare.from_bytes(self.group, share)
             if parsed.index == index:
                 keys = self._keys(FakeRequest.from_bytes(request).threshold)
-                context = item_id(ItemKind.REQUEST, request)
+                context = sim_item_id(request)
                 result = verify_share(
                     self.group, parsed, keys.vks[index - 1], self.record.c1, context
                 )
@@ -115,11 +114,12 @@ class TpreShares:
             return False
         return self._verified_share(index, request, share) is not None
 
-    def combine(self, bundle: Bundle) -> bytes:
-        threshold = FakeRequest.from_bytes(bundle.request).threshold
+    def combine(self, decided: DecidedRequest) -> bytes:
+        request = decided.request.body
+        threshold = FakeRequest.from_bytes(request).threshold
         verified = []
-        for vote in sorted(bundle.votes, key=lambda v: v.voter)[:threshold]:
-            share = self._verified_share(vote.voter, bundle.request, vote.share)
+        for vote in sorted(decided.votes, key=lambda v: v.voter)[:threshold]:
+            share = self._verified_share(vote.voter, request, vote.share)
             if share is not None:
                 verified.append(share)
         return combine_shares(self.group, self.record, verified, threshold).to_bytes()

@@ -17,8 +17,9 @@ from typing import Protocol
 
 from consensus.encoding import ItemKind
 from consensus.evidence import Evidence
+from consensus.item import Item
 from consensus.machine import ConsensusNode
-from consensus.messages import Message, Submission, decode_message
+from consensus.messages import Message, decode_message
 from consensus.output import Output, Send, Timer, TraceEvent
 from consensus.pool import ItemPool
 from consensus.signer import Signer, Verifier
@@ -33,6 +34,7 @@ from consensus.simulation.fake import (
     SimApp,
     fake_access_payload,
     fake_commit_payload,
+    sim_item,
 )
 from consensus.simulation.scenario import CrashOn, Envelope, Scenario, Submit
 from consensus.simulation.trace import format_trace, run_summary
@@ -46,7 +48,7 @@ class SimNode(Protocol):
 
     def start(self, now: float) -> Output: ...
 
-    def on_message(self, msg: Message, now: float) -> Output: ...
+    def on_message(self, msg: Message | Item, now: float) -> Output: ...
 
     def on_timer(self, timer: Timer, now: float) -> Output: ...
 
@@ -113,7 +115,7 @@ class SimResult:
     ledgers: dict[int, FakeLedger]
     trace: list[TraceEvent]
     evidence: dict[int, list[Evidence]]
-    submitted: list[tuple[Submit, Submission]]
+    submitted: list[tuple[Submit, Item]]
     up_at_end: set[int]
     end_time: float
     messages: int
@@ -124,7 +126,14 @@ class SimResult:
         return format_trace(self.trace, limit)
 
     def summary(self) -> str:
-        return run_summary(self)
+        return run_summary(
+            self.scenario,
+            self.trace,
+            self.ledgers,
+            finished=self.finished,
+            end_time=self.end_time,
+            messages=self.messages,
+        )
 
 
 class Simulation:
@@ -156,7 +165,7 @@ class Simulation:
         }
         self.trace: list[TraceEvent] = []
         self.evidence: dict[int, list[Evidence]] = {i: [] for i in range(1, n + 1)}
-        self.submitted: list[tuple[Submit, Submission]] = []
+        self.submitted: list[tuple[Submit, Item]] = []
         self.messages = 0
         self.commit_times: dict[tuple[int, int], float] = {}
         self._proposers: set[tuple[int, int]] = set()
@@ -268,12 +277,13 @@ class Simulation:
         sub = self.scenario.workload[k]
         if sub.kind == "request":
             body = FakeRequest(k, sub.allowed, sub.threshold).to_bytes()
-            item = Submission(ItemKind.REQUEST, body)
+            item = sim_item(ItemKind.REQUEST, body)
         else:
-            item = Submission(ItemKind.TX, b"tx:%d" % k)
+            item = sim_item(ItemKind.TX, b"tx:%d" % k)
         self.submitted.append((sub, item))
         n = self.scenario.n
-        # A client whose node is down retries at the next one.
+        # A client whose node is down retries at the next one (which decoded its item at the
+        # edge, as a node's API does).
         for step in range(n):
             target = (sub.node - 1 + step) % n + 1
             node = self.nodes[target]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
 
 from consensus.output import TraceEvent
-
-if TYPE_CHECKING:
-    from consensus.simulation.simulator import SimResult
+from consensus.simulation.fake import FakeLedger
+from consensus.simulation.scenario import Scenario
 
 _SUMMARY_KINDS = ("claim", "elected", "propose", "lock", "commit", "synced", "evidence")
 
@@ -24,23 +22,30 @@ def format_trace(events: Sequence[TraceEvent], limit: int | None = 400) -> str:
     return "\n".join(str(e) for e in ordered)
 
 
-def run_summary(result: SimResult) -> str:
+def run_summary(
+    sc: Scenario,
+    trace: Sequence[TraceEvent],
+    ledgers: Mapping[int, FakeLedger],
+    *,
+    finished: bool,
+    end_time: float,
+    messages: int,
+) -> str:
     """Who claimed, who was elected, locks and commits per height, with simulated times."""
-    sc = result.scenario
     lines = [
         f"scenario {sc.label or sc.seed}: n={sc.n} q={sc.quorum} byzantine="
-        f"{sorted(sc.byzantine)} finished={result.finished} end={result.end_time:.3f}s "
-        f"messages={result.messages}"
+        f"{sorted(sc.byzantine)} finished={finished} end={end_time:.3f}s "
+        f"messages={messages}"
     ]
     by_height: dict[int, list[TraceEvent]] = defaultdict(list)
-    for event in result.trace:
+    for event in trace:
         if event.kind in _SUMMARY_KINDS or event.kind == "crash":
             by_height[event.height].append(event)
     for height in sorted(by_height):
         lines.append(f"height {height}:")
         for event in sorted(by_height[height], key=lambda e: e.time):
             lines.append(f"  {event}")
-    for i in sorted(result.ledgers):
-        chain = " ".join(b.block_hash.hex()[:8] for b in result.ledgers[i].blocks)
+    for i in sorted(ledgers):
+        chain = " ".join(b.block_hash.hex()[:8] for b in ledgers[i].blocks)
         lines.append(f"ledger n{i}: {chain}")
     return "\n".join(lines)

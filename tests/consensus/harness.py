@@ -10,8 +10,8 @@ from consensus.encoding import NO_ROUND, ItemKind
 from consensus.machine import ConsensusNode
 from consensus.messages import (
     BlockContent,
-    Bundle,
     CommitVote,
+    DecidedRequest,
     ElectionVote,
     LeaderClaim,
     PrepareVote,
@@ -28,12 +28,14 @@ from consensus.simulation.fake import (
     SimApp,
     fake_access_payload,
     fake_commit_payload,
+    sim_item,
+    sim_item_id,
 )
-from consensus.votes import AuthVote
+from consensus.votes import AuthVote, Bundle
 
 CHAIN = "sim-chain"
 T = TypeVar("T")
-S = TypeVar("S", AuthVote, LeaderClaim, ElectionVote, PrepareVote, Proposal)
+S = TypeVar("S", LeaderClaim, ElectionVote, PrepareVote, Proposal)
 
 
 def make_node(
@@ -55,6 +57,16 @@ def make_node(
 
 def request(nonce: int = 1, allowed: bool = True, threshold: int = 2) -> Submission:
     return Submission(ItemKind.REQUEST, FakeRequest(nonce, allowed, threshold).to_bytes())
+
+
+def ident(sub: Submission) -> bytes:
+    """The id the simulated application gives a submitted item."""
+    return sim_item_id(sub.body)
+
+
+def decided(sub: Submission, votes: tuple[AuthVote, ...]) -> DecidedRequest:
+    """A request with the votes that decide it, as the simulated application decodes it."""
+    return DecidedRequest(sim_item(sub.kind, sub.body), votes)
 
 
 def sent(out: Output, cls: type[T]) -> list[T]:
@@ -81,8 +93,8 @@ class Peer:
     ) -> AuthVote:
         if share is None:
             share = self.shares.share(self.index, sub.body) if approve else b""
-        access = self.signer.sign(fake_access_payload(CHAIN, sub.body, approve))
-        return self.sign(AuthVote(sub.item_id, self.index, approve, share, access, b""))
+        signature = self.signer.sign(fake_access_payload(CHAIN, ident(sub), approve, share))
+        return AuthVote(ident(sub), self.index, approve, share, signature)
 
     def claim(
         self,
@@ -116,14 +128,15 @@ class Peer:
         round_: int,
         qc: tuple[ElectionVote, ...],
         txs: tuple[bytes, ...] = (),
-        approved: tuple[Bundle, ...] = (),
+        approved: tuple[DecidedRequest, ...] = (),
         timestamp: int = 0,
         valid_round: int = NO_ROUND,
         polka: tuple[PrepareVote, ...] = (),
         block: bytes | None = None,
     ) -> Proposal:
         """A proposal at height 1; the block is built with ``app`` unless given."""
-        content = BlockContent(1, round_, self.index, timestamp, qc, approved, (), txs)
+        items = tuple(sim_item(ItemKind.TX, tx) for tx in txs)
+        content = BlockContent(1, round_, self.index, timestamp, qc, approved, (), items)
         built = app.build_block(content)
         raw = block if block is not None else built.block
         h = built.block_hash if block is None else app.open_block(1, raw).block_hash

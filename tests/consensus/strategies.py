@@ -8,7 +8,6 @@ from consensus.encoding import NO_ROUND, ItemKind
 from consensus.evidence import BadShare, Equivocation
 from consensus.messages import (
     AuthVote,
-    BlockContent,
     Bundle,
     CommittedBlock,
     CommitVote,
@@ -38,7 +37,7 @@ submissions = st.builds(Submission, st.sampled_from(ItemKind), blobs)
 def auth_votes(draw: st.DrawFn) -> AuthVote:
     approve = draw(st.booleans())
     share = draw(blobs) if approve else b""
-    return AuthVote(draw(hashes), draw(indexes), approve, share, draw(sigs), draw(sigs))
+    return AuthVote(draw(hashes), draw(indexes), approve, share, draw(sigs))
 
 
 bundles = st.builds(Bundle, blobs, st.lists(auth_votes(), max_size=3).map(tuple))
@@ -56,17 +55,6 @@ claims = st.builds(
     small_bundles,
     st.lists(hashes, max_size=3).map(tuple),
     sigs,
-)
-block_contents = st.builds(
-    BlockContent,
-    heights,
-    rounds,
-    indexes,
-    heights,
-    st.lists(election_votes, max_size=3).map(tuple),
-    small_bundles,
-    small_bundles,
-    st.lists(blobs, max_size=3).map(tuple),
 )
 proposals = st.builds(
     Proposal,
@@ -116,7 +104,6 @@ ALL = [
     (SyncRequest, sync_requests),
     (SyncReply, sync_replies),
     (CommittedBlock, committed_blocks()),
-    (BlockContent, block_contents),
     (Equivocation, equivocations),
     (BadShare, bad_shares),
     (SafetyState, safety_states()),

@@ -21,7 +21,7 @@ from consensus.messages import (
 )
 from consensus.output import TimerKind
 from consensus.simulation.fake import FakeRequest
-from tests.consensus.harness import CHAIN, Peer, make_node
+from tests.consensus.harness import CHAIN, Peer, ident, make_node
 
 PEERS = {i: Peer(i) for i in (2, 3, 4)}
 SUBS = [
@@ -53,7 +53,7 @@ def messages(draw: st.DrawFn) -> Message:
         votes = tuple(PEERS[i].auth_vote(sub) for i in draw(st.sets(peers, max_size=3)))
         return peer.claim(h, r, approved=(Bundle(sub.body, votes),))
     if kind == 3:
-        claim = peer.claim(h, r, tx_ids=(SUBS[0].item_id,))
+        claim = peer.claim(h, r, tx_ids=(ident(SUBS[0]),))
         return PEERS[draw(peers)].elect(claim)
     if kind == 4:
         return peer.prepare(h, r, draw(hashes))
@@ -63,7 +63,7 @@ def messages(draw: st.DrawFn) -> Message:
             return _nil_commit(peer, h, r)
         return peer.commit(h, r, block_hash)
     if kind == 6:
-        qc = tuple(PEERS[i].elect(peer.claim(h, r, tx_ids=(SUBS[0].item_id,))) for i in (2, 3, 4))
+        qc = tuple(PEERS[i].elect(peer.claim(h, r, tx_ids=(ident(SUBS[0]),))) for i in (2, 3, 4))
         vr = draw(st.sampled_from([NO_ROUND, 0]))
         return peer.sign(Proposal(h, r, peer.index, vr, bytes(32), b"junk", qc, (), b""))
     return SyncRequest(draw(heights), peer.index)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+from consensus.encoding import ItemKind
 from consensus.messages import BlockContent, CommittedBlock
-from consensus.simulation.fake import FakeRequest, decode_block, encode_block, fake_combined
+from consensus.simulation.fake import (
+    FakeRequest,
+    decode_block,
+    encode_block,
+    fake_combined,
+    sim_item,
+)
 from consensus.simulation.invariants import check_liveness, check_safety
 from consensus.simulation.scenario import random_scenario
 from consensus.simulation.simulator import SimResult, run
@@ -26,7 +33,7 @@ def _replace_block(result: SimResult, node: int, content: BlockContent) -> None:
     ledger = result.ledgers[node]
     k = content.height - 1
     height, prev, _, _ = decode_block(ledger.blocks[k].block)
-    results = [(b.request_id, fake_combined(b.request)) for b in content.approved]
+    results = [(d.request_id, fake_combined(d.request.body)) for d in content.approved]
     raw = encode_block(height, prev, content, results)
     ledger.blocks[k] = dataclasses.replace(ledger.blocks[k], block=raw)
     ledger.contents[k] = content
@@ -60,9 +67,9 @@ def test_denied_request_with_a_ciphertext_is_reported() -> None:
     result = _run_with_a_request()
     content = next(c for c in result.ledgers[4].contents if c.approved)
     bundle = content.approved[0]
-    parsed = FakeRequest.from_bytes(bundle.request)
+    parsed = FakeRequest.from_bytes(bundle.request.body)
     denied_body = dataclasses.replace(parsed, allowed=False).to_bytes()
-    planted = dataclasses.replace(bundle, request=denied_body)
+    planted = dataclasses.replace(bundle, request=sim_item(ItemKind.REQUEST, denied_body))
     _replace_block(result, 4, dataclasses.replace(content, approved=(planted,)))
     problems = check_safety(result)
     assert any("denied request" in p for p in problems)

@@ -22,7 +22,7 @@ from consensus.messages import (
 from consensus.output import Output, Timer, TimerKind
 from consensus.simulation.fake import FakeLedger, FakeShares, SimApp
 from consensus.votes import AuthVote
-from tests.consensus.harness import Peer, elect_leader, make_node, request, sent, timers
+from tests.consensus.harness import Peer, elect_leader, ident, make_node, request, sent, timers
 
 TX = Submission(ItemKind.TX, b"tx:1")
 P2, P3, P4 = Peer(2), Peer(3), Peer(4)
@@ -92,14 +92,14 @@ def test_denied_request_is_claimed_as_denied() -> None:
     out = node.on_message(P3.auth_vote(sub, approve=False), 0.0)
     (claim,) = sent(_after_stagger(node, out), LeaderClaim)
     assert not claim.approved
-    assert [b.request_id for b in claim.denied] == [sub.item_id]
+    assert [b.request for b in claim.denied] == [sub.body]
 
 
 def test_one_election_vote_per_round() -> None:
     node, _ = make_node()
     node.on_message(TX, 0.0)
-    first = node.on_message(P2.claim(1, 0, tx_ids=(TX.item_id,)), 0.0)
-    second = node.on_message(P3.claim(1, 0, tx_ids=(TX.item_id,)), 0.0)
+    first = node.on_message(P2.claim(1, 0, tx_ids=(ident(TX),)), 0.0)
+    second = node.on_message(P3.claim(1, 0, tx_ids=(ident(TX),)), 0.0)
     (vote,) = sent(first, ElectionVote)
     assert vote.claimant == 2
     assert not sent(second, ElectionVote)
@@ -131,7 +131,7 @@ def test_in_later_rounds_only_the_preferred_claimant_counts() -> None:
     preferred = node.config.preferred_claimant(1, 1)
     other = next(p for p in (P2, P3, P4) if p.index != preferred)
     node._hs.round = 1  # as if round 0 had failed
-    out = node.on_message(other.claim(1, 1, tx_ids=(TX.item_id,)), 0.0)
+    out = node.on_message(other.claim(1, 1, tx_ids=(ident(TX),)), 0.0)
     assert not sent(out, ElectionVote)
 
 
@@ -142,7 +142,7 @@ def test_bad_share_is_evidence_and_not_counted() -> None:
     bad = P2.auth_vote(sub, share=bytes(64))
     out = node.on_message(bad, 0.0)
     assert out.evidence == [BadShare(bad)]
-    assert node.pool.vote_of(sub.item_id, 2) is None
+    assert node.pool.vote_of(ident(sub), 2) is None
 
 
 def test_double_prepare_vote_is_evidence() -> None:
@@ -169,7 +169,7 @@ def _locked_node() -> tuple[ConsensusNode, SimApp, Proposal, list[Timer]]:
     node, app = make_node()
     node.on_message(TX, 0.0)
     builder = _builder()
-    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(TX.item_id,))
+    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(ident(TX),))
     proposal = P2.propose(builder, 0, qc, txs=(TX.body,))
     out = node.on_message(proposal, 0.1)
     assert [v.block_hash for v in sent(out, PrepareVote)] == [proposal.block_hash]
@@ -187,7 +187,7 @@ def test_locked_node_rejects_a_fresh_block_and_unlocks_on_a_later_polka() -> Non
     assert node.round == 1
     # round 1: the preferred claimant proposes a different, fresh block
     leader = Peer(node.config.preferred_claimant(1, 1))
-    _, qc = elect_leader(node, leader, [P2, P3, P4], 1, tx_ids=(TX.item_id,))
+    _, qc = elect_leader(node, leader, [P2, P3, P4], 1, tx_ids=(ident(TX),))
     fresh = leader.propose(_builder(), 1, qc, txs=(TX.body,), timestamp=99)
     assert fresh.block_hash != locked.block_hash
     out = node.on_message(fresh, 2.0)
@@ -238,7 +238,7 @@ def test_restart_keeps_the_lock_and_skips_the_round() -> None:
     # a fresh block in round 1 is refused by the restarted node too
     leader = Peer(restarted.config.preferred_claimant(1, 1))
     restarted.on_message(TX, 10.0)
-    _, qc = elect_leader(restarted, leader, [P2, P3, P4], 1, tx_ids=(TX.item_id,))
+    _, qc = elect_leader(restarted, leader, [P2, P3, P4], 1, tx_ids=(ident(TX),))
     fresh = leader.propose(_builder(), 1, qc, txs=(TX.body,), timestamp=7)
     out = restarted.on_message(fresh, 10.5)
     assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
@@ -274,7 +274,7 @@ def test_messages_for_a_later_height_ask_for_sync() -> None:
 def test_proposal_without_election_qc_is_ignored() -> None:
     node, _ = make_node()
     node.on_message(TX, 0.0)
-    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(TX.item_id,))
+    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(ident(TX),))
     bogus = P3.propose(_builder(), 0, qc, txs=(TX.body,))  # QC elects 2, not 3
     out = node.on_message(bogus, 0.1)
     assert not sent(out, PrepareVote)
@@ -286,7 +286,7 @@ def test_proposal_without_election_qc_is_ignored() -> None:
 def test_invalid_block_is_prepared_nil() -> None:
     node, _ = make_node()
     node.on_message(TX, 0.0)
-    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(TX.item_id,))
+    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(ident(TX),))
     empty = P2.propose(_builder(), 0, qc)  # a block with no items
     out = node.on_message(empty, 0.1)
     assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
@@ -294,17 +294,29 @@ def test_invalid_block_is_prepared_nil() -> None:
     assert node.locked[0] == NO_ROUND
 
 
-def test_vote_with_a_wrong_access_signature_is_dropped() -> None:
+def test_vote_with_a_wrong_signature_is_dropped() -> None:
     node, _ = make_node()
     sub = request()
     node.on_message(sub, 0.0)
     good = P2.auth_vote(sub)
-    forged = P2.sign(dataclasses.replace(good, access_signature=bytes(64)))
+    forged = dataclasses.replace(good, signature=bytes(64))
     out = node.on_message(forged, 0.0)
     assert not out.evidence
-    assert node.pool.vote_of(sub.item_id, 2) is None
+    assert node.pool.vote_of(ident(sub), 2) is None
     node.on_message(good, 0.0)
-    assert node.pool.vote_of(sub.item_id, 2) == good
+    assert node.pool.vote_of(ident(sub), 2) == good
+
+
+def test_a_share_swapped_in_transit_is_dropped_and_blames_nobody() -> None:
+    node, _ = make_node()
+    sub = request()
+    node.on_message(sub, 0.0)
+    # Node 2's signed approval with node 3's (correct) share in it: the signature covers the
+    # share, so this is nobody's vote, not evidence against node 2.
+    swapped = dataclasses.replace(P2.auth_vote(sub), share=P3.auth_vote(sub).share)
+    out = node.on_message(swapped, 0.0)
+    assert not out.evidence
+    assert node.pool.vote_of(ident(sub), 2) is None
 
 
 def test_ledger_payload_functions_fit_the_injected_signatures() -> None:
@@ -312,8 +324,8 @@ def test_ledger_payload_functions_fit_the_injected_signatures() -> None:
     from ledger.qc import access_vote_payload, commit_vote_payload
 
     commit: CommitPayload = commit_vote_payload
-    access: AccessPayload = lambda chain, body, approve: access_vote_payload(  # noqa: E731
-        chain, Submission(ItemKind.REQUEST, body).item_id, approve
-    )
+    access: AccessPayload = access_vote_payload
     assert len(commit("chain", 3, 1, bytes(32))) == 32
-    assert access("chain", b"req", True) != access("chain", b"req", False)
+    request_id = bytes(32)
+    assert access("chain", request_id, True, b"s") != access("chain", request_id, False, b"")
+    assert access("chain", request_id, True, b"s") != access("chain", request_id, True, b"t")

@@ -66,9 +66,17 @@ def test_unknown_tag_and_version_are_rejected() -> None:
 
 
 def test_deny_vote_with_share_is_rejected() -> None:
-    vote = AuthVote(bytes(32), 1, False, b"share", bytes(64), bytes(64))
+    vote = AuthVote(bytes(32), 1, False, b"share", bytes(64))
     with pytest.raises(DecodeError, match="deny vote"):
         AuthVote.from_bytes(vote.to_bytes())
+
+
+def test_a_version_1_authorization_vote_is_refused() -> None:
+    # Version 1 carried a second signature and named requests by a consensus-only hash.
+    raw = AuthVote(bytes(32), 1, True, b"share", bytes(64)).to_bytes()
+    assert raw[1] == 2
+    with pytest.raises(DecodeError, match="version"):
+        AuthVote.from_bytes(raw[:1] + b"\x01" + raw[2:])
 
 
 def test_nil_and_block_votes_encode_differently() -> None:

@@ -17,7 +17,6 @@ from consensus.encoding import NO_ROUND, ItemKind
 from consensus.evidence import BadShare, Equivocation
 from consensus.messages import (
     AuthVote,
-    BlockContent,
     Bundle,
     CommittedBlock,
     CommitVote,
@@ -31,7 +30,7 @@ from consensus.messages import (
 )
 from consensus.safety import SafetyState
 from consensus.signer import Ed25519Signer
-from consensus.simulation.fake import fake_access_payload, fake_commit_payload
+from consensus.simulation.fake import fake_access_payload, fake_commit_payload, sim_item_id
 from crypto.hashing import digest
 from crypto.signing import SigningKey
 
@@ -52,19 +51,19 @@ def _signed(msg: Any, signer: int) -> Any:
 def build_samples() -> dict[str, Any]:
     """Deterministic, really signed samples (Ed25519 signatures are deterministic)."""
     request = b"request body"
-    request_id = Submission(ItemKind.REQUEST, request).item_id
+    request_id = sim_item_id(request)
     h = digest(b"vector-block")
-    access_yes = _key(1).sign(fake_access_payload(CHAIN, request, True))
-    access_no = _key(2).sign(fake_access_payload(CHAIN, request, False))
-    approve = _signed(AuthVote(request_id, 1, True, b"share-and-proof", access_yes, b""), 1)
-    deny = _signed(AuthVote(request_id, 2, False, b"", access_no, b""), 2)
+    share = b"share-and-proof"
+    yes = _key(1).sign(fake_access_payload(CHAIN, request_id, True, share))
+    no = _key(2).sign(fake_access_payload(CHAIN, request_id, False, b""))
+    approve = AuthVote(request_id, 1, True, share, yes)
+    deny = AuthVote(request_id, 2, False, b"", no)
     bundle = Bundle(request, (approve,))
     claim = _signed(LeaderClaim(7, 1, 3, NO_ROUND, (bundle,), (), (digest(b"tx"),), b""), 3)
     evote = _signed(ElectionVote(7, 1, 2, 3, claim.claim_hash(), b""), 2)
     prepare = _signed(PrepareVote(7, 0, 4, h, b""), 4)
     nil_commit = _signed(CommitVote(7, 1, 4, None, b""), 4)
     commit = CommitVote(7, 1, 2, h, _key(2).sign(fake_commit_payload(CHAIN, 7, 1, h)))
-    content = BlockContent(7, 1, 3, 1_700_000_000_000, (evote,), (bundle,), (), (b"tx:1",))
     proposal = _signed(Proposal(7, 2, 3, 0, h, b"block bytes", (evote,), (prepare,), b""), 3)
     committed = CommittedBlock(7, 1, h, b"block bytes", (2,), (commit.signature,))
     return {
@@ -80,7 +79,6 @@ def build_samples() -> dict[str, Any]:
         "SyncRequest": SyncRequest(7, 5),
         "SyncReply": SyncReply((committed,)),
         "CommittedBlock": committed,
-        "BlockContent": content,
         "Equivocation": Equivocation(4, 7, 1, prepare.to_bytes(), nil_commit.to_bytes()),
         "BadShare": BadShare(approve),
         "SafetyState": SafetyState(7, 3, 2, h, b"block bytes"),
