@@ -1,7 +1,8 @@
 """Admission of client submissions: the checks that decide whether an item may enter a block.
 
-An access request is refused outright (no vote, never in a block) when it is malformed, badly
-signed, from a non-member or a blacklisted member, about an unknown record, stale against this
+Every check takes the transaction as the node decoded it once (:mod:`node.items`), named by
+its transaction id. An access request is refused outright (no vote, never in a block) when it is
+badly signed, from a non-member or a blacklisted member, about an unknown record, stale against this
 node's clock, or reuses a nonce (committed, or held by another pending request). An admitted
 request is then approved or denied by :meth:`Admission.decide` from committed state: an
 unexpired grant, an access count below the record's limit and, for a record with a policy, the
@@ -13,7 +14,7 @@ client at once instead of stalling a round.
 
 A refusal that rests on committed state (an unknown member, record or grant, a key not yet
 published or since rotated) is marked ``state_dependent``: a node that is behind the chain
-answers those with "retry" rather than as final (see :meth:`node.api.NodeFacade`).
+answers those with "retry" rather than as final (see :mod:`node.live_view`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from consensus.encoding import ItemKind, item_id
 from crypto.errors import DecodeError, VerificationError
 from crypto.policy import AttributeHashTree, PolicyError, attribute_hashes, parse
 from crypto.signing import VerifyKey
@@ -30,7 +30,7 @@ from ledger.errors import InvalidTransaction, LedgerError
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from ledger.records import ZERO_HASH
-from ledger.transactions import AccessRequest, decode_transaction
+from ledger.transactions import AccessRequest, Transaction
 from ledger.transition import execute
 
 #: Largest transaction accepted. A block of ``max_items`` (32) such transactions must still fit
@@ -90,43 +90,26 @@ class Decision:
 
 
 class Admission:
-    """Admission rules over ``ledger`` for node ``index``; ``clock_ms`` gives wall-clock ms and
-    ``is_committed(item_id)`` tells committed consensus items."""
+    """Admission rules over ``ledger`` for node ``index``; ``clock_ms`` gives wall-clock ms."""
 
-    def __init__(
-        self,
-        ledger: Ledger,
-        index: int,
-        clock_ms: Callable[[], int],
-        is_committed: Callable[[bytes], bool],
-    ) -> None:
+    def __init__(self, ledger: Ledger, index: int, clock_ms: Callable[[], int]) -> None:
         self.ledger = ledger
         self.genesis: Genesis = ledger.genesis
         self.index = index
         self._clock_ms = clock_ms
-        self._is_committed = is_committed
         self._trees: dict[str, AttributeHashTree] = {}
-        #: (requester, nonce) -> consensus id of the pending request holding that nonce.
+        #: (requester, nonce) -> transaction id of the pending request holding that nonce.
         self.pending_nonces: dict[tuple[bytes, bytes], bytes] = {}
 
-    def hold_nonce(self, tx: AccessRequest, ident: bytes) -> None:
-        """Mark ``tx``'s nonce as taken by the pending request ``ident``."""
+    def hold_nonce(self, tx: AccessRequest, tx_id: bytes) -> None:
+        """Mark ``tx``'s nonce as taken by the pending request ``tx_id``."""
         if len(self.pending_nonces) >= _NONCE_MEMORY:
             self.pending_nonces.clear()
-        self.pending_nonces[(tx.requester, tx.nonce)] = ident
+        self.pending_nonces[(tx.requester, tx.nonce)] = tx_id
 
-    def parse_request(self, request: bytes) -> AccessRequest:
-        try:
-            tx = decode_transaction(request)
-        except DecodeError as exc:
-            raise RequestRefused("malformed", f"not a transaction: {exc}") from exc
-        if not isinstance(tx, AccessRequest):
-            raise RequestRefused("malformed", "not an access request")
-        return tx
-
-    def admit(self, request: bytes) -> AccessRequest:
-        """The checks that make a request worth voting on; raises :class:`RequestRefused`."""
-        tx = self.parse_request(request)
+    def admit(self, tx: AccessRequest, tx_id: bytes) -> None:
+        """The checks that make request ``tx_id`` worth voting on; raises
+        :class:`RequestRefused`."""
         member = self.ledger.member(tx.requester)
         if member is None:
             raise RequestRefused("not_registered", "requester is not a registered member")
@@ -142,13 +125,11 @@ class Admission:
             raise RequestRefused("stale", "request timestamp is outside the freshness window")
         if self.ledger.nonce_used(tx.requester, tx.nonce):
             raise RequestRefused("replayed", "nonce already used (replay)")
-        ident = item_id(ItemKind.REQUEST, request)
         holder = self.pending_nonces.get((tx.requester, tx.nonce))
-        if holder is not None and holder != ident:
+        if holder is not None and holder != tx_id:
             raise RequestRefused("replayed", "nonce already used by a pending request")
-        if self._is_committed(ident):
+        if self.ledger.has_transaction(tx_id):
             raise RequestRefused("duplicate", "request already committed")
-        return tx
 
     def decide(self, tx: AccessRequest) -> Decision:
         """Approve or deny an admitted request from committed state and the clock."""
@@ -193,27 +174,23 @@ class Admission:
             return "attributes do not satisfy the record's policy"
         return ""
 
-    def request_problem(self, request: bytes) -> Problem | None:
-        """Why ``request`` would be refused outright, or None if it is worth voting on."""
+    def request_problem(self, tx: AccessRequest, tx_id: bytes) -> Problem | None:
+        """Why request ``tx_id`` would be refused outright, or None if it is worth voting on."""
         try:
-            self.admit(request)
+            self.admit(tx, tx_id)
         except RequestRefused as exc:
             return Problem(exc.code, exc.message, exc.code in _STATE_CODES)
         return None
 
-    def transaction_problem(self, raw: bytes) -> Problem | None:
-        """Why ``raw`` cannot apply on the committed state by itself, or None if it can.
+    def transaction_problem(self, tx: Transaction, tx_id: bytes) -> Problem | None:
+        """Why ``tx`` cannot apply on the committed state by itself, or None if it can.
 
         Access requests are judged by :meth:`request_problem`. Transactions that depend on
         others not yet committed are refused too: submit them once those are committed.
         """
-        try:
-            tx = decode_transaction(raw)
-        except DecodeError as exc:
-            return Problem("malformed", f"not a transaction: {exc}")
         if isinstance(tx, AccessRequest):
-            return self.request_problem(raw)
-        if len(raw) > MAX_TX_BYTES:
+            return self.request_problem(tx, tx_id)
+        if len(tx.to_bytes()) > MAX_TX_BYTES:
             return Problem("malformed", f"transaction exceeds {MAX_TX_BYTES} bytes")
         head = self.ledger.head()
         header = BlockHeader(
@@ -228,9 +205,9 @@ class Admission:
             time_ms=max(self._clock_ms(), head.time_ms),
             proposer=self.index,
         )
-        trial = Block(header, (tx,), (), None, b"")
+        trial = Block(header, (tx,), (), None, None)
         try:
-            execute(self.genesis, self.ledger.store, head, trial, [tx.tx_id()])
+            execute(self.genesis, self.ledger.store, head, trial, [tx_id])
         except InvalidTransaction as exc:
             code = "duplicate" if "duplicate" in exc.reason else "invalid_transaction"
             if "not signed" in exc.reason:

@@ -16,12 +16,10 @@ import trio
 from libp2p.peer.id import ID
 
 from consensus import ConsensusNode
-from consensus.encoding import ItemKind
-from consensus.messages import Submission
+from consensus.item import Item
 from crypto.errors import DecodeError
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
-from ledger.transactions import AccessRequest, decode_transaction, tx_id_of
 from node.application import NodeApplication
 from node.http.errors import Conflict, InvalidInput, Syncing, Unavailable
 from node.http.errors import error_for_status as api_error
@@ -55,7 +53,6 @@ class RunningNode(Protocol):
     keeper: FragmentKeeper | None
     links: PeerLinks
     listen: list[str]
-    request_items: dict[bytes, bytes]
     evidence_seen: int
 
     @property
@@ -65,10 +62,9 @@ class RunningNode(Protocol):
     def peer_id_of(self, index: int) -> ID: ...
     def connected_indexes(self) -> list[int]: ...
     async def wait_commit(self, deadline: float) -> bool: ...
-    async def submit(self, submission: Submission) -> None: ...
+    async def submit(self, item: Item) -> None: ...
     def inbox_size(self) -> int: ...
     def is_pending(self, item_id: bytes) -> bool: ...
-    def recently_submitted(self, submission: Submission) -> bool: ...
     async def request_peer(
         self, index: int, protocol: str, payload: bytes, timeout: float | None = None
     ) -> bytes: ...
@@ -133,36 +129,33 @@ class LiveView:
         )
 
     async def submit_transaction(self, raw: bytes) -> str:
-        ledger, app, machine = self.node.require()
+        ledger, app, _ = self.node.require()
         try:
-            tx = decode_transaction(raw)
+            # Decoded here once; consensus and the block get this item, named by its tx id.
+            item = app.client_item(raw)
         except DecodeError as exc:
             raise InvalidInput(f"not a transaction: {exc}", "malformed") from exc
-        kind = ItemKind.REQUEST if isinstance(tx, AccessRequest) else ItemKind.TX
-        submission = Submission(kind, raw)
-        if submission.item_id in machine.pool or self.node.recently_submitted(submission):
+        if self.node.is_pending(item.item_id):
             raise Conflict("transaction is already pending", "duplicate")
-        problem = app.transaction_problem(raw)
+        problem = app.item_problem(item)
         if problem is not None:
             if problem.state_dependent and self.node.catch_up.syncing(ledger.height):
                 raise Syncing(f"node is catching up with the chain; retry ({problem.message})")
             raise api_error(problem.status, problem.code, problem.message)
-        if isinstance(tx, AccessRequest):
-            # Held from now on, not only once consensus has taken the request in: a second
-            # request with the same nonce right behind this one is a replay too.
-            app.admission.hold_nonce(tx, submission.item_id)
+        # Held from now on, not only once consensus has taken the request in: a second
+        # request with the same nonce right behind this one is a replay too.
+        app.hold_nonce(item)
         try:
-            await self.node.submit(submission)
+            await self.node.submit(item)
         except InboxFull as exc:
             raise Unavailable(str(exc)) from exc
-        return tx_id_of(raw).hex()
+        return item.item_id.hex()
 
     async def wait_commit(self, deadline: float) -> bool:
         return await self.node.wait_commit(deadline)
 
     def request_pending(self, request_id: bytes) -> bool:
-        item = self.node.request_items.get(request_id)
-        return item is not None and self.node.is_pending(item)
+        return self.node.is_pending(request_id)
 
     def denial_reason(self, request_id: bytes) -> str | None:
         return self.node.require()[1].denial_reasons.get(request_id)

@@ -3,17 +3,17 @@
 None of this is consensus state, so it lives outside the ledger's database and key schema:
 
 * the consensus :class:`~consensus.safety.SafetyState` (round watermark and lock), synced on save;
-* the index of consensus item ids already committed (consensus names items by its own ids,
-  the ledger by transaction ids), with the height it has been brought up to;
 * the pending area (:mod:`node.pending_fragments`, keys ``c`` and ``d``): fragments peers handed
   over before this node committed their record (checked fragments go to the ledger's node-local
   fragment store).
+
+Consensus names items by their ledger transaction ids, so whether an item is committed is the
+ledger's transaction index to say; nothing here repeats it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from pathlib import Path
 
 from consensus.safety import SafetyState
@@ -27,13 +27,11 @@ from node.pending_fragments import (
 )
 
 _SAFETY = b"s"
-_ITEM = b"i"
-_INDEXED_HEIGHT = b"h"
 # Unattributed, unbounded pending fragments of earlier versions: dropped on open.
 _LEGACY_PENDING = b"p"
 
 #: Every key prefix of the node-local database (one byte each, none a prefix of another).
-PREFIXES = (_SAFETY, _ITEM, _INDEXED_HEIGHT, _LEGACY_PENDING, CANDIDATE_PREFIX, DATA_PREFIX)
+PREFIXES = (_SAFETY, _LEGACY_PENDING, CANDIDATE_PREFIX, DATA_PREFIX)
 
 logger = logging.getLogger("iomtshare.node.localstore")
 
@@ -68,17 +66,3 @@ class LocalStore:
     def load_safety(self) -> SafetyState | None:
         raw = self._store.get(_SAFETY)
         return None if raw is None else SafetyState.from_bytes(raw)
-
-    # -- committed consensus items ------------------------------------------------------------
-
-    def mark_committed(self, height: int, item_ids: Iterable[bytes]) -> None:
-        ops: dict[bytes, bytes | None] = {_ITEM + i: b"" for i in item_ids}
-        ops[_INDEXED_HEIGHT] = height.to_bytes(8, "big")
-        self._store.write(ops, sync=False)
-
-    def is_committed(self, item_id: bytes) -> bool:
-        return self._store.get(_ITEM + item_id) is not None
-
-    def indexed_height(self) -> int:
-        raw = self._store.get(_INDEXED_HEIGHT)
-        return 0 if raw is None else int.from_bytes(raw, "big")

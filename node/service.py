@@ -42,14 +42,13 @@ from consensus import (
     Timer,
     decode_message,
 )
-from consensus.encoding import ItemKind
+from consensus.item import Item
 from consensus.messages import AuthVote, Submission, SyncReply
 from crypto.errors import DecodeError
 from crypto.groups import load_group
 from ledger.ledger import Ledger
-from ledger.qc import commit_vote_payload
-from ledger.transactions import tx_id_of
-from node.application import NodeApplication, ledger_access_payload
+from ledger.qc import access_vote_payload, commit_vote_payload
+from node.application import NodeApplication
 from node.config import DATA_DIR
 from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
 from node.http import HttpApi, HttpConfig
@@ -86,7 +85,6 @@ _GOSSIP_QUEUE = 1024
 _GOSSIP_FALLBACK_SECONDS = 3.0
 _DIAL_BACKOFF_MAX = 5.0
 _CATCH_UP_GRACE_SECONDS = 3.0
-_REQUEST_MEMORY = 100_000
 _MAX_FRAME = 24 * 1024 * 1024
 # A proposal carries its whole block: up to 32 items of at most 128 KiB, plus votes and shares.
 _MAX_GOSSIP = 8 * 1024 * 1024
@@ -108,13 +106,12 @@ class NodeService:
         self.listen: list[str] = []
         self.http_urls: list[str] = []
         self.catch_up = CatchUp(identity.index)
-        self.request_items: dict[bytes, bytes] = {}
         self._submitted: set[bytes] = set()
         #: Misbehaviour evidence (equivocation, bad shares) this node has gathered.
         self.evidence_seen = 0
         self._commit_event = trio.Event()
         # Inputs of the consensus task, each with the index of the node it came from (if known).
-        self._inbox: Inbox[tuple[Message | Timer, int | None]] = Inbox(_INBOX_SIZE)
+        self._inbox: Inbox[tuple[Message | Item | Timer, int | None]] = Inbox(_INBOX_SIZE)
         self._peer_ids = {n.index: parse_peer_id(n.peer_id) for n in self.genesis.nodes}
         self.links = PeerLinks((i for i in self._peer_ids if i != self.index), self._open_link)
         # Transactions published on gossip; a slow mesh must not hold up the consensus task.
@@ -178,7 +175,7 @@ class NodeService:
                 Ed25519Verifier([n.signer() for n in self.genesis.nodes]),
                 self.app,
                 commit_vote_payload,
-                ledger_access_payload,
+                access_vote_payload,
             )
             async with trio.open_nursery() as nursery:
                 addrs = await nursery.start(self.host.run)
@@ -228,14 +225,12 @@ class NodeService:
             return True
         return False
 
-    async def submit(self, submission: Submission) -> None:
-        """Hand a client submission to consensus (the caller has checked it); raises
+    async def submit(self, item: Item) -> None:
+        """Hand a client's item to consensus (the caller decoded and checked it); raises
         :class:`InboxFull` when the node is too busy to take it."""
-        if not self._enqueue(submission, None):
+        if not self._enqueue(item, None):
             raise InboxFull("the node is too busy to take submissions; retry later")
-        self._submitted.add(submission.item_id)
-        if submission.kind is ItemKind.REQUEST:
-            self._remember_request(submission)
+        self._submitted.add(item.item_id)
 
     def inbox_size(self) -> int:
         return len(self._inbox)
@@ -244,17 +239,6 @@ class NodeService:
         """Whether a consensus item waits here: in the pool, or still in the inbox."""
         _, _, machine = self.require()
         return item_id in machine.pool or item_id in self._submitted
-
-    def recently_submitted(self, submission: Submission) -> bool:
-        """Whether a client handed this exact item to this node and it still waits in the
-        inbox (so it is not in the consensus pool yet)."""
-        return submission.item_id in self._submitted
-
-    def _remember_request(self, submission: Submission) -> None:
-        """Map the request's ledger id (what clients ask about) to its consensus id."""
-        if len(self.request_items) >= _REQUEST_MEMORY:
-            self.request_items.clear()
-        self.request_items[tx_id_of(submission.body)] = submission.item_id
 
     async def request_peer(
         self, index: int, protocol: str, payload: bytes, timeout: float | None = None
@@ -272,7 +256,7 @@ class NodeService:
         self._carry_out(machine.start(trio.current_time()), nursery)
         while True:
             item, origin = await self._inbox.get()
-            if isinstance(item, Submission):
+            if isinstance(item, Item):
                 self._submitted.discard(item.item_id)
             started = time.perf_counter()
             try:
@@ -293,7 +277,7 @@ class NodeService:
                 logger.exception("consensus step failed input=%s", type(item).__name__)
                 continue
             self._carry_out(out, nursery)
-            if isinstance(item, Submission) and origin is None and item.item_id in machine.pool:
+            if isinstance(item, Item) and item.item_id in machine.pool:
                 nursery.start_soon(self._gossip_if_stuck, item)
             if origin is not None and not isinstance(item, Timer):
                 follow = self.catch_up.follow_up(item, out, machine.height)
@@ -346,10 +330,10 @@ class NodeService:
             # The pool is the machine's public attribute; consensus has no removal input.
             machine.pool.remove(tuple(stale))
 
-    def _enqueue(self, item: Message | Timer, origin: int | None) -> bool:
+    def _enqueue(self, item: Message | Item | Timer, origin: int | None) -> bool:
         """Queue an input for the consensus task (round traffic first); False if it was
         dropped because the inbox is full (logged)."""
-        urgent = not isinstance(item, Submission | AuthVote)
+        urgent = not isinstance(item, Submission | Item | AuthVote)
         try:
             self._inbox.put_nowait((item, origin), urgent=urgent)
         except InboxFull:
@@ -368,8 +352,6 @@ class NodeService:
             logger.warning("bad consensus message from=%s reason=%s", origin, exc)
             return None
         self.catch_up.observe(message)
-        if isinstance(message, Submission) and message.kind is ItemKind.REQUEST:
-            self._remember_request(message)
         return message
 
     async def _on_gossip(self, gossip: GossipMessage) -> None:
@@ -400,15 +382,15 @@ class NodeService:
     async def _open_link(self, index: int) -> FrameWriter:
         return await self.host.open_stream(self._peer_ids[index], CONSENSUS_PROTOCOL)
 
-    async def _gossip_if_stuck(self, submission: Submission) -> None:
+    async def _gossip_if_stuck(self, item: Item) -> None:
         """Publish a client's accepted submission on gossip if it is still pending after
         ``_GOSSIP_FALLBACK_SECONDS``: a second path through the mesh for an item the direct
         links did not get decided. Done for every item at once, the gossip copies cost the
         nodes CPU while they decide it (about 8 ms of p50 latency measured on 4 nodes)."""
         await trio.sleep(_GOSSIP_FALLBACK_SECONDS)
         _, app, machine = self.require()
-        if submission.item_id in machine.pool and not app.is_committed(submission.item_id):
-            self._publish_soon(submission.to_bytes())
+        if item.item_id in machine.pool and not app.is_committed(item.item_id):
+            self._publish_soon(Submission.of(item).to_bytes())
 
     def _publish_soon(self, frame: bytes) -> None:
         try:

@@ -12,7 +12,7 @@ of waiting for the next beacon.
 
 from __future__ import annotations
 
-from consensus import Message, Output
+from consensus import Item, Message, Output
 from consensus.messages import CommittedBlock, SyncReply, SyncRequest
 
 #: Sync replies are cut into pieces of at most this many bytes of blocks.
@@ -38,7 +38,9 @@ class CatchUp:
         """Whether peers have been seen working on a height beyond the next one."""
         return self.highest_seen > committed_height + 1
 
-    def follow_up(self, message: Message, out: Output, next_height: int) -> SyncRequest | None:
+    def follow_up(
+        self, message: Message | Item, out: Output, next_height: int
+    ) -> SyncRequest | None:
         """A request for the next batch after a reply that committed blocks, else None."""
         if isinstance(message, SyncReply) and out.commits:
             return SyncRequest(next_height, self.index)

@@ -26,7 +26,6 @@ from consensus import (
     Timer,
 )
 from consensus.encoding import ItemKind
-from consensus.messages import Submission
 from crypto.groups import Group, load_group
 from crypto.policy import attribute_hash
 from crypto.sealing import BoxSecretKey
@@ -36,7 +35,7 @@ from crypto.tpre import UserSecretKey, encrypt_to_owner, generate_user_key, make
 from ledger.genesis import Genesis, NodeInfo
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
-from ledger.qc import commit_vote_payload
+from ledger.qc import access_vote_payload, commit_vote_payload
 from ledger.transactions import (
     AccessRequest,
     Grant,
@@ -47,8 +46,9 @@ from ledger.transactions import (
     Revoke,
     Transaction,
     member_id_for,
+    tx_id_of,
 )
-from node.application import NodeApplication, ledger_access_payload
+from node.application import NodeApplication
 from node.localstore import LocalStore
 from node.p2p import peer_id_of
 
@@ -192,13 +192,15 @@ class AppWorld:
     # -- network ------------------------------------------------------------------------------
 
     def submit(self, kind: ItemKind, body: bytes, to: int = 1) -> None:
-        self._apply(to, self.machines[to].on_message(Submission(kind, body), self.now))
+        """A client's transaction taken by node ``to``, decoded there as its API does."""
+        item = self.apps[to].decode_item(kind, body)
+        self._apply(to, self.machines[to].on_message(item, self.now))
 
     def commit_all(self, txs: Sequence[bytes], to: int = 1) -> None:
         """Submit ordinary transactions and run until every live node committed them all."""
         for tx in txs:
             self.submit(ItemKind.TX, tx, to)
-        ids = [Submission(ItemKind.TX, tx).item_id for tx in txs]
+        ids = [tx_id_of(tx) for tx in txs]
         self.run_until(lambda: all(self._committed_everywhere(i) for i in ids))
 
     def _committed_everywhere(self, ident: bytes) -> bool:
@@ -273,7 +275,7 @@ def make_world(n: int = 4, threshold: int = 3) -> AppWorld:
             verifier,
             app,
             commit_vote_payload,
-            ledger_access_payload,
+            access_vote_payload,
         )
     for index, machine in world.machines.items():
         world._apply(index, machine.start(world.now))

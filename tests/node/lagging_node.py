@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import httpx
 from prometheus_client import CollectorRegistry
 
-from consensus.messages import Submission
+from consensus.item import Item
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
 from node.application import NodeApplication
@@ -36,16 +36,16 @@ class StubService:
         self.app = app
         self.machine = _Machine()
         self.catch_up = CatchUp(index)
-        self.submitted: list[Submission] = []
+        self.submitted: list[Item] = []
 
     def require(self) -> tuple[Ledger, NodeApplication, _Machine]:
         return self.app.ledger, self.app, self.machine
 
-    def recently_submitted(self, submission: Submission) -> bool:
-        return False
+    def is_pending(self, item_id: bytes) -> bool:
+        return item_id in self.machine.pool
 
-    async def submit(self, submission: Submission) -> None:
-        self.submitted.append(submission)
+    async def submit(self, item: Item) -> None:
+        self.submitted.append(item)
 
     def fall_behind(self, peers_height: int) -> None:
         """Make this node have seen peers working at ``peers_height``."""

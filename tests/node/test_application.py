@@ -6,18 +6,32 @@ import dataclasses
 
 import pytest
 
+from consensus.app import Authorization
 from consensus.encoding import ItemKind
 from consensus.errors import InvalidBlock, InvalidMessage
-from consensus.messages import Submission
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
+from ledger import encoding, transactions
+from ledger.encoding import bytes_decoder
 from ledger.transactions import (
+    AccessRequest,
     AttributeChange,
     MemberRole,
     Revoke,
     decode_transaction,
     tx_id_of,
 )
+from node.admission import Problem
+from node.application import NodeApplication
 from tests.node.app_world import METADATA, AppWorld, Member
+
+
+def problem_of(app: NodeApplication, raw: bytes) -> Problem | None:
+    """What ``POST /tx`` would refuse ``raw`` for (decoded once, then admission)."""
+    return app.transaction_problem(raw)
+
+
+def authorize(app: NodeApplication, raw: bytes) -> Authorization:
+    return app.authorize(app.decode_item(ItemKind.REQUEST, raw))
 
 
 def result_of(world: AppWorld, request: bytes, node: int = 1) -> tuple[bool, bytes]:
@@ -32,7 +46,7 @@ def result_of(world: AppWorld, request: bytes, node: int = 1) -> tuple[bool, byt
 
 def decide(world: AppWorld, request: bytes, to: int = 1) -> tuple[bool, bytes]:
     world.submit(ItemKind.REQUEST, request, to)
-    ident = Submission(ItemKind.REQUEST, request).item_id
+    ident = tx_id_of(request)
     world.run_until(lambda: all(world.apps[i].is_committed(ident) for i in world.apps))
     return result_of(world, request)
 
@@ -89,8 +103,8 @@ def test_access_limit_then_revocation_deny(
     assert not decide(world, world.request(reader, record_id))[0]  # limit of 1 reached
     world.commit_all([world.revoke(owner, record_id, reader)])
     request = world.request(reader, record_id)
-    assert world.apps[1].request_problem(request) is None  # still admitted, then denied
-    assert not world.apps[1].authorize(request).approve
+    assert problem_of(world.apps[1], request) is None  # still admitted, then denied
+    assert not authorize(world.apps[1], request).approve
 
 
 def test_refused_requests_get_no_vote(
@@ -105,15 +119,15 @@ def test_refused_requests_get_no_vote(
         "malformed": b"\x4d\x01garbage",
     }
     for code, raw in cases.items():
-        problem = app.request_problem(raw)
+        problem = problem_of(app, raw)
         assert problem is not None
         assert problem.code == code
         with pytest.raises(InvalidMessage):
-            app.authorize(raw)
+            authorize(app, raw)
     world.now -= 3600  # a request from an hour ago is stale now
     stale = world.request(requester, record_id)
     world.now += 3600
-    problem = app.request_problem(stale)
+    problem = problem_of(app, stale)
     assert problem is not None
     assert (problem.code, problem.status) == ("stale", 409)
 
@@ -126,8 +140,8 @@ def test_nonce_reuse_is_refused_pending_and_committed(
     first = world.request(requester, record_id, nonce)
     world.now += 0.001
     second = world.request(requester, record_id, nonce)
-    assert world.apps[1].authorize(first).threshold == 3
-    problem = world.apps[1].request_problem(second)
+    assert authorize(world.apps[1], first).threshold == 3
+    problem = problem_of(world.apps[1], second)
     assert problem is not None
     assert problem.code == "replayed"
 
@@ -137,16 +151,17 @@ def test_transaction_dry_run_reports_ledger_problems(
 ) -> None:
     owner, requester, record_id = shared
     app = world.apps[2]
-    assert app.transaction_problem(b"\x00") is not None
-    assert app.transaction_problem(world.put_record(owner)[1]) is None
+    assert problem_of(app, b"\x00") is not None
+    assert problem_of(app, world.put_record(owner)[1]) is None
     forged = world.sign(Revoke(record_id, owner.member_id, requester.member_id, 1), requester.key)
-    problem = app.transaction_problem(forged)
+    problem = problem_of(app, forged)
     assert problem is not None
     assert (problem.code, problem.status) == ("bad_signature", 400)
     again = app.ledger.record(record_id)
     assert again is not None
-    duplicate = app.transaction_problem(
-        world.sign(Revoke(bytes(32), owner.member_id, requester.member_id, 1), owner.key)
+    duplicate = problem_of(
+        app,
+        world.sign(Revoke(bytes(32), owner.member_id, requester.member_id, 1), owner.key),
     )
     assert duplicate is not None
     assert duplicate.code == "invalid_transaction"
@@ -183,14 +198,14 @@ def test_policy_records_need_the_latest_attributes(
     world.commit_all([world.grant(owner, record_id, doctor)])
     app = world.apps[2]
     bare = world.request(doctor, record_id, attributes=["role:test"])
-    assert not app.authorize(bare).approve
+    assert not authorize(app, bare).approve
     assert "policy" in app.denial_reasons[tx_id_of(bare)]
     claimed = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
-    assert not app.authorize(claimed).approve  # dept:a is not on chain for this member
+    assert not authorize(app, claimed).approve  # dept:a is not on chain for this member
     change = AttributeChange(doctor.member_id, ("role:test", "dept:a"), "joined", 1)
     world.commit_all([world.sign(change, world.authority)])
     now_true = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
-    assert app.authorize(now_true).approve
+    assert authorize(app, now_true).approve
 
 
 def test_conflicting_transactions_leave_one_out_and_the_chain_goes_on(
@@ -205,10 +220,43 @@ def test_conflicting_transactions_leave_one_out_and_the_chain_goes_on(
     )
     world.submit(ItemKind.TX, first, to=1)
     world.submit(ItemKind.TX, clash, to=2)
-    ids = [Submission(ItemKind.TX, raw).item_id for raw in (first, clash)]
+    ids = [tx_id_of(raw) for raw in (first, clash)]
     world.run_until(lambda: any(world.apps[1].is_committed(i) for i in ids))
     world.run_until(lambda: all(len(m.pool) == 0 for m in world.machines.values()))
     assert sum(world.apps[1].is_committed(i) for i in ids) == 1
     _, later = world.put_record(owner)
     world.commit_all([later])
     assert len({app.ledger.head().block_hash for app in world.apps.values()}) == 1
+
+
+def test_a_request_is_decoded_once_per_node_on_its_way_to_the_block(
+    world: AppWorld, shared: tuple[Member, Member, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request taken by the height's leader is decoded once by each node: where it enters the
+    node (the leader's API, the others' relay), never again for votes, shares, claims, the
+    block, its checks or the commit."""
+    _, requester, record_id = shared
+    request = world.request(requester, record_id)
+    real = bytes_decoder(AccessRequest)
+    decodes = 0
+
+    def counting(data: bytes) -> AccessRequest:
+        nonlocal decodes
+        decodes += data == request
+        return real(data)
+
+    # Every way bytes become an AccessRequest (decode_transaction, blocks, from_bytes) ends here.
+    monkeypatch.setitem(transactions._DECODERS_BY_TAG, AccessRequest.TAG, counting)
+    monkeypatch.setitem(encoding._DECODERS, AccessRequest, counting)
+    height = world.apps[1].committed_height() + 1
+    leader = world.machines[1].config.preferred_claimant(height, 0)
+    world.submit(ItemKind.REQUEST, request, to=leader)
+    ident = tx_id_of(request)
+    world.run_until(lambda: all(app.is_committed(ident) for app in world.apps.values()))
+    assert decodes == len(world.apps)
+    stored = world.apps[leader].ledger.block(height)
+    assert stored is not None
+    assert stored.block.header.proposer == leader
+    (result,) = stored.block.results
+    assert result.granted
+    assert result.request_id == ident  # one id: the consensus item is the ledger transaction

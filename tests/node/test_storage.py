@@ -9,11 +9,10 @@ import pytest
 import trio
 
 from consensus.encoding import ItemKind
-from consensus.messages import Submission
 from crypto.storage import Fragment
 from ledger.fetch import fetch_signing_payload
 from ledger.kv import MemoryStore
-from ledger.transactions import MemberRole
+from ledger.transactions import MemberRole, tx_id_of
 from node.localstore import LocalStore
 from node.p2p import RemoteError, RequestTimeout
 from node.p2p.envelope import Status
@@ -47,7 +46,7 @@ def grant_and_decide(world: AppWorld, shared: tuple[Member, Member, bytes]) -> N
     _, requester, record_id = shared
     request = world.request(requester, record_id)
     world.submit(ItemKind.REQUEST, request)
-    ident = Submission(ItemKind.REQUEST, request).item_id
+    ident = tx_id_of(request)
     world.run_until(lambda: all(app.is_committed(ident) for app in world.apps.values()))
 
 

@@ -15,47 +15,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.messages import AuthVote, ElectionVote
 from crypto.errors import DecodeError
-from node.wire import (
-    MAX_BATCH_FRAMES,
-    BlockEvidence,
-    FragmentGet,
-    FragmentPut,
-    FrameBatch,
-    ShareList,
-)
+from node.wire import MAX_BATCH_FRAMES, FragmentGet, FragmentPut, FrameBatch
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "node_wire.json"
 
 hashes = st.binary(min_size=32, max_size=32)
 signatures = st.binary(min_size=64, max_size=64)
-indexes = st.integers(min_value=1, max_value=0xFFFF)
-
-election_votes = st.builds(
-    ElectionVote,
-    height=st.integers(0, 2**64 - 1),
-    round=st.integers(0, 0xFFFFFFFE),
-    voter=indexes,
-    claimant=indexes,
-    claim_hash=hashes,
-    signature=signatures,
-)
-
-
-@st.composite
-def auth_votes(draw: st.DrawFn) -> AuthVote:
-    approve = draw(st.booleans())
-    share = draw(st.binary(max_size=64)) if approve else b""
-    return AuthVote(draw(hashes), draw(indexes), approve, share, draw(signatures), draw(signatures))
-
-
-evidence = st.builds(
-    BlockEvidence,
-    election_qc=st.lists(election_votes, max_size=4).map(tuple),
-    result_votes=st.lists(st.lists(auth_votes(), max_size=3).map(tuple), max_size=3).map(tuple),
-)
-share_lists = st.builds(ShareList, st.lists(st.binary(max_size=40), max_size=4).map(tuple))
 frame_batches = st.builds(FrameBatch, st.lists(st.binary(max_size=60), max_size=5).map(tuple))
 puts = st.builds(FragmentPut, hashes, st.binary(max_size=200))
 gets = st.builds(
@@ -67,15 +33,13 @@ gets = st.builds(
     signatures,
 )
 TYPES: dict[str, Any] = {
-    "BlockEvidence": BlockEvidence,
-    "ShareList": ShareList,
     "FrameBatch": FrameBatch,
     "FragmentPut": FragmentPut,
     "FragmentGet": FragmentGet,
 }
 
 
-@given(st.one_of(evidence, share_lists, frame_batches, puts, gets))
+@given(st.one_of(frame_batches, puts, gets))
 def test_round_trip_is_exact(value: Any) -> None:
     encoded = value.to_bytes()
     assert type(value).from_bytes(encoded) == value
@@ -99,12 +63,7 @@ def test_a_batch_above_the_frame_limit_is_refused() -> None:
 
 
 def samples() -> dict[str, Any]:
-    vote = ElectionVote(7, 1, 2, 3, bytes(range(32)), bytes(64))
-    approve = AuthVote(bytes([9] * 32), 1, True, b"share", bytes([1] * 64), bytes([2] * 64))
-    deny = AuthVote(bytes([9] * 32), 2, False, b"", bytes([3] * 64), bytes([4] * 64))
     return {
-        "BlockEvidence": BlockEvidence((vote,), ((approve,), (deny,))),
-        "ShareList": ShareList((b"s1", b"s22")),
         "FrameBatch": FrameBatch((b"\xc1\x01vote", b"")),
         "FragmentPut": FragmentPut(bytes([5] * 32), b"fragment"),
         "FragmentGet": FragmentGet(
