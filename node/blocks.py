@@ -151,7 +151,9 @@ class BlockMaker:
         head = self.ledger.head()
         return self.ledger.build_block(
             round=content.round,
-            time_ms=max(content.timestamp, head.time_ms),
+            # Wall-clock block time from this node, not consensus's clock: consensus runs on
+            # trio's clock, which only measures intervals (see node.consensus_loop).
+            time_ms=max(self._clock_ms(), head.time_ms),
             proposer=content.proposer,
             transactions=transactions,
             results=[result for _, result in results],
