@@ -32,7 +32,7 @@ from node.config import (
 def wall_ms() -> int:
     """Wall-clock milliseconds: block times and request freshness, which other nodes and the
     ledger compare across machines. Consensus deadlines use trio's clock instead (see
-    :mod:`node.service`)."""
+    :mod:`node.consensus_loop`)."""
     return int(time.time() * 1000)
 
 

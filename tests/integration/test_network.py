@@ -32,8 +32,9 @@ from client.session import Session
 from crypto.groups import load_group
 from crypto.signing import SigningKey
 from ledger.transactions import AccessRequest, MemberRole
+from node.consensus_loop import CONSENSUS_PROTOCOL
+from node.gossip_fallback import CONSENSUS_TOPIC
 from node.p2p import DialError, P2PConfig, P2PHost, PeerAllowlist, RemoteError, parse_peer_id
-from node.service import CONSENSUS_PROTOCOL, CONSENSUS_TOPIC
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL
 from node.wire import FrameBatch
 from tests.node.processes import PATIENCE, NodeProcesses, running_network

@@ -1,8 +1,9 @@
 """A node's HTTP API over one application of the in-memory world, for admission tests.
 
-:class:`StubService` has what :class:`node.live_view.LiveView` needs of a running node to take
-``POST /tx`` (the ledger, the application, a pending pool, the catch-up tracker and a
-submission sink), so it runs the real admission and error mapping in process, without sockets.
+:class:`StubService` stands in for the consensus loop (a pending pool and a submission sink)
+and holds the catch-up tracker; the real :class:`node.live_view.LiveView` over it and the
+application takes ``POST /tx``, so the real admission and error mapping run in process, without
+sockets. Only ``POST /tx`` is served: the view has no storage, peers or links here.
 """
 
 from __future__ import annotations
@@ -24,25 +25,17 @@ from node.sync import CatchUp
 from tests.node.app_world import AppWorld
 
 
-class _Machine:
-    def __init__(self) -> None:
-        self.pool: set[bytes] = set()
-
-
 class StubService:
     """Node ``index`` serving ``app``; ``catch_up`` says whether it is behind."""
 
     def __init__(self, app: NodeApplication, index: int) -> None:
         self.app = app
-        self.machine = _Machine()
+        self.pool: set[bytes] = set()
         self.catch_up = CatchUp(index)
         self.submitted: list[Item] = []
 
-    def require(self) -> tuple[Ledger, NodeApplication, _Machine]:
-        return self.app.ledger, self.app, self.machine
-
     def is_pending(self, item_id: bytes) -> bool:
-        return item_id in self.machine.pool
+        return item_id in self.pool
 
     async def submit(self, item: Item) -> None:
         self.submitted.append(item)
@@ -66,7 +59,8 @@ def fresh_application(world: AppWorld, index: int = 1) -> NodeApplication:
 
 @asynccontextmanager
 async def api_client(service: StubService) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(LiveView(service), ApiMetrics(CollectorRegistry()))  # type: ignore[arg-type]
+    view = LiveView(service.app, service, None, None, None, service.catch_up)  # type: ignore[arg-type]
+    app = build_app(view, ApiMetrics(CollectorRegistry()))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
         yield client

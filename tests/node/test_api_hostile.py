@@ -1,7 +1,8 @@
 """Hostile ids, heights, limits and timestamps against every route of a real node in-process.
 
-One one-node network serves the full API (service routes and explorer); each case must answer
-400 or 404 with the JSON error shape, and none may reach the catch-all 500.
+One one-node network serves the full API (service routes and explorer) in process, on the
+autojump clock; each case must answer 400 or 404 with the JSON error shape, and none may reach
+the catch-all 500. (Hostile bytes at the HTTP server itself: tests/node/test_http_hostile.py.)
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import trio
 
-from node.home import load_identity
-from node.service import NodeService
-from testnet.layout import create_network
-from tests.node.p2p.p2p_testing import PATIENCE, trio_test
+from tests.node.inprocess import PATIENCE, mock_clock_test, one_node
 from tests.node.test_service import register_tx
 
 U64 = 2**64
@@ -28,20 +25,15 @@ INTERNAL_ERRORS = "iomtshare_http_internal_errors_total"
 
 
 @asynccontextmanager
-async def one_node(directory: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A running one-node network; yields a client and a registered member's id (hex)."""
-    network = create_network(directory, 1, round_timeout_ms=300)
-    service = NodeService(load_identity(network.directory / "node1"))
-    async with trio.open_nursery() as nursery:
-        with trio.fail_after(PATIENCE):
-            urls = await nursery.start(service.run)
-        async with httpx.AsyncClient(base_url=urls[0], timeout=PATIENCE) as client:
-            member_id, raw = register_tx(network.chain_id, network.authority_key())
-            tx_id = (await client.post("/tx", json={"tx": raw.hex()})).json()["tx_id"]
-            committed = await client.get(f"/tx/{tx_id}", params={"wait": PATIENCE})
-            assert committed.status_code == 200
-            yield client, member_id.hex()
-        nursery.cancel_scope.cancel()
+async def registered_node(directory: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A running one-node network in process; yields a client and a registered member's id."""
+    async with one_node(directory) as node:
+        network = node.network
+        member_id, raw = register_tx(network.chain_id, network.authority_key())
+        tx_id = (await node.client.post("/tx", json={"tx": raw.hex()})).json()["tx_id"]
+        committed = await node.client.get(f"/tx/{tx_id}", params={"wait": PATIENCE})
+        assert committed.status_code == 200
+        yield node.client, member_id.hex()
 
 
 def fetch_body(member: str, **fields: Any) -> dict[str, Any]:
@@ -109,9 +101,9 @@ def hostile_requests(member: str) -> list[tuple[str, str, Any, int]]:
     ]
 
 
-@trio_test
+@mock_clock_test
 async def test_no_route_answers_a_hostile_value_with_a_500(tmp_path: Path) -> None:
-    async with one_node(tmp_path / "net") as (client, member):
+    async with registered_node(tmp_path / "net") as (client, member):
         wrong: list[str] = []
         for method, path, body, expected in hostile_requests(member):
             if isinstance(body, bytes):
@@ -130,9 +122,9 @@ async def test_no_route_answers_a_hostile_value_with_a_500(tmp_path: Path) -> No
         assert (await client.get("/status")).status_code == 200
 
 
-@trio_test
+@mock_clock_test
 async def test_ranges_at_the_edge_of_u64_still_answer(tmp_path: Path) -> None:
-    async with one_node(tmp_path / "net") as (client, _):
+    async with registered_node(tmp_path / "net") as (client, _):
         head = (await client.get("/status")).json()["height"]
         blocks = await client.get("/blocks", params={"from": 1, "to": U64 - 1})
         assert [b["height"] for b in blocks.json()["blocks"]] == list(range(1, head + 1))

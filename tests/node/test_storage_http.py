@@ -40,8 +40,8 @@ async def test_fragments_are_taken_only_for_a_record_committed_here(tmp_path: Pa
             )
             assert unknown.status_code == 404
             assert unknown.json()["error"]["code"] == "not_found"
-            assert service.app is not None
-            assert service.app.local.pending.count == 0  # nothing parked on anyone's say-so
+            assert service.parts is not None
+            assert service.parts.app.local.pending.count == 0  # nothing parked on anyone's say-so
             # A node that has seen peers far ahead cannot tell the record does not exist.
             service.catch_up.highest_seen = 1_000
             behind = await client.post(

@@ -1,0 +1,246 @@
+"""The consensus task: the one owner of the node's :class:`~consensus.machine.ConsensusNode`.
+
+Every input (a peer's message, a client submission, a due timer) goes through one
+:class:`~node.inbox.Inbox` to this task, and it carries out the returned
+:class:`~consensus.output.Output` without blocking: messages are queued on the
+:class:`~node.peer_links.PeerLinks`, each timer becomes a task that sleeps until its deadline
+and feeds the timer back, committed blocks wake whoever waits for a commit, and a client's item
+that entered the pool is handed to ``on_client_item`` (the gossip fallback).
+
+Time is trio's clock (``trio.current_time()``): consensus only sets and compares its own
+deadlines with it, so the loop runs the same on ``trio.testing.MockClock``. Nothing here reads
+the wall clock; block times come from the application (:func:`node.home.wall_ms`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterable, Callable
+from typing import Any
+
+import trio
+
+from consensus import ConsensusNode, Message, Output, Timer, decode_message
+from consensus.item import Item
+from consensus.messages import AuthVote, Submission, SyncReply
+from crypto.errors import DecodeError
+from node.application import NodeApplication
+from node.inbox import Inbox, InboxFull
+from node.p2p import ProtocolViolation
+from node.peer_links import PeerLinks
+from node.sync import CatchUp, split_reply
+from node.wire import FrameBatch
+
+logger = logging.getLogger("iomtshare.node.consensus")
+
+#: The libp2p stream protocol of the direct links (one long-lived stream per peer).
+CONSENSUS_PROTOCOL = "/iomtshare/consensus/1"
+#: Inputs waiting for the consensus task; beyond this, new ones are refused or dropped.
+INBOX_SIZE = 4096
+
+#: An input of the consensus task and the index of the node it came from (None: this node).
+Input = tuple[Message | Item | Timer, int | None]
+
+
+def _ignore(item: Item) -> None:
+    return None
+
+
+class ConsensusLoop:
+    """Runs ``machine`` over ``app``: see the module docstring."""
+
+    def __init__(
+        self,
+        machine: ConsensusNode,
+        app: NodeApplication,
+        links: PeerLinks,
+        catch_up: CatchUp,
+        *,
+        on_client_item: Callable[[Item], None] = _ignore,
+        inbox_size: int = INBOX_SIZE,
+    ) -> None:
+        self.machine = machine
+        self._app = app
+        self._links = links
+        self._catch_up = catch_up
+        self._on_client_item = on_client_item
+        self._inbox: Inbox[Input] = Inbox(inbox_size)
+        # Client items handed over and still in the inbox (not in the pool yet).
+        self._submitted: set[bytes] = set()
+        self._commit_event = trio.Event()
+        #: Misbehaviour evidence (equivocation, bad shares) this node has gathered.
+        self.evidence_seen = 0
+
+    # -- what the rest of the node asks -------------------------------------------------------
+
+    async def submit(self, item: Item) -> None:
+        """Hand a client's item (decoded and checked by the caller) to consensus; raises
+        :class:`InboxFull` when the node is too busy to take it."""
+        if not self.enqueue(item, None):
+            raise InboxFull("the node is too busy to take submissions; retry later")
+        self._submitted.add(item.item_id)
+
+    def is_pending(self, item_id: bytes) -> bool:
+        """Whether a consensus item waits here: in the pool, or still in the inbox."""
+        return item_id in self.machine.pool or item_id in self._submitted
+
+    def still_pending(self, item: Item) -> bool:
+        """Whether ``item`` is still in the pool, not yet committed."""
+        return item.item_id in self.machine.pool and not self._app.is_committed(item.item_id)
+
+    def inbox_size(self) -> int:
+        return len(self._inbox)
+
+    async def wait_commit(self, deadline: float) -> bool:
+        """Wait for the next committed block until ``deadline`` (trio time); False on timeout."""
+        event = self._commit_event
+        with trio.move_on_at(deadline):
+            await event.wait()
+            return True
+        return False
+
+    # -- inputs from peers --------------------------------------------------------------------
+
+    def take_message(self, data: bytes, origin: int | None, source: str) -> None:
+        """Queue one encoded message from ``source`` (node ``origin`` if known), e.g. heard on
+        gossip; a malformed one is logged and dropped."""
+        message = self._accept(data, source)
+        if message is not None:
+            self.enqueue(message, origin)
+
+    async def serve_link(
+        self, origin: int | None, source: str, batches: AsyncIterable[bytes]
+    ) -> None:
+        """Read a peer's link stream (see :meth:`take_batch`) until it ends."""
+        async for payload in batches:
+            await self.take_batch(payload, origin, source)
+
+    async def take_batch(self, payload: bytes, origin: int | None, source: str) -> None:
+        """Queue the messages of one :class:`FrameBatch` from a peer's link.
+
+        While the inbox has no room for the whole batch this waits, which holds the sender back
+        (see :mod:`node.peer_links`). A malformed message inside a well-formed batch is logged
+        and skipped; a malformed batch raises :class:`ProtocolViolation` (ending the stream).
+        """
+        try:
+            batch = FrameBatch.from_bytes(payload)
+        except DecodeError as exc:
+            raise ProtocolViolation(f"malformed frame batch: {exc}") from exc
+        await self._inbox.wait_for_room(len(batch.frames))
+        for frame in batch.frames:
+            self.take_message(frame, origin, source)
+
+    def enqueue(self, item: Message | Item | Timer, origin: int | None) -> bool:
+        """Queue an input (round traffic first); False if it was dropped because the inbox is
+        full (logged)."""
+        urgent = not isinstance(item, Submission | Item | AuthVote)
+        try:
+            self._inbox.put_nowait((item, origin), urgent=urgent)
+        except InboxFull:
+            logger.warning("consensus inbox full; dropped %s", type(item).__name__)
+            return False
+        return True
+
+    def _accept(self, data: bytes, source: str) -> Message | None:
+        try:
+            message = decode_message(data)
+        except DecodeError as exc:
+            logger.warning("bad consensus message from=%s reason=%s", source, exc)
+            return None
+        self._catch_up.observe(message)
+        return message
+
+    # -- the task -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the machine and step it on every input until cancelled."""
+        machine = self.machine
+        async with trio.open_nursery() as timers:
+            self._carry_out(machine.start(trio.current_time()), timers)
+            task_status.started()
+            while True:
+                item, origin = await self._inbox.get()
+                if isinstance(item, Item):
+                    self._submitted.discard(item.item_id)
+                out = self._step(machine, item, origin)
+                if out is None:
+                    continue
+                self._carry_out(out, timers)
+                if isinstance(item, Item) and item.item_id in machine.pool:
+                    self._on_client_item(item)
+                if origin is not None and not isinstance(item, Timer):
+                    follow = self._catch_up.follow_up(item, out, machine.height)
+                    if follow is not None and origin in self._links.peers:
+                        self._links.send(origin, follow.to_bytes())
+
+    def _step(
+        self, machine: ConsensusNode, item: Message | Item | Timer, origin: int | None
+    ) -> Output | None:
+        started = time.perf_counter()
+        try:
+            if isinstance(item, Timer):
+                out = machine.on_timer(item, trio.current_time())
+            else:
+                out = machine.on_message(item, trio.current_time())
+        except Exception:
+            # A fault in one input (a bug, or a ledger refusing a block) must not take the node
+            # down; the machine's state is unchanged by the failed step's effects.
+            logger.exception("consensus step failed input=%s", type(item).__name__)
+            return None
+        logger.debug(
+            "step input=%s from=%s took_ms=%.2f queued=%d",
+            item.kind.name if isinstance(item, Timer) else type(item).__name__,
+            origin,
+            (time.perf_counter() - started) * 1e3,
+            len(self._inbox),
+        )
+        return out
+
+    def _carry_out(self, out: Output, timers: trio.Nursery) -> None:
+        for send in out.sends:
+            message = send.message
+            pieces = split_reply(message) if isinstance(message, SyncReply) else [message]
+            for piece in pieces:
+                frame = piece.to_bytes()
+                if send.to is None:
+                    self._links.broadcast(frame)
+                elif send.to in self._links.peers:
+                    self._links.send(send.to, frame)
+        for timer in out.timers:
+            timers.start_soon(self._timer, timer)
+        for block in out.commits:
+            logger.info(
+                "block committed height=%d round=%d hash=%s signers=%s",
+                block.height,
+                block.round,
+                block.block_hash.hex()[:16],
+                list(block.signers),
+            )
+        for event in out.trace:
+            logger.debug("consensus %s", event)
+        for evidence in out.evidence:
+            self.evidence_seen += 1
+            logger.warning(
+                "misbehaviour evidence kind=%s offender=%d",
+                type(evidence).__name__,
+                evidence.offender,
+            )
+        if out.commits or self._app.dropped:
+            self._purge_pool()
+        if out.commits:
+            self._commit_event.set()
+            self._commit_event = trio.Event()
+
+    def _purge_pool(self) -> None:
+        """Drop pending items that can no longer enter a block, so rounds are not wasted on
+        them (see :meth:`NodeApplication.stale_items`)."""
+        stale = self._app.stale_items(self.machine.pool.items())
+        if stale:
+            logger.info("pending items dropped count=%d", len(stale))
+            # The pool is the machine's public attribute; consensus has no removal input.
+            self.machine.pool.remove(tuple(stale))
+
+    async def _timer(self, timer: Timer) -> None:
+        await trio.sleep_until(timer.deadline)
+        self.enqueue(timer, None)
