@@ -105,6 +105,7 @@ class BlockMaker:
         self._keep(block)
         held = dataclasses.replace(
             content,
+            timestamp=block.header.time_ms,
             approved=tuple(d for d, r in results if r.granted),
             denied=tuple(d for d, r in results if not r.granted),
             txs=tuple(txs),
