@@ -33,6 +33,12 @@ from ledger.encoding import (
 GENESIS_HASH_TAG = b"iomtshare/ledger/genesis/v1"
 
 
+class GenesisError(ValueError):
+    """A genesis document that is not valid: the message names the field and what is wrong.
+
+    A ``ValueError``, as construction with inconsistent parameters has always raised."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeInfo(Encoded):
     """One consensus node: its index (1..n), libp2p peer id, Ed25519 and X25519 public keys."""
@@ -183,32 +189,103 @@ class Genesis(Encoded):
         return out
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Genesis:
-        """Parse :meth:`to_json` output; raises ``ValueError`` (or ``KeyError``/``TypeError``
-        for missing or mistyped fields) on malformed input."""
-        nodes = tuple(
-            NodeInfo(
-                index=int(node["index"]),
-                peer_id=str(node["peer_id"]),
-                verify_key=bytes.fromhex(node["verify_key"]),
-                box_key=bytes.fromhex(node["box_key"]),
-            )
-            for node in obj["nodes"]
-        )
-        values: dict[str, Any] = {"nodes": nodes}
-        for name, kind in cls.FIELDS:
-            if name == "nodes":
-                continue
-            raw = obj[name]
-            values[name] = bytes.fromhex(raw) if kind is KEY else raw
-        unknown = set(obj) - {name for name, _ in cls.FIELDS}
+    def from_json(cls, obj: Any) -> Genesis:
+        """Parse :meth:`to_json` output (a hand-written document may leave out the fields that
+        have defaults). Raises :class:`GenesisError`, naming the field, on malformed input."""
+        if not isinstance(obj, dict):
+            raise GenesisError(f"a genesis is a JSON object, not {_json_type(obj)}")
+        names = {name for name, _ in cls.FIELDS}
+        unknown = set(obj) - names
         if unknown:
-            raise ValueError(f"unknown genesis fields: {sorted(unknown)}")
-        return cls(**values)
+            raise GenesisError(f"unknown genesis fields: {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for name, kind in cls.FIELDS:
+            if name not in obj and name in _OPTIONAL:
+                continue
+            if name == "nodes":
+                nodes = _field(obj, name, list, "a list of node objects")
+                values[name] = tuple(
+                    _node_from_json(entry, f"nodes[{i}]") for i, entry in enumerate(nodes)
+                )
+            elif kind is KEY:
+                values[name] = _key(obj, name)
+            elif kind is TEXT:
+                values[name] = _field(obj, name, str, "a string")
+            else:
+                values[name] = _field(obj, name, int, f"an integer ({kind.name})")
+        try:
+            return cls(**values)
+        except ValueError as exc:
+            raise GenesisError(str(exc)) from exc
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> Genesis:
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a genesis file; raises ``OSError`` if it cannot be read and
+        :class:`GenesisError` if it is not a valid genesis."""
+        text = Path(path).read_text(encoding="utf-8")
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GenesisError(f"not JSON: {exc}") from exc
+        return cls.from_json(document)
+
+
+#: Fields a hand-written genesis may leave out (they take the dataclass defaults).
+_OPTIONAL = frozenset(
+    {"freshness_window_ms", "denial_limit", "block_interval_ms", "round_timeout_ms"}
+)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {
+        dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"
+    }.get(type(value), "null")
+
+
+def _field(obj: dict[str, Any], name: str, kind: type, what: str, where: str = "") -> Any:
+    """``obj[name]`` if it is a ``kind``; else a GenesisError naming ``where + name``."""
+    label = f"{where}.{name}" if where else name
+    if name not in obj:
+        raise GenesisError(f"missing field {label!r}")
+    value = obj[name]
+    # JSON true/false are ints to Python; a boolean quorum is a mistake, not 1.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise GenesisError(f"field {label!r} must be {what}, not {_json_type(value)}")
+    return value
+
+
+def _key(obj: dict[str, Any], name: str, where: str = "") -> bytes:
+    what = "64 hex digits (a 32-byte key)"
+    text = _field(obj, name, str, what, where)
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        label = f"{where}.{name}" if where else name
+        raise GenesisError(f"field {label!r} must be {what}")
+    return raw
+
+
+def _node_from_json(entry: Any, where: str) -> NodeInfo:
+    if not isinstance(entry, dict):
+        raise GenesisError(f"{where} must be an object, not {_json_type(entry)}")
+    unknown = set(entry) - {name for name, _ in NodeInfo.FIELDS}
+    if unknown:
+        raise GenesisError(f"unknown fields in {where}: {sorted(unknown)}")
+    try:
+        return NodeInfo(
+            index=_field(entry, "index", int, "an integer", where),
+            peer_id=_field(entry, "peer_id", str, "a string", where),
+            verify_key=_key(entry, "verify_key", where),
+            box_key=_key(entry, "box_key", where),
+        )
+    except GenesisError:
+        raise
+    except ValueError as exc:
+        raise GenesisError(f"{where}: {exc}") from exc

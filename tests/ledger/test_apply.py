@@ -360,7 +360,7 @@ def test_genesis_json_rejects_malformed_files(fx: ChainFixture) -> None:
     good = fx.genesis.to_json()
     with pytest.raises(ValueError, match="unknown genesis fields"):
         type(fx.genesis).from_json({**good, "extra": 1})
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="missing field 'quorum'"):
         type(fx.genesis).from_json({k: v for k, v in good.items() if k != "quorum"})
     with pytest.raises(ValueError, match="majority"):
         type(fx.genesis).from_json({**good, "quorum": 1})
