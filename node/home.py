@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import multiaddr  # type: ignore[import-untyped]  # ships without type hints
-
 from consensus import Timeouts
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
@@ -25,8 +23,10 @@ from node.config import (
     NODE_KEY_FILE,
     ConfigError,
     NodeConfig,
+    check_addresses,
     load_config,
 )
+from node.config import listen_endpoint as listen_endpoint  # where node.service looks for it
 
 
 def wall_ms() -> int:
@@ -54,6 +54,7 @@ def load_identity(home: Path) -> NodeIdentity:
     if not home.is_dir():
         raise ConfigError(f"{home} is not a node home directory")
     config = load_config(home)
+    check_addresses(config)
     try:
         genesis = Genesis.load(home / GENESIS_FILE)
     except OSError as exc:
@@ -73,15 +74,6 @@ def load_identity(home: Path) -> NodeIdentity:
     if node is not None and node.box_key != bytes(box_key.public_key):
         raise ConfigError("box_key does not match the genesis entry of this node")
     return NodeIdentity(home, config, genesis, index, node_key, box_key)
-
-
-def listen_endpoint(address: str) -> tuple[str, int]:
-    """Host and port of a ``/ip4/HOST/tcp/PORT`` multiaddr; raises :class:`ConfigError`."""
-    try:
-        parsed = multiaddr.Multiaddr(address)
-        return parsed.value_for_protocol("ip4"), int(parsed.value_for_protocol("tcp"))
-    except Exception as exc:
-        raise ConfigError(f"p2p_listen {address!r} is not /ip4/HOST/tcp/PORT") from exc
 
 
 #: How long round-0 claims are held back per place in the claim order. Nodes collect their

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +216,7 @@ class P2PHost:
         if self._started:
             raise P2PError("a host runs once; build a new one to restart")
         self._started = True
+        _refuse_taken_port(self._config)
         listen_failed = False
         try:
             async with self._host.run([self._config.listen_multiaddr()]):
@@ -328,3 +330,18 @@ class P2PHost:
     def _require_running(self) -> None:
         if not self._running:
             raise NotRunning("the p2p host is not running")
+
+
+def _refuse_taken_port(config: P2PConfig) -> None:
+    """Raise P2PError if another socket listens on the configured port. libp2p listens with
+    SO_REUSEPORT, so a second node on the same port would share it silently, the kernel handing
+    each inbound connection to either; a probe without SO_REUSEPORT cannot bind beside it."""
+    if config.listen_port == 0:
+        return
+    v6 = ipaddress.ip_address(config.listen_host).version == 6
+    with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT leftovers
+        try:
+            probe.bind((config.listen_host, config.listen_port))
+        except OSError as exc:
+            raise P2PError(f"cannot listen on {config.listen_multiaddr()}: {exc.strerror}") from exc
