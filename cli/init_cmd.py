@@ -1,8 +1,9 @@
-"""``iomtshare init``: one node home (keys and config.toml) for a hand-assembled network."""
+"""``iomtshare init``: one node home (keys and config.toml) for a network assembled by several
+operators (docs/deployment.md)."""
 
 from __future__ import annotations
 
-import json
+import ipaddress
 from pathlib import Path
 
 import click
@@ -10,15 +11,52 @@ import click
 from cli.common import emit, json_option
 
 
+def _ip_address(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an IP address") from exc
+
+
+def _peers(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from node.config import ConfigError, check_peer
+
+    for address in value:
+        try:
+            check_peer(address)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return value
+
+
 @click.command("init")
 @click.option(
     "--home", type=click.Path(file_okay=False, path_type=Path), required=True,
     help="The node's home directory.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--p2p-host", default="127.0.0.1", show_default=True, callback=_ip_address,
+    help="IP address the p2p listener binds (0.0.0.0: every interface).",
+)
 @click.option("--p2p-port", type=click.IntRange(1, 65535), default=26656, show_default=True)
+@click.option(
+    "--p2p-advertise", default=None,
+    help="Where other nodes dial this one: HOST, HOST:PORT or a multiaddr "
+    "(default: the listen address; required with --p2p-host 0.0.0.0).",
+)
+@click.option(
+    "--http-host", default="127.0.0.1", show_default=True, callback=_ip_address,
+    help="IP address the HTTP API binds.",
+)
 @click.option("--http-port", type=click.IntRange(1, 65535), default=26657, show_default=True)
-@click.option("--peer", "peers", multiple=True, help="Peer multiaddr with /p2p/<id> (repeatable).")
+@click.option(
+    "--http-public", is_flag=True,
+    help="Allow --http-host to be a non-loopback address (the API is open to that network).",
+)
+@click.option(
+    "--peer", "peers", multiple=True, callback=_peers,
+    help="Peer multiaddr with /p2p/<id> (repeatable; `genesis install` sets them all).",
+)
 @click.option(
     "--genesis", "genesis_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A genesis.json to copy into the home.",
@@ -27,49 +65,74 @@ from cli.common import emit, json_option
 @json_option
 def init(
     home: Path,
-    host: str,
+    p2p_host: str,
     p2p_port: int,
+    p2p_advertise: str | None,
+    http_host: str,
     http_port: int,
+    http_public: bool,
     peers: tuple[str, ...],
     genesis_file: Path | None,
     force: bool,
     as_json: bool,
 ) -> None:
-    """Write fresh node keys and config.toml into --home and print the node's public facts.
+    """Write fresh node keys and config.toml into --home and print the node's public info.
 
-    The printed peer id, verify key and box key are what the genesis lists for this node.
+    Send the public info (`iomtshare keys show --home DIR --json > NAME.json`) to whoever
+    assembles the genesis (`iomtshare genesis assemble`); install the genesis they send back
+    with `iomtshare genesis install`.
     """
-    from ledger.genesis import Genesis
-    from node.config import ConfigError
+    from ledger.genesis import Genesis, GenesisError
+    from node.assembly import NodePublicInfo
+    from node.config import ConfigError, advertise_multiaddr, load_config
     from node.provision import init_node_home
 
+    if ipaddress.ip_address(p2p_host).is_unspecified and p2p_advertise is None:
+        raise click.BadParameter(
+            f"{p2p_host} is every interface, not an address other hosts can dial: "
+            "give --p2p-advertise too",
+            param_hint="--p2p-host",
+        )
+    advertise = None
+    if p2p_advertise is not None:
+        try:
+            advertise = advertise_multiaddr(p2p_advertise, p2p_port)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), param_hint="--p2p-advertise") from exc
     genesis = None
     if genesis_file is not None:
         try:
-            genesis = Genesis.from_json(json.loads(genesis_file.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise click.ClickException(f"{genesis_file} is not a valid genesis: {exc!r}") from exc
+            genesis = Genesis.load(genesis_file)
+        except (OSError, GenesisError) as exc:
+            raise click.ClickException(f"{genesis_file} is not a valid genesis: {exc}") from exc
     try:
         keys = init_node_home(
             home,
             p2p_port=p2p_port,
             http_port=http_port,
-            host=host,
+            p2p_host=p2p_host,
+            http_host=http_host,
+            p2p_advertise=advertise,
+            http_allow_public=http_public,
             peers=peers,
             genesis=genesis,
             overwrite=force,
         )
-    except (ConfigError, ValueError) as exc:
+        config = load_config(home)
+        info = NodePublicInfo.of(keys, config)
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    http_shown = f"[{http_host}]" if ":" in http_host else http_host
     emit(
         {
             "home": str(home),
-            "peer_id": keys.peer_id,
-            "p2p_address": f"/ip4/{host}/tcp/{p2p_port}/p2p/{keys.peer_id}",
-            "http_url": f"http://{host}:{http_port}",
-            "verify_key": keys.node_key.verify_key.hex(),
-            "box_key": keys.box_key.public_key.raw.hex(),
-            "genesis": "copied" if genesis is not None else "missing: copy one to genesis.json",
+            **info.to_json(),
+            "p2p_listen": config.p2p_listen,
+            "http_url": f"http://{http_shown}:{http_port}",
+            "genesis": "copied" if genesis is not None else (
+                "missing: export this node's info with `iomtshare keys show --home "
+                f"{home} --json`, then `iomtshare genesis install` the assembled genesis"
+            ),
         },
         as_json,
     )

@@ -1,7 +1,9 @@
-"""``iomtshare node start|status``: run a consensus node in the foreground, or ask one how it is.
+"""``iomtshare node start|status|reset``: run a consensus node in the foreground, ask one how
+it is, or wipe its data.
 
 ``start`` reads a home directory (node.config layout), logs ``key=value`` lines to stderr and
-stops cleanly on SIGINT or SIGTERM. ``status`` queries the node's HTTP API.
+stops cleanly on SIGINT or SIGTERM. ``status`` queries the node's HTTP API. ``reset`` deletes
+the home's ``data/`` and keeps its keys, config and genesis.
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ def start(home: Path, log_level: str | None) -> None:
     import trio
 
     from ledger.errors import LedgerError
-    from node.config import ConfigError
+    from node.config import ConfigError, advertised_address
     from node.home import load_identity
     from node.http import HttpConfigError
     from node.p2p import P2PError
+    from node.p2p.identity import peer_id_of
     from node.service import NodeService
 
     # Importing py_ecc raises the recursion limit to 100,000 for good (its scalar multiplication
@@ -66,6 +69,15 @@ def start(home: Path, log_level: str | None) -> None:
     # libp2p and its multiaddr library are chatty below warning level; their warnings still show.
     for chatty in ("libp2p", "multiaddr"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    try:
+        advertised = advertised_address(
+            identity.config, str(peer_id_of(identity.node_key.verify_key))
+        )
+    except ConfigError as exc:
+        advertised = f"none ({exc})"
+    logging.getLogger("iomtshare.node").info(
+        "p2p listen=%s advertise=%s", identity.config.p2p_listen, advertised
+    )
     try:
         service = NodeService(identity)
     except (ConfigError, P2PError) as exc:
@@ -151,3 +163,36 @@ def _get_json(url: str) -> Any:
         raise click.ClickException(f"node not reachable at {url}: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{url} did not answer JSON") from exc
+
+
+@node.command()
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Node home directory whose data/ is deleted.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(home: Path, yes: bool) -> None:
+    """Delete the node's ledger and stored data; keep its keys, config.toml and genesis.json.
+
+    The node then starts from block 1 and catches up from its peers, as the same member. The
+    storage fragments clients handed to it are gone for good (any t other nodes still rebuild
+    a record). Its consensus round record goes too: reset a node while the network has moved
+    past the height it last voted at, never while the network is stuck there. Refused while
+    the node runs.
+    """
+    from node.config import ConfigError
+    from node.provision import reset_node_data
+
+    if not yes:
+        click.confirm(
+            f"Delete {home / 'data'} (ledger, fragments, key shares)? Keys are kept", abort=True
+        )
+    try:
+        removed = reset_node_data(home)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot delete {home / 'data'}: {exc}") from exc
+    click.echo(f"reset {home}: " + ("data deleted, keys kept" if removed else "no data to delete"))

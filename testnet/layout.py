@@ -11,10 +11,11 @@ Every node lists every other node as a peer, so the network is fully meshed from
 dial. Ports are either ``base_port + 2(i-1)`` (p2p) and ``base_port + 2(i-1) + 1`` (HTTP), or,
 without a base port, ports the operating system reports free at creation time (another
 program may still take one before the nodes start; the launcher then reports the bind error).
-:func:`load_network` reads ``network.json`` back. Errors are :class:`LayoutError`.
+:func:`load_network` reads ``network.json`` back. Errors are :class:`LayoutError`. The genesis
+and the peer lists come from :mod:`node.assembly`, as for nodes on separate hosts.
 
-Starting the nodes is :mod:`testnet.launcher`; a single home for a hand-assembled network is
-:func:`node.provision.init_node_home`.
+Starting the nodes is :mod:`testnet.launcher`; a single home for a network assembled by several
+operators is :func:`node.provision.init_node_home`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ from crypto.errors import DecodeError
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfiles import KeyFileError, load_secret, save_secret, write_atomic
-from node.config import GENESIS_FILE, NodeConfig
+from node.assembly import NodePublicInfo, assemble_genesis, peers_for
+from node.config import GENESIS_FILE, ConfigError, NodeConfig
 from node.provision import NodeKeys, write_node_home
 
 NETWORK_FILE = "network.json"
@@ -218,18 +219,6 @@ def create_network(
     )
     authority = SigningKey.generate()
     keys = [NodeKeys.generate() for _ in range(n)]
-    try:
-        genesis = Genesis.create(
-            chain_id,
-            tuple(k.info(i) for i, k in enumerate(keys, start=1)),
-            authority.verify_key.raw,
-            genesis_time_ms=genesis_time_ms if genesis_time_ms is not None else _now_ms(),
-            threshold=threshold,
-            quorum=quorum,
-            **genesis_params,
-        )
-    except (ValueError, TypeError) as exc:
-        raise LayoutError(f"invalid network parameters: {exc}") from exc
     endpoints = tuple(
         NodeEndpoint(
             index=i,
@@ -241,19 +230,37 @@ def create_network(
         )
         for i, k in enumerate(keys, start=1)
     )
+    configs = [
+        NodeConfig(
+            p2p_listen=endpoint.p2p_listen,
+            http_host=host,
+            http_port=endpoint.http_port,
+            pairing_backend=pairing_backend,
+        )
+        for endpoint in endpoints
+    ]
+    # The genesis and the peers are built as operators on separate hosts build theirs
+    # (node.assembly), from each node's public info.
+    try:
+        infos = [NodePublicInfo.of(k, c) for k, c in zip(keys, configs, strict=True)]
+        genesis = assemble_genesis(
+            infos,
+            chain_id,
+            authority.verify_key.raw,
+            genesis_time_ms=genesis_time_ms,
+            threshold=threshold,
+            quorum=quorum,
+            **genesis_params,
+        )
+    except ConfigError as exc:
+        raise LayoutError(f"invalid network parameters: {exc}") from exc
     if existing:
         _remove_old_homes(root)
     root.mkdir(parents=True, exist_ok=True)
     save_secret(root / AUTHORITY_DIR / AUTHORITY_KEY_FILE, authority.seed())
-    for endpoint, node_keys in zip(endpoints, keys, strict=True):
-        config = NodeConfig(
-            p2p_listen=endpoint.p2p_listen,
-            http_host=host,
-            http_port=endpoint.http_port,
-            peers=tuple(e.p2p_address for e in endpoints if e.index != endpoint.index),
-            pairing_backend=pairing_backend,
-        )
-        write_node_home(root / endpoint.home, node_keys, config, genesis)
+    for endpoint, node_keys, config in zip(endpoints, keys, configs, strict=True):
+        peers = peers_for(genesis, infos, endpoint.index)
+        write_node_home(root / endpoint.home, node_keys, replace(config, peers=peers), genesis)
     network = Network(root.resolve(), genesis, endpoints)
     write_atomic(root / NETWORK_FILE, (json.dumps(network.to_json(), indent=2) + "\n").encode())
     return network
@@ -270,5 +277,3 @@ def _remove_old_homes(root: Path) -> None:
             shutil.rmtree(home)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

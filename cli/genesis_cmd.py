@@ -1,0 +1,218 @@
+"""``iomtshare genesis assemble|install|validate|show``: one genesis for nodes on many hosts.
+
+Each operator exports its node's public info (``iomtshare keys show --home DIR --json``); one of
+them assembles the genesis from every info; each installs the genesis and the infos, which sets
+the other nodes as its peers. docs/deployment.md walks through it for 4 hosts.
+
+There is no ``add-edge``: a genesis lists consensus nodes only (edge nodes come later).
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cli.common import emit, json_option
+
+if TYPE_CHECKING:
+    from ledger.genesis import Genesis
+    from node.assembly import NodePublicInfo
+
+genesis_file_argument = click.argument(
+    "genesis_file", type=click.Path(dir_okay=False, path_type=Path)
+)
+infos_argument = click.argument(
+    "info_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+
+
+@click.group("genesis")
+def genesis() -> None:
+    """Assemble, install, validate or show a genesis."""
+
+
+def _authority_key(ctx: click.Context, param: click.Parameter, value: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value.strip())
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise click.BadParameter("the authority's verify key is 64 hex digits")
+    return raw
+
+
+def _infos(paths: tuple[Path, ...]) -> list[NodePublicInfo]:
+    from node.assembly import NodePublicInfo
+    from node.config import ConfigError
+
+    try:
+        return [NodePublicInfo.load(path) for path in paths]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _load(path: Path) -> Genesis:
+    from ledger.genesis import Genesis, GenesisError
+
+    try:
+        return Genesis.load(path)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    except GenesisError as exc:
+        raise click.ClickException(f"{path} is not a valid genesis: {exc}") from exc
+
+
+def _summary(value: Genesis) -> dict[str, Any]:
+    started = datetime.datetime.fromtimestamp(value.genesis_time_ms / 1000, datetime.UTC)
+    return {
+        "chain_id": value.chain_id,
+        "genesis_hash": value.hash().hex(),
+        "genesis_time": started.isoformat(timespec="seconds"),
+        "nodes": value.size,
+        "threshold": value.threshold,
+        "quorum": value.quorum,
+        "authority_key": value.authority_key.hex(),
+        "block_interval_ms": value.block_interval_ms,
+        "round_timeout_ms": value.round_timeout_ms,
+        "freshness_window_ms": value.freshness_window_ms,
+        "denial_limit": value.denial_limit,
+    }
+
+
+@genesis.command("assemble")
+@infos_argument
+@click.option("--chain-id", required=True, help="The chain's name (every node must agree).")
+@click.option(
+    "--authority", "authority_key", required=True, callback=_authority_key,
+    help="The authority's verify key (hex; `iomtshare authority init` prints it).",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("genesis.json"),
+    show_default=True, help="Where to write the genesis.",
+)
+@click.option("--threshold", type=click.IntRange(1), default=None,
+              help="t of the t-of-n re-encryption (default: floor(n/2)+1).")
+@click.option("--quorum", type=click.IntRange(1), default=None,
+              help="Signatures a commit needs (default: floor(n/2)+1).")
+@click.option("--block-interval-ms", type=click.IntRange(1), default=None)
+@click.option("--round-timeout-ms", type=click.IntRange(1), default=None)
+@click.option("--freshness-window-ms", type=click.IntRange(1), default=None)
+@click.option("--denial-limit", type=click.IntRange(1), default=None)
+@click.option("--genesis-time-ms", type=click.IntRange(0), default=None,
+              help="Chain start time (default: now).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+@json_option
+def assemble(
+    info_files: tuple[Path, ...],
+    chain_id: str,
+    authority_key: bytes,
+    out: Path,
+    threshold: int | None,
+    quorum: int | None,
+    block_interval_ms: int | None,
+    round_timeout_ms: int | None,
+    freshness_window_ms: int | None,
+    denial_limit: int | None,
+    genesis_time_ms: int | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """Build a genesis from the nodes' info files (INFO_FILES, in node index order)."""
+    from node.assembly import assemble_genesis
+    from node.config import ConfigError
+
+    if out.exists() and not force:
+        raise click.ClickException(f"{out} exists; pass --force to replace it")
+    params = {
+        name: value
+        for name, value in (
+            ("block_interval_ms", block_interval_ms),
+            ("round_timeout_ms", round_timeout_ms),
+            ("freshness_window_ms", freshness_window_ms),
+            ("denial_limit", denial_limit),
+        )
+        if value is not None
+    }
+    try:
+        built = assemble_genesis(
+            _infos(info_files), chain_id, authority_key, genesis_time_ms=genesis_time_ms,
+            threshold=threshold, quorum=quorum, **params,
+        )
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    built.save(out)
+    emit({"out": str(out), **_summary(built)}, as_json)
+
+
+@genesis.command("install")
+@click.option(
+    "--home", type=click.Path(path_type=Path, file_okay=False), required=True,
+    help="Node home directory.",
+)
+@genesis_file_argument
+@infos_argument
+@click.option("--force", is_flag=True, help="Replace a different genesis already installed.")
+@json_option
+def install(
+    home: Path, genesis_file: Path, info_files: tuple[Path, ...], force: bool, as_json: bool
+) -> None:
+    """Copy GENESIS_FILE into --home and make the other nodes of INFO_FILES its peers."""
+    from node.assembly import install_genesis
+    from node.config import ConfigError, load_config
+
+    value = _load(genesis_file)
+    try:
+        index = install_genesis(home, value, _infos(info_files), overwrite=force)
+        peers = load_config(home).peers
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    emit(
+        {
+            "home": str(home),
+            "node_index": index,
+            "chain_id": value.chain_id,
+            "genesis_hash": value.hash().hex(),
+            "peers": list(peers),
+        },
+        as_json,
+    )
+
+
+@genesis.command("validate")
+@genesis_file_argument
+@json_option
+def validate(genesis_file: Path, as_json: bool) -> None:
+    """Check a genesis file: every field, the parameters, and each node's peer id against its
+    key. Exits 1 with the reason if it is not valid."""
+    from node.assembly import check_genesis
+    from node.config import ConfigError
+
+    value = _load(genesis_file)
+    try:
+        check_genesis(value)
+    except ConfigError as exc:
+        raise click.ClickException(f"{genesis_file} is not a valid genesis: {exc}") from exc
+    if as_json:
+        emit({"ok": True, **_summary(value)}, True)
+    else:
+        click.echo(f"ok: {value.chain_id}, {value.size} nodes, hash {value.hash().hex()}")
+
+
+@genesis.command("show")
+@genesis_file_argument
+@json_option
+def show(genesis_file: Path, as_json: bool) -> None:
+    """Print a genesis: chain parameters and the nodes."""
+    value = _load(genesis_file)
+    nodes = [
+        {"index": n.index, "peer_id": n.peer_id, "verify_key": n.verify_key.hex()}
+        for n in value.nodes
+    ]
+    if as_json:
+        emit({**_summary(value), "nodes": nodes}, True)
+        return
+    emit(_summary(value), False)
+    emit(nodes, False, title="nodes")
