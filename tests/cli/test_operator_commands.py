@@ -26,7 +26,7 @@ def run(*args: str, input: str | None = None) -> Result:
 def ok_json(*args: str) -> Any:
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def init_home(home: Path, host: str, *extra: str) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def init_home(home: Path, host: str, *extra: str) -> dict[str, Any]:
 def export_info(home: Path, out: Path) -> Path:
     result = run("keys", "show", "--home", str(home), "--json")
     assert result.exit_code == 0, result.output
-    out.write_text(result.output)
+    out.write_text(result.stdout)
     return out
 
 
@@ -194,7 +194,7 @@ def test_config_show_and_validate(tmp_path: Path) -> None:
 def ok_json_status(*args: str, status: int) -> Any:
     result = run(*args, "--json")
     assert result.exit_code == status, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def test_config_validate_of_a_home_without_genesis_says_so(tmp_path: Path) -> None:
