@@ -12,6 +12,7 @@ Errors are :class:`KeyFileError`.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 SECRET_SIZE = 32
@@ -22,18 +23,41 @@ class KeyFileError(Exception):
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename.
+    """Write ``data`` to ``path`` through a synced temporary file and a rename, with ``mode``.
 
-    A crash leaves either the old file or the new one, never a torn key. Raises ``OSError``.
+    A crash leaves either the old file or the new one, never a torn key. The temporary file is
+    new, with a name no one can guess, and opened without following symlinks, so nothing planted
+    beside ``path`` is written through or lends its permissions; its mode is set exactly
+    (whatever the umask) before any data goes in. A symlink at ``path`` itself is replaced, not
+    followed. The file and then its directory are synced, so the rename is durable too.
+    Raises ``OSError``.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    directory = path.parent
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    tmp = directory / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, flags, 0o600)
     try:
-        os.write(fd, data)
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_directory(directory)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
 
 
 def save_secret(path: Path, secret: bytes) -> None:
