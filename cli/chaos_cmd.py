@@ -1,0 +1,97 @@
+"""``iomtshare testnet chaos``: real node processes under seeded faults and request load,
+checked after healing (:mod:`testnet.chaos`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command("chaos")
+@click.option("--seed", type=int, required=True, help="Seed of the fault schedule (replayable).")
+@click.option("--duration", type=click.FloatRange(10, 86_400), required=True,
+              help="Seconds of faults under load (the heal, checks and setup come on top).")
+@click.option("--faults", default="all", show_default=True,
+              help="Comma-separated kinds: kill, stop, term, skew, partition, split, one-way, "
+              "flap, loss, latency, disk; or all (those this machine allows).")
+@click.option("--nodes", "n", type=click.IntRange(3, 16), default=4, show_default=True)
+@click.option("--requesters", type=click.IntRange(1, 32), default=3, show_default=True)
+@click.option("--rate", type=click.FloatRange(0.05, 50), default=1.0, show_default=True,
+              help="Requests per second per requester.")
+@click.option("--network", type=click.Choice(["auto", "netns", "loopback"]), default="auto",
+              show_default=True,
+              help="netns: a namespace per node (needs root); loopback: no network faults; "
+              "auto: netns where allowed, else loopback with a message.")
+@click.option("--clock-skew-ms", type=click.IntRange(0, 20_000), default=2_000,
+              show_default=True, help="Each node's clock is off by a seeded amount up to this.")
+@click.option("--liveness-bound", type=click.FloatRange(1, 3600), default=60.0,
+              show_default=True, help="Seconds after the heal within which a request must be "
+              "decided.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("chaos-data"), show_default=True,
+              help="Where the network is written (replaced at every run).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the JSON report here (default: DIR/chaos-report.json).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report, not the summary.")
+@click.option("--cleanup", is_flag=True,
+              help="Only remove what an interrupted run left (namespaces, mounts) and exit.")
+def chaos(
+    seed: int,
+    duration: float,
+    faults: str,
+    n: int,
+    requesters: int,
+    rate: float,
+    network: str,
+    clock_skew_ms: int,
+    liveness_bound: float,
+    directory: Path,
+    report_path: Path | None,
+    as_json: bool,
+    cleanup: bool,
+) -> None:
+    """Run a seeded chaos test on a fresh N-node testnet; exit 1 if a check fails.
+
+    Faults (process signals, partitions, packet loss, latency, clock skew, a full disk) are
+    applied one at a time under sustained request load; after the final heal every chain must
+    agree, every acknowledged request be committed once, every ledger verify clean, no node
+    have died on its own and a new request be decided within --liveness-bound.
+    """
+    from testnet.chaos.netns import FabricError, choose_fabric, clean_leftovers
+    from testnet.chaos.report import summary
+    from testnet.chaos.runner import ChaosSettings, run
+    from testnet.chaos.schedule import ScheduleError, parse_kinds
+    from testnet.launcher import LaunchError
+
+    if cleanup:
+        for line in clean_leftovers(directory):
+            click.echo(line)
+        return
+    try:
+        parse_kinds(faults)
+    except ScheduleError as exc:
+        raise click.BadParameter(str(exc), param_hint="--faults") from exc
+    settings = ChaosSettings(
+        seed=seed, duration_s=duration, directory=directory, faults=faults, nodes=n,
+        requesters=requesters, rate=rate, network=network, clock_skew_ms=clock_skew_ms,
+        liveness_bound_s=liveness_bound,
+    )
+    progress = (lambda _: None) if as_json else click.echo
+    try:
+        fabric = choose_fabric(network, n, progress)
+        report = run(settings, fabric, progress)
+    except (ScheduleError, LaunchError, FabricError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = report_path or directory / "chaos-report.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo("")
+        click.echo(summary(report))
+        click.echo(f"report: {target}")
+    if not report["ok"]:
+        raise SystemExit(1)
