@@ -15,6 +15,9 @@ from client.errors import (
     IntegrityError,
     KeyStoreError,
     NodeError,
+    RequestMismatch,
+    UnknownRequest,
+    UploadStateError,
     WaitTimeout,
 )
 from client.http import NodeClient
@@ -30,6 +33,9 @@ __all__ = [
     "MemberPublic",
     "NodeClient",
     "NodeError",
+    "RequestMismatch",
+    "UnknownRequest",
+    "UploadStateError",
     "WaitTimeout",
     "load_member",
     "save_member",

@@ -35,3 +35,15 @@ class AccessDenied(ClientError):
 
 class IntegrityError(ClientError):
     """Data from the network failed a check (digest, AEAD, commitment, key validation)."""
+
+
+class UnknownRequest(ClientError):
+    """The node knows no such access request: it is neither committed nor pending there."""
+
+
+class RequestMismatch(ClientError):
+    """A decided request that is not this member's, or not for the record it is used for."""
+
+
+class UploadStateError(ClientError):
+    """An owner's saved upload state is missing or damaged (see :mod:`client.uploads`)."""

@@ -28,8 +28,26 @@ MIN_RETRY_PAUSE = 0.25
 MAX_RETRY_PAUSE = 10.0
 
 
+def node_url(address: str) -> str:
+    """The base URL of a node from what a user typed: ``127.0.0.1:26657`` means plain HTTP.
+
+    Raises :class:`ValueError` for an empty address or a scheme other than http/https.
+    """
+    text = address.strip().rstrip("/")
+    if not text:
+        raise ValueError("empty node address")
+    if "://" not in text:
+        # Nodes serve plain HTTP on loopback by default; a bare host:port is that.
+        return f"http://{text}"
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"node address {address!r}: only http:// or https:// URLs")
+    return text
+
+
 class NodeClient:
-    """Talks to the node at ``base_url`` (e.g. ``http://127.0.0.1:26657``).
+    """Talks to the node at ``base_url`` (e.g. ``http://127.0.0.1:26657``, or just
+    ``127.0.0.1:26657``). Raises :class:`ValueError` for an address that is no HTTP URL.
 
     Use as a context manager, or call :meth:`close`.
     """
@@ -43,7 +61,7 @@ class NodeClient:
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = node_url(base_url)
         self._timeout = timeout
         self._retry_budget = retry_budget
         self._sleep = sleep
@@ -165,8 +183,13 @@ class NodeClient:
         requester: str | None = None,
         start: int | None = None,
         end: int | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        params = {"record": record, "requester": requester, "from": start, "to": end}
+        """Audit entries by record, else by requester, else by heights (the node applies one
+        of the three; :func:`client.queries.audit_entries` combines them)."""
+        params = {
+            "record": record, "requester": requester, "from": start, "to": end, "limit": limit
+        }
         entries: list[dict[str, Any]] = _field(self._get("/audit", **params), "audit")
         return entries
 

@@ -6,18 +6,24 @@ the associated data); the ciphertext is erasure-coded t-of-n with a per-fragment
 DEK, the file digest and the commitment digest form the metadata, encrypted to the owner's own
 TPRE key; a signed PutRecord carries the metadata ciphertext and the commitment; once it is
 committed the fragments are posted to the node, which hands fragment i to node i.
+
+:func:`prepare_put` does the local part and :func:`finish_put` the network part, so that the
+CLI can save the prepared upload first (:mod:`client.uploads`) and finish it after Ctrl-C.
 """
 
 from __future__ import annotations
 
+import enum
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from client.errors import NodeError
 from client.keystore import MemberKeys
 from client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
+from client.uploads import PendingUpload
 from crypto import aead
 from crypto.storage import StorageCommitment, encode
 from crypto.tpre import Grant as TpreGrant
@@ -53,7 +59,15 @@ class StoredRecord:
         }
 
 
-def put_file(
+class PutStep(enum.Enum):
+    """How far :func:`finish_put` got: the PutRecord sent, committed, the fragments stored."""
+
+    SENT = "sent"
+    COMMITTED = "committed"
+    STORED = "stored"
+
+
+def prepare_put(
     session: Session,
     owner: MemberKeys,
     data: bytes,
@@ -62,13 +76,12 @@ def put_file(
     keywords: Sequence[str] = (),
     access_limit: int = DEFAULT_ACCESS_LIMIT,
     policy: str = "",
-    timeout: float = DEFAULT_COMMIT_TIMEOUT,
-) -> StoredRecord:
-    """Encrypt, erasure-code and publish ``data`` as a new record of ``owner``.
+    source: str = "",
+) -> PendingUpload:
+    """Encrypt and erasure-code ``data`` and sign its PutRecord, sending nothing.
 
-    Waits for the PutRecord to commit, then posts the fragments. Raises the client's errors
-    (:class:`~client.errors.NodeError` for a refused transaction or fragment upload,
-    :class:`~client.errors.WaitTimeout` if the record does not commit in time).
+    The result is what :func:`client.uploads.save_upload` keeps so that an interrupted put can
+    be finished by :func:`finish_put`. Raises :class:`ValueError` for an access limit below 1.
     """
     if access_limit < 1:
         raise ValueError("access limit must be at least 1")
@@ -98,17 +111,83 @@ def put_file(
         abe_ciphertext=b"",
         created_at_ms=now_ms(),
     )
-    tx_id = session.submit(session.sign(tx, owner.signing_key))
-    committed = session.wait_committed(tx_id, timeout)
-    stored = session.client.post_fragments(record_id, [f.to_bytes() for f in coded.fragments])
-    return StoredRecord(
-        record_id=record_id,
-        tx_id=tx_id,
-        height=committed.get("height"),
-        commitment=coded.commitment,
-        fragments_stored=stored,
+    return PendingUpload(
+        put=session.sign(tx, owner.signing_key),
+        bulk=bulk,
         file_digest=metadata.file_digest,
+        source=source,
     )
+
+
+def finish_put(
+    session: Session,
+    upload: PendingUpload,
+    *,
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+    on_step: Callable[[PutStep], None] = lambda _: None,
+) -> StoredRecord:
+    """Publish ``upload``'s PutRecord unless it is already committed, wait for the commit, then
+    post the fragments; ``on_step`` hears each step as it is done.
+
+    Safe to call again after any interruption: a record already on chain is not sent again, a
+    PutRecord still pending from an earlier call is waited for, and nodes keep a fragment they
+    already hold. Raises the client's errors (:class:`~client.errors.NodeError` for a refused
+    transaction or fragment upload, :class:`~client.errors.WaitTimeout` if the record does not
+    commit in time, :class:`~client.errors.IntegrityError` for a damaged saved upload).
+    """
+    fragments = upload.fragments()
+    if not _on_chain(session, upload.record_id):
+        try:
+            session.submit(upload.put)
+        except NodeError as exc:
+            if exc.code != "duplicate":  # pending since an earlier, interrupted call
+                raise
+    on_step(PutStep.SENT)
+    committed = session.wait_committed(upload.tx_id, timeout)
+    on_step(PutStep.COMMITTED)
+    stored = session.client.post_fragments(upload.record_id, [f.to_bytes() for f in fragments])
+    on_step(PutStep.STORED)
+    return StoredRecord(
+        record_id=upload.record_id,
+        tx_id=upload.tx_id,
+        height=committed.get("height"),
+        commitment=upload.commitment(),
+        fragments_stored=stored,
+        file_digest=upload.file_digest,
+    )
+
+
+def _on_chain(session: Session, record_id: bytes) -> bool:
+    try:
+        session.client.record(record_id.hex())
+    except NodeError as exc:
+        if exc.code != "not_found":
+            raise
+        return False
+    return True
+
+
+def put_file(
+    session: Session,
+    owner: MemberKeys,
+    data: bytes,
+    *,
+    name: str = "",
+    keywords: Sequence[str] = (),
+    access_limit: int = DEFAULT_ACCESS_LIMIT,
+    policy: str = "",
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+) -> StoredRecord:
+    """Encrypt, erasure-code and publish ``data`` as a new record of ``owner`` in one go
+    (:func:`prepare_put`, then :func:`finish_put`; nothing is saved to resume from).
+
+    Raises what :func:`finish_put` raises.
+    """
+    upload = prepare_put(
+        session, owner, data, name=name, keywords=keywords, access_limit=access_limit,
+        policy=policy,
+    )
+    return finish_put(session, upload, timeout=timeout)
 
 
 def grant_fields(grant: TpreGrant) -> tuple[bytes, bytes]:

@@ -19,6 +19,8 @@ from client.errors import (
     ConnectionFailed,
     IntegrityError,
     NodeError,
+    RequestMismatch,
+    UnknownRequest,
     WaitTimeout,
 )
 from client.http import MAX_SERVER_WAIT
@@ -35,6 +37,9 @@ from ledger.transactions import AccessRequest
 #: Bytes of an AccessRequest's nonce (the ledger encodes it as a fixed 16-byte field).
 REQUEST_NONCE_SIZE = 16
 DEFAULT_DECISION_TIMEOUT = 60.0
+#: How long an id the node does not know is asked for again before it is called unknown: a
+#: request sent to another node reaches this one by gossip within moments.
+UNKNOWN_GRACE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,9 @@ class Decision:
     height: int | None
     reencrypted: bytes
     reason: str
+    #: Who asked and for which record (hex; empty while the request is pending).
+    requester: str = ""
+    record_id: str = ""
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Decision:
@@ -55,6 +63,8 @@ class Decision:
             height=document.get("height"),
             reencrypted=bytes.fromhex(str(document.get("reencrypted_ciphertext") or "")),
             reason=str(document.get("reason") or ""),
+            requester=str(document.get("requester") or ""),
+            record_id=str(document.get("record_id") or ""),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -97,23 +107,44 @@ def request_access(
 
 
 def wait_decision(
-    session: Session, request_id: str, timeout: float = DEFAULT_DECISION_TIMEOUT
+    session: Session,
+    request_id: str,
+    timeout: float = DEFAULT_DECISION_TIMEOUT,
+    *,
+    unknown_grace: float = UNKNOWN_GRACE,
 ) -> Decision:
     """Long-poll ``GET /requests/{id}`` until the request is decided.
 
-    Raises :class:`WaitTimeout` if it is still pending (or unknown) after ``timeout`` seconds.
+    The node is first asked without waiting: a request it has neither committed nor pending
+    raises :class:`UnknownRequest` once ``unknown_grace`` seconds (for gossip from the node it
+    was sent to) have passed, instead of a long poll that could only time out; so does a
+    pending request that vanishes. Raises :class:`WaitTimeout` if it is still pending after
+    ``timeout`` seconds.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
+    known = False
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WaitTimeout(f"request {request_id[:16]}… not decided within {timeout:g} s")
         try:
-            answer = session.client.request(request_id, wait=min(remaining, MAX_SERVER_WAIT))
+            answer = session.client.request(
+                request_id, wait=min(remaining, MAX_SERVER_WAIT) if known else 0.0
+            )
         except NodeError as exc:
-            # The node may not have seen the request yet (gossip, or it was not yet pooled).
             if exc.code != "not_found":
                 raise
+            if known:
+                # Looked at once more without waiting: it may have committed as the poll ended.
+                known = False
+                continue
+            if time.monotonic() - started >= min(unknown_grace, timeout):
+                raise UnknownRequest(
+                    f"request {request_id} is neither committed nor pending on "
+                    f"{session.client.base_url}: check the id (a request is the id "
+                    "`client request` printed), or ask the node it was sent to"
+                ) from exc
             time.sleep(RETRY_PAUSE)
             continue
         except ConnectionFailed:
@@ -121,15 +152,34 @@ def wait_decision(
                 raise
             time.sleep(RETRY_PAUSE)
             continue
+        known = True
         decision = Decision.from_json(answer)
         if decision.status in ("granted", "denied"):
             return decision
 
 
+def check_decision(decision: Decision, requester: MemberKeys, record_id: bytes) -> None:
+    """Raise :class:`RequestMismatch` unless ``decision`` answers ``requester``'s request for
+    ``record_id`` (only that requester can open the re-encrypted metadata)."""
+    mine = requester.member_id.hex()
+    if decision.requester and decision.requester != mine:
+        raise RequestMismatch(
+            f"request {decision.request_id} was made by member {decision.requester}, not by "
+            f"this member ({mine}); only its requester can open what it was granted"
+        )
+    if decision.record_id and decision.record_id != record_id.hex():
+        raise RequestMismatch(
+            f"request {decision.request_id} is for record {decision.record_id}, "
+            f"not for record {record_id.hex()}"
+        )
+
+
 def open_metadata(
     session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
 ) -> RecordMetadata:
-    """Open the re-encrypted metadata of a granted request; raises AccessDenied/IntegrityError."""
+    """Open the re-encrypted metadata of a granted request; raises RequestMismatch (not this
+    member's request, or not for this record), AccessDenied or IntegrityError."""
+    check_decision(decision, requester, record_id)
     if decision.status != "granted":
         raise AccessDenied(f"request {decision.request_id[:16]}… was {decision.status}: "
                            f"{decision.reason or 'no reason given'}")
@@ -164,8 +214,9 @@ def fetch_and_decrypt(
 ) -> tuple[bytes, RecordMetadata]:
     """The plaintext of a granted record and its metadata, every check passed.
 
-    Raises :class:`AccessDenied` (denied request, node refused the data) and
-    :class:`IntegrityError` (metadata, AEAD or digest check failed).
+    Raises :class:`RequestMismatch` (another member's request, or one for another record),
+    :class:`AccessDenied` (denied request, node refused the data) and :class:`IntegrityError`
+    (metadata, AEAD or digest check failed).
     """
     metadata = open_metadata(session, requester, record_id, decision)
     ciphertext = fetch_ciphertext(session, requester, record_id)

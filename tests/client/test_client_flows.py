@@ -3,11 +3,20 @@ in-process (tests/client/live_network.py), its real HTTP routes over real ledger
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
 
-from client import AccessDenied, IntegrityError, MemberKeys, NodeClient, NodeError
+from client import (
+    AccessDenied,
+    IntegrityError,
+    MemberKeys,
+    NodeClient,
+    NodeError,
+    RequestMismatch,
+    UnknownRequest,
+)
 from client.authority import change_attributes, register_member
 from client.member import publish_tpre_key
 from client.metadata import keywords_hash
@@ -137,8 +146,25 @@ def test_another_member_cannot_open_a_granted_result(session: Session, live: Liv
     decision = wait_decision(
         session, request_access(session, doctor, stored.record_id), DECISION_TIMEOUT
     )
-    with pytest.raises(IntegrityError, match="re-encrypted metadata"):
+    # Said plainly before any decryption is tried...
+    with pytest.raises(RequestMismatch, match=f"made by member {doctor.member_id.hex()}"):
         fetch_and_decrypt(session, stranger, stored.record_id, decision)
+    with pytest.raises(RequestMismatch, match=f"for record {stored.record_id.hex()}"):
+        fetch_and_decrypt(session, doctor, bytes(32), decision)
+    # ...and a decision that claims the stranger asked still does not open for it.
+    forged = dataclasses.replace(decision, requester=stranger.member_id.hex())
+    with pytest.raises(IntegrityError, match="re-encrypted metadata"):
+        fetch_and_decrypt(session, stranger, stored.record_id, forged)
+
+
+def test_an_unknown_request_is_reported_without_a_long_poll(
+    session: Session, transport: CountingTransport
+) -> None:
+    unknown = "ab" * 32
+    transport.paths.clear()
+    with pytest.raises(UnknownRequest, match="neither committed nor pending"):
+        wait_decision(session, unknown, timeout=DECISION_TIMEOUT, unknown_grace=0)
+    assert transport.paths == [("GET", f"/requests/{unknown}")]
 
 
 def test_grant_needs_a_published_tpre_key(session: Session, live: LiveNetwork) -> None:

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from client import ConnectionFailed, NodeClient, NodeError
+from client.http import node_url
 
 
 def client_with(handler: httpx.MockTransport) -> NodeClient:
@@ -87,3 +88,20 @@ def test_metrics_are_text() -> None:
 
     with client_with(httpx.MockTransport(handler)) as client:
         assert client.metrics() == "iomtshare_height 3\n"
+
+
+def test_a_node_address_without_scheme_is_plain_http() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"height": 1})
+
+    with NodeClient("127.0.0.1:26657/", transport=httpx.MockTransport(handler)) as client:
+        assert client.base_url == "http://127.0.0.1:26657"
+        client.status()
+    assert seen == ["http://127.0.0.1:26657/status"]
+    assert node_url("https://node.example:443") == "https://node.example:443"
+    for bad in ("", "ftp://node:21"):
+        with pytest.raises(ValueError, match="node address"):
+            node_url(bad)
