@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import (
+    MEMBER_ID,
     backend_option,
     client_errors,
     emit,
-    hex_id,
     json_option,
     node_option,
     open_session,
@@ -108,29 +108,39 @@ def register(
 
 
 @authority.command("attributes")
-@click.argument("member_id")
+@click.argument("member", type=MEMBER_ID)
 @key_option
 @node_option
-@click.option("--attr", "attributes", multiple=True, help="New attribute set (repeatable).")
+@click.option("--attr", "attributes", multiple=True,
+              help="The new attribute set, replacing the old one (repeatable).")
+@click.option("--clear", is_flag=True, help="Remove every attribute (instead of --attr).")
 @click.option("--reason", default="", help="Why the attributes change (kept on chain).")
 @timeout_option
 @backend_option
 @json_option
 def attributes(
-    member_id: str,
+    member: bytes,
     key_file: Path,
     node_url: str,
     attributes: tuple[str, ...],
+    clear: bool,
     reason: str,
     timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
-    """Replace MEMBER_ID's attributes (appended to its attribute-change chain)."""
+    """Replace MEMBER's attributes (member id or member directory); appended to its
+    attribute-change chain. Give the new set with --attr, or --clear to remove them all."""
     from client.authority import change_attributes
 
+    if clear == bool(attributes):
+        # An empty set wipes every attribute: never the result of a forgotten option.
+        raise click.UsageError(
+            "give the new attributes with --attr (repeatable), or --clear to remove them all"
+            if not clear
+            else "--clear removes every attribute; it cannot be given with --attr"
+        )
     key = _authority_key(key_file)
-    member = hex_id(member_id, "member id")
     with open_session(node_url, backend) as session:
         result = change_attributes(
             session, key, member, attributes, reason=reason, timeout=timeout

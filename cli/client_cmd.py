@@ -13,18 +13,23 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.common import (
+    MEMBER_ID,
     backend_option,
     client_errors,
     emit,
     hex_id,
+    interrupted,
     json_option,
     node_option,
+    note,
     open_session,
     timeout_option,
 )
 
 if TYPE_CHECKING:
     from client import MemberKeys
+    from client.owner import PutStep
+    from client.uploads import PendingUpload
 
 member_option = click.option(
     "--member",
@@ -36,19 +41,11 @@ member_option = click.option(
     help="The member's key directory (or $IOMTSHARE_MEMBER).",
 )
 
+_FILE_OR_RESUME = "give a FILE to put, or --resume RECORD_ID to finish one"
 
-def _member_id(value: str) -> bytes:
-    """A member id in hex, or a path to a member directory / member.json."""
-    path = Path(value)
-    if path.exists():
-        from client import MemberPublic
-        from client.errors import KeyStoreError
-
-        try:
-            return MemberPublic.load(path).member_id
-        except KeyStoreError as exc:
-            raise click.BadParameter(str(exc)) from exc
-    return hex_id(value, "member id")
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Print only the id (for shell variables)."
+)
 
 
 @click.group("client")
@@ -110,51 +107,106 @@ def publish_key(
 
 
 @client.command("put")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @member_option
 @node_option
 @click.option("--keyword", "keywords", multiple=True, help="Search keyword (repeatable).")
 @click.option(
     "--access-limit",
     type=click.IntRange(1, 2**32 - 1),
-    default=100,
-    show_default=True,
-    help="How many times one requester may be granted this record (delta).",
+    default=None,
+    help="How many times one requester may be granted this record (delta).  [default: 100]",
 )
+@click.option("--resume", "resume_id", default=None, metavar="RECORD_ID",
+              help="Finish an interrupted put of RECORD_ID (state saved in --member).")
+@quiet_option
 @timeout_option
 @backend_option
 @json_option
 def put(
-    file: Path,
+    file: Path | None,
     member_dir: Path,
     node_url: str,
     keywords: tuple[str, ...],
-    access_limit: int,
+    access_limit: int | None,
+    resume_id: str | None,
+    quiet: bool,
     timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
-    """Encrypt FILE, store its fragments on the nodes and publish it as a record."""
-    from client.owner import put_file
+    """Encrypt FILE, publish it as a record and store its fragments on the nodes.
 
-    data = file.read_bytes()
+    The record id and what is needed to finish are saved in --member before anything is sent;
+    a put stopped by Ctrl-C or an error is finished with `--resume RECORD_ID`.
+    """
+    from client.errors import ClientError
+    from client.owner import DEFAULT_ACCESS_LIMIT, finish_put, prepare_put
+    from client.uploads import forget_upload, load_upload, save_upload
+
+    if (file is None) == (resume_id is None):
+        raise click.UsageError(_FILE_OR_RESUME)
+    if resume_id is not None and (keywords or access_limit is not None):
+        raise click.UsageError("--keyword and --access-limit were fixed by the interrupted put")
     with open_session(node_url, backend) as session:
         owner = _load(member_dir, backend)
-        stored = put_file(
-            session,
-            owner,
-            data,
-            name=file.name,
-            keywords=keywords,
-            access_limit=access_limit,
-            timeout=timeout,
-        )
+        if resume_id is not None:
+            upload = load_upload(member_dir, hex_id(resume_id, "record id"))
+            if upload.put.owner != owner.member_id:
+                raise click.ClickException(f"{member_dir} is not the owner of this upload")
+        elif file is not None:
+            try:
+                upload = prepare_put(
+                    session, owner, file.read_bytes(), name=file.name, keywords=keywords,
+                    access_limit=DEFAULT_ACCESS_LIMIT if access_limit is None else access_limit,
+                    source=str(file),
+                )
+            except KeyboardInterrupt:
+                interrupted("nothing was sent; the put can simply be run again")
+            saved = save_upload(member_dir, upload)
+            note(f"record {upload.record_id.hex()}: upload state saved in {saved}")
+        else:
+            raise click.UsageError(_FILE_OR_RESUME)
+        steps: list[PutStep] = []
+        try:
+            stored = finish_put(session, upload, timeout=timeout, on_step=steps.append)
+        except KeyboardInterrupt:
+            interrupted(_put_left(upload, steps, member_dir))
+        except ClientError as exc:
+            hint = _resume_hint(upload, member_dir)
+            raise click.ClickException(f"{type(exc).__name__}: {exc}\n{hint}") from exc
+        forget_upload(member_dir, upload.record_id)
+    if quiet and not as_json:
+        click.echo(stored.record_id.hex())
+        return
     emit(stored.to_json(), as_json)
+
+
+def _put_left(upload: PendingUpload, steps: list[PutStep], member_dir: Path) -> str:
+    """What an interrupted put leaves behind, and how to finish it."""
+    from client.owner import PutStep
+
+    record = upload.record_id.hex()
+    if PutStep.COMMITTED in steps:
+        state = f"record {record} is committed but its fragments are not all stored"
+    elif PutStep.SENT in steps:
+        state = f"record {record} was sent (tx {upload.tx_id}) and may commit without its fragments"
+    else:
+        state = f"record {record} may have been sent (tx {upload.tx_id}) but is not committed yet"
+    return f"{state}.\n{_resume_hint(upload, member_dir)}"
+
+
+def _resume_hint(upload: PendingUpload, member_dir: Path) -> str:
+    return (
+        "finish it with: iomtshare client put --resume "
+        f"{upload.record_id.hex()} --member {member_dir}"
+    )
 
 
 @client.command("grant")
 @click.argument("record_id")
-@click.argument("grantee")
+@click.argument("grantee", type=MEMBER_ID)
 @member_option
 @node_option
 @click.option("--threshold", type=click.IntRange(1, 1024), help="t (default: genesis).")
@@ -167,7 +219,7 @@ def put(
 @json_option
 def grant(
     record_id: str,
-    grantee: str,
+    grantee: bytes,
     member_dir: Path,
     node_url: str,
     threshold: int | None,
@@ -179,14 +231,14 @@ def grant(
     """Grant GRANTEE (member id, or its member directory) access to RECORD_ID."""
     from client.owner import grant_access
 
-    record, member = hex_id(record_id, "record id"), _member_id(grantee)
+    record = hex_id(record_id, "record id")
     with open_session(node_url, backend) as session:
         owner = _load(member_dir, backend)
         result = grant_access(
             session,
             owner,
             record,
-            member,
+            grantee,
             threshold=threshold,
             lifetime_ms=int(days * 86_400_000),
             timeout=timeout,
@@ -196,7 +248,7 @@ def grant(
 
 @client.command("revoke")
 @click.argument("record_id")
-@click.argument("grantee")
+@click.argument("grantee", type=MEMBER_ID)
 @member_option
 @node_option
 @timeout_option
@@ -204,20 +256,20 @@ def grant(
 @json_option
 def revoke(
     record_id: str,
-    grantee: str,
+    grantee: bytes,
     member_dir: Path,
     node_url: str,
     timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
-    """Withdraw GRANTEE's access to RECORD_ID."""
+    """Withdraw GRANTEE's access to RECORD_ID (member id, or its member directory)."""
     from client.owner import revoke_access
 
-    record, member = hex_id(record_id, "record id"), _member_id(grantee)
+    record = hex_id(record_id, "record id")
     with open_session(node_url, backend) as session:
         owner = _load(member_dir, backend)
-        emit(revoke_access(session, owner, record, member, timeout=timeout), as_json)
+        emit(revoke_access(session, owner, record, grantee, timeout=timeout), as_json)
 
 
 @client.command("request")
@@ -225,6 +277,7 @@ def revoke(
 @member_option
 @node_option
 @click.option("--no-wait", is_flag=True, help="Print the request id and return at once.")
+@quiet_option
 @timeout_option
 @backend_option
 @json_option
@@ -233,13 +286,16 @@ def request(
     member_dir: Path,
     node_url: str,
     no_wait: bool,
+    quiet: bool,
     timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
     """Ask for RECORD_ID (a fresh signed request) and wait for the network's decision.
 
-    Exits with status 1 if the request is denied.
+    The request id is printed on stderr as soon as the request is sent: a granted request
+    counts against the record's access limit even if this command is stopped. Exits with
+    status 1 if the request is denied.
     """
     from client.requester import request_access, wait_decision
 
@@ -248,10 +304,25 @@ def request(
         requester = _load(member_dir, backend)
         request_id = request_access(session, requester, record)
         if no_wait:
-            emit({"request_id": request_id, "status": "pending"}, as_json)
+            if quiet and not as_json:
+                click.echo(request_id)
+            else:
+                emit({"request_id": request_id, "status": "pending"}, as_json)
             return
-        decision = wait_decision(session, request_id, timeout)
-    emit(decision.to_json(), as_json)
+        fetch_hint = f"iomtshare client fetch {record.hex()} {request_id} --member {member_dir}"
+        note(f"request {request_id} sent; waiting for the decision")
+        try:
+            decision = wait_decision(session, request_id, timeout)
+        except KeyboardInterrupt:
+            interrupted(
+                f"request {request_id} was sent and may still be granted (counting against "
+                f"the record's access limit).\nsee its decision and fetch the data with: "
+                f"{fetch_hint}"
+            )
+    if quiet and not as_json:
+        click.echo(request_id)
+    else:
+        emit(decision.to_json(), as_json)
     if decision.status != "granted":
         raise click.ClickException(f"request denied: {decision.reason or 'no reason given'}")
 

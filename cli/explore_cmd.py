@@ -1,14 +1,26 @@
-"""``iomtshare explore ...``: read-only queries against a node's HTTP API (``--node URL``)."""
+"""``iomtshare explore ...``: read-only queries against a node's HTTP API (``--node URL``).
+
+Tables fit 80 columns (``--wide`` for every column and whole ids); wherever a member id is
+asked for, a member directory (or its ``member.json``) will do.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from cli.common import client_errors, emit, hex_id, json_option, node_option
+from cli.common import (
+    MEMBER_ID,
+    client_errors,
+    emit,
+    hex_id,
+    json_option,
+    node_option,
+    wide_output,
+)
 
 
 @contextmanager
@@ -19,10 +31,16 @@ def _client(node_url: str) -> Iterator[Any]:
         yield client
 
 
-def _show(node_url: str, as_json: bool, query: Callable[[Any], Any], title: str) -> Any:
+def _show(
+    node_url: str,
+    as_json: bool,
+    query: Callable[[Any], Any],
+    title: str,
+    columns: Sequence[str] | None = None,
+) -> Any:
     with _client(node_url) as client:
         value = query(client)
-    emit(value, as_json, title=title)
+    emit(value, as_json, title=title, columns=columns)
     return value
 
 
@@ -60,8 +78,16 @@ def block(height_or_hash: str, node_url: str, as_json: bool) -> None:
 @node_option
 @json_option
 def blocks(start: int | None, end: int | None, limit: int, node_url: str, as_json: bool) -> None:
-    """Header summaries of a range of blocks, in height order."""
-    _show(node_url, as_json, lambda c: c.blocks(start, end, limit), "blocks")
+    """Header summaries, newest first: the latest --limit blocks, or those of --from/--to."""
+    from client.queries import newest_blocks
+
+    _show(
+        node_url,
+        as_json,
+        lambda c: newest_blocks(c, start=start, end=end, limit=limit),
+        "blocks",
+        ["height", "time_ms", "round", "proposer", "hash", "prev_hash"],
+    )
 
 
 @explore.command("tx")
@@ -91,73 +117,82 @@ def record(record_id: str, node_url: str, as_json: bool) -> None:
 
 
 @explore.command("records")
-@click.option("--owner", default=None, help="Records of this owner (member id).")
+@click.option("--owner", type=MEMBER_ID, default=None,
+              help="Records of this owner (member id or member directory).")
 @click.option("--keyword", "keywords", multiple=True,
               help="Records stored with exactly these keywords (repeatable).")
 @node_option
 @json_option
-def records(owner: str | None, keywords: tuple[str, ...], node_url: str, as_json: bool) -> None:
+def records(owner: bytes | None, keywords: tuple[str, ...], node_url: str, as_json: bool) -> None:
     """Find records by owner, or by their keywords (matched through H(keywords))."""
     from client.metadata import keywords_hash
 
     if (owner is None) == (not keywords):
         raise click.UsageError("give either --owner or --keyword")
-    by_owner = hex_id(owner, "owner id").hex() if owner else None
+    by_owner = owner.hex() if owner else None
     by_keywords = keywords_hash(keywords).hex() if keywords else None
     _show(
         node_url,
         as_json,
         lambda c: c.records(owner=by_owner, keywords=by_keywords),
         "records",
+        ["record_id", "owner", "access_limit", "created_at_ms", "height"],
     )
 
 
 @explore.command("audit")
 @click.option("--record", "record_id", default=None, help="Only this record.")
-@click.option("--requester", default=None, help="Only this requester.")
+@click.option("--requester", type=MEMBER_ID, default=None,
+              help="Only this requester (member id or member directory).")
 @click.option("--from", "start", type=click.IntRange(0), default=None, help="First height.")
 @click.option("--to", "end", type=click.IntRange(0), default=None, help="Last height.")
 @node_option
 @json_option
 def audit(
     record_id: str | None,
-    requester: str | None,
+    requester: bytes | None,
     start: int | None,
     end: int | None,
     node_url: str,
     as_json: bool,
 ) -> None:
-    """The sharing-audit chain: every decision, linked, filtered by record/requester/heights."""
+    """The sharing-audit chain: every decision, linked; the filters given all apply."""
+    from client.queries import audit_entries
+
     rec = hex_id(record_id, "record id").hex() if record_id else None
-    req = hex_id(requester, "requester id").hex() if requester else None
-    if rec is None and req is None and start is None:
-        start = 0
+    req = requester.hex() if requester else None
+    if start is not None and end is not None and start > end:
+        raise click.BadParameter(f"--from {start} is after --to {end}", param_hint="--from")
     _show(
         node_url,
         as_json,
-        lambda c: c.audit(record=rec, requester=req, start=start, end=end),
+        lambda c: audit_entries(c, record=rec, requester=req, start=start, end=end),
         "audit",
+        ["seq", "height", "request_id", "record_id", "requester", "decision"],
     )
 
 
 @explore.command("attributes")
-@click.argument("member_id")
+@click.argument("member", type=MEMBER_ID)
 @node_option
 @json_option
-def attributes(member_id: str, node_url: str, as_json: bool) -> None:
-    """A member's attribute-change chain."""
-    ident = hex_id(member_id, "member id").hex()
-    _show(node_url, as_json, lambda c: c.attributes(ident), "attribute history")
+def attributes(member: bytes, node_url: str, as_json: bool) -> None:
+    """A member's attribute-change chain (MEMBER: member id or member directory)."""
+    ident = member.hex()
+    _show(node_url, as_json, lambda c: c.attributes(ident), "attribute history",
+          ["seq", "height", "attributes", "reason"])
 
 
 @explore.command("members")
-@click.argument("member_ids", nargs=-1, required=True)
+@click.argument("members", nargs=-1, required=True, type=MEMBER_ID)
 @node_option
 @json_option
-def members(member_ids: tuple[str, ...], node_url: str, as_json: bool) -> None:
-    """Registered members by id (keys, role, blacklisting)."""
-    idents = [hex_id(m, "member id").hex() for m in member_ids]
-    _show(node_url, as_json, lambda c: [c.member(i) for i in idents], "members")
+def members(members: tuple[bytes, ...], node_url: str, as_json: bool) -> None:
+    """Registered members (MEMBERS: member ids or member directories): role, attributes,
+    blacklisting."""
+    idents = [m.hex() for m in members]
+    _show(node_url, as_json, lambda c: [c.member(i) for i in idents], "members",
+          ["member_id", "role", "attributes", "registered_height", "blacklisted"])
 
 
 @explore.command("peers")
@@ -170,7 +205,11 @@ def peers(node_url: str, as_json: bool) -> None:
     if as_json:
         emit(info, True)
         return
-    click.echo("listening on " + ", ".join(info.get("listen", [])))
+    for address in info.get("listen", []):
+        listen, _, peer = str(address).partition("/p2p/")
+        # A whole multiaddr outgrows 80 columns; the peer id alone is recognisable.
+        shown = address if wide_output() or not peer else f"{listen} (peer {peer[:12]}…)"
+        click.echo(f"listening on {shown}")
     emit(info.get("peers", []), False, title="peers")
 
 

@@ -3,22 +3,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from cli.main import main
 from testnet.layout import Network
-from tests.client.live_network import LiveNetwork, live_network
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
-    with live_network(tmp_path_factory.mktemp("cli") / "net", 4, threshold=3) as running:
-        yield running
+from tests.cli.live_cli import ok_json, run
+from tests.client.live_network import LiveNetwork
 
 
 @pytest.fixture
@@ -29,17 +20,6 @@ def network(live: LiveNetwork) -> Network:
 @pytest.fixture
 def node_url(live: LiveNetwork) -> str:
     return live.url
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-def ok_json(*args: str) -> dict[str, object]:
-    result = run(*args, "--json")
-    assert result.exit_code == 0, result.output
-    value: dict[str, object] = json.loads(result.output)
-    return value
 
 
 def test_the_sharing_flow_through_the_cli(tmp_path: Path, network: Network, node_url: str) -> None:
@@ -64,8 +44,7 @@ def test_the_sharing_flow_through_the_cli(tmp_path: Path, network: Network, node
     assert fetched["name"] == "scan.txt"
     assert out.read_bytes() == original.read_bytes()
 
-    audit = json.loads(run("explore", "audit", "--record", record_id, "--node", node_url,
-                           "--json").output)
+    audit = ok_json("explore", "audit", "--record", record_id, "--node", node_url)
     assert [entry["decision"] for entry in audit] == ["granted"]
     record = ok_json("explore", "record", record_id, "--node", node_url)
     assert len(record["grants"]) == 1  # type: ignore[arg-type]
