@@ -25,8 +25,8 @@ dir_option = click.option(
 
 @click.group("testnet")
 def testnet() -> None:
-    """Create (up), restart (start), inspect (status, logs) and stop (down) a local testnet of
-    real node processes."""
+    """Create (up), restart (start), inspect (status, logs, env) and stop (down) a local
+    testnet of real node processes."""
 
 
 @testnet.command("up")
@@ -81,11 +81,9 @@ def up(
         raise click.ClickException(str(exc)) from exc
     if _show(network, as_json, f"{n} nodes, t={network.genesis.threshold}"):
         return
-    key = network.authority_key_path
-    first = network.nodes[0].http_url
     click.echo(
         "\nUse it:\n"
-        f"  export IOMTSHARE_NODE={first} IOMTSHARE_AUTHORITY_KEY={key}\n"
+        f'  eval "$(iomtshare testnet env --dir {directory})"\n'
         "  iomtshare explore status\n"
         "  iomtshare client keygen --member alice && iomtshare authority register alice\n"
         f"  iomtshare testnet down --dir {directory}"
@@ -93,22 +91,29 @@ def up(
 
 
 @testnet.command("start")
+@click.option("--node", "indexes", type=click.IntRange(1, 64), multiple=True,
+              help="Start only this node (repeatable; default: every node not running).")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
-              help="Seconds to wait until every node sees all its peers.")
+              help="Seconds to wait until every node started sees its running peers.")
 @dir_option
 @json_option
-def start(timeout: float, directory: Path, as_json: bool) -> None:
-    """Start the stopped network in --dir again, with its keys, ports and ledgers."""
-    from testnet.launcher import LaunchError
+def start(indexes: tuple[int, ...], timeout: float, directory: Path, as_json: bool) -> None:
+    """Start the nodes of --dir that are not running (a stopped network, or a node that was
+    killed), with their keys, ports and ledgers."""
+    from testnet.launcher import LaunchError, running_nodes
     from testnet.launcher import start as launch
+    from testnet.layout import load_network
 
     progress = (lambda _: None) if as_json else click.echo
     try:
         with client_errors():
-            network = launch(directory, timeout=timeout, progress=progress)
+            before = set(running_nodes(load_network(directory)))
+            network = launch(directory, nodes=indexes or None, timeout=timeout,
+                             progress=progress)
     except LaunchError as exc:
         raise click.ClickException(str(exc)) from exc
-    _show(network, as_json, f"{len(network.nodes)} nodes running again")
+    started = sorted(set(indexes) or {n.index for n in network.nodes} - before)
+    _show(network, as_json, f"started node(s) {', '.join(map(str, started))}")
 
 
 def _show(network: Network, as_json: bool, summary: str) -> bool:
@@ -116,8 +121,12 @@ def _show(network: Network, as_json: bool, summary: str) -> bool:
     if as_json:
         emit(network.to_json(), True)
         return True
-    emit([{"node": e.index, "http": e.http_url, "p2p": e.p2p_address} for e in network.nodes],
-         False, title=f"testnet {network.chain_id}: {summary}")
+    rows = [
+        {"node": e.index, "http": e.http_url, "p2p": e.p2p_listen, "p2p_address": e.p2p_address}
+        for e in network.nodes
+    ]
+    emit(rows, False, title=f"testnet {network.chain_id}: {summary}",
+         columns=["node", "http", "p2p"])
     return False
 
 
@@ -129,9 +138,33 @@ def _show(network: Network, as_json: bool, summary: str) -> bool:
 def down(grace: float, directory: Path, as_json: bool) -> None:
     """Stop the nodes of the testnet in --dir (SIGTERM, then SIGKILL after --grace)."""
     from testnet.launcher import stop
+    from testnet.layout import load_network
 
+    with client_errors():
+        # A mistyped --dir must not look like a network that was stopped.
+        load_network(directory)
     stopped = stop(directory, grace)
     emit({"stopped": stopped} if as_json else f"stopped {len(stopped)} node(s)", as_json)
+
+
+@testnet.command("env")
+@dir_option
+def env(directory: Path) -> None:
+    """Print the shell exports that point the CLI at the testnet in --dir:
+    eval "$(iomtshare testnet env --dir D)"."""
+    import shlex
+
+    from testnet.layout import load_network
+
+    with client_errors():
+        network = load_network(directory)
+    exports = {
+        "IOMTSHARE_NODE": network.nodes[0].http_url,
+        "IOMTSHARE_AUTHORITY_KEY": str(network.authority_key_path.resolve()),
+        "IOMTSHARE_TESTNET": str(network.directory.resolve()),
+    }
+    for name, value in exports.items():
+        click.echo(f"export {name}={shlex.quote(value)}")
 
 
 @testnet.command("status")
@@ -143,7 +176,8 @@ def status(directory: Path, as_json: bool) -> None:
 
     with client_errors():
         states = node_states(directory)
-    emit([s.to_json() for s in states], as_json, title="testnet")
+    emit([s.to_json() for s in states], as_json, title="testnet",
+         columns=["index", "running", "http_url", "height", "peers_connected", "error"])
     if any(s.error for s in states):
         raise click.ClickException("some nodes do not answer")
 

@@ -4,7 +4,8 @@
 (their own session, so the launching shell can exit), keeps ``DIR/node{i}/node.pid`` and
 ``DIR/node{i}/node.log``, and waits until every node reports all its peers connected. ``stop``
 sends SIGTERM to the recorded processes, then SIGKILL to those still alive after a grace period;
-``start`` runs a stopped network again with its data.
+``start`` runs again, with their data, the nodes that are not running (a stopped network, or
+one node that was killed).
 Errors are :class:`LaunchError` and carry the tail of the failing node's log.
 """
 
@@ -16,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,26 +105,62 @@ def up(
 
 
 def start(
-    directory: Path, *, timeout: float = 60.0, progress: Callable[[str], None] = lambda _: None
+    directory: Path,
+    *,
+    nodes: Sequence[int] | None = None,
+    timeout: float = 60.0,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> Network:
-    """Start again the stopped testnet in ``directory``, with its keys, ports and data.
+    """Start the nodes of the testnet in ``directory`` that are not running, with their keys,
+    ports and data: the whole of a stopped network, or the one node that was killed.
+    ``nodes`` names the nodes to start instead (each must be stopped). Returns the network
+    once each node started sees every running peer.
 
-    Raises :class:`LaunchError` if it has running nodes, and :class:`~testnet.layout.LayoutError` if
-    there is no network there.
+    Raises :class:`LaunchError` if nothing is stopped or a named node is running, and
+    :class:`~testnet.layout.LayoutError` if there is no network there or no such node.
     """
     network = load_network(directory)
-    if any(_pids(network.directory)):
-        raise LaunchError(f"{directory} has running nodes; run `testnet down --dir {directory}`")
-    launch(network, timeout, progress)
+    running = running_nodes(network)
+    if nodes is None:
+        chosen = [node.index for node in network.nodes if node.index not in running]
+        if not chosen:
+            raise LaunchError(
+                f"{directory} has running nodes only: nothing to start "
+                f"(`testnet down --dir {directory}` stops them)"
+            )
+    else:
+        chosen = sorted(set(nodes))
+        for index in chosen:
+            network.node(index)
+            if index in running:
+                raise LaunchError(f"node {index} is running (pid {running[index]})")
+    launch(network, timeout, progress, only=chosen, peers=len(running) + len(chosen) - 1)
     return network
 
 
-def launch(network: Network, timeout: float, progress: Callable[[str], None]) -> None:
-    """Start every node of ``network`` and wait until all are connected; on any failure stop
-    the ones started and raise :class:`LaunchError`."""
-    processes: list[subprocess.Popen[bytes]] = []
+def running_nodes(network: Network) -> dict[int, int]:
+    """Index -> pid of the nodes of ``network`` whose recorded process is alive."""
+    pids = {path.parent.name: pid for path, pid in _pids(network.directory)}
+    return {
+        node.index: pids[node.home.name] for node in network.nodes if node.home.name in pids
+    }
+
+
+def launch(
+    network: Network,
+    timeout: float,
+    progress: Callable[[str], None],
+    *,
+    only: Sequence[int] | None = None,
+    peers: int | None = None,
+) -> None:
+    """Start the nodes ``only`` (default: all) of ``network`` and wait until each sees
+    ``peers`` peers (default: all others); on any failure stop the ones started and raise
+    :class:`LaunchError`."""
+    chosen = [network.node(i) for i in only] if only is not None else list(network.nodes)
+    processes: dict[int, subprocess.Popen[bytes]] = {}
     try:
-        for node in network.nodes:
+        for node in chosen:
             home = network.directory / node.home
             with open(home / LOG_FILE, "ab") as log:
                 process = subprocess.Popen(
@@ -134,28 +171,35 @@ def launch(network: Network, timeout: float, progress: Callable[[str], None]) ->
                     start_new_session=True,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 )
-            processes.append(process)
+            processes[node.index] = process
             (home / PID_FILE).write_text(f"{process.pid}\n")
             progress(f"node {node.index}: pid {process.pid}, {node.http_url}")
-        wait_ready(network, processes, timeout, progress)
+        wait_ready(network, processes, timeout, progress, peers=peers)
     except BaseException:
-        stop(network.directory)
+        # Only what this call started: a node restarted into a running network must not take
+        # the others down with it.
+        _stop_pids([(network.directory / network.node(i).home / PID_FILE, p.pid)
+                    for i, p in processes.items()])
         raise
 
 
 def wait_ready(
     network: Network,
-    processes: Sequence[subprocess.Popen[bytes]],
+    processes: Mapping[int, subprocess.Popen[bytes]],
     timeout: float,
     progress: Callable[[str], None] = lambda _: None,
+    *,
+    peers: int | None = None,
 ) -> None:
-    """Poll every node's ``/status`` until each sees all n-1 peers; raises LaunchError."""
+    """Poll the ``/status`` of each node in ``processes`` (index -> process) until it sees
+    ``peers`` peers (default: all n-1); raises LaunchError."""
     deadline = time.monotonic() + timeout
-    pending = {node.index for node in network.nodes}
+    pending = set(processes)
     last: dict[int, str] = {}
-    want = len(network.nodes) - 1
+    want = len(network.nodes) - 1 if peers is None else peers
     while pending:
-        for node, process in zip(network.nodes, processes, strict=True):
+        for index, process in sorted(processes.items()):
+            node = network.node(index)
             code = process.poll()
             if code is not None:
                 log = network.directory / node.home / LOG_FILE
@@ -230,6 +274,15 @@ def stop(directory: Path, grace: float = 10.0) -> list[int]:
     Returns the pids that were signalled. Pid files are removed.
     """
     targets = _pids(directory)
+    _stop_pids(targets, grace)
+    for path in directory.glob(f"node*/{PID_FILE}"):
+        path.unlink(missing_ok=True)
+    return [pid for _, pid in targets]
+
+
+def _stop_pids(targets: Sequence[tuple[Path, int]], grace: float = 10.0) -> None:
+    """SIGTERM the ``(pid file, pid)`` pairs, SIGKILL those alive after ``grace`` seconds, and
+    remove their pid files."""
     for _, pid in targets:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -245,9 +298,8 @@ def stop(directory: Path, grace: float = 10.0) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         _reap(pid)
-    for path in directory.glob(f"node*/{PID_FILE}"):
+    for path, _ in targets:
         path.unlink(missing_ok=True)
-    return [pid for _, pid in targets]
 
 
 def status(directory: Path) -> list[NodeState]:
