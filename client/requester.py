@@ -142,8 +142,8 @@ def wait_decision(
             if time.monotonic() - started >= min(unknown_grace, timeout):
                 raise UnknownRequest(
                     f"request {request_id} is neither committed nor pending on "
-                    f"{session.client.base_url}: check the id (a request is the id "
-                    "`client request` printed), or ask the node it was sent to"
+                    f"{session.client.base_url}: check the id (`client request` prints it), "
+                    "or ask the node it was sent to"
                 ) from exc
             time.sleep(RETRY_PAUSE)
             continue
