@@ -26,6 +26,7 @@ from consensus.item import Item
 from consensus.messages import AuthVote, Submission, SyncReply
 from crypto.errors import DecodeError
 from node.application import NodeApplication
+from node.consensus_stats import ConsensusStats
 from node.inbox import Inbox, InboxFull
 from node.p2p import ProtocolViolation
 from node.peer_links import PeerLinks
@@ -71,6 +72,8 @@ class ConsensusLoop:
         self._commit_event = trio.Event()
         #: Misbehaviour evidence (equivocation, bad shares) this node has gathered.
         self.evidence_seen = 0
+        #: Commits and decision latencies, for the node's metrics.
+        self.stats = ConsensusStats()
 
     # -- what the rest of the node asks -------------------------------------------------------
 
@@ -80,6 +83,7 @@ class ConsensusLoop:
         if not self.enqueue(item, None):
             raise InboxFull("the node is too busy to take submissions; retry later")
         self._submitted.add(item.item_id)
+        self.stats.taken(item, trio.current_time())
 
     def is_pending(self, item_id: bytes) -> bool:
         """Whether a consensus item waits here: in the pool, or still in the inbox."""
@@ -229,6 +233,8 @@ class ConsensusLoop:
         if out.commits or self._app.dropped:
             self._purge_pool()
         if out.commits:
+            now = trio.current_time()
+            self.stats.committed(out.commits, self._app.ledger, self.is_pending, now)
             self._commit_event.set()
             self._commit_event = trio.Event()
 

@@ -14,6 +14,7 @@ from crypto.errors import DecodeError
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from node.application import NodeApplication
+from node.buildinfo import build_info
 from node.consensus_loop import ConsensusLoop
 from node.fragment_service import FragmentService
 from node.http.errors import Conflict, InvalidInput, Syncing, Unavailable
@@ -93,6 +94,8 @@ class LiveView:
             evidence=self._consensus.evidence_seen,
             link_queued={peer: links.queued(peer) for peer in links.peers},
             link_dropped={peer: links.dropped(peer) for peer in links.peers},
+            consensus=self._consensus.stats.snapshot(),
+            build=build_info(self._app.shares.group.name),
         )
 
     async def submit_transaction(self, raw: bytes) -> str:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ledger.genesis import Genesis
     from ledger.ledger import Ledger
+    from node.buildinfo import BuildInfo
+    from node.consensus_stats import ConsensusSnapshot
     from node.storage import FetchOutcome
     from node.wire import FragmentGet
 
@@ -70,6 +72,9 @@ class NodeGauges:
     link_queued: Mapping[int, int]
     #: Consensus frames dropped for each peer whose queue was full, since start.
     link_dropped: Mapping[int, int]
+    #: Commits, decisions and their latencies since start.
+    consensus: ConsensusSnapshot
+    build: BuildInfo
 
 
 class NodeView(Protocol):

@@ -11,11 +11,17 @@ import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from node.consensus_stats import ConsensusSnapshot, HistogramSnapshot
 from node.view import NodeView
 
 # Paths that match no route share one label value, so scanners cannot blow up cardinality.
@@ -82,7 +88,7 @@ class NodeCollector(Collector):
     def __init__(self, view: NodeView) -> None:
         self.view = view
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         gauges = self.view.gauges()
         values = {
             "iomtshare_height": ("Height of the last committed block.", gauges.height),
@@ -112,3 +118,58 @@ class NodeCollector(Collector):
             dropped.add_metric([str(peer)], count)
         yield queued
         yield dropped
+        yield from consensus_metrics(gauges.consensus)
+        build = GaugeMetricFamily(
+            "iomtshare_build_info",
+            "Always 1; the labels say which release, pairing backend and Python this node runs.",
+            labels=["version", "pairing_backend", "python"],
+        )
+        info = gauges.build
+        build.add_metric([info.version, info.pairing_backend, info.python], 1)
+        yield build
+
+
+def consensus_metrics(stats: ConsensusSnapshot) -> Iterator[Metric]:
+    """The consensus series of :mod:`node.consensus_stats` as Prometheus families."""
+    latency = HistogramMetricFamily(
+        "iomtshare_consensus_decision_seconds",
+        "From a client's item reaching this node's consensus task to its commit, by item kind.",
+        labels=["kind"],
+    )
+    for kind, histogram in sorted(stats.decision_seconds.items()):
+        latency.add_metric([kind], _buckets(histogram), histogram.total)
+    yield latency
+    decisions = CounterMetricFamily(
+        "iomtshare_consensus_decisions",
+        "Access requests decided in committed blocks, by outcome.",
+        labels=["outcome"],
+    )
+    for outcome, count in sorted(stats.decisions.items()):
+        decisions.add_metric([outcome], count)
+    yield decisions
+    yield CounterMetricFamily(
+        "iomtshare_consensus_transactions",
+        "Ordinary (non-request) transactions in committed blocks.",
+        value=stats.transactions,
+    )
+    yield CounterMetricFamily(
+        "iomtshare_consensus_blocks", "Blocks committed since start.", value=stats.blocks
+    )
+    yield CounterMetricFamily(
+        "iomtshare_consensus_rounds_lost",
+        "Rounds that ended without a decision before the committed blocks' own rounds.",
+        value=stats.rounds_lost,
+    )
+    interval = HistogramMetricFamily(
+        "iomtshare_consensus_block_interval_seconds",
+        "Time between consecutive committed blocks, from their header times.",
+    )
+    histogram = stats.block_interval_seconds
+    interval.add_metric([], _buckets(histogram), histogram.total)
+    yield interval
+
+
+def _buckets(histogram: HistogramSnapshot) -> list[tuple[str, float]]:
+    bounds = zip(histogram.bounds, histogram.cumulative, strict=True)
+    pairs = [(repr(float(bound)), float(count)) for bound, count in bounds]
+    return [*pairs, ("+Inf", float(histogram.count))]
