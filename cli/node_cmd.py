@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 #: The node process's recursion limit; see ``start``.
 NODE_RECURSION_LIMIT = 4000
 
@@ -37,8 +36,17 @@ def node() -> None:
     help="Node home directory (config.toml, genesis.json, node_key, box_key, data/).",
 )
 @click.option("--log-level", default=None, help="Override config.toml's log_level.")
-def start(home: Path, log_level: str | None) -> None:
-    """Run the node in the foreground until SIGINT or SIGTERM."""
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="key=value text lines (default) or one JSON object per line; config.toml: log_format.",
+)
+def start(home: Path, log_level: str | None, log_format: str | None) -> None:
+    """Run the node in the foreground until SIGINT or SIGTERM.
+
+    SIGHUP re-reads config.toml's log_level and applies it without a restart.
+    """
     import py_ecc  # noqa: F401 - imported for its side effect, undone just below
     import trio
 
@@ -62,13 +70,13 @@ def start(home: Path, log_level: str | None) -> None:
         identity = load_identity(home)
     except ConfigError as exc:
         raise click.ClickException(f"bad node home {home}: {exc}") from exc
-    level = (log_level or identity.config.log_level).upper()
-    if level not in logging.getLevelNamesMapping():
-        raise click.ClickException(f"unknown log level {level!r}")
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
-    # libp2p and its multiaddr library are chatty below warning level; their warnings still show.
-    for chatty in ("libp2p", "multiaddr"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    from node import logs
+
+    try:
+        fmt = log_format or str(identity.config.extra.get("log_format", "text"))
+        logs.configure(log_level or identity.config.log_level, fmt, sys.stderr)
+    except logs.LogSetupError as exc:
+        raise click.ClickException(str(exc)) from exc
     try:
         advertised = advertised_address(
             identity.config, str(peer_id_of(identity.node_key.verify_key))
@@ -84,10 +92,13 @@ def start(home: Path, log_level: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
 
     async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(service.run)
                 async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        _reload_log_level(home)
+                        continue
                     logging.getLogger("iomtshare.node").info(
                         "shutdown signal=%s", signal.Signals(signum).name
                     )
@@ -105,6 +116,17 @@ def start(home: Path, log_level: str | None) -> None:
         if isinstance(cause, expected):
             raise click.ClickException(f"node failed: {cause}") from group
         raise
+
+
+def _reload_log_level(home: Path) -> None:
+    """SIGHUP: apply config.toml's log_level again; a bad file or level is logged, not fatal."""
+    from node import logs
+    from node.config import ConfigError, load_config
+
+    try:
+        logs.set_level(load_config(home).log_level)
+    except (ConfigError, logs.LogSetupError) as exc:
+        logging.getLogger("iomtshare.node").error("log level not reloaded reason=%s", exc)
 
 
 def _single_cause(error: BaseException) -> BaseException:
