@@ -135,6 +135,12 @@ class LedgerQueries:
     def member(self, member_id: bytes) -> Member | None:
         return self._load(schema.member(member_id), Member.from_bytes)
 
+    def members(self, *, after: bytes | None = None, limit: int | None = 100) -> list[Member]:
+        """Members in member id order, starting just past ``after`` when it is given."""
+        start = None if after is None else schema.member(after) + b"\x00"
+        items = self.store.iterate(schema.MEMBER, start=start)
+        return _limited((Member.from_bytes(raw) for _, raw in items), limit)
+
     def record(self, record_id: bytes) -> RecordEntry | None:
         return self._load(schema.record(record_id), RecordEntry.from_bytes)
 

@@ -1,9 +1,11 @@
 """The node's HTTP JSON API as one Starlette app: every route, error handling and limits.
 
-The routes (:mod:`node.http.routes`, :mod:`node.http.explorer`) only parse and check HTTP input
-and ask a :class:`~node.view.NodeView`. Every error is JSON with a 4xx code (5xx only for the
-node's own failures), bodies are size- and time-limited, and ``/metrics`` serves Prometheus
-text from the node's registry.
+The routes (:mod:`node.http.routes`, :mod:`node.http.explorer`, :mod:`node.http.browse`) only
+parse and check HTTP input and ask a :class:`~node.view.NodeView`; ``/explorer`` serves the
+web explorer over them (:mod:`node.http.webexplorer`) and ``/`` lists them all
+(:mod:`node.http.index`). Every error is JSON with a 4xx code (5xx only for the node's own
+failures), bodies are size- and time-limited, and ``/metrics`` serves Prometheus text from the
+node's registry.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from node.http.browse import browse_routes
 from node.http.errors import ApiError, error_body
 from node.http.explorer import explorer_routes
+from node.http.index import index_routes
 from node.http.internal import InternalErrorMiddleware
 from node.http.limits import DEFAULT_BODY_TIMEOUT_SECONDS, BodyLimitMiddleware
 from node.http.metrics import ApiMetrics, MetricsMiddleware
 from node.http.routes import node_routes
+from node.http.webexplorer import web_explorer_routes
 from node.view import NodeView
 
 logger = logging.getLogger("iomtshare.node.http")
@@ -66,8 +71,14 @@ def build_app(
     A body larger than ``max_body_bytes`` gets 413, one not received within
     ``body_timeout_seconds`` 408.
     """
+    served = [
+        *node_routes(view, metrics.registry),
+        *explorer_routes(view),
+        *browse_routes(view),
+        *web_explorer_routes(),
+    ]
     return Starlette(
-        routes=[*node_routes(view, metrics.registry), *explorer_routes(view)],
+        routes=[*served, *index_routes(view, served)],
         # The catch-all outermost, then metrics, so refused, oversized and failed requests
         # are all counted.
         middleware=[
