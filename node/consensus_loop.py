@@ -7,6 +7,10 @@ Every input (a peer's message, a client submission, a due timer) goes through on
 and feeds the timer back, committed blocks wake whoever waits for a commit, and a client's item
 that entered the pool is handed to ``on_client_item`` (the gossip fallback).
 
+A client's item is written to the node-local database before it is queued
+(:class:`~node.pending_pool.PendingPool`), and stays there until it commits or consensus lets
+go of it (then with the reason); on start the stored items are queued again.
+
 Time is trio's clock (``trio.current_time()``): consensus only sets and compares its own
 deadlines with it, so the loop runs the same on ``trio.testing.MockClock``. Nothing here reads
 the wall clock; block times come from the application (:func:`node.home.wall_ms`).
@@ -30,6 +34,7 @@ from node.consensus_stats import ConsensusStats
 from node.inbox import Inbox, InboxFull
 from node.p2p import ProtocolViolation
 from node.peer_links import PeerLinks
+from node.pending_pool import PendingPool
 from node.sync import CatchUp, split_reply
 from node.wire import FrameBatch
 
@@ -69,6 +74,8 @@ class ConsensusLoop:
         self._inbox: Inbox[Input] = Inbox(inbox_size)
         # Client items handed over and still in the inbox (not in the pool yet).
         self._submitted: set[bytes] = set()
+        #: The client items this node acknowledged, on disk until decided.
+        self.pending = PendingPool(app.local.submissions, app)
         self._commit_event = trio.Event()
         #: Misbehaviour evidence (equivocation, bad shares) this node has gathered.
         self.evidence_seen = 0
@@ -78,15 +85,21 @@ class ConsensusLoop:
     # -- what the rest of the node asks -------------------------------------------------------
 
     async def submit(self, item: Item) -> None:
-        """Hand a client's item (decoded and checked by the caller) to consensus; raises
-        :class:`InboxFull` when the node is too busy to take it."""
+        """Keep a client's item (decoded and checked by the caller) on disk and hand it to
+        consensus; raises :class:`~node.pending_pool.CannotAccept` when it cannot be kept and
+        :class:`InboxFull` when the node is too busy to take it (not kept then)."""
+        self.pending.accept(item)
         if not self.enqueue(item, None):
+            self.pending.forget(item.item_id)
             raise InboxFull("the node is too busy to take submissions; retry later")
         self._submitted.add(item.item_id)
         self.stats.taken(item, trio.current_time())
 
     def is_pending(self, item_id: bytes) -> bool:
-        """Whether a consensus item waits here: in the pool, or still in the inbox."""
+        """Whether an item waits here: in the pool, still in the inbox, or accepted on disk."""
+        return self._held(item_id) or item_id in self.pending
+
+    def _held(self, item_id: bytes) -> bool:
         return item_id in self.machine.pool or item_id in self._submitted
 
     def still_pending(self, item: Item) -> bool:
@@ -162,15 +175,21 @@ class ConsensusLoop:
         machine = self.machine
         async with trio.open_nursery() as timers:
             self._carry_out(machine.start(trio.current_time()), timers)
+            for kept in self.pending.reload():
+                if self.enqueue(kept, None):
+                    self._submitted.add(kept.item_id)
             task_status.started()
             while True:
                 item, origin = await self._inbox.get()
                 if isinstance(item, Item):
                     self._submitted.discard(item.item_id)
+                round_before = machine.round
                 out = self._step(machine, item, origin)
+                if isinstance(item, Item) and item.item_id not in machine.pool:
+                    self.pending.settle(item.item_id)  # consensus refused it
                 if out is None:
                     continue
-                self._carry_out(out, timers)
+                self._carry_out(out, timers, machine.round != round_before)
                 if isinstance(item, Item) and item.item_id in machine.pool:
                     self._on_client_item(item)
                 if origin is not None and not isinstance(item, Timer):
@@ -201,7 +220,7 @@ class ConsensusLoop:
         )
         return out
 
-    def _carry_out(self, out: Output, timers: trio.Nursery) -> None:
+    def _carry_out(self, out: Output, timers: trio.Nursery, new_round: bool = False) -> None:
         for send in out.sends:
             message = send.message
             pieces = split_reply(message) if isinstance(message, SyncReply) else [message]
@@ -230,8 +249,11 @@ class ConsensusLoop:
                 type(evidence).__name__,
                 evidence.offender,
             )
-        if out.commits or self._app.dropped:
+        # Also when a round ends without a block: while quorum is lost, a request going stale
+        # must be dropped (and its client told why), not shown as pending for ever.
+        if out.commits or self._app.dropped or new_round:
             self._purge_pool()
+            self.pending.settle_all(self._held)
         if out.commits:
             now = trio.current_time()
             self.stats.committed(out.commits, self._app.ledger, self.is_pending, now)

@@ -22,6 +22,7 @@ from node.http.errors import error_for_status as api_error
 from node.inbox import InboxFull
 from node.peer_links import PeerLinks
 from node.peers import Peers
+from node.pending_pool import CannotAccept
 from node.storage import FetchOutcome, StorageRefused
 from node.sync import CatchUp
 from node.view import NetInfo, NodeGauges, NodeStatus, PeerState
@@ -116,16 +117,20 @@ class LiveView:
         # request with the same nonce right behind this one is a replay too.
         app.hold_nonce(item)
         try:
+            # Durable before the 202: the item is on disk once this returns.
             await consensus.submit(item)
-        except InboxFull as exc:
+        except (InboxFull, CannotAccept) as exc:
             raise Unavailable(str(exc)) from exc
         return item.item_id.hex()
 
     async def wait_commit(self, deadline: float) -> bool:
         return await self._consensus.wait_commit(deadline)
 
-    def request_pending(self, request_id: bytes) -> bool:
-        return self._consensus.is_pending(request_id)
+    def submission_pending(self, tx_id: bytes) -> bool:
+        return self._consensus.is_pending(tx_id)
+
+    def dropped_reason(self, tx_id: bytes) -> str | None:
+        return self._consensus.pending.dropped_reason(tx_id)
 
     def denial_reason(self, request_id: bytes) -> str | None:
         return self._app.denial_reasons.get(request_id)

@@ -5,7 +5,10 @@ None of this is consensus state, so it lives outside the ledger's database and k
 * the consensus :class:`~consensus.safety.SafetyState` (round watermark and lock), synced on save;
 * the pending area (:mod:`node.pending_fragments`, keys ``c`` and ``d``): fragments peers handed
   over before this node committed their record (checked fragments go to the ledger's node-local
-  fragment store).
+  fragment store);
+* the accepted submissions (:mod:`node.pending_pool`, keys ``a`` and ``f``): client
+  transactions this node acknowledged and has not seen committed yet, and why those it dropped
+  were dropped.
 
 Consensus names items by their ledger transaction ids, so whether an item is committed is the
 ledger's transaction index to say; nothing here repeats it.
@@ -25,29 +28,49 @@ from node.pending_fragments import (
     PendingFragments,
     PendingLimits,
 )
+from node.pending_pool import (
+    FATE_PREFIX,
+    SUBMISSION_PREFIX,
+    AcceptedSubmissions,
+    SubmissionLimits,
+)
 
 _SAFETY = b"s"
 # Unattributed, unbounded pending fragments of earlier versions: dropped on open.
 _LEGACY_PENDING = b"p"
 
 #: Every key prefix of the node-local database (one byte each, none a prefix of another).
-PREFIXES = (_SAFETY, _LEGACY_PENDING, CANDIDATE_PREFIX, DATA_PREFIX)
+PREFIXES = (
+    _SAFETY, _LEGACY_PENDING, CANDIDATE_PREFIX, DATA_PREFIX, SUBMISSION_PREFIX, FATE_PREFIX
+)
 
 logger = logging.getLogger("iomtshare.node.localstore")
 
 
 class LocalStore:
-    """Typed access to the node-local database; ``pending`` is its pending fragment area."""
+    """Typed access to the node-local database; ``pending`` is its pending fragment area,
+    ``submissions`` its accepted client submissions."""
 
-    def __init__(self, store: KeyValueStore, pending_limits: PendingLimits | None = None) -> None:
+    def __init__(
+        self,
+        store: KeyValueStore,
+        pending_limits: PendingLimits | None = None,
+        submission_limits: SubmissionLimits | None = None,
+    ) -> None:
         self._store = store
         self._drop_legacy_pending()
         self.pending = PendingFragments(store, pending_limits)
+        self.submissions = AcceptedSubmissions(store, submission_limits)
 
     @classmethod
-    def open(cls, path: Path, pending_limits: PendingLimits | None = None) -> LocalStore:
+    def open(
+        cls,
+        path: Path,
+        pending_limits: PendingLimits | None = None,
+        submission_limits: SubmissionLimits | None = None,
+    ) -> LocalStore:
         """Open (creating) the LevelDB at ``path``; raises ``ledger.errors.StoreError``."""
-        return cls(LevelDBStore(path), pending_limits)
+        return cls(LevelDBStore(path), pending_limits, submission_limits)
 
     def _drop_legacy_pending(self) -> None:
         keys = list(self._store.keys(_LEGACY_PENDING))

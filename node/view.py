@@ -110,8 +110,14 @@ class NodeView(Protocol):
         scale); False if none came by then."""
         ...
 
-    def request_pending(self, request_id: bytes) -> bool:
-        """Whether access request ``request_id`` waits here for a decision."""
+    def submission_pending(self, tx_id: bytes) -> bool:
+        """Whether transaction ``tx_id`` (an access request or any other) waits here to be
+        decided: in consensus, or accepted by this node and kept until decided."""
+        ...
+
+    def dropped_reason(self, tx_id: bytes) -> str | None:
+        """Why this node dropped the submission ``tx_id`` it had accepted, without it being
+        committed (committed state refuses it now, or consensus left it out); None if not."""
         ...
 
     def denial_reason(self, request_id: bytes) -> str | None:

@@ -1,9 +1,13 @@
 """The routes of docs/http-api.md that need the running node, over a :class:`NodeView`.
 
 ``/status``, ``POST /tx``, ``/metrics``, ``/net_info``, ``/genesis``, ``/tx/{id}?wait``,
-``/requests/{id}?wait``, the fragment upload and the granted data fetch. Each route parses and
-checks its input (:mod:`node.http.params`, :mod:`node.http.body`), asks the view, and renders
-the answer; the read-only explorer routes are in :mod:`node.http.explorer`.
+``/tx/{id}/fate``, ``/requests/{id}?wait``, the fragment upload and the granted data fetch.
+Each route parses and checks its input (:mod:`node.http.params`, :mod:`node.http.body`), asks
+the view, and renders the answer; the read-only explorer routes are in :mod:`node.http.explorer`.
+
+A submission this node accepted and then dropped without committing it is answered 410
+``dropped`` (the reason in the message) by ``/tx/{id}`` and ``/requests/{id}``, so a client
+waiting for it stops at once; ``/tx/{id}/fate`` tells pending, committed or dropped apart.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from starlette.routing import Route
 from ledger.fetch import NONCE_SIZE
 from ledger.transactions import AccessRequest
 from node.http.body import read_json_object
-from node.http.errors import BadRequest, NotFound
+from node.http.errors import ApiError, BadRequest, NotFound
 from node.http.explorer import audit_json, render
 from node.http.params import hex_field, hex_param, int_field, query_seconds
 from node.view import NodeView
@@ -28,6 +32,13 @@ from node.wire import FragmentGet
 
 #: Longest ``?wait=S`` a client may ask for.
 MAX_WAIT_SECONDS = 60.0
+
+
+class Dropped(ApiError):
+    """A submission this node accepted can no longer be committed (the message says why)."""
+
+    status_code = 410
+    code = "dropped"
 
 
 def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
@@ -58,12 +69,16 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
             stored = ledger.transaction(tx_id)
             if stored is not None:
                 break
+            _raise_if_dropped(view, tx_id)
             if not await view.wait_commit(deadline):
+                if view.submission_pending(tx_id):
+                    raise NotFound("transaction is pending here, not committed yet")
                 raise NotFound("transaction is not committed (yet)")
         block = ledger.block(stored.height)
         return JSONResponse(
             {
                 "tx_id": tx_id.hex(),
+                "status": "committed",
                 "type": type(stored.transaction).__name__,
                 "height": stored.height,
                 "block_hash": block.block.hash().hex() if block is not None else None,
@@ -73,6 +88,21 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
             }
         )
 
+    async def fate(request: Request) -> Response:
+        tx_id = hex_param(request.path_params["tx_id"], "tx_id")
+        answer: dict[str, Any] = {"tx_id": tx_id.hex(), "height": None, "reason": None}
+        stored = view.ledger.transaction(tx_id)
+        reason = view.dropped_reason(tx_id)
+        if stored is not None:
+            answer.update(status="committed", height=stored.height)
+        elif view.submission_pending(tx_id):
+            answer.update(status="pending")
+        elif reason is not None:
+            answer.update(status="dropped", reason=reason)
+        else:
+            raise NotFound("transaction is neither committed, pending nor dropped here")
+        return JSONResponse(answer)
+
     async def request_status(request: Request) -> Response:
         request_id = hex_param(request.path_params["request_id"], "request_id")
         deadline = trio.current_time() + query_seconds(request, "wait", MAX_WAIT_SECONDS)
@@ -80,9 +110,10 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
             answer = decision_json(view, request_id)
             if answer is not None:
                 return JSONResponse(answer)
+            _raise_if_dropped(view, request_id)
             if not await view.wait_commit(deadline):
                 break
-        if not view.request_pending(request_id):
+        if not view.submission_pending(request_id):
             raise NotFound("request is neither committed nor pending here")
         return JSONResponse({"request_id": request_id.hex(), "status": "pending", "height": None})
 
@@ -119,10 +150,17 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
         Route("/net_info", net_info, methods=["GET"]),
         Route("/genesis", genesis, methods=["GET"]),
         Route("/tx/{tx_id}", tx, methods=["GET"]),
+        Route("/tx/{tx_id}/fate", fate, methods=["GET"]),
         Route("/requests/{request_id}", request_status, methods=["GET"]),
         Route("/records/{record_id}/fragments", put_fragments, methods=["POST"]),
         Route("/records/{record_id}/data", fetch_data, methods=["POST"]),
     ]
+
+
+def _raise_if_dropped(view: NodeView, tx_id: bytes) -> None:
+    reason = view.dropped_reason(tx_id)
+    if reason is not None and not view.submission_pending(tx_id):
+        raise Dropped(f"this node dropped the transaction without committing it: {reason}")
 
 
 def decision_json(view: NodeView, request_id: bytes) -> dict[str, Any] | None:
