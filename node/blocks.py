@@ -14,6 +14,13 @@ of the results; the block's ``election_qc`` is the election QC of its proposer. 
 reads the consensus content back out of a ledger block, and each share, vote and signature is
 in it once. Items are the node's decoded transactions (:mod:`node.items`), named by their
 transaction ids.
+
+Block time is the leader's wall clock. The ledger only asks that it never goes backwards; a
+validator also refuses a block more than :data:`MAX_CLOCK_SKEW_MS` ahead of its own clock
+(:meth:`BlockMaker.open`) and a freshly built proposal more than :data:`MAX_BLOCK_LAG_MS`
+behind it (:meth:`BlockMaker.stale_proposal`), so a leader can neither push time forward nor
+freeze it. Both bounds read this node's clock, so they are checked where blocks are proposed,
+never when committed blocks are replayed or synced.
 """
 
 from __future__ import annotations
@@ -23,10 +30,10 @@ import logging
 from collections.abc import Callable
 
 from consensus.app import BuiltBlock, OpenedBlock
-from consensus.encoding import ItemKind
+from consensus.encoding import NO_ROUND, ItemKind
 from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.item import Item
-from consensus.messages import BlockContent, CommittedBlock
+from consensus.messages import BlockContent, CommittedBlock, Proposal
 from consensus.votes import AuthVote, DecidedRequest, ElectionVote
 from crypto.errors import CryptoError, DecodeError
 from ledger.block import (
@@ -36,6 +43,7 @@ from ledger.block import (
     ElectionQC,
     ElectionSignature,
     SharingResult,
+    header_of,
 )
 from ledger.errors import InvalidTransaction, LedgerError
 from ledger.ledger import Ledger
@@ -47,6 +55,8 @@ logger = logging.getLogger("iomtshare.node.blocks")
 
 #: How far ahead of this node's clock a proposed block's time may be.
 MAX_CLOCK_SKEW_MS = 30_000
+#: How far behind this node's clock the time of a freshly built, proposed block may be.
+MAX_BLOCK_LAG_MS = 30_000
 # Blocks built or opened at the current height; a round has one proposal.
 _KEPT_BLOCKS = 64
 
@@ -163,6 +173,24 @@ class BlockMaker:
         )
 
     # -- opening ------------------------------------------------------------------------------
+
+    def stale_proposal(self, proposal: Proposal) -> str | None:
+        """Why ``proposal``'s block time lags too far behind this node's clock, or None.
+
+        Only a fresh proposal is judged: its leader has just built the block and stamped it
+        with its clock. A re-proposal (``valid_round`` set) carries a block a quorum prepared
+        in an earlier round, whose time was judged then, and which may be old by now.
+        """
+        if proposal.valid_round != NO_ROUND:
+            return None
+        try:
+            header = header_of(proposal.block)
+        except DecodeError:
+            return None  # opening the block refuses it, with the reason
+        lag = self._clock_ms() - header.time_ms
+        if lag > MAX_BLOCK_LAG_MS:
+            return f"block time is {lag} ms behind this node's clock (at most {MAX_BLOCK_LAG_MS})"
+        return None
 
     def open(self, height: int, raw: bytes) -> OpenedBlock:
         """Check a proposed or synced block against the ledger and read its content back;

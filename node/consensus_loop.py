@@ -27,7 +27,7 @@ import trio
 
 from consensus import ConsensusNode, Message, Output, Timer, decode_message
 from consensus.item import Item
-from consensus.messages import AuthVote, Submission, SyncReply
+from consensus.messages import AuthVote, Proposal, Submission, SyncReply
 from crypto.errors import DecodeError
 from node.application import NodeApplication
 from node.consensus_stats import ConsensusStats
@@ -166,6 +166,12 @@ class ConsensusLoop:
             logger.warning("bad consensus message from=%s reason=%s", source, exc)
             return None
         self._catch_up.observe(message)
+        if isinstance(message, Proposal):
+            # A clock check, so here and not in consensus or the ledger (see node.blocks).
+            stale = self._app.blocks.stale_proposal(message)
+            if stale is not None:
+                logger.warning("proposal dropped from=%s reason=%s", source, stale)
+                return None
         return message
 
     # -- the task -----------------------------------------------------------------------------
