@@ -351,6 +351,7 @@ def fetch(
 ) -> None:
     """Fetch RECORD_ID granted by REQUEST_ID, decrypt it, check its digest, write --output."""
     from client.requester import fetch_and_decrypt, wait_decision
+    from ledger.keyfiles import write_atomic
 
     record = hex_id(record_id, "record id")
     hex_id(request_id, "request id")
@@ -358,7 +359,9 @@ def fetch(
         requester = _load(member_dir, backend)
         decision = wait_decision(session, request_id.lower(), timeout)
         data, metadata = fetch_and_decrypt(session, requester, record, decision)
-    output.write_bytes(data)
+    # Decrypted medical data: readable by its owner only, whatever the umask, and never
+    # written through a symlink or left half-written.
+    write_atomic(output, data, mode=0o600)
     emit(
         {
             "record_id": record.hex(),

@@ -74,6 +74,6 @@ def test_nothing_is_left_behind_when_the_write_fails(tmp_path: Path) -> None:
     target = tmp_path / "a directory"
     target.mkdir()
     (target / "inside").write_bytes(b"x")
-    with pytest.raises(OSError):
+    with pytest.raises(IsADirectoryError):
         write_atomic(target, b"data")  # a non-empty directory cannot be replaced by a file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a directory"]
