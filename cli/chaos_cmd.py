@@ -59,7 +59,8 @@ def chaos(
     agree, every acknowledged request be committed once, every ledger verify clean, no node
     have died on its own and a new request be decided within --liveness-bound.
     """
-    from testnet.chaos.netns import FabricError, choose_fabric, clean_leftovers
+    from testnet.chaos.fabric import FabricError
+    from testnet.chaos.netns import choose_fabric, clean_leftovers
     from testnet.chaos.report import summary
     from testnet.chaos.runner import ChaosSettings, run
     from testnet.chaos.schedule import ScheduleError, parse_kinds
@@ -80,7 +81,7 @@ def chaos(
     )
     progress = (lambda _: None) if as_json else click.echo
     try:
-        fabric = choose_fabric(network, n, progress)
+        fabric = choose_fabric(network, n, progress, seed)
         report = run(settings, fabric, progress)
     except (ScheduleError, LaunchError, FabricError) as exc:
         raise click.ClickException(str(exc)) from exc

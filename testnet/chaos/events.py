@@ -19,8 +19,8 @@ import trio
 
 from client import ClientError, NodeClient
 from testnet.chaos import schedule as kinds
+from testnet.chaos.fabric import Fabric
 from testnet.chaos.faults import DataDisk, NodeProcesses
-from testnet.chaos.netns import Fabric
 from testnet.chaos.schedule import FaultEvent
 
 logger = logging.getLogger("iomtshare.testnet.chaos")

@@ -22,9 +22,9 @@ from crypto.groups import load_group
 from testnet.chaos import checks
 from testnet.chaos.checks import Check
 from testnet.chaos.events import Injector, Outcome, heights
+from testnet.chaos.fabric import Fabric, LoopbackFabric
 from testnet.chaos.faults import DataDisk, NodeProcesses
 from testnet.chaos.load import LoadGenerator, prepare
-from testnet.chaos.netns import Fabric, LoopbackFabric
 from testnet.chaos.report import build_report
 from testnet.chaos.schedule import (
     DISK,
@@ -74,7 +74,7 @@ def run(settings: ChaosSettings, fabric: Fabric | None = None,
     :class:`~testnet.launcher.LaunchError` if the network does not come up.
     """
     kinds = parse_kinds(settings.faults)
-    fabric = fabric or LoopbackFabric()
+    fabric = fabric or LoopbackFabric(settings.seed)
     started = time.monotonic()
     disk: DataDisk | None = None
     try:
@@ -100,7 +100,8 @@ def run(settings: ChaosSettings, fabric: Fabric | None = None,
                                   disk_node=disk_node)
         skews = {i: rng.randint(-settings.clock_skew_ms, settings.clock_skew_ms)
                  for i in range(1, settings.nodes + 1)}
-        environment = {"mode": fabric.mode, "note": getattr(fabric, "note", None),
+        environment = {"mode": fabric.mode, "note": fabric.note,
+                       "relay_probe": fabric.latency_probe,
                        "skipped_kinds": skipped, "disk_node": disk_node if disk else None,
                        "base_clock_skews_ms": {str(i): s for i, s in skews.items()},
                        "threshold": network.genesis.threshold, "quorum": network.genesis.quorum}
@@ -135,6 +136,7 @@ def run(settings: ChaosSettings, fabric: Fabric | None = None,
         ]
         extra["node_exits"] = [e.to_json() for e in procs.exits if not e.expected]
         extra["restarted_after_dying"] = injector.restarted_on_their_own
+        extra["relay"] = fabric.stats()
         extra["run_s"] = round(clock(), 1)
         return build_report(settings=settings.to_json(), environment=environment,
                             outcomes=outcomes, records=load.records, checks=all_checks,
