@@ -73,7 +73,7 @@ const X = (() => {
   }
 
   function timeCell(ms) {
-    return el("span", { title: ago(ms) }, when(ms));
+    return el("span", { class: "time", title: ago(ms) }, when(ms));
   }
 
   class ApiError extends Error {
