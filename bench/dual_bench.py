@@ -5,6 +5,10 @@ paper / ours (above 1 means we are faster). The paper's figures come from its te
 VII; Java/JPBC on an i5-6500 with a 160-bit symmetric pairing); the ones it only draws are
 shown as "-". Fig. 8's anchor, per-requester proxy re-encryption, is measured in the same run
 with this project's own threshold-PRE encryption (crypto.tpre).
+
+Encrypt_DCT here includes the proof of knowledge of ``r`` every ciphertext now carries
+(issue 13); its own cost, and the cost of checking it once per published record, are a
+separate table.
 """
 
 from __future__ import annotations
@@ -26,19 +30,23 @@ from crypto.dual import (
     DomainSecretKey,
     DualParams,
     NormalizedCiphertext,
+    ProofContext,
     ReKey,
     combine_decryption_shares,
     deal_domain_key,
     decrypt_with_domain_key,
     decryption_share,
     encrypt_dct,
+    encrypt_to_domain,
     reencrypt_ecl,
     rekey_gen,
     requester_decrypt,
     setup,
+    verify_ciphertext,
     verify_decryption_share,
     verify_decryption_shares,
 )
+from crypto.dual.proof import c1_proof_holds, prove_c1
 from crypto.groups import Group, load_group
 from crypto.storage import encode, rebuild
 from crypto.storage.pedersen import pedersen_base, reconstruct, split, verify_fragment
@@ -46,6 +54,8 @@ from crypto.tpre import UserPublicKey, encrypt_to_owner, generate_user_key
 
 MB = 1 << 20
 ITEM = 128
+#: The record every benchmark ciphertext claims to be (ids are 32-byte hashes on the ledger).
+CONTEXT = ProofContext(b"bench-record".ljust(32, b"."), b"bench-owner".ljust(32, b"."))
 
 # Seed 000, section VII (all in ms).
 PAPER_ITEM_ENCRYPT = 33.0  # Fig. 6(c): one 128-byte item
@@ -97,7 +107,7 @@ def _median(fn: Callable[[], object], runs: int) -> float:
 
 
 def _encrypt_all(params: DualParams, pk: DevicePublicKey, items: list[bytes]) -> list[object]:
-    return [encrypt_dct(params, pk, item) for item in items]
+    return [encrypt_dct(params, pk, item, context=CONTEXT) for item in items]
 
 
 def _reencrypt_all(
@@ -133,7 +143,7 @@ def _fig6(params: DualParams, counts: list[int], runs: int) -> list[Row]:
     items = [os.urandom(ITEM) for _ in range(max(counts))]
     for count in counts:
         batch = items[:count]
-        sealed = [encrypt_dct(params, pk, item) for item in batch]
+        sealed = [encrypt_dct(params, pk, item, context=CONTEXT) for item in batch]
         normalized = [reencrypt_ecl(params, c, rekey) for c in sealed]
         enc = _median(partial(_encrypt_all, params, pk, batch), runs)
         ree = _median(partial(_reencrypt_all, params, rekey, sealed), runs)
@@ -151,11 +161,11 @@ def _fig7(params: DualParams, sizes_mb: list[int], runs: int) -> list[Row]:
     rows = []
     for size in sizes_mb:
         data = os.urandom(size * MB)
-        sealed = encrypt_dct(params, pk, data)
+        sealed = encrypt_dct(params, pk, data, context=CONTEXT)
         normalized = reencrypt_ecl(params, sealed, rekey)
         if decrypt_with_domain_key(params, domain, normalized) != data:
             raise RuntimeError("dual decryption returned the wrong plaintext")
-        enc = _median(partial(encrypt_dct, params, pk, data), runs)
+        enc = _median(partial(encrypt_dct, params, pk, data, context=CONTEXT), runs)
         ree = _median(partial(reencrypt_ecl, params, sealed, rekey), runs)
         dec = _median(partial(decrypt_with_domain_key, params, domain, normalized), runs)
         label = f"{size} MB"
@@ -174,7 +184,7 @@ def _fig8(params: DualParams, requesters: list[int], runs: int) -> list[Row]:
     keys = [generate_user_key(group).public_key() for _ in range(max(requesters))]
     rows = []
     for count in requesters:
-        ours = _median(lambda: encrypt_dct(params, pk, data), runs)
+        ours = _median(lambda: encrypt_dct(params, pk, data, context=CONTEXT), runs)
         theirs = _median(partial(_encrypt_per_requester, group, keys[:count], data), runs)
         rows.append(
             Row("fig8", name, "dual: encrypt once", str(count), ours, PAPER_MULTI_REQUESTER_ENCRYPT)
@@ -210,7 +220,7 @@ def _fig9_point(
 def _fig9(params: DualParams, servers: list[int], runs: int) -> list[Row]:
     pedersen_base(params.group)
     device, domain = DeviceSecretKey.generate(params), DomainSecretKey.generate(params)
-    sealed = encrypt_dct(params, device.public_key(params), os.urandom(ITEM))
+    sealed = encrypt_dct(params, device.public_key(params), os.urandom(ITEM), context=CONTEXT)
     record = reencrypt_ecl(params, sealed, rekey_gen(params, device, domain.public_key(params)))
     data = record.to_bytes()  # the normalized ciphertext UC of one 128-byte item
     rows = []
@@ -226,8 +236,8 @@ def _table4(params: DualParams, runs: int, t: int = 3, n: int = 5) -> list[Row]:
     pk, rekey = device.public_key(params), rekey_gen(params, device, domain.public_key(params))
     dealing, shares = deal_domain_key(params, domain, t, n)
     item = os.urandom(ITEM)
-    sealed = encrypt_dct(params, pk, item)
-    record: NormalizedCiphertext = reencrypt_ecl(params, sealed, rekey)
+    sealed = encrypt_dct(params, pk, item, context=CONTEXT)
+    record = verify_ciphertext(params, reencrypt_ecl(params, sealed, rekey), CONTEXT)
     requester = group.random_scalar()
     request = DecryptionRequest.create(params, record, params.g0 * requester, b"bench")
     answers = [decryption_share(params, s, request) for s in shares[:t]]
@@ -247,7 +257,7 @@ def _table4(params: DualParams, runs: int, t: int = 3, n: int = 5) -> list[Row]:
             params, requester, request, combine_decryption_shares(params, dealing, verified)
         )
 
-    terminal = _median(lambda: encrypt_dct(params, pk, item), runs)
+    terminal = _median(lambda: encrypt_dct(params, pk, item, context=CONTEXT), runs)
     edge = _median(lambda: reencrypt_ecl(params, sealed, rekey), runs)
     node = _median(node_work, runs)
     user = _median(requester_work, runs)
@@ -287,6 +297,36 @@ def _table4(params: DualParams, runs: int, t: int = 3, n: int = 5) -> list[Row]:
         ),
         Row("table4", name, "total", label, terminal + edge + node + user, PAPER_TABLE_IV["total"]),
     ]
+
+
+def _c1_proof(params: DualParams, runs: int) -> list[Row]:
+    """What the proof of knowledge of ``r`` costs: made once per ciphertext by whoever
+    encrypts, checked once per record by each node when the PutRecord is admitted and applied
+    (never per request), and encryption straight under the domain key (an owner's K_pre)."""
+    name = params.group.name
+    domain = DomainSecretKey.generate(params)
+    r = params.random_scalar()
+    c0, c1 = params.group.z_pow(params.random_scalar()) * params.i0**r, params.gamma2 * r
+    proof = prove_c1(params, r, c0, c1, CONTEXT)
+    if not c1_proof_holds(params, proof, c0, c1, CONTEXT):
+        raise RuntimeError("C1 proof does not verify")
+    pk2 = domain.public_key(params).pk2
+    key = os.urandom(32)
+    record = encrypt_to_domain(params, pk2, key, context=CONTEXT)
+    ops: list[tuple[str, str, Callable[[], object]]] = [
+        ("make (inside every encryption)", "-", lambda: prove_c1(params, r, c0, c1, CONTEXT)),
+        (
+            "verify (node, once per record)",
+            "-",
+            lambda: verify_ciphertext(params, record, CONTEXT),
+        ),
+        (
+            "encrypt to domain key, proof included",
+            "32 B",
+            lambda: encrypt_to_domain(params, pk2, key, context=CONTEXT),
+        ),
+    ]
+    return [Row("c1proof", name, op, x, _median(fn, runs), None) for op, x, fn in ops]
 
 
 def _targets(rows: list[Row]) -> tuple[list[list[object]], dict[str, Any]]:
@@ -377,12 +417,14 @@ def run(
         rows += _fig8(params, requesters, n_runs)
         rows += _fig9(params, servers, n_runs)
         rows += _table4(params, n_runs)
+        rows += _c1_proof(params, n_runs)
     titles = {
         "fig6": "Fig. 6: 128-byte items (total ms for x items)",
         "fig7": "Fig. 7: data size (ms)",
         "fig8": "Fig. 8: encryption of 1 MB for x requesters (ms)",
         "fig9": "Fig. 9: splitting the normalized ciphertext of one item (ms)",
         "table4": "Table IV: per-entity cost of one 128-byte item (ms)",
+        "c1proof": "C1 proof of knowledge of r (issue 13): per ciphertext (ms)",
     }
     text: list[str] = []
     for figure, title in titles.items():

@@ -3,14 +3,19 @@
 Devices encrypt under their own keys (:func:`encrypt_dct`), the edge normalizes ciphertexts to
 one domain key (:func:`reencrypt_ecl`), and requesters decrypt through threshold shares of the
 domain key (:mod:`crypto.dual.threshold`) instead of receiving the domain secret itself.
+Every ciphertext proves its maker knows its randomness, bound to its record
+(:mod:`crypto.dual.proof`); only :func:`verify_ciphertext` lets one reach the nodes' shares.
 """
 
 from crypto.dual.ciphertext import (
     DeviceCiphertext,
     NormalizedCiphertext,
+    VerifiedCiphertext,
     decrypt_with_domain_key,
     encrypt_dct,
+    encrypt_to_domain,
     reencrypt_ecl,
+    verify_ciphertext,
 )
 from crypto.dual.dealing import (
     DomainKeyDealing,
@@ -31,6 +36,7 @@ from crypto.dual.keys import (
     verify_rekey,
 )
 from crypto.dual.params import DualParams, setup
+from crypto.dual.proof import C1Proof, ProofContext
 from crypto.dual.threshold import (
     DecryptionRequest,
     DecryptionShare,
@@ -44,6 +50,7 @@ from crypto.dual.threshold import (
 )
 
 __all__ = [
+    "C1Proof",
     "DecryptionRequest",
     "DecryptionShare",
     "DeviceCiphertext",
@@ -55,14 +62,17 @@ __all__ = [
     "DomainSecretKey",
     "DualParams",
     "NormalizedCiphertext",
+    "ProofContext",
     "ReKey",
     "ShareCheck",
+    "VerifiedCiphertext",
     "VerifiedDecryptionShare",
     "combine_decryption_shares",
     "deal_domain_key",
     "decrypt_with_domain_key",
     "decryption_share",
     "encrypt_dct",
+    "encrypt_to_domain",
     "open_domain_key_share",
     "reencrypt_ecl",
     "rekey_gen",
@@ -70,6 +80,7 @@ __all__ = [
     "requester_decrypt",
     "seal_domain_key_shares",
     "setup",
+    "verify_ciphertext",
     "verify_decryption_share",
     "verify_decryption_shares",
     "verify_domain_key_share",

@@ -4,7 +4,7 @@ Seed 000 gives the whole domain secret ``p2`` to every authorized requester, aft
 requester can read every record of the domain. Here ``p2`` is dealt to the consensus nodes
 (:mod:`crypto.dual.dealing`) and never leaves them.
 
-For a requester with ``X1_D = g0^d`` and a normalized ciphertext, the request base is
+For a requester with ``X1_D = g0^d`` and a verified normalized ciphertext, the request base is
 ``X = e(X1_D, C1')``. Node ``i`` answers ``D_i = X^(sigma_i)`` with a Chaum-Pedersen proof;
 any ``t`` verified answers combine by Lagrange interpolation in the exponent into
 ``X^p2 = e(g0, C1')^(d p2)``, which only the requester can turn into the blinding
@@ -12,18 +12,25 @@ any ``t`` verified answers combine by Lagrange interpolation in the exponent int
 and a caller context (e.g. the request id), so they cannot be replayed elsewhere. ``X1_D`` is
 the same point as a threshold-PRE user's ``X1`` (both are ``g1^d``), so one user key serves
 both sharing paths.
+
+A node raises whatever base it is handed to its share, so the ciphertext must be one whose
+maker proved knowledge of ``r`` for this very record
+(:func:`~crypto.dual.ciphertext.verify_ciphertext`): a request can only be built from a
+:class:`~crypto.dual.ciphertext.VerifiedCiphertext`, and a node takes that from the committed
+record the request names, never from the request itself. Otherwise ``C1'_R = C1'_S^lambda``
+turns shares for R into a key for S (see :mod:`crypto.dual.proof`).
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 
 from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.dual import dleq
-from crypto.dual.ciphertext import NormalizedCiphertext, open_with_blinding
+from crypto.dual.ciphertext import VerifiedCiphertext, open_with_blinding
 from crypto.dual.dealing import DomainKeyDealing, DomainKeyShare
 from crypto.dual.params import DualParams
 from crypto.errors import DecodeError, ThresholdError, VerificationError
@@ -35,38 +42,62 @@ from crypto.polynomial import lagrange_at_zero
 
 DECRYPTION_SHARE_TYPE_TAG = tags.DUAL_DECRYPTION_SHARE
 THRESHOLD_VERSION = 2  # v2: tag moved out of the ledger's range (crypto.tags)
-REQUEST_TAG = b"iomtshare/dual/decryption-request/v1"
+REQUEST_TAG = b"iomtshare/dual/decryption-request/v2"  # v2: binds the record context
 
 
 @dataclass(frozen=True, slots=True)
 class DecryptionRequest:
-    """What a node answers: the ciphertext, the requester's ``X1_D`` and the context.
+    """What a node answers: a verified ciphertext, the requester's ``X1_D`` and the context.
 
-    ``base`` is ``X = e(X1_D, C1')`` (one pairing, computed once by :meth:`create`).
+    ``base`` is ``X = e(X1_D, C1')``, one pairing computed here from the verified ``C1'`` and
+    never taken from the caller. Raises :class:`VerificationError` for the identity as
+    requester key and ``TypeError`` for a ciphertext that did not go through
+    :func:`~crypto.dual.ciphertext.verify_ciphertext` (mypy refuses it too).
     """
 
-    ciphertext: NormalizedCiphertext
+    params: InitVar[DualParams]
+    ciphertext: VerifiedCiphertext
     requester: G1Element
     context: bytes
-    base: GTElement
+    base: GTElement = field(init=False)
+
+    def __post_init__(self, params: DualParams) -> None:
+        # Untyped callers (and the old API) would otherwise hand over an unchecked C1.
+        if not isinstance(self.ciphertext, VerifiedCiphertext):
+            raise TypeError(
+                "a decryption request needs a VerifiedCiphertext (see verify_ciphertext), "
+                f"not {type(self.ciphertext).__name__}"
+            )
+        if self.requester.is_identity():
+            raise VerificationError("requester public key is the identity")
+        base = params.group.pairing(self.requester, self.ciphertext.ciphertext.c1)
+        object.__setattr__(self, "base", base)
 
     @classmethod
     def create(
         cls,
         params: DualParams,
-        ciphertext: NormalizedCiphertext,
+        ciphertext: VerifiedCiphertext,
         requester: G1Element,
         context: bytes,
     ) -> DecryptionRequest:
-        """Raises :class:`VerificationError` for the identity as requester key."""
-        if requester.is_identity():
-            raise VerificationError("requester public key is the identity")
-        return cls(ciphertext, requester, context, params.group.pairing(requester, ciphertext.c1))
+        """The same as calling the class; kept for readability at call sites."""
+        return cls(params, ciphertext, requester, context)
 
     @property
     def proof_context(self) -> bytes:
-        """What every proof of this request is bound to: the caller context and the base."""
-        return digest(REQUEST_TAG, self.context, bytes(self.requester), bytes(self.base))
+        """What every proof of this request is bound to: the caller context, the record the
+        ciphertext was verified for, the requester and the base."""
+        record = self.ciphertext.context
+        return digest(
+            REQUEST_TAG,
+            self.context,
+            record.chain_id,
+            record.record_id,
+            record.owner_id,
+            bytes(self.requester),
+            bytes(self.base),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +145,7 @@ def decryption_share(
     params: DualParams, share: DomainKeyShare, request: DecryptionRequest
 ) -> DecryptionShare:
     """A node's answer to ``request`` with its domain key share (one GT exponentiation plus
-    the proof)."""
+    the proof). ``request`` holds a :class:`VerifiedCiphertext` by construction."""
     value = request.base**share.sigma
     proof = dleq.prove(
         params,
@@ -245,4 +276,4 @@ def requester_decrypt(
     requester's key, or anything was altered.
     """
     blinding = combined ** inv_mod(requester_secret, params.order)
-    return open_with_blinding(request.ciphertext, blinding, associated_data)
+    return open_with_blinding(request.ciphertext.ciphertext, blinding, associated_data)

@@ -15,9 +15,10 @@ def test_every_figure_reports_rows_and_ratios() -> None:
         + dual_bench._fig8(params, [1, 2], 1)
         + dual_bench._fig9(params, [3], 1)
         + dual_bench._table4(params, 1, t=2, n=3)
+        + dual_bench._c1_proof(params, 1)
     )
     figures = {r.figure for r in rows}
-    assert figures == {"fig6", "fig7", "fig8", "fig9", "table4"}
+    assert figures == {"fig6", "fig7", "fig8", "fig9", "table4", "c1proof"}
     encrypt_two = next(
         r for r in rows if (r.figure, r.operation, r.x) == ("fig6", "encryption", "2")
     )

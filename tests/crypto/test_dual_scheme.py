@@ -16,6 +16,7 @@ from crypto.dual import (
     DomainSecretKey,
     DualParams,
     NormalizedCiphertext,
+    ProofContext,
     ReKey,
     decrypt_with_domain_key,
     encrypt_dct,
@@ -27,6 +28,8 @@ from crypto.dual import (
 )
 from crypto.errors import DecodeError, DecryptionError, VerificationError
 from crypto.groups import Group, load_group
+
+CONTEXT = ProofContext(b"record-1", b"owner-1")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,7 @@ def test_encrypt_reencrypt_decrypt(params: DualParams) -> None:
     @settings(max_examples=_examples(params, 25))
     @given(st.binary(max_size=4096), st.binary(max_size=32))
     def check(data: bytes, associated: bytes) -> None:
-        sealed = encrypt_dct(params, device.public_key(params), data, associated)
+        sealed = encrypt_dct(params, device.public_key(params), data, associated, context=CONTEXT)
         normalized = reencrypt_ecl(params, sealed, rekey)
         assert normalized.c0 == sealed.c0
         assert normalized.c1 == sealed.c1
@@ -66,7 +69,7 @@ def test_large_payload(mcl: Group) -> None:
     params = setup(mcl)
     device, domain = DeviceSecretKey.generate(params), DomainSecretKey.generate(params)
     data = os.urandom(3 * 1024 * 1024 + 5)
-    sealed = encrypt_dct(params, device.public_key(params), data)
+    sealed = encrypt_dct(params, device.public_key(params), data, context=CONTEXT)
     normalized = reencrypt_ecl(params, sealed, rekey_gen(params, device, domain.public_key(params)))
     assert decrypt_with_domain_key(params, domain, normalized) == data
 
@@ -87,7 +90,7 @@ def test_rekey_is_publicly_checkable(params: DualParams) -> None:
 def test_wrong_rekey_or_domain_key_fails_cleanly(params: DualParams) -> None:
     device, other = DeviceSecretKey.generate(params), DeviceSecretKey.generate(params)
     domain = DomainSecretKey.generate(params)
-    sealed = encrypt_dct(params, device.public_key(params), b"reading")
+    sealed = encrypt_dct(params, device.public_key(params), b"reading", context=CONTEXT)
     # The edge used another device's re-encryption key.
     wrong = reencrypt_ecl(params, sealed, rekey_gen(params, other, domain.public_key(params)))
     with pytest.raises(DecryptionError):
@@ -103,12 +106,14 @@ def test_rekey_update_retires_the_old_domain_key(params: DualParams) -> None:
     device_pk = device.public_key(params)
     old_record = reencrypt_ecl(
         params,
-        encrypt_dct(params, device_pk, b"before"),
+        encrypt_dct(params, device_pk, b"before", context=CONTEXT),
         rekey_gen(params, device, old.public_key(params)),
     )
     # ReKeyUpdate: only the edge key changes; the device keeps encrypting exactly as before.
     (updated,) = rekey_update(params, [device], new.public_key(params))
-    new_record = reencrypt_ecl(params, encrypt_dct(params, device_pk, b"after"), updated)
+    new_record = reencrypt_ecl(
+        params, encrypt_dct(params, device_pk, b"after", context=CONTEXT), updated
+    )
     assert decrypt_with_domain_key(params, new, new_record) == b"after"
     with pytest.raises(DecryptionError):
         decrypt_with_domain_key(params, old, new_record)
@@ -120,17 +125,17 @@ def test_tampering_is_detected(params: DualParams) -> None:
     device, domain = DeviceSecretKey.generate(params), DomainSecretKey.generate(params)
     rekey = rekey_gen(params, device, domain.public_key(params))
     record = reencrypt_ecl(
-        params, encrypt_dct(params, device.public_key(params), b"bp", b"ad"), rekey
+        params, encrypt_dct(params, device.public_key(params), b"bp", b"ad", context=CONTEXT), rekey
     )
     other = reencrypt_ecl(
-        params, encrypt_dct(params, device.public_key(params), b"bp", b"ad"), rekey
+        params, encrypt_dct(params, device.public_key(params), b"bp", b"ad", context=CONTEXT), rekey
     )
     body = bytearray(record.body)
     body[-1] ^= 1
     for bad in [
-        NormalizedCiphertext(record.c0, record.c1, record.c2, bytes(body)),
-        NormalizedCiphertext(other.c0, record.c1, record.c2, record.body),
-        NormalizedCiphertext(record.c0, record.c1, other.c2, record.body),
+        NormalizedCiphertext(record.c0, record.c1, record.c2, record.proof, bytes(body)),
+        NormalizedCiphertext(other.c0, record.c1, record.c2, record.proof, record.body),
+        NormalizedCiphertext(record.c0, record.c1, other.c2, record.proof, record.body),
     ]:
         with pytest.raises(DecryptionError):
             decrypt_with_domain_key(params, domain, bad, b"ad")
@@ -151,7 +156,7 @@ def test_encodings_round_trip(params: DualParams) -> None:
     @settings(max_examples=_examples(params, 10))
     @given(st.binary(max_size=300))
     def check(data: bytes) -> None:
-        sealed = encrypt_dct(params, device_pk, data)
+        sealed = encrypt_dct(params, device_pk, data, context=CONTEXT)
         assert DeviceCiphertext.from_bytes(params, sealed.to_bytes()) == sealed
         normalized = reencrypt_ecl(params, sealed, rekey)
         assert NormalizedCiphertext.from_bytes(params, normalized.to_bytes()) == normalized
@@ -164,7 +169,7 @@ def test_malformed_encodings_are_rejected(mcl: Group) -> None:
     device = DeviceSecretKey.generate(params)
     pk = device.public_key(params).to_bytes()
     identity = pk[:2] + bytes(mcl.g1_identity()) + pk[2 + 48 :]
-    sealed = encrypt_dct(params, device.public_key(params), b"x").to_bytes()
+    sealed = encrypt_dct(params, device.public_key(params), b"x", context=CONTEXT).to_bytes()
     cases = [
         (DevicePublicKey.from_bytes, pk[:-1]),
         (DevicePublicKey.from_bytes, pk + b"\x00"),
@@ -192,7 +197,7 @@ def test_ciphertexts_cross_backends() -> None:
     fast, slow = setup(load_group("mcl")), setup(load_group("py_ecc"))
     assert bytes(fast.gamma2) == bytes(slow.gamma2)
     device, domain = DeviceSecretKey.generate(fast), DomainSecretKey.generate(fast)
-    sealed = encrypt_dct(fast, device.public_key(fast), b"cross")
+    sealed = encrypt_dct(fast, device.public_key(fast), b"cross", context=CONTEXT)
     rekey = rekey_gen(slow, device, domain.public_key(slow))
     normalized = reencrypt_ecl(slow, DeviceCiphertext.from_bytes(slow, sealed.to_bytes()), rekey)
     moved = NormalizedCiphertext.from_bytes(fast, normalized.to_bytes())

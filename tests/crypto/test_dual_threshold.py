@@ -15,7 +15,8 @@ from crypto.dual import (
     DomainKeyShare,
     DomainSecretKey,
     DualParams,
-    NormalizedCiphertext,
+    ProofContext,
+    VerifiedCiphertext,
     combine_decryption_shares,
     deal_domain_key,
     decryption_share,
@@ -26,6 +27,7 @@ from crypto.dual import (
     requester_decrypt,
     seal_domain_key_shares,
     setup,
+    verify_ciphertext,
     verify_decryption_share,
     verify_decryption_shares,
     verify_domain_key_share,
@@ -43,15 +45,20 @@ class World:
     domain: DomainSecretKey
     dealing: DomainKeyDealing
     shares: list[DomainKeyShare]
-    record: NormalizedCiphertext
+    record: VerifiedCiphertext
     requester: int
+
+
+RECORD_1 = ProofContext(b"rec-1", b"owner")
+RECORD_2 = ProofContext(b"rec-2", b"owner")
 
 
 def make_world(params: DualParams, threshold: int, total: int, data: bytes = b"ecg") -> World:
     device, domain = DeviceSecretKey.generate(params), DomainSecretKey.generate(params)
     dealing, shares = deal_domain_key(params, domain, threshold, total)
-    sealed = encrypt_dct(params, device.public_key(params), data, b"rec-1")
-    record = reencrypt_ecl(params, sealed, rekey_gen(params, device, domain.public_key(params)))
+    sealed = encrypt_dct(params, device.public_key(params), data, b"rec-1", context=RECORD_1)
+    normalized = reencrypt_ecl(params, sealed, rekey_gen(params, device, domain.public_key(params)))
+    record = verify_ciphertext(params, normalized, RECORD_1)
     return World(params, device, domain, dealing, shares, record, params.random_scalar())
 
 
@@ -191,9 +198,15 @@ def test_old_domain_shares_fail_after_rekey_update(world: World) -> None:
     new_domain = DomainSecretKey.generate(params)
     t, n = world.dealing.threshold, world.dealing.total
     new_dealing, _ = deal_domain_key(params, new_domain, t, n)
-    sealed = encrypt_dct(params, world.device.public_key(params), b"later", b"rec-2")
-    updated = reencrypt_ecl(
-        params, sealed, rekey_gen(params, world.device, new_domain.public_key(params))
+    sealed = encrypt_dct(
+        params, world.device.public_key(params), b"later", b"rec-2", context=RECORD_2
+    )
+    updated = verify_ciphertext(
+        params,
+        reencrypt_ecl(
+            params, sealed, rekey_gen(params, world.device, new_domain.public_key(params))
+        ),
+        RECORD_2,
     )
     request = DecryptionRequest.create(params, updated, params.g0 * world.requester, b"req-3")
     stale = [decryption_share(params, share, request) for share in world.shares[:t]]
