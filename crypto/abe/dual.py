@@ -2,8 +2,10 @@
 
 A record's data-encryption key is ``DEK = HKDF(record id, K_pre, K_abe)``:
 
-* ``K_pre`` travels the threshold proxy re-encryption path (node votes, access limits, audit);
-  this module only hands it to the caller, who encrypts it to the owner with the PRE scheme.
+* ``K_pre`` travels the threshold path (node votes, access limits, audit); this module only
+  hands it to the caller, who puts it under the domain key with
+  :func:`crypto.dual.encrypt_to_domain` (its C1 proof bound to this record id and the owner)
+  or encrypts it to the owner with the PRE scheme.
 * ``K_abe`` is the FAME secret of a header under the record's policy, turned into bytes by HKDF.
 
 A requester needs both: node approval and attribute keys. Either part alone is independent of
