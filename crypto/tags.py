@@ -147,6 +147,7 @@ DUAL_DECRYPTION_SHARE = _tag(0x27, "crypto.dual.threshold.DecryptionShare")
 DUAL_DEVICE_SECRET_KEY = _tag(0x28, "crypto.dual.keys.DeviceSecretKey")
 DUAL_DOMAIN_SECRET_KEY = _tag(0x29, "crypto.dual.keys.DomainSecretKey")
 DUAL_C1_PROOF = _tag(0x2A, "crypto.dual.proof.C1Proof")
+DUAL_SEALED_DOMAIN_SHARE = _tag(0x2B, "crypto.dual.dealing.SealedDomainShare")
 
 # crypto.policy
 POLICY = _tag(0x30, "crypto.policy.ast.Policy")

@@ -20,6 +20,7 @@ from crypto.dual.ciphertext import (
 from crypto.dual.dealing import (
     DomainKeyDealing,
     DomainKeyShare,
+    SealedDomainShare,
     deal_domain_key,
     open_domain_key_share,
     seal_domain_key_shares,
@@ -64,6 +65,7 @@ __all__ = [
     "NormalizedCiphertext",
     "ProofContext",
     "ReKey",
+    "SealedDomainShare",
     "ShareCheck",
     "VerifiedCiphertext",
     "VerifiedDecryptionShare",
