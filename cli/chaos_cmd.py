@@ -4,15 +4,19 @@ checked after healing (:mod:`testnet.chaos`)."""
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
+from types import FrameType
 
 import click
 
 
 @click.command("chaos")
-@click.option("--seed", type=int, required=True, help="Seed of the fault schedule (replayable).")
-@click.option("--duration", type=click.FloatRange(10, 86_400), required=True,
-              help="Seconds of faults under load (the heal, checks and setup come on top).")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the fault schedule (replayable). Required unless --cleanup.")
+@click.option("--duration", type=click.FloatRange(10, 86_400), default=None,
+              help="Seconds of faults under load (the heal, checks and setup come on top). "
+              "Required unless --cleanup.")
 @click.option("--faults", default="all", show_default=True,
               help="Comma-separated kinds: kill, stop, term, skew, partition, split, one-way, "
               "flap, loss, latency, disk; or all (those this machine allows).")
@@ -22,8 +26,9 @@ import click
               help="Requests per second per requester.")
 @click.option("--network", type=click.Choice(["auto", "netns", "loopback"]), default="auto",
               show_default=True,
-              help="netns: a namespace per node (needs root); loopback: no network faults; "
-              "auto: netns where allowed, else loopback with a message.")
+              help="netns: a namespace per node (needs root, ip and nft); loopback: latency "
+              "is the only network fault; auto: netns where allowed, else loopback with a "
+              "message.")
 @click.option("--clock-skew-ms", type=click.IntRange(0, 20_000), default=2_000,
               show_default=True, help="Each node's clock is off by a seeded amount up to this.")
 @click.option("--liveness-bound", type=click.FloatRange(1, 3600), default=60.0,
@@ -38,8 +43,8 @@ import click
 @click.option("--cleanup", is_flag=True,
               help="Only remove what an interrupted run left (namespaces, mounts) and exit.")
 def chaos(
-    seed: int,
-    duration: float,
+    seed: int | None,
+    duration: float | None,
     faults: str,
     n: int,
     requesters: int,
@@ -70,6 +75,8 @@ def chaos(
         for line in clean_leftovers(directory):
             click.echo(line)
         return
+    if seed is None or duration is None:
+        raise click.UsageError("--seed and --duration are required (or --cleanup)")
     try:
         parse_kinds(faults)
     except ScheduleError as exc:
@@ -80,6 +87,9 @@ def chaos(
         liveness_bound_s=liveness_bound,
     )
     progress = (lambda _: None) if as_json else click.echo
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the nodes are stopped, the tmpfs
+    # unmounted and the namespaces deleted by the run's finally blocks.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         fabric = choose_fabric(network, n, progress, seed)
         report = run(settings, fabric, progress)
@@ -96,3 +106,7 @@ def chaos(
         click.echo(f"report: {target}")
     if not report["ok"]:
         raise SystemExit(1)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cli.chaos_cmd import chaos
 from cli.common import client_errors, emit, json_option
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ dir_option = click.option(
 def testnet() -> None:
     """Create (up), restart (start), inspect (status, logs, env) and stop (down) a local
     testnet of real node processes."""
+
+
+testnet.add_command(chaos)
 
 
 @testnet.command("up")

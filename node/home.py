@@ -8,6 +8,8 @@ the problem.
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +30,32 @@ from node.config import (
 )
 from node.config import listen_endpoint as listen_endpoint  # where node.service looks for it
 
+#: Test only: the chaos harness (testnet.chaos) gives each node process a wall clock this many
+#: ms off, to check that tolerated skew between machines does no harm. Never set it otherwise.
+TEST_CLOCK_SKEW_ENV = "IOMTSHARE_TEST_CLOCK_SKEW_MS"
+_test_clock_skew_ms = 0
+
 
 def wall_ms() -> int:
     """Wall-clock milliseconds: block times and request freshness, which other nodes and the
     ledger compare across machines. Consensus deadlines use trio's clock instead (see
     :mod:`node.consensus_loop`)."""
-    return int(time.time() * 1000)
+    return int(time.time() * 1000) + _test_clock_skew_ms
+
+
+def _install_test_clock_skew() -> None:
+    """Read :data:`TEST_CLOCK_SKEW_ENV` (the node's start reads it through load_identity, so a
+    malformed value is a ConfigError like any other bad setting) and say so loudly if set."""
+    global _test_clock_skew_ms
+    text = os.environ.get(TEST_CLOCK_SKEW_ENV, "").strip()
+    try:
+        _test_clock_skew_ms = int(text) if text else 0
+    except ValueError as exc:
+        raise ConfigError(f"{TEST_CLOCK_SKEW_ENV}={text!r} is not a whole number of ms") from exc
+    if _test_clock_skew_ms:
+        logging.getLogger("iomtshare.node").warning(
+            "TEST ONLY: wall clock shifted by %d ms (%s)", _test_clock_skew_ms, TEST_CLOCK_SKEW_ENV
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +75,7 @@ def load_identity(home: Path) -> NodeIdentity:
     message if anything is missing or does not fit together."""
     if not home.is_dir():
         raise ConfigError(f"{home} is not a node home directory")
+    _install_test_clock_skew()
     config = load_config(home)
     check_addresses(config)
     try:

@@ -89,9 +89,13 @@ def verify_ledger(home: Path, timeout: float = 600.0) -> dict[str, Any]:
 # -- judging ---------------------------------------------------------------------------------
 
 
-def judge_chains(chains: Mapping[int, Sequence[tuple[int, str]]]) -> Check:
+def judge_chains(
+    chains: Mapping[int, Sequence[tuple[int, str]]], unread: Mapping[int, str] | None = None
+) -> Check:
     """Divergence: a height where two nodes hold different blocks. Lagging: a node shorter than
-    the longest chain once the network was given time to settle."""
+    the longest chain once the network was given time to settle. ``unread``: nodes whose chain
+    could not be read (and why), which fails the check too."""
+    unread = dict(unread or {})
     by_height: dict[int, dict[str, list[int]]] = {}
     for node, chain in chains.items():
         for height, block_hash in chain:
@@ -104,6 +108,7 @@ def judge_chains(chains: Mapping[int, Sequence[tuple[int, str]]]) -> Check:
         "heights": {str(node): height for node, height in sorted(heights.items())},
         "divergent_heights": len(divergent),
         "lagging_nodes": lagging,
+        "unread_nodes": {str(node): why for node, why in sorted(unread.items())},
     }
     if divergent:
         first = divergent[0]
@@ -113,6 +118,9 @@ def judge_chains(chains: Mapping[int, Sequence[tuple[int, str]]]) -> Check:
         }
         return Check("chains agree", False,
                      f"{len(divergent)} height(s) with different blocks, first at {first}", data)
+    if unread:
+        return Check("chains agree", False,
+                     f"node(s) {sorted(unread)} did not answer after the heal", data)
     if lagging:
         return Check("chains agree", False,
                      f"node(s) {lagging} stayed behind height {top} after the heal", data)

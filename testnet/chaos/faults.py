@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from node.home import TEST_CLOCK_SKEW_ENV
 from testnet.launcher import LOG_FILE, PID_FILE, log_tail, node_command
 from testnet.layout import Network
 
 #: The environment variable a node reads its test-only clock shift from (milliseconds).
-CLOCK_SKEW_ENV = "IOMTSHARE_TEST_CLOCK_SKEW_MS"
+CLOCK_SKEW_ENV = TEST_CLOCK_SKEW_ENV
 #: Seconds a SIGTERMed node gets to shut down before it is SIGKILLed.
 TERM_GRACE_S = 10.0
 #: Room on the data tmpfs while the disk is not "full".

@@ -15,6 +15,8 @@ message, where namespaces are not allowed. Everything created is named ``ichaos.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
@@ -50,7 +52,9 @@ class NamespaceFabric:
     kinds: tuple[str, ...] = (*NETWORK_KINDS, LATENCY)
 
     def __init__(self, n: int, seed: int = 0) -> None:
-        self.tag = f"{os.getpid() % 0xFFFF:04x}"
+        # Random, not the pid: names must differ between fabrics of one process too, since the
+        # kernel frees a deleted namespace's veths a little later.
+        self.tag = secrets.token_hex(2)
         self.subnet = _free_subnet()
         self.n = n
         self.note: str | None = None
@@ -83,6 +87,8 @@ class NamespaceFabric:
                 _ip("netns", "add", ns)
                 self._made.append(["ip", "netns", "del", ns])
                 _ip("link", "add", host, "type", "veth", "peer", "name", inner)
+                # Deleting one end deletes the pair at once (a namespace's go with it later).
+                self._made.append(["ip", "link", "del", host])
                 _ip("link", "set", inner, "netns", ns)
                 _ip("link", "set", host, "master", self.bridge, "up")
                 _ip("-n", ns, "addr", "add", f"{self.address(node)}/24", "dev", inner)
@@ -230,20 +236,27 @@ def clean_leftovers(directory: Path) -> list[str]:
         if name.startswith(f"{PREFIX}-"):
             failure = run_command(["ip", "netns", "del", name])
             done.append(f"deleted namespace {name}" if failure is None else failure)
-    for bridge in _links(f"{PREFIX}"):
-        failure = run_command(["ip", "link", "del", bridge])
-        done.append(f"deleted bridge {bridge}" if failure is None else failure)
+    # Veths first (a host end left by a run stopped between creating and moving it), then
+    # the bridges.
+    for name in sorted(_links(), key=lambda name: name.startswith(PREFIX)):
+        failure = run_command(["ip", "link", "del", name])
+        what = "bridge" if name.startswith(PREFIX) else "veth"
+        done.append(f"deleted {what} {name}" if failure is None else failure)
     return done or ["nothing to clean"]
 
 
-def _links(prefix: str) -> list[str]:
+#: The names :class:`NamespaceFabric` gives its bridge and the host ends of its veths.
+_OUR_LINK = re.compile(rf"^({PREFIX}[0-9a-f]{{4}}|ic[0-9a-f]{{4}}\d+h)$")
+
+
+def _links() -> list[str]:
     if shutil.which("ip") is None:
         return []
     shown = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True,
                            check=False).stdout
     names = [line.split(":")[1].strip().split("@")[0] for line in shown.splitlines()
              if line.count(":") >= 2]
-    return [name for name in names if name.startswith(prefix)]
+    return [name for name in names if _OUR_LINK.match(name)]
 
 
 def _mounts_under(directory: Path) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from testnet.chaos.schedule import (
     DISK,
     PROCESS_KINDS,
     ScheduleError,
+    Timing,
     build_schedule,
     parse_kinds,
 )
@@ -61,6 +62,7 @@ class ChaosSettings:
     settle_s: float = 60.0
     block_interval_ms: int = 100
     round_timeout_ms: int = 1_000
+    timing: Timing = field(default_factory=Timing)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "directory": str(self.directory)}
@@ -97,7 +99,7 @@ def run(settings: ChaosSettings, fabric: Fabric | None = None,
         if not usable:
             raise ScheduleError(f"none of the fault kinds {', '.join(kinds)} can run here")
         schedule = build_schedule(settings.seed, settings.duration_s, usable, settings.nodes,
-                                  disk_node=disk_node)
+                                  disk_node=disk_node, timing=settings.timing)
         skews = {i: rng.randint(-settings.clock_skew_ms, settings.clock_skew_ms)
                  for i in range(1, settings.nodes + 1)}
         environment = {"mode": fabric.mode, "note": fabric.note,
@@ -213,9 +215,19 @@ def _after(settings: ChaosSettings, urls: tuple[str, ...], load: LoadGenerator,
             break
         time.sleep(0.5)
     progress(f"settled at heights {heights(urls)}; reading the chains")
-    chains = {i: checks.collect_chain(url) for i, url in enumerate(urls, start=1)}
+    chains: dict[int, list[tuple[int, str]]] = {}
+    unread: dict[int, str] = {}
+    for i, url in enumerate(urls, start=1):
+        try:
+            chains[i] = checks.collect_chain(url)
+        except ClientError as exc:
+            unread[i] = str(exc)
+    acked = [r.request_id for r in load.records if r.request_id is not None]
+    if not chains:
+        failed = Check("chains agree", False, "no node answered", {"unread": unread})
+        return {"checks": [failed], "liveness_s": liveness, "chain_height": None}
     longest = max(chains, key=lambda i: len(chains[i]))
     counts = checks.collect_tx_counts(urls[longest - 1], len(chains[longest]))
-    acked = [r.request_id for r in load.records if r.request_id is not None]
-    found: list[Check] = [checks.judge_chains(chains), checks.judge_requests(acked, counts)]
+    found: list[Check] = [checks.judge_chains(chains, unread),
+                          checks.judge_requests(acked, counts)]
     return {"checks": found, "liveness_s": liveness, "chain_height": len(chains[longest])}
