@@ -1,9 +1,16 @@
-"""The genesis of a chain: who the consensus nodes are, the authority key and chain parameters.
+"""The genesis of a chain: who the consensus nodes are, the authority's keys and chain parameters.
 
 Every node and tool loads the same ``genesis.json``. Its canonical bytes are hashed into the
 genesis hash, which the first block names as its previous hash, so a ledger can never be replayed
 against a different genesis. Nodes are numbered 1..n in order; a commit QC needs ``quorum``
 distinct node signatures (default ``floor(n/2) + 1``, which must stay a strict majority).
+
+Besides its Ed25519 verify key, the authority may publish the keys it made at network creation
+(DESIGN 3.3, 3.5): the domain key dealt t-of-n to the nodes (:class:`DomainKeys`: pk_p and each
+node's ``VK_i``) and its FAME public key. They come together or not at all. A genesis with them
+is encoding version 2; one without keeps version 1, so a chain started without them keeps its
+genesis hash. Here they are checked for shape only; :mod:`ledger.authority_keys` decodes the
+points and checks that the ``VK_i`` interpolate to pk_p2.
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crypto import tags
+from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from crypto.sealing import BoxPublicKey
 from crypto.signing import VerifyKey
+from ledger import fastread
 from ledger.encoding import (
     KEY,
     TAG_GENESIS,
@@ -26,11 +36,35 @@ from ledger.encoding import (
     U32,
     U64,
     Encoded,
+    Kind,
     nested,
     sequence,
 )
 
 GENESIS_HASH_TAG = b"iomtshare/ledger/genesis/v1"
+TAG_DOMAIN_KEYS = tags.LEDGER_DOMAIN_KEYS
+#: Encoding version of a genesis that carries the authority's keys (see the module docstring).
+AUTHORITY_KEYS_VERSION = 2
+#: Canonical sizes: crypto.dual.DomainPublicKey, a compressed G2 point, crypto.abe.FamePublicKey.
+DOMAIN_PUBLIC_KEY_SIZE = 146
+G2_POINT_SIZE = 96
+FAME_PUBLIC_KEY_SIZE = 1346
+
+
+def _fixed_kind(size: int) -> Kind[bytes]:
+    return Kind(
+        f"bytes[{size}]",
+        lambda v: isinstance(v, bytes) and len(v) == size,
+        lambda w, v: w.fixed(v, size),
+        lambda r: r.fixed(size),
+        fastread.fixed(size),
+        layout=f"{size}s",
+    )
+
+
+DOMAIN_PUBLIC_KEY = _fixed_kind(DOMAIN_PUBLIC_KEY_SIZE)
+G2_POINT = _fixed_kind(G2_POINT_SIZE)
+FAME_PUBLIC_KEY = _fixed_kind(FAME_PUBLIC_KEY_SIZE)
 
 
 class GenesisError(ValueError):
@@ -59,13 +93,46 @@ class NodeInfo(Encoded):
 
 
 @dataclass(frozen=True, slots=True)
+class DomainKeys(Encoded):
+    """The domain key of ``epoch`` as dealt ``threshold``-of-n to the consensus nodes.
+
+    ``public_key`` is the canonical encoding of pk_p = (g0^p1, gamma2^p2)
+    (:class:`crypto.dual.DomainPublicKey`); ``verification_keys[i-1]`` is node i's
+    ``VK_i = gamma2^(sigma_i)``, a compressed G2 point. Each node's share ``sigma_i`` is not
+    here: it lives sealed to that node's box key in the node's home.
+    """
+
+    epoch: int
+    threshold: int
+    public_key: bytes
+    verification_keys: tuple[bytes, ...]
+
+    TAG = TAG_DOMAIN_KEYS
+    FIELDS = (
+        ("epoch", U32),
+        ("threshold", U16),
+        ("public_key", DOMAIN_PUBLIC_KEY),
+        ("verification_keys", sequence(G2_POINT)),
+    )
+
+
+#: What a version-2 genesis encodes after the version-1 fields.
+AUTHORITY_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
+    ("domain", nested(DomainKeys)),
+    ("fame_public_key", FAME_PUBLIC_KEY),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Genesis(Encoded):
     """Chain identity and parameters. Times are milliseconds since the Unix epoch.
 
     ``threshold`` is t of the t-of-n re-encryption; ``quorum`` the number of node signatures a
     commit QC or a sharing decision needs; ``freshness_window_ms`` how far an access request's
     timestamp may be from its block's time; ``denial_limit`` the denials after which a requester
-    is blacklisted. Construction raises ``ValueError`` on inconsistent parameters.
+    is blacklisted. ``domain`` and ``fame_public_key`` are the authority's keys made at network
+    creation (both or neither; the module docstring says more). Construction raises
+    ``ValueError`` on inconsistent parameters.
     """
 
     chain_id: str
@@ -78,6 +145,8 @@ class Genesis(Encoded):
     denial_limit: int = 5
     block_interval_ms: int = 1_000
     round_timeout_ms: int = 3_000
+    domain: DomainKeys | None = None
+    fame_public_key: bytes | None = None
     _by_index: dict[int, NodeInfo] = field(init=False, repr=False, compare=False)
     _verify_keys: dict[int, VerifyKey] = field(init=False, repr=False, compare=False)
 
@@ -114,10 +183,66 @@ class Genesis(Encoded):
             raise ValueError(f"quorum {self.quorum} is not a strict majority of {n} nodes")
         if self.denial_limit < 1:
             raise ValueError("denial_limit must be at least 1")
+        self._check_authority_keys()
         object.__setattr__(self, "_by_index", {node.index: node for node in self.nodes})
         # Decoded once: every commit QC and access vote is checked against these keys.
         keys = {node.index: node.signer() for node in self.nodes}
         object.__setattr__(self, "_verify_keys", keys)
+
+    def _check_authority_keys(self) -> None:
+        """The shape of the authority's keys; their points are checked by ledger.authority_keys."""
+        if (self.domain is None) != (self.fame_public_key is None):
+            raise ValueError("domain and fame_public_key come together: give both or neither")
+        if self.domain is None:
+            return
+        for name, kind in AUTHORITY_FIELDS:
+            if not kind.check(getattr(self, name)):
+                raise ValueError(f"Genesis.{name} must be {kind.name}")
+        n, domain = len(self.nodes), self.domain
+        if domain.epoch != 0:
+            raise ValueError(f"domain.epoch is {domain.epoch}; a genesis deals epoch 0")
+        # One t for both sharing paths: an access decision gathers t approving nodes, and each
+        # must be able to contribute its domain share as well as its re-encryption share.
+        if domain.threshold != self.threshold:
+            raise ValueError(
+                f"domain.threshold {domain.threshold} differs from threshold {self.threshold}"
+            )
+        if len(domain.verification_keys) != n:
+            raise ValueError(
+                f"domain.verification_keys lists {len(domain.verification_keys)} keys "
+                f"for {n} nodes"
+            )
+
+    @property
+    def version(self) -> int:
+        """The encoding version: 2 with the authority's keys, 1 without."""
+        return self.VERSION if self.domain is None else AUTHORITY_KEYS_VERSION
+
+    def to_bytes(self) -> bytes:
+        writer = self.write_fields(Writer(self.TAG, self.version))
+        if self.domain is not None:
+            for name, kind in AUTHORITY_FIELDS:
+                kind.write(writer, getattr(self, name))
+        return writer.to_bytes()
+
+    @classmethod
+    def from_bytes_with_reader(cls, data: bytes) -> Genesis:
+        """Decode either version; raises :class:`DecodeError`."""
+
+        def body(reader: Reader) -> Genesis:
+            with_keys = len(data) > 1 and data[1] == AUTHORITY_KEYS_VERSION
+            reader.expect_header(cls.TAG, AUTHORITY_KEYS_VERSION if with_keys else cls.VERSION)
+            values = cls.read_fields(reader)
+            if with_keys:
+                values.update((name, kind.read(reader)) for name, kind in AUTHORITY_FIELDS)
+            return cls.from_fields(values)
+
+        return parse(data, cls.__name__, body)
+
+    @classmethod
+    def from_bytes_by_field(cls, data: bytes) -> Genesis:
+        # A genesis is decoded once per process; the reference decoder serves both versions.
+        return cls.from_bytes_with_reader(data)
 
     @classmethod
     def from_fields(cls, values: dict[str, Any]) -> Genesis:
@@ -136,10 +261,12 @@ class Genesis(Encoded):
         genesis_time_ms: int,
         threshold: int | None = None,
         quorum: int | None = None,
+        domain: DomainKeys | None = None,
+        fame_public_key: bytes | None = None,
         **params: int,
     ) -> Genesis:
         """A genesis with quorum ``floor(n/2)+1`` and threshold = quorum unless given."""
-        default_quorum = len(nodes) // 2 + 1
+        default_quorum = cls.default_quorum(len(nodes))
         return cls(
             chain_id=chain_id,
             genesis_time_ms=genesis_time_ms,
@@ -147,8 +274,15 @@ class Genesis(Encoded):
             authority_key=authority_key,
             threshold=threshold if threshold is not None else default_quorum,
             quorum=quorum if quorum is not None else default_quorum,
+            domain=domain,
+            fame_public_key=fame_public_key,
             **params,
         )
+
+    @staticmethod
+    def default_quorum(n: int) -> int:
+        """``floor(n/2) + 1``: the default quorum and threshold of ``n`` nodes."""
+        return n // 2 + 1
 
     @property
     def size(self) -> int:
@@ -186,6 +320,14 @@ class Genesis(Encoded):
             elif isinstance(value, bytes):
                 value = value.hex()
             out[name] = value
+        if self.domain is not None and self.fame_public_key is not None:
+            out["domain"] = {
+                "epoch": self.domain.epoch,
+                "threshold": self.domain.threshold,
+                "public_key": self.domain.public_key.hex(),
+                "verification_keys": [key.hex() for key in self.domain.verification_keys],
+            }
+            out["fame_public_key"] = self.fame_public_key.hex()
         return out
 
     @classmethod
@@ -194,11 +336,17 @@ class Genesis(Encoded):
         have defaults). Raises :class:`GenesisError`, naming the field, on malformed input."""
         if not isinstance(obj, dict):
             raise GenesisError(f"a genesis is a JSON object, not {_json_type(obj)}")
-        names = {name for name, _ in cls.FIELDS}
+        names = {name for name, _ in cls.FIELDS} | {name for name, _ in AUTHORITY_FIELDS}
         unknown = set(obj) - names
         if unknown:
             raise GenesisError(f"unknown genesis fields: {sorted(unknown)}")
         values: dict[str, Any] = {}
+        if "domain" in obj:
+            values["domain"] = _domain_from_json(obj["domain"])
+        if "fame_public_key" in obj:
+            values["fame_public_key"] = _hex_field(
+                obj, "fame_public_key", FAME_PUBLIC_KEY_SIZE, "a FAME public key"
+            )
         for name, kind in cls.FIELDS:
             if name not in obj and name in _OPTIONAL:
                 continue
@@ -260,16 +408,55 @@ def _field(obj: dict[str, Any], name: str, kind: type, what: str, where: str = "
 
 
 def _key(obj: dict[str, Any], name: str, where: str = "") -> bytes:
-    what = "64 hex digits (a 32-byte key)"
-    text = _field(obj, name, str, what, where)
+    return _hex_field(obj, name, 32, "a 32-byte key", where)
+
+
+def _hex_field(obj: dict[str, Any], name: str, size: int, what: str, where: str = "") -> bytes:
+    """``obj[name]`` as ``size`` bytes given in hex; a GenesisError naming the field otherwise."""
+    label = f"{where}.{name}" if where else name
+    expected = f"{2 * size} hex digits ({what})"
+    text = _field(obj, name, str, expected, where)
+    return _hex(text, size, f"field {label!r} must be {expected}")
+
+
+def _hex(text: str, size: int, error: str) -> bytes:
     try:
         raw = bytes.fromhex(text)
     except ValueError:
         raw = b""
-    if len(raw) != 32:
-        label = f"{where}.{name}" if where else name
-        raise GenesisError(f"field {label!r} must be {what}")
+    if len(raw) != size:
+        raise GenesisError(error)
     return raw
+
+
+def _domain_from_json(entry: Any) -> DomainKeys:
+    where = "domain"
+    if not isinstance(entry, dict):
+        raise GenesisError(f"{where} must be an object, not {_json_type(entry)}")
+    unknown = set(entry) - {name for name, _ in DomainKeys.FIELDS}
+    if unknown:
+        raise GenesisError(f"unknown fields in {where}: {sorted(unknown)}")
+    keys = _field(entry, "verification_keys", list, "a list of hex G2 points", where)
+    what = f"{2 * G2_POINT_SIZE} hex digits (a compressed G2 point)"
+    verification_keys = []
+    for position, key in enumerate(keys):
+        label = f"{where}.verification_keys[{position}]"
+        if not isinstance(key, str):
+            raise GenesisError(f"{label} must be {what}, not {_json_type(key)}")
+        verification_keys.append(_hex(key, G2_POINT_SIZE, f"{label} must be {what}"))
+    try:
+        return DomainKeys(
+            epoch=_field(entry, "epoch", int, "an integer", where),
+            threshold=_field(entry, "threshold", int, "an integer", where),
+            public_key=_hex_field(
+                entry, "public_key", DOMAIN_PUBLIC_KEY_SIZE, "a domain public key", where
+            ),
+            verification_keys=tuple(verification_keys),
+        )
+    except ValueError as exc:
+        if isinstance(exc, GenesisError):
+            raise
+        raise GenesisError(f"{where}: {exc}") from exc
 
 
 def _node_from_json(entry: Any, where: str) -> NodeInfo:

@@ -10,7 +10,14 @@ from ledger import encoding
 from ledger.block import Block, BlockHeader, ElectionQC, ElectionSignature, SharingResult
 from ledger.encoding import Encoded, Kind
 from ledger.fragments import StoredFragment
-from ledger.genesis import Genesis, NodeInfo
+from ledger.genesis import (
+    DOMAIN_PUBLIC_KEY_SIZE,
+    FAME_PUBLIC_KEY_SIZE,
+    G2_POINT_SIZE,
+    DomainKeys,
+    Genesis,
+    NodeInfo,
+)
 from ledger.qc import AccessVote, CommitQC, CommitSignature
 from ledger.records import (
     AttributeRecord,
@@ -36,6 +43,10 @@ SIMPLE: dict[str, st.SearchStrategy[Any]] = {
     "bytes[16]": st.binary(min_size=16, max_size=16),
     "bytes[32]": st.binary(min_size=32, max_size=32),
     "bytes[64]": st.binary(min_size=64, max_size=64),
+    **{
+        f"bytes[{size}]": st.binary(min_size=size, max_size=size)
+        for size in (G2_POINT_SIZE, DOMAIN_PUBLIC_KEY_SIZE, FAME_PUBLIC_KEY_SIZE)
+    },
     "blob": st.binary(max_size=40),
     "text": text,
     "texts": st.lists(text, max_size=3).map(tuple),
@@ -75,23 +86,38 @@ def genesis(draw: st.DrawFn) -> Genesis:
     nodes = tuple(
         NodeInfo(i + 1, f"peer-{i}", key, draw(SIMPLE["bytes[32]"])) for i, key in enumerate(keys)
     )
+    threshold = draw(st.integers(1, n))
+    # Shape only: ledger.genesis does not decode the points (ledger.authority_keys does).
+    with_keys = draw(st.booleans())
+    domain = (
+        DomainKeys(
+            0,
+            threshold,
+            draw(SIMPLE[f"bytes[{DOMAIN_PUBLIC_KEY_SIZE}]"]),
+            tuple(draw(SIMPLE[f"bytes[{G2_POINT_SIZE}]"]) for _ in range(n)),
+        )
+        if with_keys
+        else None
+    )
     return Genesis(
         chain_id=draw(st.text(min_size=1, max_size=10)),
         genesis_time_ms=draw(SIMPLE["u64"]),
         nodes=nodes,
         authority_key=draw(SIMPLE["bytes[32]"]),
-        threshold=draw(st.integers(1, n)),
+        threshold=threshold,
         quorum=draw(st.integers(n // 2 + 1, n)),
         freshness_window_ms=draw(SIMPLE["u64"]),
         denial_limit=draw(st.integers(1, 2**32 - 1)),
         block_interval_ms=draw(SIMPLE["u32"]),
         round_timeout_ms=draw(SIMPLE["u32"]),
+        domain=domain,
+        fame_public_key=draw(SIMPLE[f"bytes[{FAME_PUBLIC_KEY_SIZE}]"]) if with_keys else None,
     )
 
 
 ALL_TYPES: list[type[Encoded]] = [
     NodeInfo,
-    Genesis,
+    Genesis,  # its strategy covers DomainKeys, which only a genesis holds
     CommitSignature,
     CommitQC,
     ElectionSignature,
