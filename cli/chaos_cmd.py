@@ -34,6 +34,10 @@ import click
 @click.option("--liveness-bound", type=click.FloatRange(1, 3600), default=60.0,
               show_default=True, help="Seconds after the heal within which a request must be "
               "decided.")
+@click.option("--hold", default="3-8", show_default=True,
+              help="Seconds each fault is held: MIN-MAX, drawn per fault.")
+@click.option("--gap", default="4-8", show_default=True,
+              help="Calm seconds between faults (after the network recovered): MIN-MAX.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path("chaos-data"), show_default=True,
               help="Where the network is written (replaced at every run).")
@@ -52,6 +56,8 @@ def chaos(
     network: str,
     clock_skew_ms: int,
     liveness_bound: float,
+    hold: str,
+    gap: str,
     directory: Path,
     report_path: Path | None,
     as_json: bool,
@@ -68,7 +74,7 @@ def chaos(
     from testnet.chaos.netns import choose_fabric, clean_leftovers
     from testnet.chaos.report import summary
     from testnet.chaos.runner import ChaosSettings, run
-    from testnet.chaos.schedule import ScheduleError, parse_kinds
+    from testnet.chaos.schedule import ScheduleError, Timing, parse_kinds
     from testnet.launcher import LaunchError
 
     if cleanup:
@@ -81,10 +87,11 @@ def chaos(
         parse_kinds(faults)
     except ScheduleError as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
+    timing = Timing(hold_s=_span(hold, "--hold"), gap_s=_span(gap, "--gap"))
     settings = ChaosSettings(
         seed=seed, duration_s=duration, directory=directory, faults=faults, nodes=n,
         requesters=requesters, rate=rate, network=network, clock_skew_ms=clock_skew_ms,
-        liveness_bound_s=liveness_bound,
+        liveness_bound_s=liveness_bound, timing=timing,
     )
     progress = (lambda _: None) if as_json else click.echo
     # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the nodes are stopped, the tmpfs
@@ -110,3 +117,16 @@ def chaos(
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _span(text: str, option: str) -> tuple[float, float]:
+    """``"2-4"`` -> ``(2.0, 4.0)``; a usage error unless 0 < MIN <= MAX <= 600."""
+    low, _, high = text.partition("-")
+    try:
+        span = (float(low), float(high or low))
+    except ValueError:
+        span = (0.0, -1.0)
+    if not 0 < span[0] <= span[1] <= 600:
+        raise click.BadParameter(f"{text!r} is not MIN-MAX seconds (0 < MIN <= MAX <= 600)",
+                                 param_hint=option)
+    return span
