@@ -1,4 +1,5 @@
-"""``iomtshare authority ...``: the offline authority key, member registration, attributes."""
+"""``iomtshare authority ...``: the offline authority key, member registration, attributes,
+lifting a blacklisting."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _authority_key(path: Path) -> SigningKey:
 
 @click.group("authority")
 def authority() -> None:
-    """Authority commands: init, register, attributes."""
+    """Authority commands: init, register, attributes, unblacklist."""
 
 
 @authority.command("init")
@@ -145,4 +146,37 @@ def attributes(
         result = change_attributes(
             session, key, member, attributes, reason=reason, timeout=timeout
         )
+    emit(result, as_json)
+
+
+@authority.command("unblacklist")
+@click.argument("member", type=MEMBER_ID)
+@key_option
+@node_option
+@click.option(
+    "--reason", required=True,
+    help="Why the blacklisting is lifted (kept on chain, in the transaction).",
+)
+@timeout_option
+@backend_option
+@json_option
+def unblacklist(
+    member: bytes,
+    key_file: Path,
+    node_url: str,
+    reason: str,
+    timeout: float,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Lift MEMBER's blacklisting (member id or member directory): its denial count starts
+    again from zero, and the unblacklisting goes on the sharing-audit chain
+    (`iomtshare explore audit --requester MEMBER` shows it)."""
+    from client.authority import unblacklist_member
+
+    if not reason.strip():
+        raise click.UsageError("--reason must say why the blacklisting is lifted")
+    key = _authority_key(key_file)
+    with open_session(node_url, backend) as session:
+        result = unblacklist_member(session, key, member, reason=reason, timeout=timeout)
     emit(result, as_json)

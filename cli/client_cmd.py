@@ -29,6 +29,7 @@ from cli.common import (
 if TYPE_CHECKING:
     from client import MemberKeys
     from client.owner import PutStep
+    from client.requester import Decision
     from client.uploads import PendingUpload
 
 member_option = click.option(
@@ -319,6 +320,7 @@ def request(
                 f"the record's access limit).\nsee its decision and fetch the data with: "
                 f"{fetch_hint}"
             )
+    _warn_standing(decision)
     if quiet and not as_json:
         click.echo(request_id)
     else:
@@ -358,6 +360,7 @@ def fetch(
     with open_session(node_url, backend) as session:
         requester = _load(member_dir, backend)
         decision = wait_decision(session, request_id.lower(), timeout)
+        _warn_standing(decision)
         data, metadata = fetch_and_decrypt(session, requester, record, decision)
     # Decrypted medical data: readable by its owner only, whatever the umask, and never
     # written through a symlink or left half-written.
@@ -372,3 +375,9 @@ def fetch(
         },
         as_json,
     )
+
+
+def _warn_standing(decision: Decision) -> None:
+    """On stderr, the node's warning that this member is near or on the blacklist."""
+    if decision.warning:
+        note(f"warning: {decision.warning}")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from client.errors import NodeError
+from client.errors import IntegrityError, NodeError
 from client.keystore import MemberKeys
 from client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
@@ -214,20 +214,30 @@ def grant_access(
     """Split the owner's re-encryption key to ``grantee`` t-of-n over the genesis nodes.
 
     The grantee's TPRE key is read from the chain and validated; ``threshold`` defaults to the
-    genesis threshold. Returns ``{"tx_id", "record_id", "grantee", "threshold", "expires_at_ms"}``
+    genesis threshold, the least the network accepts (:class:`ValueError` below it). The
+    grant's version for (record, grantee) is read from the node just before signing.
+    Returns ``{"tx_id", "record_id", "grantee", "version", "threshold", "expires_at_ms"}``
     (and ``height`` when waited for).
     """
-    t = threshold if threshold is not None else session.genesis.threshold
+    genesis = session.genesis
+    t = threshold if threshold is not None else genesis.threshold
+    if t < genesis.threshold:  # above n, make_grant says so
+        raise ValueError(
+            f"threshold {t} is below the network's threshold {genesis.threshold} (a grant "
+            "needs at least that many nodes to combine shares)"
+        )
     grantee_key = session.member_tpre_key(grantee)
     tpre_grant = make_grant(
         session.group, owner.tpre_secret, grantee_key, session.node_box_keys(), t
     )
     sealed, commitments = grant_fields(tpre_grant)
+    version = next_pair_version(session, record_id, grantee)
     issued = now_ms()
     tx = Grant(
         record_id=record_id,
         owner=owner.member_id,
         grantee=grantee,
+        version=version,
         threshold=t,
         expires_at_ms=issued + lifetime_ms,
         sealed_rekey_shares=sealed,
@@ -239,6 +249,7 @@ def grant_access(
         "tx_id": tx_id,
         "record_id": record_id.hex(),
         "grantee": grantee.hex(),
+        "version": version,
         "threshold": t,
         "expires_at_ms": tx.expires_at_ms,
     }
@@ -256,10 +267,43 @@ def revoke_access(
     wait: bool = True,
     timeout: float = DEFAULT_COMMIT_TIMEOUT,
 ) -> dict[str, Any]:
-    """Withdraw ``grantee``'s grant on ``record_id``."""
-    tx = Revoke(record_id=record_id, owner=owner.member_id, grantee=grantee, issued_at_ms=now_ms())
+    """Withdraw ``grantee``'s grant on ``record_id`` (the revoke's version is read from the
+    node just before signing, as for :func:`grant_access`)."""
+    version = next_pair_version(session, record_id, grantee)
+    tx = Revoke(
+        record_id=record_id,
+        owner=owner.member_id,
+        grantee=grantee,
+        version=version,
+        issued_at_ms=now_ms(),
+    )
     tx_id = session.submit(session.sign(tx, owner.signing_key))
-    out: dict[str, Any] = {"tx_id": tx_id, "record_id": record_id.hex(), "grantee": grantee.hex()}
+    out: dict[str, Any] = {
+        "tx_id": tx_id,
+        "record_id": record_id.hex(),
+        "grantee": grantee.hex(),
+        "version": version,
+    }
     if wait:
         out["height"] = session.wait_committed(tx_id, timeout).get("height")
     return out
+
+
+def next_pair_version(session: Session, record_id: bytes, grantee: bytes) -> int:
+    """One past the version of the latest Grant or Revoke of ``(record_id, grantee)`` on the
+    node's chain (1 for the first); see :mod:`ledger.ordering`.
+
+    Raises :class:`IntegrityError` for a malformed answer.
+    """
+    latest = 0
+    for entry in session.client.grants(record_id.hex()):
+        try:
+            if entry["grantee"] != grantee.hex():
+                continue
+            version = entry["version"]
+        except (KeyError, TypeError) as exc:
+            raise IntegrityError(f"malformed grants answer: {exc!r}") from exc
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise IntegrityError(f"malformed grant version {version!r}")
+        latest = max(latest, version)
+    return latest + 1

@@ -54,9 +54,13 @@ class Decision:
     #: Who asked and for which record (hex; empty while the request is pending).
     requester: str = ""
     record_id: str = ""
+    #: The node's warning that the requester is near or on the blacklist ("" when it is not).
+    warning: str = ""
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Decision:
+        standing = document.get("standing")
+        warning = standing.get("warning") if isinstance(standing, dict) else None
         return cls(
             request_id=str(document.get("request_id", "")),
             status=str(document.get("status", "")),
@@ -65,6 +69,7 @@ class Decision:
             reason=str(document.get("reason") or ""),
             requester=str(document.get("requester") or ""),
             record_id=str(document.get("record_id") or ""),
+            warning=str(warning or ""),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +78,7 @@ class Decision:
             "status": self.status,
             "height": self.height,
             "reason": self.reason or None,
+            "warning": self.warning or None,
         }
 
 

@@ -3,10 +3,11 @@
 :func:`check_stored_block` is the CPU-heavy part of :func:`ledger.integrity.verify_ledger`: it
 decodes the block, hashes its transactions, rebuilds the three body roots, checks that the
 carried commit QC names the block's previous hash, verifies the stored commit QC's signatures,
-checks the shape of the election QC and of every sharing result's votes (a quorum of distinct
-genesis nodes, shares exactly on approvals; their signatures are pinned by the commit QC, and
-were checked when the block was applied) and reads what the rest of verification needs. It
-needs neither a database handle nor the indexes, so the verifier may run it in worker processes
+checks the shape of the election QC and of every sharing result (its votes: a quorum of
+distinct genesis nodes, shares exactly on approvals, their signatures pinned by the commit QC
+and checked when the block was applied; a denial with neither ciphertext nor shares, see
+:mod:`ledger.decisions`) and reads what the rest of verification needs. It needs neither a
+database handle nor the indexes, so the verifier may run it in worker processes
 (:mod:`ledger.verify_pool`) from the start, while it reads the indexes itself: a top-level
 function over picklable arguments returning a picklable :class:`BlockSummary`.
 :func:`check_index` then checks the transaction index entry of every transaction and the record
@@ -24,16 +25,25 @@ from crypto.errors import DecodeError
 from ledger import schema
 from ledger.block import BlockParts, SharingResult
 from ledger.chain_index import ChainIndex
+from ledger.decisions import check_result_shape
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.qc import CommitQC, check_access_votes, verify_commit_qc
 from ledger.records import location_bytes
-from ledger.transactions import AttributeChange, PutRecord, RegisterMember, put_record_id
+from ledger.transactions import (
+    AttributeChange,
+    PutRecord,
+    RegisterMember,
+    Unblacklist,
+    put_record_id,
+)
 
-#: Type tags of the transactions that extend a member's attribute-change chain.
-ATTRIBUTE_TAGS = frozenset([RegisterMember.TAG, AttributeChange.TAG])
+#: Type tags of the transactions that extend a sub-chain: a member's attribute-change chain
+#: (registrations, attribute changes) or the sharing-audit chain (unblacklistings; sharing
+#: results extend it too, after the block's transactions).
+CHAIN_TAGS = frozenset([RegisterMember.TAG, AttributeChange.TAG, Unblacklist.TAG])
 # The same as first bytes of an encoding (an empty encoding has none).
-_ATTRIBUTE_FIRST_BYTES = frozenset(bytes([tag]) for tag in ATTRIBUTE_TAGS)
+_CHAIN_FIRST_BYTES = frozenset(bytes([tag]) for tag in CHAIN_TAGS)
 _PUT = bytes([PutRecord.TAG])
 
 
@@ -57,9 +67,9 @@ class BlockSummary:
     ``error`` is ``None`` when every check passed. Otherwise it says which failed, and
     ``error_position`` is ``None`` for a fault of the block as a whole (then the other fields
     may be empty) or the position of the first transaction whose index entry or record is
-    wrong (set by :func:`check_index`; the caller then first checks the attribute links of the
-    transactions before it, as they come earlier in block order). ``attribute_txs`` holds
-    ``(position, tx id, encoding)`` of registrations and attribute changes; ``results`` follows
+    wrong (set by :func:`check_index`; the caller then first checks the sub-chain links of the
+    transactions before it, as they come earlier in block order). ``chain_txs`` holds
+    ``(position, tx id, encoding)`` of the transactions in :data:`CHAIN_TAGS`; ``results`` follows
     the block's order; for :func:`check_index`, ``tx_ids`` holds the block's transaction ids
     back to back, ``record_ids`` those of its PutRecords' records and ``record_positions`` the
     PutRecords' positions. (Flat byte strings, because summaries cross process boundaries and
@@ -72,7 +82,7 @@ class BlockSummary:
     block_hash: bytes = b""
     prev_hash: bytes = b""
     transactions: int = 0
-    attribute_txs: tuple[tuple[int, bytes, bytes], ...] = ()
+    chain_txs: tuple[tuple[int, bytes, bytes], ...] = ()
     results: tuple[ResultFacts, ...] = ()
     tx_ids: bytes = b""
     record_ids: bytes = b""
@@ -84,6 +94,7 @@ def _result_facts(genesis: Genesis, parts: BlockParts) -> tuple[ResultFacts, ...
     facts = []
     for raw, result_hash in zip(parts.results, parts.result_hashes(), strict=True):
         result = SharingResult.from_bytes(raw)
+        check_result_shape(result)
         check_access_votes(genesis, result.votes, granted=result.granted)
         approvals = sum(1 for vote in result.votes if vote.approve)
         facts.append(
@@ -196,11 +207,11 @@ def check_stored_block(
         record_positions, record_ids = _put_records(parts.transactions)
     except (InvalidBlock, DecodeError) as exc:
         return BlockSummary(height, str(exc))
-    attribute_txs = tuple(
+    chain_txs = tuple(
         [
             (position, tx_ids[position], raw)
             for position, raw in enumerate(parts.transactions)
-            if raw[:1] in _ATTRIBUTE_FIRST_BYTES
+            if raw[:1] in _CHAIN_FIRST_BYTES
         ]
     )
     return BlockSummary(
@@ -209,7 +220,7 @@ def check_stored_block(
         block_hash=block_hash,
         prev_hash=header.prev_hash,
         transactions=len(tx_ids),
-        attribute_txs=attribute_txs,
+        chain_txs=chain_txs,
         results=results,
         tx_ids=b"".join(tx_ids),
         record_ids=record_ids,

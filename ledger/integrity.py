@@ -7,8 +7,9 @@
   matches its body roots, and carries a commit QC that names the previous block;
 * the stored commit QC of each block is a valid quorum over its hash;
 * the block-hash and transaction-id indexes point at it, and every PutRecord's record exists;
-* the sharing-audit chain holds, in order, exactly one link per sharing result, each matching
-  its result and linking to the previous link;
+* the sharing-audit chain holds, in order, exactly one link per unblacklisting and per sharing
+  result (a block's transactions come before its results), each matching its transaction or
+  result and linking to the previous link;
 * each member's attribute-change chain holds one link per registration or attribute change,
   matching its transaction and linking to the member's previous link;
 * the head record names the last block and the audit tip, and nothing lies beyond it.
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from ledger import schema
-from ledger.block_check import BlockSummary, ResultFacts, check_index, check_stored_block
+from ledger.block_check import BlockSummary, check_index, check_stored_block
 from ledger.chain_index import ChainIndex
 from ledger.errors import IntegrityError
 from ledger.genesis import Genesis
@@ -45,14 +46,19 @@ from ledger.records import (
     AUDIT_RECORD_TAG,
     ZERO_HASH,
     AttributeRecord,
+    AuditKind,
     AuditRecord,
     Head,
     Member,
     audit_record_bytes,
     location_bytes,
 )
-from ledger.transactions import AttributeChange, RegisterMember, decode_transaction
+from ledger.transactions import AttributeChange, RegisterMember, Unblacklist, decode_transaction
 from ledger.verify_pool import CheckPool, StoredItem
+
+#: What an audit link must say besides its position and link: kind, the id of the request or
+#: Unblacklist, record, member, granted, approvals, denials, result hash.
+_AuditFacts = tuple[AuditKind, bytes, bytes, bytes, bool, int, int, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,21 +173,39 @@ class _Walker:
             raise IntegrityError(where, f"block-hash index entry {key.hex()} is missing", height)
         if raw != location_bytes(height, 0):
             raise IntegrityError(where, f"block-hash index entry {key.hex()} is wrong", height)
-        # Block order: attribute links of the transactions before a faulty index entry or
+        # Block order: sub-chain links of the transactions before a faulty index entry or
         # record come first.
         stop = summary.error_position
-        for position, tx_id, raw_tx in summary.attribute_txs:
+        for position, tx_id, raw_tx in summary.chain_txs:
             if stop is not None and position >= stop:
                 break
             tx = decode_transaction(raw_tx)
-            if not isinstance(tx, RegisterMember | AttributeChange):  # pragma: no cover
+            if isinstance(tx, Unblacklist):
+                self.check_audit_link(
+                    height,
+                    (AuditKind.UNBLACKLIST, tx_id, ZERO_HASH, tx.member_id, False, 0, 0, ZERO_HASH),
+                )
+            elif isinstance(tx, RegisterMember | AttributeChange):
+                self.check_attribute_link(height, tx_id, tx)
+            else:  # pragma: no cover - block_check picks these types by tag
                 raise IntegrityError(where, "transaction type changed", height)
-            self.check_attribute_link(height, tx_id, tx)
         if summary.error is not None:
             raise IntegrityError(where, summary.error, height)
         self.transactions += summary.transactions
         for facts in summary.results:
-            self.check_audit_link(height, facts)
+            self.check_audit_link(
+                height,
+                (
+                    AuditKind.DECISION,
+                    facts.request_id,
+                    facts.record_id,
+                    facts.requester,
+                    facts.granted,
+                    facts.approvals,
+                    facts.denials,
+                    facts.result_hash,
+                ),
+            )
         return summary.block_hash
 
     def check_attribute_link(
@@ -202,29 +226,26 @@ class _Walker:
         expected = AttributeRecord(member_id, seq, tx.attributes, reason, height, tx_id, prev_hash)
         if link.prev_hash != prev_hash:
             raise IntegrityError(where, "record does not link to the previous record", height)
+        if isinstance(tx, AttributeChange) and tx.seq != seq:
+            raise IntegrityError(where, f"attribute change names chain position {tx.seq}", height)
         if link != expected:
             raise IntegrityError(where, "record does not match its transaction", height)
         # ``raw`` decoded exactly, so it is the canonical encoding the link hash covers.
         self.attribute_tips[member_id] = (seq, digest(ATTRIBUTE_RECORD_TAG, raw))
 
-    def check_audit_link(self, height: int, facts: ResultFacts) -> None:
+    def check_audit_link(self, height: int, fields: _AuditFacts) -> None:
+        """Check the next audit link against ``fields`` (those of an :class:`AuditRecord`
+        from ``kind`` to ``result_hash``)."""
         seq = self.audit_seq
         where = f"audit {seq}"
         raw = self.audit.take(schema.audit(seq))
         if raw is None:
             raise IntegrityError(where, "audit record is missing", height)
+        kind, subject, record_id, member, granted, approvals, denials, result_hash = fields
         expected = audit_record_bytes(
             (
-                seq,
-                height,
-                facts.request_id,
-                facts.record_id,
-                facts.requester,
-                facts.granted,
-                facts.approvals,
-                facts.denials,
-                facts.result_hash,
-                self.audit_head,
+                seq, height, int(kind), subject, record_id, member, granted, approvals, denials,
+                result_hash, self.audit_head,
             )
         )
         # Canonical encodings are unique: equal bytes are an equal record. Only a record that
@@ -238,7 +259,8 @@ class _Walker:
                 raise IntegrityError(
                     where, "audit record does not link to the previous one", height
                 )
-            raise IntegrityError(where, "audit record does not match its sharing result", height)
+            what = "sharing result" if kind is AuditKind.DECISION else "unblacklisting"
+            raise IntegrityError(where, f"audit record does not match its {what}", height)
         self.audit_seq = seq + 1
         self.audit_head = digest(AUDIT_RECORD_TAG, raw)
 

@@ -33,6 +33,7 @@ from ledger.block import Block, BlockHeader, ElectionQC, SharingResult, evidence
 from ledger.errors import GenesisMismatch, IntegrityError, InvalidBlock
 from ledger.fragments import FragmentStore
 from ledger.genesis import Genesis
+from ledger.header_check import check_header
 from ledger.integrity import VerifyReport, read_head, verify_ledger
 from ledger.kv import KeyValueStore
 from ledger.merkle import merkle_root
@@ -40,7 +41,7 @@ from ledger.qc import CommitQC, verify_commit_qc
 from ledger.queries import LedgerQueries
 from ledger.records import ZERO_HASH, Head, Location, location_bytes
 from ledger.transactions import Transaction
-from ledger.transition import Execution, check_header, execute, genesis_head
+from ledger.transition import Execution, execute, genesis_head
 
 
 class Ledger(LedgerQueries):

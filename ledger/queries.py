@@ -195,6 +195,10 @@ class LedgerQueries:
     def is_blacklisted(self, member_id: bytes) -> bool:
         return self.store.get(schema.blacklist(member_id)) is not None
 
+    def blacklist_entry(self, member_id: bytes) -> BlacklistEntry | None:
+        """When and after how many denials ``member_id`` was blacklisted, if it is."""
+        return self._load(schema.blacklist(member_id), BlacklistEntry.from_bytes)
+
     def blacklist(self, *, limit: int | None = None) -> list[BlacklistEntry]:
         items = (BlacklistEntry.from_bytes(raw) for _, raw in self.store.iterate(schema.BLACKLIST))
         return _limited(items, limit)

@@ -5,15 +5,20 @@
 * :class:`AttributeRecord`: one link of a member's attribute-change chain; ``prev_hash`` is the
   hash of the member's previous link (zero for the first, written at registration).
 * :class:`AuditRecord`: one link of the global sharing-audit chain; ``prev_hash`` is the hash of
-  the previous audit record (zero for the first); ``result_hash`` pins the sharing result in the
-  block at ``height``.
+  the previous audit record (zero for the first). A decision's ``result_hash`` pins the sharing
+  result in the block at ``height``; an unblacklisting (:class:`AuditKind`) names its
+  Unblacklist transaction instead.
 * :class:`Head` (chain tip) and :class:`Location` (where a block, transaction or nonce lives).
+
+Versions: GrantEntry and Revocation are version 2 (they gained the pair's ``version``), and
+AuditRecord version 2 (it gained ``kind``).
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from enum import IntEnum
 
 from crypto.hashing import digest
 from ledger.encoding import (
@@ -109,10 +114,11 @@ class RecordEntry(Encoded):
 
 @dataclass(frozen=True, slots=True)
 class GrantEntry(Encoded):
-    """An active grant of ``record_id`` to ``grantee``."""
+    """An active grant of ``record_id`` to ``grantee``; ``version`` is its Grant's."""
 
     record_id: bytes
     grantee: bytes
+    version: int
     threshold: int
     expires_at_ms: int
     sealed_rekey_shares: bytes
@@ -121,9 +127,11 @@ class GrantEntry(Encoded):
     tx_id: bytes
 
     TAG = TAG_GRANT_ENTRY
+    VERSION = 2
     FIELDS = (
         ("record_id", HASH),
         ("grantee", HASH),
+        ("version", U32),
         ("threshold", U16),
         ("expires_at_ms", U64),
         ("sealed_rekey_shares", BLOB),
@@ -135,15 +143,23 @@ class GrantEntry(Encoded):
 
 @dataclass(frozen=True, slots=True)
 class Revocation(Encoded):
-    """The latest revocation of ``grantee`` on ``record_id``."""
+    """The latest revocation of ``grantee`` on ``record_id``; ``version`` is its Revoke's."""
 
     record_id: bytes
     grantee: bytes
+    version: int
     height: int
     tx_id: bytes
 
     TAG = TAG_REVOCATION
-    FIELDS = (("record_id", HASH), ("grantee", HASH), ("height", U64), ("tx_id", HASH))
+    VERSION = 2
+    FIELDS = (
+        ("record_id", HASH),
+        ("grantee", HASH),
+        ("version", U32),
+        ("height", U64),
+        ("tx_id", HASH),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +211,26 @@ class AttributeRecord(Encoded):
         return digest(ATTRIBUTE_RECORD_TAG, self.to_bytes())
 
 
+class AuditKind(IntEnum):
+    """What an audit-chain link records; stored as one byte."""
+
+    #: The decision on an access request (``request_id``), pinned by ``result_hash``.
+    DECISION = 1
+    #: The authority lifted ``requester``'s blacklisting: ``request_id`` is the Unblacklist
+    #: transaction's id, ``record_id`` and ``result_hash`` are zero, ``granted`` is false and
+    #: both vote counts are zero (everything in it follows from the transaction, so
+    #: ``iomtshare ledger verify`` rebuilds it from the block alone).
+    UNBLACKLIST = 2
+
+
 @dataclass(frozen=True, slots=True)
 class AuditRecord(Encoded):
-    """Link ``seq`` of the sharing-audit chain: one access decision."""
+    """Link ``seq`` of the sharing-audit chain: one access decision, or one unblacklisting
+    (see :class:`AuditKind`)."""
 
     seq: int
     height: int
+    kind: int
     request_id: bytes
     record_id: bytes
     requester: bytes
@@ -211,9 +241,11 @@ class AuditRecord(Encoded):
     prev_hash: bytes
 
     TAG = TAG_AUDIT_RECORD
+    VERSION = 2
     FIELDS = (
         ("seq", U64),
         ("height", U64),
+        ("kind", U8),
         ("request_id", HASH),
         ("record_id", HASH),
         ("requester", HASH),
@@ -286,7 +318,7 @@ def block_locations(height: int, count: int) -> list[bytes]:
 _AUDIT_PREFIX = bytes([TAG_AUDIT_RECORD, AuditRecord.VERSION])
 
 #: The fields of an :class:`AuditRecord` in declaration order.
-AuditRecordFields = tuple[int, int, bytes, bytes, bytes, bool, int, int, bytes, bytes]
+AuditRecordFields = tuple[int, int, int, bytes, bytes, bytes, bool, int, int, bytes, bytes]
 
 
 def audit_record_bytes(record: AuditRecordFields) -> bytes:
@@ -294,13 +326,14 @@ def audit_record_bytes(record: AuditRecordFields) -> bytes:
 
     The fields must be valid for an :class:`AuditRecord`; they are not re-checked here.
     """
-    seq, height, request_id, record_id, requester, granted, approvals, denials, result, prev = (
-        record
-    )
+    (
+        seq, height, kind, request_id, record_id, requester, granted, approvals, denials, result,
+        prev,
+    ) = record
     return b"".join(
         (
             _AUDIT_PREFIX,
-            struct.pack(">QQ", seq, height),
+            struct.pack(">QQB", seq, height, kind),
             request_id,
             record_id,
             requester,

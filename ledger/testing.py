@@ -40,6 +40,7 @@ from ledger.transactions import (
     RegisterMember,
     Revoke,
     Transaction,
+    Unblacklist,
     member_id_for,
 )
 
@@ -111,6 +112,10 @@ class ChainFixture:
         self._tpre_grants: dict[tuple[str, str], TpreGrant] = {}
         self._nonce_counter = 0
         self._issue_counter = 0
+        # The chain positions the fixture expects its transactions to take, assuming each one it
+        # makes is committed in the order made (see change_attributes and grant).
+        self._attribute_seqs: dict[str, int] = {}
+        self._pair_versions: dict[tuple[str, str], int] = {}
 
     @property
     def chain_id(self) -> str:
@@ -173,6 +178,7 @@ class ChainFixture:
         attributes: tuple[str, ...] = (),
         at_ms: int = 0,
     ) -> RegisterMember:
+        self._attribute_seqs[name] = 0
         tx = RegisterMember(
             member_id=self.member_id(name),
             verify_key=bytes(self.key_of(name).verify_key),
@@ -184,10 +190,29 @@ class ChainFixture:
         return tx.signed(self.authority_key, self.chain_id)
 
     def change_attributes(
-        self, name: str, attributes: tuple[str, ...], reason: str = "updated", at_ms: int = 0
+        self,
+        name: str,
+        attributes: tuple[str, ...],
+        reason: str = "updated",
+        at_ms: int = 0,
+        *,
+        seq: int | None = None,
     ) -> AttributeChange:
-        tx = AttributeChange(self.member_id(name), attributes, reason, at_ms or self._issued())
+        """An attribute change at chain position ``seq``: by default the one after the last
+        change (or registration) the fixture made for ``name``."""
+        if seq is None:
+            seq = self._attribute_seqs.get(name, 0) + 1
+        self._attribute_seqs[name] = seq
+        tx = AttributeChange(
+            self.member_id(name), seq, attributes, reason, at_ms or self._issued()
+        )
         return tx.signed(self.authority_key, self.chain_id)
+
+    def _next_version(self, record: str, grantee: str, version: int | None) -> int:
+        if version is None:
+            version = self._pair_versions.get((record, grantee), 0) + 1
+        self._pair_versions[(record, grantee)] = version
+        return version
 
     def put_record(
         self,
@@ -252,14 +277,25 @@ class ChainFixture:
         return grant
 
     def grant(
-        self, owner: str, record: str, grantee: str, *, expires_at_ms: int | None = None
+        self,
+        owner: str,
+        record: str,
+        grantee: str,
+        *,
+        expires_at_ms: int | None = None,
+        version: int | None = None,
+        threshold: int | None = None,
     ) -> Grant:
+        """``owner``'s grant of ``record`` to ``grantee`` with pair version ``version``: by
+        default the one after the last grant or revoke the fixture made for the pair.
+        ``threshold`` overrides the one the TPRE grant was made for (making it inconsistent)."""
         tpre = self.tpre_grant(owner, grantee)
         tx = Grant(
             record_id=self.record_id(record),
             owner=self.member_id(owner),
             grantee=self.member_id(grantee),
-            threshold=tpre.threshold,
+            version=self._next_version(record, grantee, version),
+            threshold=tpre.threshold if threshold is None else threshold,
             expires_at_ms=expires_at_ms or self.genesis.genesis_time_ms + 10**9,
             sealed_rekey_shares=tpre.to_bytes(),
             commitments=b"".join(bytes(f) for f in tpre.commitments),
@@ -267,11 +303,25 @@ class ChainFixture:
         )
         return tx.signed(self.key_of(owner), self.chain_id)
 
-    def revoke(self, owner: str, record: str, grantee: str) -> Revoke:
+    def revoke(
+        self, owner: str, record: str, grantee: str, *, version: int | None = None
+    ) -> Revoke:
+        """``owner`` revokes ``grantee`` on ``record``; ``version`` as for :meth:`grant`."""
         tx = Revoke(
-            self.record_id(record), self.member_id(owner), self.member_id(grantee), self._issued()
+            self.record_id(record),
+            self.member_id(owner),
+            self.member_id(grantee),
+            self._next_version(record, grantee, version),
+            self._issued(),
         )
         return tx.signed(self.key_of(owner), self.chain_id)
+
+    def unblacklist(
+        self, name: str, blacklisted_height: int, reason: str = "reviewed"
+    ) -> Unblacklist:
+        """The authority lifts ``name``'s blacklisting of block ``blacklisted_height``."""
+        tx = Unblacklist(self.member_id(name), blacklisted_height, reason, self._issued())
+        return tx.signed(self.authority_key, self.chain_id)
 
     def request(
         self, requester: str, record: str, *, at_ms: int, nonce: bytes | None = None

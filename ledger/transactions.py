@@ -1,24 +1,34 @@
 """Signed client transactions.
 
-Seven types, each a frozen dataclass whose last field is an Ed25519 signature:
+Eight types, each a frozen dataclass whose last field is an Ed25519 signature:
 
-============== ======================================== =============================
-type           what it does                             signed by
-============== ======================================== =============================
-RegisterMember admits a pseudonymous member              the authority
-AttributeChange replaces a member's attribute set       the authority
-PutRecord      publishes a record's metadata ciphertext  the record owner
-Grant          gives a grantee t-of-n re-key shares      the record owner
-Revoke         withdraws a grant                         the record owner
-AccessRequest  asks for a record (fresh, with a nonce)   the requester
-KeyUpdate      rotates a member's keys                   the member's current key
-============== ======================================== =============================
+=============== ======================================== =============================
+type            what it does                             signed by
+=============== ======================================== =============================
+RegisterMember  admits a pseudonymous member             the authority
+AttributeChange replaces a member's attribute set        the authority
+PutRecord       publishes a record's metadata ciphertext the record owner
+Grant           gives a grantee t-of-n re-key shares     the record owner
+Revoke          withdraws a grant                        the record owner
+AccessRequest   asks for a record (fresh, with a nonce)  the requester
+KeyUpdate       rotates a member's keys                  the member's current key
+Unblacklist     lifts a member's blacklisting            the authority
+=============== ======================================== =============================
 
 The signature covers :meth:`Transaction.signing_payload`, which binds the chain id to the
 encoding of every other field. Cryptographic objects (ciphertexts, sealed re-key shares,
 commitments) are opaque canonical bytes produced by :mod:`crypto`; the ledger stores them without
 interpreting them. The transaction id is the hash of the full encoding, so resubmitting the same
 transaction is recognised as a duplicate.
+
+Transactions whose order matters name what they follow (:mod:`ledger.ordering`), so a signed
+transaction held back and submitted after a newer one has committed is refused instead of
+undoing it: an AttributeChange names its position ``seq`` on the member's attribute-change chain,
+a Grant or Revoke its ``version`` for its (record, grantee) pair, and an Unblacklist the height
+of the blacklisting it lifts.
+
+Versions: AttributeChange, Grant and Revoke are version 2 (version 1 had no ``seq`` or
+``version`` field and could be replayed out of order).
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from ledger.encoding import (
     TAG_PUT_RECORD,
     TAG_REGISTER_MEMBER,
     TAG_REVOKE,
+    TAG_UNBLACKLIST,
     TEXT,
     TEXTS,
     U8,
@@ -169,17 +180,24 @@ class RegisterMember(Transaction):
 
 @dataclass(frozen=True, slots=True)
 class AttributeChange(Transaction):
-    """Replace a member's attribute set; appended to the member's attribute-change chain."""
+    """Replace a member's attribute set; appended to the member's attribute-change chain.
+
+    ``seq`` is the position the change takes on that chain: one past the member's latest link
+    (the registration is link 0), so a change applies only right after the link it was made on.
+    """
 
     member_id: bytes
+    seq: int
     attributes: tuple[str, ...]
     reason: str
     issued_at_ms: int
     signature: bytes = EMPTY_SIGNATURE
 
     TAG = TAG_ATTRIBUTE_CHANGE
+    VERSION = 2
     FIELDS = _fields(
         ("member_id", HASH),
+        ("seq", U32),
         ("attributes", TEXTS),
         ("reason", TEXT),
         ("issued_at_ms", U64),
@@ -217,11 +235,16 @@ class PutRecord(Transaction):
 
 @dataclass(frozen=True, slots=True)
 class Grant(Transaction):
-    """Give ``grantee`` access: re-key shares sealed to the nodes, their commitments F_j."""
+    """Give ``grantee`` access: re-key shares sealed to the nodes, their commitments F_j.
+
+    ``version`` is one past the latest Grant or Revoke of this (record, grantee) pair (1 for
+    the first); ``threshold`` is at least the network's.
+    """
 
     record_id: bytes
     owner: bytes
     grantee: bytes
+    version: int
     threshold: int
     expires_at_ms: int
     sealed_rekey_shares: bytes
@@ -230,10 +253,12 @@ class Grant(Transaction):
     signature: bytes = EMPTY_SIGNATURE
 
     TAG = TAG_GRANT
+    VERSION = 2
     FIELDS = _fields(
         ("record_id", HASH),
         ("owner", HASH),
         ("grantee", HASH),
+        ("version", U32),
         ("threshold", U16),
         ("expires_at_ms", U64),
         ("sealed_rekey_shares", BLOB),
@@ -244,19 +269,22 @@ class Grant(Transaction):
 
 @dataclass(frozen=True, slots=True)
 class Revoke(Transaction):
-    """Withdraw the grant of ``grantee`` on ``record_id``."""
+    """Withdraw the grant of ``grantee`` on ``record_id``; ``version`` as for :class:`Grant`."""
 
     record_id: bytes
     owner: bytes
     grantee: bytes
+    version: int
     issued_at_ms: int
     signature: bytes = EMPTY_SIGNATURE
 
     TAG = TAG_REVOKE
+    VERSION = 2
     FIELDS = _fields(
         ("record_id", HASH),
         ("owner", HASH),
         ("grantee", HASH),
+        ("version", U32),
         ("issued_at_ms", U64),
     )
 
@@ -305,6 +333,30 @@ class KeyUpdate(Transaction):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Unblacklist(Transaction):
+    """Lift the blacklisting of ``member_id`` that happened at block ``blacklisted_height``.
+
+    Naming the height ties the transaction to one blacklisting: held back, it cannot lift a
+    later one. Applying it clears the member's denial count and appends an entry to the
+    sharing-audit chain.
+    """
+
+    member_id: bytes
+    blacklisted_height: int
+    reason: str
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_UNBLACKLIST
+    FIELDS = _fields(
+        ("member_id", HASH),
+        ("blacklisted_height", U64),
+        ("reason", TEXT),
+        ("issued_at_ms", U64),
+    )
+
+
 TRANSACTION_TYPES: dict[int, type[Transaction]] = {
     cls.TAG: cls
     for cls in (
@@ -315,6 +367,7 @@ TRANSACTION_TYPES: dict[int, type[Transaction]] = {
         Revoke,
         AccessRequest,
         KeyUpdate,
+        Unblacklist,
     )
 }
 
@@ -357,6 +410,7 @@ __all__ = [
     "RegisterMember",
     "Revoke",
     "Transaction",
+    "Unblacklist",
     "decode_transaction",
     "member_id_for",
     "put_record_id",

@@ -1,12 +1,14 @@
 """The state transition: validate a block against the current state and compute its writes.
 
-:func:`check_header` checks the header and body roots against the chain tip and genesis;
-:func:`execute` then validates every transaction and sharing result in order (each one sees the
-effects of those before it; keys and grants must also pass :mod:`ledger.content`) and returns the
-state writes, the new state root and the new tip of the sharing-audit chain. Nothing is written
-here: :class:`ledger.ledger.Ledger` adds the block-store keys and commits everything in one atomic
-batch. Any rule broken raises :class:`~ledger.errors.InvalidTransaction` (or
-:class:`~ledger.errors.InvalidBlock` for the header), so a block is applied whole or not at all.
+Once :func:`ledger.header_check.check_header` has checked the header and body roots against the
+chain tip and genesis, :func:`execute` validates every transaction and sharing result in order
+(each one sees the effects of those before it; keys and grants must also pass
+:mod:`ledger.content`, ordered transactions :mod:`ledger.ordering`, denials and unblacklistings
+:mod:`ledger.blacklist`, results :mod:`ledger.decisions`) and returns the state writes, the new
+state root and the new tip of the sharing-audit chain. Nothing is written here:
+:class:`ledger.ledger.Ledger` adds the block-store keys and commits everything in one atomic
+batch. Any rule broken raises :class:`~ledger.errors.InvalidTransaction`, so a block is applied
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -20,18 +22,19 @@ from crypto.codec import Writer
 from crypto.errors import VerificationError
 from crypto.hashing import digest
 from crypto.signing import VerifyKey
-from ledger import content, schema
+from ledger import blacklist, content, ordering, schema
 from ledger.block import Block, SharingResult
+from ledger.decisions import check_result_shape
 from ledger.errors import InvalidBlock, InvalidTransaction
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore
 from ledger.merkle import merkle_root
-from ledger.qc import verify_access_votes, verify_commit_qc
+from ledger.qc import verify_access_votes
 from ledger.records import (
     ZERO_HASH,
     AttributeRecord,
+    AuditKind,
     AuditRecord,
-    BlacklistEntry,
     Counter,
     GrantEntry,
     Head,
@@ -51,6 +54,7 @@ from ledger.transactions import (
     RegisterMember,
     Revoke,
     Transaction,
+    Unblacklist,
 )
 
 STATE_ROOT_TAG = b"iomtshare/ledger/state-root/v1"
@@ -88,44 +92,6 @@ def state_root(prev_root: bytes, height: int, ops: dict[bytes, bytes | None]) ->
         for key, value in sorted(ops.items())
     ]
     return digest(STATE_ROOT_TAG, prev_root, height.to_bytes(8, "big"), merkle_root(leaves))
-
-
-def check_header(
-    genesis: Genesis,
-    head: Head,
-    block: Block,
-    tx_ids: Sequence[bytes] | None = None,
-    *,
-    verified_head_qc: bytes | None = None,
-) -> None:
-    """Check ``block``'s header, body roots and carried commit QC against the tip ``head``.
-
-    ``tx_ids`` may pass the block's already computed transaction ids. ``verified_head_qc`` is
-    the encoding of a commit QC of ``head`` that the caller has itself verified: a carried QC
-    with exactly these bytes needs no second signature check. Raises :class:`InvalidBlock`.
-    """
-    header = block.header
-    if header.chain_id != genesis.chain_id:
-        raise InvalidBlock(f"block is for chain {header.chain_id!r}, not {genesis.chain_id!r}")
-    if header.height != head.height + 1:
-        raise InvalidBlock(f"block height {header.height}, expected {head.height + 1}")
-    if header.prev_hash != head.block_hash:
-        raise InvalidBlock(f"block {header.height} does not link to the current head")
-    if header.time_ms < head.time_ms:
-        raise InvalidBlock(f"block {header.height} time goes backwards")
-    if genesis.node(header.proposer) is None:
-        raise InvalidBlock(f"block {header.height} proposer {header.proposer} is not a node")
-    block.check_body(tx_ids)
-    if header.height == 1:
-        if block.last_commit is not None:
-            raise InvalidBlock("block 1 must not carry a previous commit QC")
-    else:
-        if block.last_commit is None:
-            raise InvalidBlock(f"block {header.height} lacks the previous block's commit QC")
-        if verified_head_qc is None or block.last_commit.to_bytes() != verified_head_qc:
-            verify_commit_qc(
-                genesis, block.last_commit, height=head.height, block_hash=head.block_hash
-            )
 
 
 _RECORD_ENTRY_PREFIX = bytes([RecordEntry.TAG, RecordEntry.VERSION])
@@ -190,7 +156,8 @@ class _Executor:
         value = self.reads[key] = self.store.get(key)
         return value
 
-    def put(self, key: bytes, value: bytes) -> None:
+    def put(self, key: bytes, value: bytes | None) -> None:
+        """Write ``value`` under ``key`` in this block's overlay; ``None`` deletes it."""
         self.ops[key] = value
 
     def fail(self, reason: str, state_dependent: bool = False) -> InvalidTransaction:
@@ -235,7 +202,7 @@ class _Executor:
 
     def expected_signer(self, tx: Transaction) -> bytes | None:
         """The key that should have signed ``tx`` as the state stood before the block."""
-        if isinstance(tx, RegisterMember | AttributeChange):
+        if isinstance(tx, RegisterMember | AttributeChange | Unblacklist):
             return self.genesis.authority_key
         if isinstance(tx, PutRecord | Grant | Revoke):
             member_id = tx.owner
@@ -293,6 +260,8 @@ class _Executor:
             self.access_request(tx, index)
         elif isinstance(tx, KeyUpdate):
             self.key_update(tx, tx_id)
+        elif isinstance(tx, Unblacklist):
+            self.unblacklist(tx, tx_id)
         else:  # pragma: no cover - decode_transaction only yields the types above
             raise self.fail(f"unsupported transaction type {type(tx).__name__}")
 
@@ -339,6 +308,7 @@ class _Executor:
     def attribute_change(self, tx: AttributeChange, tx_id: bytes) -> None:
         self.check_signature(tx, self.genesis.authority_key, "authority")
         member = self.member(tx.member_id, "member")
+        ordering.check_attribute_seq(member, tx)
         member = self.append_attributes(member, tx.attributes, tx.reason, tx_id, first=False)
         self.put(schema.member(tx.member_id), member.to_bytes())
 
@@ -364,8 +334,14 @@ class _Executor:
     def grant(self, tx: Grant, tx_id: bytes) -> None:
         self.owned_record(tx.record_id, tx.owner, tx)
         grantee = self.member(tx.grantee, "grantee")
-        if not 1 <= tx.threshold <= self.genesis.size:
-            raise self.fail(f"threshold {tx.threshold} is not within 1..{self.genesis.size}")
+        ordering.check_pair_version(self, tx)
+        # Below the network's t, fewer nodes than the network trusts with a decision would
+        # hold the whole re-key (t = 1: every node's share is the re-key itself).
+        if not self.genesis.threshold <= tx.threshold <= self.genesis.size:
+            raise self.fail(
+                f"threshold {tx.threshold} is not within "
+                f"{self.genesis.threshold}..{self.genesis.size} (at least the network's)"
+            )
         if tx.expires_at_ms <= self.time_ms:
             raise self.fail("grant has already expired")
         embedded = content.grant_content(tx, tx_id, self.genesis.size)
@@ -374,6 +350,7 @@ class _Executor:
         entry = GrantEntry(
             record_id=tx.record_id,
             grantee=tx.grantee,
+            version=tx.version,
             threshold=tx.threshold,
             expires_at_ms=tx.expires_at_ms,
             sealed_rekey_shares=tx.sealed_rekey_shares,
@@ -385,11 +362,12 @@ class _Executor:
 
     def revoke(self, tx: Revoke, tx_id: bytes) -> None:
         self.owned_record(tx.record_id, tx.owner, tx)
+        ordering.check_pair_version(self, tx)
         key = schema.grant(tx.record_id, tx.grantee)
         if self.get(key) is None:
             raise self.fail("no active grant to revoke", True)
         self.ops[key] = None
-        entry = Revocation(tx.record_id, tx.grantee, self.height, tx_id)
+        entry = Revocation(tx.record_id, tx.grantee, tx.version, self.height, tx_id)
         self.put(schema.revocation(tx.record_id, tx.grantee), entry.to_bytes())
 
     def access_request(self, tx: AccessRequest, index: int) -> None:
@@ -420,6 +398,14 @@ class _Executor:
         )
         self.put(schema.member(tx.member_id), updated.to_bytes())
 
+    def unblacklist(self, tx: Unblacklist, tx_id: bytes) -> None:
+        self.check_signature(tx, self.genesis.authority_key, "authority")
+        self.member(tx.member_id, "member")
+        blacklist.lift(self, tx)
+        self.append_audit(
+            AuditKind.UNBLACKLIST, tx_id, ZERO_HASH, tx.member_id, False, 0, 0, ZERO_HASH
+        )
+
     # -- sharing results ----------------------------------------------------------------------
 
     def apply_result(self, result: SharingResult) -> None:
@@ -431,6 +417,7 @@ class _Executor:
         if (request.record_id, request.requester) != (result.record_id, result.requester):
             raise self.fail("result does not match its request's record and requester")
         try:
+            check_result_shape(result)
             verify_access_votes(
                 self.genesis, result.votes, request_id=result.request_id, granted=result.granted
             )
@@ -439,25 +426,35 @@ class _Executor:
         if result.granted:
             self.grant_access(result)
         else:
-            self.deny_access(result.requester)
+            blacklist.record_denial(self, self.genesis, result.requester, self.height)
         self.ops[pending_key] = None
         approvals = sum(1 for v in result.votes if v.approve)
-        link = AuditRecord(
-            seq=self.audit_length,
-            height=self.height,
-            request_id=result.request_id,
-            record_id=result.record_id,
-            requester=result.requester,
-            granted=result.granted,
-            approvals=approvals,
-            denials=len(result.votes) - approvals,
-            result_hash=result.hash(),
-            prev_hash=self.audit_head,
+        self.append_audit(
+            AuditKind.DECISION,
+            result.request_id,
+            result.record_id,
+            result.requester,
+            result.granted,
+            approvals,
+            len(result.votes) - approvals,
+            result.hash(),
         )
+
+    def append_audit(
+        self, kind: AuditKind, subject_id: bytes, record_id: bytes, member_id: bytes,
+        granted: bool, approvals: int, denials: int, result_hash: bytes,
+    ) -> None:
+        """Append one link to the sharing-audit chain, with its indexes (an unblacklisting
+        names no record, so it has no by-record entry)."""
         seq = self.audit_length
+        link = AuditRecord(
+            seq, self.height, int(kind), subject_id, record_id, member_id, granted, approvals,
+            denials, result_hash, self.audit_head,
+        )
         self.put(schema.audit(seq), link.to_bytes())
-        self.put(schema.audit_by_record(result.record_id, seq), b"")
-        self.put(schema.audit_by_requester(result.requester, seq), b"")
+        if kind is AuditKind.DECISION:
+            self.put(schema.audit_by_record(record_id, seq), b"")
+        self.put(schema.audit_by_requester(member_id, seq), b"")
         self.put(schema.audit_by_height(self.height, seq), b"")
         self.audit_length = seq + 1
         self.audit_head = link.hash()
@@ -479,14 +476,6 @@ class _Executor:
                 raise self.fail("the requester's grant has expired")
         self.put(count_key, Counter(count + 1).to_bytes())
 
-    def deny_access(self, requester: bytes) -> None:
-        key = schema.denials(requester)
-        denials = self.counter(key) + 1
-        self.put(key, Counter(denials).to_bytes())
-        if denials >= self.genesis.denial_limit and not self.blacklisted(requester):
-            entry = BlacklistEntry(requester, self.height, denials)
-            self.put(schema.blacklist(requester), entry.to_bytes())
-
 
 def execute(
     genesis: Genesis, store: KeyValueStore, head: Head, block: Block,
@@ -495,7 +484,8 @@ def execute(
     """Validate ``block``'s transactions and results against the state after ``head``.
 
     Returns the state writes and the new state root and audit tip; raises
-    :class:`InvalidTransaction`. The header must already have passed :func:`check_header`.
+    :class:`InvalidTransaction`. The header must already have passed
+    :func:`~ledger.header_check.check_header`.
     ``tx_ids`` may pass the block's already computed transaction ids.
     """
     ids = block.tx_ids() if tx_ids is None else tx_ids

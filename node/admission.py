@@ -118,7 +118,11 @@ class Admission:
         except (VerificationError, DecodeError) as exc:
             raise RequestRefused("bad_signature", "request is not signed by the requester") from exc
         if self.ledger.is_blacklisted(tx.requester):
-            raise RequestRefused("blacklisted", "requester is blacklisted")
+            raise RequestRefused(
+                "blacklisted",
+                "requester is blacklisted after repeated denials; the authority can lift it "
+                "(iomtshare authority unblacklist)",
+            )
         if self.ledger.record(tx.record_id) is None:
             raise RequestRefused("unknown_record", "record does not exist")
         if abs(self._clock_ms() - tx.timestamp_ms) > self.genesis.freshness_window_ms:

@@ -21,6 +21,7 @@ from consensus.messages import CommittedBlock
 from crypto.errors import DecodeError
 from ledger.block import BlockParts
 from ledger.ledger import Ledger
+from ledger.records import AuditKind
 
 #: Upper bounds (seconds) of the decision latency buckets: submission to commit.
 DECISION_BUCKETS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0)
@@ -134,7 +135,8 @@ class ConsensusStats:
         self._rounds_lost += commit.round
         self._transactions += len(parts.transactions) - len(parts.results)
         for audit in ledger.audit_by_heights(commit.height, commit.height + 1):
-            self._decisions["granted" if audit.granted else "denied"] += 1
+            if audit.kind == AuditKind.DECISION:  # not an unblacklisting
+                self._decisions["granted" if audit.granted else "denied"] += 1
         previous = self._last
         if previous is None or previous[0] != commit.height - 1:
             headers = ledger.block_headers(commit.height - 1, commit.height, limit=1)

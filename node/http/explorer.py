@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ledger.blacklist import standing
 from ledger.block import Block, BlockHeader, BlockParts
 from ledger.errors import IntegrityError
 from ledger.ledger import Ledger
 from ledger.queries import StoredBlock
-from ledger.records import AuditRecord, Member, RecordEntry
+from ledger.records import AuditKind, AuditRecord, Member, RecordEntry
 from ledger.transactions import MemberRole
 from node.http.errors import BadRequest, NotFound
 from node.http.params import hex_param, parse_int, query_int
@@ -119,7 +120,12 @@ def audit_json(record: AuditRecord) -> dict[str, Any]:
         "request_id": record.request_id.hex(),
         "record_id": record.record_id.hex(),
         "requester": record.requester.hex(),
-        "decision": "granted" if record.granted else "denied",
+        # An unblacklisting (AuditKind.UNBLACKLIST) sits on the chain between decisions.
+        "decision": (
+            "unblacklisted"
+            if record.kind == AuditKind.UNBLACKLIST
+            else "granted" if record.granted else "denied"
+        ),
         "approvals": record.approvals,
         "denials": record.denials,
         "result_hash": record.result_hash.hex(),
@@ -173,7 +179,9 @@ def explorer_routes(view: NodeView) -> list[Route]:
         entry = ledger().member(member_id)
         if entry is None:
             raise NotFound("no such member")
-        return JSONResponse(member_json(entry, ledger().is_blacklisted(member_id)))
+        answer = member_json(entry, ledger().is_blacklisted(member_id))
+        answer["standing"] = standing(ledger(), ledger().genesis, member_id).to_json()
+        return JSONResponse(answer)
 
     async def attributes(request: Request) -> Response:
         member_id = hex_param(request.path_params["member_id"], "member_id")
@@ -210,6 +218,7 @@ def explorer_routes(view: NodeView) -> list[Route]:
         out = [
             {
                 "grantee": g.grantee.hex(),
+                "version": g.version,
                 "threshold": g.threshold,
                 "expiry": g.expires_at_ms,
                 "revoked": False,
@@ -221,6 +230,7 @@ def explorer_routes(view: NodeView) -> list[Route]:
         out += [
             {
                 "grantee": r.grantee.hex(),
+                "version": r.version,
                 "threshold": None,
                 "expiry": None,
                 "revoked": True,

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ledger.blacklist import standing
 from ledger.fetch import NONCE_SIZE
 from ledger.transactions import AccessRequest
 from node.http.body import read_json_object
@@ -197,4 +198,6 @@ def decision_json(view: NodeView, request_id: bytes) -> dict[str, Any] | None:
     else:
         reason = view.denial_reason(request_id)
         answer["reason"] = reason if reason is not None else "denied by a quorum of nodes"
+    # The requester's standing now, so it hears of the blacklist before it happens.
+    answer["standing"] = standing(ledger, ledger.genesis, result.requester).to_json()
     return answer

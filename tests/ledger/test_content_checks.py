@@ -144,8 +144,12 @@ def test_registration_with_unusable_keys_is_refused(
 def grant_with(
     fx: ChainFixture, tpre: TpreGrant | bytes, grantee: str = "carol", **changes: object
 ) -> Grant:
-    """alice's grant of r1 to ``grantee`` carrying ``tpre`` (and ``changes``), signed by alice."""
-    base = fx.grant("alice", "r1", grantee)
+    """alice's grant of r1 to ``grantee`` carrying ``tpre`` (and ``changes``), signed by alice.
+
+    Its pair version is the next on the ``ledger`` fixture's chain: carol has never been
+    granted r1, bob's grant is version 1.
+    """
+    base = fx.grant("alice", "r1", grantee, version=2 if grantee == "bob" else 1)
     if isinstance(tpre, TpreGrant):
         tx = dataclasses.replace(
             base,
@@ -217,7 +221,7 @@ def test_grant_needs_one_sealed_share_of_the_right_size_per_node(
 def test_grant_threshold_and_commitments_must_match(fx: ChainFixture, ledger: Ledger) -> None:
     tpre = fx.tpre_grant("alice", "carol")
     assert tpre.threshold == 3
-    refused(fx, ledger, [grant_with(fx, tpre, threshold=2)], "threshold 3, transaction 2")
+    refused(fx, ledger, [grant_with(fx, tpre, threshold=4)], "threshold 3, transaction 4")
     extra = dataclasses.replace(tpre, commitments=(*tpre.commitments, tpre.commitments[0]))
     refused(fx, ledger, [grant_with(fx, extra)], "t - 1 commitments")
     refused(fx, ledger, [grant_with(fx, tpre, commitments=b"")], "does not repeat")
@@ -242,7 +246,7 @@ def test_grant_to_a_member_without_a_published_key_is_refused(
     fx.commit(ledger, [fx.register("dan")])
     error = refused(fx, ledger, [fx.grant("alice", "r1", "dan")], "grantee key")
     assert error.state_dependent
-    fx.commit(ledger, [fx.publish_key("dan"), fx.grant("alice", "r1", "dan")])
+    fx.commit(ledger, [fx.publish_key("dan"), fx.grant("alice", "r1", "dan", version=1)])
     assert ledger.grant(fx.record_id("r1"), fx.member_id("dan")) is not None
 
 

@@ -29,11 +29,14 @@ class Model:
     keywords_of: dict[str, str] = field(default_factory=dict)
     grants: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     attributes: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
-    # (seq, height, record, requester, granted)
-    audit: list[tuple[int, int, str, str, bool]] = field(default_factory=list)
+    # (seq, height, record or None for an unblacklisting, requester, granted)
+    audit: list[tuple[int, int, str | None, str, bool]] = field(default_factory=list)
     counts: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     denials: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    blacklisted: set[str] = field(default_factory=set)
+    # requester -> height of its blacklisting
+    blacklisted: dict[str, int] = field(default_factory=dict)
+    # (record, grantee) -> version of its latest grant or revoke
+    versions: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
 
 
 operation = st.one_of(
@@ -45,6 +48,7 @@ operation = st.one_of(
               st.booleans()),
     st.tuples(st.just("attributes"), st.sampled_from(REQUESTERS + OWNERS),
               st.lists(st.sampled_from(["x", "y", "z"]), max_size=2).map(tuple)),
+    st.tuples(st.just("unblacklist"), st.sampled_from(REQUESTERS)),
 )
 
 
@@ -65,6 +69,8 @@ def predicted_valid(model: Model, op: tuple, access_limit: int) -> bool:
             return True
         has_grant = requester in model.grants.get(record, set())
         return has_grant and model.counts[(requester, record)] < access_limit
+    if kind == "unblacklist":
+        return op[1] in model.blacklisted
     return True
 
 
@@ -79,17 +85,27 @@ def run(fx: ChainFixture, ledger: Ledger, model: Model, op: tuple) -> None:
         txs, results = [fx.put_record(owner, record, keywords=keywords, access_limit=2)], []
     elif kind == "grant":
         _, record, grantee = op
-        txs, results = [fx.grant(model.owner_of.get(record, "o1"), record, grantee)], []
+        version = model.versions[(record, grantee)] + 1
+        txs, results = [
+            fx.grant(model.owner_of.get(record, "o1"), record, grantee, version=version)
+        ], []
     elif kind == "revoke":
         _, record, grantee = op
-        txs, results = [fx.revoke(model.owner_of.get(record, "o1"), record, grantee)], []
+        version = model.versions[(record, grantee)] + 1
+        txs, results = [
+            fx.revoke(model.owner_of.get(record, "o1"), record, grantee, version=version)
+        ], []
     elif kind == "request":
         _, record, requester, granted = op
         request = fx.request(requester, record, at_ms=fx.time_at(height))
         txs, results = [request], [fx.result(request, granted=granted)]
+    elif kind == "unblacklist":
+        _, member = op
+        txs, results = [fx.unblacklist(member, model.blacklisted.get(member, 1))], []
     else:
         _, member, attributes = op
-        txs, results = [fx.change_attributes(member, attributes)], []
+        seq = len(model.attributes[member])
+        txs, results = [fx.change_attributes(member, attributes, seq=seq)], []
     if not expected:
         with pytest.raises(InvalidTransaction):
             fx.commit(ledger, txs, results)
@@ -100,8 +116,10 @@ def run(fx: ChainFixture, ledger: Ledger, model: Model, op: tuple) -> None:
         model.keywords_of[op[2]] = op[3]
     elif kind == "grant":
         model.grants[op[1]].add(op[2])
+        model.versions[(op[1], op[2])] += 1
     elif kind == "revoke":
         model.grants[op[1]].discard(op[2])
+        model.versions[(op[1], op[2])] += 1
     elif kind == "request":
         _, record, requester, granted = op
         model.audit.append((len(model.audit), height, record, requester, granted))
@@ -110,7 +128,11 @@ def run(fx: ChainFixture, ledger: Ledger, model: Model, op: tuple) -> None:
         else:
             model.denials[requester] += 1
             if model.denials[requester] >= fx.genesis.denial_limit:
-                model.blacklisted.add(requester)
+                model.blacklisted.setdefault(requester, height)
+    elif kind == "unblacklist":
+        model.audit.append((len(model.audit), height, None, op[1], False))
+        model.denials[op[1]] = 0
+        del model.blacklisted[op[1]]
     else:
         model.attributes[op[1]].append(op[2])
 
@@ -141,8 +163,8 @@ def check_queries(fx: ChainFixture, ledger: Ledger, model: Model) -> None:
         for record in RECORDS:
             count = ledger.access_count(mid(requester), rid(record))
             assert count == model.counts[(requester, record)]
-    assert sorted(e.member_id for e in ledger.blacklist()) == sorted(
-        mid(m) for m in model.blacklisted
+    assert sorted((e.member_id, e.height) for e in ledger.blacklist()) == sorted(
+        (mid(m), height) for m, height in model.blacklisted.items()
     )
     top = ledger.height
     for start, stop in [(0, top + 2), (2, 4), (top, top + 1), (5, 3)]:

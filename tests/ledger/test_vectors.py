@@ -74,6 +74,7 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
         "Revoke": revoke,
         "AccessRequest": request,
         "KeyUpdate": rotate,
+        "Unblacklist": fx.unblacklist("doctor", 3, "denials were a client bug"),
         "SharingResult": result,
         "BlockHeader": block.header,
         "Block": block,

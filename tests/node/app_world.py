@@ -35,6 +35,7 @@ from crypto.tpre import UserSecretKey, encrypt_to_owner, generate_user_key, make
 from ledger.genesis import Genesis, NodeInfo
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
+from ledger.ordering import pair_version
 from ledger.qc import access_vote_payload, commit_vote_payload
 from ledger.transactions import (
     AccessRequest,
@@ -160,6 +161,7 @@ class AppWorld:
             record_id=record_id,
             owner=owner.member_id,
             grantee=grantee.member_id,
+            version=self.next_pair_version(record_id, grantee),
             threshold=self.genesis.threshold,
             expires_at_ms=self.clock_ms() + 3_600_000,
             sealed_rekey_shares=sealed,
@@ -169,8 +171,14 @@ class AppWorld:
         return self.sign(tx, owner.key)
 
     def revoke(self, owner: Member, record_id: bytes, grantee: Member) -> bytes:
-        tx = Revoke(record_id, owner.member_id, grantee.member_id, self.clock_ms())
+        version = self.next_pair_version(record_id, grantee)
+        tx = Revoke(record_id, owner.member_id, grantee.member_id, version, self.clock_ms())
         return self.sign(tx, owner.key)
+
+    def next_pair_version(self, record_id: bytes, grantee: Member) -> int:
+        """The version the next Grant or Revoke of the pair takes, on a live node's chain."""
+        live = next(app for index, app in self.apps.items() if index not in self.down)
+        return pair_version(live.ledger.store, record_id, grantee.member_id) + 1
 
     def request(
         self,

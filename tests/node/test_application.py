@@ -153,7 +153,8 @@ def test_transaction_dry_run_reports_ledger_problems(
     app = world.apps[2]
     assert problem_of(app, b"\x00") is not None
     assert problem_of(app, world.put_record(owner)[1]) is None
-    forged = world.sign(Revoke(record_id, owner.member_id, requester.member_id, 1), requester.key)
+    revoke = Revoke(record_id, owner.member_id, requester.member_id, 2, 1)
+    forged = world.sign(revoke, requester.key)
     problem = problem_of(app, forged)
     assert problem is not None
     assert (problem.code, problem.status) == ("bad_signature", 400)
@@ -161,7 +162,7 @@ def test_transaction_dry_run_reports_ledger_problems(
     assert again is not None
     duplicate = problem_of(
         app,
-        world.sign(Revoke(bytes(32), owner.member_id, requester.member_id, 1), owner.key),
+        world.sign(Revoke(bytes(32), owner.member_id, requester.member_id, 1, 1), owner.key),
     )
     assert duplicate is not None
     assert duplicate.code == "invalid_transaction"
@@ -202,7 +203,7 @@ def test_policy_records_need_the_latest_attributes(
     assert "policy" in app.denial_reasons[tx_id_of(bare)]
     claimed = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
     assert not authorize(app, claimed).approve  # dept:a is not on chain for this member
-    change = AttributeChange(doctor.member_id, ("role:test", "dept:a"), "joined", 1)
+    change = AttributeChange(doctor.member_id, 1, ("role:test", "dept:a"), "joined", 1)
     world.commit_all([world.sign(change, world.authority)])
     now_true = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
     assert authorize(app, now_true).approve

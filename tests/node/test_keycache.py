@@ -15,7 +15,7 @@ from node.keycache import KeyCache
 
 
 def entry_for(grant_bytes: bytes, tx_id: bytes, threshold: int = 2) -> GrantEntry:
-    return GrantEntry(bytes(32), bytes(32), threshold, 1, grant_bytes, b"", 1, tx_id)
+    return GrantEntry(bytes(32), bytes(32), 1, threshold, 1, grant_bytes, b"", 1, tx_id)
 
 
 def test_own_share_verification_keys_and_caching() -> None:
