@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from crypto.dual import SealedDomainShare
+from crypto.groups import load_group
 from crypto.signing import VerifyKey
 from ledger.genesis import Genesis, GenesisError, NodeInfo
 from node.config import (
@@ -29,6 +31,12 @@ from node.config import (
     check_peer,
     load_config,
     save_config,
+)
+from node.domain_share import (
+    DOMAIN_SHARE_FILE,
+    open_share,
+    read_sealed_share,
+    write_domain_share,
 )
 from node.provision import NodeKeys, write_genesis
 
@@ -203,13 +211,21 @@ def peers_for(genesis: Genesis, infos: Sequence[NodePublicInfo], own: int) -> tu
 
 
 def install_genesis(
-    home: Path, genesis: Genesis, infos: Sequence[NodePublicInfo], *, overwrite: bool = False
+    home: Path,
+    genesis: Genesis,
+    infos: Sequence[NodePublicInfo],
+    *,
+    overwrite: bool = False,
+    domain_share: SealedDomainShare | None = None,
 ) -> int:
-    """Write ``genesis`` into ``home`` and make the other nodes of ``infos`` its peers.
+    """Write ``genesis`` into ``home`` and make the other nodes of ``infos`` its peers; with
+    ``domain_share``, also this node's sealed share of the genesis domain key.
 
     Returns this node's index. Raises ConfigError if the home's node is not in the genesis (or
-    its box key differs), if the infos do not cover the other nodes, or if the home already
-    holds a different genesis and ``overwrite`` is false (its ledger belongs to that one).
+    its box key differs), if the infos do not cover the other nodes, if the home already holds a
+    different genesis and ``overwrite`` is false (its ledger belongs to that one), or if the
+    genesis deals a domain key and neither ``domain_share`` nor the home holds this node's share
+    of it (nothing is written then).
     """
     keys = NodeKeys.load(home)
     config = load_config(home)
@@ -233,6 +249,20 @@ def install_genesis(
                 "(and `iomtshare node reset` if the node has run on it)"
             )
     peers = peers_for(genesis, infos, own.index)
+    if genesis.domain is not None or domain_share is not None:
+        source = "--domain-share"
+        if domain_share is None:
+            if not (home / DOMAIN_SHARE_FILE).exists():
+                raise ConfigError(
+                    "this genesis deals a domain key: give this node's share "
+                    f"(the authority's domain_shares/node{own.index}.domain_share)"
+                )
+            source = str(home / DOMAIN_SHARE_FILE)
+            domain_share = read_sealed_share(home / DOMAIN_SHARE_FILE)
+        group = load_group(config.pairing_backend)
+        open_share(domain_share, genesis, own.index, keys.box_key, group, source)
     write_genesis(home, genesis)
+    if domain_share is not None:
+        write_domain_share(home, domain_share)
     save_config(home, replace(config, peers=peers))
     return own.index

@@ -1,9 +1,10 @@
 """What a node's home directory says the node is: config, genesis, keys and its index.
 
 :func:`load_identity` reads and cross-checks everything before the node touches its data: a
-home whose key is not a genesis node, whose box key does not match its genesis entry, or whose
-files are missing or malformed is refused with a :class:`~node.config.ConfigError` that names
-the problem.
+home whose key is not a genesis node, whose box key does not match its genesis entry, whose
+domain share does not match the genesis' ``VK_i`` (:mod:`node.domain_share`), or whose files
+are missing or malformed is refused with a :class:`~node.config.ConfigError` that names the
+problem.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from consensus import Timeouts
+from crypto.dual import DomainKeyShare
+from crypto.groups import load_group
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
@@ -29,6 +32,7 @@ from node.config import (
     load_config,
 )
 from node.config import listen_endpoint as listen_endpoint  # where node.service looks for it
+from node.domain_share import load_domain_share
 
 #: Test only: the chaos harness (testnet.chaos) gives each node process a wall clock this many
 #: ms off, to check that tolerated skew between machines does no harm. Never set it otherwise.
@@ -68,6 +72,8 @@ class NodeIdentity:
     index: int
     node_key: SigningKey
     box_key: BoxSecretKey
+    #: This node's share of the genesis domain key (``None`` if the genesis deals none).
+    domain_share: DomainKeyShare | None = None
 
 
 def load_identity(home: Path) -> NodeIdentity:
@@ -96,7 +102,14 @@ def load_identity(home: Path) -> NodeIdentity:
     node = genesis.node(index)
     if node is not None and node.box_key != bytes(box_key.public_key):
         raise ConfigError("box_key does not match the genesis entry of this node")
-    return NodeIdentity(home, config, genesis, index, node_key, box_key)
+    share = None
+    if genesis.domain is not None:
+        try:
+            group = load_group(config.pairing_backend)
+        except (ValueError, ImportError) as exc:
+            raise ConfigError(f"pairing_backend {config.pairing_backend!r}: {exc}") from exc
+        share = load_domain_share(home, genesis, index, box_key, group)
+    return NodeIdentity(home, config, genesis, index, node_key, box_key, share)
 
 
 #: How long round-0 claims are held back per place in the claim order. Nodes collect their

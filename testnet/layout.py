@@ -3,16 +3,20 @@
 :func:`create_network` writes::
 
     DIR/network.json          what was created (see :meth:`Network.to_json`)
-    DIR/authority/authority_key   the authority's 32-byte Ed25519 seed (mode 0600)
+    DIR/authority/            the authority directory (node.ceremony layout, secrets mode 0600):
+        authority_key, fame_master_key, domain_shares/node{i}.domain_share
     DIR/node{i}/              a node home (node.config layout) for i = 1..n:
-        node_key, box_key, config.toml (peers carry /p2p/<peer id>), genesis.json
+        node_key, box_key, config.toml (peers carry /p2p/<peer id>), genesis.json,
+        domain_share (its share of the genesis domain key, sealed to its box key)
 
 Every node lists every other node as a peer, so the network is fully meshed from the first
 dial. Ports are either ``base_port + 2(i-1)`` (p2p) and ``base_port + 2(i-1) + 1`` (HTTP), or,
 without a base port, ports the operating system reports free at creation time (another
 program may still take one before the nodes start; the launcher then reports the bind error).
 :func:`load_network` reads ``network.json`` back. Errors are :class:`LayoutError`. The genesis
-and the peer lists come from :mod:`node.assembly`, as for nodes on separate hosts.
+and the peer lists come from :mod:`node.assembly`, and the authority's keys (a FAME master key,
+the domain key dealt t-of-n to the nodes) from :mod:`node.ceremony`, as for nodes on separate
+hosts.
 
 Starting the nodes is :mod:`testnet.launcher`; a single home for a network assembled by several
 operators is :func:`node.provision.init_node_home`.
@@ -28,16 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from crypto.errors import DecodeError
+from crypto.groups import load_group
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
 from ledger.keyfiles import KeyFileError, load_secret, save_secret, write_atomic
-from node.assembly import NodePublicInfo, assemble_genesis, peers_for
+from node.assembly import NodePublicInfo, peers_for
+from node.ceremony import AUTHORITY_KEY_FILE, assemble_with_authority
 from node.config import GENESIS_FILE, ConfigError, NodeConfig
+from node.domain_share import write_domain_share
 from node.provision import NodeKeys, write_node_home
 
 NETWORK_FILE = "network.json"
 AUTHORITY_DIR = "authority"
-AUTHORITY_KEY_FILE = "authority_key"
 NETWORK_VERSION = 1
 DEFAULT_CHAIN_ID = "iomtshare-testnet"
 MAX_NODES = 64
@@ -84,8 +90,12 @@ class Network:
         return self.genesis.chain_id
 
     @property
+    def authority_dir(self) -> Path:
+        return self.directory / AUTHORITY_DIR
+
+    @property
     def authority_key_path(self) -> Path:
-        return self.directory / AUTHORITY_DIR / AUTHORITY_KEY_FILE
+        return self.authority_dir / AUTHORITY_KEY_FILE
 
     @property
     def http_urls(self) -> tuple[str, ...]:
@@ -239,14 +249,21 @@ def create_network(
         )
         for endpoint in endpoints
     ]
-    # The genesis and the peers are built as operators on separate hosts build theirs
-    # (node.assembly), from each node's public info.
+    # The genesis, the authority's keys and the peers are made as for operators on separate
+    # hosts (node.ceremony, node.assembly), from each node's public info.
+    try:
+        group = load_group(pairing_backend)
+    except (ValueError, ImportError) as exc:
+        raise LayoutError(f"pairing backend {pairing_backend!r}: {exc}") from exc
     try:
         infos = [NodePublicInfo.of(k, c) for k, c in zip(keys, configs, strict=True)]
-        genesis = assemble_genesis(
+        genesis, shares = assemble_with_authority(
             infos,
             chain_id,
-            authority.verify_key.raw,
+            root / AUTHORITY_DIR,
+            group,
+            authority=authority,
+            overwrite=overwrite,
             genesis_time_ms=genesis_time_ms,
             threshold=threshold,
             quorum=quorum,
@@ -256,11 +273,12 @@ def create_network(
         raise LayoutError(f"invalid network parameters: {exc}") from exc
     if existing:
         _remove_old_homes(root)
-    root.mkdir(parents=True, exist_ok=True)
     save_secret(root / AUTHORITY_DIR / AUTHORITY_KEY_FILE, authority.seed())
-    for endpoint, node_keys, config in zip(endpoints, keys, configs, strict=True):
+    for endpoint, node_keys, config, share in zip(endpoints, keys, configs, shares, strict=True):
         peers = peers_for(genesis, infos, endpoint.index)
-        write_node_home(root / endpoint.home, node_keys, replace(config, peers=peers), genesis)
+        home = root / endpoint.home
+        write_node_home(home, node_keys, replace(config, peers=peers), genesis)
+        write_domain_share(home, share)
     network = Network(root.resolve(), genesis, endpoints)
     write_atomic(root / NETWORK_FILE, (json.dumps(network.to_json(), indent=2) + "\n").encode())
     return network
