@@ -4,6 +4,11 @@ Each operator exports its node's public info (``iomtshare keys show --home DIR -
 them assembles the genesis from every info; each installs the genesis and the infos, which sets
 the other nodes as its peers. docs/deployment.md walks through it for 4 hosts.
 
+With ``--authority-dir`` the assembly is also the authority's key ceremony (:mod:`node.ceremony`),
+run offline by the authority: it makes the FAME master key and the domain key, deals the domain
+key to the nodes and puts the public parts into the genesis; each operator then installs its
+node's sealed share with ``genesis install --domain-share``.
+
 There is no ``add-edge``: a genesis lists consensus nodes only (edge nodes come later).
 """
 
@@ -15,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import emit, json_option
+from cli.common import backend_option, emit, json_option
 
 if TYPE_CHECKING:
     from ledger.genesis import Genesis
@@ -34,7 +39,9 @@ def genesis() -> None:
     """Assemble, install, validate or show a genesis."""
 
 
-def _authority_key(ctx: click.Context, param: click.Parameter, value: str) -> bytes:
+def _authority_key(ctx: click.Context, param: click.Parameter, value: str | None) -> bytes | None:
+    if value is None:
+        return None
     try:
         raw = bytes.fromhex(value.strip())
     except ValueError:
@@ -67,6 +74,17 @@ def _load(path: Path) -> Genesis:
 
 def _summary(value: Genesis) -> dict[str, Any]:
     started = datetime.datetime.fromtimestamp(value.genesis_time_ms / 1000, datetime.UTC)
+    domain = value.domain
+    # The authority's keys, when the genesis has them (long keys shown by a fingerprint).
+    authority_keys = (
+        {}
+        if domain is None or value.fame_public_key is None
+        else {
+            "domain_epoch": domain.epoch,
+            "domain_public_key_sha256": _short_digest(domain.public_key),
+            "fame_public_key_sha256": _short_digest(value.fame_public_key),
+        }
+    )
     return {
         "chain_id": value.chain_id,
         "genesis_hash": value.hash().hex(),
@@ -79,15 +97,30 @@ def _summary(value: Genesis) -> dict[str, Any]:
         "round_timeout_ms": value.round_timeout_ms,
         "freshness_window_ms": value.freshness_window_ms,
         "denial_limit": value.denial_limit,
+        **authority_keys,
     }
+
+
+def _short_digest(data: bytes) -> str:
+    """A 16-hex-digit fingerprint of a long key, for humans comparing two genesis files."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 @genesis.command("assemble")
 @infos_argument
 @click.option("--chain-id", required=True, help="The chain's name (every node must agree).")
 @click.option(
-    "--authority", "authority_key", required=True, callback=_authority_key,
-    help="The authority's verify key (hex; `iomtshare authority init` prints it).",
+    "--authority", "authority_key", default=None, callback=_authority_key,
+    help="The authority's verify key (hex; `iomtshare authority init` prints it). Needed "
+    "unless --authority-dir gives the authority's key.",
+)
+@click.option(
+    "--authority-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Run the authority's key ceremony (offline): DIR holds authority_key; the FAME master "
+    "key and the nodes' sealed domain shares (DIR/domain_shares) are written there, the public "
+    "parts into the genesis.",
 )
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("genesis.json"),
@@ -103,12 +136,15 @@ def _summary(value: Genesis) -> dict[str, Any]:
 @click.option("--denial-limit", type=click.IntRange(1), default=None)
 @click.option("--genesis-time-ms", type=click.IntRange(0), default=None,
               help="Chain start time (default: now).")
-@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing --out file (and the --authority-dir keys).")
+@backend_option
 @json_option
 def assemble(
     info_files: tuple[Path, ...],
     chain_id: str,
-    authority_key: bytes,
+    authority_key: bytes | None,
+    authority_dir: Path | None,
     out: Path,
     threshold: int | None,
     quorum: int | None,
@@ -118,6 +154,7 @@ def assemble(
     denial_limit: int | None,
     genesis_time_ms: int | None,
     force: bool,
+    backend: str | None,
     as_json: bool,
 ) -> None:
     """Build a genesis from the nodes' info files (INFO_FILES, in node index order)."""
@@ -136,15 +173,53 @@ def assemble(
         )
         if value is not None
     }
+    infos = _infos(info_files)
+    extra: dict[str, Any] = {}
     try:
-        built = assemble_genesis(
-            _infos(info_files), chain_id, authority_key, genesis_time_ms=genesis_time_ms,
-            threshold=threshold, quorum=quorum, **params,
-        )
+        if authority_dir is None:
+            if authority_key is None:
+                raise click.UsageError(
+                    "give the authority's verify key (--authority) or --authority-dir"
+                )
+            built = assemble_genesis(
+                infos, chain_id, authority_key, genesis_time_ms=genesis_time_ms,
+                threshold=threshold, quorum=quorum, **params,
+            )
+        else:
+            built = _ceremony(
+                infos, chain_id, authority_dir, authority_key, force, backend,
+                genesis_time_ms=genesis_time_ms, threshold=threshold, quorum=quorum, **params,
+            )
+            extra["domain_shares"] = str(authority_dir / "domain_shares")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     built.save(out)
-    emit({"out": str(out), **_summary(built)}, as_json)
+    emit({"out": str(out), **_summary(built), **extra}, as_json)
+
+
+def _ceremony(
+    infos: list[NodePublicInfo],
+    chain_id: str,
+    directory: Path,
+    authority_key: bytes | None,
+    force: bool,
+    backend: str | None,
+    **params: Any,
+) -> Genesis:
+    """``assemble --authority-dir``: the genesis with the authority's keys (node.ceremony)."""
+    from crypto.groups import load_group
+    from node.ceremony import assemble_with_authority, authority_signing_key
+
+    authority = authority_signing_key(directory)
+    if authority_key is not None and authority_key != authority.verify_key.raw:
+        raise click.ClickException(
+            f"--authority is not the verify key of {directory}/authority_key"
+        )
+    genesis, _ = assemble_with_authority(
+        infos, chain_id, directory, load_group(backend), authority=authority, overwrite=force,
+        **params,
+    )
+    return genesis
 
 
 @genesis.command("install")
@@ -154,18 +229,33 @@ def assemble(
 )
 @genesis_file_argument
 @infos_argument
+@click.option(
+    "--domain-share", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="This node's sealed share of the genesis domain key (the authority's "
+    "domain_shares/node{i}.domain_share); needed once when the genesis deals one.",
+)
 @click.option("--force", is_flag=True, help="Replace a different genesis already installed.")
 @json_option
 def install(
-    home: Path, genesis_file: Path, info_files: tuple[Path, ...], force: bool, as_json: bool
+    home: Path,
+    genesis_file: Path,
+    info_files: tuple[Path, ...],
+    domain_share: Path | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
-    """Copy GENESIS_FILE into --home and make the other nodes of INFO_FILES its peers."""
+    """Copy GENESIS_FILE into --home and make the other nodes of INFO_FILES its peers; with
+    --domain-share, check this node's share against the genesis and install it too."""
     from node.assembly import install_genesis
     from node.config import ConfigError, load_config
+    from node.domain_share import read_sealed_share
 
     value = _load(genesis_file)
     try:
-        index = install_genesis(home, value, _infos(info_files), overwrite=force)
+        share = read_sealed_share(domain_share) if domain_share is not None else None
+        index = install_genesis(
+            home, value, _infos(info_files), overwrite=force, domain_share=share
+        )
         peers = load_config(home).peers
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -176,6 +266,7 @@ def install(
             "chain_id": value.chain_id,
             "genesis_hash": value.hash().hex(),
             "peers": list(peers),
+            "domain_share": value.domain is not None,
         },
         as_json,
     )
@@ -183,17 +274,23 @@ def install(
 
 @genesis.command("validate")
 @genesis_file_argument
+@backend_option
 @json_option
-def validate(genesis_file: Path, as_json: bool) -> None:
-    """Check a genesis file: every field, the parameters, and each node's peer id against its
-    key. Exits 1 with the reason if it is not valid."""
+def validate(genesis_file: Path, backend: str | None, as_json: bool) -> None:
+    """Check a genesis file: every field, the parameters, each node's peer id against its key,
+    and the authority's keys (points, and the nodes' verification keys against the domain key).
+    Exits 1 with the reason if it is not valid."""
+    from crypto.groups import load_group
+    from ledger.authority_keys import authority_keys
+    from ledger.genesis import GenesisError
     from node.assembly import check_genesis
     from node.config import ConfigError
 
     value = _load(genesis_file)
     try:
         check_genesis(value)
-    except ConfigError as exc:
+        authority_keys(value, load_group(backend))
+    except (ConfigError, GenesisError) as exc:
         raise click.ClickException(f"{genesis_file} is not a valid genesis: {exc}") from exc
     if as_json:
         emit({"ok": True, **_summary(value)}, True)
