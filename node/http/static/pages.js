@@ -180,7 +180,7 @@
         key: String(a.seq),
         cells: [
           String(a.seq), el("a", { href: href("block", a.height) }, String(a.height)),
-          verdict(a.decision === "granted", "granted", "denied"), idLink("record", a.record_id),
+          verdict(a.decision !== "denied", a.decision, "denied"), idLink("record", a.record_id),
           idLink("member", a.requester), idLink("tx", a.request_id), `${a.approvals}✓ ${a.denials}✗`,
           [hexText(a.prev_hash), " → ", hexText(a.hash)],
         ],
