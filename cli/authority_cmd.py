@@ -1,5 +1,5 @@
 """``iomtshare authority ...``: the offline authority key, member registration, attributes,
-lifting a blacklisting."""
+lifting a blacklisting, and members' attribute keys."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _authority_key(path: Path) -> SigningKey:
 
 @click.group("authority")
 def authority() -> None:
-    """Authority commands: init, register, attributes, unblacklist."""
+    """Authority commands: init, register, attributes, issue-keys, unblacklist."""
 
 
 @authority.command("init")
@@ -180,3 +180,63 @@ def unblacklist(
     with open_session(node_url, backend) as session:
         result = unblacklist_member(session, key, member, reason=reason, timeout=timeout)
     emit(result, as_json)
+
+
+@authority.command("issue-keys")
+@click.argument("member")
+@click.option(
+    "--authority-dir", type=click.Path(file_okay=False, path_type=Path),
+    envvar="IOMTSHARE_AUTHORITY_DIR", required=True,
+    help="The authority directory with authority_key and fame_master_key (a testnet's is "
+    "DIR/authority).",
+)
+@node_option
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None,
+    help="Where to write the key (default: MEMBER/attribute_key for a member directory, else "
+    "./ID.attribute_key with the id's first 16 hex digits).",
+)
+@backend_option
+@json_option
+def issue_keys(
+    member: str,
+    authority_dir: Path,
+    node_url: str,
+    out: Path | None,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Issue MEMBER's attribute key for its current on-chain attributes (member id or member
+    directory), sealed to the member's box key; issue it again after every attribute change."""
+    from cli.common import member_id_of
+    from client.attribute_keys import issue_attribute_key
+    from client.keystore import save_issued_key
+    from node.ceremony import authority_signing_key, load_fame_master
+    from node.config import ConfigError
+
+    member_id = member_id_of(member)
+    if out is None:
+        given = Path(member).expanduser()
+        directory = given.parent if given.is_file() else given
+        out = (
+            directory / "attribute_key"
+            if directory.is_dir()
+            else Path(f"{member_id.hex()[:16]}.attribute_key")
+        )
+    with open_session(node_url, backend) as session:
+        try:
+            key = authority_signing_key(authority_dir)
+            master = load_fame_master(authority_dir, session.group)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+        issued = issue_attribute_key(session, key, master, member_id)
+        written = save_issued_key(out, issued)
+    emit(
+        {
+            "member_id": member_id.hex(),
+            "attributes": list(issued.attributes),
+            "attribute_seq": issued.attribute_seq,
+            "out": str(written),
+        },
+        as_json,
+    )

@@ -6,6 +6,8 @@ Layout::
     MEMBER/box_key       32-byte X25519 secret (registered on chain; reserved for sealed replies)
     MEMBER/tpre_key      the threshold-PRE secret (crypto.tpre UserSecretKey canonical bytes)
     MEMBER/member.json   the public half: member id, keys, TPRE public key, suggested role
+    MEMBER/attribute_key the FAME attribute key the authority issued for the member's current
+                         attributes, sealed to box_key and signed (client.attribute_keys)
 
 Secret files are mode 0600 and replaced atomically (:mod:`ledger.keyfiles`, as in node homes);
 ``member.json`` is what a member hands the authority to be registered. Errors are
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client.attribute_keys import AttributeKeyError, IssuedAttributeKey
 from client.errors import KeyStoreError
+from crypto.abe import FameSecretKey
 from crypto.errors import DecodeError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
@@ -31,6 +35,7 @@ from ledger.transactions import MemberRole, member_id_for
 SIGNING_KEY_FILE = "member_key"
 BOX_KEY_FILE = "box_key"
 TPRE_KEY_FILE = "tpre_key"
+ATTRIBUTE_KEY_FILE = "attribute_key"
 PUBLIC_FILE = "member.json"
 MEMBER_FILE_VERSION = 1
 
@@ -179,3 +184,50 @@ def load_member(directory: str | Path, group: Group) -> MemberKeys:
     if keys.public() != public:
         raise KeyStoreError(f"{root}: member.json does not match the key files")
     return keys
+
+
+def save_issued_key(path: str | Path, issued: IssuedAttributeKey) -> Path:
+    """Write an issued attribute key to ``path`` (a member directory means its
+    ``attribute_key``), mode 0600, replacing any. Returns the file's path.
+
+    The authority writes it without opening it (it has no box secret); the member's client
+    checks it when it loads it. Raises :class:`KeyStoreError`.
+    """
+    target = Path(path)
+    if target.is_dir():
+        target = target / ATTRIBUTE_KEY_FILE
+    try:
+        write_atomic(target, issued.to_bytes(), mode=0o600)
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write {target}: {exc}") from exc
+    return target
+
+
+def load_attribute_key(
+    directory: str | Path, keys: MemberKeys, group: Group
+) -> tuple[IssuedAttributeKey, FameSecretKey]:
+    """The member's issued attribute key and the FAME key inside it.
+
+    Checks that it is this member's and opens with its box key; the authority's signature is
+    checked with :meth:`IssuedAttributeKey.verify` by a caller that knows the genesis. Raises
+    :class:`KeyStoreError` if there is none or it is malformed, and
+    :class:`~client.attribute_keys.AttributeKeyError` if it is another member's or does not open.
+    """
+    path = Path(directory) / ATTRIBUTE_KEY_FILE
+    try:
+        issued = IssuedAttributeKey.from_bytes(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise KeyStoreError(
+            f"no attribute key in {Path(directory)}: the authority issues one "
+            "(`iomtshare authority issue-keys`)"
+        ) from exc
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from exc
+    except DecodeError as exc:
+        raise KeyStoreError(f"{path} is not an issued attribute key: {exc}") from exc
+    if issued.member_id != keys.member_id:
+        raise AttributeKeyError(
+            f"{path} was issued to member {issued.member_id.hex()[:16]}…, not to "
+            f"{keys.member_id.hex()[:16]}…"
+        )
+    return issued, issued.open(keys.box_key, group)

@@ -247,3 +247,4 @@ P2P_RESPONSE_ENVELOPE = _tag(0xE9, "node.p2p.envelope.ResponseEnvelope")
 
 # client
 CLIENT_RECORD_METADATA = _tag(0xF0, "client.metadata.RecordMetadata")
+CLIENT_ATTRIBUTE_KEY = _tag(0xF1, "client.attribute_keys.IssuedAttributeKey")
