@@ -223,11 +223,17 @@ class DataDisk:
     def fill(self) -> int:
         """Shrink the filesystem to what it holds (rounded up to whole pages); returns the
         bytes it holds. Raises :class:`FaultError`."""
-        stats = os.statvfs(self.path)
-        used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
-        size = max(used, stats.f_frsize)
-        self._must(self._mount("-o", f"remount,size={size}"))
-        return used
+        failure = None
+        # The node writes on while this measures, and a size under what the filesystem
+        # holds is refused: measure again, with a little more slack each time.
+        for slack in (0, 16, 64, 256):
+            stats = os.statvfs(self.path)
+            used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+            size = max(used, stats.f_frsize) + slack * stats.f_frsize
+            failure = self._mount("-o", f"remount,size={size}")
+            if failure is None:
+                return used
+        raise FaultError(f"cannot shrink the tmpfs to what it holds: {failure}")
 
     def free(self) -> None:
         self._must(self._mount("-o", f"remount,size={self.roomy_bytes}"))
