@@ -261,11 +261,10 @@ class Genesis(Encoded):
         genesis_time_ms: int,
         threshold: int | None = None,
         quorum: int | None = None,
-        domain: DomainKeys | None = None,
-        fame_public_key: bytes | None = None,
         **params: int,
     ) -> Genesis:
-        """A genesis with quorum ``floor(n/2)+1`` and threshold = quorum unless given."""
+        """A genesis with quorum ``floor(n/2)+1`` and threshold = quorum unless given (the
+        authority's keys, which depend on the threshold, are added with ``dataclasses.replace``)."""
         default_quorum = cls.default_quorum(len(nodes))
         return cls(
             chain_id=chain_id,
@@ -274,8 +273,8 @@ class Genesis(Encoded):
             authority_key=authority_key,
             threshold=threshold if threshold is not None else default_quorum,
             quorum=quorum if quorum is not None else default_quorum,
-            domain=domain,
-            fame_public_key=fame_public_key,
+            domain=None,
+            fame_public_key=None,
             **params,
         )
 

@@ -55,14 +55,15 @@ def keyed_genesis(group: Group, n: int = 4) -> Genesis:
         verification_keys=tuple(bytes(dealing.verification_key(i)) for i in range(1, n + 1)),
     )
     master = fame.setup(group, FAME_SCALARS)
-    return Genesis.create(
+    plain = Genesis.create(
         "vector-chain",
         nodes(n),
         bytes(range(32)),
         genesis_time_ms=1_700_000_000_000,
         threshold=dealing.threshold,
-        domain=section,
-        fame_public_key=master.public.to_bytes(),
+    )
+    return dataclasses.replace(
+        plain, domain=section, fame_public_key=master.public.to_bytes()
     )
 
 
