@@ -2,7 +2,8 @@
 
 LevelDB write batches are atomic, and ``sync=True`` makes the write durable before it returns,
 which is what the ledger relies on for crash safety. A database is locked by one process at a
-time; opening a locked or corrupt database raises :class:`~ledger.errors.StoreError`.
+time; opening a locked or corrupt database, or a write the disk refuses, raises
+:class:`~ledger.errors.StoreError`.
 """
 
 from __future__ import annotations
@@ -42,12 +43,17 @@ class LevelDBStore(KeyValueStore):
 
     def write(self, ops: Operations, *, sync: bool = True) -> None:
         db = self._live()
-        with db.write_batch(transaction=True, sync=sync) as batch:
-            for key, value in ops.items():
-                if value is None:
-                    batch.delete(key)
-                else:
-                    batch.put(key, value)
+        try:
+            with db.write_batch(transaction=True, sync=sync) as batch:
+                for key, value in ops.items():
+                    if value is None:
+                        batch.delete(key)
+                    else:
+                        batch.put(key, value)
+        except plyvel.Error as exc:
+            # A full disk or an I/O fault: nothing of the batch is written (it is one atomic
+            # LevelDB write), and callers get the store's own error to answer with.
+            raise StoreError(f"cannot write to LevelDB at {self.path}: {exc}") from exc
 
     def iterate(
         self,

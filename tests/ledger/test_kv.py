@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import plyvel
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -185,3 +186,31 @@ def test_matches_a_dict_model(kind: str, batches: list[list[tuple[bytes, bytes |
             assert store.get(key) == model.get(key)
     finally:
         store.close()
+
+
+class _FullDisk:
+    """Stands in for a plyvel DB whose disk is full: every batch write fails as LevelDB does."""
+
+    def __init__(self, db: object) -> None:
+        self._db = db
+        self.closed = False
+
+    def write_batch(self, **_: object) -> object:
+        raise plyvel.IOError(b"IO error: No space left on device")
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._db.get(key)  # type: ignore[attr-defined]
+        return value
+
+
+def test_leveldb_write_on_a_full_disk_raises_store_error(tmp_path: Path) -> None:
+    store = LevelDBStore(tmp_path / "db")
+    store.write({b"k": b"before"})
+    real = store._db
+    store._db = _FullDisk(real)
+    with pytest.raises(StoreError, match="No space left"):
+        store.write({b"k": b"after", b"other": b"x"})
+    store._db = real
+    assert store.get(b"k") == b"before"
+    assert store.get(b"other") is None
+    store.close()
