@@ -76,9 +76,16 @@ def put_round(w: Writer, value: int) -> None:
     w.u32(0xFFFFFFFF if value == NO_ROUND else value)
 
 
-def get_round(r: Reader) -> int:
+def get_round(r: Reader, *, absent_ok: bool = False) -> int:
+    """A round; the absent round (``NO_ROUND``) only where ``absent_ok`` (a valid or locked
+    round). A vote, claim, proposal or committed block always names its round: the payloads
+    signed over them hold it as an unsigned number, which -1 is not."""
     raw = r.u32()
-    return NO_ROUND if raw == 0xFFFFFFFF else raw
+    if raw != 0xFFFFFFFF:
+        return raw
+    if not absent_ok:
+        raise DecodeError("the absent round where a round is required")
+    return NO_ROUND
 
 
 def put_hash(w: Writer, value: bytes) -> None:

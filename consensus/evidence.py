@@ -42,7 +42,7 @@ class Equivocation:
         r.expect_header(TAG_EQUIVOCATION, VERSION)
         offender = get_index(r, "offender")
         height = r.u64()
-        round_ = get_round(r)
+        round_ = get_round(r, absent_ok=True)
         return cls(offender, height, round_, r.blob(), r.blob())
 
     @classmethod

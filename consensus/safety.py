@@ -48,8 +48,8 @@ class SafetyState:
     def read(cls, r: Reader) -> SafetyState:
         r.expect_header(TAG_SAFETY_STATE, VERSION)
         height = r.u64()
-        round_ = get_round(r)
-        locked_round = get_round(r)
+        round_ = get_round(r, absent_ok=True)
+        locked_round = get_round(r, absent_ok=True)
         locked_hash = get_opt_hash(r)
         return cls(height, round_, locked_round, locked_hash, r.blob())
 
