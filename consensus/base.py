@@ -192,6 +192,17 @@ class NodeBase:
         signing = msg.signing_bytes(self.config.chain_id)
         return self._checker.signed_by(_sender(msg), signing, msg.signature)
 
+    def proves_height(self, msg: Message) -> bool:
+        """Whether a peer's ``msg`` proves the height it names was reached: a validator's
+        signed height message, or a sync reply whose last block carries a valid commit QC.
+        A node judges whether it lags behind by these only, so that an unsigned frame cannot
+        make it believe it is far behind."""
+        if isinstance(msg, SyncReply):
+            return bool(msg.blocks) and self._checker.commit_qc_ok(msg.blocks[-1])
+        if isinstance(msg, LeaderClaim | ElectionVote | Proposal | PrepareVote | CommitVote):
+            return self._signed(msg, local=False)
+        return False
+
     def _activate(self) -> None:
         if not self._hs.active:
             self._hs.active = True

@@ -165,7 +165,9 @@ class ConsensusLoop:
         except DecodeError as exc:
             logger.warning("bad consensus message from=%s reason=%s", source, exc)
             return None
-        self._catch_up.observe(message)
+        # Checked first: an unsigned frame naming a far height must not make us "syncing".
+        if self._catch_up.claims_more(message) and self.machine.proves_height(message):
+            self._catch_up.observe(message)
         if isinstance(message, Proposal):
             # A clock check, so here and not in consensus or the ledger (see node.blocks).
             stale = self._app.blocks.stale_proposal(message)

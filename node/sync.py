@@ -27,12 +27,14 @@ class CatchUp:
         self.highest_seen = 0
 
     def observe(self, message: Message) -> None:
-        """Note the height a peer's message speaks about."""
-        height = getattr(message, "height", None)
-        if isinstance(height, int):
-            self.highest_seen = max(self.highest_seen, height)
-        if isinstance(message, SyncReply) and message.blocks:
-            self.highest_seen = max(self.highest_seen, message.blocks[-1].height)
+        """Note the height a peer's message speaks about (one whose height the consensus
+        machine checked: see :meth:`claims_more`)."""
+        self.highest_seen = max(self.highest_seen, _claimed(message))
+
+    def claims_more(self, message: Message) -> bool:
+        """Whether ``message`` names a height beyond the highest seen: only then is it worth
+        checking that it proves that height before :meth:`observe` takes it."""
+        return _claimed(message) > self.highest_seen
 
     def syncing(self, committed_height: int) -> bool:
         """Whether peers have been seen working on a height beyond the next one."""
@@ -45,6 +47,14 @@ class CatchUp:
         if isinstance(message, SyncReply) and out.commits:
             return SyncRequest(next_height, self.index)
         return None
+
+
+def _claimed(message: Message) -> int:
+    """The height a message names (0 for one that names none)."""
+    if isinstance(message, SyncReply):
+        return message.blocks[-1].height if message.blocks else 0
+    height = getattr(message, "height", None)
+    return height if isinstance(height, int) else 0
 
 
 def split_reply(reply: SyncReply, limit: int = SYNC_PIECE_BYTES) -> list[SyncReply]:
