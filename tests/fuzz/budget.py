@@ -13,6 +13,7 @@ A longer run, on inputs the default run never draws::
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import time
@@ -32,6 +33,13 @@ RSS_EVERY = 64
 #: example, so a long run grows a little; a decoder that allocated what a hostile length
 #: prefix asks for (up to 64 MiB per field) would overshoot at once.
 MAX_RSS_GROWTH_BYTES = 192 * 1024 * 1024
+#: Most Hypothesis examples one target runs (see :func:`plan`).
+MAX_EXAMPLES = 2_000
+
+#: How the budget is split: decoders alone, HTTP routes, and a node's consensus link.
+DECODER_SHARE = 0.80
+HTTP_SHARE = 0.15
+P2P_SHARE = 0.05
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,6 +57,14 @@ def budget() -> int:
 def share(weight: float) -> int:
     """A target's number of inputs: ``weight`` (a fraction of the whole suite) of the budget."""
     return max(1, round(budget() * weight))
+
+
+def plan(inputs: int, least_batch: int) -> tuple[int, int]:
+    """``(examples, inputs per example)`` for a target of ``inputs`` inputs whose examples
+    each yield at least ``least_batch``. Hypothesis keeps a few KiB per example it ran, so past
+    :data:`MAX_EXAMPLES` a long run gives each example more inputs instead of growing."""
+    examples = min(MAX_EXAMPLES, max(1, math.ceil(inputs / least_batch)))
+    return examples, math.ceil(inputs / examples)
 
 
 def fuzz_settings(name: str, examples: int) -> Callable[[F], F]:

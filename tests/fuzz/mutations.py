@@ -35,7 +35,7 @@ EDGE_WORDS = {
 }
 #: Every registered type tag: changing one valid tag into another gets past the first check.
 TAGS = tuple(sorted(REGISTRY.entries()))
-#: Inputs derived from each Hypothesis example (the first is the drawn encoding itself).
+#: Fewest inputs derived from each Hypothesis example (the first is the drawn encoding).
 BATCH = 16
 
 Mutation = Callable[[random.Random, bytearray, bytes], bytearray]

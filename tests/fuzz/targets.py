@@ -58,12 +58,9 @@ from node.p2p.framing import PREFIX, next_frame
 from node.wire import FragmentGet, FragmentPut, FrameBatch
 from tests.consensus import strategies as consensus_st
 from tests.fuzz import corpus
-from tests.fuzz.budget import share
+from tests.fuzz.budget import DECODER_SHARE, share
 from tests.fuzz.mutations import mutated
 from tests.ledger.strategies import for_type
-
-#: Share of the whole fuzz budget that goes to the decoders (the rest is HTTP).
-DECODER_SHARE = 0.85
 
 T = TypeVar("T")
 
@@ -381,7 +378,7 @@ DECODERS: tuple[Decoder, ...] = (
 )
 
 
-def examples_for(target: Decoder) -> int:
+def inputs_for(target: Decoder) -> int:
     """The target's share of the fuzz budget."""
     total = sum(d.weight for d in DECODERS)
     return share(DECODER_SHARE * target.weight / total)

@@ -9,15 +9,13 @@ target runs and may grow only a little. The number of inputs comes from
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.budget import Tally, fuzz_settings, start
+from tests.fuzz.budget import Tally, fuzz_settings, plan, start
 from tests.fuzz.mutations import BATCH, mutants, starts
-from tests.fuzz.targets import DECODERS, Decoder, examples_for
+from tests.fuzz.targets import DECODERS, Decoder, inputs_for
 
 
 def check(target: Decoder, data: bytes, tally: Tally) -> None:
@@ -43,12 +41,13 @@ def test_decoder_accepts_only_canonical_encodings_and_refuses_with_its_typed_err
 ) -> None:
     seeds = target.seeds()  # builds the corpus first, so its memory is not the target's
     tally = start(target.name)
-    inputs = examples_for(target)
+    inputs = inputs_for(target)
+    examples, batch = plan(inputs, BATCH)
 
-    @fuzz_settings(target.name, math.ceil(inputs / BATCH))
+    @fuzz_settings(target.name, examples)
     @given(starts(seeds, target.header), seeds, st.integers(0, 2**64 - 1))
     def run(first: bytes, other: bytes, rng_seed: int) -> None:
-        for data in mutants(first, other, rng_seed):
+        for data in mutants(first, other, rng_seed, batch):
             check(target, data, tally)
 
     run()

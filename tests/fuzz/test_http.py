@@ -1,6 +1,6 @@
 """Every HTTP route of a real node, fed generated and mutated paths, queries, headers and bodies.
 
-The node (tests/fuzz/http_node.py) is a real one-node network with a small history. For every
+The node (tests.fuzz.fuzz_node.py) is a real one-node network with a small history. For every
 route, Hypothesis builds requests from the node's real ids, heights and bodies and from hostile
 values (wrong sizes, non-hex, huge and signed numbers, other scripts' digits, NaN, nesting,
 other methods and content types), and mutates valid JSON bodies byte by byte. Every answer must
@@ -13,12 +13,10 @@ have grown only a little.
 from __future__ import annotations
 
 import json
-import math
 import random
 import string
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -26,13 +24,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fuzz.budget import Tally, fuzz_settings, share, start
-from tests.fuzz.http_node import Answer, FuzzNode, Known, fuzz_node
+from tests.fuzz.budget import HTTP_SHARE, Tally, fuzz_settings, plan, share, start
+from tests.fuzz.fuzz_node import Answer, FuzzNode, Known
 from tests.fuzz.mutations import mutate, mutated
 
-#: Share of the whole fuzz budget that goes to HTTP (the rest is the decoders).
-HTTP_SHARE = 0.15
-#: Requests sent per Hypothesis example: the drawn one, then byte-level mutants of its body.
+#: Fewest requests sent per Hypothesis example of a route with a body: the drawn one, then
+#: byte-level mutants of its body.
 BODY_MUTANTS = 4
 
 EDGE_TEXTS = (
@@ -171,7 +168,7 @@ ROUTES = (
 #: Not a route of the app: the fuzzer's own target for unknown paths.
 UNROUTED = "/{any}/{any}"
 
-def examples_for(route: Route) -> int:
+def inputs_for(route: Route) -> int:
     total = sum(r.weight for r in ROUTES)
     return share(HTTP_SHARE * route.weight / total)
 
@@ -310,13 +307,14 @@ def _requests(
     return Request(method, path, params, headers, body)
 
 
-def body_mutants(request: Request, rng_seed: int) -> Iterator[Request]:
-    """The request, then requests whose body is its body with a few bytes changed."""
+def body_mutants(request: Request, rng_seed: int, count: int) -> Iterator[Request]:
+    """The request, then ``count - 1`` requests whose body is its body with a few bytes
+    changed."""
     yield request
     if request.body is None:
         return
     rng = random.Random(rng_seed)
-    for _ in range(BODY_MUTANTS - 1):
+    for _ in range(count - 1):
         body = mutate(rng, request.body, request.body[::-1])
         yield Request(request.method, request.path, request.params, request.headers, body)
 
@@ -343,14 +341,8 @@ def check_answer(request: Request, answer: Answer, tally: Tally) -> None:
         assert error.get("code"), f"{answer.status} without an error code for {described}"
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzNode]:
-    with fuzz_node(Path(tmp_path_factory.mktemp("fuzz-http")) / "net") as running:
-        yield running
-
-
-def test_every_route_of_the_app_is_fuzzed(node: FuzzNode) -> None:
-    listed = json.loads(node.request("GET", "/").body)["endpoints"]
+def test_every_route_of_the_app_is_fuzzed(http_node: FuzzNode) -> None:
+    listed = json.loads(http_node.request("GET", "/").body)["endpoints"]
     served = {(endpoint["method"], endpoint["path"]) for endpoint in listed}
     fuzzed = {(route.method, route.template) for route in ROUTES if route.template != UNROUTED}
     assert served == fuzzed
@@ -358,19 +350,21 @@ def test_every_route_of_the_app_is_fuzzed(node: FuzzNode) -> None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
 def test_route_answers_every_input_below_500_and_changes_nothing(
-    node: FuzzNode, route: Route
+    http_node: FuzzNode, route: Route
 ) -> None:
+    node = http_node
     before = node.state()
     level = json.loads(node.request("GET", "/log_level").body)["level"]
     strategy = requests(route, node.known)
     tally = start(route.name)
-    examples = examples_for(route)
-    per_example = BODY_MUTANTS if route.body else 1
+    inputs = inputs_for(route)
+    # A route without a body gets one request per example.
+    examples, batch = plan(inputs, BODY_MUTANTS) if route.body else (inputs, 1)
 
-    @fuzz_settings(route.name, math.ceil(examples / per_example))
+    @fuzz_settings(route.name, examples)
     @given(strategy, st.integers(0, 2**64 - 1))
     def run(request: Request, rng_seed: int) -> None:
-        for attempt in body_mutants(request, rng_seed):
+        for attempt in body_mutants(request, rng_seed, batch):
             check_answer(attempt, send(node, attempt), tally)
             if attempt.method == "PUT":
                 # A valid level is the route doing its job; later routes want the usual one.
@@ -381,7 +375,7 @@ def test_route_answers_every_input_below_500_and_changes_nothing(
     assert node.internal_errors() == 0
     assert node.state() == before, "a refused input changed the chain or the pool"
     assert json.loads(node.request("GET", "/log_level").body)["level"] == level
-    assert tally.inputs >= examples * 0.9, f"only {tally.inputs} of {examples} inputs tried"
+    assert tally.inputs >= inputs * 0.9, f"only {tally.inputs} of {inputs} inputs tried"
 
 
 JSON = {"content-type": "application/json"}

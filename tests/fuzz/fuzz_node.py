@@ -1,9 +1,10 @@
-"""A real one-node network in process, with a small history, for the HTTP fuzzer.
+"""A real one-node network in process, with a small history, for the HTTP and p2p fuzzers.
 
 The node is :func:`tests.node.inprocess.one_node` (its real LevelDB ledger, consensus loop,
 storage and the Starlette app through ``httpx.ASGITransport``) running on a trio loop in a
 background thread, so that Hypothesis, which calls tests synchronously, drives it from the test
-thread with :func:`FuzzNode.request`. Before the fuzzer starts, the node commits what clients
+thread: HTTP requests with :meth:`FuzzNode.request`, a peer's consensus link with
+:meth:`FuzzNode.take_batch`. Before the fuzzer starts, the node commits what clients
 do: an owner and a requester registered, their TPRE keys published, a record with its
 fragments stored, a grant, and a granted access request; the fuzzer then has real ids, heights
 and bodies to start from and every route has something to find.
@@ -28,10 +29,13 @@ import httpx
 import trio
 import trio.testing
 
+from consensus.messages import CommittedBlock
 from crypto.groups import load_group
+from crypto.signing import SigningKey
 from ledger.fetch import SignedFetch
 from ledger.transactions import MemberRole
 from node.home import load_identity
+from node.p2p.errors import ProtocolViolation
 from tests.node.app_world import AppWorld, Member
 from tests.node.inprocess import PATIENCE, OneNode, one_node
 
@@ -58,19 +62,25 @@ class Known:
     height: int
     transactions: tuple[bytes, ...]
     fragments: tuple[str, ...]
+    #: The node's committed blocks with their commit QCs, as a sync reply carries them.
+    committed: tuple[CommittedBlock, ...]
+    #: The node's own key, so that the p2p fuzzer can send it messages it signed itself.
+    node_key: SigningKey
     #: A fetch of the record's data signed by the granted requester, for ``(nonce, skew_ms)``.
     sign_fetch: Callable[[bytes, int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class State:
-    """What no refused input may change: the chain's head and the node's pool."""
+    """What no refused input may change: the chain's head, the node's pool and whether it
+    believes it lags behind its peers."""
 
     height: int
     head_hash: bytes
     state_root: bytes
     audit_length: int
     pending: int
+    syncing: bool
 
 
 @dataclass
@@ -138,8 +148,48 @@ class FuzzNode:
         node = self._loop.node
         assert node is not None
         head = node.parts.view.ledger.head()
-        pending = node.parts.view.status().pending
-        return State(head.height, head.block_hash, head.state_root, head.audit_length, pending)
+        status = node.parts.view.status()
+        return State(
+            head.height,
+            head.block_hash,
+            head.state_root,
+            head.audit_length,
+            status.pending,
+            status.syncing,
+        )
+
+    def settle(self, seconds: float) -> None:
+        """Let ``seconds`` of the node's (virtual) time pass: its timers fire, rounds end."""
+        trio.from_thread.run(self._settle, seconds, trio_token=self._token)
+
+    async def _settle(self, seconds: float) -> None:
+        clock = self._loop.clock
+        assert clock is not None
+        clock.autojump_threshold = 0
+        try:
+            await trio.sleep(seconds)
+        finally:
+            clock.autojump_threshold = math.inf
+
+    def take_batch(self, payload: bytes) -> bool:
+        """Hand ``payload`` to the consensus loop as a frame batch from a peer's link and let
+        the node handle every message in it; True if the loop refused the batch as malformed
+        (the node then ends that link)."""
+        refused: bool = trio.from_thread.run(self._take_batch, payload, trio_token=self._token)
+        return refused
+
+    async def _take_batch(self, payload: bytes) -> bool:
+        node = self._loop.node
+        assert node is not None
+        try:
+            await node.parts.consensus.take_batch(payload, None, "fuzz")
+        except ProtocolViolation:
+            return True
+        finally:
+            # The clock is frozen: this waits for the node to handle the messages, not for
+            # any of its timers.
+            await trio.testing.wait_all_tasks_blocked()
+        return False
 
     def internal_errors(self) -> float:
         """The node's count of requests that ended in the catch-all 500."""
@@ -255,8 +305,30 @@ async def _history(node: OneNode) -> Known:
         height=head,
         transactions=(*txs, put, grant, request),
         fragments=tuple(fragments),
+        committed=_committed_blocks(node),
+        node_key=identity.node_key,
         sign_fetch=functools.partial(_signed_fetch, world, requester, record_id, now_ms),
     )
+
+
+def _committed_blocks(node: OneNode) -> tuple[CommittedBlock, ...]:
+    ledger = node.parts.view.ledger
+    out = []
+    for height in range(1, ledger.height + 1):
+        stored = ledger.block(height)
+        assert stored is not None
+        qc = stored.commit_qc
+        out.append(
+            CommittedBlock(
+                height,
+                qc.round,
+                stored.block.hash(),
+                stored.block.to_bytes(),
+                tuple(s.node_index for s in qc.signatures),
+                tuple(s.signature for s in qc.signatures),
+            )
+        )
+    return tuple(out)
 
 
 def _signed_fetch(
