@@ -66,9 +66,13 @@ def test_a_paused_node_still_stops_on_sigterm(network: Network) -> None:
 
 
 def test_a_node_ignoring_sigterm_is_killed_after_the_grace(network: Network) -> None:
-    procs = NodeProcesses(network, lambda _: stand_in("trap '' TERM; sleep 3"), time.monotonic)
+    armed = network.directory / "trap-armed"
+    script = f"trap '' TERM; : > '{armed}'; sleep 3"
+    procs = NodeProcesses(network, lambda _: stand_in(script), time.monotonic)
     procs.start(1)
-    until(lambda: "trap" in Path(f"/proc/{procs.pid(1)}/cmdline").read_text())
+    # The shell only ignores SIGTERM once the trap has run: wait for its mark, not for the
+    # process to exist, or the signal can land first and end it at once.
+    until(armed.exists)
     assert procs.term(1, grace_s=0.3) is False
     assert procs.exits[-1].cause == "SIGTERM, then SIGKILL after the grace period"
 

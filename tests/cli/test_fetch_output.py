@@ -35,7 +35,8 @@ def stubbed_network(monkeypatch: pytest.MonkeyPatch) -> None:
     metadata = SimpleNamespace(name="bp.csv", file_digest=b"\x01" * 32)
     monkeypatch.setattr(cli.client_cmd, "open_session", no_session)
     monkeypatch.setattr(cli.client_cmd, "_load", lambda *args: object())
-    monkeypatch.setattr(client.requester, "wait_decision", lambda *args: object())
+    decision = SimpleNamespace(warning=None)
+    monkeypatch.setattr(client.requester, "wait_decision", lambda *args: decision)
     monkeypatch.setattr(client.requester, "fetch_and_decrypt", lambda *args: (DATA, metadata))
 
 
