@@ -143,9 +143,10 @@ class MemoryNetwork:
     parts: dict[int, NodeParts] = field(default_factory=dict)
     running: dict[int, NodeParts] = field(default_factory=dict)
 
-    def build(self, index: int) -> NodeParts:
+    def identity(self, index: int) -> NodeIdentity:
+        """Node ``index``'s identity in ``world`` (no home on disk: its stores are in memory)."""
         world = self.world
-        identity = NodeIdentity(
+        return NodeIdentity(
             Path(),
             NodeConfig(p2p_listen="/ip4/127.0.0.1/tcp/0"),
             world.genesis,
@@ -153,6 +154,10 @@ class MemoryNetwork:
             world.node_keys[index - 1],
             world.box_keys[index - 1],
         )
+
+    def build(self, index: int) -> NodeParts:
+        world = self.world
+        identity = self.identity(index)
         service = NodeService(identity)
 
         async def open_link(target: int) -> MemoryLink:

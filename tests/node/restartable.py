@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,8 +24,6 @@ from prometheus_client import CollectorRegistry
 
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
-from node.config import NodeConfig
-from node.home import NodeIdentity
 from node.http import ApiMetrics, build_app
 from node.localstore import LocalStore
 from node.pending_pool import SubmissionLimits
@@ -54,14 +51,7 @@ class RestartableNetwork(MemoryNetwork):
 
     def build(self, index: int) -> NodeParts:
         world = self.world
-        identity = NodeIdentity(
-            Path(),
-            NodeConfig(p2p_listen="/ip4/127.0.0.1/tcp/0"),
-            world.genesis,
-            index,
-            world.node_keys[index - 1],
-            world.box_keys[index - 1],
-        )
+        identity = self.identity(index)
         service = NodeService(identity)
 
         async def open_link(target: int) -> MemoryLink:
