@@ -8,7 +8,9 @@ None of this is consensus state, so it lives outside the ledger's database and k
   fragment store);
 * the accepted submissions (:mod:`node.pending_pool`, keys ``a`` and ``f``): client
   transactions this node acknowledged and has not seen committed yet, and why those it dropped
-  were dropped.
+  were dropped;
+* the nonces of the fetches it served (:mod:`node.fetch_nonces`, keys ``n`` and ``N``), until
+  their fetches could no longer be fresh.
 
 Consensus names items by their ledger transaction ids, so whether an item is committed is the
 ledger's transaction index to say; nothing here repeats it.
@@ -22,6 +24,7 @@ from pathlib import Path
 from consensus.safety import SafetyState
 from ledger.kv import KeyValueStore
 from ledger.leveldb import LevelDBStore
+from node.fetch_nonces import EXPIRY_PREFIX, NONCE_PREFIX, FetchNonces
 from node.pending_fragments import (
     CANDIDATE_PREFIX,
     DATA_PREFIX,
@@ -41,7 +44,14 @@ _LEGACY_PENDING = b"p"
 
 #: Every key prefix of the node-local database (one byte each, none a prefix of another).
 PREFIXES = (
-    _SAFETY, _LEGACY_PENDING, CANDIDATE_PREFIX, DATA_PREFIX, SUBMISSION_PREFIX, FATE_PREFIX
+    _SAFETY,
+    _LEGACY_PENDING,
+    CANDIDATE_PREFIX,
+    DATA_PREFIX,
+    SUBMISSION_PREFIX,
+    FATE_PREFIX,
+    NONCE_PREFIX,
+    EXPIRY_PREFIX,
 )
 
 logger = logging.getLogger("iomtshare.node.localstore")
@@ -49,7 +59,7 @@ logger = logging.getLogger("iomtshare.node.localstore")
 
 class LocalStore:
     """Typed access to the node-local database; ``pending`` is its pending fragment area,
-    ``submissions`` its accepted client submissions."""
+    ``submissions`` its accepted client submissions; :meth:`fetch_nonces` its served fetches."""
 
     def __init__(
         self,
@@ -80,6 +90,10 @@ class LocalStore:
 
     def close(self) -> None:
         self._store.close()
+
+    def fetch_nonces(self, window_ms: int) -> FetchNonces:
+        """The served-fetch nonces, remembered for ``window_ms`` past each fetch's timestamp."""
+        return FetchNonces(self._store, window_ms)
 
     # -- consensus safety ---------------------------------------------------------------------
 

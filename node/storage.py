@@ -16,9 +16,9 @@ committed PutRecord. Who may hand a node a fragment:
   it); the others are dropped.
 
 A node serves its fragment only for a fetch the requester signed (fresh timestamp, unused
-nonce) and only if a committed sharing record grants that requester the record. The node that
-answers the HTTP fetch gathers ``t`` fragments (its own and its peers', each peer checking the
-same signed fetch itself) and rebuilds the ciphertext.
+nonce) and only while a granted decision that still stands backs it (:mod:`node.fetch_auth`).
+The node that answers the HTTP fetch gathers ``t`` fragments (its own and its peers', each peer
+checking the same signed fetch itself) and rebuilds the ciphertext.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ from dataclasses import dataclass
 
 import trio
 
-from crypto.errors import DecodeError, VerificationError
-from crypto.signing import VerifyKey
+from crypto.errors import DecodeError
 from crypto.storage import CorruptFragmentError, Fragment, StorageCommitment, StorageError, rebuild
-from ledger.fetch import fetch_signing_payload
 from ledger.genesis import Genesis
 from ledger.ledger import Ledger
+from node.fetch_auth import FetchAuthorizer
 from node.localstore import LocalStore
 from node.p2p import P2PError
 from node.pending_fragments import CandidateConflict, PendingFull
@@ -46,7 +45,6 @@ logger = logging.getLogger("iomtshare.node.storage")
 
 PUT_PROTOCOL = "/iomtshare/fragments/put/1"
 GET_PROTOCOL = "/iomtshare/fragments/get/1"
-_REPLAY_CACHE = 100_000
 
 #: ``request(node_index, protocol, payload) -> response`` over libp2p (raises on failure).
 PeerRequest = Callable[[int, str, bytes], Awaitable[bytes]]
@@ -76,7 +74,7 @@ class FragmentKeeper:
         self._settled_height = -1
         self._index = index
         self._clock_ms = clock_ms
-        self._seen_fetches: set[tuple[bytes, bytes]] = set()
+        self._fetches = FetchAuthorizer(ledger, local, clock_ms)
 
     # -- keeping fragments --------------------------------------------------------------------
 
@@ -195,41 +193,7 @@ class FragmentKeeper:
 
     def authorize_fetch(self, fetch: FragmentGet) -> None:
         """Signature, freshness, replay and grant checks; raises :class:`StorageRefused`."""
-        member = self._ledger.member(fetch.requester)
-        if member is None:
-            raise StorageRefused(403, "not_registered", "requester is not a registered member")
-        payload = fetch_signing_payload(
-            self._genesis.chain_id,
-            fetch.record_id,
-            fetch.requester,
-            fetch.timestamp_ms,
-            fetch.nonce,
-        )
-        try:
-            VerifyKey(member.verify_key).verify(payload, fetch.signature)
-        except (VerificationError, DecodeError) as exc:
-            raise StorageRefused(
-                403, "bad_signature", "fetch is not signed by the requester"
-            ) from exc
-        if abs(self._clock_ms() - fetch.timestamp_ms) > self._genesis.freshness_window_ms:
-            raise StorageRefused(409, "stale", "fetch timestamp is outside the freshness window")
-        key = (fetch.requester, fetch.nonce)
-        if key in self._seen_fetches:
-            raise StorageRefused(409, "replayed", "fetch nonce already used")
-        if self._ledger.record(fetch.record_id) is None:
-            raise StorageRefused(404, "not_found", "record does not exist")
-        if not self._granted(fetch.requester, fetch.record_id):
-            raise StorageRefused(403, "not_granted", "no committed sharing record grants this")
-        if len(self._seen_fetches) >= _REPLAY_CACHE:
-            self._seen_fetches.clear()
-        self._seen_fetches.add(key)
-
-    def _granted(self, requester: bytes, record_id: bytes) -> bool:
-        if self._ledger.is_blacklisted(requester):
-            return False
-        return any(
-            a.granted and a.requester == requester for a in self._ledger.audit_by_record(record_id)
-        )
+        self._fetches.authorize(fetch)
 
     async def serve_put(self, payload: bytes, uploader: int) -> bytes:
         """Protocol handler body for :data:`PUT_PROTOCOL` (``uploader``: the sending node's
@@ -272,7 +236,7 @@ class FragmentKeeper:
         except StorageRefused:
             # No data left this node for the nonce, so it is not used up here: a retry once the
             # lagging side has the grant can still succeed (peers that served it refuse it).
-            self._seen_fetches.discard((fetch.requester, fetch.nonce))
+            self._fetches.release(fetch)
             raise
 
 
