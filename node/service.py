@@ -62,7 +62,7 @@ from node.p2p import (
 from node.peer_links import OpenStream, PeerLinks
 from node.peers import PeerDialer, Peers
 from node.storage import FragmentKeeper
-from node.sync import CatchUp
+from node.sync import CatchUp, vouchers_needed
 
 logger = logging.getLogger("iomtshare.node.service")
 
@@ -164,9 +164,10 @@ class NodeService:
     def __init__(self, identity: NodeIdentity) -> None:
         """Raises ``ConfigError`` or :class:`~node.p2p.P2PError` for an unusable p2p setup."""
         self.identity = identity
-        self.catch_up = CatchUp(identity.index)
-        host, port = listen_endpoint(identity.config.p2p_listen)
         genesis = identity.genesis
+        # f + 1 validators must vouch for a height before this node believes it lags behind.
+        self.catch_up = CatchUp(identity.index, vouchers_needed(genesis.size, genesis.quorum))
+        host, port = listen_endpoint(identity.config.p2p_listen)
         others = (n.peer_id for n in genesis.nodes if n.index != identity.index)
         allowlist = PeerAllowlist.of(parse_peer_id(peer) for peer in others)
         config = P2PConfig(

@@ -8,33 +8,63 @@ between exactly two nodes on the direct links (:mod:`node.peer_links`); a reply 
 so this module cuts it into pieces under the frame limit. It also keeps a far-behind node asking:
 after a reply that moved it forward, it asks the same peer for the next batch at once instead
 of waiting for the next beacon.
+
+A node believes it is behind (it answers "syncing") only for a height that at least f + 1
+distinct validators vouched for: one's own signed message naming it, or a commit QC (which
+vouches for every signer). A single Byzantine validator can sign messages for any height it
+likes; f + 1 of them include an honest one, which names only heights really reached.
 """
 
 from __future__ import annotations
 
 from consensus import Item, Message, Output
-from consensus.messages import CommittedBlock, SyncReply, SyncRequest
+from consensus.messages import CommittedBlock, LeaderClaim, Proposal, SyncReply, SyncRequest
 
 #: Sync replies are cut into pieces of at most this many bytes of blocks.
 SYNC_PIECE_BYTES = 4 * 1024 * 1024
 
 
-class CatchUp:
-    """Tracks how far ahead the network is and decides follow-up sync requests."""
+def vouchers_needed(n: int, quorum: int) -> int:
+    """f + 1 for ``n`` validators deciding with ``quorum`` votes: two quorums share
+    ``2 * quorum - n`` validators, and safety holds while fewer than that are Byzantine, so
+    ``f = 2 * quorum - n - 1``. At most the ``n - 1`` other validators, at least one."""
+    return max(1, min(2 * quorum - n, n - 1))
 
-    def __init__(self, index: int) -> None:
+
+class CatchUp:
+    """Tracks how far ahead the network is and decides follow-up sync requests.
+
+    ``vouchers`` is how many distinct validators must have proved a height before this node
+    believes the network reached it (:func:`vouchers_needed`; 1 only suits a network that
+    tolerates no Byzantine validator).
+    """
+
+    def __init__(self, index: int, vouchers: int = 1) -> None:
+        if vouchers < 1:
+            raise ValueError("vouchers must be at least 1")
         self.index = index
+        self.vouchers = vouchers
+        #: The height at least ``vouchers`` validators proved (what :meth:`syncing` compares).
         self.highest_seen = 0
+        # The highest height each validator proved, by validator index.
+        self._reached: dict[int, int] = {}
 
     def observe(self, message: Message) -> None:
-        """Note the height a peer's message speaks about (one whose height the consensus
-        machine checked: see :meth:`claims_more`)."""
-        self.highest_seen = max(self.highest_seen, _claimed(message))
+        """Note the height a peer's message speaks about, for the validators that vouch for it
+        (a message whose height the consensus machine checked: see :meth:`claims_more`)."""
+        height = _claimed(message)
+        for validator in _vouching(message):
+            if height > self._reached.get(validator, 0):
+                self._reached[validator] = height
+        heights = sorted(self._reached.values(), reverse=True)
+        if len(heights) >= self.vouchers:
+            self.highest_seen = max(self.highest_seen, heights[self.vouchers - 1])
 
     def claims_more(self, message: Message) -> bool:
-        """Whether ``message`` names a height beyond the highest seen: only then is it worth
-        checking that it proves that height before :meth:`observe` takes it."""
-        return _claimed(message) > self.highest_seen
+        """Whether ``message`` names a height beyond what one of its vouchers proved so far:
+        only then is it worth checking that it proves that height before :meth:`observe`."""
+        height = _claimed(message)
+        return any(height > self._reached.get(v, 0) for v in _vouching(message))
 
     def syncing(self, committed_height: int) -> bool:
         """Whether peers have been seen working on a height beyond the next one."""
@@ -47,6 +77,18 @@ class CatchUp:
         if isinstance(message, SyncReply) and out.commits:
             return SyncRequest(next_height, self.index)
         return None
+
+
+def _vouching(message: Message) -> tuple[int, ...]:
+    """The validators a message speaks for: a commit QC's signers, a height message's sender."""
+    if isinstance(message, SyncReply):
+        return message.blocks[-1].signers if message.blocks else ()
+    if isinstance(message, LeaderClaim):
+        return (message.claimant,)
+    if isinstance(message, Proposal):
+        return (message.leader,)
+    voter = getattr(message, "voter", None)
+    return (voter,) if isinstance(voter, int) else ()
 
 
 def _claimed(message: Message) -> int:

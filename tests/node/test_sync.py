@@ -2,24 +2,87 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from consensus import Output
-from consensus.messages import CommittedBlock, SyncReply, SyncRequest
-from consensus.votes import PrepareVote
-from node.sync import CatchUp, split_reply
+from consensus.encoding import NO_ROUND
+from consensus.messages import CommittedBlock, LeaderClaim, SyncReply, SyncRequest
+from consensus.signer import Ed25519Signer
+from consensus.votes import AuthVote, PrepareVote
+from node.sync import CatchUp, split_reply, vouchers_needed
+from node.wire import FrameBatch
+from tests.node.app_world import make_world
+from tests.node.inprocess import memory_network, mock_clock_test
 
 
-def block(height: int) -> CommittedBlock:
-    return CommittedBlock(height, 0, bytes(32), b"block", (1,), (bytes(64),))
+def block(height: int, signers: tuple[int, ...] = (1,)) -> CommittedBlock:
+    return CommittedBlock(height, 0, bytes(32), b"block", signers, (bytes(64),) * len(signers))
+
+
+def vote(height: int, voter: int) -> PrepareVote:
+    return PrepareVote(height, 0, voter, bytes(32), bytes(64))
 
 
 def test_heights_seen_make_a_node_syncing() -> None:
     catch_up = CatchUp(2)
     assert not catch_up.syncing(0)
-    catch_up.observe(PrepareVote(1, 0, 1, None, bytes(64)))
+    catch_up.observe(vote(1, 1))
     assert not catch_up.syncing(0)  # working on the next height is not being behind
     catch_up.observe(SyncReply((block(5), block(6))))
     assert catch_up.syncing(3)
     assert not catch_up.syncing(6)
+
+
+@pytest.mark.parametrize(
+    ("n", "quorum", "vouchers"), [(1, 1, 1), (3, 2, 1), (4, 3, 2), (4, 4, 3), (7, 5, 3)]
+)
+def test_vouchers_are_f_plus_one(n: int, quorum: int, vouchers: int) -> None:
+    assert vouchers_needed(n, quorum) == vouchers
+
+
+def test_one_validator_alone_cannot_make_a_node_believe_it_is_behind() -> None:
+    catch_up = CatchUp(1, vouchers=2)
+    catch_up.observe(vote(1_000, 4))
+    catch_up.observe(LeaderClaim(2_000, 0, 4, NO_ROUND, (), (), (), bytes(64)))
+    assert not catch_up.syncing(0)
+    # Node 4 naming it again and again is still one voucher.
+    assert not catch_up.claims_more(vote(2_000, 4))
+    assert catch_up.claims_more(vote(900, 2))
+    catch_up.observe(vote(900, 2))
+    assert catch_up.highest_seen == 900  # the highest height two validators reached
+    assert catch_up.syncing(10)
+
+
+def test_a_commit_qc_vouches_for_every_signer() -> None:
+    catch_up = CatchUp(1, vouchers=2)
+    catch_up.observe(SyncReply((block(40), block(41, signers=(2, 3, 4)))))
+    assert catch_up.highest_seen == 41
+    # A message naming no height (an authorization vote) vouches for nothing.
+    assert not catch_up.claims_more(AuthVote(bytes(32), 2, True, b"", bytes(64)))
+    with pytest.raises(ValueError, match="at least 1"):
+        CatchUp(1, vouchers=0)
+
+
+@mock_clock_test
+async def test_a_byzantine_signer_naming_a_far_height_does_not_make_peers_syncing() -> None:
+    world = make_world()  # four validators, quorum 3: f + 1 = 2 must vouch
+    chain_id = world.genesis.chain_id
+    async with memory_network(world, [1]) as network:
+        node = network.parts[1]
+
+        async def signed_vote(height: int, voter: int) -> None:
+            unsigned = vote(height, voter)
+            signing = unsigned.signing_bytes(chain_id)
+            signature = Ed25519Signer(world.node_keys[voter - 1]).sign(signing)
+            frame = dataclasses.replace(unsigned, signature=signature).to_bytes()
+            await node.consensus.take_batch(FrameBatch((frame,)).to_bytes(), voter, "peer")
+
+        await signed_vote(2**63, 4)
+        assert node.view.status().syncing is False
+        await signed_vote(1_000, 3)  # a second validator vouches for 1,000
+        assert node.view.status().syncing is True
 
 
 def test_a_reply_that_moved_us_asks_for_more() -> None:
