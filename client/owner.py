@@ -109,6 +109,8 @@ def prepare_put(
         metadata_ciphertext=sealed_metadata.to_bytes(),
         storage_commitments=coded.commitment.to_bytes(),
         abe_ciphertext=b"",
+        domain_epoch=0,
+        domain_ciphertext=b"",
         created_at_ms=now_ms(),
     )
     return PendingUpload(

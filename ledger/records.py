@@ -92,11 +92,14 @@ class RecordEntry(Encoded):
     metadata_ciphertext: bytes
     storage_commitments: bytes
     abe_ciphertext: bytes
+    domain_epoch: int
+    domain_ciphertext: bytes
     created_at_ms: int
     height: int
     tx_id: bytes
 
     TAG = TAG_RECORD_ENTRY
+    VERSION = 2  # PutRecord's version 2 fields (domain_epoch, domain_ciphertext)
     FIELDS = (
         ("record_id", HASH),
         ("owner", HASH),
@@ -106,6 +109,8 @@ class RecordEntry(Encoded):
         ("metadata_ciphertext", BLOB),
         ("storage_commitments", BLOB),
         ("abe_ciphertext", BLOB),
+        ("domain_epoch", U32),
+        ("domain_ciphertext", BLOB),
         ("created_at_ms", U64),
         ("height", U64),
         ("tx_id", HASH),

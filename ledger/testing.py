@@ -233,6 +233,8 @@ class ChainFixture:
             metadata_ciphertext=payload,
             storage_commitments=b"",
             abe_ciphertext=b"",
+            domain_epoch=0,
+            domain_ciphertext=b"",
             created_at_ms=self._issued(),
         )
         return tx.signed(self.key_of(owner), self.chain_id)

@@ -1,19 +1,21 @@
 """Signed client transactions.
 
-Eight types, each a frozen dataclass whose last field is an Ed25519 signature:
+Ten types, each a frozen dataclass whose last field is an Ed25519 signature:
 
-=============== ======================================== =============================
-type            what it does                             signed by
-=============== ======================================== =============================
-RegisterMember  admits a pseudonymous member             the authority
-AttributeChange replaces a member's attribute set        the authority
-PutRecord       publishes a record's metadata ciphertext the record owner
-Grant           gives a grantee t-of-n re-key shares     the record owner
-Revoke          withdraws a grant                        the record owner
-AccessRequest   asks for a record (fresh, with a nonce)  the requester
-KeyUpdate       rotates a member's keys                  the member's current key
-Unblacklist     lifts a member's blacklisting            the authority
-=============== ======================================== =============================
+=================== ======================================== =============================
+type                what it does                             signed by
+=================== ======================================== =============================
+RegisterMember      admits a pseudonymous member             the authority
+AttributeChange     replaces a member's attribute set        the authority
+PutRecord           publishes a record's metadata ciphertext the record owner
+Grant               gives a grantee t-of-n re-key shares     the record owner
+Revoke              withdraws a grant                        the record owner
+AccessRequest       asks for a record (fresh, with a nonce)  the requester
+KeyUpdate           rotates a member's keys                  the member's current key
+Unblacklist         lifts a member's blacklisting            the authority
+PublishAttributeKey publishes a member's attribute key       the authority
+RotateDomainKey     deals the domain key as a new epoch      the authority
+=================== ======================================== =============================
 
 The signature covers :meth:`Transaction.signing_payload`, which binds the chain id to the
 encoding of every other field. Cryptographic objects (ciphertexts, sealed re-key shares,
@@ -28,7 +30,8 @@ a Grant or Revoke its ``version`` for its (record, grantee) pair, and an Unblack
 of the blacklisting it lifts.
 
 Versions: AttributeChange, Grant and Revoke are version 2 (version 1 had no ``seq`` or
-``version`` field and could be replayed out of order).
+``version`` field and could be replayed out of order). PutRecord is version 2 (version 1 had no
+``domain_epoch`` or ``domain_ciphertext``, so a policy record could not carry its domain half).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Self
 
+from crypto import tags
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from crypto.signing import SIGNATURE_SIZE, SigningKey, VerifyKey
@@ -65,9 +69,12 @@ from ledger.encoding import (
     U64,
     Encoded,
     bytes_decoder,
+    nested,
     peek_tag,
+    sequence,
 )
 from ledger.fasthash import OnePartDigest
+from ledger.genesis import DomainKeys
 
 TX_SIGN_TAG = b"iomtshare/ledger/tx-signature/v1"
 TX_ID_TAG = b"iomtshare/ledger/tx-id/v1"
@@ -206,7 +213,14 @@ class AttributeChange(Transaction):
 
 @dataclass(frozen=True, slots=True)
 class PutRecord(Transaction):
-    """Publish a record: keywords hash H(kws), access policy, access limit delta, ciphertexts."""
+    """Publish a record: keywords hash H(kws), access policy, access limit delta, ciphertexts.
+
+    An owner-grant record (shared by Grant) has an empty ``policy``, ``abe_ciphertext`` and
+    ``domain_ciphertext`` (and ``domain_epoch`` 0). A policy record carries the FAME half of its
+    dual key in ``abe_ciphertext`` (a :class:`crypto.abe.dual.DualRecord`) and K_pre encrypted
+    to the network's domain key of epoch ``domain_epoch``, with its proof of knowledge of the
+    randomness, in ``domain_ciphertext`` (a :class:`crypto.dual.DomainCiphertext`).
+    """
 
     record_id: bytes
     owner: bytes
@@ -216,10 +230,13 @@ class PutRecord(Transaction):
     metadata_ciphertext: bytes
     storage_commitments: bytes
     abe_ciphertext: bytes
+    domain_epoch: int
+    domain_ciphertext: bytes
     created_at_ms: int
     signature: bytes = EMPTY_SIGNATURE
 
     TAG = TAG_PUT_RECORD
+    VERSION = 2
     FIELDS = _fields(
         ("record_id", HASH),
         ("owner", HASH),
@@ -229,6 +246,8 @@ class PutRecord(Transaction):
         ("metadata_ciphertext", BLOB),
         ("storage_commitments", BLOB),
         ("abe_ciphertext", BLOB),
+        ("domain_epoch", U32),
+        ("domain_ciphertext", BLOB),
         ("created_at_ms", U64),
     )
 
@@ -357,6 +376,61 @@ class Unblacklist(Transaction):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PublishAttributeKey(Transaction):
+    """Publish a member's attribute key (authority-signed), so its client fetches it from any node.
+
+    ``issued_key`` is the canonical encoding of a :class:`client.attribute_keys.IssuedAttributeKey`:
+    the member's FAME key sealed to its box key and signed by the authority, made for the link
+    ``attribute_seq`` (with hash ``attribute_head``) of the member's attribute-change chain. The
+    ledger does not open it (it cannot: only the member's box key does); it checks the authority's
+    signature and that the link named is the member's current head, and keeps the latest key per
+    member. The member's client checks that the key inside names the same member and link.
+    """
+
+    member_id: bytes
+    attribute_seq: int
+    attribute_head: bytes
+    issued_key: bytes
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = tags.LEDGER_PUBLISH_ATTRIBUTE_KEY
+    FIELDS = _fields(
+        ("member_id", HASH),
+        ("attribute_seq", U32),
+        ("attribute_head", HASH),
+        ("issued_key", BLOB),
+        ("issued_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RotateDomainKey(Transaction):
+    """Deal the domain key again as epoch ``domain.epoch`` (authority-signed; seed 000 ReKeyUpdate).
+
+    ``domain`` holds the new epoch's public key pk_p, threshold and every node's ``VK_i``, as a
+    genesis does for epoch 0; ``sealed_shares[i - 1]`` is node i's share of the new ``p2``
+    (a :class:`crypto.dual.SealedDomainShare`), sealed to that node's box key. Records keep the
+    epoch they were put under; new records must use the latest (see
+    :mod:`ledger.authority_state`, which also says why the sealed shares travel on chain).
+    """
+
+    domain: DomainKeys
+    sealed_shares: tuple[bytes, ...]
+    reason: str
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = tags.LEDGER_ROTATE_DOMAIN_KEY
+    FIELDS = _fields(
+        ("domain", nested(DomainKeys)),
+        ("sealed_shares", sequence(BLOB)),
+        ("reason", TEXT),
+        ("issued_at_ms", U64),
+    )
+
+
 TRANSACTION_TYPES: dict[int, type[Transaction]] = {
     cls.TAG: cls
     for cls in (
@@ -368,6 +442,8 @@ TRANSACTION_TYPES: dict[int, type[Transaction]] = {
         AccessRequest,
         KeyUpdate,
         Unblacklist,
+        PublishAttributeKey,
+        RotateDomainKey,
     )
 }
 
@@ -406,9 +482,11 @@ __all__ = [
     "Grant",
     "KeyUpdate",
     "MemberRole",
+    "PublishAttributeKey",
     "PutRecord",
     "RegisterMember",
     "Revoke",
+    "RotateDomainKey",
     "Transaction",
     "Unblacklist",
     "decode_transaction",

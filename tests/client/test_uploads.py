@@ -36,6 +36,8 @@ def pending(bulk: bytes = b"sealed file bytes " * 20) -> PendingUpload:
         metadata_ciphertext=b"m",
         storage_commitments=coded.commitment.to_bytes(),
         abe_ciphertext=b"",
+        domain_epoch=0,
+        domain_ciphertext=b"",
         created_at_ms=1,
     )
     return PendingUpload(tx.signed(key, "chain"), bulk, b"\x07" * 32, "scan.txt")

@@ -182,6 +182,8 @@ def test_record_entry_bytes_is_the_canonical_encoding(
         metadata_ciphertext=tx.metadata_ciphertext,
         storage_commitments=tx.storage_commitments,
         abe_ciphertext=tx.abe_ciphertext,
+        domain_epoch=tx.domain_epoch,
+        domain_ciphertext=tx.domain_ciphertext,
         created_at_ms=tx.created_at_ms,
         height=height,
         tx_id=tx_id,

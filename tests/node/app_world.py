@@ -126,6 +126,8 @@ class AppWorld:
             metadata_ciphertext=ciphertext.to_bytes(),
             storage_commitments=coded.commitment.to_bytes(),
             abe_ciphertext=b"",
+            domain_epoch=0,
+            domain_ciphertext=b"",
             created_at_ms=self.clock_ms(),
         )
         return record_id, self.sign(tx, owner.key)
