@@ -1,16 +1,24 @@
 """Requester-side flows: ask for a record, wait for the network's decision, fetch and decrypt
 (docs/http-api.md, data flow steps 3 and 5).
 
-A request is a signed AccessRequest with the current time and a fresh 16-byte nonce; its
-transaction id is the request id. When the nodes grant it, the block's sharing result holds the
-re-encrypted metadata, which only this requester can open; the DEK inside then opens the bulk
-ciphertext the nodes rebuild from their fragments, and the file digest is checked.
+A request is a signed AccessRequest with the current time, a fresh 16-byte nonce and the hashes
+of the requester's latest attributes; its transaction id is the request id. Both kinds of record
+are asked for and fetched the same way; what the granted decision carries differs:
+
+* an owner-grant record: the metadata re-encrypted to this requester (threshold PRE);
+* a policy record: the combined domain-key value ``X^p2`` for this requester and request, which
+  gives K_pre; the member's attribute key gives K_abe; both open the metadata
+  (:mod:`client.policy_records`).
+
+The DEK in the metadata then opens the bulk ciphertext the nodes rebuild from their fragments,
+and the file digest is checked.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +34,18 @@ from client.errors import (
 from client.http import MAX_SERVER_WAIT
 from client.keystore import MemberKeys
 from client.metadata import RecordMetadata, file_digest
+from client.policy_records import (
+    AttributeKeyMismatch,
+    PolicyRecordView,
+    is_policy_record,
+    network_keys,
+    open_policy_metadata,
+    open_pre_part,
+)
 from client.session import RETRY_PAUSE, Session, now_ms
 from crypto import aead
+from crypto.abe import FameSecretKey
+from crypto.dual import setup
 from crypto.errors import CryptoError
 from crypto.policy.hash_tree import attribute_hash
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
@@ -40,6 +58,9 @@ DEFAULT_DECISION_TIMEOUT = 60.0
 #: How long an id the node does not know is asked for again before it is called unknown: a
 #: request sent to another node reaches this one by gossip within moments.
 UNKNOWN_GRACE = 2.0
+
+#: Hands over the member's FAME attribute key when a policy record needs it (loaded only then).
+AttributeKeySource = Callable[[], FameSecretKey]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,20 +202,56 @@ def check_decision(decision: Decision, requester: MemberKeys, record_id: bytes) 
 
 
 def open_metadata(
-    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+    session: Session,
+    requester: MemberKeys,
+    record_id: bytes,
+    decision: Decision,
+    attribute_key: AttributeKeySource | None = None,
 ) -> RecordMetadata:
-    """Open the re-encrypted metadata of a granted request; raises RequestMismatch (not this
-    member's request, or not for this record), AccessDenied or IntegrityError."""
+    """Open the metadata a granted request gives access to, for either kind of record.
+
+    ``attribute_key`` is needed for a policy record only. Raises RequestMismatch (not this
+    member's request, or not for this record), AccessDenied (a denied request; its subclass
+    :class:`~client.policy_records.AttributeKeyMismatch` for a policy record the member's key
+    does not satisfy, or no key source given) or IntegrityError.
+    """
     check_decision(decision, requester, record_id)
     if decision.status != "granted":
         raise AccessDenied(f"request {decision.request_id[:16]}… was {decision.status}: "
                            f"{decision.reason or 'no reason given'}")
+    document = session.record(record_id)
+    if is_policy_record(document):
+        return _open_policy_grant(session, requester, document, decision, attribute_key)
     try:
         sealed = ReEncryptedCiphertext.from_bytes(session.group, decision.reencrypted)
         plain = decrypt_reencrypted(requester.tpre_secret, sealed, record_id)
         return RecordMetadata.from_bytes(plain)
     except CryptoError as exc:
         raise IntegrityError(f"cannot open the re-encrypted metadata: {exc}") from exc
+
+
+def _open_policy_grant(
+    session: Session,
+    requester: MemberKeys,
+    document: dict[str, Any],
+    decision: Decision,
+    attribute_key: AttributeKeySource | None,
+) -> RecordMetadata:
+    if attribute_key is None:
+        raise AttributeKeyMismatch(
+            "this is a policy record: opening it needs the member's attribute key as well"
+        )
+    params = setup(session.group)
+    record = PolicyRecordView.from_json(document, params)
+    try:
+        request_id = bytes.fromhex(decision.request_id)
+    except ValueError as exc:
+        raise IntegrityError(f"malformed request id {decision.request_id!r}") from exc
+    pre_part = open_pre_part(
+        params, record, session.chain_id, requester.tpre_secret, request_id, decision.reencrypted
+    )
+    fame = network_keys(session.genesis, session.group).fame
+    return open_policy_metadata(fame, record, attribute_key(), pre_part)
 
 
 def fetch_ciphertext(session: Session, requester: MemberKeys, record_id: bytes) -> bytes:
@@ -216,15 +273,20 @@ def fetch_ciphertext(session: Session, requester: MemberKeys, record_id: bytes) 
 
 
 def fetch_and_decrypt(
-    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+    session: Session,
+    requester: MemberKeys,
+    record_id: bytes,
+    decision: Decision,
+    attribute_key: AttributeKeySource | None = None,
 ) -> tuple[bytes, RecordMetadata]:
     """The plaintext of a granted record and its metadata, every check passed.
 
-    Raises :class:`RequestMismatch` (another member's request, or one for another record),
-    :class:`AccessDenied` (denied request, node refused the data) and :class:`IntegrityError`
-    (metadata, AEAD or digest check failed).
+    ``attribute_key`` as for :func:`open_metadata`. Raises :class:`RequestMismatch` (another
+    member's request, or one for another record), :class:`AccessDenied` (denied request, no
+    matching attribute key, node refused the data) and :class:`IntegrityError` (metadata,
+    AEAD or digest check failed).
     """
-    metadata = open_metadata(session, requester, record_id, decision)
+    metadata = open_metadata(session, requester, record_id, decision, attribute_key)
     ciphertext = fetch_ciphertext(session, requester, record_id)
     try:
         data = aead.open_sealed(metadata.dek, ciphertext, record_id)

@@ -41,22 +41,26 @@ class Session:
         self.client = client
         self.group = group
         self._genesis: Genesis | None = None
-        self._keywords: dict[bytes, bytes] = {}
+        self._records: dict[bytes, dict[str, Any]] = {}
+
+    def record(self, record_id: bytes) -> dict[str, Any]:
+        """The node's answer for a committed record, asked once per session: what a PutRecord
+        published (keywords hash, policy, ciphertexts) never changes."""
+        known = self._records.get(record_id)
+        if known is None:
+            known = self._records[record_id] = self.client.record(record_id.hex())
+        return known
 
     def keywords_hash(self, record_id: bytes) -> bytes:
-        """A record's keywords hash, asked of the node once per session (a record's keywords
-        never change). Raises :class:`IntegrityError` for a malformed answer."""
-        known = self._keywords.get(record_id)
-        if known is not None:
-            return known
-        record = self.client.record(record_id.hex())
+        """A record's keywords hash (:meth:`record`). Raises :class:`IntegrityError` for a
+        malformed answer."""
+        record = self.record(record_id)
         try:
             value = bytes.fromhex(record["keywords_hash"])
         except (KeyError, TypeError, ValueError) as exc:
             raise IntegrityError(f"malformed record answer: {exc!r}") from exc
         if len(value) != DIGEST_SIZE:
             raise IntegrityError("malformed record answer: keywords hash of the wrong size")
-        self._keywords[record_id] = value
         return value
 
     @property

@@ -1,0 +1,250 @@
+"""Policy records: the dual key of the attribute-based sharing path, owner and requester side.
+
+A policy record's metadata (:class:`~client.metadata.RecordMetadata`, which holds the bulk DEK)
+is sealed under ``HKDF(record id, K_pre, K_abe)`` (:mod:`crypto.abe.dual`):
+
+* ``K_abe`` is the secret of a FAME header under the record's policy: ``abe_ciphertext``.
+* ``K_pre`` is encrypted to the network's domain key of the current epoch, with a proof that
+  the owner knew its randomness, bound to (record id, owner, chain id): ``domain_ciphertext``.
+
+A requester needs both halves. The nodes approve a request only for a member whose latest
+attributes satisfy the policy, and then each approving node raises the committed record's
+``C1`` for this requester with its share of the domain key; the leader combines t of them into
+``X^p2`` (the decision's combined value), which only this requester turns into ``K_pre``
+(:func:`crypto.dual.requester_decrypt`). ``K_abe`` comes from the member's own attribute key.
+Either half alone opens nothing: :class:`AttributeKeyMismatch` (approval without a matching
+key) and :class:`~client.errors.AccessDenied` (a key without approval) are the typed outcomes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from client.attribute_keys import AttributeKeyError
+from client.errors import AccessDenied, ClientError, IntegrityError
+from client.keystore import MemberKeys, load_attribute_key
+from client.metadata import RecordMetadata
+from client.session import Session
+from crypto.abe import (
+    DualRecord,
+    FamePublicKey,
+    FameSecretKey,
+    UnsatisfiedPolicyError,
+    open_record,
+    recover_abe_part,
+    seal_record,
+)
+from crypto.dual import (
+    DecryptionRequest,
+    DualParams,
+    NormalizedCiphertext,
+    ProofContext,
+    encrypt_to_domain,
+    requester_decrypt,
+    verify_ciphertext,
+)
+from crypto.errors import CryptoError
+from crypto.groups import G2Element, Group
+from crypto.policy import Policy, PolicyError, parse
+from crypto.signing import VerifyKey
+from crypto.tpre import UserSecretKey
+from ledger.authority_keys import authority_keys
+from ledger.genesis import Genesis, GenesisError
+
+
+class PolicyRecordError(ClientError):
+    """A policy record cannot be made here: the network has no authority keys (FAME public
+    key, domain key), or the policy text does not parse (``str()`` shows where)."""
+
+
+class AttributeKeyMismatch(AccessDenied):
+    """The network approved the request, but this member's attribute key does not satisfy the
+    record's policy (a stale key, or one issued for other attributes): nothing is decrypted."""
+
+
+@dataclass(frozen=True, slots=True)
+class DomainKey:
+    """The network's domain public key ``gamma2^p2`` of ``epoch`` (where K_pre is encrypted)."""
+
+    epoch: int
+    public_key: G2Element
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkKeys:
+    """The network's FAME public key and current domain key (what a policy record is sealed
+    under; requesters need the FAME key to recover K_abe)."""
+
+    fame: FamePublicKey
+    domain: DomainKey
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyParts:
+    """The PutRecord fields of a policy record (empty for an owner-grant record)."""
+
+    abe_ciphertext: bytes = b""
+    domain_epoch: int = 0
+    domain_ciphertext: bytes = b""
+
+
+def parse_policy(text: str) -> Policy:
+    """The parsed policy; raises :class:`PolicyRecordError` whose message shows the position
+    of the problem under the text (from :class:`~crypto.policy.PolicyError`)."""
+    try:
+        return parse(text)
+    except PolicyError as exc:
+        raise PolicyRecordError(f"invalid policy: {exc}") from exc
+
+
+def record_context(record_id: bytes, owner: bytes, chain_id: str) -> ProofContext:
+    """What a record's domain ciphertext proof is bound to (the nodes check the same)."""
+    return ProofContext(record_id, owner, chain_id.encode("utf-8"))
+
+
+def network_keys(genesis: Genesis, group: Group) -> NetworkKeys:
+    """The FAME public key and current domain key of the network of ``genesis``.
+
+    The genesis holds the domain key of epoch 0. Raises :class:`PolicyRecordError` if the
+    genesis has no authority keys (assembled without the key ceremony) or they do not decode.
+    """
+    try:
+        keys = authority_keys(genesis, group)
+    except GenesisError as exc:
+        raise PolicyRecordError(f"the network's authority keys are unusable: {exc}") from exc
+    if keys is None:
+        raise PolicyRecordError(
+            "this network has no FAME public key or domain key (its genesis was assembled "
+            "without the authority's key ceremony), so it cannot take policy records"
+        )
+    return NetworkKeys(keys.fame, DomainKey(keys.epoch, keys.dealing.public_key))
+
+
+def seal_policy_parts(
+    params: DualParams,
+    keys: NetworkKeys,
+    policy: Policy,
+    context: ProofContext,
+    metadata: RecordMetadata,
+) -> PolicyParts:
+    """Seal ``metadata`` under the dual key of a new policy record.
+
+    ``context`` names the record and its owner (:func:`record_context`). K_pre is encrypted to
+    the domain key here and then dropped; nothing secret is returned.
+    """
+    record_id = context.record_id
+    dual, pre_part = seal_record(keys.fame, policy, record_id, metadata.to_bytes())
+    domain = encrypt_to_domain(
+        params, keys.domain.public_key, pre_part, record_id, context=context
+    )
+    return PolicyParts(dual.to_bytes(), keys.domain.epoch, domain.to_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecordView:
+    """A committed policy record as the node shows it (``GET /records/{id}``), decoded."""
+
+    record_id: bytes
+    owner: bytes
+    policy: str
+    dual: DualRecord
+    domain: NormalizedCiphertext
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any], params: DualParams) -> PolicyRecordView:
+        """Decode the node's answer; raises :class:`IntegrityError` if it is malformed or the
+        record is not a policy record."""
+        try:
+            record_id = bytes.fromhex(str(document["record_id"]))
+            owner = bytes.fromhex(str(document["owner"]))
+            policy = str(document["policy"])
+            abe = bytes.fromhex(str(document["abe_ciphertext"]))
+            domain = bytes.fromhex(str(document["domain_ciphertext"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IntegrityError(f"malformed record answer: {exc!r}") from exc
+        if not policy or not abe or not domain:
+            raise IntegrityError(f"record {record_id.hex()[:16]}… is not a policy record")
+        try:
+            dual = DualRecord.from_bytes(abe, params.group)
+            sealed = NormalizedCiphertext.from_bytes(params, domain)
+        except CryptoError as exc:
+            raise IntegrityError(f"the record's ciphertexts do not decode: {exc}") from exc
+        if dual.record_id != record_id:
+            raise IntegrityError("the record's ABE ciphertext names another record")
+        return cls(record_id, owner, policy, dual, sealed)
+
+
+def is_policy_record(document: dict[str, Any]) -> bool:
+    """Whether the node's record answer is a policy record (a non-empty policy)."""
+    return bool(document.get("policy"))
+
+
+def open_pre_part(
+    params: DualParams,
+    record: PolicyRecordView,
+    chain_id: str,
+    requester: UserSecretKey,
+    request_id: bytes,
+    combined: bytes,
+) -> bytes:
+    """K_pre from the combined value ``X^p2`` of a granted request.
+
+    The domain ciphertext is verified here against the record's own context (the node did the
+    same before answering), so a ciphertext the node swapped is refused before any use.
+    Raises :class:`IntegrityError` for a ciphertext whose proof fails or a combined value that
+    was not made for this requester and request.
+    """
+    context = record_context(record.record_id, record.owner, chain_id)
+    try:
+        verified = verify_ciphertext(params, record.domain, context)
+        value = params.group.gt_from_bytes(combined)
+        request = DecryptionRequest(params, verified, requester.public_key().x1, request_id)
+        return requester_decrypt(params, requester.scalar, request, value, record.record_id)
+    except CryptoError as exc:
+        raise IntegrityError(f"cannot open the record's domain half: {exc}") from exc
+
+
+def open_policy_metadata(
+    fame: FamePublicKey, record: PolicyRecordView, attribute_key: FameSecretKey, pre_part: bytes
+) -> RecordMetadata:
+    """The record's metadata from K_pre and the member's attribute key.
+
+    Raises :class:`AttributeKeyMismatch` if the key's attributes do not satisfy the policy and
+    :class:`IntegrityError` if the dual record does not open or decode.
+    """
+    try:
+        abe_part = recover_abe_part(fame, attribute_key, record.dual)
+    except UnsatisfiedPolicyError as exc:
+        raise AttributeKeyMismatch(
+            f"this member's attribute key ({', '.join(sorted(attribute_key.attributes))}) "
+            f"does not satisfy the record's policy {record.policy!r}; ask the authority for "
+            "a key for your current attributes (`iomtshare authority issue-keys`)"
+        ) from exc
+    try:
+        return RecordMetadata.from_bytes(open_record(record.dual, pre_part, abe_part))
+    except CryptoError as exc:
+        raise IntegrityError(
+            f"the record's metadata does not open with both halves: {exc}"
+        ) from exc
+
+
+def member_attribute_key(
+    session: Session, keys: MemberKeys, directory: str | Path
+) -> FameSecretKey:
+    """The FAME key in the member's ``attribute_key`` file, checked: this member's, opens with
+    its box key, signed by the genesis authority for this chain.
+
+    Raises :class:`~client.errors.KeyStoreError` (no key file, malformed) and
+    :class:`~client.attribute_keys.AttributeKeyError` (another member's, another chain's, not
+    the authority's, does not open).
+    """
+    issued, key = load_attribute_key(directory, keys, session.group)
+    if issued.chain_id != session.chain_id:
+        raise AttributeKeyError(
+            f"the attribute key was issued on chain {issued.chain_id!r}, not on "
+            f"{session.chain_id!r}"
+        )
+    issued.verify(VerifyKey(session.genesis.authority_key))
+    return key
