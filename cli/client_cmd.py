@@ -114,6 +114,11 @@ def publish_key(
 @node_option
 @click.option("--keyword", "keywords", multiple=True, help="Search keyword (repeatable).")
 @click.option(
+    "--policy", default="", metavar="POLICY",
+    help="Share by attributes instead of by grant: any member whose current attributes satisfy "
+    "POLICY may ask, e.g. 'role:doctor and 2 of (dept:cardiology, trial:x, site:z)'.",
+)
+@click.option(
     "--access-limit",
     type=click.IntRange(1, 2**32 - 1),
     default=None,
@@ -130,6 +135,7 @@ def put(
     member_dir: Path,
     node_url: str,
     keywords: tuple[str, ...],
+    policy: str,
     access_limit: int | None,
     resume_id: str | None,
     quiet: bool,
@@ -139,17 +145,27 @@ def put(
 ) -> None:
     """Encrypt FILE, publish it as a record and store its fragments on the nodes.
 
+    Without --policy the record is shared by `client grant`; with --policy by attributes: no
+    grant is needed (nor accepted), the nodes check each requester's current attributes.
     The record id and what is needed to finish are saved in --member before anything is sent;
     a put stopped by Ctrl-C or an error is finished with `--resume RECORD_ID`.
     """
     from client.errors import ClientError
     from client.owner import DEFAULT_ACCESS_LIMIT, finish_put, prepare_put
+    from client.policy_records import PolicyRecordError, parse_policy
     from client.uploads import forget_upload, load_upload, save_upload
 
     if (file is None) == (resume_id is None):
         raise click.UsageError(_FILE_OR_RESUME)
-    if resume_id is not None and (keywords or access_limit is not None):
-        raise click.UsageError("--keyword and --access-limit were fixed by the interrupted put")
+    if resume_id is not None and (keywords or policy or access_limit is not None):
+        raise click.UsageError(
+            "--keyword, --policy and --access-limit were fixed by the interrupted put"
+        )
+    if policy:
+        try:  # before any node is asked: the caret points at the problem
+            parse_policy(policy)
+        except PolicyRecordError as exc:
+            raise click.ClickException(str(exc)) from exc
     with open_session(node_url, backend) as session:
         owner = _load(member_dir, backend)
         if resume_id is not None:
@@ -161,7 +177,7 @@ def put(
                 upload = prepare_put(
                     session, owner, file.read_bytes(), name=file.name, keywords=keywords,
                     access_limit=DEFAULT_ACCESS_LIMIT if access_limit is None else access_limit,
-                    source=str(file),
+                    policy=policy, source=str(file),
                 )
             except KeyboardInterrupt:
                 interrupted("nothing was sent; the put can simply be run again")
@@ -351,7 +367,11 @@ def fetch(
     backend: str | None,
     as_json: bool,
 ) -> None:
-    """Fetch RECORD_ID granted by REQUEST_ID, decrypt it, check its digest, write --output."""
+    """Fetch RECORD_ID granted by REQUEST_ID, decrypt it, check its digest, write --output.
+
+    A policy record also needs the member's attribute key (MEMBER/attribute_key, from
+    `iomtshare authority issue-keys`)."""
+    from client.policy_records import member_attribute_key
     from client.requester import fetch_and_decrypt, wait_decision
     from ledger.keyfiles import write_atomic
 
@@ -361,7 +381,10 @@ def fetch(
         requester = _load(member_dir, backend)
         decision = wait_decision(session, request_id.lower(), timeout)
         _warn_standing(decision)
-        data, metadata = fetch_and_decrypt(session, requester, record, decision)
+        data, metadata = fetch_and_decrypt(
+            session, requester, record, decision,
+            lambda: member_attribute_key(session, requester, member_dir),
+        )
     # Decrypted medical data: readable by its owner only, whatever the umask, and never
     # written through a symlink or left half-written.
     write_atomic(output, data, mode=0o600)

@@ -22,6 +22,7 @@ from typing import Any
 from client.errors import IntegrityError, NodeError
 from client.keystore import MemberKeys
 from client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
+from client.policy_records import parse_policy, policy_parts
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from client.uploads import PendingUpload
 from crypto import aead
@@ -80,11 +81,17 @@ def prepare_put(
 ) -> PendingUpload:
     """Encrypt and erasure-code ``data`` and sign its PutRecord, sending nothing.
 
+    A non-empty ``policy`` makes a policy record (shared by attributes,
+    :mod:`client.policy_records`) instead of an owner-grant record; either way the metadata is
+    also encrypted to the owner.
     The result is what :func:`client.uploads.save_upload` keeps so that an interrupted put can
-    be finished by :func:`finish_put`. Raises :class:`ValueError` for an access limit below 1.
+    be finished by :func:`finish_put`. Raises :class:`ValueError` for an access limit below 1
+    and :class:`~client.policy_records.PolicyRecordError` for a policy that does not parse
+    (before anything is encrypted) or a network without the authority's keys.
     """
     if access_limit < 1:
         raise ValueError("access limit must be at least 1")
+    parsed = parse_policy(policy) if policy else None
     genesis = session.genesis
     record_id = secrets.token_bytes(32)
     dek = secrets.token_bytes(DEK_SIZE)
@@ -100,6 +107,7 @@ def prepare_put(
     sealed_metadata = encrypt_to_owner(
         session.group, owner.tpre_public_key, metadata.to_bytes(), record_id
     )
+    parts = policy_parts(session, parsed, record_id, owner.member_id, metadata)
     tx = PutRecord(
         record_id=record_id,
         owner=owner.member_id,
@@ -108,9 +116,9 @@ def prepare_put(
         access_limit=access_limit,
         metadata_ciphertext=sealed_metadata.to_bytes(),
         storage_commitments=coded.commitment.to_bytes(),
-        abe_ciphertext=b"",
-        domain_epoch=0,
-        domain_ciphertext=b"",
+        abe_ciphertext=parts.abe_ciphertext,
+        domain_epoch=parts.domain_epoch,
+        domain_ciphertext=parts.domain_ciphertext,
         created_at_ms=now_ms(),
     )
     return PendingUpload(

@@ -43,6 +43,7 @@ from crypto.dual import (
     ProofContext,
     encrypt_to_domain,
     requester_decrypt,
+    setup,
     verify_ciphertext,
 )
 from crypto.errors import CryptoError
@@ -140,6 +141,25 @@ def seal_policy_parts(
         params, keys.domain.public_key, pre_part, record_id, context=context
     )
     return PolicyParts(dual.to_bytes(), keys.domain.epoch, domain.to_bytes())
+
+
+def policy_parts(
+    session: Session,
+    policy: Policy | None,
+    record_id: bytes,
+    owner: bytes,
+    metadata: RecordMetadata,
+) -> PolicyParts:
+    """The PutRecord fields for ``metadata`` of a new record: sealed under ``policy`` with the
+    network's keys, or empty for an owner-grant record (``policy`` None).
+
+    Raises :class:`PolicyRecordError` if the network has no authority keys.
+    """
+    if policy is None:
+        return PolicyParts()
+    keys = network_keys(session.genesis, session.group)
+    context = record_context(record_id, owner, session.chain_id)
+    return seal_policy_parts(setup(session.group), keys, policy, context, metadata)
 
 
 @dataclass(frozen=True, slots=True)
