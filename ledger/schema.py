@@ -27,6 +27,9 @@ prefix key                                    value
 ``R``  record id, audit seq                   empty (audit by record)
 ``Q``  requester, audit seq                   empty (audit by requester)
 ``U``  height, audit seq                      empty (audit by height)
+``K``  member id                              AttributeKeyEntry (latest published key)
+``E``  domain epoch                           DomainEpoch (a domain key dealt on chain)
+``e``  (one key)                              Counter: the current domain epoch
 ``f``  record id, fragment index              StoredFragment (node-local, not chain state)
 ====== ===================================== ==========================================
 """
@@ -56,6 +59,9 @@ AUDIT = b"u"
 AUDIT_BY_RECORD = b"R"
 AUDIT_BY_REQUESTER = b"Q"
 AUDIT_BY_HEIGHT = b"U"
+ATTRIBUTE_KEY = b"K"
+DOMAIN_EPOCH = b"E"
+CURRENT_DOMAIN_EPOCH = b"e"
 FRAGMENT = b"f"
 
 #: Namespaces written by the state transition (they feed the state root); the rest are the
@@ -78,6 +84,9 @@ STATE_NAMESPACES = frozenset(
         AUDIT_BY_RECORD,
         AUDIT_BY_REQUESTER,
         AUDIT_BY_HEIGHT,
+        ATTRIBUTE_KEY,
+        DOMAIN_EPOCH,
+        CURRENT_DOMAIN_EPOCH,
     ]
 )
 
@@ -177,6 +186,14 @@ def audit_by_requester(requester: bytes, seq: int) -> bytes:
 
 def audit_by_height(height: int, seq: int) -> bytes:
     return AUDIT_BY_HEIGHT + _u64(height) + _u64(seq)
+
+
+def attribute_key(member_id: bytes) -> bytes:
+    return ATTRIBUTE_KEY + _id(member_id)
+
+
+def domain_epoch(epoch: int) -> bytes:
+    return DOMAIN_EPOCH + epoch.to_bytes(4, "big")
 
 
 def prefixed(namespace: bytes, *ids: bytes) -> bytes:

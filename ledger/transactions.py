@@ -79,6 +79,8 @@ from ledger.genesis import DomainKeys
 TX_SIGN_TAG = b"iomtshare/ledger/tx-signature/v1"
 TX_ID_TAG = b"iomtshare/ledger/tx-id/v1"
 MEMBER_ID_TAG = b"iomtshare/ledger/member-id/v1"
+TAG_PUBLISH_ATTRIBUTE_KEY = tags.LEDGER_PUBLISH_ATTRIBUTE_KEY
+TAG_ROTATE_DOMAIN_KEY = tags.LEDGER_ROTATE_DOMAIN_KEY
 EMPTY_SIGNATURE = bytes(64)
 
 
@@ -395,7 +397,7 @@ class PublishAttributeKey(Transaction):
     issued_at_ms: int
     signature: bytes = EMPTY_SIGNATURE
 
-    TAG = tags.LEDGER_PUBLISH_ATTRIBUTE_KEY
+    TAG = TAG_PUBLISH_ATTRIBUTE_KEY
     FIELDS = _fields(
         ("member_id", HASH),
         ("attribute_seq", U32),
@@ -422,7 +424,7 @@ class RotateDomainKey(Transaction):
     issued_at_ms: int
     signature: bytes = EMPTY_SIGNATURE
 
-    TAG = tags.LEDGER_ROTATE_DOMAIN_KEY
+    TAG = TAG_ROTATE_DOMAIN_KEY
     FIELDS = _fields(
         ("domain", nested(DomainKeys)),
         ("sealed_shares", sequence(BLOB)),

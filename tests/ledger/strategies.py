@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from ledger import encoding
+from ledger.authority_state import AttributeKeyEntry, DomainEpoch
 from ledger.block import Block, BlockHeader, ElectionQC, ElectionSignature, SharingResult
 from ledger.encoding import Encoded, Kind
 from ledger.fragments import StoredFragment
@@ -138,6 +139,8 @@ ALL_TYPES: list[type[Encoded]] = [
     Head,
     Location,
     StoredFragment,
+    AttributeKeyEntry,
+    DomainEpoch,
 ]
 
 assert encoding.TAG_BLOCK == Block.TAG

@@ -13,15 +13,17 @@ from typing import Any
 
 import pytest
 
+from ledger.authority_state import AttributeKeyEntry, DomainEpoch
 from ledger.block import Block
 from ledger.encoding import Encoded
 from ledger.fragments import StoredFragment
+from ledger.genesis import DOMAIN_PUBLIC_KEY_SIZE, G2_POINT_SIZE, DomainKeys
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
 from ledger.qc import access_vote_payload, commit_vote_payload
-from ledger.records import BlacklistEntry, Counter, Location
+from ledger.records import AttributeRecord, BlacklistEntry, Counter, Location
 from ledger.testing import ChainFixture
-from ledger.transactions import MemberRole
+from ledger.transactions import MemberRole, PublishAttributeKey, RotateDomainKey
 from tests.ledger.strategies import ALL_TYPES
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "ledger_vectors.json"
@@ -89,6 +91,7 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
         "Head": ledger.head(),
         "Location": Location(3, 1),
         "StoredFragment": StoredFragment(fx.record_id("rec"), 2, b"fragment-bytes"),
+        **authority_samples(fx, history[1]),
     }
     derived = {
         "genesis_hash": fx.genesis.hash(),
@@ -104,6 +107,31 @@ def build_samples() -> tuple[dict[str, Encoded], dict[str, bytes]]:
         ),
     }
     return samples, derived
+
+
+def authority_samples(fx: ChainFixture, link: AttributeRecord) -> dict[str, Encoded]:
+    """The authority's key publications, built (not committed) from fixed bytes: their
+    encodings need no valid cryptography, and the chain above stays as it was."""
+    publish = PublishAttributeKey(
+        link.member_id, link.seq, link.hash(), b"issued-attribute-key", fx.time_at(5)
+    ).signed(fx.authority_key, fx.chain_id)
+    domain = DomainKeys(
+        1, 3, bytes([0x21]) * DOMAIN_PUBLIC_KEY_SIZE,
+        tuple(bytes([0xA0 + i]) * G2_POINT_SIZE for i in range(1, 5)),
+    )
+    shares = tuple(bytes([i]) * 84 for i in range(1, 5))
+    rotate = RotateDomainKey(domain, shares, "yearly", fx.time_at(6)).signed(
+        fx.authority_key, fx.chain_id
+    )
+    return {
+        "PublishAttributeKey": publish,
+        "RotateDomainKey": rotate,
+        "AttributeKeyEntry": AttributeKeyEntry(
+            publish.member_id, publish.attribute_seq, publish.attribute_head,
+            publish.issued_key, publish.issued_at_ms, 5, publish.tx_id(),
+        ),
+        "DomainEpoch": DomainEpoch(domain, shares, 6, rotate.tx_id()),
+    }
 
 
 def render(samples: dict[str, Encoded], derived: dict[str, bytes]) -> dict[str, Any]:
