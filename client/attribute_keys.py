@@ -8,10 +8,14 @@ for, so a key made before an attribute change is recognisably stale; the authori
 one after each change (the node-side check of the latest attributes is what denies a revoked
 attribute; a new key is what stops the member decrypting new records with the old set).
 
-The member's client keeps the issued file in its key store (``MEMBER/attribute_key``,
-:mod:`client.keystore`) and opens it with its box key when it decrypts a policy record.
-Publishing issued keys on chain, so that the client fetches its own from any node, is a later
-step of issue 13; until then the file is handed over like a ``member.json``.
+The authority publishes the issued key on chain (:func:`publish_attribute_key`, an
+authority-signed :class:`~ledger.transactions.PublishAttributeKey`, refused unless it names the
+member's current chain link), and any node serves the latest one
+(``GET /members/{id}/attribute-key``): the member's client fetches and checks its own with
+:func:`fetch_attribute_key` and opens it with its box key when it decrypts a policy record. The
+sealed key is public on chain, like the sealed re-key shares of a grant: only the member's box
+key opens it. A copy may also be kept in the member's key store (``MEMBER/attribute_key``,
+:mod:`client.keystore`).
 
 The authority should ask a node it trusts (its own): the attributes come from that node's
 answer, which is not proved against a block header here.
@@ -22,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from client.errors import ClientError, IntegrityError
-from client.session import Session
+from client.errors import ClientError, IntegrityError, NodeError
+from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from crypto import tags
 from crypto.abe import FameMasterKey, FameSecretKey, keygen
 from crypto.codec import Reader, Writer, parse
@@ -33,6 +37,7 @@ from crypto.hashing import DIGEST_SIZE, digest
 from crypto.policy import PolicyError
 from crypto.sealing import BoxPublicKey, BoxSecretKey
 from crypto.signing import SigningKey, VerifyKey
+from ledger.transactions import PublishAttributeKey
 
 ISSUED_KEY_TYPE_TAG = tags.CLIENT_ATTRIBUTE_KEY
 ISSUED_KEY_VERSION = 1
@@ -186,3 +191,62 @@ def issue_attribute_key(
         genesis.chain_id, member_id, seq, head, attributes, box.seal(key.to_bytes())
     )
     return issued.signed(authority)
+
+
+def publish_attribute_key(
+    session: Session,
+    authority: SigningKey,
+    issued: IssuedAttributeKey,
+    *,
+    wait: bool = True,
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+) -> dict[str, Any]:
+    """Publish ``issued`` on chain (authority-signed) and by default wait for its commit.
+
+    Returns ``{"tx_id", "member_id", "attribute_seq"}`` (and ``height`` when waited for). The
+    node refuses it if the member's attributes changed since the key was made (issue it again).
+    """
+    tx = PublishAttributeKey(
+        member_id=issued.member_id,
+        attribute_seq=issued.attribute_seq,
+        attribute_head=issued.attribute_head,
+        issued_key=issued.to_bytes(),
+        issued_at_ms=now_ms(),
+    )
+    tx_id = session.submit(session.sign(tx, authority))
+    out: dict[str, Any] = {
+        "tx_id": tx_id, "member_id": issued.member_id.hex(), "attribute_seq": issued.attribute_seq
+    }
+    if wait:
+        out["height"] = session.wait_committed(tx_id, timeout).get("height")
+    return out
+
+
+def fetch_attribute_key(session: Session, member_id: bytes) -> IssuedAttributeKey:
+    """The latest attribute key published for ``member_id``, as a node serves it, checked: signed
+    by the genesis authority, for this chain and member, and naming the chain link the ledger
+    stored it under. Open it with :meth:`IssuedAttributeKey.open`.
+
+    Raises :class:`AttributeKeyError` if none is published or the key fails a check, and the
+    client's errors for an unreachable node.
+    """
+    try:
+        answer = session.client.attribute_key(member_id.hex())
+    except NodeError as exc:
+        if exc.status == 404:
+            raise AttributeKeyError(
+                f"no attribute key is published for member {member_id.hex()[:16]}…: the "
+                "authority issues one (`iomtshare authority issue-keys`)"
+            ) from exc
+        raise
+    try:
+        issued = IssuedAttributeKey.from_bytes(bytes.fromhex(str(answer["issued_key"])))
+        stored_under = (int(answer["attribute_seq"]), bytes.fromhex(str(answer["attribute_head"])))
+    except (KeyError, TypeError, ValueError, DecodeError) as exc:
+        raise AttributeKeyError(f"the node's attribute key answer is malformed: {exc}") from exc
+    issued.verify(VerifyKey(session.genesis.authority_key))
+    if issued.chain_id != session.chain_id or issued.member_id != member_id:
+        raise AttributeKeyError("the published attribute key is for another chain or member")
+    if (issued.attribute_seq, issued.attribute_head) != stored_under:
+        raise AttributeKeyError("the published attribute key names another chain link")
+    return issued

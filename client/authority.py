@@ -1,5 +1,5 @@
 """Authority-side flows, all authority-signed: admit members, change their attributes, lift a
-blacklisting.
+blacklisting, deal the domain key again (a new epoch).
 
 Attribute changes and unblacklistings name what they follow (the member's next
 attribute-chain position, the height of the blacklisting), read from the node just before
@@ -15,8 +15,17 @@ from typing import Any
 from client.errors import IntegrityError
 from client.keystore import MemberPublic
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
+from crypto.dual import DomainSecretKey, SealedDomainShare, deal_domain_key, setup
+from crypto.groups import Group
 from crypto.signing import SigningKey
-from ledger.transactions import AttributeChange, MemberRole, RegisterMember, Unblacklist
+from ledger.genesis import DomainKeys, Genesis
+from ledger.transactions import (
+    AttributeChange,
+    MemberRole,
+    RegisterMember,
+    RotateDomainKey,
+    Unblacklist,
+)
 
 
 def register_member(
@@ -100,6 +109,84 @@ def unblacklist_member(
     )
     out = _finish(session, session.sign(tx, authority), member_id, wait, timeout)
     out["blacklisted_height"] = height
+    return out
+
+
+def domain_rotation(
+    genesis: Genesis, group: Group, epoch: int, threshold: int, reason: str = ""
+) -> RotateDomainKey:
+    """An unsigned RotateDomainKey dealing a fresh domain key as ``epoch``, ``threshold``-of-n
+    to the genesis nodes (node i's share sealed to its box key).
+
+    The new domain secret (p1, p2) is dropped here once dealt: no one holds it whole afterwards,
+    which is the point of dealing it. Raises :class:`~crypto.errors.ThresholdError` for a
+    threshold outside 1..n (the ledger further requires at least the network's).
+    """
+    params = setup(group)
+    secret = DomainSecretKey.generate(params)
+    dealing, shares = deal_domain_key(params, secret, threshold, genesis.size)
+    boxes = [node.box_public_key() for node in genesis.nodes]
+    sealed = SealedDomainShare.seal_all(epoch, shares, boxes)
+    section = DomainKeys(
+        epoch=epoch,
+        threshold=threshold,
+        public_key=secret.public_key(params).to_bytes(),
+        verification_keys=tuple(
+            bytes(dealing.verification_key(node.index)) for node in genesis.nodes
+        ),
+    )
+    return RotateDomainKey(
+        domain=section,
+        sealed_shares=tuple(s.to_bytes() for s in sealed),
+        reason=reason,
+        issued_at_ms=now_ms(),
+    )
+
+
+def rotate_domain_key(
+    session: Session,
+    authority: SigningKey,
+    *,
+    threshold: int | None = None,
+    reason: str = "",
+    wait: bool = True,
+    timeout: float = DEFAULT_COMMIT_TIMEOUT,
+) -> dict[str, Any]:
+    """Deal the domain key again as the epoch after the node's current one (see
+    :func:`domain_rotation`; ``threshold`` defaults to the current epoch's).
+
+    Returns ``{"tx_id", "epoch", "threshold", "public_key"}`` (and ``height`` when waited for).
+    Raises :class:`IntegrityError` if ``authority`` is not the genesis authority or the node's
+    answer is malformed, :class:`ValueError` if the network has no domain key.
+    """
+    _check_authority(session, authority)
+    genesis = session.genesis
+    if genesis.domain is None:
+        raise ValueError("this network's genesis deals no domain key, so there is none to rotate")
+    answer = session.client.domain_keys()
+    try:
+        current = int(answer["current"])
+        epochs = {int(e["epoch"]): int(e["threshold"]) for e in answer["epochs"]}
+        current_threshold = epochs[current]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(f"malformed domain-keys answer from the node: {exc!r}") from exc
+    chosen = current_threshold if threshold is None else threshold
+    if not genesis.threshold <= chosen <= genesis.size:
+        raise ValueError(
+            f"threshold {chosen} is not within {genesis.threshold}..{genesis.size} "
+            "(at least the network's)"
+        )
+    tx = session.sign(domain_rotation(genesis, session.group, current + 1, chosen, reason),
+                      authority)
+    tx_id = session.submit(tx)
+    out: dict[str, Any] = {
+        "tx_id": tx_id,
+        "epoch": tx.domain.epoch,
+        "threshold": chosen,
+        "public_key": tx.domain.public_key.hex(),
+    }
+    if wait:
+        out["height"] = session.wait_committed(tx_id, timeout).get("height")
     return out
 
 

@@ -160,6 +160,21 @@ class NodeClient:
         history: list[dict[str, Any]] = _field(answer, "history")
         return history
 
+    def attribute_key(self, member_id: str) -> dict[str, Any]:
+        """The latest attribute key published for a member (404 if none)."""
+        result: dict[str, Any] = self._get(f"/members/{_hex(member_id)}/attribute-key")
+        return result
+
+    def domain_keys(self) -> dict[str, Any]:
+        """Every epoch of the domain key (``epochs``) and the ``current`` one."""
+        result: dict[str, Any] = self._get("/domain-keys")
+        return result
+
+    def accesses(self, record_id: str) -> dict[str, Any]:
+        """How often each requester opened a record, against its access limit."""
+        result: dict[str, Any] = self._get(f"/records/{_hex(record_id)}/accesses")
+        return result
+
     def record(self, record_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._get(f"/records/{_hex(record_id)}")
         return result

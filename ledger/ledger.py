@@ -28,11 +28,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ledger import schema
+from ledger import authority_state, schema
 from ledger.block import Block, BlockHeader, ElectionQC, SharingResult, evidence_hash
 from ledger.errors import GenesisMismatch, IntegrityError, InvalidBlock
 from ledger.fragments import FragmentStore
-from ledger.genesis import Genesis
+from ledger.genesis import DomainKeys, Genesis
 from ledger.header_check import check_header
 from ledger.integrity import VerifyReport, read_head, verify_ledger
 from ledger.kv import KeyValueStore
@@ -119,6 +119,12 @@ class Ledger(LedgerQueries):
     @property
     def height(self) -> int:
         return self._head.height
+
+    def domain_keys(self, epoch: int | None = None) -> DomainKeys | None:
+        """The domain key of ``epoch`` (``None``: the current one), or ``None`` if this network
+        deals none or not that epoch: the genesis epoch, then those rotations dealt on chain
+        (:mod:`ledger.authority_state`)."""
+        return authority_state.domain_keys(self.store, self.genesis, epoch)
 
     def verify(
         self,

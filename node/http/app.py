@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from node.http.authority_routes import authority_routes
 from node.http.browse import browse_routes
 from node.http.errors import ApiError, error_body
 from node.http.explorer import explorer_routes
@@ -75,6 +76,7 @@ def build_app(
         *node_routes(view, metrics.registry),
         *explorer_routes(view),
         *browse_routes(view),
+        *authority_routes(view),
         *web_explorer_routes(),
     ]
     return Starlette(

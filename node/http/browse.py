@@ -61,9 +61,11 @@ def browse_routes(view: NodeView) -> list[Route]:
     async def accesses(request: Request) -> Response:
         entry = committed_record(request)
         ledger = view.ledger
-        # Only a grantee can have opened the record; revoked grantees keep their count.
+        # A grantee (revoked ones keep their count) or, for a policy record, a requester the
+        # audit chain shows granted.
         grantees = {g.grantee for g in ledger.grants(entry.record_id)}
         grantees |= {r.grantee for r in ledger.revocations(entry.record_id)}
+        grantees |= {a.requester for a in ledger.audit_by_record(entry.record_id) if a.granted}
         counts = {g: ledger.access_count(g, entry.record_id) for g in sorted(grantees)}
         return JSONResponse(
             {

@@ -16,13 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from crypto.errors import VerificationError
+from crypto.signing import VerifyKey
 from ledger.blacklist import standing
 from ledger.block import Block, BlockHeader, BlockParts
 from ledger.errors import IntegrityError
 from ledger.ledger import Ledger
 from ledger.queries import StoredBlock
-from ledger.records import AuditKind, AuditRecord, Member, RecordEntry
-from ledger.transactions import MemberRole
+from ledger.records import ZERO_HASH, AuditKind, AuditRecord, Member, RecordEntry
+from ledger.transactions import AttributeChange, MemberRole, RegisterMember
 from node.http.errors import BadRequest, NotFound
 from node.http.params import hex_param, parse_int, query_int
 from node.view import NodeView
@@ -134,6 +136,34 @@ def audit_json(record: AuditRecord) -> dict[str, Any]:
     }
 
 
+def attribute_links_json(ledger: Ledger, member_id: bytes) -> list[dict[str, Any]]:
+    """``member_id``'s attribute-change chain, each link with its hash, whether it names the
+    previous link's hash (``linked``) and the authority's signature on the transaction that made
+    it, checked again here (``signature``: ``valid``, ``invalid`` or ``missing``)."""
+    out = []
+    previous = ZERO_HASH
+    authority = VerifyKey(ledger.genesis.authority_key)
+    for position, link in enumerate(ledger.attribute_history(member_id)):
+        stored = ledger.transaction(link.tx_id)
+        status = "missing"
+        if stored is not None and isinstance(stored.transaction, RegisterMember | AttributeChange):
+            try:
+                stored.transaction.verify_signature(authority, ledger.genesis.chain_id)
+                status = "valid"
+            except VerificationError:
+                status = "invalid"
+        out.append(
+            {
+                **render(link),
+                "hash": link.hash().hex(),
+                "linked": link.prev_hash == previous and link.seq == position,
+                "signature": status,
+            }
+        )
+        previous = link.hash()
+    return out
+
+
 def explorer_routes(view: NodeView) -> list[Route]:
     """The GET routes of docs/http-api.md that only read the ledger."""
 
@@ -187,11 +217,7 @@ def explorer_routes(view: NodeView) -> list[Route]:
         member_id = hex_param(request.path_params["member_id"], "member_id")
         if ledger().member(member_id) is None:
             raise NotFound("no such member")
-        history = [
-            {**render(link), "hash": link.hash().hex()}
-            for link in ledger().attribute_history(member_id)
-        ]
-        return JSONResponse({"history": history})
+        return JSONResponse({"history": attribute_links_json(ledger(), member_id)})
 
     async def record(request: Request) -> Response:
         entry = ledger().record(hex_param(request.path_params["record_id"], "record_id"))
