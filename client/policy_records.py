@@ -53,6 +53,7 @@ from crypto.signing import VerifyKey
 from crypto.tpre import UserSecretKey
 from ledger.authority_keys import authority_keys
 from ledger.genesis import Genesis, GenesisError
+from ledger.transactions import PutRecord
 
 
 class PolicyRecordError(ClientError):
@@ -164,7 +165,7 @@ def policy_parts(
 
 @dataclass(frozen=True, slots=True)
 class PolicyRecordView:
-    """A committed policy record as the node shows it (``GET /records/{id}``), decoded."""
+    """A committed policy record's two halves, decoded (from its PutRecord)."""
 
     record_id: bytes
     owner: bytes
@@ -173,27 +174,19 @@ class PolicyRecordView:
     domain: NormalizedCiphertext
 
     @classmethod
-    def from_json(cls, document: dict[str, Any], params: DualParams) -> PolicyRecordView:
-        """Decode the node's answer; raises :class:`IntegrityError` if it is malformed or the
-        record is not a policy record."""
+    def from_put(cls, tx: PutRecord, params: DualParams) -> PolicyRecordView:
+        """Decode the halves of ``tx``; raises :class:`IntegrityError` if they do not decode or
+        the record is not a policy record."""
+        if not tx.policy or not tx.abe_ciphertext or not tx.domain_ciphertext:
+            raise IntegrityError(f"record {tx.record_id.hex()[:16]}… is not a policy record")
         try:
-            record_id = bytes.fromhex(str(document["record_id"]))
-            owner = bytes.fromhex(str(document["owner"]))
-            policy = str(document["policy"])
-            abe = bytes.fromhex(str(document["abe_ciphertext"]))
-            domain = bytes.fromhex(str(document["domain_ciphertext"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IntegrityError(f"malformed record answer: {exc!r}") from exc
-        if not policy or not abe or not domain:
-            raise IntegrityError(f"record {record_id.hex()[:16]}… is not a policy record")
-        try:
-            dual = DualRecord.from_bytes(abe, params.group)
-            sealed = NormalizedCiphertext.from_bytes(params, domain)
+            dual = DualRecord.from_bytes(tx.abe_ciphertext, params.group)
+            domain = NormalizedCiphertext.from_bytes(params, tx.domain_ciphertext)
         except CryptoError as exc:
             raise IntegrityError(f"the record's ciphertexts do not decode: {exc}") from exc
-        if dual.record_id != record_id:
+        if dual.record_id != tx.record_id:
             raise IntegrityError("the record's ABE ciphertext names another record")
-        return cls(record_id, owner, policy, dual, sealed)
+        return cls(tx.record_id, tx.owner, tx.policy, dual, domain)
 
 
 def is_policy_record(document: dict[str, Any]) -> bool:
@@ -226,28 +219,38 @@ def open_pre_part(
         raise IntegrityError(f"cannot open the record's domain half: {exc}") from exc
 
 
-def open_policy_metadata(
-    fame: FamePublicKey, record: PolicyRecordView, attribute_key: FameSecretKey, pre_part: bytes
-) -> RecordMetadata:
-    """The record's metadata from K_pre and the member's attribute key.
+def recover_abe(fame: FamePublicKey, record: PolicyRecordView, key: FameSecretKey) -> bytes:
+    """K_abe of ``record`` with the member's attribute key (the FAME decryption).
 
-    Raises :class:`AttributeKeyMismatch` if the key's attributes do not satisfy the policy and
-    :class:`IntegrityError` if the dual record does not open or decode.
+    Raises :class:`AttributeKeyMismatch` if the key's attributes do not satisfy the policy.
     """
     try:
-        abe_part = recover_abe_part(fame, attribute_key, record.dual)
+        return recover_abe_part(fame, key, record.dual)
     except UnsatisfiedPolicyError as exc:
         raise AttributeKeyMismatch(
-            f"this member's attribute key ({', '.join(sorted(attribute_key.attributes))}) "
-            f"does not satisfy the record's policy {record.policy!r}; ask the authority for "
-            "a key for your current attributes (`iomtshare authority issue-keys`)"
+            f"this member's attribute key ({', '.join(sorted(key.attributes))}) does not "
+            f"satisfy the record's policy {record.policy!r}; ask the authority for a key for "
+            "your current attributes (`iomtshare authority issue-keys`)"
         ) from exc
+
+
+def open_with_parts(record: PolicyRecordView, pre_part: bytes, abe_part: bytes) -> RecordMetadata:
+    """The record's metadata from both halves; raises :class:`IntegrityError` if the dual
+    record does not open (a wrong half) or its content does not decode."""
     try:
         return RecordMetadata.from_bytes(open_record(record.dual, pre_part, abe_part))
     except CryptoError as exc:
         raise IntegrityError(
             f"the record's metadata does not open with both halves: {exc}"
         ) from exc
+
+
+def open_policy_metadata(
+    fame: FamePublicKey, record: PolicyRecordView, attribute_key: FameSecretKey, pre_part: bytes
+) -> RecordMetadata:
+    """The record's metadata from K_pre and the member's attribute key
+    (:func:`recover_abe`, then :func:`open_with_parts`, raising what they raise)."""
+    return open_with_parts(record, pre_part, recover_abe(fame, record, attribute_key))
 
 
 def member_attribute_key(

@@ -221,7 +221,7 @@ def open_metadata(
                            f"{decision.reason or 'no reason given'}")
     document = session.record(record_id)
     if is_policy_record(document):
-        return _open_policy_grant(session, requester, document, decision, attribute_key)
+        return _open_policy_grant(session, requester, record_id, decision, attribute_key)
     try:
         sealed = ReEncryptedCiphertext.from_bytes(session.group, decision.reencrypted)
         plain = decrypt_reencrypted(requester.tpre_secret, sealed, record_id)
@@ -233,7 +233,7 @@ def open_metadata(
 def _open_policy_grant(
     session: Session,
     requester: MemberKeys,
-    document: dict[str, Any],
+    record_id: bytes,
     decision: Decision,
     attribute_key: AttributeKeySource | None,
 ) -> RecordMetadata:
@@ -242,7 +242,7 @@ def _open_policy_grant(
             "this is a policy record: opening it needs the member's attribute key as well"
         )
     params = setup(session.group)
-    record = PolicyRecordView.from_json(document, params)
+    record = PolicyRecordView.from_put(session.committed_put(record_id), params)
     try:
         request_id = bytes.fromhex(decision.request_id)
     except ValueError as exc:

@@ -18,7 +18,7 @@ from crypto.sealing import BoxPublicKey
 from crypto.signing import SigningKey
 from crypto.tpre import UserPublicKey
 from ledger.genesis import Genesis
-from ledger.transactions import Transaction
+from ledger.transactions import PutRecord, Transaction, decode_transaction, tx_id_of
 
 T = TypeVar("T", bound=Transaction)
 
@@ -42,6 +42,7 @@ class Session:
         self.group = group
         self._genesis: Genesis | None = None
         self._records: dict[bytes, dict[str, Any]] = {}
+        self._puts: dict[bytes, PutRecord] = {}
 
     def record(self, record_id: bytes) -> dict[str, Any]:
         """The node's answer for a committed record, asked once per session: what a PutRecord
@@ -50,6 +51,29 @@ class Session:
         if known is None:
             known = self._records[record_id] = self.client.record(record_id.hex())
         return known
+
+    def committed_put(self, record_id: bytes) -> PutRecord:
+        """The PutRecord that published ``record_id``, as committed (``GET /tx/{tx_id}`` of the
+        record's transaction; asked once per session), its id and record id checked.
+
+        Raises :class:`IntegrityError` for an answer that is malformed or is not that record's
+        PutRecord.
+        """
+        known = self._puts.get(record_id)
+        if known is not None:
+            return known
+        try:
+            tx_id = bytes.fromhex(str(self.record(record_id)["tx_id"]))
+            raw = bytes.fromhex(str(self.client.tx(tx_id.hex())["raw"]))
+            tx = decode_transaction(raw)
+        except (KeyError, TypeError, ValueError) as exc:  # DecodeError is a ValueError
+            raise IntegrityError(f"malformed record transaction answer: {exc!r}") from exc
+        if not isinstance(tx, PutRecord) or tx_id_of(raw) != tx_id or tx.record_id != record_id:
+            raise IntegrityError(
+                f"the node's transaction for record {record_id.hex()[:16]}… is not its PutRecord"
+            )
+        self._puts[record_id] = tx
+        return tx
 
     def keywords_hash(self, record_id: bytes) -> bytes:
         """A record's keywords hash (:meth:`record`). Raises :class:`IntegrityError` for a

@@ -5,9 +5,9 @@ gives a typed error and no data."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
+import httpx
 import pytest
 
 from client import AccessDenied, IntegrityError, MemberKeys, NodeClient
@@ -43,6 +43,7 @@ from crypto.dual import (
     verify_decryption_share,
 )
 from crypto.groups import Group, load_group
+from ledger.transactions import PutRecord
 
 CHAIN = "policy-test-chain"
 POLICY = "role:doctor and 2 of (dept:cardiology, trial:x, site:z)"
@@ -111,19 +112,28 @@ def metadata() -> RecordMetadata:
     )
 
 
-def record_document(network: Network, owner: MemberKeys, meta: RecordMetadata) -> dict[str, Any]:
-    """A policy record as GET /records/{id} shows it."""
+def put_record(network: Network, owner: MemberKeys, meta: RecordMetadata) -> PutRecord:
+    """A policy record's PutRecord, as the owner's client builds it."""
     record_id = secrets.token_bytes(32)
     context = record_context(record_id, owner.member_id, CHAIN)
     parts = seal_policy_parts(network.params, network.keys, parse_policy(POLICY), context, meta)
-    return {
-        "record_id": record_id.hex(),
-        "owner": owner.member_id.hex(),
-        "policy": POLICY,
-        "abe_ciphertext": parts.abe_ciphertext.hex(),
-        "domain_epoch": parts.domain_epoch,
-        "domain_ciphertext": parts.domain_ciphertext.hex(),
-    }
+    return PutRecord(
+        record_id=record_id,
+        owner=owner.member_id,
+        keywords_hash=bytes(32),
+        policy=POLICY,
+        access_limit=5,
+        metadata_ciphertext=b"sealed to the owner",
+        storage_commitments=b"",
+        abe_ciphertext=parts.abe_ciphertext,
+        domain_epoch=parts.domain_epoch,
+        domain_ciphertext=parts.domain_ciphertext,
+        created_at_ms=1,
+    )
+
+
+def view(tx: PutRecord, network: Network) -> PolicyRecordView:
+    return PolicyRecordView.from_put(tx, network.params)
 
 
 def attribute_key(network: Network, attributes: tuple[str, ...]) -> FameSecretKey:
@@ -134,9 +144,9 @@ def test_a_satisfying_member_with_approval_opens_the_metadata(
     network: Network, owner: MemberKeys, requester: MemberKeys
 ) -> None:
     meta = metadata()
-    document = record_document(network, owner, meta)
-    assert is_policy_record(document)
-    record = PolicyRecordView.from_json(document, network.params)
+    tx = put_record(network, owner, meta)
+    assert tx.domain_epoch == 0
+    record = view(tx, network)
     request_id = secrets.token_bytes(32)
     combined = network.combined(record, requester, request_id)
     pre = open_pre_part(network.params, record, CHAIN, requester.tpre_secret, request_id, combined)
@@ -149,8 +159,7 @@ def test_a_satisfying_member_with_approval_opens_the_metadata(
 def test_approval_without_a_matching_attribute_key_opens_nothing(
     network: Network, owner: MemberKeys, requester: MemberKeys
 ) -> None:
-    document = record_document(network, owner, metadata())
-    record = PolicyRecordView.from_json(document, network.params)
+    record = view(put_record(network, owner, metadata()), network)
     request_id = secrets.token_bytes(32)
     combined = network.combined(record, requester, request_id)
     pre = open_pre_part(network.params, record, CHAIN, requester.tpre_secret, request_id, combined)
@@ -163,7 +172,7 @@ def test_approval_without_a_matching_attribute_key_opens_nothing(
 def test_a_combined_value_for_another_requester_or_request_opens_nothing(
     network: Network, owner: MemberKeys, requester: MemberKeys, group: Group
 ) -> None:
-    record = PolicyRecordView.from_json(record_document(network, owner, metadata()), network.params)
+    record = view(put_record(network, owner, metadata()), network)
     request_id = secrets.token_bytes(32)
     someone_else = MemberKeys.generate(group)
     theirs = network.combined(record, someone_else, request_id)
@@ -180,15 +189,13 @@ def test_a_combined_value_for_another_requester_or_request_opens_nothing(
 def test_a_domain_ciphertext_bound_to_another_record_is_refused(
     network: Network, owner: MemberKeys, requester: MemberKeys
 ) -> None:
-    first = record_document(network, owner, metadata())
-    second = record_document(network, owner, metadata())
+    first = put_record(network, owner, metadata())
+    second = put_record(network, owner, metadata())
     # A node serving record 2 with record 1's domain half, and the value the nodes made for
     # record 1: the proof names record 1, so nothing is decrypted.
-    genuine = PolicyRecordView.from_json(first, network.params)
+    genuine = view(first, network)
     combined = network.combined(genuine, requester, bytes(32))
-    swapped = PolicyRecordView.from_json(
-        {**second, "domain_ciphertext": first["domain_ciphertext"]}, network.params
-    )
+    swapped = view(replace(second, domain_ciphertext=first.domain_ciphertext), network)
     with pytest.raises(IntegrityError, match="proof does not hold"):
         open_pre_part(network.params, swapped, CHAIN, requester.tpre_secret, bytes(32), combined)
     with pytest.raises(IntegrityError, match="proof does not hold"):
@@ -198,23 +205,22 @@ def test_a_domain_ciphertext_bound_to_another_record_is_refused(
     assert open_pre_part(network.params, genuine, CHAIN, requester.tpre_secret, bytes(32), combined)
 
 
-def test_malformed_and_owner_grant_record_answers_are_refused(
+def test_owner_grant_and_malformed_records_are_refused(
     network: Network, owner: MemberKeys
 ) -> None:
-    document = record_document(network, owner, metadata())
-    plain = {**document, "policy": "", "abe_ciphertext": "", "domain_ciphertext": ""}
-    assert not is_policy_record(plain)
+    tx = put_record(network, owner, metadata())
+    assert is_policy_record({"policy": POLICY})
+    assert not is_policy_record({"policy": ""})
+    plain = replace(tx, policy="", abe_ciphertext=b"", domain_ciphertext=b"")
     with pytest.raises(IntegrityError, match="not a policy record"):
-        PolicyRecordView.from_json(plain, network.params)
-    with pytest.raises(IntegrityError, match="malformed"):
-        PolicyRecordView.from_json({**document, "abe_ciphertext": "zz"}, network.params)
+        view(plain, network)
     with pytest.raises(IntegrityError, match="do not decode"):
-        PolicyRecordView.from_json({**document, "domain_ciphertext": "00" * 40}, network.params)
-    other = record_document(network, owner, metadata())
+        view(replace(tx, abe_ciphertext=b"\x00" * 40), network)
+    with pytest.raises(IntegrityError, match="do not decode"):
+        view(replace(tx, domain_ciphertext=b"\x00" * 40), network)
+    other = put_record(network, owner, metadata())
     with pytest.raises(IntegrityError, match="another record"):
-        PolicyRecordView.from_json(
-            {**document, "abe_ciphertext": other["abe_ciphertext"]}, network.params
-        )
+        view(replace(tx, abe_ciphertext=other.abe_ciphertext), network)
 
 
 @pytest.mark.parametrize(
@@ -249,3 +255,29 @@ def test_an_attribute_key_without_approval_gets_nothing(
         with pytest.raises(AccessDenied, match="denied: attributes do not satisfy"):
             open_metadata(session, requester, bytes.fromhex("cd" * 32), denied, key)
     assert looked == []
+
+
+def test_the_committed_put_record_is_read_once_and_checked(
+    network: Network, owner: MemberKeys, group: Group
+) -> None:
+    """The client reads a policy record's halves from its committed PutRecord, whose id must
+    be the record's transaction id and which must publish that very record."""
+    tx = put_record(network, owner, metadata()).signed(owner.signing_key, CHAIN)
+    other = put_record(network, owner, metadata()).signed(owner.signing_key, CHAIN)
+    served = {"tx": tx}
+    asked: list[str] = []
+
+    def node(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        if request.url.path.startswith("/records/"):
+            return httpx.Response(200, json={"tx_id": tx.tx_id().hex(), "policy": POLICY})
+        return httpx.Response(200, json={"raw": served["tx"].to_bytes().hex()})
+
+    with NodeClient("http://node", transport=httpx.MockTransport(node)) as client:
+        session = Session(client, group)
+        assert session.committed_put(tx.record_id) == tx
+        assert session.committed_put(tx.record_id) == tx
+        assert len(asked) == 2  # one record answer, one transaction answer
+        served["tx"] = other  # a node answering with another record's PutRecord
+        with pytest.raises(IntegrityError, match="not its PutRecord"):
+            Session(client, group).committed_put(tx.record_id)
