@@ -4,38 +4,36 @@ Node i holds rk_i with e(g1, rk_i) = VK_i and publishes s_i = e(C1, rk_i). The p
 Fiat-Shamir sigma protocol for the homomorphism R -> (e(C1, R), e(g1, R)) at the witness rk_i:
 commitment (A, B) = (e(C1, T), e(g1, T)) for a uniformly random T in G2, challenge
 c = H(context, index, C1, s_i, VK_i, A, B) of :data:`CHALLENGE_BITS` bits (DESIGN 3.2 leaves
-its size open; see the constant for why 128), response z = T * rk_i^c. The proof's two
-equations are e(C1, z) = A s_i^c and e(g1, z) = B VK_i^c. Sending (A, B) rather than c lets
-many shares of one ciphertext be verified together with one pairing in all
-(:func:`verify_shares_batch`).
+its size open; see the constant for why 128), response z = T * rk_i^c.
+
+A share carries the proof as (c, z), not (A, B, z) (encoding version 2; version 1 sent A and B):
+the verifier recomputes A = e(C1, z) / s_i^c and B = e(g1, z) / VK_i^c and accepts iff hashing
+them gives c again (:func:`verify_share`). That is the usual compact form of a Schnorr-type
+proof, with the same soundness: two accepting (c, z) for one (A, B) give rk_i. It makes a share
+692 bytes instead of 1,828 (every granted request stores t of them in its block) and decoding
+tests one GT element for membership instead of three. The price: (A, B) are no longer at hand,
+so shares cannot be folded into one random-linear-combination check; each costs two pairings.
+Measured on mcl (docs/performance.md), decoding and verifying one share costs about what it did
+(the two GT membership tests it drops cost about as much as the pairing it adds); a batch of
+three costs about a tenth more than the folded check did.
 
 DESIGN 3.2 writes T = g2^tau. The prover here usually draws the same uniform T as rk_i^u
 instead, which turns the commitment's pairing into GT exponentiations of values it already has
 (see :func:`reencryption_share`); the proof and its distribution are unchanged.
 
-Verification (:func:`verify_share`) checks the two equations as one,
-e(C1 + w g1, z) = A s_i^c (B VK_i^c)^w, where w is a 128-bit hash of the whole proof. What
-this proves: decoding refuses a share whose s_i, A or B lies outside GT (VK_i comes from the
-checked grant), so both sides of each equation are in GT, a group of prime order r. Write
-the equations as X = 1 and Y = 1; X and Y are fixed before w (which hashes c, itself a hash
-of s_i, A and B, and z), and X Y^w = 1 with X or Y not 1 holds for at most one w mod r, so a
-wrong share passes with probability about 2^-128 per hash query, as for the proof itself.
-Hence a share that passes has X = Y = 1, which is what :func:`verify_shares_batch` tests
-with its random weights: a share that passes alone cannot make the batch fail (an earlier
-version let A and B carry a factor outside GT, which could cancel for some w and then make the
-random batch fail about half the time, forcing every share to be checked alone). The check is
-deterministic, so all nodes agree on every share; it does not tell which equation failed.
+What the check proves: decoding refuses a share whose s_i lies outside GT (VK_i comes from the
+checked grant), so the recomputed A and B are in GT too, and the challenge is a hash of them
+as in the interactive protocol. The check is deterministic, so all nodes agree on every share.
 
 Cost on mcl, per share: the prover makes one pairing with rk_i's precomputed Miller-loop lines
 (kept on the :class:`~crypto.tpre.grant.VerifiedReKeyShare`), two GT exponentiations and one G2
-multiplication; decoding makes three GT membership tests (:mod:`crypto.groups.mcl_gt`, about
-0.18 ms each), and the verifier one pairing, one 128-bit G1 multiplication and three 128-bit GT
+multiplication; decoding makes one GT membership test (:mod:`crypto.groups.mcl_gt`, about
+0.18 ms) and a G2 subgroup check, and the verifier two pairings and two 128-bit GT
 exponentiations.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,51 +43,49 @@ from crypto.groups import G1Element, G2Element, Group, GTElement
 from crypto.groups.params import G2_BYTES, GT_BYTES
 from crypto.hashing import digest
 from crypto.tpre.grant import VerifiedReKeyShare
-from crypto.tpre.tags import (
-    LABEL_SHARE_CHECK_WEIGHT,
-    LABEL_SHARE_PROOF,
-    TAG_REENCRYPTION_SHARE,
-    VERSION,
-)
+from crypto.tpre.tags import LABEL_SHARE_PROOF, SHARE_VERSION, TAG_REENCRYPTION_SHARE
 
-_BATCH_WEIGHT_BITS = 128
 #: Fiat-Shamir challenges are 128-bit. By special soundness a cheating prover wins with
 #: probability 2^-128 per hash query, which is already the security level of BLS12-381, so a
 #: 255-bit challenge would buy nothing; the shorter one makes the verifier's s_i^c and VK_i^c
-#: about a fifth cheaper on mcl.
+#: about a fifth cheaper on mcl, and the share 16 bytes shorter.
 CHALLENGE_BITS = 128
+CHALLENGE_BYTES = CHALLENGE_BITS // 8
 
 
 @dataclass(frozen=True, slots=True)
 class ReEncryptionShare:
-    """Node ``index``'s share s_i for one request, with its proof (A, B, z).
+    """Node ``index``'s share s_i for one request, with its proof (c, z).
 
-    s_i, A and B are elements of GT: :meth:`from_bytes` refuses anything else, and the prover
-    only makes such. The verifiers rely on it.
+    s_i is an element of GT: :meth:`from_bytes` refuses anything else, and the prover only
+    makes such. The verifier relies on it. ``challenge`` is c, below 2^:data:`CHALLENGE_BITS`
+    (construction raises ``ValueError`` otherwise, so every share can be encoded).
     """
 
     index: int
     value: GTElement
-    commitment_a: GTElement
-    commitment_b: GTElement
+    challenge: int
     response: G2Element
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.challenge < 1 << CHALLENGE_BITS:
+            raise ValueError(f"a share's challenge has {CHALLENGE_BITS} bits")
+
     def to_bytes(self) -> bytes:
-        w = Writer(TAG_REENCRYPTION_SHARE, VERSION).u16(self.index)
+        w = Writer(TAG_REENCRYPTION_SHARE, SHARE_VERSION).u16(self.index)
         w.fixed(bytes(self.value), GT_BYTES)
-        w.fixed(bytes(self.commitment_a), GT_BYTES).fixed(bytes(self.commitment_b), GT_BYTES)
+        w.fixed(self.challenge.to_bytes(CHALLENGE_BYTES, "big"), CHALLENGE_BYTES)
         return w.fixed(bytes(self.response), G2_BYTES).to_bytes()
 
     @classmethod
     def from_bytes(cls, group: Group, data: bytes) -> ReEncryptionShare:
         def body(r: Reader) -> ReEncryptionShare:
-            r.expect_header(TAG_REENCRYPTION_SHARE, VERSION)
+            r.expect_header(TAG_REENCRYPTION_SHARE, SHARE_VERSION)
             index = r.u16()
-            # All three must be in GT: the verifiers' argument needs it (module docstring).
+            # s_i must be in GT: the verifier's argument needs it (module docstring).
             value = group.gt_from_bytes(r.fixed(GT_BYTES))
-            a = group.gt_from_bytes(r.fixed(GT_BYTES))
-            b = group.gt_from_bytes(r.fixed(GT_BYTES))
-            return cls(index, value, a, b, group.g2_from_bytes(r.fixed(G2_BYTES)))
+            challenge = int.from_bytes(r.fixed(CHALLENGE_BYTES), "big")
+            return cls(index, value, challenge, group.g2_from_bytes(r.fixed(G2_BYTES)))
 
         return parse(data, "re-encryption share", body)
 
@@ -124,24 +120,7 @@ def _challenge(
         bytes(commitment_a),
         bytes(commitment_b),
     )
-    return int.from_bytes(h[: CHALLENGE_BITS // 8], "big")
-
-
-def _share_challenge(
-    context: bytes,
-    c1: G1Element,
-    share: ReEncryptionShare,
-    verification_key: GTElement,
-) -> int:
-    return _challenge(
-        context,
-        c1,
-        share.index,
-        share.value,
-        verification_key,
-        share.commitment_a,
-        share.commitment_b,
-    )
+    return int.from_bytes(h[:CHALLENGE_BYTES], "big")
 
 
 def reencryption_share(
@@ -180,15 +159,7 @@ def reencryption_share(
         a, b = c1_pairing**tau, group.z_pow(tau)
         c = _challenge(context, c1, rekey.index, value, vk, a, b)
         response = group.g2_mul_generator(tau) + rk * c
-    return ReEncryptionShare(rekey.index, value, a, b, response)
-
-
-def _check_weight(challenge: int, response: G2Element) -> int:
-    """The weight w of :func:`verify_share`: a hash of the whole proof, so fixed only after it."""
-    h = digest(
-        LABEL_SHARE_CHECK_WEIGHT, challenge.to_bytes(CHALLENGE_BITS // 8, "big"), bytes(response)
-    )
-    return int.from_bytes(h[: CHALLENGE_BITS // 8], "big")
+    return ReEncryptionShare(rekey.index, value, c, response)
 
 
 def verify_share(
@@ -200,16 +171,16 @@ def verify_share(
 ) -> VerifiedShare:
     """Raise :class:`VerificationError` unless ``share`` is node i's correct share for ``c1``.
 
-    The two proof equations are checked as one, e(C1 + w g1, z) = A s_i^c (B VK_i^c)^w, with
-    w a 128-bit hash of the whole proof: one pairing instead of two. The result is
-    deterministic, so every node reaches the same verdict on a share. See the module docstring
-    for what this proves.
+    Recomputes the commitment A = e(C1, z) / s_i^c, B = e(g1, z) / VK_i^c and checks that it
+    hashes to c. See the module docstring for what this proves.
     """
-    c = _share_challenge(context, c1, share, verification_key)
-    weight = _check_weight(c, share.response)
-    lhs = group.pairing(c1 + group.g1 * weight, share.response)
-    grant_side = (share.commitment_b * verification_key**c) ** weight
-    if lhs != share.commitment_a * share.value**c * grant_side:
+    c, z = share.challenge, share.response
+    commitment_a = group.pairing(c1, z) / share.value**c
+    commitment_b = group.pairing(group.g1, z) / verification_key**c
+    expected = _challenge(
+        context, c1, share.index, share.value, verification_key, commitment_a, commitment_b
+    )
+    if expected != c:
         raise VerificationError(f"share {share.index}: proof does not verify")
     return VerifiedShare(share)
 
@@ -221,45 +192,26 @@ def verify_shares_batch(
     c1: G1Element,
     context: bytes,
 ) -> list[VerifiedShare]:
-    """Verify several shares of one ciphertext with one pairing in total.
+    """Verify several shares of one ciphertext, from distinct known nodes.
 
-    Share i's equations e(C1, z_i) = A_i s_i^(c_i) and e(g1, z_i) = B_i VK_i^(c_i) are raised
-    to the weights w_i and rho w_i (w_i and rho random odd 128-bit numbers) and all multiplied
-    into e(C1 + rho g1, sum w_i z_i) = prod (A_i s_i^(c_i))^(w_i) (B_i VK_i^(c_i))^(rho w_i),
-    so a share with a wrong s_i passes with probability at most about 2^-126. Every share that
-    passes :func:`verify_share` passes here too (module docstring), so a Byzantine node cannot
-    make the batch fail with a share that is valid alone. If the combined check fails, each
-    share is checked alone and :class:`VerificationError` names the bad ones.
+    Each share is checked alone (:func:`verify_share`): a compact proof (c, z) cannot be folded
+    into one random linear combination, since the check needs each share's commitment, which
+    it recomputes. Raises :class:`VerificationError` for a repeated or unknown index, or naming
+    every share that does not verify.
     """
-    if not shares:
-        return []
     seen: set[int] = set()
     for share in shares:
         if share.index in seen or share.index not in verification_keys:
             raise VerificationError(f"share index {share.index} is repeated or unknown")
         seen.add(share.index)
-    order = group.order
-    rho = secrets.randbits(_BATCH_WEIGHT_BITS) | 1
-    combined_z = group.g2_identity()
-    rhs = group.gt_one
-    for share in shares:
-        weight = secrets.randbits(_BATCH_WEIGHT_BITS) | 1
-        vk = verification_keys[share.index]
-        c = _share_challenge(context, c1, share, vk)
-        combined_z = combined_z + share.response * weight
-        ciphertext_side = share.commitment_a * share.value**c
-        grant_side = share.commitment_b * vk**c
-        rhs = rhs * ciphertext_side**weight * grant_side ** (rho * weight % order)
-    if group.pairing(c1 + group.g1 * rho, combined_z) == rhs:
-        return [VerifiedShare(s) for s in shares]
-    bad = []
+    verified, bad = [], []
     for share in shares:
         try:
-            verify_share(group, share, verification_keys[share.index], c1, context)
+            verified.append(
+                verify_share(group, share, verification_keys[share.index], c1, context)
+            )
         except VerificationError:
             bad.append(share.index)
     if bad:
         raise VerificationError(f"shares from nodes {bad} do not verify")
-    # Every share passes verify_share, the definition of a valid share. The batch then failed
-    # only by a chance of about 2^-126 (module docstring), so its verdict stands.
-    return [VerifiedShare(s) for s in shares]
+    return verified

@@ -41,7 +41,7 @@ def fixed_objects(g: Group) -> dict[str, Any]:
         "owner_ciphertext": OwnerCiphertext(g.g1 * 17, g.z**19, b"sealed body"),
         "grant": Grant(2, pk7, pk9, (g.z**23,), (b"box-1", b"box-2", b"box-3")),
         "rekey_share": ReKeyShare(3, g.g2 * 29),
-        "reencryption_share": ReEncryptionShare(2, g.z**31, g.z**37, g.z**41, g.g2 * 43),
+        "reencryption_share": ReEncryptionShare(2, g.z**31, 37 << 100, g.g2 * 43),
         "reencrypted_ciphertext": ReEncryptedCiphertext(g.g1 * 47, g.z**53, g.z**59, b"body"),
     }
 
@@ -114,7 +114,7 @@ def test_round_trip(mcl: Group, k: int, body: bytes) -> None:
         UserSecretKey(g, k).public_key(),
         OwnerCiphertext(g.g1 * k, g.z**k, body),
         ReKeyShare(k % 1000 + 1, g.g2 * k),
-        ReEncryptionShare(k % 7 + 1, g.z**k, g.z ** (k + 1), g.z ** (k + 2), g.g2 * k),
+        ReEncryptionShare(k % 7 + 1, g.z**k, k % (1 << 128), g.g2 * k),
         ReEncryptedCiphertext(g.g1 * k, g.z**k, g.z ** (k + 3), body),
     ]
     for obj in objects:
@@ -128,3 +128,12 @@ def test_secret_key_repr_hides_secret(mcl: Group) -> None:
     assert "<hidden>" in repr(key)
     share = ReKeyShare(1, mcl.g2 * 5)
     assert bytes(share.rk).hex()[:16] not in repr(share)
+
+
+def test_share_of_the_earlier_format_and_oversized_challenge_refused(mcl: Group) -> None:
+    data = fixed_objects(mcl)["reencryption_share"].to_bytes()
+    assert data[1] == 2  # version 2: the proof is (c, z)
+    with pytest.raises(DecodeError):
+        ReEncryptionShare.from_bytes(mcl, data[:1] + b"\x01" + data[2:])
+    with pytest.raises(ValueError, match="128 bits"):
+        ReEncryptionShare(1, mcl.z, 1 << 128, mcl.g2)
