@@ -10,7 +10,9 @@ a running testnet given with ``--dir``; :func:`run`):
   committed requests per second and the latency distribution at each level (the seed's Fig. 8);
 * sustained load, with a :class:`~bench.load.LoadPlan`: open-loop arrivals at fixed rates, 30 s
   each by default, stepping up until p99 passes 1 s or requests fail (:mod:`bench.load`); each
-  node's CPU share, the load generator's own CPU, and the knee.
+  node's CPU share, the load generator's own CPU, and the knee;
+* with ``policy``: policy records next to owner-grant records at low load, interleaved, the FAME
+  decryption timed apart (:mod:`bench.e2e_policy`).
 
 Anchor, measured in the same run: the same threshold re-encryption done in one process with no
 network (t shares with proofs, batch verification, combination, requester decryption). The
@@ -31,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import load
+from bench import e2e_policy, load
 from bench.e2e_fixture import Fixture, Requester, prepare
 from bench.e2e_load import sustained
 from bench.load import LoadPlan, percentile
@@ -157,10 +159,13 @@ def run(
     timeout: float = 120.0,
     progress: Progress = quiet,
     load_plan: LoadPlan | None = None,
+    *,
+    policy: bool = False,
 ) -> Report:
     """Measure on the running testnet in ``directory``, or on an ``n``-node testnet started for
     the run in a temporary directory and stopped afterwards; with ``load_plan``, also the
-    sustained-load sweep (:mod:`bench.load`).
+    sustained-load sweep (:mod:`bench.load`); with ``policy``, also policy records next to
+    owner-grant records (:mod:`bench.e2e_policy`; the testnet needs the authority's keys).
 
     Raises :class:`~testnet.launcher.LaunchError` if that testnet does not come up,
     :class:`~testnet.layout.LayoutError` if ``directory`` holds no network, and the client's
@@ -171,7 +176,7 @@ def run(
         network = load_network(directory)
         payload = _run(
             network, group, runs, concurrency, repeats, requesters, size, timeout, progress,
-            load_plan,
+            load_plan, policy,
         )
         return Report(_tables(payload), payload)
     with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
@@ -182,7 +187,7 @@ def run(
         try:
             payload = _run(
                 network, group, runs, concurrency, repeats, requesters, size, timeout, progress,
-                load_plan,
+                load_plan, policy,
             )
         finally:
             stop(root)
@@ -200,12 +205,18 @@ def _run(
     timeout: float,
     progress: Progress,
     load_plan: LoadPlan | None = None,
+    policy: bool = False,
 ) -> dict[str, Any]:
     genesis = network.genesis
-    progress(f"preparing: {requesters} requesters granted on one {size}-byte record")
-    fixture = prepare(network, group, requesters, size)
+    progress(f"preparing: {requesters} requesters granted on one {size}-byte record"
+             + (", and a record under a policy they satisfy" if policy else ""))
+    fixture = prepare(network, group, requesters, size, policy=policy)
     progress(f"low load: {runs} sequential requests")
     low = low_load(fixture, group, runs, timeout)
+    compared = None
+    if policy:
+        progress(f"policy vs owner-grant: {runs} requests of each, interleaved")
+        compared = e2e_policy.compare(fixture, group, runs, timeout)
     progress(f"bursts: {list(concurrency)} concurrent requests, {repeats} run(s) each")
     levels = [saturation_repeated(fixture, group, c, timeout, repeats) for c in concurrency]
     load_figures = None if load_plan is None else sustained(fixture, group, load_plan, progress)
@@ -235,6 +246,7 @@ def _run(
         },
         "saturation": levels,
         "sustained": load_figures,
+        "policy_vs_grant": compared,
         "latency_slope_ms_per_request": slope,
         "paper": {
             "reencryption_stage_ms": PAPER_REENCRYPTION_MS,
@@ -272,6 +284,8 @@ def _tables(payload: dict[str, Any]) -> str:
              f"{payload['backend']}, round timeout {payload['round_timeout_ms']} ms "
              "(ms; ratio = p50 / anchor p50)")
     text = [format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows), ""]
+    if payload.get("policy_vs_grant") is not None:
+        text += [e2e_policy.table(payload["policy_vs_grant"]), ""]
     if payload.get("sustained") is not None:
         text += [load.table(payload["sustained"]), ""]
     sat_rows = [

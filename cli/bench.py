@@ -215,6 +215,9 @@ def light(runs: int, payload_bytes: int, json_path: Path | None) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of --arrivals poisson.")
 @click.option("--max-in-flight", type=click.IntRange(1, 10_000), default=1000, show_default=True,
               help="Worker threads (and connections per node) of the load generator.")
+@click.option("--policy", is_flag=True,
+              help="Also measure policy records next to owner-grant records (--runs each, "
+                   "interleaved), the FAME decryption timed apart.")
 @json_option
 def e2e(
     n: int,
@@ -237,10 +240,12 @@ def e2e(
     arrivals: str,
     seed: int,
     max_in_flight: int,
+    policy: bool,
     json_path: Path | None,
 ) -> None:
     """Request-to-decrypt latency and committed requests/s on an n-node testnet: at low load,
-    in bursts of c concurrent requests and, with --sustained, at fixed offered rates."""
+    in bursts of c concurrent requests, with --sustained at fixed offered rates and with
+    --policy for policy records next to owner-grant records."""
     concurrency = sorted(set(_integers(levels, "--concurrency")))
     if not concurrency or concurrency[0] < 1 or concurrency[-1] > 200:
         raise click.BadParameter("concurrency levels must be within 1..200",
@@ -260,8 +265,28 @@ def e2e(
     with _bench_errors():
         report = e2e_bench.run(
             n, threshold, runs, concurrency, repeats, requesters, size, directory,
-            round_timeout_ms, timeout, _progress, plan,
+            round_timeout_ms, timeout, _progress, plan, policy=policy,
         )
+    _show(report, json_path)
+
+
+@bench.command("disk")
+@click.option("--nodes", "n", type=click.IntRange(1, 16), default=4, show_default=True)
+@click.option("--threshold", type=click.IntRange(1, 16), default=None, help="t (default: quorum).")
+@click.option("--requests", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 200), default=8, show_default=True,
+              help="Requests in flight at once (1: one request per block).")
+@click.option("--timeout", type=click.FloatRange(1, 600), default=120.0, show_default=True)
+@json_option
+def disk(n: int, threshold: int | None, requests: int, concurrency: int, timeout: float,
+         json_path: Path | None) -> None:
+    """LevelDB bytes on disk per granted access request on an n-node testnet, and where they
+    go (ledger_bytes_per_granted_request in the JSON)."""
+    from bench import disk_bench
+
+    with _bench_errors():
+        report = disk_bench.run(n, threshold, requests, concurrency, timeout=timeout,
+                                progress=_progress)
     _show(report, json_path)
 
 

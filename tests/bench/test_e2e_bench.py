@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from bench.e2e_bench import anchor, low_load, percentile, saturation
 from bench.e2e_fixture import prepare
 from bench.e2e_load import node_pids
+from bench.e2e_policy import compare, table
 from cli.main import main
 from crypto.groups import load_group
 from testnet.layout import create_network
@@ -42,6 +43,38 @@ def test_phases_produce_consistent_figures(live: LiveNetwork) -> None:
     assert level["requests_per_s"] > 0
     assert level["latency_p50_ms"] <= level["latency_p99_ms"]
     assert len(anchor(group, 3, 2, runs=2)) == 2
+
+
+def test_policy_records_are_measured_next_to_owner_grant_records(live: LiveNetwork) -> None:
+    group = load_group("mcl")
+    fixture = prepare(live.network, group, requesters=2, size=300, policy=True)
+    assert fixture.policy_record_id is not None
+    assert len(fixture.attribute_keys) == 2
+    payload = compare(fixture, group, runs=3, timeout=30)
+    grant, policy = payload["owner_grant"], payload["policy"]
+    assert set(policy) == {"decision", "decrypt", "domain_half", "fame_decrypt"}
+    assert policy["fame_decrypt"]["p50_ms"] > 0
+    assert policy["decision"]["p50_ms"] <= policy["decrypt"]["p50_ms"]
+    assert payload["p50_ratio"] == policy["decrypt"]["p50_ms"] / grant["decrypt"]["p50_ms"]
+    assert payload["p50_ratio_without_fame"] < payload["p50_ratio"]
+    text = table(payload)
+    assert "FAME decrypt (K_abe)" in text
+    assert "p50 ratio policy / owner-grant" in text
+
+
+def test_the_policy_option_prints_and_writes_the_comparison(
+    tmp_path: Path, live: LiveNetwork
+) -> None:
+    out = tmp_path / "e2e.json"
+    result = CliRunner().invoke(main, [
+        "bench", "e2e", "--dir", str(live.network.directory), "--runs", "2", "--policy",
+        "--concurrency", "2", "--requesters", "2", "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "p50 ratio policy / owner-grant" in result.output
+    compared = json.loads(out.read_text())["policy_vs_grant"]
+    assert compared["runs"] == 2
+    assert compared["target_ratio"] == 1.5
 
 
 def test_percentile_nearest_rank() -> None:
