@@ -13,6 +13,12 @@ The transaction encoding only fixes field sizes; these checks say what the bytes
   transaction's threshold t, and the commitments field repeats those F_j; the owner and grantee
   keys embedded in it are the keys they published on chain (checked against state by
   :func:`check_grant_keys`).
+* PutRecord (:func:`check_put_record`): an owner-grant record (no policy) carries no ABE or
+  domain ciphertext; a policy record needs a network whose genesis deals a domain key, a policy
+  that parses, a FAME header (a :class:`~crypto.abe.dual.DualRecord`) for this record id under
+  that same policy, and K_pre encrypted to the current domain epoch with a proof of knowledge of
+  its randomness bound to this record, owner and chain. The proof is what stops an owner from
+  publishing a C1 scaled from another record's and having the nodes decrypt that one (issue 13).
 
 The state transition runs them on every transaction it applies, so a block carrying bad content
 is invalid whoever proposed it, and admission reports them through its dry run. Every check is
@@ -30,12 +36,17 @@ from functools import cache
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_scalarmult
 from nacl.exceptions import CryptoError as NaclCryptoError
 
+from crypto.abe.dual import DualRecord
+from crypto.dual import NormalizedCiphertext, ProofContext, setup, verify_ciphertext
 from crypto.errors import CryptoError
 from crypto.groups import Group, load_group
+from crypto.policy import PolicyError, parse
 from crypto.sealing import SEAL_OVERHEAD
 from crypto.tpre import Grant as TpreGrant
 from crypto.tpre import ReKeyShare, UserPublicKey
-from ledger.transactions import Grant, KeyUpdate, RegisterMember, member_id_for
+from ledger.genesis import DomainKeys
+from ledger.records import RecordEntry
+from ledger.transactions import Grant, KeyUpdate, PutRecord, RegisterMember, member_id_for
 
 #: How many transaction ids whose stateless checks passed are remembered.
 _MEMORY = 4096
@@ -184,15 +195,84 @@ def check_grant_keys(content: GrantContent, owner_key: bytes, grantee_key: bytes
         )
 
 
+def check_put_record(tx: PutRecord, tx_id: bytes, chain_id: str, domain: DomainKeys | None) -> None:
+    """Check a record's sharing content against the current domain key ``domain`` (``None``
+    when the network has none). Raises :class:`ContentError`."""
+    if not tx.policy:
+        if tx.abe_ciphertext or tx.domain_ciphertext or tx.domain_epoch:
+            raise ContentError(
+                "a record without a policy is shared by Grant and carries no ABE or domain "
+                "ciphertext (and domain epoch 0)"
+            )
+        return
+    if domain is None:
+        raise ContentError(
+            "policy records need a network whose genesis deals a domain key and a FAME public "
+            "key; this one has none (put the record without a policy and share it by Grant)"
+        )
+    if tx.domain_epoch != domain.epoch:
+        raise ContentError(
+            f"record is encrypted to domain epoch {tx.domain_epoch}, the current epoch is "
+            f"{domain.epoch}",
+            state_dependent=tx.domain_epoch > domain.epoch,
+        )
+    key = (tx_id, domain.epoch)
+    if _passed.get(key) is True:
+        return
+    try:
+        policy = parse(tx.policy)
+    except PolicyError as exc:
+        raise ContentError(f"record policy does not parse: {exc}") from exc
+    group = _group()
+    try:
+        sealed = DualRecord.from_bytes(tx.abe_ciphertext, group)
+    except CryptoError as exc:
+        raise ContentError(f"abe_ciphertext is not a dual record: {exc}") from exc
+    if sealed.record_id != tx.record_id:
+        raise ContentError("abe_ciphertext is sealed for another record id")
+    if sealed.header.policy.to_bytes() != policy.to_bytes():
+        raise ContentError("abe_ciphertext is encrypted under another policy than the record's")
+    check_domain_ciphertext(tx.domain_ciphertext, tx.record_id, tx.owner, chain_id)
+    _passed.put(key, True)
+
+
+def check_domain_ciphertext(raw: bytes, record_id: bytes, owner: bytes, chain_id: str) -> None:
+    """``raw`` decodes as a domain ciphertext whose C1 proof holds for this record, owner and
+    chain; raises :class:`ContentError`."""
+    params = setup(_group())
+    try:
+        ciphertext = NormalizedCiphertext.from_bytes(params, raw)
+        verify_ciphertext(params, ciphertext, record_context(record_id, owner, chain_id))
+    except CryptoError as exc:
+        raise ContentError(f"domain_ciphertext refused: {exc}") from exc
+
+
+def record_context(record_id: bytes, owner: bytes, chain_id: str) -> ProofContext:
+    """What a record's domain ciphertext proof is bound to: the record, its owner, the chain."""
+    return ProofContext(record_id, owner, chain_id.encode("utf-8"))
+
+
+def check_grant_record(entry: RecordEntry) -> None:
+    """A Grant may name only an owner-grant record: a policy record is shared by its policy."""
+    if entry.policy:
+        raise ContentError(
+            "the record has a policy and is shared by it; a Grant cannot name a policy record"
+        )
+
+
 __all__ = [
     "ContentError",
     "GrantContent",
     "check_box_key",
+    "check_domain_ciphertext",
     "check_grant_keys",
+    "check_grant_record",
     "check_key_update",
+    "check_put_record",
     "check_register_member",
     "check_tpre_key",
     "check_verify_key",
     "grant_content",
+    "record_context",
     "sealed_share_size",
 ]

@@ -22,7 +22,7 @@ from crypto.codec import Writer
 from crypto.errors import VerificationError
 from crypto.hashing import digest
 from crypto.signing import VerifyKey
-from ledger import blacklist, content, ordering, schema
+from ledger import authority_state, blacklist, content, ordering, schema
 from ledger.block import Block, SharingResult
 from ledger.decisions import check_result_shape
 from ledger.errors import InvalidBlock, InvalidTransaction
@@ -319,6 +319,8 @@ class _Executor:
             raise self.fail("record id already used")
         if tx.access_limit < 1:
             raise self.fail("access limit must be at least 1")
+        domain = authority_state.domain_keys(self, self.genesis)
+        content.check_put_record(tx, tx_id, self.genesis.chain_id, domain)
         self.put(schema.record(tx.record_id), record_entry_bytes(tx, self.height, tx_id))
         self.put(schema.record_by_owner(tx.owner, tx.record_id), b"")
         self.put(schema.record_by_keywords(tx.keywords_hash, tx.record_id), b"")
@@ -332,7 +334,7 @@ class _Executor:
         return entry
 
     def grant(self, tx: Grant, tx_id: bytes) -> None:
-        self.owned_record(tx.record_id, tx.owner, tx)
+        content.check_grant_record(self.owned_record(tx.record_id, tx.owner, tx))
         grantee = self.member(tx.grantee, "grantee")
         ordering.check_pair_version(self, tx)
         # Below the network's t, fewer nodes than the network trusts with a decision would

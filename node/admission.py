@@ -4,9 +4,10 @@ Every check takes the transaction as the node decoded it once (:mod:`node.items`
 its transaction id. An access request is refused outright (no vote, never in a block) when it is
 badly signed, from a non-member or a blacklisted member, about an unknown record, stale against this
 node's clock, or reuses a nonce (committed, or held by another pending request). An admitted
-request is then approved or denied by :meth:`Admission.decide` from committed state: an
-unexpired grant, an access count below the record's limit and, for a record with a policy, the
-requester's latest attributes satisfying it approve it.
+request is then approved or denied by :meth:`Admission.decide` from committed state. An
+owner-grant record needs an unexpired grant and an access count below the record's limit. A
+policy record needs no grant: the requester's latest attributes must satisfy its policy, the
+access count be below the limit and a keyword hash, if the request names one, be the record's.
 
 An ordinary transaction is admitted when it applies on the committed state by itself (a dry run
 of the ledger's state transition, content checks included), so a refused one is reported to the
@@ -28,8 +29,9 @@ from crypto.signing import VerifyKey
 from ledger.block import Block, BlockHeader
 from ledger.errors import InvalidTransaction, LedgerError
 from ledger.genesis import Genesis
+from ledger.keywords import NO_KEYWORDS
 from ledger.ledger import Ledger
-from ledger.records import ZERO_HASH
+from ledger.records import ZERO_HASH, RecordEntry
 from ledger.transactions import AccessRequest, Transaction
 from ledger.transition import execute
 
@@ -137,6 +139,9 @@ class Admission:
 
     def decide(self, tx: AccessRequest) -> Decision:
         """Approve or deny an admitted request from committed state and the clock."""
+        record = self.ledger.record(tx.record_id)
+        if record is not None and record.policy:
+            return self._decide_by_policy(tx, record)
         grant = self.ledger.grant(tx.record_id, tx.requester)
         if grant is None:
             reason = "no active grant (never granted, or revoked)"
@@ -148,11 +153,24 @@ class Admission:
             return Decision(False, grant.threshold, "record does not exist")
         if self.ledger.access_count(tx.requester, tx.record_id) >= record.access_limit:
             return Decision(False, grant.threshold, f"access limit {record.access_limit} reached")
-        if record.policy:
-            problem = self._policy_problem(tx, record.policy)
-            if problem:
-                return Decision(False, grant.threshold, problem)
         return Decision(True, grant.threshold)
+
+    def _decide_by_policy(self, tx: AccessRequest, record: RecordEntry) -> Decision:
+        """A policy record is shared by its policy alone (no grant): the requester's latest
+        attributes satisfy it, the access limit is not reached and a keyword hash, when the
+        request gives one, is the record's. The threshold is the record's domain epoch's."""
+        domain = self.ledger.domain_keys(record.domain_epoch)
+        threshold = domain.threshold if domain is not None else self.genesis.threshold
+        if domain is None:
+            return Decision(False, threshold, f"no domain key of epoch {record.domain_epoch}")
+        if self.ledger.access_count(tx.requester, tx.record_id) >= record.access_limit:
+            return Decision(False, threshold, f"access limit {record.access_limit} reached")
+        if tx.keywords_hash not in (NO_KEYWORDS, record.keywords_hash):
+            return Decision(False, threshold, "keyword hash does not match the record's")
+        problem = self._policy_problem(tx, record.policy)
+        if problem:
+            return Decision(False, threshold, problem)
+        return Decision(True, threshold)
 
     def _policy_problem(self, tx: AccessRequest, policy: str) -> str:
         """Why the presented attribute hashes do not satisfy ``policy`` ("" when they do).

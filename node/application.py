@@ -8,9 +8,11 @@ checked and combined by :mod:`node.shares`, and what may enter a block is :mod:`
 Authorization (:meth:`NodeApplication.authorize`) reads only committed state, except the clock
 that judges a request's freshness: a request that is badly signed, from a non-member or a
 blacklisted member, about an unknown record, stale, or replaying a nonce is refused outright (no
-vote, never in a block); otherwise the node approves when an unexpired grant exists and the
-access count is below the record's limit, and denies otherwise. Denials are voted on and
-recorded in the audit chain like approvals.
+vote, never in a block); otherwise the node decides from committed state
+(:meth:`node.admission.Admission.decide`: a grant for an owner-grant record, the policy for a
+policy record) and approves with its share (a re-encryption share, or a domain-key decryption
+share for a policy record, :mod:`node.shares`). Denials are voted on and recorded in the audit
+chain like approvals.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from consensus.errors import InvalidMessage
 from consensus.item import Item
 from consensus.messages import BlockContent, CommittedBlock
 from consensus.safety import SafetyState
+from crypto.dual import DomainKeyShare
 from crypto.errors import CryptoError, DecodeError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
@@ -58,13 +61,14 @@ class NodeApplication:
         index: int,
         box_key: BoxSecretKey,
         clock_ms: Callable[[], int],
+        domain_share: DomainKeyShare | None = None,
     ) -> None:
         self.ledger = ledger
         self.genesis: Genesis = ledger.genesis
         self.local = local
         self.index = index
         self.items = ItemDecoder()
-        self.shares = Shares(ledger, group, index, box_key)
+        self.shares = Shares(ledger, group, index, box_key, domain_share)
         self.keys = self.shares.keys
         self.blocks = BlockMaker(ledger, self.shares, self.items, clock_ms)
         self.admission = Admission(ledger, index, clock_ms)
@@ -132,7 +136,7 @@ class NodeApplication:
                 share = self.shares.own(tx, ident)
             except (CryptoError, DecodeError, LedgerError) as exc:
                 logger.warning("cannot compute share request=%s reason=%s", ident.hex()[:16], exc)
-                decision = Decision(False, decision.threshold, f"unusable grant: {exc}")
+                decision = Decision(False, decision.threshold, f"cannot make a share: {exc}")
         if not decision.approve:
             if len(self.denial_reasons) >= _REASON_MEMORY:
                 self.denial_reasons.clear()
@@ -140,9 +144,7 @@ class NodeApplication:
         return Authorization(decision.approve, decision.threshold, share)
 
     def request_threshold(self, request: Item) -> int:
-        tx = request_of(request)
-        grant = self.ledger.grant(tx.record_id, tx.requester)
-        return grant.threshold if grant is not None else self.genesis.threshold
+        return self.shares.threshold(request_of(request))
 
     def verify_share(self, request: Item, signer: int, share: bytes) -> bool:
         if not isinstance(request.value, AccessRequest):

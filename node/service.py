@@ -120,7 +120,9 @@ def assemble(
     """The parts of node ``identity`` over ``ledger`` and ``local``; consensus frames go out on
     streams from ``open_link``, gossip through ``publish``; ``clock_ms`` is the wall clock."""
     genesis, index = identity.genesis, identity.index
-    app = NodeApplication(ledger, local, group, index, identity.box_key, clock_ms)
+    app = NodeApplication(
+        ledger, local, group, index, identity.box_key, clock_ms, identity.domain_share
+    )
     machine = ConsensusNode.create(
         ConsensusConfig(genesis.chain_id, genesis.size, genesis.quorum, timeouts_of(genesis)),
         index,

@@ -1,10 +1,14 @@
-"""Re-encryption shares of a node: its own, checking its peers', and combining t of them.
+"""Shares of a node: its own, checking its peers', and combining t of them.
 
-Every share is bound to its request's transaction id (the proof's context), made with this
-node's re-key share of the request's grant, and checked against the grant's verification key of
-the node that made it. Checked shares are kept (a share is checked when its vote arrives and
-looked at again when a claim, a block and the combination carry it); grant keys and record
-values come from :class:`~node.keycache.KeyCache`.
+This is the one entry point for both kinds of record: a policy record's shares are domain-key
+decryption shares (:mod:`node.domain_shares`); an owner-grant record's are threshold PRE
+re-encryption shares, described below.
+
+Every re-encryption share is bound to its request's transaction id (the proof's context), made
+with this node's re-key share of the request's grant, and checked against the grant's
+verification key of the node that made it. Checked shares are kept (a share is checked when its
+vote arrives and looked at again when a claim, a block and the combination carry it); grant keys
+and record values come from :class:`~node.keycache.KeyCache`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 from collections.abc import Sequence
 
 from consensus.errors import InvalidBlock
+from crypto.dual import DomainKeyShare, VerifiedDecryptionShare
 from crypto.errors import CryptoError, DecodeError, VerificationError
 from crypto.groups import Group
 from crypto.sealing import BoxSecretKey
@@ -26,8 +31,9 @@ from crypto.tpre import (
 from crypto.tpre import verify_share as tpre_verify_share
 from ledger.errors import LedgerError
 from ledger.ledger import Ledger
-from ledger.records import GrantEntry
+from ledger.records import GrantEntry, RecordEntry
 from ledger.transactions import AccessRequest, Grant
+from node.domain_shares import DomainShares
 from node.keycache import GrantKeys, KeyCache
 
 logger = logging.getLogger("iomtshare.node.shares")
@@ -37,14 +43,40 @@ _VERIFIED_MEMORY = 10_000
 
 class Shares:
     """Share work of node ``index`` over ``ledger``; it opens its re-key shares with
-    ``box_key``."""
+    ``box_key`` and answers for policy records with ``domain_share``."""
 
-    def __init__(self, ledger: Ledger, group: Group, index: int, box_key: BoxSecretKey) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        group: Group,
+        index: int,
+        box_key: BoxSecretKey,
+        domain_share: DomainKeyShare | None = None,
+    ) -> None:
         self.ledger = ledger
         self.group = group
         self.keys = KeyCache(group, index, box_key)
+        self.domain = DomainShares(ledger, group, index, domain_share, box_key)
         self._nodes = ledger.genesis.size
         self._verified: dict[tuple[bytes, int, bytes], VerifiedShare] = {}
+
+    def policy_record(self, tx: AccessRequest) -> RecordEntry | None:
+        """The committed record ``tx`` names if it is a policy record, else None."""
+        record = self.ledger.record(tx.record_id)
+        return record if record is not None and record.policy else None
+
+    def threshold(self, tx: AccessRequest) -> int:
+        """How many approving shares a granted decision on ``tx`` combines: the record's domain
+        epoch's threshold for a policy record, the grant's otherwise (the network's without
+        one)."""
+        record = self.policy_record(tx)
+        if record is not None:
+            try:
+                return self.domain.threshold(record)
+            except CryptoError:
+                return self.ledger.genesis.threshold
+        grant = self.ledger.grant(tx.record_id, tx.requester)
+        return grant.threshold if grant is not None else self.ledger.genesis.threshold
 
     def grant_keys(self, tx: AccessRequest) -> tuple[GrantEntry, GrantKeys]:
         """The committed grant ``tx`` relies on; raises :class:`VerificationError` without
@@ -63,6 +95,9 @@ class Shares:
     def own(self, tx: AccessRequest, tx_id: bytes) -> bytes:
         """This node's proven share for request ``tx_id``; raises ``CryptoError``,
         ``DecodeError`` or ``LedgerError`` when its grant or record cannot give one."""
+        record = self.policy_record(tx)
+        if record is not None:
+            return self.domain.own(tx, tx_id, record)
         _, keys = self.grant_keys(tx)
         rekey = keys.own_share()
         ciphertext = self.ciphertext(tx.record_id)
@@ -72,8 +107,16 @@ class Shares:
 
     def verified(
         self, tx: AccessRequest, tx_id: bytes, signer: int, share: bytes
-    ) -> VerifiedShare | None:
+    ) -> VerifiedShare | VerifiedDecryptionShare | None:
         """``share`` as node ``signer``'s checked share for request ``tx_id``, or None."""
+        record = self.policy_record(tx)
+        if record is not None:
+            return self.domain.verified(tx, tx_id, signer, share, record)
+        return self._reencryption_share(tx, tx_id, signer, share)
+
+    def _reencryption_share(
+        self, tx: AccessRequest, tx_id: bytes, signer: int, share: bytes
+    ) -> VerifiedShare | None:
         key = (tx_id, signer, share)
         cached = self._verified.get(key)
         if cached is not None:
@@ -99,12 +142,16 @@ class Shares:
     ) -> bytes:
         """The ciphertext combined from the first t of ``approvals`` (``(node, share)`` pairs,
         by node index), t being the grant's threshold. Raises :class:`InvalidBlock` for a
-        share that does not check out, ``CryptoError``/``LedgerError`` for a bad grant."""
+        share that does not check out, ``CryptoError``/``LedgerError`` for a bad grant.
+        For a policy record: the combined domain-key value ``X^p2`` instead."""
+        record = self.policy_record(tx)
+        if record is not None:
+            return self.domain.combine(tx, tx_id, approvals, record)
         entry, _ = self.grant_keys(tx)
         chosen = sorted(approvals)[: entry.threshold]
         verified = []
         for signer, share in chosen:
-            checked = self.verified(tx, tx_id, signer, share)
+            checked = self._reencryption_share(tx, tx_id, signer, share)
             if checked is None:
                 raise InvalidBlock(f"share of node {signer} does not verify")
             verified.append(checked)

@@ -264,13 +264,6 @@ def test_blacklisted_requester_cannot_be_granted(fx: ChainFixture, ledger: Ledge
         fx.next_block(ledger, [], [fx.result(pending, granted=True)])
 
 
-def test_policy_records_need_no_explicit_grant(fx: ChainFixture, ledger: Ledger) -> None:
-    fx.commit(ledger, [fx.put_record("alice", "open", policy="role:doctor")])
-    request = fx.request("carol", "open", at_ms=fx.time_at(4))
-    fx.commit(ledger, [request], [fx.result(request, granted=True)])
-    assert ledger.access_count(fx.member_id("carol"), fx.record_id("open")) == 1
-
-
 def test_grant_expiry_and_revocation(fx: ChainFixture, ledger: Ledger) -> None:
     fx.commit(ledger, [fx.grant("alice", "r1", "carol", expires_at_ms=fx.time_at(4))])
     request = fx.request("carol", "r1", at_ms=fx.time_at(4))

@@ -7,6 +7,7 @@ application unit tests to run the whole request path (authorize, shares, build, 
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import secrets
@@ -26,12 +27,16 @@ from consensus import (
     Timer,
 )
 from consensus.encoding import ItemKind
+from crypto.abe import FameMasterKey, seal_record
+from crypto.dual import DomainKeyShare, encrypt_to_domain, setup
 from crypto.groups import Group, load_group
-from crypto.policy import attribute_hash
+from crypto.policy import attribute_hash, parse
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from crypto.storage import ErasureCoded, encode
 from crypto.tpre import UserSecretKey, encrypt_to_owner, generate_user_key, make_grant
+from ledger.authority_keys import authority_keys
+from ledger.content import record_context
 from ledger.genesis import Genesis, NodeInfo
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
@@ -50,6 +55,8 @@ from ledger.transactions import (
     tx_id_of,
 )
 from node.application import NodeApplication
+from node.ceremony import deal_authority_keys
+from node.domain_share import open_share
 from node.localstore import LocalStore
 from node.p2p import peer_id_of
 
@@ -85,6 +92,8 @@ class AppWorld:
     stored: dict[bytes, ErasureCoded] = field(default_factory=dict)
     #: Members whose TPRE key is committed (grants must embed the published keys).
     published: set[bytes] = field(default_factory=set)
+    #: The authority's FAME master key, when the genesis deals the authority's keys.
+    fame: FameMasterKey | None = None
     now: float = START_MS / 1000
     _queue: deque[tuple[int, Message]] = field(default_factory=deque)
     _timers: list[tuple[float, int, int, Timer]] = field(default_factory=list)
@@ -98,25 +107,35 @@ class AppWorld:
     def sign(self, tx: Transaction, key: SigningKey) -> bytes:
         return tx.signed(key, self.genesis.chain_id).to_bytes()
 
-    def member(self, role: MemberRole = MemberRole.OWNER) -> tuple[Member, bytes]:
+    def member(
+        self, role: MemberRole = MemberRole.OWNER, attributes: tuple[str, ...] = ("role:test",)
+    ) -> tuple[Member, bytes]:
         member = Member(SigningKey.generate(), generate_user_key(self.group))
         tx = RegisterMember(
             member_id=member.member_id,
             verify_key=member.key.verify_key.raw,
             box_key=member.box.public_key.raw,
             role=int(role),
-            attributes=("role:test",),
+            attributes=attributes,
             registered_at_ms=self.clock_ms(),
         )
         return member, self.sign(tx, self.authority)
 
     def put_record(
-        self, owner: Member, access_limit: int = 5, policy: str = ""
+        self,
+        owner: Member,
+        access_limit: int = 5,
+        policy: str = "",
+        parts: tuple[bytes, int, bytes] = (b"", 0, b""),
+        record_id: bytes | None = None,
     ) -> tuple[bytes, bytes]:
-        record_id = secrets.token_bytes(32)
+        """``owner``'s signed PutRecord; ``parts`` are its (ABE ciphertext, domain epoch,
+        domain ciphertext), empty for an owner-grant record."""
+        record_id = record_id or secrets.token_bytes(32)
         ciphertext = encrypt_to_owner(self.group, owner.tpre.public_key(), METADATA)
         coded = encode(BULK, self.genesis.threshold, self.genesis.size)
         self.stored[record_id] = coded
+        abe_ciphertext, domain_epoch, domain_ciphertext = parts
         tx = PutRecord(
             record_id=record_id,
             owner=owner.member_id,
@@ -125,12 +144,37 @@ class AppWorld:
             access_limit=access_limit,
             metadata_ciphertext=ciphertext.to_bytes(),
             storage_commitments=coded.commitment.to_bytes(),
-            abe_ciphertext=b"",
-            domain_epoch=0,
-            domain_ciphertext=b"",
+            abe_ciphertext=abe_ciphertext,
+            domain_epoch=domain_epoch,
+            domain_ciphertext=domain_ciphertext,
             created_at_ms=self.clock_ms(),
         )
         return record_id, self.sign(tx, owner.key)
+
+    def policy_parts(
+        self, owner: Member, record_id: bytes, policy: str
+    ) -> tuple[tuple[bytes, int, bytes], bytes]:
+        """The sharing fields of a policy record (as the owner's client seals them: the FAME
+        header under ``policy`` and K_pre under the genesis domain key with its proof), and
+        K_pre. Needs a world made with ``authority_keys``."""
+        keys = authority_keys(self.genesis, self.group)
+        assert keys is not None, "make_world(authority_keys=True)"
+        assert self.fame is not None
+        dual, k_pre = seal_record(self.fame.public, parse(policy), record_id, METADATA)
+        context = record_context(record_id, owner.member_id, self.genesis.chain_id)
+        domain = encrypt_to_domain(
+            setup(self.group), keys.dealing.public_key, k_pre, record_id, context=context
+        )
+        return (dual.to_bytes(), keys.epoch, domain.to_bytes()), k_pre
+
+    def put_policy_record(
+        self, owner: Member, policy: str, access_limit: int = 5
+    ) -> tuple[bytes, bytes, bytes]:
+        """``owner``'s signed PutRecord of a new policy record: (record id, tx, K_pre)."""
+        record_id = secrets.token_bytes(32)
+        parts, k_pre = self.policy_parts(owner, record_id, policy)
+        _, raw = self.put_record(owner, access_limit, policy, parts, record_id)
+        return record_id, raw, k_pre
 
     def publish_key(self, member: Member) -> bytes:
         """The KeyUpdate publishing ``member``'s TPRE key (its other keys unchanged)."""
@@ -248,7 +292,9 @@ class AppWorld:
             machine.pool.remove(tuple(app.stale_items(machine.pool.items())))
 
 
-def make_world(n: int = 4, threshold: int = 3) -> AppWorld:
+def make_world(n: int = 4, threshold: int = 3, *, authority_keys: bool = False) -> AppWorld:
+    """``n`` nodes of threshold ``threshold``; with ``authority_keys`` the genesis deals a domain
+    key and a FAME key (as ``testnet up`` does) and each node holds its domain share."""
     group = load_group()
     node_keys = [SigningKey.generate() for _ in range(n)]
     box_keys = [BoxSecretKey.generate() for _ in range(n)]
@@ -265,7 +311,19 @@ def make_world(n: int = 4, threshold: int = 3) -> AppWorld:
         threshold=threshold,
         denial_limit=2,
     )
-    world = AppWorld(group, genesis, authority, node_keys, box_keys)
+    shares: list[DomainKeyShare | None] = [None] * n
+    fame_master = None
+    if authority_keys:
+        dealt = deal_authority_keys(group, genesis)
+        genesis = dataclasses.replace(
+            genesis, domain=dealt.domain, fame_public_key=dealt.fame_master.public.to_bytes()
+        )
+        fame_master = dealt.fame_master
+        shares = [
+            open_share(sealed, genesis, i, box_keys[i - 1], group, f"node {i}")
+            for i, sealed in enumerate(dealt.shares, start=1)
+        ]
+    world = AppWorld(group, genesis, authority, node_keys, box_keys, fame=fame_master)
     config = ConsensusConfig("app-world", n, genesis.quorum, Timeouts())
     verifier = Ed25519Verifier([k.verify_key for k in node_keys])
     for index in range(1, n + 1):
@@ -276,6 +334,7 @@ def make_world(n: int = 4, threshold: int = 3) -> AppWorld:
             index,
             box_keys[index - 1],
             world.clock_ms,
+            shares[index - 1],
         )
         world.apps[index] = app
         world.machines[index] = ConsensusNode.create(

@@ -14,7 +14,6 @@ from ledger import encoding, transactions
 from ledger.encoding import bytes_decoder
 from ledger.transactions import (
     AccessRequest,
-    AttributeChange,
     MemberRole,
     Revoke,
     decode_transaction,
@@ -186,27 +185,6 @@ def test_committed_blocks_are_served_with_their_qc(world: AppWorld) -> None:
         assert block.height == height
         assert len(block.signers) >= world.genesis.quorum
     assert app.committed_block(app.committed_height() + 1) is None
-
-
-def test_policy_records_need_the_latest_attributes(
-    world: AppWorld, shared: tuple[Member, Member, bytes]
-) -> None:
-    owner, _, _ = shared
-    doctor, register = world.member(MemberRole.REQUESTER)  # attributes: role:test
-    world.commit_all([register])
-    record_id, put = world.put_record(owner, policy="role:test and (dept:a or dept:b)")
-    world.commit_all([put])
-    world.commit_all([world.grant(owner, record_id, doctor)])
-    app = world.apps[2]
-    bare = world.request(doctor, record_id, attributes=["role:test"])
-    assert not authorize(app, bare).approve
-    assert "policy" in app.denial_reasons[tx_id_of(bare)]
-    claimed = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
-    assert not authorize(app, claimed).approve  # dept:a is not on chain for this member
-    change = AttributeChange(doctor.member_id, 1, ("role:test", "dept:a"), "joined", 1)
-    world.commit_all([world.sign(change, world.authority)])
-    now_true = world.request(doctor, record_id, attributes=["role:test", "dept:a"])
-    assert authorize(app, now_true).approve
 
 
 def test_conflicting_transactions_leave_one_out_and_the_chain_goes_on(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from client import MemberKeys, NodeClient
 from client.authority import change_attributes, register_member
 from client.member import publish_tpre_key
-from client.owner import grant_access, put_file
+from client.owner import put_file
 from client.requester import request_access, wait_decision
 from client.session import Session
 from crypto.groups import Group
@@ -58,7 +58,7 @@ def build_sample(live: LiveNetwork, group: Group) -> SampleChain:
             session, owner, b"ECG trace " * 300, name="ecg.bin", keywords=["ecg"],
             policy="role:doctor",
         )
-        grant_access(session, owner, stored.record_id, doctor.member_id)
+        # A policy record is shared by its policy: the doctor's role satisfies it, no grant.
         granted = request_access(session, doctor, stored.record_id)
         assert wait_decision(session, granted, DECISION_TIMEOUT).status == "granted"
         denied = request_access(session, stranger, stored.record_id)
