@@ -27,15 +27,16 @@ import trio
 
 from consensus import ConsensusNode, Message, Output, Timer, decode_message
 from consensus.item import Item
-from consensus.messages import AuthVote, Proposal, Submission, SyncReply
+from consensus.messages import AuthVote, Proposal, Submission, SyncReply, SyncRequest
 from crypto.errors import DecodeError
 from node.application import NodeApplication
+from node.byzantine import Byzantine
 from node.consensus_stats import ConsensusStats
 from node.inbox import Inbox, InboxFull
 from node.p2p import ProtocolViolation
 from node.peer_links import PeerLinks
 from node.pending_pool import PendingPool
-from node.sync import CatchUp, split_reply
+from node.sync import CatchUp, SyncRequestGate, split_reply
 from node.wire import FrameBatch
 
 logger = logging.getLogger("iomtshare.node.consensus")
@@ -65,12 +66,16 @@ class ConsensusLoop:
         *,
         on_client_item: Callable[[Item], None] = _ignore,
         inbox_size: int = INBOX_SIZE,
+        byzantine: Byzantine | None = None,
     ) -> None:
         self.machine = machine
         self._app = app
         self._links = links
         self._catch_up = catch_up
+        self._sync_gate = SyncRequestGate()
         self._on_client_item = on_client_item
+        # Test only (node.byzantine): what this node sends is changed on the way out.
+        self._byzantine = byzantine
         self._inbox: Inbox[Input] = Inbox(inbox_size)
         # Client items handed over and still in the inbox (not in the pool yet).
         self._submitted: set[bytes] = set()
@@ -123,6 +128,9 @@ class ConsensusLoop:
         """Queue one encoded message from ``source`` (node ``origin`` if known), e.g. heard on
         gossip; a malformed one is logged and dropped."""
         message = self._accept(data, source)
+        now = trio.current_time()
+        if isinstance(message, SyncRequest) and not self._sync_gate.admits(message, origin, now):
+            return
         if message is not None:
             self.enqueue(message, origin)
 
@@ -182,6 +190,8 @@ class ConsensusLoop:
         """Start the machine and step it on every input until cancelled."""
         machine = self.machine
         async with trio.open_nursery() as timers:
+            if self._byzantine is not None:
+                timers.start_soon(self._byzantine.run, self._links)
             self._carry_out(machine.start(trio.current_time()), timers)
             for kept in self.pending.reload():
                 if self.enqueue(kept, None):
@@ -233,11 +243,7 @@ class ConsensusLoop:
             message = send.message
             pieces = split_reply(message) if isinstance(message, SyncReply) else [message]
             for piece in pieces:
-                frame = piece.to_bytes()
-                if send.to is None:
-                    self._links.broadcast(frame)
-                elif send.to in self._links.peers:
-                    self._links.send(send.to, frame)
+                self._send(send.to, piece)
         for timer in out.timers:
             timers.start_soon(self._timer, timer)
         for block in out.commits:
@@ -267,6 +273,17 @@ class ConsensusLoop:
             self.stats.committed(out.commits, self._app.ledger, self.is_pending, now)
             self._commit_event.set()
             self._commit_event = trio.Event()
+
+    def _send(self, to: int | None, message: Message) -> None:
+        if self._byzantine is not None:
+            for peer, frame in self._byzantine.outgoing(to, message, self._links.peers):
+                self._links.send(peer, frame)
+            return
+        frame = message.to_bytes()
+        if to is None:
+            self._links.broadcast(frame)
+        elif to in self._links.peers:
+            self._links.send(to, frame)
 
     def _purge_pool(self) -> None:
         """Drop pending items that can no longer enter a block, so rounds are not wasted on

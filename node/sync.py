@@ -17,11 +17,21 @@ likes; f + 1 of them include an honest one, which names only heights really reac
 
 from __future__ import annotations
 
+import logging
+
 from consensus import Item, Message, Output
 from consensus.messages import CommittedBlock, LeaderClaim, Proposal, SyncReply, SyncRequest
 
+logger = logging.getLogger("iomtshare.node.sync")
+
 #: Sync replies are cut into pieces of at most this many bytes of blocks.
 SYNC_PIECE_BYTES = 4 * 1024 * 1024
+#: Sync requests served per peer: a burst of this many, then as many a second. A far-behind
+#: peer asks for its next batch only after applying a reply, far below this. A sync request is
+#: unsigned, so a peer sending them at full rate would otherwise make this node read and send
+#: blocks without end, and their replies would go ahead of client items in the inbox.
+SYNC_REQUEST_BURST = 8
+SYNC_REQUESTS_PER_SECOND = 8.0
 
 
 def vouchers_needed(n: int, quorum: int) -> int:
@@ -77,6 +87,43 @@ class CatchUp:
         if isinstance(message, SyncReply) and out.commits:
             return SyncRequest(next_height, self.index)
         return None
+
+
+class SyncRequestGate:
+    """Which sync requests a node serves: a peer's own, at a bounded rate (token buckets)."""
+
+    def __init__(
+        self, burst: int = SYNC_REQUEST_BURST, rate: float = SYNC_REQUESTS_PER_SECOND
+    ) -> None:
+        self._burst = float(burst)
+        self._rate = rate
+        # Per requester: tokens left and when they were counted (trio time).
+        self._buckets: dict[int, tuple[float, float]] = {}
+        #: Requests refused, by the peer they came from (or named, if that is unknown).
+        self.refused: dict[int, int] = {}
+
+    def admits(self, request: SyncRequest, origin: int | None, now: float) -> bool:
+        """Whether to serve ``request`` from link peer ``origin`` (None: not known) at ``now``.
+        Not when it names another requester (its reply would go to a node that did not ask), or
+        the requester asks too often; a refusal is logged, sparingly, since a peer flooding
+        requests must not flood the log too."""
+        peer = request.requester if origin is None else origin
+        if request.requester != peer:
+            reason = f"names requester {request.requester}"
+        else:
+            tokens, counted = self._buckets.get(peer, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - counted) * self._rate)
+            if tokens >= 1.0:
+                self._buckets[peer] = (tokens - 1.0, now)
+                return True
+            self._buckets[peer] = (tokens, now)
+            reason = "too many"
+        refused = self.refused[peer] = self.refused.get(peer, 0) + 1
+        if refused == 1 or refused % 1000 == 0:
+            logger.warning(
+                "sync request dropped from=%d reason=%s refused=%d", peer, reason, refused
+            )
+        return False
 
 
 def _vouching(message: Message) -> tuple[int, ...]:

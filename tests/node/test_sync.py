@@ -5,16 +5,25 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import trio
+import trio.testing
 
 from consensus import Output
 from consensus.encoding import NO_ROUND
 from consensus.messages import CommittedBlock, LeaderClaim, SyncReply, SyncRequest
 from consensus.signer import Ed25519Signer
 from consensus.votes import AuthVote, PrepareVote
-from node.sync import CatchUp, split_reply, vouchers_needed
+from ledger.transactions import MemberRole
+from node.sync import (
+    SYNC_REQUEST_BURST,
+    CatchUp,
+    SyncRequestGate,
+    split_reply,
+    vouchers_needed,
+)
 from node.wire import FrameBatch
 from tests.node.app_world import make_world
-from tests.node.inprocess import memory_network, mock_clock_test
+from tests.node.inprocess import PATIENCE, memory_network, mock_clock_test
 
 
 def block(height: int, signers: tuple[int, ...] = (1,)) -> CommittedBlock:
@@ -83,6 +92,35 @@ async def test_a_byzantine_signer_naming_a_far_height_does_not_make_peers_syncin
         assert node.view.status().syncing is False
         await signed_vote(1_000, 3)  # a second validator vouches for 1,000
         assert node.view.status().syncing is True
+
+
+def test_sync_requests_are_served_at_a_bounded_rate_and_only_to_their_sender() -> None:
+    gate = SyncRequestGate(burst=2, rate=4.0)
+    assert [gate.admits(SyncRequest(1, 4), 4, 10.0) for _ in range(3)] == [True, True, False]
+    assert gate.admits(SyncRequest(1, 3), 3, 10.0)  # each peer has its own allowance
+    assert not gate.admits(SyncRequest(1, 4), 4, 10.2)
+    assert gate.admits(SyncRequest(1, 4), 4, 10.3)  # a quarter second buys one more
+    # Node 4 naming node 2 would make this node send blocks to a node that did not ask.
+    assert not gate.admits(SyncRequest(1, 2), 4, 99.0)
+    assert gate.refused == {4: 3}
+
+
+@mock_clock_test
+async def test_a_flood_of_sync_requests_gets_a_bounded_number_of_replies() -> None:
+    world = make_world()
+    async with memory_network(world, [1, 2, 3]) as network:
+        node = network.parts[1]
+        _, register = world.member(MemberRole.REQUESTER)
+        await node.view.submit_transaction(register)
+        with trio.fail_after(PATIENCE):
+            while min(network.heights([1, 2, 3])) < 1:
+                await trio.sleep(0.05)
+        await trio.testing.wait_all_tasks_blocked()
+        before = node.links.queued(4)  # node 4 is down: what is sent to it waits here
+        flood = FrameBatch((SyncRequest(1, 4).to_bytes(),) * 200).to_bytes()
+        await node.consensus.take_batch(flood, 4, "node4")
+        await trio.testing.wait_all_tasks_blocked()
+        assert 0 < node.links.queued(4) - before <= SYNC_REQUEST_BURST
 
 
 def test_a_reply_that_moved_us_asks_for_more() -> None:
