@@ -43,6 +43,7 @@ from ledger.genesis import Genesis
 from ledger.ledger import Ledger
 from ledger.qc import access_vote_payload, commit_vote_payload
 from node.application import NodeApplication
+from node.byzantine import Byzantine, Mode, modes_from_env
 from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
 from node.fragment_service import FragmentService
@@ -116,9 +117,11 @@ def assemble(
     open_link: OpenStream,
     publish: Publish,
     clock_ms: Callable[[], int] = wall_ms,
+    byzantine: frozenset[Mode] = frozenset(),
 ) -> NodeParts:
     """The parts of node ``identity`` over ``ledger`` and ``local``; consensus frames go out on
-    streams from ``open_link``, gossip through ``publish``; ``clock_ms`` is the wall clock."""
+    streams from ``open_link``, gossip through ``publish``; ``clock_ms`` is the wall clock;
+    ``byzantine`` names the ways it misbehaves (test only: :mod:`node.byzantine`)."""
     genesis, index = identity.genesis, identity.index
     app = NodeApplication(
         ledger, local, group, index, identity.box_key, clock_ms, identity.domain_share
@@ -138,7 +141,10 @@ def assemble(
         return consensus.still_pending(item)
 
     gossip = GossipFallback(publish, still_pending)
-    consensus = ConsensusLoop(machine, app, links, catch_up, on_client_item=gossip.watch)
+    liar = Byzantine(byzantine, identity.node_key, genesis.chain_id, group) if byzantine else None
+    consensus = ConsensusLoop(
+        machine, app, links, catch_up, on_client_item=gossip.watch, byzantine=liar
+    )
     keeper = FragmentKeeper(ledger, local, index, clock_ms)
     storage = FragmentService(keeper, genesis, peers, consensus.wait_commit)
     view = LiveView(app, consensus, storage, peers, links, catch_up)
@@ -166,6 +172,7 @@ class NodeService:
     def __init__(self, identity: NodeIdentity) -> None:
         """Raises ``ConfigError`` or :class:`~node.p2p.P2PError` for an unusable p2p setup."""
         self.identity = identity
+        self.byzantine = modes_from_env()  # test only; empty unless its variable is set
         genesis = identity.genesis
         # f + 1 validators must vouch for a height before this node believes it lags behind.
         self.catch_up = CatchUp(identity.index, vouchers_needed(genesis.size, genesis.quorum))
@@ -208,6 +215,7 @@ class NodeService:
             self.catch_up,
             open_link=lambda index: self.peers.open_stream(index, CONSENSUS_PROTOCOL),
             publish=host.publish,
+            byzantine=self.byzantine,
         )
         parts.register(host, self.peers)
         self.parts = parts
