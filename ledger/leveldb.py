@@ -8,6 +8,7 @@ time; opening a locked or corrupt database, or a write the disk refuses, raises
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ import plyvel
 
 from ledger.errors import StoreError
 from ledger.kv import KeyValueStore, Operations, prefix_upper_bound
+
+#: Free bytes the filesystem must report before a store whose write failed is reopened: the
+#: reopen writes the recovered memtable (up to LevelDB's 4 MiB write buffer) to a new table.
+REOPEN_FREE_BYTES = 8 * 1024 * 1024
 
 
 class LevelDBStore(KeyValueStore):
@@ -31,17 +36,43 @@ class LevelDBStore(KeyValueStore):
         except (plyvel.Error, OSError) as exc:
             raise StoreError(f"cannot open LevelDB at {path}: {exc}") from exc
         self.path = Path(path)
+        #: Set by a failed write (see :meth:`write`); cleared by a reopen.
+        self._failed: str | None = None
 
     def _live(self) -> Any:
+        if self._db is None and self._failed is not None:
+            self._reopen()
         if self._db is None or self._db.closed:
             raise StoreError("store is closed")
         return self._db
+
+    def _reopen(self) -> None:
+        """Close and open the database again after a failed write, once there is room."""
+        try:
+            stats = os.statvfs(self.path)
+            room = stats.f_bavail * stats.f_frsize
+        except OSError:
+            room = 0
+        if self._db is not None and room < REOPEN_FREE_BYTES:
+            # Still (nearly) full: keep serving reads from the open handle, refuse writes.
+            raise StoreError(f"cannot write to LevelDB at {self.path} until it is reopened "
+                             f"with room on its disk (a write failed: {self._failed})")
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        try:
+            self._db = plyvel.DB(str(self.path), bloom_filter_bits=10)
+        except (plyvel.Error, OSError) as exc:
+            raise StoreError(f"cannot reopen LevelDB at {self.path}: {exc}") from exc
+        self._failed = None
 
     def get(self, key: bytes) -> bytes | None:
         value: bytes | None = self._live().get(bytes(key))
         return value
 
     def write(self, ops: Operations, *, sync: bool = True) -> None:
+        if self._failed is not None:
+            self._reopen()
         db = self._live()
         try:
             with db.write_batch(transaction=True, sync=sync) as batch:
@@ -52,7 +83,11 @@ class LevelDBStore(KeyValueStore):
                         batch.put(key, value)
         except plyvel.Error as exc:
             # A full disk or an I/O fault: nothing of the batch is written (it is one atomic
-            # LevelDB write), and callers get the store's own error to answer with.
+            # LevelDB write), and callers get the store's own error to answer with. LevelDB's
+            # log writer has dropped what it buffered but counts it as written, so every
+            # later write would be acknowledged, served from memory and then lost when the
+            # log is replayed at the next open: no write goes to this handle again.
+            self._failed = str(exc)
             raise StoreError(f"cannot write to LevelDB at {self.path}: {exc}") from exc
 
     def iterate(
@@ -106,6 +141,7 @@ class LevelDBStore(KeyValueStore):
         if self._db is not None and not self._db.closed:
             self._db.close()
         self._db = None
+        self._failed = None
 
     def snapshot(self) -> KeyValueStore:
         return _LevelDBSnapshot(self)
