@@ -106,12 +106,27 @@ def tx(tx_id: str, wait: float | None, node_url: str, as_json: bool) -> None:
 @node_option
 @json_option
 def record(record_id: str, node_url: str, as_json: bool) -> None:
-    """A record and its grants."""
+    """A record: its kind and policy, how often each requester opened it against its access
+    limit (delta), and its grants."""
     ident = hex_id(record_id, "record id").hex()
 
     def query(client: Any) -> dict[str, Any]:
         found: dict[str, Any] = client.record(ident)
-        return {**found, "grants": client.grants(ident)}
+        accesses = client.accesses(ident)
+        limit = accesses.get("access_limit")
+        policy = found.get("policy") or ""
+        return {
+            "record_id": found.get("record_id"),
+            "kind": "policy" if policy else "owner-grant",
+            "policy": policy or None,
+            "access_limit": limit,
+            "accesses": [
+                {**entry, "of_limit": f"{entry.get('count')}/{limit}"}
+                for entry in accesses.get("accesses", [])
+            ],
+            **{k: v for k, v in found.items() if k not in ("record_id", "policy")},
+            "grants": client.grants(ident),
+        }
 
     _show(node_url, as_json, query, "record")
 
@@ -136,7 +151,7 @@ def records(owner: bytes | None, keywords: tuple[str, ...], node_url: str, as_js
         as_json,
         lambda c: c.records(owner=by_owner, keywords=by_keywords),
         "records",
-        ["record_id", "owner", "access_limit", "created_at_ms", "height"],
+        ["record_id", "owner", "policy", "access_limit", "height"],
     )
 
 
@@ -177,10 +192,12 @@ def audit(
 @node_option
 @json_option
 def attributes(member: bytes, node_url: str, as_json: bool) -> None:
-    """A member's attribute-change chain (MEMBER: member id or member directory)."""
+    """A member's attribute-change chain (MEMBER: member id or member directory): each link with
+    whether it names the previous link's hash (linked) and the authority's signature on the
+    transaction that made it, checked again by the node (valid, invalid or missing)."""
     ident = member.hex()
     _show(node_url, as_json, lambda c: c.attributes(ident), "attribute history",
-          ["seq", "height", "attributes", "reason"])
+          ["seq", "height", "attributes", "reason", "linked", "signature"])
 
 
 @explore.command("members")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from client.attribute_keys import AttributeKeyError
+from client.domain_keys import current_domain_key
 from client.errors import AccessDenied, ClientError, IntegrityError
 from client.keystore import MemberKeys, load_attribute_key
 from client.metadata import RecordMetadata
@@ -158,7 +159,10 @@ def policy_parts(
     """
     if policy is None:
         return PolicyParts()
-    keys = network_keys(session.genesis, session.group)
+    # Nodes take new records only under the current epoch, which rotations move on chain.
+    epoch, domain_public = current_domain_key(session)
+    keys = NetworkKeys(network_keys(session.genesis, session.group).fame,
+                       DomainKey(epoch, domain_public))
     context = record_context(record_id, owner, session.chain_id)
     return seal_policy_parts(setup(session.group), keys, policy, context, metadata)
 

@@ -91,6 +91,8 @@ def record_json(entry: RecordEntry) -> dict[str, Any]:
         "metadata_ciphertext": entry.metadata_ciphertext.hex(),
         "storage_commitment": entry.storage_commitments.hex(),
         "abe_ciphertext": entry.abe_ciphertext.hex(),
+        "domain_epoch": entry.domain_epoch,
+        "domain_ciphertext": entry.domain_ciphertext.hex(),
         "created_at_ms": entry.created_at_ms,
         "height": entry.height,
         "tx_id": entry.tx_id.hex(),

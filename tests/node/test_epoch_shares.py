@@ -11,7 +11,17 @@ import pytest
 
 from client.authority import domain_rotation
 from crypto.abe import fame
-from crypto.dual import DomainKeyShare, setup
+from crypto.dual import (
+    DecryptionRequest,
+    DomainKeyShare,
+    ProofContext,
+    decryption_share,
+    encrypt_to_domain,
+    setup,
+    verify_ciphertext,
+    verify_decryption_share,
+)
+from crypto.errors import VerificationError
 from crypto.groups import load_group
 from ledger.authority_keys import check_domain_keys
 from ledger.kv import MemoryStore
@@ -94,3 +104,32 @@ def test_a_share_that_does_not_open_is_logged_and_not_used(
     with caplog.at_level(logging.ERROR, logger="iomtshare.node.domain_share"):
         assert shares_of(fx, ledger, 3, tmp_path / "three").share(1) is None
     assert "epoch 1" in caplog.text
+
+
+def test_a_share_of_another_epoch_fails_verification() -> None:
+    """Node 1 answering a record of epoch 2 with its (real) share of epoch 1 is caught by epoch
+    2's VK_1, and the other way round."""
+    fx, ledger = keyed_chain()
+    rotate(fx, ledger, 1)
+    rotate(fx, ledger, 2)
+    group = load_group()
+    params = setup(group)
+    node = shares_of(fx, ledger, 1, None)
+    shares = {epoch: node.share(epoch) for epoch in (1, 2)}
+    context = ProofContext(b"r" * 32, b"o" * 32, b"chain")
+    for epoch, other in ((1, 2), (2, 1)):
+        domain = ledger.domain_keys(epoch)
+        assert domain is not None
+        public, dealing = check_domain_keys(domain, group, "domain")
+        sealed = encrypt_to_domain(params, public.pk2, b"K_pre", context=context)
+        request = DecryptionRequest(
+            params, verify_ciphertext(params, sealed, context), params.g0 * 7, b"request"
+        )
+        own, stale = shares[epoch], shares[other]
+        assert own is not None
+        assert stale is not None
+        verify_decryption_share(params, dealing, request, decryption_share(params, own, request))
+        with pytest.raises(VerificationError):
+            verify_decryption_share(
+                params, dealing, request, decryption_share(params, stale, request)
+            )
