@@ -23,7 +23,6 @@ from crypto.dual import (
     DecryptionRequest,
     DecryptionShare,
     DomainKeyDealing,
-    DomainKeyShare,
     NormalizedCiphertext,
     VerifiedCiphertext,
     VerifiedDecryptionShare,
@@ -35,7 +34,6 @@ from crypto.dual import (
 )
 from crypto.errors import CryptoError, DecodeError, VerificationError
 from crypto.groups import Group
-from crypto.sealing import BoxSecretKey
 from crypto.tpre import UserPublicKey
 from ledger.authority_keys import check_domain_keys
 from ledger.content import record_context
@@ -51,25 +49,14 @@ _MEMORY = 10_000
 
 
 class DomainShares:
-    """Domain-key share work of node ``index`` over ``ledger``; ``share`` is its share of the
-    genesis epoch (``None`` on a node of a network without a domain key, or in tests)."""
+    """Domain-key share work of a node over ``ledger``; ``epochs`` holds its share of each epoch
+    (the genesis one as loaded from its home, later ones opened from the chain's rotations)."""
 
-    def __init__(
-        self, ledger: Ledger, group: Group, index: int, share: DomainKeyShare | None,
-        box_key: BoxSecretKey | None = None,
-    ) -> None:
+    def __init__(self, ledger: Ledger, group: Group, epochs: EpochShares) -> None:
         self.ledger = ledger
-        # Later epochs (rotations on chain) open with the node's box key when first needed.
-        self.epochs = (
-            EpochShares(ledger, index, box_key, group, share) if box_key is not None else None
-        )
+        self.epochs = epochs
         self.group = group
         self.params = setup(group)
-        self.index = index
-        self._shares: dict[int, DomainKeyShare] = {}
-        genesis_domain = ledger.genesis.domain
-        if share is not None and genesis_domain is not None:
-            self._shares[genesis_domain.epoch] = share
         self._dealings: dict[int, DomainKeyDealing] = {}
         self._ciphertexts: _Lru[bytes, VerifiedCiphertext] = _Lru(1024)
         self._requests: _Lru[tuple[bytes, bytes], DecryptionRequest] = _Lru(1024)
@@ -124,9 +111,7 @@ class DomainShares:
     def own(self, tx: AccessRequest, tx_id: bytes, record: RecordEntry) -> bytes:
         """This node's proven share for request ``tx_id``; raises ``CryptoError`` (no share of
         the record's epoch, no requester key, a ciphertext that does not check out)."""
-        share = self._shares.get(record.domain_epoch)
-        if share is None and self.epochs is not None:
-            share = self.epochs.share(record.domain_epoch)
+        share = self.epochs.share(record.domain_epoch)
         if share is None:
             raise VerificationError(f"this node holds no domain share of epoch "
                                     f"{record.domain_epoch}")

@@ -33,6 +33,7 @@ from ledger.errors import LedgerError
 from ledger.ledger import Ledger
 from ledger.records import GrantEntry, RecordEntry
 from ledger.transactions import AccessRequest, Grant
+from node.domain_share import EpochShares
 from node.domain_shares import DomainShares
 from node.keycache import GrantKeys, KeyCache
 
@@ -56,7 +57,8 @@ class Shares:
         self.ledger = ledger
         self.group = group
         self.keys = KeyCache(group, index, box_key)
-        self.domain = DomainShares(ledger, group, index, domain_share, box_key)
+        epochs = EpochShares(ledger, index, box_key, group, domain_share)
+        self.domain = DomainShares(ledger, group, epochs)
         self._nodes = ledger.genesis.size
         self._verified: dict[tuple[bytes, int, bytes], VerifiedShare] = {}
 

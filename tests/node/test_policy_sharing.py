@@ -75,6 +75,15 @@ def opened_k_pre(world: AppWorld, member: Member, request: bytes, combined: byte
     return requester_decrypt(params, member.tpre.scalar, asked, value, record.record_id)
 
 
+def audited(world: AppWorld, member: Member, record_id: bytes) -> list[list[bool]]:
+    """Each node's audit-chain decisions on ``member``'s requests for ``record_id``."""
+    return [
+        [a.granted for a in app.ledger.audit_by_requester(member.member_id)
+         if a.record_id == record_id]
+        for app in world.apps.values()
+    ]
+
+
 def test_a_member_satisfying_the_policy_opens_k_pre_without_a_grant(
     keyed: AppWorld, people: tuple[Member, Member, Member]
 ) -> None:
@@ -84,10 +93,8 @@ def test_a_member_satisfying_the_policy_opens_k_pre_without_a_grant(
     granted, combined = decide(keyed, request, to=2)
     assert granted
     assert opened_k_pre(keyed, doctor, request, combined) == k_pre
-    for app in keyed.apps.values():
-        assert app.ledger.grant(record_id, doctor.member_id) is None
-        audit = app.ledger.audit_by_requester(doctor.member_id)
-        assert [a.granted for a in audit if a.record_id == record_id] == [True]
+    assert all(app.ledger.grant(record_id, doctor.member_id) is None for app in keyed.apps.values())
+    assert audited(keyed, doctor, record_id) == [[True]] * len(keyed.apps)
 
 
 def test_a_member_not_satisfying_it_is_denied_and_audited(
@@ -100,9 +107,7 @@ def test_a_member_not_satisfying_it_is_denied_and_audited(
     assert not granted
     assert combined == b""
     assert "policy" in keyed.apps[1].denial_reasons[tx_id_of(request)]
-    for app in keyed.apps.values():
-        audit = app.ledger.audit_by_requester(nurse.member_id)
-        assert [a.granted for a in audit if a.record_id == record_id] == [False]
+    assert audited(keyed, nurse, record_id) == [[False]] * len(keyed.apps)
 
 
 def test_only_the_latest_attributes_count_and_keywords_must_match(
