@@ -6,6 +6,8 @@
   transaction appears twice anywhere in the chain;
 * ``iomtshare ledger verify`` is clean on every stopped node's ledger;
 * no node died on its own;
+* no node lost committed blocks when it was started again: it comes back at least at the
+  height it had logged as committed (a block is logged only after it is written);
 * liveness came back within the bound: a request sent after the heal was decided.
 
 The ``judge_*`` functions are pure (they take what was collected and return a :class:`Check`);
@@ -15,6 +17,7 @@ the ``collect_*`` functions ask the nodes or run the verifier.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -68,6 +71,33 @@ def collect_tx_counts(url: str, height: int, timeout: float = 30.0) -> Counter[s
         for h in range(1, height + 1):
             counts.update(str(t) for t in client.block(h)["tx_ids"])
     return counts
+
+
+_COMMITTED = re.compile(r"block committed height=(\d+)")
+_STARTED = re.compile(r"node started index=\d+ height=(\d+)")
+
+
+def collect_restarts(log: Path) -> list[tuple[int, int]]:
+    """From a node's log, for every start after the first: ``(highest height it had logged
+    committed before, height it started at)``. A missing log gives ``[]``."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    reached, starts, found = 0, 0, []
+    for line in text.splitlines():
+        committed = _COMMITTED.search(line)
+        if committed:
+            reached = max(reached, int(committed.group(1)))
+            continue
+        started = _STARTED.search(line)
+        if started:
+            height = int(started.group(1))
+            if starts:
+                found.append((reached, height))
+            starts += 1
+            reached = max(reached, height)
+    return found
 
 
 def verify_ledger(home: Path, timeout: float = 600.0) -> dict[str, Any]:
@@ -174,6 +204,24 @@ def judge_exits(exits: Sequence[NodeExit]) -> Check:
     if excused:
         detail += f" ({len(excused)} exit(s) under a provoked fault: {excused[0].cause})"
     return Check("no node died on its own", True, detail, data)
+
+
+def judge_restarts(restarts: Mapping[int, Sequence[tuple[int, int]]]) -> Check:
+    """Every restart came back at least at the height the node had logged as committed."""
+    lost = {node: [(before, at) for before, at in pairs if at < before]
+            for node, pairs in restarts.items()}
+    lost = {node: pairs for node, pairs in lost.items() if pairs}
+    data = {
+        "restarts": sum(len(pairs) for pairs in restarts.values()),
+        "lost": {str(node): [{"committed": b, "started_at": a} for b, a in pairs[:LISTED]]
+                 for node, pairs in sorted(lost.items())},
+    }
+    name = "no committed block lost on restart"
+    if lost:
+        blocks = sum(b - a for pairs in lost.values() for b, a in pairs)
+        return Check(name, False, f"node(s) {sorted(lost)} came back lower ({blocks} block(s) "
+                     f"in {sum(len(p) for p in lost.values())} restart(s))", data)
+    return Check(name, True, f"{data['restarts']} restarts, none lower", data)
 
 
 def judge_liveness(seconds: float | None, bound_s: float) -> Check:

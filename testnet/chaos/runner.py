@@ -34,7 +34,7 @@ from testnet.chaos.schedule import (
     build_schedule,
     parse_kinds,
 )
-from testnet.launcher import LaunchError
+from testnet.launcher import LOG_FILE, LaunchError
 from testnet.layout import create_network
 
 Progress = Callable[[str], None]
@@ -136,6 +136,8 @@ def run(settings: ChaosSettings, fabric: Fabric | None = None,
             *extra.pop("checks"),
             checks.judge_verify(verified),
             checks.judge_exits(procs.exits),
+            checks.judge_restarts({i: checks.collect_restarts(procs.home(i) / LOG_FILE)
+                                   for i in range(1, settings.nodes + 1)}),
             checks.judge_liveness(liveness, settings.liveness_bound_s),
         ]
         extra["node_exits"] = [e.to_json() for e in procs.exits if not e.expected]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from testnet.chaos.checks import (
+    collect_restarts,
     judge_chains,
     judge_exits,
     judge_liveness,
     judge_requests,
+    judge_restarts,
     judge_verify,
 )
 from testnet.chaos.events import Outcome
@@ -99,3 +103,40 @@ def test_percentile_by_nearest_rank() -> None:
     assert percentile([], 0.5) is None
     assert percentile([float(i) for i in range(1, 101)], 0.99) == 99.0
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+
+
+def _log_line(text: str) -> str:
+    return f"2026-12-06 10:50:00,000 level=INFO logger=iomtshare.node.consensus {text}"
+
+
+def test_restarts_are_read_from_a_node_log(tmp_path: Path) -> None:
+    log = tmp_path / "node.log"
+    log.write_text("\n".join([
+        "--- chaos: start at 1.0 s, clock skew 0 ms",
+        _log_line("node started index=2 height=0 peer=P http=[]"),
+        *(_log_line(f"block committed height={h} round=0 hash=ab signers=[1, 2]")
+          for h in range(1, 8)),
+        "--- chaos: start at 9.0 s, clock skew 0 ms",
+        "TEST ONLY: wall clock shifted by 1 ms",
+        "--- chaos: start at 12.0 s, clock skew 0 ms",
+        _log_line("node started index=2 height=5 peer=P http=[]"),
+        _log_line("block committed height=9 round=0 hash=ab signers=[1, 2]"),
+        "--- chaos: start at 20.0 s, clock skew 0 ms",
+        _log_line("node started index=2 height=9 peer=P http=[]"),
+    ]) + "\n")
+    assert collect_restarts(log) == [(7, 5), (9, 9)]
+    assert collect_restarts(tmp_path / "missing.log") == []
+
+
+def test_a_node_that_comes_back_lower_lost_committed_blocks() -> None:
+    check = judge_restarts({1: [(10, 10)], 2: [(98, 78), (120, 125)], 3: []})
+    assert not check.ok
+    assert check.data["restarts"] == 3
+    assert check.data["lost"] == {"2": [{"committed": 98, "started_at": 78}]}
+    assert "20 block(s)" in check.detail
+
+
+def test_restarts_at_or_above_the_committed_height_pass() -> None:
+    check = judge_restarts({1: [(10, 10), (12, 15)], 2: []})
+    assert check.ok
+    assert check.data["lost"] == {}
