@@ -1,10 +1,11 @@
 """``iomtshare authority ...``: the offline authority key, member registration, attributes,
-lifting a blacklisting, and members' attribute keys."""
+lifting a blacklisting, members' attribute keys (published on chain), and dealing the domain key
+again (``rotate-domain-key``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +21,7 @@ from cli.common import (
 )
 
 if TYPE_CHECKING:
+    from client.session import Session
     from crypto.signing import SigningKey
 
 key_option = click.option(
@@ -42,9 +44,38 @@ def _authority_key(path: Path) -> SigningKey:
         raise click.ClickException(str(exc)) from exc
 
 
+#: Where the authority directory keeps the FAME master key (node.ceremony writes it there).
+FAME_MASTER_KEY_FILE = "fame_master_key"
+
+authority_dir_option = click.option(
+    "--authority-dir", type=click.Path(file_okay=False, path_type=Path),
+    envvar="IOMTSHARE_AUTHORITY_DIR", default=None,
+    help="The authority directory holding fame_master_key (default: the --key file's "
+    "directory, as in a testnet's DIR/authority).",
+)
+
+
+def _issue_and_publish(
+    session: Session, key: SigningKey, authority_dir: Path, member_id: bytes, timeout: float
+) -> tuple[Any, dict[str, Any]]:
+    """Issue ``member_id``'s attribute key for its current attributes and publish it on chain;
+    returns the issued key and the publication's answer."""
+    from client.attribute_keys import issue_attribute_key, publish_attribute_key
+    from node.ceremony import load_fame_master
+    from node.config import ConfigError
+
+    try:
+        master = load_fame_master(authority_dir, session.group)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    issued = issue_attribute_key(session, key, master, member_id)
+    return issued, publish_attribute_key(session, key, issued, timeout=timeout)
+
+
 @click.group("authority")
 def authority() -> None:
-    """Authority commands: init, register, attributes, issue-keys, unblacklist."""
+    """Authority commands: init, register, attributes, issue-keys, unblacklist,
+    rotate-domain-key."""
 
 
 @authority.command("init")
@@ -116,6 +147,7 @@ def register(
               help="The new attribute set, replacing the old one (repeatable).")
 @click.option("--clear", is_flag=True, help="Remove every attribute (instead of --attr).")
 @click.option("--reason", default="", help="Why the attributes change (kept on chain).")
+@authority_dir_option
 @timeout_option
 @backend_option
 @json_option
@@ -126,12 +158,19 @@ def attributes(
     attributes: tuple[str, ...],
     clear: bool,
     reason: str,
+    authority_dir: Path | None,
     timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
     """Replace MEMBER's attributes (member id or member directory); appended to its
-    attribute-change chain. Give the new set with --attr, or --clear to remove them all."""
+    attribute-change chain. Give the new set with --attr, or --clear to remove them all.
+
+    When the authority's FAME master key is at hand (AUTHORITY_DIR/fame_master_key, by default
+    next to the --key file), MEMBER's attribute key is issued again for the new attributes and
+    published on chain once the change commits, so the member's client fetches the new key
+    from any node; otherwise run `iomtshare authority issue-keys MEMBER` where it is."""
+    from client.attribute_keys import AttributeKeyError
     from client.authority import change_attributes
 
     if clear == bool(attributes):
@@ -142,10 +181,25 @@ def attributes(
             else "--clear removes every attribute; it cannot be given with --attr"
         )
     key = _authority_key(key_file)
+    directory = authority_dir if authority_dir is not None else key_file.parent
     with open_session(node_url, backend) as session:
         result = change_attributes(
             session, key, member, attributes, reason=reason, timeout=timeout
         )
+        if (directory / FAME_MASTER_KEY_FILE).exists():
+            try:
+                issued, published = _issue_and_publish(session, key, directory, member, timeout)
+                result["attribute_key"] = (
+                    f"reissued for link {issued.attribute_seq}, published in block "
+                    f"{published.get('height')}"
+                )
+            except AttributeKeyError as exc:
+                result["attribute_key"] = f"not reissued: {exc}"
+        else:
+            result["attribute_key"] = (
+                f"not reissued: no {FAME_MASTER_KEY_FILE} in {directory} "
+                "(run `iomtshare authority issue-keys MEMBER` where it is)"
+            )
     emit(result, as_json)
 
 
@@ -193,9 +247,10 @@ def unblacklist(
 @node_option
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None,
-    help="Where to write the key (default: MEMBER/attribute_key for a member directory, else "
-    "./ID.attribute_key with the id's first 16 hex digits).",
+    help="Also keep a copy here (default: MEMBER/attribute_key for a member directory, else "
+    "none).",
 )
+@timeout_option
 @backend_option
 @json_option
 def issue_keys(
@@ -203,40 +258,80 @@ def issue_keys(
     authority_dir: Path,
     node_url: str,
     out: Path | None,
+    timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
     """Issue MEMBER's attribute key for its current on-chain attributes (member id or member
-    directory), sealed to the member's box key; issue it again after every attribute change."""
+    directory), sealed to the member's box key, and publish it on chain: the member's client
+    fetches it from any node (GET /members/{id}/attribute-key). `authority attributes` does
+    this by itself when the FAME master key is at hand; otherwise issue again after every
+    attribute change."""
     from cli.common import member_id_of
-    from client.attribute_keys import issue_attribute_key
     from client.keystore import save_issued_key
-    from node.ceremony import authority_signing_key, load_fame_master
+    from node.ceremony import authority_signing_key
     from node.config import ConfigError
 
     member_id = member_id_of(member)
     if out is None:
         given = Path(member).expanduser()
         directory = given.parent if given.is_file() else given
-        out = (
-            directory / "attribute_key"
-            if directory.is_dir()
-            else Path(f"{member_id.hex()[:16]}.attribute_key")
-        )
+        out = directory / "attribute_key" if directory.is_dir() else None
     with open_session(node_url, backend) as session:
         try:
             key = authority_signing_key(authority_dir)
-            master = load_fame_master(authority_dir, session.group)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
-        issued = issue_attribute_key(session, key, master, member_id)
-        written = save_issued_key(out, issued)
+        issued, published = _issue_and_publish(session, key, authority_dir, member_id, timeout)
+        written = save_issued_key(out, issued) if out is not None else None
     emit(
         {
             "member_id": member_id.hex(),
             "attributes": list(issued.attributes),
             "attribute_seq": issued.attribute_seq,
-            "out": str(written),
+            "tx_id": published["tx_id"],
+            "height": published.get("height"),
+            "out": str(written) if written is not None else None,
         },
         as_json,
     )
+
+
+@authority.command("rotate-domain-key")
+@key_option
+@node_option
+@click.option(
+    "--threshold", type=click.IntRange(1, 1024), default=None,
+    help="t of the new epoch (default: the current epoch's; at least the network's).",
+)
+@click.option("--reason", default="", help="Why the key is dealt again (kept on chain).")
+@timeout_option
+@backend_option
+@json_option
+def rotate_domain_key(
+    key_file: Path,
+    node_url: str,
+    threshold: int | None,
+    reason: str,
+    timeout: float,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Deal the domain key again as a new epoch (seed 000's ReKeyUpdate).
+
+    A fresh domain key is made here, its p2 dealt t-of-n to the genesis nodes, and an
+    authority-signed transaction carries the new public key, every VK_i and each node's share
+    sealed to its box key; the secret itself is never written. Every node keeps every epoch's
+    share, so records put before the rotation keep their epoch and stay readable; new records
+    must use the new epoch. The sealed shares stay on chain: a node's box key that leaks later
+    opens its shares of every epoch (docs/attribute-sharing.md). Edge nodes and their re-keys
+    do not exist yet (issue 14), so there is nothing to update at the edges."""
+    from client.authority import rotate_domain_key as rotate
+
+    key = _authority_key(key_file)
+    with open_session(node_url, backend) as session:
+        try:
+            result = rotate(session, key, threshold=threshold, reason=reason, timeout=timeout)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    emit(result, as_json)

@@ -50,14 +50,20 @@ from ledger.transactions import (
     Grant,
     KeyUpdate,
     MemberRole,
+    PublishAttributeKey,
     PutRecord,
     RegisterMember,
     Revoke,
+    RotateDomainKey,
     Transaction,
     Unblacklist,
 )
 
 STATE_ROOT_TAG = b"iomtshare/ledger/state-root/v1"
+#: The transactions only the authority signs.
+AUTHORITY_SIGNED = (
+    RegisterMember, AttributeChange, Unblacklist, PublishAttributeKey, RotateDomainKey
+)
 GENESIS_STATE_TAG = b"iomtshare/ledger/genesis-state/v1"
 
 
@@ -202,7 +208,7 @@ class _Executor:
 
     def expected_signer(self, tx: Transaction) -> bytes | None:
         """The key that should have signed ``tx`` as the state stood before the block."""
-        if isinstance(tx, RegisterMember | AttributeChange | Unblacklist):
+        if isinstance(tx, AUTHORITY_SIGNED):
             return self.genesis.authority_key
         if isinstance(tx, PutRecord | Grant | Revoke):
             member_id = tx.owner
@@ -262,6 +268,15 @@ class _Executor:
             self.key_update(tx, tx_id)
         elif isinstance(tx, Unblacklist):
             self.unblacklist(tx, tx_id)
+        elif isinstance(tx, PublishAttributeKey):
+            self.check_signature(tx, self.genesis.authority_key, "authority")
+            member = self.member(tx.member_id, "member")
+            authority_state.publish_attribute_key(
+                self, self.genesis, member, tx, tx_id, self.height
+            )
+        elif isinstance(tx, RotateDomainKey):
+            self.check_signature(tx, self.genesis.authority_key, "authority")
+            authority_state.rotate_domain_key(self, self.genesis, tx, tx_id, self.height)
         else:  # pragma: no cover - decode_transaction only yields the types above
             raise self.fail(f"unsupported transaction type {type(tx).__name__}")
 
