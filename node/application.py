@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from consensus.app import Authorization, BuiltBlock, OpenedBlock
 from consensus.encoding import ItemKind
@@ -50,7 +51,8 @@ class NodeApplication:
     """Implements :class:`consensus.app.Application` over a :class:`Ledger`.
 
     ``clock_ms()`` gives wall-clock milliseconds; it is used only for request freshness and the
-    sanity bound on block times.
+    sanity bound on block times. ``domain_share`` is the node's share of the genesis domain key
+    and ``home`` where it keeps its shares of later epochs (:mod:`node.domain_share`).
     """
 
     def __init__(
@@ -62,13 +64,14 @@ class NodeApplication:
         box_key: BoxSecretKey,
         clock_ms: Callable[[], int],
         domain_share: DomainKeyShare | None = None,
+        home: Path | None = None,
     ) -> None:
         self.ledger = ledger
         self.genesis: Genesis = ledger.genesis
         self.local = local
         self.index = index
         self.items = ItemDecoder()
-        self.shares = Shares(ledger, group, index, box_key, domain_share)
+        self.shares = Shares(ledger, group, index, box_key, domain_share, home)
         self.keys = self.shares.keys
         self.blocks = BlockMaker(ledger, self.shares, self.items, clock_ms)
         self.admission = Admission(ledger, index, clock_ms)

@@ -124,7 +124,8 @@ def assemble(
     ``byzantine`` names the ways it misbehaves (test only: :mod:`node.byzantine`)."""
     genesis, index = identity.genesis, identity.index
     app = NodeApplication(
-        ledger, local, group, index, identity.box_key, clock_ms, identity.domain_share
+        ledger, local, group, index, identity.box_key, clock_ms, identity.domain_share,
+        identity.home,
     )
     machine = ConsensusNode.create(
         ConsensusConfig(genesis.chain_id, genesis.size, genesis.quorum, timeouts_of(genesis)),

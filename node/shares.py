@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 from consensus.errors import InvalidBlock
 from crypto.dual import DomainKeyShare, VerifiedDecryptionShare
@@ -44,7 +45,8 @@ _VERIFIED_MEMORY = 10_000
 
 class Shares:
     """Share work of node ``index`` over ``ledger``; it opens its re-key shares with
-    ``box_key`` and answers for policy records with ``domain_share``."""
+    ``box_key`` and answers for policy records with ``domain_share`` (the genesis epoch's) and
+    its shares of later epochs, kept in ``home`` (:class:`~node.domain_share.EpochShares`)."""
 
     def __init__(
         self,
@@ -53,11 +55,12 @@ class Shares:
         index: int,
         box_key: BoxSecretKey,
         domain_share: DomainKeyShare | None = None,
+        home: Path | None = None,
     ) -> None:
         self.ledger = ledger
         self.group = group
         self.keys = KeyCache(group, index, box_key)
-        epochs = EpochShares(ledger, index, box_key, group, domain_share)
+        epochs = EpochShares(ledger, index, box_key, group, domain_share, home)
         self.domain = DomainShares(ledger, group, epochs)
         self._nodes = ledger.genesis.size
         self._verified: dict[tuple[bytes, int, bytes], VerifiedShare] = {}
