@@ -30,6 +30,7 @@ from ledger.transactions import (
 )
 from node.application import NodeApplication
 from tests.node.app_world import AppWorld, Member, make_world
+from tests.node.lagging_node import fresh_application
 from tests.node.test_application import authorize, decide, problem_of
 
 #: A k-of-n gate: any two of the three.
@@ -259,3 +260,35 @@ def test_an_owner_grant_record_carries_no_sharing_ciphertexts(
     assert problem is not None
     assert "without a policy" in problem.message
     assert isinstance(decode_transaction(put), PutRecord)
+
+
+def test_a_follower_recombines_the_shares_of_a_proposed_decision(
+    keyed: AppWorld, people: tuple[Member, Member, Member]
+) -> None:
+    """A node opening the block of a granted decision recomputes X^p2 from the votes' shares:
+    a leader that writes any other combined value has its block refused."""
+    owner, doctor, _ = people
+    record_id, _ = policy_record(keyed, owner)
+    request = keyed.request(doctor, record_id, attributes=DOCTOR)
+    assert decide(keyed, request)[0]
+    source = keyed.apps[1].ledger
+    stored = source.transaction(tx_id_of(request))
+    assert stored is not None
+    follower = fresh_application(keyed, index=4)
+    for height in range(1, stored.height):
+        committed = keyed.apps[1].committed_block(height)
+        assert committed is not None
+        follower.commit(committed)
+    block = source.block(stored.height)
+    assert block is not None
+    honest = block.block.to_bytes()
+    follower.open_block(stored.height, honest)
+    results = block.block.results
+    ours = next(i for i, r in enumerate(results) if r.request_id == tx_id_of(request))
+    other = keyed.group.gt_from_bytes(results[ours].combined_ciphertext) ** 2
+    changed = dataclasses.replace(results[ours], combined_ciphertext=bytes(other))
+    tampered = dataclasses.replace(
+        block.block, results=(*results[:ours], changed, *results[ours + 1 :])
+    )
+    with pytest.raises(InvalidBlock, match="combined ciphertext does not match"):
+        follower.open_block(stored.height, tampered.to_bytes())
