@@ -34,6 +34,9 @@ import click
 @click.option("--liveness-bound", type=click.FloatRange(1, 3600), default=60.0,
               show_default=True, help="Seconds after the heal within which a request must be "
               "decided.")
+@click.option("--round-timeout-ms", type=click.IntRange(100, 60_000), default=1_000,
+              show_default=True, help="The network's consensus round timeout (a node's genesis "
+              "default is 3000; short runs use less to fail over fast).")
 @click.option("--hold", default="3-8", show_default=True,
               help="Seconds each fault is held: MIN-MAX, drawn per fault.")
 @click.option("--gap", default="4-8", show_default=True,
@@ -56,6 +59,7 @@ def chaos(
     network: str,
     clock_skew_ms: int,
     liveness_bound: float,
+    round_timeout_ms: int,
     hold: str,
     gap: str,
     directory: Path,
@@ -91,7 +95,7 @@ def chaos(
     settings = ChaosSettings(
         seed=seed, duration_s=duration, directory=directory, faults=faults, nodes=n,
         requesters=requesters, rate=rate, network=network, clock_skew_ms=clock_skew_ms,
-        liveness_bound_s=liveness_bound, timing=timing,
+        liveness_bound_s=liveness_bound, round_timeout_ms=round_timeout_ms, timing=timing,
     )
     progress = (lambda _: None) if as_json else click.echo
     # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the nodes are stopped, the tmpfs

@@ -20,6 +20,7 @@ from cli.main import main
         (["--seed", "1", "--duration", "60", "--gap", "soon"], "MIN-MAX"),
         (["--seed", "1", "--duration", "5"], "10<=x"),
         (["--seed", "1", "--duration", "60", "--network", "docker"], "docker"),
+        (["--seed", "1", "--duration", "60", "--round-timeout-ms", "10"], "100<=x"),
     ],
 )
 def test_bad_arguments_are_usage_errors(
