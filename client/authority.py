@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from client.domain_keys import current_domain_keys
 from client.errors import IntegrityError
 from client.keystore import MemberPublic
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
@@ -157,27 +158,23 @@ def rotate_domain_key(
 
     Returns ``{"tx_id", "epoch", "threshold", "public_key"}`` (and ``height`` when waited for).
     Raises :class:`IntegrityError` if ``authority`` is not the genesis authority or the node's
-    answer is malformed, :class:`ValueError` if the network has no domain key.
+    account of the current epoch does not check out (see :mod:`client.domain_keys`), and
+    :class:`ValueError` if the network has no domain key.
     """
     _check_authority(session, authority)
     genesis = session.genesis
     if genesis.domain is None:
         raise ValueError("this network's genesis deals no domain key, so there is none to rotate")
-    answer = session.client.domain_keys()
-    try:
-        current = int(answer["current"])
-        epochs = {int(e["epoch"]): int(e["threshold"]) for e in answer["epochs"]}
-        current_threshold = epochs[current]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise IntegrityError(f"malformed domain-keys answer from the node: {exc!r}") from exc
-    chosen = current_threshold if threshold is None else threshold
+    current = current_domain_keys(session)
+    chosen = current.threshold if threshold is None else threshold
     if not genesis.threshold <= chosen <= genesis.size:
         raise ValueError(
             f"threshold {chosen} is not within {genesis.threshold}..{genesis.size} "
             "(at least the network's)"
         )
-    tx = session.sign(domain_rotation(genesis, session.group, current + 1, chosen, reason),
-                      authority)
+    tx = session.sign(
+        domain_rotation(genesis, session.group, current.epoch + 1, chosen, reason), authority
+    )
     tx_id = session.submit(tx)
     out: dict[str, Any] = {
         "tx_id": tx_id,
