@@ -369,8 +369,8 @@ def fetch(
 ) -> None:
     """Fetch RECORD_ID granted by REQUEST_ID, decrypt it, check its digest, write --output.
 
-    A policy record also needs the member's attribute key (MEMBER/attribute_key, from
-    `iomtshare authority issue-keys`)."""
+    A policy record also needs the member's attribute key: the latest the authority published
+    on chain (`iomtshare authority issue-keys`), else the copy in MEMBER/attribute_key."""
     from client.policy_records import member_attribute_key
     from client.requester import fetch_and_decrypt, wait_decision
     from ledger.keyfiles import write_atomic

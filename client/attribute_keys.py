@@ -53,6 +53,10 @@ class AttributeKeyError(ClientError):
     member's, not signed by the authority or does not open."""
 
 
+class NoPublishedKey(AttributeKeyError):
+    """No attribute key is published on chain for the member (yet)."""
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedAttributeKey:
     """A member's FAME key sealed to its box key, for one link of its attribute chain.
@@ -227,14 +231,14 @@ def fetch_attribute_key(session: Session, member_id: bytes) -> IssuedAttributeKe
     by the genesis authority, for this chain and member, and naming the chain link the ledger
     stored it under. Open it with :meth:`IssuedAttributeKey.open`.
 
-    Raises :class:`AttributeKeyError` if none is published or the key fails a check, and the
-    client's errors for an unreachable node.
+    Raises :class:`NoPublishedKey` if none is published, :class:`AttributeKeyError` if the key
+    fails a check, and the client's errors for an unreachable node.
     """
     try:
         answer = session.client.attribute_key(member_id.hex())
     except NodeError as exc:
         if exc.status == 404:
-            raise AttributeKeyError(
+            raise NoPublishedKey(
                 f"no attribute key is published for member {member_id.hex()[:16]}…: the "
                 "authority issues one (`iomtshare authority issue-keys`)"
             ) from exc

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.attribute_keys import AttributeKeyError
+from client.attribute_keys import AttributeKeyError, NoPublishedKey, fetch_attribute_key
 from client.domain_keys import current_domain_key
 from client.errors import AccessDenied, ClientError, IntegrityError
 from client.keystore import MemberKeys, load_attribute_key
@@ -260,18 +260,25 @@ def open_policy_metadata(
 def member_attribute_key(
     session: Session, keys: MemberKeys, directory: str | Path
 ) -> FameSecretKey:
-    """The FAME key in the member's ``attribute_key`` file, checked: this member's, opens with
-    its box key, signed by the genesis authority for this chain.
+    """The member's FAME attribute key: the latest one the authority published on chain
+    (:func:`~client.attribute_keys.fetch_attribute_key`, checked there), or, when none is
+    published, the copy in the member's ``attribute_key`` file, checked here the same way
+    (this member's, this chain's, signed by the genesis authority). Either must open with the
+    member's box key.
 
-    Raises :class:`~client.errors.KeyStoreError` (no key file, malformed) and
-    :class:`~client.attribute_keys.AttributeKeyError` (another member's, another chain's, not
+    Raises :class:`~client.errors.KeyStoreError` (no key anywhere, a malformed file) and
+    :class:`~client.attribute_keys.AttributeKeyError` (another member's or chain's key, not
     the authority's, does not open).
     """
-    issued, key = load_attribute_key(directory, keys, session.group)
-    if issued.chain_id != session.chain_id:
-        raise AttributeKeyError(
-            f"the attribute key was issued on chain {issued.chain_id!r}, not on "
-            f"{session.chain_id!r}"
-        )
-    issued.verify(VerifyKey(session.genesis.authority_key))
-    return key
+    try:
+        published = fetch_attribute_key(session, keys.member_id)
+    except NoPublishedKey:
+        issued, key = load_attribute_key(directory, keys, session.group)
+        if issued.chain_id != session.chain_id:
+            raise AttributeKeyError(
+                f"the attribute key was issued on chain {issued.chain_id!r}, not on "
+                f"{session.chain_id!r}"
+            ) from None
+        issued.verify(VerifyKey(session.genesis.authority_key))
+        return key
+    return published.open(keys.box_key, session.group)

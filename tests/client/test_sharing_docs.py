@@ -1,5 +1,6 @@
 """docs/http-api.md's example of both sharing paths through the client library, run as written
-against real nodes (tests/client/live_network.py) with the members it assumes."""
+against real nodes (tests/client/live_network.py) with the members it assumes; and where the
+member's attribute key comes from (the chain, else the member's file)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from client import MemberKeys, NodeClient, save_member
-from client.attribute_keys import issue_attribute_key
+from client import KeyStoreError, MemberKeys, NodeClient, save_member
+from client.attribute_keys import issue_attribute_key, publish_attribute_key
 from client.authority import register_member
 from client.keystore import save_issued_key
 from client.member import publish_tpre_key
+from client.policy_records import member_attribute_key
 from client.session import Session
 from crypto.groups import load_group
 from node.ceremony import load_fame_master
@@ -48,3 +50,13 @@ def test_the_documented_example_shares_by_grant_and_by_policy(
         scope: dict[str, object] = {"NODE": live.url}
         exec(compile(example(), "docs/http-api.md", "exec"), scope)  # our own docs
         assert scope["data"] == b"ecg 72 bpm"
+
+        # The example's key came from carol's file (none was published); once the authority
+        # publishes one, the client takes it from the chain, with no file at all.
+        nowhere = tmp_path / "no-key-here"
+        nowhere.mkdir()
+        with pytest.raises(KeyStoreError, match="no attribute key"):
+            member_attribute_key(session, members["carol"], nowhere)
+        publish_attribute_key(session, authority, issued)
+        key = member_attribute_key(session, members["carol"], nowhere)
+        assert key.attributes == frozenset(attributes["carol"])

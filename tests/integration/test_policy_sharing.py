@@ -228,10 +228,15 @@ def test_a_removed_attribute_denies_the_next_request_everywhere(net: PolicyNet) 
 
 def test_approval_without_a_matching_attribute_key_gives_no_data(net: PolicyNet) -> None:
     owner = make_member(net, "hal", "owner", ("role:owner",))
-    # Her key is issued while she is a nurse; then she becomes a doctor, with no new key yet.
+    # Her key is issued while she is a nurse; then she becomes a doctor, with no new key yet
+    # (the authority directory given has no FAME master key, so none is reissued).
     newly = make_member(net, "ida", "requester", NURSE)
-    cli("authority", "attributes", newly, "--key", net.authority_key, "--node", net.urls[0],
-        *(arg for a in DOCTOR for arg in ("--attr", a)), "--reason", "qualified")
+    elsewhere = net.tmp / "authority-without-master-key"
+    elsewhere.mkdir()
+    changed = cli("authority", "attributes", newly, "--key", net.authority_key,
+                  "--node", net.urls[0], "--authority-dir", str(elsewhere),
+                  *(arg for a in DOCTOR for arg in ("--attr", a)), "--reason", "qualified")
+    assert changed["attribute_key"].startswith("not reissued")
     data = b"mri report\n" * 200
     record = put(net, owner, data)
     request_id = granted(net, newly, record, node=2)  # the nodes check her current attributes
