@@ -53,6 +53,7 @@ from crypto.policy import Policy, PolicyError, parse
 from crypto.signing import VerifyKey
 from crypto.tpre import UserSecretKey
 from ledger.authority_keys import authority_keys
+from ledger.content import record_context
 from ledger.genesis import Genesis, GenesisError
 from ledger.transactions import PutRecord
 
@@ -100,11 +101,6 @@ def parse_policy(text: str) -> Policy:
         return parse(text)
     except PolicyError as exc:
         raise PolicyRecordError(f"invalid policy: {exc}") from exc
-
-
-def record_context(record_id: bytes, owner: bytes, chain_id: str) -> ProofContext:
-    """What a record's domain ciphertext proof is bound to (the nodes check the same)."""
-    return ProofContext(record_id, owner, chain_id.encode("utf-8"))
 
 
 def network_keys(genesis: Genesis, group: Group) -> NetworkKeys:

@@ -10,20 +10,15 @@ from pathlib import Path
 import pytest
 
 from testnet.launcher import stop
+from tests.cli.test_readme_walkthrough import REPO, walkthrough
 
-REPO = Path(__file__).resolve().parents[2]
 HEADING = "## Sharing by attributes"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def example() -> str:
-    """The first ```sh block after the heading of README.md."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    assert HEADING in text, f"README.md has no {HEADING!r} section"
-    section = text.split(HEADING, 1)[1]
-    assert "```sh\n" in section, "the section has no ```sh block"
-    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return walkthrough(HEADING)
 
 
 def test_the_example_puts_under_a_policy_without_a_grant() -> None:

@@ -18,12 +18,12 @@ HEADING = "## Walkthrough"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def walkthrough() -> str:
-    """The first ```sh block after the walkthrough heading of README.md."""
+def walkthrough(heading: str = HEADING) -> str:
+    """The first ```sh block after ``heading`` (the walkthrough's) of README.md."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    assert HEADING in text, f"README.md has no {HEADING!r} section"
-    section = text.split(HEADING, 1)[1]
-    assert "```sh\n" in section, "the walkthrough has no ```sh block"
+    assert heading in text, f"README.md has no {heading!r} section"
+    section = text.split(heading, 1)[1]
+    assert "```sh\n" in section, f"{heading!r} has no ```sh block"
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
