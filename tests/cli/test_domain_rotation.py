@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+import httpx
 import pytest
 
 from client import NodeClient, NodeError, load_member
@@ -72,6 +73,12 @@ def test_records_of_both_epochs_stay_readable_after_a_rotation(
         listed = client.domain_keys()
     assert listed["current"] == epochs["epoch"]
     assert [e["epoch"] for e in listed["epochs"]][-2:] == [old_epoch, epochs["epoch"]]
+    with httpx.Client(base_url=live.urls[1], timeout=30) as api:
+        one = api.get(f"/domain-keys/{epochs['epoch']}").json()
+        assert one == listed["epochs"][-1]
+        assert (one["public_key"], one["tx_id"]) == (epochs["public_key"], epochs["tx_id"])
+        assert api.get(f"/domain-keys/{epochs['epoch'] + 5}").status_code == 404
+        assert api.get("/domain-keys/0").json()["tx_id"] is None
 
 
 def test_a_put_record_under_the_old_epoch_is_refused(live: LiveNetwork, tmp_path: Path) -> None:
