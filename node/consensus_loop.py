@@ -54,6 +54,19 @@ def _ignore(item: Item) -> None:
     return None
 
 
+class _Malformed:
+    """Counts malformed messages by source and logs the first and every 1000th of each: a
+    peer sending junk at full rate must not fill the log (and the disk) as fast."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+
+    def note(self, source: str, reason: str) -> None:
+        seen = self.count[source] = self.count.get(source, 0) + 1
+        if seen == 1 or seen % 1000 == 0:
+            logger.warning("bad consensus message from=%s reason=%s count=%d", source, reason, seen)
+
+
 class ConsensusLoop:
     """Runs ``machine`` over ``app``: see the module docstring."""
 
@@ -73,6 +86,7 @@ class ConsensusLoop:
         self._links = links
         self._catch_up = catch_up
         self._sync_gate = SyncRequestGate()
+        self._malformed = _Malformed()
         self._on_client_item = on_client_item
         # Test only (node.byzantine): what this node sends is changed on the way out.
         self._byzantine = byzantine
@@ -171,7 +185,7 @@ class ConsensusLoop:
         try:
             message = decode_message(data)
         except DecodeError as exc:
-            logger.warning("bad consensus message from=%s reason=%s", source, exc)
+            self._malformed.note(source, str(exc))
             return None
         # Checked first: an unsigned frame naming a far height must not make us "syncing".
         if self._catch_up.claims_more(message) and self.machine.proves_height(message):

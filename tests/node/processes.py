@@ -68,9 +68,10 @@ class NodeProcesses:
         document: dict[str, object] = response.json()
         return document
 
-    def wait_ready(self, indexes: list[int], peers: int) -> None:
-        """Wait until each node answers and sees ``peers`` peers (bounded; polls)."""
-        deadline = time.monotonic() + PATIENCE
+    def wait_ready(self, indexes: list[int], peers: int, patience: float = PATIENCE) -> None:
+        """Wait until each node answers and sees ``peers`` peers (bounded by ``patience``
+        seconds; polls)."""
+        deadline = time.monotonic() + patience
         for index in indexes:
             while True:
                 proc = self.procs[index]
