@@ -55,7 +55,7 @@ def compare(fixture: Fixture, group: Group, runs: int, timeout: float) -> dict[s
     ]
     return {
         "runs": runs,
-        "policy": POLICY,
+        "policy_text": POLICY,
         **summary,
         "p50_ratio": ratio,
         "p50_ratio_without_fame": (
@@ -98,7 +98,7 @@ def table(payload: dict[str, Any]) -> str:
     return "\n".join([
         format_table(
             f"policy records next to owner-grant records, {payload['runs']} requests each, "
-            f"interleaved (ms); policy {payload['policy']!r}",
+            f"interleaved (ms); policy {payload['policy_text']!r}",
             ["phase", "p50", "p99"],
             rows,
         ),

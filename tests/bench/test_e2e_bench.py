@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.e2e_bench import anchor, low_load, percentile, saturation
-from bench.e2e_fixture import prepare
+from bench.e2e_fixture import POLICY, prepare
 from bench.e2e_load import node_pids
 from bench.e2e_policy import compare, table
 from cli.main import main
@@ -59,6 +59,7 @@ def test_policy_records_are_measured_next_to_owner_grant_records(live: LiveNetwo
     assert payload["p50_ratio_without_fame"] < payload["p50_ratio"]
     text = table(payload)
     assert "FAME decrypt (K_abe)" in text
+    assert repr(POLICY) in text
     assert "p50 ratio policy / owner-grant" in text
 
 
