@@ -66,19 +66,21 @@ def test_compaction_keeps_the_data_and_payload_divides_by_granted(tmp_path: Path
     assert size > 0
     found = disk_bench.breakdown(path, baseline)
     assert found["counts"]["granted"] == 2  # still readable after compaction
+    found["baseline_logical_bytes"] = sum(found["namespaces"].values()) - 2 * 4000
     network = type("N", (), {"genesis": fx.genesis})()
     payload = disk_bench._payload(
         network, 2, 1, 1.0, {1: 1000}, {1: 5000}, {1: 3000}, {1: found}
     )
     assert payload["ledger_bytes_per_granted_request"] == (3000 - 1000) / 2
     assert payload["ledger_raw_bytes_per_granted_request"] == (5000 - 1000) / 2
+    assert payload["ledger_logical_bytes_per_granted_request"] == 4000
     assert "ledger_bytes_per_granted_request: 1000" in disk_bench._tables(payload)
 
 
 def test_nothing_granted_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "ledger"
     fx, baseline = _chain(path, 0)
-    found = disk_bench.breakdown(path, baseline)
+    found = {**disk_bench.breakdown(path, baseline), "baseline_logical_bytes": 0}
     network = type("N", (), {"genesis": fx.genesis})()
     with pytest.raises(BenchError, match="no request was granted"):
         disk_bench._payload(network, 0, 1, 1.0, {1: 1}, {1: 1}, {1: 1}, {1: found})
