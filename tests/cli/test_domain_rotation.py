@@ -19,6 +19,7 @@ from crypto.groups import load_group
 from crypto.hashing import digest
 from crypto.policy import parse
 from ledger.transactions import PutRecord
+from node.domain_share import epoch_share_path
 from tests.cli.live_cli import make_member, ok_json, run
 from tests.client.live_network import LiveNetwork
 
@@ -68,6 +69,12 @@ def test_records_of_both_epochs_stay_readable_after_a_rotation(
     # Both through a node other than the one that took the rotation.
     assert read(live, doctor, before["record_id"], tmp_path, 2) == b"old " * 300
     assert read(live, doctor, after["record_id"], tmp_path, 3) == b"new " * 300
+    # The t or more nodes that answered keep their share of the new epoch in their homes.
+    kept = [
+        node.index for node in live.network.nodes
+        if epoch_share_path(live.network.directory / node.home, epochs["epoch"]).exists()
+    ]
+    assert len(kept) >= live.network.genesis.threshold
 
     with NodeClient(url) as client:
         listed = client.domain_keys()
