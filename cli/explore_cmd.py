@@ -46,7 +46,8 @@ def _show(
 
 @click.group("explore")
 def explore() -> None:
-    """Explorer queries: status, peers, block(s), tx, record, audit, attributes, members, ..."""
+    """Explorer queries: status, peers, block(s), tx, record(s), audit, attributes, members,
+    domain-keys, ..."""
 
 
 @explore.command("status")
@@ -198,6 +199,24 @@ def attributes(member: bytes, node_url: str, as_json: bool) -> None:
     ident = member.hex()
     _show(node_url, as_json, lambda c: c.attributes(ident), "attribute history",
           ["seq", "height", "attributes", "reason", "linked", "signature"])
+
+
+@explore.command("domain-keys")
+@node_option
+@json_option
+def domain_keys(node_url: str, as_json: bool) -> None:
+    """Every epoch of the network's domain key: its threshold, where it was dealt (height 0 for
+    the genesis epoch) and whether it is the current one, which new records must use."""
+
+    def query(client: Any) -> list[dict[str, Any]]:
+        answer = client.domain_keys()
+        return [
+            {**epoch, "current": epoch.get("epoch") == answer.get("current")}
+            for epoch in answer.get("epochs", [])
+        ]
+
+    _show(node_url, as_json, query, "domain-key epochs",
+          ["epoch", "current", "threshold", "height", "tx_id"])
 
 
 @explore.command("members")

@@ -86,6 +86,10 @@ def test_records_of_both_epochs_stay_readable_after_a_rotation(
         assert (one["public_key"], one["tx_id"]) == (epochs["public_key"], epochs["tx_id"])
         assert api.get(f"/domain-keys/{epochs['epoch'] + 5}").status_code == 404
         assert api.get("/domain-keys/0").json()["tx_id"] is None
+    shown = ok_json("explore", "domain-keys", "--node", url)
+    assert [(e["epoch"], e["current"]) for e in shown][-2:] == [
+        (old_epoch, False), (epochs["epoch"], True)
+    ]
 
 
 def test_a_put_record_under_the_old_epoch_is_refused(live: LiveNetwork, tmp_path: Path) -> None:
