@@ -132,6 +132,7 @@ class LoadGenerator:
         self._timeout = decision_timeout_s
         self._clock = clock
         self._stop = threading.Event()
+        self._abandoned = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._waiters = ThreadPoolExecutor(waiters, thread_name_prefix="chaos-wait")
@@ -151,6 +152,14 @@ class LoadGenerator:
         for thread in self._threads:
             thread.join()
         self._waiters.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        """Stop at once, awaiting nothing (a run that was interrupted): the queued waits are
+        dropped and the running ones end at their next poll. Without this the interpreter's
+        exit waited for every queued wait to poll nodes that were already stopped."""
+        self._stop.set()
+        self._abandoned.set()
+        self._waiters.shutdown(wait=False, cancel_futures=True)
 
     def snapshot(self) -> list[RequestRecord]:
         with self._lock:
@@ -247,7 +256,7 @@ class LoadGenerator:
         with_clients = [NodeClient(url, timeout=CALL_TIMEOUT_S, retry_budget=0)
                         for url in self._urls]
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not self._abandoned.is_set():
                 wait = max(0.0, min(POLL_WAIT_S, deadline - time.monotonic()))
                 try:
                     answer = with_clients[node].request(record.request_id, wait=wait)

@@ -127,7 +127,11 @@ def run(settings: ChaosSettings, fabric: Fabric | None = None,
                                  rate=settings.rate, decision_timeout_s=settings.decision_timeout_s,
                                  clock=clock)
             injector = Injector(procs, fabric, disk, network.http_urls, clock, progress)
-            outcomes, liveness = trio.run(_inject, injector, load, schedule, settings, clock)
+            try:
+                outcomes, liveness = trio.run(_inject, injector, load, schedule, settings, clock)
+            except BaseException:
+                load.abandon()  # interrupted: nothing left to wait for
+                raise
             extra = _after(settings, network.http_urls, load, liveness, progress)
         finally:
             procs.stop_all()
@@ -184,6 +188,9 @@ async def _inject(
             injector.progress(f"[{clock():7.1f} s] healed; probing liveness")
             liveness = await trio.to_thread.run_sync(load.probe, settings.liveness_bound_s)
             nursery.cancel_scope.cancel()
+    except BaseException:
+        load.abandon()  # interrupted: the decisions still awaited will not come
+        raise
     finally:
         await trio.to_thread.run_sync(load.stop)
     return outcomes, liveness
