@@ -314,11 +314,15 @@ def request(
     counts against the record's access limit even if this command is stopped. Exits with
     status 1 if the request is denied.
     """
+    from client.policy_records import key_warning
     from client.requester import request_access, wait_decision
 
     record = hex_id(record_id, "record id")
     with open_session(node_url, backend) as session:
         requester = _load(member_dir, backend)
+        problem = key_warning(session, requester, member_dir, record)
+        if problem:
+            note(f"warning: {problem}")
         request_id = request_access(session, requester, record)
         if no_wait:
             if quiet and not as_json:

@@ -278,3 +278,27 @@ def member_attribute_key(
         issued.verify(VerifyKey(session.genesis.authority_key))
         return key
     return published.open(keys.box_key, session.group)
+
+
+def key_warning(
+    session: Session, keys: MemberKeys, directory: str | Path, record_id: bytes
+) -> str:
+    """Why this member's attribute key could not open ``record_id`` even if the nodes grant it
+    ("" when it could, or the record is an owner-grant record): said before a request is sent,
+    since a granted request counts against the access limit whether or not it can be opened.
+    """
+    document = session.record(record_id)
+    if not is_policy_record(document):
+        return ""
+    policy = str(document["policy"])
+    try:
+        key = member_attribute_key(session, keys, directory)
+    except ClientError as exc:
+        return f"this member has no usable attribute key ({exc}), so a grant opens nothing"
+    if parse_policy(policy).satisfied_by(key.attributes):
+        return ""
+    return (
+        f"this member's attribute key ({', '.join(sorted(key.attributes))}) does not satisfy the "
+        f"record's policy {policy!r}: a grant would open nothing until the authority issues a "
+        "key for the current attributes"
+    )
