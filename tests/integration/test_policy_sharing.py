@@ -221,6 +221,7 @@ def test_a_removed_attribute_denies_the_next_request_everywhere(net: PolicyNet) 
             len(history) == 2
             and history[1]["prev_hash"] == history[0]["hash"]
             and history[1]["attributes"] == ["dept:cardiology", "site:z"]
+            and all(link["linked"] and link["signature"] == "valid" for link in history)
         )
 
     on_every_node(net, linked, "the attribute change linked to the registration")
