@@ -104,10 +104,11 @@ def parse_policy(text: str) -> Policy:
 
 
 def network_keys(genesis: Genesis, group: Group) -> NetworkKeys:
-    """The FAME public key and current domain key of the network of ``genesis``.
+    """The FAME public key and the genesis epoch's domain key of the network of ``genesis``
+    (rotations move the current epoch on chain: :mod:`client.domain_keys`).
 
-    The genesis holds the domain key of epoch 0. Raises :class:`PolicyRecordError` if the
-    genesis has no authority keys (assembled without the key ceremony) or they do not decode.
+    Raises :class:`PolicyRecordError` if the genesis has no authority keys (assembled without
+    the key ceremony) or they do not decode.
     """
     try:
         keys = authority_keys(genesis, group)
@@ -151,14 +152,16 @@ def policy_parts(
     """The PutRecord fields for ``metadata`` of a new record: sealed under ``policy`` with the
     network's keys, or empty for an owner-grant record (``policy`` None).
 
-    Raises :class:`PolicyRecordError` if the network has no authority keys.
+    Raises :class:`PolicyRecordError` if the network has no authority keys and
+    :class:`IntegrityError` if the node's current domain key does not check out.
     """
     if policy is None:
         return PolicyParts()
+    # First: a network without the authority's keys is refused with the clearest reason.
+    fame = network_keys(session.genesis, session.group).fame
     # Nodes take new records only under the current epoch, which rotations move on chain.
     epoch, domain_public = current_domain_key(session)
-    keys = NetworkKeys(network_keys(session.genesis, session.group).fame,
-                       DomainKey(epoch, domain_public))
+    keys = NetworkKeys(fame, DomainKey(epoch, domain_public))
     context = record_context(record_id, owner, session.chain_id)
     return seal_policy_parts(setup(session.group), keys, policy, context, metadata)
 
