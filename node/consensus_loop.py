@@ -25,7 +25,7 @@ from typing import Any
 
 import trio
 
-from consensus import ConsensusNode, Message, Output, Timer, decode_message
+from consensus import BadShare, ConsensusNode, Evidence, Message, Output, Timer, decode_message
 from consensus.item import Item
 from consensus.messages import AuthVote, Proposal, Submission, SyncReply, SyncRequest
 from crypto.errors import DecodeError
@@ -52,6 +52,16 @@ Input = tuple[Message | Item | Timer, int | None]
 
 def _ignore(item: Item) -> None:
     return None
+
+
+def _evidence_about(evidence: Evidence) -> str:
+    """The kind of message the evidence convicts (for the log: which misbehaviour it was)."""
+    if isinstance(evidence, BadShare):
+        return type(evidence.vote).__name__
+    try:
+        return type(decode_message(evidence.first)).__name__
+    except DecodeError:  # consensus kept it decoded; a failure here is only a worse log line
+        return "unknown"
 
 
 class _Malformed:
@@ -272,10 +282,10 @@ class ConsensusLoop:
             logger.debug("consensus %s", event)
         for evidence in out.evidence:
             self.evidence_seen += 1
+            kind, offender = type(evidence).__name__, evidence.offender
+            about = _evidence_about(evidence)
             logger.warning(
-                "misbehaviour evidence kind=%s offender=%d",
-                type(evidence).__name__,
-                evidence.offender,
+                "misbehaviour evidence kind=%s offender=%d about=%s", kind, offender, about
             )
         # Also when a round ends without a block: while quorum is lost, a request going stale
         # must be dropped (and its client told why), not shown as pending for ever.

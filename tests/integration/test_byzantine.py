@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 import httpx
@@ -119,19 +120,21 @@ class GrantedRecord:
             assert wait_decision(session, request_id, PATIENCE).status == "granted"
 
 
-def chain_of(nodes: ByzantineNetwork, index: int, height: int) -> list[str]:
-    """Node ``index``'s block hashes at heights 1..``height``."""
+def chain_of(nodes: ByzantineNetwork, index: int, height: int) -> list[dict[str, Any]]:
+    """Node ``index``'s block summaries (hash, proposer, ...) at heights 1..``height``."""
     answer = httpx.get(
         f"{nodes.url(index)}/blocks",
         params={"from": 1, "to": height, "limit": height},
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
-    return [block["hash"] for block in answer.json()["blocks"]]
+    blocks: list[dict[str, Any]] = answer.json()["blocks"]
+    return blocks
 
 
-def assert_chains_agree(nodes: ByzantineNetwork) -> int:
-    """The honest nodes reach one height with the same hash at every height; returns it."""
+def assert_chains_agree(nodes: ByzantineNetwork) -> list[dict[str, Any]]:
+    """The honest nodes reach one height with the same hash at every height; returns the
+    blocks' summaries."""
     deadline = time.monotonic() + PATIENCE
     while True:
         heights = {int(str(nodes.status(i)["height"])) for i in HONEST}
@@ -143,7 +146,7 @@ def assert_chains_agree(nodes: ByzantineNetwork) -> int:
     chains = [chain_of(nodes, i, height) for i in HONEST]
     assert len(chains[0]) == height
     assert all(chain == chains[0] for chain in chains)
-    return height
+    return chains[0]
 
 
 def assert_serving(nodes: ByzantineNetwork) -> None:
@@ -168,13 +171,14 @@ def evidence_count(nodes: ByzantineNetwork, index: int) -> float:
     return float(samples[0])
 
 
-def evidence_logged(nodes: ByzantineNetwork, index: int) -> list[tuple[str, str]]:
-    """(kind, offender) of every "misbehaviour evidence" line in node ``index``'s log."""
+def evidence_logged(nodes: ByzantineNetwork, index: int) -> list[tuple[str, str, str]]:
+    """(kind, offender, message kind) of every "misbehaviour evidence" line in node
+    ``index``'s log."""
     found = []
     for line in nodes.log(index).splitlines():
         if "misbehaviour evidence" in line:
             fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-            found.append((fields["kind"], fields["offender"]))
+            found.append((fields["kind"], fields["offender"], fields["about"]))
     return found
 
 
@@ -205,14 +209,20 @@ def test_honest_nodes_withstand_a_byzantine_node(tmp_path: Path) -> None:
     with byzantine_network(tmp_path / "net", lies) as nodes:
         record = GrantedRecord.make(nodes)
         record.decide(nodes)
-        height = assert_chains_agree(nodes)
-        assert height > 3  # node 4 was the preferred leader at height 3
+        blocks = assert_chains_agree(nodes)
+        assert len(blocks) > 3  # node 4 was the preferred leader at height 3
         assert_serving(nodes)
         for index in HONEST:
             logged = evidence_logged(nodes, index)
             assert evidence_count(nodes, index) >= len(logged) > 0
-            assert {kind for kind, _ in logged} == {"BadShare", "Equivocation"}
-            assert {offender for _, offender in logged} == {str(BYZANTINE)}
+            assert {offender for _, offender, _ in logged} == {str(BYZANTINE)}
+            convicted = {(kind, about) for kind, _, about in logged}
+            assert ("BadShare", "AuthVote") in convicted
+            votes = ("ElectionVote", "PrepareVote", "CommitVote")
+            assert {("Equivocation", vote) for vote in votes} & convicted
+            if any(block["proposer"] == BYZANTINE for block in blocks):
+                # Node 4 led a round to a block: every honest node got both its proposals.
+                assert ("Equivocation", "Proposal") in convicted
 
         nodes.restart_byzantine("withhold,garbage")
         nodes.wait_ready([BYZANTINE], 3, STARTUP)
@@ -222,7 +232,7 @@ def test_honest_nodes_withstand_a_byzantine_node(tmp_path: Path) -> None:
         assert_chains_agree(nodes)
         assert_serving(nodes)
         for index in HONEST:
-            assert {offender for _, offender in evidence_logged(nodes, index)} == {"4"}
+            assert {offender for _, offender, _ in evidence_logged(nodes, index)} == {"4"}
         assert nodes.log(BYZANTINE).count("TEST ONLY: Byzantine modes") == 2
         assert not any("TEST ONLY" in nodes.log(i) for i in HONEST)
         verify_ledgers(nodes)
