@@ -80,20 +80,15 @@ def _summary(samples: dict[str, list[float]]) -> dict[str, dict[str, float]]:
 def table(payload: dict[str, Any]) -> str:
     """The comparison as printed by ``bench e2e --policy``."""
     grant, policy = payload["owner_grant"], payload["policy"]
-    rows: list[list[object]] = [
-        ["owner-grant: request -> decision", grant["decision"]["p50_ms"],
-         grant["decision"]["p99_ms"]],
-        ["owner-grant: request -> decrypted metadata", grant["decrypt"]["p50_ms"],
-         grant["decrypt"]["p99_ms"]],
-        ["policy: request -> decision", policy["decision"]["p50_ms"],
-         policy["decision"]["p99_ms"]],
-        ["policy:   domain half (K_pre)", policy["domain_half"]["p50_ms"],
-         policy["domain_half"]["p99_ms"]],
-        ["policy:   FAME decrypt (K_abe)", policy["fame_decrypt"]["p50_ms"],
-         policy["fame_decrypt"]["p99_ms"]],
-        ["policy: request -> decrypted metadata", policy["decrypt"]["p50_ms"],
-         policy["decrypt"]["p99_ms"]],
+    phases = [
+        ("owner-grant: request -> decision", grant["decision"]),
+        ("owner-grant: request -> decrypted metadata", grant["decrypt"]),
+        ("policy: request -> decision", policy["decision"]),
+        ("policy:   domain half (K_pre)", policy["domain_half"]),
+        ("policy:   FAME decrypt (K_abe)", policy["fame_decrypt"]),
+        ("policy: request -> decrypted metadata", policy["decrypt"]),
     ]
+    rows: list[list[object]] = [[name, f["p50_ms"], f["p99_ms"]] for name, f in phases]
     verdict = "within" if payload["within_target"] else "OUTSIDE"
     return "\n".join([
         format_table(
