@@ -1,7 +1,7 @@
 """Valid encodings for the fuzzer to start from: real ones and generated ones.
 
 Real encodings come from a small chain built by :class:`ledger.testing.ChainFixture` (members,
-published TPRE keys, a record with a policy, a real TPRE grant, an attribute change, a revocation
+published TPRE keys, a record, real TPRE grants to two members, an attribute change, a revocation
 and a decided access request, in three committed blocks), from the consensus messages a node
 sends about those blocks, and from the stored test vectors. Generated ones come from the
 Hypothesis strategies of the ledger and consensus tests, which build every type from its
@@ -87,7 +87,8 @@ def chain() -> Chain:
                     role=MemberRole.REQUESTER,
                     attributes=("role:doctor", "dept:cardiology"),
                 ),
-                *(fx.publish_key(name) for name in ("alice", "bob")),
+                fx.register("carol", role=MemberRole.REQUESTER),
+                *(fx.publish_key(name) for name in ("alice", "bob", "carol")),
             ],
         ),
         fx.commit(
@@ -96,6 +97,7 @@ def chain() -> Chain:
                 # Shared by grant: a policy record needs a genesis with a domain key.
                 fx.put_record("alice", "r1", keywords="ecg"),
                 fx.grant("alice", "r1", "bob"),
+                fx.grant("alice", "r1", "carol"),
             ],
         ),
     ]
@@ -105,7 +107,8 @@ def chain() -> Chain:
             ledger,
             [
                 fx.change_attributes("bob", ("role:doctor",)),
-                fx.revoke("alice", "r1", "bob"),
+                # Carol's grant: bob's must stand for his granted request in this block.
+                fx.revoke("alice", "r1", "carol"),
                 request,
             ],
             [fx.result(request, granted=True)],
