@@ -14,6 +14,7 @@ from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
+from ledger.keywords import keywords_hash as keywords_hash  # the nodes compare the same bytes
 
 METADATA_TYPE_TAG = tags.CLIENT_RECORD_METADATA
 METADATA_VERSION = 1
@@ -21,17 +22,11 @@ DEK_SIZE = 32
 MAX_NAME_BYTES = 255
 
 FILE_DIGEST_TAG = b"iomtshare/client/file/v1"
-KEYWORDS_TAG = b"iomtshare/client/keywords/v1"
 
 
 def file_digest(data: bytes) -> bytes:
     """The digest that names a file's plaintext inside its metadata."""
     return digest(FILE_DIGEST_TAG, data)
-
-
-def keywords_hash(keywords: list[str] | tuple[str, ...]) -> bytes:
-    """H(kws): the digest of the sorted, de-duplicated keywords (order does not matter)."""
-    return digest(KEYWORDS_TAG, *(k.encode("utf-8") for k in sorted(set(keywords))))
 
 
 @dataclass(frozen=True, slots=True)

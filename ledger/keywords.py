@@ -2,8 +2,8 @@
 
 The owner's client hashes a record's keywords into ``PutRecord.keywords_hash``; a request for a
 policy record may give a keyword hash, which must then be the record's. The hash of no keywords
-means "no keywords given". Same bytes as :func:`client.metadata.keywords_hash` (a test holds
-them equal); the ledger keeps its own copy because nodes do not import the client.
+means "no keywords given". The client library re-exports it (``client.metadata``), so owner,
+requester and nodes hash keywords with one function.
 """
 
 from __future__ import annotations
