@@ -43,7 +43,7 @@ from ledger.ledger import Ledger
 from ledger.records import RecordEntry
 from ledger.transactions import AccessRequest
 from node.domain_share import EpochShares
-from node.keycache import _Lru
+from node.keycache import Lru
 
 _MEMORY = 10_000
 
@@ -58,9 +58,9 @@ class DomainShares:
         self.group = group
         self.params = setup(group)
         self._dealings: dict[int, DomainKeyDealing] = {}
-        self._ciphertexts: _Lru[bytes, VerifiedCiphertext] = _Lru(1024)
-        self._requests: _Lru[tuple[bytes, bytes], DecryptionRequest] = _Lru(1024)
-        self._verified: _Lru[tuple[bytes, int, bytes], VerifiedDecryptionShare] = _Lru(_MEMORY)
+        self._ciphertexts: Lru[bytes, VerifiedCiphertext] = Lru(1024)
+        self._requests: Lru[tuple[bytes, bytes], DecryptionRequest] = Lru(1024)
+        self._verified: Lru[tuple[bytes, int, bytes], VerifiedDecryptionShare] = Lru(_MEMORY)
 
     def dealing(self, epoch: int) -> DomainKeyDealing:
         """The public dealing (t and every ``VK_i``) of ``epoch``; raises
@@ -113,8 +113,9 @@ class DomainShares:
         the record's epoch, no requester key, a ciphertext that does not check out)."""
         share = self.epochs.share(record.domain_epoch)
         if share is None:
-            raise VerificationError(f"this node holds no domain share of epoch "
-                                    f"{record.domain_epoch}")
+            raise VerificationError(
+                f"this node holds no domain share of epoch {record.domain_epoch}"
+            )
         return decryption_share(self.params, share, self.request(tx, tx_id, record)).to_bytes()
 
     def verified(

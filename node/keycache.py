@@ -31,7 +31,7 @@ V = TypeVar("V")
 _CACHE_SIZE = 1024
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: OrderedDict[K, V] = OrderedDict()
@@ -78,9 +78,9 @@ class KeyCache:
         self._group = group
         self._index = index
         self._box_key = box_key
-        self._grants: _Lru[bytes, GrantKeys] = _Lru(_CACHE_SIZE)
-        self._ciphertexts: _Lru[bytes, OwnerCiphertext] = _Lru(_CACHE_SIZE)
-        self._c1_pairings: _Lru[bytes, GTElement] = _Lru(_CACHE_SIZE)
+        self._grants: Lru[bytes, GrantKeys] = Lru(_CACHE_SIZE)
+        self._ciphertexts: Lru[bytes, OwnerCiphertext] = Lru(_CACHE_SIZE)
+        self._c1_pairings: Lru[bytes, GTElement] = Lru(_CACHE_SIZE)
 
     def grant(self, entry: GrantEntry, node_count: int) -> GrantKeys:
         """The keys of a committed grant. Raises ``DecodeError`` for a grant that is not a
