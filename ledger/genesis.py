@@ -11,6 +11,11 @@ node's ``VK_i``) and its FAME public key. They come together or not at all. A ge
 is encoding version 2; one without keeps version 1, so a chain started without them keeps its
 genesis hash. Here they are checked for shape only; :mod:`ledger.authority_keys` decodes the
 points and checks that the ``VK_i`` interpolate to pk_p2.
+
+A genesis may also list edge nodes (:class:`EdgeInfo`: peer id and Ed25519 key): light nodes
+the consensus nodes admit as peers, which never vote. A genesis with edges is encoding version 3
+(the authority's keys then optional, behind a presence byte); one without keeps version 1 or 2,
+so existing genesis files keep their hash.
 """
 
 from __future__ import annotations
@@ -38,13 +43,17 @@ from ledger.encoding import (
     Encoded,
     Kind,
     nested,
+    optional,
     sequence,
 )
 
 GENESIS_HASH_TAG = b"iomtshare/ledger/genesis/v1"
 TAG_DOMAIN_KEYS = tags.LEDGER_DOMAIN_KEYS
+TAG_EDGE_INFO = tags.LEDGER_EDGE_INFO
 #: Encoding version of a genesis that carries the authority's keys (see the module docstring).
 AUTHORITY_KEYS_VERSION = 2
+#: Encoding version of a genesis that lists edge nodes.
+EDGES_VERSION = 3
 #: Canonical sizes: crypto.dual.DomainPublicKey, a compressed G2 point, crypto.abe.FamePublicKey.
 DOMAIN_PUBLIC_KEY_SIZE = 146
 G2_POINT_SIZE = 96
@@ -93,6 +102,18 @@ class NodeInfo(Encoded):
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeInfo(Encoded):
+    """One edge node: a light node admitted as a peer, never a voter. Its libp2p peer id and
+    the Ed25519 key that id is derived from (libp2p authenticates the peer by that key)."""
+
+    peer_id: str
+    verify_key: bytes
+
+    TAG = TAG_EDGE_INFO
+    FIELDS = (("peer_id", TEXT), ("verify_key", KEY))
+
+
+@dataclass(frozen=True, slots=True)
 class DomainKeys(Encoded):
     """The domain key of ``epoch`` as dealt ``threshold``-of-n to the consensus nodes.
 
@@ -121,6 +142,12 @@ AUTHORITY_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
     ("domain", nested(DomainKeys)),
     ("fame_public_key", FAME_PUBLIC_KEY),
 )
+#: What a version-3 genesis encodes after the version-1 fields.
+EDGE_VERSION_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
+    ("domain", optional(nested(DomainKeys))),
+    ("fame_public_key", optional(FAME_PUBLIC_KEY)),
+    ("edges", sequence(nested(EdgeInfo))),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +174,7 @@ class Genesis(Encoded):
     round_timeout_ms: int = 3_000
     domain: DomainKeys | None = None
     fame_public_key: bytes | None = None
+    edges: tuple[EdgeInfo, ...] = ()
     _by_index: dict[int, NodeInfo] = field(init=False, repr=False, compare=False)
     _verify_keys: dict[int, VerifyKey] = field(init=False, repr=False, compare=False)
 
@@ -184,6 +212,7 @@ class Genesis(Encoded):
         if self.denial_limit < 1:
             raise ValueError("denial_limit must be at least 1")
         self._check_authority_keys()
+        self._check_edges()
         object.__setattr__(self, "_by_index", {node.index: node for node in self.nodes})
         # Decoded once: every commit QC and access vote is checked against these keys.
         keys = {node.index: node.signer() for node in self.nodes}
@@ -213,16 +242,37 @@ class Genesis(Encoded):
                 f"for {n} nodes"
             )
 
+    def _check_edges(self) -> None:
+        if not isinstance(self.edges, tuple) or not all(
+            isinstance(edge, EdgeInfo) for edge in self.edges
+        ):
+            raise ValueError("edges must be a tuple of EdgeInfo")
+        peers = [edge.peer_id for edge in self.edges] + [node.peer_id for node in self.nodes]
+        if len(set(peers)) != len(peers):
+            raise ValueError("an edge shares its peer id with another edge or a node")
+        keys = [edge.verify_key for edge in self.edges] + [n.verify_key for n in self.nodes]
+        if len(set(keys)) != len(keys):
+            raise ValueError("an edge shares its verify key with another edge or a node")
+
     @property
     def version(self) -> int:
-        """The encoding version: 2 with the authority's keys, 1 without."""
+        """The encoding version: 3 with edges, else 2 with the authority's keys, 1 without."""
+        if self.edges:
+            return EDGES_VERSION
         return self.VERSION if self.domain is None else AUTHORITY_KEYS_VERSION
 
+    @staticmethod
+    def _extra_fields(version: int) -> tuple[tuple[str, Kind[Any]], ...]:
+        """What follows the version-1 fields in encoding ``version``."""
+        if version == EDGES_VERSION:
+            return EDGE_VERSION_FIELDS
+        return AUTHORITY_FIELDS if version == AUTHORITY_KEYS_VERSION else ()
+
     def to_bytes(self) -> bytes:
-        writer = self.write_fields(Writer(self.TAG, self.version))
-        if self.domain is not None:
-            for name, kind in AUTHORITY_FIELDS:
-                kind.write(writer, getattr(self, name))
+        version = self.version
+        writer = self.write_fields(Writer(self.TAG, version))
+        for name, kind in Genesis._extra_fields(version):
+            kind.write(writer, getattr(self, name))
         return writer.to_bytes()
 
     @classmethod
@@ -230,11 +280,15 @@ class Genesis(Encoded):
         """Decode either version; raises :class:`DecodeError`."""
 
         def body(reader: Reader) -> Genesis:
-            with_keys = len(data) > 1 and data[1] == AUTHORITY_KEYS_VERSION
-            reader.expect_header(cls.TAG, AUTHORITY_KEYS_VERSION if with_keys else cls.VERSION)
+            known = (AUTHORITY_KEYS_VERSION, EDGES_VERSION)
+            version = data[1] if len(data) > 1 and data[1] in known else cls.VERSION
+            reader.expect_header(cls.TAG, version)
             values = cls.read_fields(reader)
-            if with_keys:
-                values.update((name, kind.read(reader)) for name, kind in AUTHORITY_FIELDS)
+            extra = Genesis._extra_fields(version)
+            values.update((name, kind.read(reader)) for name, kind in extra)
+            if version == EDGES_VERSION and not values["edges"]:
+                # One genesis, one encoding: without edges it must be version 1 or 2.
+                raise DecodeError("Genesis: a version-3 genesis must list edges")
             return cls.from_fields(values)
 
         return parse(data, cls.__name__, body)
@@ -287,6 +341,10 @@ class Genesis(Encoded):
     def size(self) -> int:
         return len(self.nodes)
 
+    def edge(self, peer_id: str) -> EdgeInfo | None:
+        """The edge node with ``peer_id``, or ``None`` if genesis lists no such edge."""
+        return next((edge for edge in self.edges if edge.peer_id == peer_id), None)
+
     def node(self, index: int) -> NodeInfo | None:
         return self._by_index.get(index)
 
@@ -327,6 +385,11 @@ class Genesis(Encoded):
                 "verification_keys": [key.hex() for key in self.domain.verification_keys],
             }
             out["fame_public_key"] = self.fame_public_key.hex()
+        if self.edges:
+            out["edges"] = [
+                {"peer_id": edge.peer_id, "verify_key": edge.verify_key.hex()}
+                for edge in self.edges
+            ]
         return out
 
     @classmethod
@@ -335,11 +398,16 @@ class Genesis(Encoded):
         have defaults). Raises :class:`GenesisError`, naming the field, on malformed input."""
         if not isinstance(obj, dict):
             raise GenesisError(f"a genesis is a JSON object, not {_json_type(obj)}")
-        names = {name for name, _ in cls.FIELDS} | {name for name, _ in AUTHORITY_FIELDS}
+        names = {name for name, _ in cls.FIELDS} | {name for name, _ in EDGE_VERSION_FIELDS}
         unknown = set(obj) - names
         if unknown:
             raise GenesisError(f"unknown genesis fields: {sorted(unknown)}")
         values: dict[str, Any] = {}
+        if "edges" in obj:
+            edges = _field(obj, "edges", list, "a list of edge objects")
+            values["edges"] = tuple(
+                _edge_from_json(entry, f"edges[{i}]") for i, entry in enumerate(edges)
+            )
         if "domain" in obj:
             values["domain"] = _domain_from_json(obj["domain"])
         if "fame_public_key" in obj:
@@ -470,6 +538,23 @@ def _node_from_json(entry: Any, where: str) -> NodeInfo:
             peer_id=_field(entry, "peer_id", str, "a string", where),
             verify_key=_key(entry, "verify_key", where),
             box_key=_key(entry, "box_key", where),
+        )
+    except GenesisError:
+        raise
+    except ValueError as exc:
+        raise GenesisError(f"{where}: {exc}") from exc
+
+
+def _edge_from_json(entry: Any, where: str) -> EdgeInfo:
+    if not isinstance(entry, dict):
+        raise GenesisError(f"{where} must be an object, not {_json_type(entry)}")
+    unknown = set(entry) - {name for name, _ in EdgeInfo.FIELDS}
+    if unknown:
+        raise GenesisError(f"unknown fields in {where}: {sorted(unknown)}")
+    try:
+        return EdgeInfo(
+            peer_id=_field(entry, "peer_id", str, "a string", where),
+            verify_key=_key(entry, "verify_key", where),
         )
     except GenesisError:
         raise
