@@ -42,11 +42,23 @@ def node() -> None:
     default=None,
     help="key=value text lines (default) or one JSON object per line; config.toml: log_format.",
 )
-def start(home: Path, log_level: str | None, log_format: str | None) -> None:
+@click.option(
+    "--role",
+    type=click.Choice(["consensus", "edge"]),
+    default="consensus",
+    show_default=True,
+    help="consensus: a validator of genesis `nodes`; edge: a light node of genesis `edges`.",
+)
+def start(home: Path, log_level: str | None, log_format: str | None, role: str) -> None:
     """Run the node in the foreground until SIGINT or SIGTERM.
 
     SIGHUP re-reads config.toml's log_level and applies it without a restart.
     """
+    if role == "edge":
+        from cli.edge_start import run_edge
+
+        run_edge(home, log_level, log_format)
+        return
     import py_ecc  # noqa: F401 - imported for its side effect, undone just below
     import trio
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ testnet.add_command(chaos)
               help="First round's proposal wait (later rounds wait longer).")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=90.0, show_default=True,
               help="Seconds to wait until every node sees all its peers.")
+@click.option("--edges", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Edge (light) nodes to list in genesis and start.")
 @click.option("--force", is_flag=True,
               help="Replace a stopped network in --dir (its data is lost; `start` keeps it).")
 @dir_option
@@ -55,6 +58,7 @@ def up(
     block_interval_ms: int | None,
     round_timeout_ms: int | None,
     timeout: float,
+    edges: int,
     force: bool,
     directory: Path,
     as_json: bool,
@@ -79,8 +83,10 @@ def up(
         with client_errors():
             network = launch(
                 directory, n, threshold=threshold, base_port=base_port, timeout=timeout,
-                overwrite=force, genesis_params=params, progress=progress,
+                overwrite=force, genesis_params=params, progress=progress, edges=edges,
             )
+            if network.edges:
+                _start_edges(network, timeout, progress)
     except LaunchError as exc:
         raise click.ClickException(str(exc)) from exc
     if _show(network, as_json, f"{n} nodes, t={network.genesis.threshold}"):
@@ -92,6 +98,18 @@ def up(
         "  iomtshare client keygen --member alice && iomtshare authority register alice\n"
         f"  iomtshare testnet down --dir {directory}"
     )
+
+
+def _start_edges(network: Network, timeout: float, progress: Callable[[str], None]) -> None:
+    """Start the edges of a network just brought up; if they fail, take the nodes down too."""
+    from testnet.edges import launch_edges
+    from testnet.launcher import stop
+
+    try:
+        launch_edges(network, timeout, progress)
+    except BaseException:
+        stop(network.directory)
+        raise
 
 
 @testnet.command("start")

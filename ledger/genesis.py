@@ -329,6 +329,7 @@ class Genesis(Encoded):
             quorum=quorum if quorum is not None else default_quorum,
             domain=None,
             fame_public_key=None,
+            edges=(),
             **params,
         )
 

@@ -46,6 +46,7 @@ from node.application import NodeApplication
 from node.byzantine import Byzantine, Mode, modes_from_env
 from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
+from node.edge.protocol import HEADERS_PROTOCOL, header_server
 from node.fragment_service import FragmentService
 from node.gossip_fallback import GossipFallback, Publish
 from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
@@ -178,7 +179,9 @@ class NodeService:
         # f + 1 validators must vouch for a height before this node believes it lags behind.
         self.catch_up = CatchUp(identity.index, vouchers_needed(genesis.size, genesis.quorum))
         host, port = listen_endpoint(identity.config.p2p_listen)
-        others = (n.peer_id for n in genesis.nodes if n.index != identity.index)
+        others = [n.peer_id for n in genesis.nodes if n.index != identity.index]
+        # Edges listed in genesis are admitted too (light nodes: they never vote).
+        others += [edge.peer_id for edge in genesis.edges]
         allowlist = PeerAllowlist.of(parse_peer_id(peer) for peer in others)
         config = P2PConfig(
             listen_host=host,
@@ -219,6 +222,7 @@ class NodeService:
             byzantine=self.byzantine,
         )
         parts.register(host, self.peers)
+        host.add_protocol(HEADERS_PROTOCOL, header_server(ledger))  # what edges follow
         self.parts = parts
         async with trio.open_nursery() as nursery:
             await nursery.start(host.run)

@@ -84,8 +84,10 @@ def up(
     overwrite: bool = False,
     genesis_params: dict[str, Any] | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    edges: int = 0,
 ) -> Network:
     """Create and start an ``n``-node testnet in ``directory``; return it once all are ready.
+    ``edges`` edge nodes are listed in genesis and given homes; :mod:`testnet.edges` starts them.
 
     If any node exits or the network is not fully connected within ``timeout`` seconds, every
     started node is stopped and :class:`LaunchError` is raised with the log tail.
@@ -98,6 +100,7 @@ def up(
         threshold=threshold,
         base_port=base_port,
         overwrite=overwrite,
+        edges=edges,
         **(genesis_params or {}),
     )
     launch(network, timeout, progress)
@@ -235,7 +238,9 @@ def wait_ready(
 
 def _pids(directory: Path) -> list[tuple[Path, int]]:
     found = []
-    for pid_file in sorted(directory.glob(f"node*/{PID_FILE}")):
+    # Edge homes (testnet.edges) keep their pid files the same way.
+    pid_files = [*directory.glob(f"node*/{PID_FILE}"), *directory.glob(f"edge*/{PID_FILE}")]
+    for pid_file in sorted(pid_files):
         try:
             found.append((pid_file, int(pid_file.read_text().strip())))
         except (OSError, ValueError):

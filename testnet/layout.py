@@ -8,6 +8,8 @@
     DIR/node{i}/              a node home (node.config layout) for i = 1..n:
         node_key, box_key, config.toml (peers carry /p2p/<peer id>), genesis.json,
         domain_share (its share of the genesis domain key, sealed to its box key)
+    DIR/edge{j}/              an edge home for j = 1..edges: node_key, box_key, config.toml
+        (peers: every consensus node), genesis.json (which lists the edge under ``edges``)
 
 Every node lists every other node as a peer, so the network is fully meshed from the first
 dial. Ports are either ``base_port + 2(i-1)`` (p2p) and ``base_port + 2(i-1) + 1`` (HTTP), or,
@@ -27,14 +29,14 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from crypto.errors import DecodeError
 from crypto.groups import load_group
 from crypto.signing import SigningKey
-from ledger.genesis import Genesis
+from ledger.genesis import EdgeInfo, Genesis
 from ledger.keyfiles import KeyFileError, load_secret, save_secret, write_atomic
 from node.assembly import NodePublicInfo, peers_for
 from node.ceremony import AUTHORITY_KEY_FILE, assemble_with_authority
@@ -84,6 +86,8 @@ class Network:
     directory: Path
     genesis: Genesis
     nodes: tuple[NodeEndpoint, ...]
+    #: The edge nodes (light nodes; ``index`` is j of ``edge{j}``, not a genesis index).
+    edges: tuple[NodeEndpoint, ...] = field(default=())
 
     @property
     def chain_id(self) -> str:
@@ -125,20 +129,34 @@ class Network:
                 "key_file": f"{AUTHORITY_DIR}/{AUTHORITY_KEY_FILE}",
                 "verify_key": self.genesis.authority_key.hex(),
             },
-            "nodes": [
-                {
-                    "index": node.index,
-                    "home": node.home.as_posix(),
-                    "peer_id": node.peer_id,
-                    "p2p_listen": node.p2p_listen,
-                    "p2p_address": node.p2p_address,
-                    "http_host": node.http_host,
-                    "http_port": node.http_port,
-                    "http_url": node.http_url,
-                }
-                for node in self.nodes
-            ],
+            "nodes": [_endpoint_json(node) for node in self.nodes],
+            # Written only when there are edges, so a network without them reads as before.
+            **({"edges": [_endpoint_json(e) for e in self.edges]} if self.edges else {}),
         }
+
+
+def _endpoint_json(node: NodeEndpoint) -> dict[str, Any]:
+    return {
+        "index": node.index,
+        "home": node.home.as_posix(),
+        "peer_id": node.peer_id,
+        "p2p_listen": node.p2p_listen,
+        "p2p_address": node.p2p_address,
+        "http_host": node.http_host,
+        "http_port": node.http_port,
+        "http_url": node.http_url,
+    }
+
+
+def _endpoint(entry: Any) -> NodeEndpoint:
+    return NodeEndpoint(
+        index=int(entry["index"]),
+        home=Path(str(entry["home"])),
+        peer_id=str(entry["peer_id"]),
+        p2p_listen=str(entry["p2p_listen"]),
+        http_host=str(entry["http_host"]),
+        http_port=int(entry["http_port"]),
+    )
 
 
 def load_network(directory: str | Path) -> Network:
@@ -154,17 +172,8 @@ def load_network(directory: str | Path) -> Network:
     try:
         if document["version"] != NETWORK_VERSION:
             raise LayoutError(f"{path}: unsupported version {document['version']!r}")
-        nodes = tuple(
-            NodeEndpoint(
-                index=int(entry["index"]),
-                home=Path(str(entry["home"])),
-                peer_id=str(entry["peer_id"]),
-                p2p_listen=str(entry["p2p_listen"]),
-                http_host=str(entry["http_host"]),
-                http_port=int(entry["http_port"]),
-            )
-            for entry in document["nodes"]
-        )
+        nodes = tuple(_endpoint(entry) for entry in document["nodes"])
+        edges = tuple(_endpoint(entry) for entry in document.get("edges", []))
     except (KeyError, TypeError, ValueError) as exc:
         raise LayoutError(f"{path} is malformed: {exc!r}") from exc
     if not nodes:
@@ -173,7 +182,7 @@ def load_network(directory: str | Path) -> Network:
         genesis = Genesis.load(root / nodes[0].home / GENESIS_FILE)
     except (OSError, KeyError, TypeError, ValueError, DecodeError) as exc:
         raise LayoutError(f"cannot read the genesis of {root}: {exc!r}") from exc
-    return Network(root.resolve(), genesis, nodes)
+    return Network(root.resolve(), genesis, nodes, edges)
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
@@ -202,13 +211,15 @@ def create_network(
     genesis_time_ms: int | None = None,
     pairing_backend: str = "mcl",
     overwrite: bool = False,
+    edges: int = 0,
     **genesis_params: int,
 ) -> Network:
     """Create an ``n``-node network in ``directory`` and return what was written.
 
     ``threshold`` and ``quorum`` default to ``floor(n/2) + 1``; ``genesis_params`` are passed to
     :meth:`Genesis.create` (e.g. ``block_interval_ms``, ``round_timeout_ms``,
-    ``freshness_window_ms``, ``denial_limit``). Raises :class:`LayoutError` for impossible
+    ``freshness_window_ms``, ``denial_limit``); ``edges`` edge nodes are listed in genesis and
+    get homes ``edge{j}``. Raises :class:`LayoutError` for impossible
     parameters or when ``directory`` already holds a network and ``overwrite`` is false.
     """
     root = Path(directory)
@@ -220,12 +231,15 @@ def create_network(
             f"{root} already holds a network; run it again (`iomtshare testnet start`) "
             "or replace it (--force)"
         )
-    if base_port is not None and not 1024 <= base_port <= 65535 - 2 * n:
-        raise LayoutError(f"base port {base_port} leaves no room for {n} nodes")
+    if not 0 <= edges <= MAX_NODES:
+        raise LayoutError(f"a testnet has 0..{MAX_NODES} edges, not {edges}")
+    homes = n + edges
+    if base_port is not None and not 1024 <= base_port <= 65535 - 2 * homes:
+        raise LayoutError(f"base port {base_port} leaves no room for {homes} nodes and edges")
     ports = (
-        list(range(base_port, base_port + 2 * n))
+        list(range(base_port, base_port + 2 * homes))
         if base_port is not None
-        else free_ports(2 * n, host)
+        else free_ports(2 * homes, host)
     )
     authority = SigningKey.generate()
     keys = [NodeKeys.generate() for _ in range(n)]
@@ -271,6 +285,21 @@ def create_network(
         )
     except ConfigError as exc:
         raise LayoutError(f"invalid network parameters: {exc}") from exc
+    edge_keys = [NodeKeys.generate() for _ in range(edges)]
+    edge_endpoints = tuple(
+        NodeEndpoint(
+            index=j,
+            home=Path(f"edge{j}"),
+            peer_id=k.peer_id,
+            p2p_listen=f"/ip4/{host}/tcp/{ports[2 * (n + j - 1)]}",
+            http_host=host,
+            http_port=ports[2 * (n + j - 1) + 1],
+        )
+        for j, k in enumerate(edge_keys, start=1)
+    )
+    if edges:
+        listed = tuple(EdgeInfo(k.peer_id, k.node_key.verify_key.raw) for k in edge_keys)
+        genesis = replace(genesis, edges=listed)
     if existing:
         _remove_old_homes(root)
     save_secret(root / AUTHORITY_DIR / AUTHORITY_KEY_FILE, authority.seed())
@@ -279,7 +308,17 @@ def create_network(
         home = root / endpoint.home
         write_node_home(home, node_keys, replace(config, peers=peers), genesis)
         write_domain_share(home, share)
-    network = Network(root.resolve(), genesis, endpoints)
+    all_nodes = tuple(endpoint.p2p_address for endpoint in endpoints)
+    for endpoint, edge_key in zip(edge_endpoints, edge_keys, strict=True):
+        config = NodeConfig(
+            p2p_listen=endpoint.p2p_listen,
+            http_host=host,
+            http_port=endpoint.http_port,
+            pairing_backend=pairing_backend,
+            peers=all_nodes,
+        )
+        write_node_home(root / endpoint.home, edge_key, config, genesis)
+    network = Network(root.resolve(), genesis, endpoints, edge_endpoints)
     write_atomic(root / NETWORK_FILE, (json.dumps(network.to_json(), indent=2) + "\n").encode())
     return network
 
@@ -290,8 +329,8 @@ def _remove_old_homes(root: Path) -> None:
     A ledger in ``node{i}/data`` belongs to the old genesis; a node started on it with the new
     genesis would refuse to run, so an overwrite starts every node from an empty home.
     """
-    for home in root.glob("node*"):
-        if home.is_dir() and home.name[4:].isdigit():
+    for home in [*root.glob("node*"), *root.glob("edge*")]:
+        if home.is_dir() and home.name.removeprefix("node").removeprefix("edge").isdigit():
             shutil.rmtree(home)
 
 

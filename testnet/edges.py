@@ -1,0 +1,85 @@
+"""Starting the edge nodes of a local network (``testnet up --edges N``).
+
+Each edge runs as ``iomtshare node start --role edge --home DIR/edge{j}``, with its pid and log
+files named as a consensus node's, so ``testnet down`` stops edges too. An edge is ready when
+its ``/status`` shows a connection to every consensus node.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from client import ClientError, NodeClient
+from testnet import launcher
+from testnet.launcher import LOG_FILE, PID_FILE, LaunchError, log_tail
+from testnet.layout import Network
+
+
+def edge_command(home: str) -> list[str]:
+    return [sys.executable, "-m", "cli", "node", "start", "--role", "edge", "--home", home]
+
+
+def launch_edges(
+    network: Network, timeout: float, progress: Callable[[str], None] = lambda _: None
+) -> None:
+    """Start every edge of ``network`` and wait until each is connected to all consensus
+    nodes; on failure stop the edges started and raise :class:`~testnet.launcher.LaunchError`
+    (the caller stops the consensus nodes)."""
+    processes: dict[int, subprocess.Popen[bytes]] = {}
+    try:
+        for edge in network.edges:
+            home = network.directory / edge.home
+            with open(home / LOG_FILE, "ab") as log:
+                process = subprocess.Popen(
+                    edge_command(str(home)),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                )
+            processes[edge.index] = process
+            (home / PID_FILE).write_text(f"{process.pid}\n")
+            progress(f"edge {edge.index}: pid {process.pid}, {edge.http_url}")
+        want = len(network.nodes)
+        deadline = time.monotonic() + timeout
+        pending = {edge.index for edge in network.edges}
+        while pending:
+            for edge in network.edges:
+                home = network.directory / edge.home
+                code = processes[edge.index].poll()
+                if code is not None:
+                    raise LaunchError(
+                        f"edge {edge.index} exited with status {code} while starting; "
+                        f"last lines of its log:\n{log_tail(home / LOG_FILE)}"
+                    )
+                if edge.index not in pending:
+                    continue
+                try:
+                    with NodeClient(edge.http_url, timeout=2.0) as client:
+                        connected = int(client.status().get("peers_connected", 0))
+                except ClientError:
+                    continue
+                if connected >= want:
+                    pending.discard(edge.index)
+                    progress(f"edge {edge.index}: ready ({connected}/{want} nodes)")
+            if pending and time.monotonic() >= deadline:
+                first = network.directory / network.edges[min(pending) - 1].home
+                raise LaunchError(
+                    f"edges {sorted(pending)} not connected after {timeout:g} s; last lines of "
+                    f"{first / LOG_FILE}:\n{log_tail(first / LOG_FILE)}"
+                )
+            if pending:
+                time.sleep(launcher.POLL_INTERVAL)
+    except BaseException:
+        launcher._stop_pids(
+            [
+                (network.directory / network.edges[j - 1].home / PID_FILE, p.pid)
+                for j, p in processes.items()
+            ]
+        )
+        raise

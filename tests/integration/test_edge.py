@@ -1,0 +1,93 @@
+"""An edge (light node) following a real 4-node network started by ``testnet up --edges 1``.
+
+Members are registered and an owner grants and a requester is granted access through the client
+library; then, at every height, the edge's verified header must be the block every consensus
+node committed. Waits are deadline-bounded polls of the HTTP API.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from client import MemberKeys, NodeClient
+from client.authority import register_member
+from client.member import publish_tpre_key
+from client.owner import grant_access, put_file
+from client.requester import request_access, wait_decision
+from client.session import Session
+from crypto.groups import load_group
+from ledger.transactions import MemberRole
+from testnet.layout import Network, load_network
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+PATIENCE = 60.0
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=200
+    )
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    directory: Path = tmp_path_factory.mktemp("edge") / "net"
+    up = cli("testnet", "up", "--nodes", "4", "--edges", "1", "--dir", str(directory), "--json")
+    try:
+        assert up.returncode == 0, up.stderr + up.stdout
+        yield load_network(directory)
+    finally:
+        cli("testnet", "down", "--dir", str(directory))
+
+
+def edge_get(network: Network, path: str) -> httpx.Response:
+    return httpx.get(network.edges[0].http_url + path, timeout=5.0)
+
+
+def test_edge_header_chain_matches_every_node(network: Network) -> None:
+    assert len(network.edges) == 1
+    assert network.genesis.edges[0].peer_id == network.edges[0].peer_id
+    health = edge_get(network, "/health").json()
+    assert health["role"] == "edge"
+    assert health["peers_connected"] == 4
+
+    group = load_group()
+    session = Session(NodeClient(network.node(1).http_url), group)
+    authority = network.authority_key()
+    owner = MemberKeys.generate(group, MemberRole.OWNER)
+    requester = MemberKeys.generate(group, MemberRole.REQUESTER)
+    for keys in (owner, requester):
+        register_member(session, authority, keys.public(), timeout=PATIENCE)
+        publish_tpre_key(session, keys, timeout=PATIENCE)
+    record = put_file(session, owner, b"edge follows\n" * 500, name="e.csv", timeout=PATIENCE)
+    grant_access(session, owner, record.record_id, requester.member_id, timeout=PATIENCE)
+    decision = wait_decision(
+        session, request_access(session, requester, record.record_id), PATIENCE
+    )
+    assert decision.status == "granted"
+
+    clients = [NodeClient(node.http_url) for node in network.nodes]
+    target = min(int(client.status()["height"]) for client in clients)
+    assert target >= 5
+    deadline = time.monotonic() + PATIENCE
+    while edge_get(network, "/health").json()["height"] < target:
+        assert time.monotonic() < deadline, "the edge did not catch up with the nodes"
+        time.sleep(0.2)
+
+    for height in range(1, target + 1):
+        answer = edge_get(network, f"/headers/{height}")
+        assert answer.status_code == 200, answer.text
+        header = answer.json()
+        hashes = {client.block(height)["hash"] for client in clients}
+        assert hashes == {header["block_hash"]}, f"height {height}"
+        assert len(header["commit_qc"]["signers"]) >= network.genesis.quorum
+    assert edge_get(network, f"/headers/{target + 1000}").status_code == 404
+    assert edge_get(network, "/health").json()["headers_refused"] == 0
