@@ -1,4 +1,4 @@
-"""``iomtshare genesis assemble|install|validate|show``: one genesis for nodes on many hosts.
+"""``iomtshare genesis assemble|add-edge|install|validate|show``: one genesis for many hosts.
 
 Each operator exports its node's public info (``iomtshare keys show --home DIR --json``); one of
 them assembles the genesis from every info; each installs the genesis and the infos, which sets
@@ -9,7 +9,9 @@ run offline by the authority: it makes the FAME master key and the domain key, d
 key to the nodes and puts the public parts into the genesis; each operator then installs its
 node's sealed share with ``genesis install --domain-share``.
 
-There is no ``add-edge``: a genesis lists consensus nodes only (edge nodes come later).
+``add-edge`` lists an edge (light node, ``iomtshare init --role edge``) by its public info; it
+changes the genesis hash, so it is done before any node starts. ``install`` into an edge's home
+makes every consensus node its peer.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ def _summary(value: Genesis) -> dict[str, Any]:
         "genesis_hash": value.hash().hex(),
         "genesis_time": started.isoformat(timespec="seconds"),
         "nodes": value.size,
+        "edges": len(value.edges),
         "threshold": value.threshold,
         "quorum": value.quorum,
         "authority_key": value.authority_key.hex(),
@@ -251,6 +254,9 @@ def install(
     from node.domain_share import read_sealed_share
 
     value = _load(genesis_file)
+    if _edge_home(home, value):
+        _install_edge(home, value, info_files, force, as_json)
+        return
     try:
         share = read_sealed_share(domain_share) if domain_share is not None else None
         index = install_genesis(
@@ -267,6 +273,70 @@ def install(
             "genesis_hash": value.hash().hex(),
             "peers": list(peers),
             "domain_share": value.domain is not None,
+        },
+        as_json,
+    )
+
+
+def _edge_home(home: Path, value: Genesis) -> bool:
+    """Whether the key of ``home`` is listed as an edge of ``value`` (False if unreadable:
+    the consensus install then reports the problem)."""
+    from node.config import ConfigError
+    from node.provision import NodeKeys
+
+    try:
+        return value.edge(NodeKeys.load(home).peer_id) is not None
+    except (ConfigError, OSError):
+        return False
+
+
+def _install_edge(
+    home: Path, value: Genesis, info_files: tuple[Path, ...], force: bool, as_json: bool
+) -> None:
+    from node.assembly import install_edge_genesis
+    from node.config import ConfigError
+
+    try:
+        peers = install_edge_genesis(home, value, _infos(info_files), overwrite=force)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    emit(
+        {
+            "home": str(home),
+            "role": "edge",
+            "chain_id": value.chain_id,
+            "genesis_hash": value.hash().hex(),
+            "peers": list(peers),
+        },
+        as_json,
+    )
+
+
+@genesis.command("add-edge")
+@genesis_file_argument
+@infos_argument
+@json_option
+def add_edge(genesis_file: Path, info_files: tuple[Path, ...], as_json: bool) -> None:
+    """List the edge nodes of INFO_FILES (their `keys show --json` output) in GENESIS_FILE,
+    rewriting it. This changes the genesis hash: do it before any node runs on the genesis."""
+    import dataclasses
+
+    from node.assembly import check_genesis
+    from node.config import ConfigError
+
+    value = _load(genesis_file)
+    added = tuple(info.edge_entry() for info in _infos(info_files))
+    try:
+        updated = dataclasses.replace(value, edges=value.edges + added)
+        check_genesis(updated)
+    except (ValueError, ConfigError) as exc:
+        raise click.ClickException(f"cannot add the edges: {exc}") from exc
+    updated.save(genesis_file)
+    emit(
+        {
+            "genesis": str(genesis_file),
+            "genesis_hash": updated.hash().hex(),
+            "edges": [edge.peer_id for edge in updated.edges],
         },
         as_json,
     )
@@ -308,8 +378,11 @@ def show(genesis_file: Path, as_json: bool) -> None:
         {"index": n.index, "peer_id": n.peer_id, "verify_key": n.verify_key.hex()}
         for n in value.nodes
     ]
+    edges = [{"peer_id": e.peer_id, "verify_key": e.verify_key.hex()} for e in value.edges]
     if as_json:
-        emit({**_summary(value), "nodes": nodes}, True)
+        emit({**_summary(value), "nodes": nodes, "edges": edges}, True)
         return
     emit(_summary(value), False)
     emit(nodes, False, title="nodes")
+    if edges:
+        emit(edges, False, title="edges")

@@ -61,6 +61,10 @@ def _peers(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -
     "--genesis", "genesis_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A genesis.json to copy into the home.",
 )
+@click.option(
+    "--role", type=click.Choice(["consensus", "edge"]), default="consensus", show_default=True,
+    help="edge: a light node (list it with `genesis add-edge`; `node start --role edge`).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing identity (dangerous).")
 @json_option
 def init(
@@ -73,6 +77,7 @@ def init(
     http_public: bool,
     peers: tuple[str, ...],
     genesis_file: Path | None,
+    role: str,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -80,7 +85,8 @@ def init(
 
     Send the public info (`iomtshare keys show --home DIR --json > NAME.json`) to whoever
     assembles the genesis (`iomtshare genesis assemble`); install the genesis they send back
-    with `iomtshare genesis install`.
+    with `iomtshare genesis install`. An edge (--role edge) has the same home; its info goes
+    to `iomtshare genesis add-edge` instead, and it runs with `iomtshare node start --role edge`.
     """
     from ledger.genesis import Genesis, GenesisError
     from node.assembly import NodePublicInfo
@@ -126,6 +132,7 @@ def init(
     emit(
         {
             "home": str(home),
+            "role": role,
             **info.to_json(),
             "p2p_listen": config.p2p_listen,
             "http_url": f"http://{http_shown}:{http_port}",

@@ -147,6 +147,9 @@ def _show(network: Network, as_json: bool, summary: str) -> bool:
         {"node": e.index, "http": e.http_url, "p2p": e.p2p_listen, "p2p_address": e.p2p_address}
         for e in network.nodes
     ]
+    rows += [
+        {"node": f"edge{e.index}", "http": e.http_url, "p2p": e.p2p_listen} for e in network.edges
+    ]
     emit(rows, False, title=f"testnet {network.chain_id}: {summary}",
          columns=["node", "http", "p2p"])
     return False

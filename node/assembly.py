@@ -22,7 +22,7 @@ from typing import Any
 from crypto.dual import SealedDomainShare
 from crypto.groups import load_group
 from crypto.signing import VerifyKey
-from ledger.genesis import Genesis, GenesisError, NodeInfo
+from ledger.genesis import EdgeInfo, Genesis, GenesisError, NodeInfo
 from node.config import (
     GENESIS_FILE,
     ConfigError,
@@ -85,6 +85,10 @@ class NodePublicInfo:
 
     def genesis_entry(self, index: int) -> NodeInfo:
         return NodeInfo(index, self.peer_id, self.verify_key, self.box_key)
+
+    def edge_entry(self) -> EdgeInfo:
+        """This node's entry in a genesis as an edge (no index, no box key: it gets no shares)."""
+        return EdgeInfo(self.peer_id, self.verify_key)
 
     def matches(self, node: NodeInfo) -> bool:
         return (node.peer_id, node.verify_key, node.box_key) == (
@@ -184,12 +188,49 @@ def _now_ms() -> int:
 
 
 def check_genesis(genesis: Genesis) -> None:
-    """Raise ConfigError if a genesis node's peer id is not the one of its verify key (such a
-    node could never be connected to: libp2p authenticates peers by that key)."""
+    """Raise ConfigError if a genesis node's or edge's peer id is not the one of its verify
+    key (it could never be connected to: libp2p authenticates peers by that key)."""
     for node in genesis.nodes:
         if _peer_id_of(node.verify_key) != node.peer_id:
             raise ConfigError(
                 f"genesis node {node.index}: peer id is not the one of its verify_key"
+            )
+    for edge in genesis.edges:
+        if _peer_id_of(edge.verify_key) != edge.peer_id:
+            raise ConfigError(f"genesis edge {edge.peer_id}: peer id is not the one of its key")
+
+
+def install_edge_genesis(
+    home: Path, genesis: Genesis, infos: Sequence[NodePublicInfo], *, overwrite: bool = False
+) -> tuple[str, ...]:
+    """Write ``genesis`` into the edge home ``home`` and make every consensus node of
+    ``infos`` its peer; returns the peers. Raises ConfigError if the home's key is not an edge
+    of ``genesis``, the infos do not cover every node, or the home holds another genesis and
+    ``overwrite`` is false."""
+    keys = NodeKeys.load(home)
+    check_genesis(genesis)
+    edge = genesis.edge(keys.peer_id)
+    if edge is None or edge.verify_key != keys.node_key.verify_key.raw:
+        raise ConfigError(f"the key of {home} ({keys.peer_id}) is not an edge of this genesis")
+    _refuse_other_genesis(home, genesis, overwrite)
+    # An edge has no genesis index: 0 makes peers_for list every consensus node.
+    peers = peers_for(genesis, infos, 0)
+    write_genesis(home, genesis)
+    save_config(home, replace(load_config(home), peers=peers))
+    return peers
+
+
+def _refuse_other_genesis(home: Path, genesis: Genesis, overwrite: bool) -> None:
+    current = home / GENESIS_FILE
+    if current.exists() and not overwrite:
+        try:
+            same = Genesis.load(current) == genesis
+        except (OSError, GenesisError):
+            same = False
+        if not same:
+            raise ConfigError(
+                f"{current} holds another genesis; replace it with --force "
+                "(and `iomtshare node reset` if the node has run on it)"
             )
 
 
@@ -237,17 +278,7 @@ def install_genesis(
         raise ConfigError(f"the node of {home} ({keys.peer_id}) is not in this genesis")
     if own.box_key != keys.box_key.public_key.raw:
         raise ConfigError(f"genesis node {own.index} has another box key than {home}")
-    current = home / GENESIS_FILE
-    if current.exists() and not overwrite:
-        try:
-            same = Genesis.load(current) == genesis
-        except (OSError, GenesisError):
-            same = False
-        if not same:
-            raise ConfigError(
-                f"{current} holds another genesis; replace it with --force "
-                "(and `iomtshare node reset` if the node has run on it)"
-            )
+    _refuse_other_genesis(home, genesis, overwrite)
     peers = peers_for(genesis, infos, own.index)
     if genesis.domain is not None or domain_share is not None:
         source = "--domain-share"
