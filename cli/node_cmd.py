@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import urllib.error
 import urllib.request
@@ -18,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from cli.foreground import configure_logs, run_until_signal
 
 #: The node process's recursion limit; see ``start``.
 NODE_RECURSION_LIMIT = 4000
@@ -60,7 +61,6 @@ def start(home: Path, log_level: str | None, log_format: str | None, role: str) 
         run_edge(home, log_level, log_format)
         return
     import py_ecc  # noqa: F401 - imported for its side effect, undone just below
-    import trio
 
     from ledger.errors import LedgerError
     from node.config import ConfigError, advertised_address
@@ -82,13 +82,7 @@ def start(home: Path, log_level: str | None, log_format: str | None, role: str) 
         identity = load_identity(home)
     except ConfigError as exc:
         raise click.ClickException(f"bad node home {home}: {exc}") from exc
-    from node import logs
-
-    try:
-        fmt = log_format or str(identity.config.extra.get("log_format", "text"))
-        logs.configure(log_level or identity.config.log_level, fmt, sys.stderr)
-    except logs.LogSetupError as exc:
-        raise click.ClickException(str(exc)) from exc
+    configure_logs(identity.config, log_level, log_format)
     try:
         advertised = advertised_address(
             identity.config, str(peer_id_of(identity.node_key.verify_key))
@@ -103,31 +97,12 @@ def start(home: Path, log_level: str | None, log_format: str | None, role: str) 
     except (ConfigError, P2PError) as exc:
         raise click.ClickException(str(exc)) from exc
 
-    async def main() -> None:
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(service.run)
-                async for signum in signals:
-                    if signum == signal.SIGHUP:
-                        _reload_log_level(home)
-                        continue
-                    logging.getLogger("iomtshare.node").info(
-                        "shutdown signal=%s", signal.Signals(signum).name
-                    )
-                    nursery.cancel_scope.cancel()
-                    break
-
-    expected = (LedgerError, P2PError, HttpConfigError, OSError)
-    try:
-        trio.run(main)
-    except expected as exc:
-        raise click.ClickException(f"node failed: {exc}") from exc
-    except BaseExceptionGroup as group:
-        # trio nurseries report failures as exception groups; show the cause plainly.
-        cause = _single_cause(group)
-        if isinstance(cause, expected):
-            raise click.ClickException(f"node failed: {cause}") from group
-        raise
+    run_until_signal(
+        service.run,
+        "node",
+        (LedgerError, P2PError, HttpConfigError, OSError),
+        on_hangup=lambda: _reload_log_level(home),
+    )
 
 
 def _reload_log_level(home: Path) -> None:
@@ -139,13 +114,6 @@ def _reload_log_level(home: Path) -> None:
         logs.set_level(load_config(home).log_level)
     except (ConfigError, logs.LogSetupError) as exc:
         logging.getLogger("iomtshare.node").error("log level not reloaded reason=%s", exc)
-
-
-def _single_cause(error: BaseException) -> BaseException:
-    """The one exception inside nested single-member exception groups (else the group)."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error
 
 
 @node.command()

@@ -21,9 +21,10 @@ so existing genesis files keep their hash.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from crypto import tags
 from crypto.codec import Reader, Writer, parse
@@ -46,6 +47,8 @@ from ledger.encoding import (
     optional,
     sequence,
 )
+
+T = TypeVar("T")
 
 GENESIS_HASH_TAG = b"iomtshare/ledger/genesis/v1"
 TAG_DOMAIN_KEYS = tags.LEDGER_DOMAIN_KEYS
@@ -528,35 +531,41 @@ def _domain_from_json(entry: Any) -> DomainKeys:
 
 
 def _node_from_json(entry: Any, where: str) -> NodeInfo:
-    if not isinstance(entry, dict):
-        raise GenesisError(f"{where} must be an object, not {_json_type(entry)}")
-    unknown = set(entry) - {name for name, _ in NodeInfo.FIELDS}
-    if unknown:
-        raise GenesisError(f"unknown fields in {where}: {sorted(unknown)}")
-    try:
-        return NodeInfo(
+    return _entry_from_json(
+        entry,
+        where,
+        NodeInfo,
+        lambda: NodeInfo(
             index=_field(entry, "index", int, "an integer", where),
             peer_id=_field(entry, "peer_id", str, "a string", where),
             verify_key=_key(entry, "verify_key", where),
             box_key=_key(entry, "box_key", where),
-        )
-    except GenesisError:
-        raise
-    except ValueError as exc:
-        raise GenesisError(f"{where}: {exc}") from exc
+        ),
+    )
 
 
 def _edge_from_json(entry: Any, where: str) -> EdgeInfo:
+    return _entry_from_json(
+        entry,
+        where,
+        EdgeInfo,
+        lambda: EdgeInfo(
+            peer_id=_field(entry, "peer_id", str, "a string", where),
+            verify_key=_key(entry, "verify_key", where),
+        ),
+    )
+
+
+def _entry_from_json(entry: Any, where: str, cls: type[Encoded], build: Callable[[], T]) -> T:
+    """``build()`` the ``cls`` object at ``where`` once ``entry`` is an object naming only
+    ``cls`` fields; any error is a GenesisError naming ``where``."""
     if not isinstance(entry, dict):
         raise GenesisError(f"{where} must be an object, not {_json_type(entry)}")
-    unknown = set(entry) - {name for name, _ in EdgeInfo.FIELDS}
+    unknown = set(entry) - {name for name, _ in cls.FIELDS}
     if unknown:
         raise GenesisError(f"unknown fields in {where}: {sorted(unknown)}")
     try:
-        return EdgeInfo(
-            peer_id=_field(entry, "peer_id", str, "a string", where),
-            verify_key=_key(entry, "verify_key", where),
-        )
+        return build()
     except GenesisError:
         raise
     except ValueError as exc:

@@ -19,6 +19,7 @@ from ledger.block import BlockHeader
 from ledger.encoding import U16, U64, Encoded, nested, sequence
 from ledger.errors import InvalidBlock, LedgerError
 from ledger.genesis import Genesis
+from ledger.header_check import check_link
 from ledger.kv import KeyValueStore
 from ledger.qc import CommitQC, verify_commit_qc
 
@@ -94,18 +95,9 @@ def verify_next(genesis: Genesis, tip: Tip, certified: CertifiedHeader) -> Tip:
     Raises :class:`InvalidHeader` naming the failed check.
     """
     header = certified.header
-    if header.chain_id != genesis.chain_id:
-        raise InvalidHeader(f"header is for chain {header.chain_id!r}, not {genesis.chain_id!r}")
-    if header.height != tip.height + 1:
-        raise InvalidHeader(f"header height {header.height}, expected {tip.height + 1}")
-    if header.prev_hash != tip.block_hash:
-        raise InvalidHeader(f"header {header.height} does not link to block {tip.height}")
-    if header.time_ms < tip.time_ms:
-        raise InvalidHeader(f"header {header.height} time goes backwards")
-    if genesis.node(header.proposer) is None:
-        raise InvalidHeader(f"header {header.height} proposer {header.proposer} is not a node")
     block_hash = header.hash()
     try:
+        check_link(genesis, header, tip.height, tip.block_hash, tip.time_ms)
         verify_commit_qc(genesis, certified.commit_qc, height=header.height, block_hash=block_hash)
     except InvalidBlock as exc:
         raise InvalidHeader(f"header {header.height}: {exc}") from exc

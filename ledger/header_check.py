@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ledger.block import Block
+from ledger.block import Block, BlockHeader
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.qc import verify_commit_qc
@@ -30,16 +30,7 @@ def check_header(
     with exactly these bytes needs no second signature check. Raises :class:`InvalidBlock`.
     """
     header = block.header
-    if header.chain_id != genesis.chain_id:
-        raise InvalidBlock(f"block is for chain {header.chain_id!r}, not {genesis.chain_id!r}")
-    if header.height != head.height + 1:
-        raise InvalidBlock(f"block height {header.height}, expected {head.height + 1}")
-    if header.prev_hash != head.block_hash:
-        raise InvalidBlock(f"block {header.height} does not link to the current head")
-    if header.time_ms < head.time_ms:
-        raise InvalidBlock(f"block {header.height} time goes backwards")
-    if genesis.node(header.proposer) is None:
-        raise InvalidBlock(f"block {header.height} proposer {header.proposer} is not a node")
+    check_link(genesis, header, head.height, head.block_hash, head.time_ms)
     block.check_body(tx_ids)
     if header.height == 1:
         if block.last_commit is not None:
@@ -51,3 +42,22 @@ def check_header(
             verify_commit_qc(
                 genesis, block.last_commit, height=head.height, block_hash=head.block_hash
             )
+
+
+def check_link(
+    genesis: Genesis, header: BlockHeader, height: int, block_hash: bytes, time_ms: int
+) -> None:
+    """Check that ``header`` is for this chain, follows the block ``block_hash`` at ``height``
+    (time ``time_ms``; height 0 is genesis itself, whose hash block 1 names), does not go back
+    in time and names a genesis node as proposer. Shared by full nodes and edges (which hold
+    headers only: :mod:`ledger.header_chain`). Raises :class:`InvalidBlock`."""
+    if header.chain_id != genesis.chain_id:
+        raise InvalidBlock(f"block is for chain {header.chain_id!r}, not {genesis.chain_id!r}")
+    if header.height != height + 1:
+        raise InvalidBlock(f"block height {header.height}, expected {height + 1}")
+    if header.prev_hash != block_hash:
+        raise InvalidBlock(f"block {header.height} does not link to the current head")
+    if header.time_ms < time_ms:
+        raise InvalidBlock(f"block {header.height} time goes backwards")
+    if genesis.node(header.proposer) is None:
+        raise InvalidBlock(f"block {header.height} proposer {header.proposer} is not a node")

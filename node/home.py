@@ -76,12 +76,9 @@ class NodeIdentity:
     domain_share: DomainKeyShare | None = None
 
 
-def load_identity(home: Path) -> NodeIdentity:
-    """Read config, genesis and keys of ``home``; raises :class:`ConfigError` with a clear
-    message if anything is missing or does not fit together."""
-    if not home.is_dir():
-        raise ConfigError(f"{home} is not a node home directory")
-    _install_test_clock_skew()
+def load_config_and_genesis(home: Path) -> tuple[NodeConfig, Genesis]:
+    """``config.toml`` (addresses checked) and ``genesis.json`` of ``home``, for a consensus
+    node or an edge; raises :class:`ConfigError` naming the file."""
     config = load_config(home)
     check_addresses(config)
     try:
@@ -90,6 +87,16 @@ def load_identity(home: Path) -> NodeIdentity:
         raise ConfigError(f"cannot read {home / GENESIS_FILE}: {exc.strerror}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{home / GENESIS_FILE} is not a valid genesis: {exc}") from exc
+    return config, genesis
+
+
+def load_identity(home: Path) -> NodeIdentity:
+    """Read config, genesis and keys of ``home``; raises :class:`ConfigError` with a clear
+    message if anything is missing or does not fit together."""
+    if not home.is_dir():
+        raise ConfigError(f"{home} is not a node home directory")
+    _install_test_clock_skew()
+    config, genesis = load_config_and_genesis(home)
     try:
         node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
         box_key = BoxSecretKey(load_secret(home / BOX_KEY_FILE))

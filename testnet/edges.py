@@ -7,7 +7,6 @@ its ``/status`` shows a connection to every consensus node.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -33,17 +32,8 @@ def launch_edges(
     try:
         for edge in network.edges:
             home = network.directory / edge.home
-            with open(home / LOG_FILE, "ab") as log:
-                process = subprocess.Popen(
-                    edge_command(str(home)),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
+            process = launcher.spawn(edge_command(str(home)), home)
             processes[edge.index] = process
-            (home / PID_FILE).write_text(f"{process.pid}\n")
             progress(f"edge {edge.index}: pid {process.pid}, {edge.http_url}")
         want = len(network.nodes)
         deadline = time.monotonic() + timeout

@@ -66,6 +66,22 @@ def node_command(home: Path) -> list[str]:
     return [sys.executable, "-m", "cli", "node", "start", "--home", str(home)]
 
 
+def spawn(command: list[str], home: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own session, logging to ``home``'s log file, and record its
+    pid in ``home``'s pid file (which ``testnet down`` reads)."""
+    with open(home / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    (home / PID_FILE).write_text(f"{process.pid}\n")
+    return process
+
+
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -165,17 +181,8 @@ def launch(
     try:
         for node in chosen:
             home = network.directory / node.home
-            with open(home / LOG_FILE, "ab") as log:
-                process = subprocess.Popen(
-                    node_command(home),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
+            process = spawn(node_command(home), home)
             processes[node.index] = process
-            (home / PID_FILE).write_text(f"{process.pid}\n")
             progress(f"node {node.index}: pid {process.pid}, {node.http_url}")
         wait_ready(network, processes, timeout, progress, peers=peers)
     except BaseException:

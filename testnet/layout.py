@@ -243,17 +243,7 @@ def create_network(
     )
     authority = SigningKey.generate()
     keys = [NodeKeys.generate() for _ in range(n)]
-    endpoints = tuple(
-        NodeEndpoint(
-            index=i,
-            home=Path(f"node{i}"),
-            peer_id=k.peer_id,
-            p2p_listen=f"/ip4/{host}/tcp/{ports[2 * (i - 1)]}",
-            http_host=host,
-            http_port=ports[2 * (i - 1) + 1],
-        )
-        for i, k in enumerate(keys, start=1)
-    )
+    endpoints = _endpoints("node", keys, ports, host)
     configs = [
         NodeConfig(
             p2p_listen=endpoint.p2p_listen,
@@ -286,17 +276,7 @@ def create_network(
     except ConfigError as exc:
         raise LayoutError(f"invalid network parameters: {exc}") from exc
     edge_keys = [NodeKeys.generate() for _ in range(edges)]
-    edge_endpoints = tuple(
-        NodeEndpoint(
-            index=j,
-            home=Path(f"edge{j}"),
-            peer_id=k.peer_id,
-            p2p_listen=f"/ip4/{host}/tcp/{ports[2 * (n + j - 1)]}",
-            http_host=host,
-            http_port=ports[2 * (n + j - 1) + 1],
-        )
-        for j, k in enumerate(edge_keys, start=1)
-    )
+    edge_endpoints = _endpoints("edge", edge_keys, ports[2 * n :], host)
     if edges:
         listed = tuple(EdgeInfo(k.peer_id, k.node_key.verify_key.raw) for k in edge_keys)
         genesis = replace(genesis, edges=listed)
@@ -321,6 +301,24 @@ def create_network(
     network = Network(root.resolve(), genesis, endpoints, edge_endpoints)
     write_atomic(root / NETWORK_FILE, (json.dumps(network.to_json(), indent=2) + "\n").encode())
     return network
+
+
+def _endpoints(
+    name: str, keys: list[NodeKeys], ports: list[int], host: str
+) -> tuple[NodeEndpoint, ...]:
+    """Homes ``{name}1``, ``{name}2``, ... for ``keys``, each taking the next two ``ports``
+    (p2p, then HTTP)."""
+    return tuple(
+        NodeEndpoint(
+            index=i,
+            home=Path(f"{name}{i}"),
+            peer_id=k.peer_id,
+            p2p_listen=f"/ip4/{host}/tcp/{ports[2 * (i - 1)]}",
+            http_host=host,
+            http_port=ports[2 * (i - 1) + 1],
+        )
+        for i, k in enumerate(keys, start=1)
+    )
 
 
 def _remove_old_homes(root: Path) -> None:

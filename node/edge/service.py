@@ -17,22 +17,14 @@ from typing import Any
 import trio
 
 from crypto.signing import SigningKey
-from ledger.genesis import Genesis, GenesisError
+from ledger.genesis import Genesis
 from ledger.header_chain import HeaderChain
 from ledger.keyfiles import KeyFileError, load_secret
 from ledger.leveldb import LevelDBStore
-from node.config import (
-    DATA_DIR,
-    GENESIS_FILE,
-    NODE_KEY_FILE,
-    ConfigError,
-    NodeConfig,
-    check_addresses,
-    listen_endpoint,
-    load_config,
-)
+from node.config import DATA_DIR, NODE_KEY_FILE, ConfigError, NodeConfig, listen_endpoint
 from node.edge.follower import HeaderFollower
 from node.edge.http import edge_app
+from node.home import load_config_and_genesis
 from node.http.server import HttpConfig, run_http
 from node.p2p import P2PConfig, P2PHost, PeerAllowlist, parse_peer_id
 from node.p2p.identity import peer_id_of
@@ -59,14 +51,9 @@ class EdgeIdentity:
 def load_edge_identity(home: Path) -> EdgeIdentity:
     """Read config, genesis and key of ``home``; raises :class:`ConfigError` if a file is
     missing or bad, or the home's key is not an edge of its genesis."""
-    config = load_config(home)
-    check_addresses(config)
-    try:
-        genesis = Genesis.load(home / GENESIS_FILE)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {home / GENESIS_FILE}: {exc.strerror}") from exc
-    except GenesisError as exc:
-        raise ConfigError(f"{home / GENESIS_FILE}: {exc}") from exc
+    if not home.is_dir():
+        raise ConfigError(f"{home} is not an edge home directory")
+    config, genesis = load_config_and_genesis(home)
     try:
         node_key = SigningKey(load_secret(home / NODE_KEY_FILE))
     except KeyFileError as exc:
