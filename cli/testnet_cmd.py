@@ -121,7 +121,8 @@ def _start_edges(network: Network, timeout: float, progress: Callable[[str], Non
 @json_option
 def start(indexes: tuple[int, ...], timeout: float, directory: Path, as_json: bool) -> None:
     """Start the nodes of --dir that are not running (a stopped network, or a node that was
-    killed), with their keys, ports and ledgers."""
+    killed), with their keys, ports and ledgers; without --node, its stopped edges too."""
+    from testnet.edges import launch_edges, running_edges
     from testnet.launcher import LaunchError, running_nodes
     from testnet.launcher import start as launch
     from testnet.layout import load_network
@@ -132,6 +133,9 @@ def start(indexes: tuple[int, ...], timeout: float, directory: Path, as_json: bo
             before = set(running_nodes(load_network(directory)))
             network = launch(directory, nodes=indexes or None, timeout=timeout,
                              progress=progress)
+            stopped_edges = {e.index for e in network.edges} - running_edges(network)
+            if stopped_edges and not indexes:
+                launch_edges(network, timeout, progress, only=stopped_edges)
     except LaunchError as exc:
         raise click.ClickException(str(exc)) from exc
     started = sorted(set(indexes) or {n.index for n in network.nodes} - before)

@@ -22,24 +22,35 @@ def edge_command(home: str) -> list[str]:
     return [sys.executable, "-m", "cli", "node", "start", "--role", "edge", "--home", home]
 
 
+def running_edges(network: Network) -> set[int]:
+    """The indexes of the edges of ``network`` whose recorded process is alive."""
+    homes = {path.parent.name for path, _ in launcher._pids(network.directory)}
+    return {edge.index for edge in network.edges if edge.home.name in homes}
+
+
 def launch_edges(
-    network: Network, timeout: float, progress: Callable[[str], None] = lambda _: None
+    network: Network,
+    timeout: float,
+    progress: Callable[[str], None] = lambda _: None,
+    *,
+    only: set[int] | None = None,
 ) -> None:
-    """Start every edge of ``network`` and wait until each is connected to all consensus
-    nodes; on failure stop the edges started and raise :class:`~testnet.launcher.LaunchError`
-    (the caller stops the consensus nodes)."""
+    """Start the edges ``only`` (default: every edge) of ``network`` and wait until each is
+    connected to all consensus nodes; on failure stop the edges started and raise
+    :class:`~testnet.launcher.LaunchError` (the caller decides about the consensus nodes)."""
+    chosen = [edge for edge in network.edges if only is None or edge.index in only]
     processes: dict[int, subprocess.Popen[bytes]] = {}
     try:
-        for edge in network.edges:
+        for edge in chosen:
             home = network.directory / edge.home
             process = launcher.spawn(edge_command(str(home)), home)
             processes[edge.index] = process
             progress(f"edge {edge.index}: pid {process.pid}, {edge.http_url}")
         want = len(network.nodes)
         deadline = time.monotonic() + timeout
-        pending = {edge.index for edge in network.edges}
+        pending = {edge.index for edge in chosen}
         while pending:
-            for edge in network.edges:
+            for edge in chosen:
                 home = network.directory / edge.home
                 code = processes[edge.index].poll()
                 if code is not None:

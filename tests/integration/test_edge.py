@@ -113,3 +113,20 @@ def test_an_unlisted_edge_key_is_refused(network: Network) -> None:
     trio.run(dial)
     assert NodeClient(node1.http_url).status()["peers_connected"] == 3
     assert edge_get(network, "/health").json()["peers_connected"] == 4
+
+
+def test_a_restarted_edge_resumes_from_its_stored_headers(network: Network) -> None:
+    height = edge_get(network, "/health").json()["height"]
+    assert height >= 5
+    down = cli("testnet", "down", "--dir", str(network.directory))
+    assert down.returncode == 0, down.stderr
+    start = cli("testnet", "start", "--dir", str(network.directory), "--json")
+    assert start.returncode == 0, start.stderr + start.stdout
+    # The edge reads its tip from LevelDB before it talks to any node.
+    log = (network.directory / network.edges[0].home / "node.log").read_text()
+    started = [line for line in log.splitlines() if "edge started" in line]
+    assert len(started) == 2
+    assert f"height={height} " in started[-1]
+    health = edge_get(network, "/health").json()
+    assert health["peers_connected"] == 4
+    assert health["height"] >= height
