@@ -89,11 +89,23 @@ class NodeParts:
     def register(self, host: P2PHost, peers: Peers) -> None:
         """Serve the node's libp2p protocols and topics on ``host`` (before it runs)."""
 
+        # Edges are admitted as peers but speak only the header protocol: consensus traffic
+        # (link streams and gossip) from a peer that is not a genesis node is dropped.
         async def serve_link(peer: ID, reader: FrameReader) -> None:
-            await self.consensus.serve_link(peers.index_of(peer), str(peer), reader)
+            index = peers.index_of(peer)
+            if index is None:
+                logger.warning("consensus link refused peer=%s reason=not-a-validator", peer)
+                return
+            await self.consensus.serve_link(index, str(peer), reader)
+
+        def from_validators(data: bytes, origin: int | None, source: str) -> None:
+            if origin is None:
+                logger.warning("gossip dropped origin=%s reason=not-a-validator", source)
+                return
+            self.consensus.take_message(data, origin, source)
 
         host.add_stream_protocol(CONSENSUS_PROTOCOL, serve_link)
-        self.gossip.subscribe(host, peers, self.consensus.take_message)
+        self.gossip.subscribe(host, peers, from_validators)
         self.storage.register(host)
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
