@@ -2,7 +2,8 @@
 
 Members are registered and an owner grants and a requester is granted access through the client
 library; then, at every height, the edge's verified header must be the block every consensus
-node committed. Waits are deadline-bounded polls of the HTTP API.
+node committed; a restarted edge resumes from its stored headers. Refusing unlisted peers is
+tests/node/edge/test_admission.py. Waits are deadline-bounded polls of the HTTP API.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trio
 
 from client import MemberKeys, NodeClient
 from client.authority import register_member
@@ -24,9 +24,7 @@ from client.owner import grant_access, put_file
 from client.requester import request_access, wait_decision
 from client.session import Session
 from crypto.groups import load_group
-from crypto.signing import SigningKey
 from ledger.transactions import MemberRole
-from node.p2p import DialError, P2PConfig, P2PHost, PeerAllowlist, parse_peer_id
 from testnet.layout import Network, load_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -94,25 +92,6 @@ def test_edge_header_chain_matches_every_node(network: Network) -> None:
         assert len(header["commit_qc"]["signers"]) >= network.genesis.quorum
     assert edge_get(network, f"/headers/{target + 1000}").status_code == 404
     assert edge_get(network, "/health").json()["headers_refused"] == 0
-
-
-def test_an_unlisted_edge_key_is_refused(network: Network) -> None:
-    """A would-be edge whose key genesis does not list never gets a connection."""
-    node1 = network.node(1)
-
-    async def dial() -> None:
-        stranger = P2PHost(
-            SigningKey.generate(), PeerAllowlist.of([parse_peer_id(node1.peer_id)]), P2PConfig()
-        )
-        async with trio.open_nursery() as nursery:
-            await nursery.start(stranger.run)
-            with pytest.raises(DialError):
-                await stranger.connect(node1.p2p_address)
-            nursery.cancel_scope.cancel()
-
-    trio.run(dial)
-    assert NodeClient(node1.http_url).status()["peers_connected"] == 3
-    assert edge_get(network, "/health").json()["peers_connected"] == 4
 
 
 def test_a_restarted_edge_resumes_from_its_stored_headers(network: Network) -> None:
