@@ -185,7 +185,7 @@ def test_repeated_denials_blacklist_the_requester(world: World) -> None:
     assert (error.status, error.code) == (403, "blacklisted")
     listed = [e["member_id"] for e in world.sessions[2].client.blacklist()]
     assert greedy.member_id.hex() in listed
-    with pytest.raises(AccessDenied, match="no committed sharing record"):
+    with pytest.raises(AccessDenied, match="requester is blacklisted"):
         fetch_ciphertext(world.sessions[2], greedy, world.record.record_id)
 
 
