@@ -1,10 +1,10 @@
 """A consensus node's state and everything around the round rules.
 
 :class:`NodeBase` holds the per-height state, turns inputs into checked, recorded facts (client
-items, authorization votes, claims, votes, proposals), keeps evidence of double-signing and bad
-shares, catches a lagging node up through blocks with commit QCs, and survives restarts through
-the saved :class:`~consensus.safety.SafetyState`. The rules that act on those facts live in
-:class:`consensus.machine.ConsensusNode`.
+items, authorization votes, claims with their blocks, votes), keeps evidence of double-signing
+and bad shares, catches a lagging node up through blocks with commit QCs, and survives
+restarts through the saved :class:`~consensus.safety.SafetyState`. The rules that act on those
+facts live in :class:`consensus.machine.ConsensusNode`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from consensus.messages import (
     CommittedBlock,
     LeaderClaim,
     Message,
-    Proposal,
     Submission,
     SyncReply,
     SyncRequest,
@@ -34,20 +33,18 @@ from consensus.pool import ItemPool
 from consensus.rounds import Candidate, HeightState, Step
 from consensus.safety import SafetyState
 from consensus.signer import Signer
-from consensus.votes import AuthVote, CommitVote, ElectionVote, PrepareVote
+from consensus.votes import AuthVote, CommitVote, PrepareVote
 
 _FUTURE_LIMIT = 4096
 _SYNC_BATCH = 16
-M = TypeVar("M", LeaderClaim, ElectionVote, Proposal, PrepareVote)
+M = TypeVar("M", LeaderClaim, PrepareVote)
 
-HeightMessage = LeaderClaim | ElectionVote | Proposal | PrepareVote | CommitVote
+HeightMessage = LeaderClaim | PrepareVote | CommitVote
 
 
 def _sender(msg: HeightMessage) -> int:
     if isinstance(msg, LeaderClaim):
         return msg.claimant
-    if isinstance(msg, Proposal):
-        return msg.leader
     return msg.voter
 
 
@@ -175,10 +172,6 @@ class NodeBase:
             self._serve_lagging(_sender(msg), msg.height)
         elif isinstance(msg, LeaderClaim):
             self._on_claim(msg, local)
-        elif isinstance(msg, ElectionVote):
-            self._on_election_vote(msg, local)
-        elif isinstance(msg, Proposal):
-            self._on_proposal(msg, local)
         elif isinstance(msg, PrepareVote):
             self._on_prepare_vote(msg, local)
         else:
@@ -199,7 +192,7 @@ class NodeBase:
         make it believe it is far behind."""
         if isinstance(msg, SyncReply):
             return bool(msg.blocks) and self._checker.commit_qc_ok(msg.blocks[-1])
-        if isinstance(msg, LeaderClaim | ElectionVote | Proposal | PrepareVote | CommitVote):
+        if isinstance(msg, LeaderClaim | PrepareVote | CommitVote):
             return self._signed(msg, local=False)
         return False
 
@@ -281,13 +274,15 @@ class NodeBase:
         self.pool.add_vote(vote)
 
     def _on_claim(self, claim: LeaderClaim, local: bool) -> None:
+        """Keep a signed claim from an allowed claimant. Its block is opened only when the node
+        is about to vote on it or sees it prepared, since in round 0 several nodes may claim."""
         hs = self._hs
-        if claim.round < hs.round or not self._signed(claim, local):
+        if claim.round < hs.round:
             return
         key = (claim.round, claim.claimant)
         earlier = hs.claim_from.get(key)
         if earlier is not None:
-            if earlier != claim:
+            if earlier != claim and (local or self._checker.claim_ok(claim)):
                 self._equivocation(
                     claim.claimant, claim.round, earlier.to_bytes(), claim.to_bytes()
                 )
@@ -298,39 +293,25 @@ class NodeBase:
         if not local and not self._checker.claim_ok(claim):
             self._trace("bad-claim", f"from n{claim.claimant}")
             return
+        self._take_polka(claim)
         hs.claim_from[key] = claim
         hs.claims.setdefault(claim.round, []).append(claim)
         self._activate()
 
-    def _on_election_vote(self, vote: ElectionVote, local: bool) -> None:
-        if not self._signed(vote, local):
-            return
-        earlier = self._hs.election.add(vote)
-        if earlier is not None:
-            self._equivocation(vote.voter, vote.round, earlier.to_bytes(), vote.to_bytes())
-        self._note_round(vote.round, vote.voter)
-        self._activate()
-
-    def _on_proposal(self, proposal: Proposal, local: bool) -> None:
-        hs = self._hs
-        r = proposal.round
-        if proposal.valid_round != NO_ROUND and proposal.valid_round >= r:
-            return
-        if not self._signed(proposal, local):
-            return
-        if not self._checker.election_qc_ok(self.height, r, proposal.leader, proposal.election_qc):
-            return
-        earlier = hs.proposals.get(r)
-        if earlier is not None:
-            if earlier != proposal:
-                self._equivocation(proposal.leader, r, earlier.to_bytes(), proposal.to_bytes())
-            return
-        for vote in proposal.polka:
-            if (vote.height, vote.round) == (self.height, proposal.valid_round):
-                self._on_prepare_vote(vote, local=False)
-        hs.proposals[r] = proposal
-        hs.leaders.setdefault(r, (proposal.leader, proposal.election_qc))
-        self._activate()
+    def _take_polka(self, claim: LeaderClaim) -> None:
+        """Record the prepares a re-proposing claim carries. A quorum of them, signed, for its
+        block at its ``valid_round`` proves that polka even to a node whose vote book kept
+        another vote of an equivocating voter in that round."""
+        cited = (self.height, claim.valid_round, claim.block_hash)
+        voters = set()
+        for vote in claim.polka:
+            if (vote.height, vote.round) != cited[:2]:
+                continue
+            self._on_prepare_vote(vote, local=False)
+            if vote.block_hash == claim.block_hash and self._signed(vote, local=False):
+                voters.add(vote.voter)
+        if len(voters) >= self.config.quorum:
+            self._hs.proven_polkas.add(cited[1:])
 
     def _on_prepare_vote(self, vote: PrepareVote, local: bool) -> None:
         if not self._signed(vote, local):
@@ -426,9 +407,9 @@ class NodeBase:
             self._send(None, Submission.of(item))
         for vote in self.pool.votes_of(self.index):
             self._send(None, vote)
-        proposal = hs.proposals.get(round_)
-        if proposal is not None and proposal.leader == self.index:
-            self._send(None, proposal)
+        claim = hs.claim_from.get((round_, self.index))
+        if claim is not None:
+            self._send(None, claim)
         for book in (hs.prepares, hs.commits):
             own = book.get(round_, self.index)
             if own is not None:

@@ -1,4 +1,4 @@
-"""Verification of signed consensus messages, claims, election QCs, block content and commit QCs.
+"""Verification of signed consensus messages, claims, block content and commit QCs.
 
 Each check returns a bool (or a short reason) instead of raising, because the caller's reaction to
 bad input from a peer is always the same: drop it, and keep evidence when the input proves
@@ -18,7 +18,7 @@ from consensus.errors import InvalidMessage
 from consensus.item import Item
 from consensus.messages import BlockContent, CommittedBlock, LeaderClaim
 from consensus.signer import Verifier
-from consensus.votes import AuthVote, Bundle, CommitVote, DecidedRequest, ElectionVote
+from consensus.votes import AuthVote, CommitVote, DecidedRequest
 
 _CACHE_LIMIT = 50_000
 
@@ -124,14 +124,6 @@ class Checker:
             return False
         return all(self.auth_vote(decided.request, v) is VoteStatus.OK for v in votes)
 
-    def decoded(self, bundle: Bundle) -> DecidedRequest | None:
-        """A claim's bundle with its request decoded by the application (None if malformed)."""
-        try:
-            request = self._app.decode_item(ItemKind.REQUEST, bundle.request)
-        except InvalidMessage:
-            return None
-        return DecidedRequest(request, bundle.votes)
-
     # -- claims and blocks ---------------------------------------------------------------
 
     def _items_fresh(self, ids: Iterable[bytes]) -> bool:
@@ -143,40 +135,21 @@ class Checker:
         return True
 
     def claim_ok(self, claim: LeaderClaim) -> bool:
-        """Signature, non-empty content, and every bundle carrying its full evidence."""
+        """The claimant's signature and a ``valid_round`` before the claim's round. Its block
+        is checked (:meth:`content_ok`, :meth:`claim_matches`) only when it is voted on."""
         if claim.valid_round != NO_ROUND and claim.valid_round >= claim.round:
             return False
-        if claim.is_empty():
-            return False
-        if not self.signed_by(
-            claim.claimant, claim.signing_bytes(self.config.chain_id), claim.signature
-        ):
-            return False
-        bundles = (*claim.approved, *claim.denied)
-        decided = [d for d in map(self.decoded, bundles) if d is not None]
-        if len(decided) != len(bundles):
-            return False
-        if not self._items_fresh([*(d.request_id for d in decided), *claim.tx_ids]):
-            return False
-        approvals = len(claim.approved)
-        return all(self.decided_ok(d, i < approvals) for i, d in enumerate(decided))
+        signing = claim.signing_bytes(self.config.chain_id)
+        return self.signed_by(claim.claimant, signing, claim.signature)
 
-    def election_qc_ok(
-        self, height: int, round_: int, claimant: int, qc: tuple[ElectionVote, ...]
-    ) -> bool:
-        """A quorum of distinct validators voting for one claim of ``claimant`` at the round."""
-        if len(qc) < self.config.quorum or len({v.voter for v in qc}) != len(qc):
-            return False
-        claim_hashes = {v.claim_hash for v in qc}
-        if len(claim_hashes) != 1:
-            return False
-        for vote in qc:
-            if (vote.height, vote.round, vote.claimant) != (height, round_, claimant):
-                return False
-            signing = vote.signing_bytes(self.config.chain_id)
-            if not self.signed_by(vote.voter, signing, vote.signature):
-                return False
-        return True
+    @staticmethod
+    def claim_matches(claim: LeaderClaim, content: BlockContent) -> bool:
+        """A freshly built block names the claim's round and claimant (the claim stands in for
+        the election QC blocks no longer carry); a re-proposed block was built in a round no
+        later than the round that prepared it."""
+        if claim.valid_round == NO_ROUND:
+            return (content.round, content.proposer) == (claim.round, claim.claimant)
+        return content.round <= claim.valid_round
 
     def content_ok(self, height: int, content: BlockContent) -> bool:
         """Consensus-level rules for a block; the application checks its own in open_block."""
@@ -184,8 +157,6 @@ class Checker:
             return False
         items = content.item_ids()
         if not items or len(items) > self.config.max_items:
-            return False
-        if not self.election_qc_ok(height, content.round, content.proposer, content.election_qc):
             return False
         if not self._items_fresh(items):
             return False

@@ -18,9 +18,9 @@ VERSION = 1
 #: Version 2 of these: items are named by the application's ids, and an authorization vote
 #: carries one signature (over the injected access payload, share included).
 AUTH_VOTE_VERSION = 2
-CLAIM_VERSION = 2
+#: Version 3 of a claim: it carries the claimant's block (claim and proposal in one message).
+CLAIM_VERSION = 3
 SIGN_TAG = b"iomtshare/consensus/message/v1"
-CLAIM_HASH_TAG = b"iomtshare/consensus/claim/v1"
 NO_ROUND = -1
 MAX_ROUND = 0xFFFFFFFE
 MAX_INDEX = 0xFFFF
@@ -30,8 +30,6 @@ TAG_SUBMISSION = tags.CONSENSUS_SUBMISSION
 TAG_AUTH_VOTE = tags.CONSENSUS_AUTH_VOTE
 TAG_BUNDLE = tags.CONSENSUS_BUNDLE
 TAG_CLAIM = tags.CONSENSUS_CLAIM
-TAG_ELECTION_VOTE = tags.CONSENSUS_ELECTION_VOTE
-TAG_PROPOSAL = tags.CONSENSUS_PROPOSAL
 TAG_PREPARE_VOTE = tags.CONSENSUS_PREPARE_VOTE
 TAG_COMMIT_VOTE = tags.CONSENSUS_COMMIT_VOTE
 TAG_SYNC_REQUEST = tags.CONSENSUS_SYNC_REQUEST

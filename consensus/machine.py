@@ -1,17 +1,18 @@
 """The consensus node: a pure state machine (messages, timers and the time in; effects out).
 
-Per height the node runs rounds. In each round (see docs/consensus.md for the argument):
+Per height the node runs rounds, three message hops each (see docs/consensus.md for the
+argument):
 
-1. Claim: a node holding enough verified shares (or denials, or batched transactions, or a block
-   it saw prepared earlier) broadcasts a LeaderClaim. In round 0 any node may claim; later rounds
-   accept only the round's preferred claimant, so split elections cannot repeat forever.
-2. Election: each node votes once per round for the first valid claim it sees; a quorum of
-   votes for one claim elects its claimant.
-3. Proposal: the leader re-proposes the block it holds as ``valid`` (prepared by a quorum in an
-   earlier round) or builds a new one through the application.
-4. Prepare: a node prepares the proposal if it is valid and its lock allows; else prepares nil.
-5. Commit vote: on a quorum of prepares for the proposal (a polka) the node locks on it and
-   commit-votes it; a quorum of commit votes for one block in any round decides the height.
+1. Claim and propose: a node holding enough verified shares (or denials, or batched
+   transactions) builds a block through the application, or takes the block it saw prepared by
+   a quorum in an earlier round (``valid``), and broadcasts a LeaderClaim carrying it. In round
+   0 any node may claim; later rounds accept only the round's preferred claimant, so split
+   elections cannot repeat forever.
+2. Elect and prepare: each node votes once per round, for the first claim it sees whose block
+   is valid, with a prepare vote for that block if its lock allows, else nil. A quorum of
+   prepares for one block (a polka) elects its claimant and prepares the block at once.
+3. Commit vote: on a polka the node locks on the block and commit-votes it; a quorum of commit
+   votes for one block in any round decides the height.
 
 Timeouts make every round end; a node that leaves a round resends what others may have lost.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from consensus.app import AccessPayload, Application, CommitPayload
+from consensus.app import AccessPayload, Application, BuiltBlock, CommitPayload
 from consensus.base import NodeBase
 from consensus.checks import Checker
 from consensus.config import ConsensusConfig
@@ -32,14 +33,13 @@ from consensus.messages import (
     CommittedBlock,
     LeaderClaim,
     Message,
-    Proposal,
     SyncRequest,
 )
 from consensus.output import Output, Timer, TimerKind
 from consensus.pool import ReadyContent
 from consensus.rounds import Candidate, Step, block_tally, voters_for
 from consensus.signer import Signer, Verifier
-from consensus.votes import CommitVote, ElectionVote, PrepareVote
+from consensus.votes import CommitVote, PrepareVote
 
 
 class ConsensusNode(NodeBase):
@@ -121,8 +121,6 @@ class ConsensusNode(NodeBase):
         if self._maybe_decide():
             return True
         acted = self._maybe_skip_round()
-        acted = self._maybe_elect() or acted
-        acted = self._maybe_propose() or acted
         acted = self._maybe_prepare() or acted
         acted = self._maybe_lock() or acted
         acted = self._maybe_commit_nil() or acted
@@ -141,51 +139,66 @@ class ConsensusNode(NodeBase):
         batch_due = oldest is not None and self._now >= oldest + self.config.timeouts.batch_delay
         return self.pool.ready(self.config.quorum, self._needed, batch_due, self.config.max_items)
 
-    def _maybe_elect(self) -> bool:
-        hs = self._hs
-        r = hs.round
-        if hs.step != Step.WAIT_PROPOSAL or hs.election.get(r, self.index) is not None:
-            return False
-        candidates = hs.claims.get(r, [])
-        if not candidates:
-            return self._maybe_claim()
-        choice = candidates[0]
-        vote = ElectionVote(self.height, r, self.index, choice.claimant, choice.claim_hash(), b"")
-        self._broadcast(self._sign(vote))
-        self._trace("elect-vote", f"for n{choice.claimant}")
-        return True
-
     def _maybe_claim(self) -> bool:
+        """Claim the round with a block: the valid block if there is one (re-proposed with its
+        polka), else a new block of what is ready."""
         hs = self._hs
         r = hs.round
         if r > 0 and self.config.preferred_claimant(self.height, r) != self.index:
             return False
         if (r, self.index) in hs.claim_from:
             return False
-        content = self._ready_content()
-        has_valid = hs.valid_hash is not None and hs.valid_hash in hs.blocks
-        valid_round = hs.valid_round if has_valid else NO_ROUND
-        if content.is_empty() and valid_round == NO_ROUND:
+        valid_hash = hs.valid_hash
+        valid = hs.blocks.get(valid_hash) if valid_hash is not None else None
+        content = self._ready_content() if valid is None else None
+        if content is not None and content.is_empty():
             return False
         if r == 0 and not self._stagger_elapsed():
             return False
-        claim = LeaderClaim(
-            self.height,
-            r,
-            self.index,
-            valid_round,
-            tuple(d.bundle() for d in content.approved),
-            tuple(d.bundle() for d in content.denied),
-            content.tx_ids(),
-            b"",
-        )
+        if valid is not None and valid_hash is not None:
+            block, block_hash, valid_round = valid.block, valid_hash, hs.valid_round
+            votes = hs.prepares.of(valid_round)
+            polka = tuple(votes[i] for i in voters_for(votes, block_hash))
+        else:
+            built = self._build(content) if content is not None else None
+            if built is None:
+                return False
+            block, block_hash, valid_round, polka = built.block, built.block_hash, NO_ROUND, ()
+        claim = LeaderClaim(self.height, r, self.index, valid_round, block_hash, block, polka, b"")
         self._broadcast(self._sign(claim))
-        self._trace(
-            "claim",
-            f"{len(content.approved)} approved, {len(content.denied)} denied, "
-            f"{len(content.txs)} txs, valid_round {valid_round}",
-        )
+        self._trace("claim", f"{block_hash.hex()[:8]} valid_round {valid_round}")
         return True
+
+    def _build(self, content: ReadyContent) -> BuiltBlock | None:
+        """A new block of ``content``, once per round and set of items (a failed build is not
+        retried until something changes)."""
+        hs = self._hs
+        key = (hs.round, content.item_ids())
+        if key in hs.built:
+            return None
+        hs.built.add(key)
+        built = self._app.build_block(
+            BlockContent(
+                self.height,
+                hs.round,
+                self.index,
+                int(self._now * 1000),
+                content.approved,
+                content.denied,
+                content.txs,
+            )
+        )
+        if built.content.is_empty() or not self._checker.content_ok(self.height, built.content):
+            self._trace("nothing-to-propose", "every item was left out")
+            return None
+        # Our own block: no need to have the application open what it just built.
+        hs.blocks[built.block_hash] = Candidate(built.block, built.content)
+        self._trace(
+            "built",
+            f"{len(built.content.approved)} approved, {len(built.content.denied)} denied, "
+            f"{len(built.content.txs)} txs",
+        )
+        return built
 
     def _stagger_elapsed(self) -> bool:
         """Round 0 is a race; nodes further from the preferred claimant start it a bit later,
@@ -203,80 +216,32 @@ class ConsensusNode(NodeBase):
             self._out.timers.append(Timer(TimerKind.CLAIM, self.height, 0, due))
         return False
 
-    def _maybe_propose(self) -> bool:
+    def _claim_valid(self, claim: LeaderClaim) -> bool:
+        """Whether the claim's block is one this node accepts at this height (opened once)."""
         hs = self._hs
-        r = hs.round
-        if hs.step != Step.WAIT_PROPOSAL or r in hs.election_done:
-            return False
-        leader = hs.elected(r, self.config.quorum)
-        if leader is None:
-            return False
-        self._trace("elected", f"n{leader[0]}")
-        hs.election_done.add(r)
-        if leader[0] != self.index:
-            return True
-        qc = leader[1]
-        valid = hs.blocks.get(hs.valid_hash) if hs.valid_hash is not None else None
-        if valid is not None and hs.valid_hash is not None:
-            block, block_hash, valid_round = valid.block, hs.valid_hash, hs.valid_round
-        else:
-            content = self._ready_content()
-            if content.is_empty():
-                self._trace("nothing-to-propose")
-                return True
-            built = self._app.build_block(
-                BlockContent(
-                    self.height,
-                    r,
-                    self.index,
-                    int(self._now * 1000),
-                    qc,
-                    content.approved,
-                    content.denied,
-                    content.txs,
-                )
-            )
-            if built.content.is_empty() or not self._checker.content_ok(
-                self.height, built.content
+        candidate = hs.blocks.get(claim.block_hash)
+        if candidate is None and claim.block not in hs.bad_blocks:
+            try:
+                opened = self._app.open_block(self.height, claim.block)
+            except InvalidBlock:
+                opened = None
+            if (
+                opened is not None
+                and opened.block_hash == claim.block_hash
+                and self._checker.content_ok(self.height, opened.content)
             ):
-                self._trace("nothing-to-propose", "every item was left out")
-                return True
-            # Our own block: no need to have the application open what it just built.
-            hs.blocks[built.block_hash] = Candidate(built.block, built.content)
-            block, block_hash, valid_round = built.block, built.block_hash, NO_ROUND
-        polka: tuple[PrepareVote, ...] = ()
-        if valid_round != NO_ROUND:
-            votes = hs.prepares.of(valid_round)
-            polka = tuple(votes[i] for i in voters_for(votes, block_hash))
-        proposal = Proposal(
-            self.height, r, self.index, valid_round, block_hash, block, qc, polka, b""
-        )
-        self._broadcast(self._sign(proposal))
-        self._trace("propose", f"{block_hash.hex()[:8]} valid_round {valid_round}")
-        return True
-
-    def _block_valid(self, proposal: Proposal) -> bool:
-        hs = self._hs
-        if proposal.block_hash in hs.blocks:
-            return hs.blocks[proposal.block_hash].block == proposal.block
-        if proposal.block in hs.bad_blocks:
+                candidate = Candidate(claim.block, opened.content)
+                hs.blocks[claim.block_hash] = candidate
+            else:
+                hs.bad_blocks.add(claim.block)
+        if candidate is None or candidate.block != claim.block:
+            self._trace("bad-block", f"from n{claim.claimant}")
             return False
-        try:
-            opened = self._app.open_block(self.height, proposal.block)
-        except InvalidBlock:
-            opened = None
-        if (
-            opened is None
-            or opened.block_hash != proposal.block_hash
-            or not self._checker.content_ok(self.height, opened.content)
-        ):
-            hs.bad_blocks.add(proposal.block)
-            self._trace("bad-block", f"from n{proposal.leader}")
-            return False
-        hs.blocks[proposal.block_hash] = Candidate(proposal.block, opened.content)
-        return True
+        return self._checker.claim_matches(claim, candidate.content)
 
     def _has_polka(self, round_: int, block_hash: bytes | None) -> bool:
+        if block_hash is not None and (round_, block_hash) in self._hs.proven_polkas:
+            return True
         return block_tally(self._hs.prepares.of(round_))[block_hash] >= self.config.quorum
 
     def _lock_allows(self, block_hash: bytes, valid_round: int) -> bool:
@@ -286,16 +251,23 @@ class ConsensusNode(NodeBase):
         return hs.locked_round <= valid_round or hs.locked_hash == block_hash
 
     def _maybe_prepare(self) -> bool:
+        """Elect and prepare in one vote: for the first claim of the round whose block is valid
+        (this node's own, if it claimed before seeing another), its block if the lock allows,
+        else nil. With no acceptable claim yet, claim if this node may."""
         hs = self._hs
-        proposal = hs.proposals.get(hs.round)
-        if hs.step != Step.WAIT_PROPOSAL or proposal is None:
+        if hs.step != Step.WAIT_PROPOSAL:
             return False
-        vr = proposal.valid_round
-        if vr != NO_ROUND and not self._has_polka(vr, proposal.block_hash):
-            return False  # wait for the polka it cites, or for the timeout
-        ok = self._block_valid(proposal) and self._lock_allows(proposal.block_hash, vr)
-        self._prepare(proposal.block_hash if ok else None)
-        return True
+        for claim in hs.claims.get(hs.round, []):
+            vr = claim.valid_round
+            if vr != NO_ROUND and not self._has_polka(vr, claim.block_hash):
+                return False  # wait for the polka it cites, or for the timeout
+            if claim.block in hs.bad_blocks or not self._claim_valid(claim):
+                continue
+            ok = self._lock_allows(claim.block_hash, vr)
+            self._trace("elect-vote", f"for n{claim.claimant}" if ok else "nil: locked")
+            self._prepare(claim.block_hash if ok else None)
+            return True
+        return self._maybe_claim()
 
     def _prepare(self, block_hash: bytes | None) -> None:
         hs = self._hs
@@ -307,18 +279,24 @@ class ConsensusNode(NodeBase):
     def _maybe_lock(self) -> bool:
         hs = self._hs
         r = hs.round
-        proposal = hs.proposals.get(r)
-        if hs.step == Step.WAIT_PROPOSAL or proposal is None or r in hs.polka_seen:
+        if hs.step == Step.WAIT_PROPOSAL or r in hs.polka_seen:
             return False
-        if not self._has_polka(r, proposal.block_hash) or not self._block_valid(proposal):
+        tally = block_tally(hs.prepares.of(r))
+        block_hash = next(
+            (h for h, c in tally.items() if h is not None and c >= self.config.quorum), None
+        )
+        if block_hash is None:
             return False
+        claim = hs.claim_with(r, block_hash)
+        if claim is None or not self._claim_valid(claim):
+            return False  # the claim may still arrive (with its block)
         hs.polka_seen.add(r)
         if hs.step == Step.PREPARED:
-            hs.locked_round, hs.locked_hash = r, proposal.block_hash
+            hs.locked_round, hs.locked_hash = r, block_hash
             self._persist()
-            self._trace("lock", proposal.block_hash.hex()[:8])
-            self._commit_vote(proposal.block_hash)
-        hs.valid_round, hs.valid_hash = r, proposal.block_hash
+            self._trace("lock", block_hash.hex()[:8])
+            self._commit_vote(block_hash)
+        hs.valid_round, hs.valid_hash = r, block_hash
         return True
 
     def _maybe_commit_nil(self) -> bool:
@@ -357,7 +335,8 @@ class ConsensusNode(NodeBase):
     def _candidate(self, block_hash: bytes) -> Candidate | None:
         hs = self._hs
         if block_hash not in hs.blocks:
-            for proposal in hs.proposals.values():
-                if proposal.block_hash == block_hash:
-                    self._block_valid(proposal)
+            for claims in hs.claims.values():
+                for claim in claims:
+                    if claim.block_hash == block_hash:
+                        self._claim_valid(claim)
         return hs.blocks.get(block_hash)

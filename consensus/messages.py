@@ -17,17 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from consensus.encoding import (
-    CLAIM_HASH_TAG,
     CLAIM_VERSION,
     MAX_INDEX,
-    NO_ROUND,
     TAG_AUTH_VOTE,
     TAG_CLAIM,
     TAG_COMMIT_VOTE,
     TAG_COMMITTED_BLOCK,
-    TAG_ELECTION_VOTE,
     TAG_PREPARE_VOTE,
-    TAG_PROPOSAL,
     TAG_SUBMISSION,
     TAG_SYNC_REPLY,
     TAG_SYNC_REQUEST,
@@ -46,16 +42,11 @@ from consensus.votes import (
     Bundle,
     CommitVote,
     DecidedRequest,
-    ElectionVote,
     PrepareVote,
-    get_bundles,
-    get_votes,
-    put_bundles,
-    put_votes,
 )
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
-from crypto.hashing import DIGEST_SIZE, digest
+from crypto.hashing import DIGEST_SIZE
 from crypto.signing import SIGNATURE_SIZE
 
 __all__ = [
@@ -65,26 +56,16 @@ __all__ = [
     "CommitVote",
     "CommittedBlock",
     "DecidedRequest",
-    "ElectionVote",
     "Item",
     "ItemKind",
     "LeaderClaim",
     "Message",
     "PrepareVote",
-    "Proposal",
     "Submission",
     "SyncReply",
     "SyncRequest",
     "decode_message",
 ]
-
-
-def put_hashes(w: Writer, hashes: tuple[bytes, ...]) -> None:
-    w.seq(hashes, put_hash)
-
-
-def get_hashes(r: Reader) -> tuple[bytes, ...]:
-    return tuple(r.seq(lambda rr: rr.fixed(DIGEST_SIZE), max_items=4096))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,17 +101,22 @@ class Submission:
 
 @dataclass(frozen=True, slots=True)
 class LeaderClaim(NodeSigned):
-    """A node's bid to lead round ``round`` of ``height``: the requests it holds enough verified
-    shares (or denials) for, the ordinary transactions it will include, and the round of a
-    block it already saw prepared by a quorum (``valid_round``, or -1)."""
+    """A node's bid to lead round ``round`` of ``height``, carrying the block it proposes.
+
+    The claim and the proposal are one message: a node that holds enough verified shares (or
+    denials) for some requests, or transactions, builds its block and claims with it, and the
+    prepare votes for that block are the election votes. When it re-proposes a block it saw
+    prepared by a quorum in an earlier round, ``valid_round`` is that round and ``polka``
+    carries those prepare votes, so that nodes which missed them can still check it.
+    """
 
     height: int
     round: int
     claimant: int
     valid_round: int
-    approved: tuple[Bundle, ...]
-    denied: tuple[Bundle, ...]
-    tx_ids: tuple[bytes, ...]
+    block_hash: bytes
+    block: bytes
+    polka: tuple[PrepareVote, ...]
     signature: bytes
 
     def unsigned_bytes(self) -> bytes:
@@ -138,17 +124,10 @@ class LeaderClaim(NodeSigned):
         put_round(w, self.round)
         w.u16(self.claimant)
         put_round(w, self.valid_round)
-        put_bundles(w, self.approved)
-        put_bundles(w, self.denied)
-        put_hashes(w, self.tx_ids)
+        put_hash(w, self.block_hash)
+        w.blob(self.block)
+        w.seq(self.polka, lambda ww, v: ww.raw(v.to_bytes()))
         return w.to_bytes()
-
-    def claim_hash(self) -> bytes:
-        """What election votes point at (the signature is excluded: it may not be unique)."""
-        return digest(CLAIM_HASH_TAG, self.unsigned_bytes())
-
-    def is_empty(self) -> bool:
-        return not (self.approved or self.denied or self.tx_ids) and self.valid_round == NO_ROUND
 
     @classmethod
     def read(cls, r: Reader) -> LeaderClaim:
@@ -157,12 +136,11 @@ class LeaderClaim(NodeSigned):
         round_ = get_round(r)
         claimant = get_index(r, "claimant")
         valid_round = get_round(r, absent_ok=True)
-        approved = get_bundles(r)
-        denied = get_bundles(r)
-        tx_ids = get_hashes(r)
-        return cls(
-            height, round_, claimant, valid_round, approved, denied, tx_ids, get_signature(r)
-        )
+        block_hash = r.fixed(DIGEST_SIZE)
+        block = r.blob()
+        polka = tuple(r.seq(PrepareVote.read, max_items=MAX_INDEX))
+        sig = get_signature(r)
+        return cls(height, round_, claimant, valid_round, block_hash, block, polka, sig)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LeaderClaim:
@@ -173,7 +151,7 @@ class LeaderClaim(NodeSigned):
 class BlockContent:
     """What consensus asks the application to put in a block, and reads back to check one.
 
-    ``round`` and ``proposer`` are those of the election the block was built under (a block
+    ``round`` and ``proposer`` are those of the claim the block was built for (a block
     re-proposed in a later round keeps them); ``timestamp`` is the proposer's clock in ms. Not a
     wire message: the block bytes are the application's.
     """
@@ -182,7 +160,6 @@ class BlockContent:
     round: int
     proposer: int
     timestamp: int
-    election_qc: tuple[ElectionVote, ...]
     approved: tuple[DecidedRequest, ...]
     denied: tuple[DecidedRequest, ...]
     txs: tuple[Item, ...]
@@ -195,53 +172,6 @@ class BlockContent:
 
     def is_empty(self) -> bool:
         return not (self.approved or self.denied or self.txs)
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal(NodeSigned):
-    """The elected leader's block for (height, round), with the election QC that makes it the
-    leader. When it re-proposes a block prepared by a quorum in an earlier round,
-    ``valid_round`` is that round and ``polka`` carries those prepare votes, so that nodes
-    which missed them can still check the re-proposal."""
-
-    height: int
-    round: int
-    leader: int
-    valid_round: int
-    block_hash: bytes
-    block: bytes
-    election_qc: tuple[ElectionVote, ...]
-    polka: tuple[PrepareVote, ...]
-    signature: bytes
-
-    def unsigned_bytes(self) -> bytes:
-        w = Writer(TAG_PROPOSAL, VERSION).u64(self.height)
-        put_round(w, self.round)
-        w.u16(self.leader)
-        put_round(w, self.valid_round)
-        put_hash(w, self.block_hash)
-        w.blob(self.block)
-        put_votes(w, self.election_qc)
-        w.seq(self.polka, lambda ww, v: ww.raw(v.to_bytes()))
-        return w.to_bytes()
-
-    @classmethod
-    def read(cls, r: Reader) -> Proposal:
-        r.expect_header(TAG_PROPOSAL, VERSION)
-        height = r.u64()
-        round_ = get_round(r)
-        leader = get_index(r, "leader")
-        valid_round = get_round(r, absent_ok=True)
-        block_hash = r.fixed(DIGEST_SIZE)
-        block = r.blob()
-        qc = get_votes(r)
-        polka = tuple(r.seq(PrepareVote.read, max_items=MAX_INDEX))
-        sig = get_signature(r)
-        return cls(height, round_, leader, valid_round, block_hash, block, qc, polka, sig)
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Proposal:
-        return parse(data, "Proposal", cls.read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,8 +264,6 @@ Message = (
     Submission
     | AuthVote
     | LeaderClaim
-    | ElectionVote
-    | Proposal
     | PrepareVote
     | CommitVote
     | SyncRequest
@@ -346,8 +274,6 @@ _READERS: dict[int, Callable[[Reader], Message]] = {
     TAG_SUBMISSION: Submission.read,
     TAG_AUTH_VOTE: AuthVote.read,
     TAG_CLAIM: LeaderClaim.read,
-    TAG_ELECTION_VOTE: ElectionVote.read,
-    TAG_PROPOSAL: Proposal.read,
     TAG_PREPARE_VOTE: PrepareVote.read,
     TAG_COMMIT_VOTE: CommitVote.read,
     TAG_SYNC_REQUEST: SyncRequest.read,

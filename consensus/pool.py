@@ -28,8 +28,9 @@ class ReadyContent:
     def is_empty(self) -> bool:
         return not (self.approved or self.denied or self.txs)
 
-    def tx_ids(self) -> tuple[bytes, ...]:
-        return tuple(tx.item_id for tx in self.txs)
+    def item_ids(self) -> tuple[bytes, ...]:
+        ids = [d.request_id for d in (*self.approved, *self.denied)]
+        return (*ids, *(tx.item_id for tx in self.txs))
 
 
 class ItemPool:

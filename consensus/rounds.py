@@ -1,4 +1,4 @@
-"""Per-height bookkeeping: claims, votes by round, proposals, blocks, lock and valid value.
+"""Per-height bookkeeping: claims (with their blocks), votes by round, lock and valid value.
 
 Only the first message of each kind from each validator per round is counted; a second,
 different one is returned to the caller as an equivocation.
@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from consensus.encoding import NO_ROUND
-from consensus.messages import BlockContent, LeaderClaim, Proposal
-from consensus.votes import CommitVote, ElectionVote, PrepareVote
+from consensus.messages import BlockContent, LeaderClaim
+from consensus.votes import CommitVote, PrepareVote
 
-V = TypeVar("V", ElectionVote, PrepareVote, CommitVote)
+V = TypeVar("V", PrepareVote, CommitVote)
 
 
 class VoteBook(Generic[V]):
@@ -62,7 +62,8 @@ class Candidate:
 
 
 class Step:
-    """Where a node is inside a round (Tendermint's propose / prevote / precommit)."""
+    """Where a node is inside a round (Tendermint's propose / prevote / precommit): waiting for
+    a claim to vote for, prepared (elect+prepare vote sent), commit-voted."""
 
     WAIT_PROPOSAL = 1
     PREPARED = 2
@@ -83,38 +84,19 @@ class HeightState:
     valid_hash: bytes | None = None
     claims: dict[int, list[LeaderClaim]] = field(default_factory=dict)
     claim_from: dict[tuple[int, int], LeaderClaim] = field(default_factory=dict)
-    election: VoteBook[ElectionVote] = field(default_factory=VoteBook)
     prepares: VoteBook[PrepareVote] = field(default_factory=VoteBook)
     commits: VoteBook[CommitVote] = field(default_factory=VoteBook)
-    proposals: dict[int, Proposal] = field(default_factory=dict)
-    leaders: dict[int, tuple[int, tuple[ElectionVote, ...]]] = field(default_factory=dict)
     blocks: dict[bytes, Candidate] = field(default_factory=dict)
     bad_blocks: set[bytes] = field(default_factory=set)
-    election_done: set[int] = field(default_factory=set)
+    built: set[tuple[int, tuple[bytes, ...]]] = field(default_factory=set)
     timers: set[tuple[int, int]] = field(default_factory=set)
     polka_seen: set[int] = field(default_factory=set)
+    proven_polkas: set[tuple[int, bytes]] = field(default_factory=set)
     skip_senders: dict[int, set[int]] = field(default_factory=dict)
     sync_asked: set[int] = field(default_factory=set)
     ready_since: float | None = None
     claim_wake: float | None = None
 
-    def elected(self, round_: int, quorum: int) -> tuple[int, tuple[ElectionVote, ...]] | None:
-        """The leader of ``round_`` and its QC, once a quorum voted for one claim."""
-        known = self.leaders.get(round_)
-        if known is not None:
-            return known
-        votes = self.election.of(round_)
-        if len(votes) < quorum:
-            return None
-        tally = Counter((v.claimant, v.claim_hash) for v in votes.values())
-        (claimant, claim_hash), count = tally.most_common(1)[0]
-        if count < quorum:
-            return None
-        qc = tuple(
-            sorted(
-                (v for v in votes.values() if (v.claimant, v.claim_hash) == (claimant, claim_hash)),
-                key=lambda v: v.voter,
-            )
-        )
-        self.leaders[round_] = (claimant, qc)
-        return self.leaders[round_]
+    def claim_with(self, round_: int, block_hash: bytes) -> LeaderClaim | None:
+        """The first claim of ``round_`` whose block has ``block_hash``."""
+        return next((c for c in self.claims.get(round_, []) if c.block_hash == block_hash), None)

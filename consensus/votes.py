@@ -1,4 +1,4 @@
-"""Signed votes: authorization votes with shares, election votes, prepare and commit votes."""
+"""Signed votes: authorization votes with shares, prepare (election) votes and commit votes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from consensus.encoding import (
     TAG_AUTH_VOTE,
     TAG_BUNDLE,
     TAG_COMMIT_VOTE,
-    TAG_ELECTION_VOTE,
     TAG_PREPARE_VOTE,
     VERSION,
     NodeSigned,
@@ -86,8 +85,9 @@ class DecidedRequest:
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
-    """A request's bytes with the signed votes that decide it, as a claim carries them (the
-    receiver decodes the request through its application)."""
+    """A request's bytes with the signed votes that decide it (an encoding helper for blocks
+    that keep requests this way, such as the simulator's; the reader decodes the request
+    through its application)."""
 
     request: bytes
     votes: tuple[AuthVote, ...]
@@ -110,47 +110,6 @@ def put_bundles(w: Writer, bundles: tuple[Bundle, ...]) -> None:
 
 def get_bundles(r: Reader) -> tuple[Bundle, ...]:
     return tuple(r.seq(Bundle.read, max_items=4096))
-
-
-@dataclass(frozen=True, slots=True)
-class ElectionVote(NodeSigned):
-    """A node's single vote for one claim of (height, round)."""
-
-    height: int
-    round: int
-    voter: int
-    claimant: int
-    claim_hash: bytes
-    signature: bytes
-
-    def unsigned_bytes(self) -> bytes:
-        w = Writer(TAG_ELECTION_VOTE, VERSION).u64(self.height)
-        put_round(w, self.round)
-        w.u16(self.voter).u16(self.claimant)
-        put_hash(w, self.claim_hash)
-        return w.to_bytes()
-
-    @classmethod
-    def read(cls, r: Reader) -> ElectionVote:
-        r.expect_header(TAG_ELECTION_VOTE, VERSION)
-        height = r.u64()
-        round_ = get_round(r)
-        voter = get_index(r, "voter")
-        claimant = get_index(r, "claimant")
-        claim_hash = r.fixed(DIGEST_SIZE)
-        return cls(height, round_, voter, claimant, claim_hash, get_signature(r))
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ElectionVote:
-        return parse(data, "ElectionVote", cls.read)
-
-
-def put_votes(w: Writer, votes: tuple[ElectionVote, ...]) -> None:
-    w.seq(votes, lambda ww, v: ww.raw(v.to_bytes()))
-
-
-def get_votes(r: Reader) -> tuple[ElectionVote, ...]:
-    return tuple(r.seq(ElectionVote.read, max_items=MAX_INDEX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +149,8 @@ class PhaseVote(NodeSigned):
 
 @dataclass(frozen=True, slots=True)
 class PrepareVote(PhaseVote):
-    """First-phase vote on the proposal of (height, round)."""
+    """First-phase vote on a claim's block at (height, round); it is also the election vote:
+    a quorum of them for one claim's block elects its claimant and prepares the block."""
 
     TAG: ClassVar[int] = TAG_PREPARE_VOTE
 

@@ -225,8 +225,8 @@ CONSENSUS_SUBMISSION = _tag(0xC0, "consensus.messages.Submission")
 CONSENSUS_AUTH_VOTE = _tag(0xC1, "consensus.votes.AuthVote")
 CONSENSUS_BUNDLE = _tag(0xC2, "consensus.votes.Bundle")
 CONSENSUS_CLAIM = _tag(0xC3, "consensus.messages.LeaderClaim")
-CONSENSUS_ELECTION_VOTE = _tag(0xC4, "consensus.votes.ElectionVote")
-CONSENSUS_PROPOSAL = _tag(0xC5, "consensus.messages.Proposal")
+# 0xC4 was consensus.votes.ElectionVote and 0xC5 consensus.messages.Proposal until claim
+# version 3 (the claim carries the block, the prepare vote is the election vote); left unused.
 CONSENSUS_PREPARE_VOTE = _tag(0xC6, "consensus.votes.PrepareVote")
 CONSENSUS_COMMIT_VOTE = _tag(0xC7, "consensus.votes.CommitVote")
 CONSENSUS_SYNC_REQUEST = _tag(0xC8, "consensus.messages.SyncRequest")

@@ -10,7 +10,8 @@ How consensus items map to a ledger block:
   with its share.
 
 A block's transactions are the ordinary ones first, then one request per result, in the order
-of the results; the block's ``election_qc`` is the election QC of its proposer. So every node
+of the results. A block is built before its proposer is elected (the claim carries it and the
+prepare votes elect), so it carries no election QC: its commit QC is its proof. So every node
 reads the consensus content back out of a ledger block, and each share, vote and signature is
 in it once. Items are the node's decoded transactions (:mod:`node.items`), named by their
 transaction ids.
@@ -33,15 +34,12 @@ from consensus.app import BuiltBlock, OpenedBlock
 from consensus.encoding import NO_ROUND, ItemKind
 from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.item import Item
-from consensus.messages import BlockContent, CommittedBlock, Proposal
-from consensus.votes import AuthVote, DecidedRequest, ElectionVote
+from consensus.messages import BlockContent, CommittedBlock, LeaderClaim
+from consensus.votes import AuthVote, DecidedRequest
 from crypto.errors import CryptoError, DecodeError
 from ledger.block import (
     Block,
-    BlockHeader,
     BlockParts,
-    ElectionQC,
-    ElectionSignature,
     SharingResult,
     header_of,
 )
@@ -101,10 +99,9 @@ class BlockMaker:
                     exc,
                 )
                 self.dropped.add(request.request_id)
-        election = election_qc_of(content.election_qc)
         while True:
             try:
-                block = self._assemble(content, txs, results, election)
+                block = self._assemble(content, txs, results)
             except InvalidTransaction as exc:
                 logger.info("block item left out height=%d reason=%s", content.height, exc)
                 self._drop(exc, txs, results)
@@ -155,7 +152,6 @@ class BlockMaker:
         content: BlockContent,
         txs: list[Item],
         results: list[Result],
-        election: ElectionQC | None,
     ) -> Block:
         transactions = [transaction_of(item) for item in txs]
         transactions += [request_of(decided.request) for decided, _ in results]
@@ -169,22 +165,22 @@ class BlockMaker:
             transactions=transactions,
             results=[result for _, result in results],
             last_commit=self.ledger.commit_qc(head.height) if head.height else None,
-            election_qc=election,
         )
 
     # -- opening ------------------------------------------------------------------------------
 
-    def stale_proposal(self, proposal: Proposal) -> str | None:
-        """Why ``proposal``'s block time lags too far behind this node's clock, or None.
+    def stale_proposal(self, claim: LeaderClaim) -> str | None:
+        """Why the block time of ``claim``'s block lags too far behind this node's clock, or
+        None.
 
-        Only a fresh proposal is judged: its leader has just built the block and stamped it
-        with its clock. A re-proposal (``valid_round`` set) carries a block a quorum prepared
-        in an earlier round, whose time was judged then, and which may be old by now.
+        Only a fresh block is judged: its claimant has just built it and stamped it with its
+        clock. A re-proposal (``valid_round`` set) carries a block a quorum prepared in an
+        earlier round, whose time was judged then, and which may be old by now.
         """
-        if proposal.valid_round != NO_ROUND:
+        if claim.valid_round != NO_ROUND:
             return None
         try:
-            header = header_of(proposal.block)
+            header = header_of(claim.block)
         except DecodeError:
             return None  # opening the block refuses it, with the reason
         lag = self._clock_ms() - header.time_ms
@@ -245,7 +241,6 @@ class BlockMaker:
             header.round,
             header.proposer,
             header.time_ms,
-            election_votes(header, block.election_qc),
             tuple(approved),
             tuple(denied),
             tuple(items[:plain]),
@@ -266,29 +261,3 @@ class BlockMaker:
         if len(self._blocks) >= _KEPT_BLOCKS:
             self._blocks.clear()
         self._blocks[block.hash()] = block
-
-
-def election_qc_of(votes: tuple[ElectionVote, ...]) -> ElectionQC | None:
-    """The ledger's election QC of consensus election votes (all for one claim)."""
-    if not votes:
-        return None
-    claim_hashes = {v.claim_hash for v in votes}
-    if len(claim_hashes) != 1:
-        raise InvalidBlock("election votes for different claims")
-    ordered = sorted(votes, key=lambda v: v.voter)
-    return ElectionQC(
-        claim_hashes.pop(), tuple(ElectionSignature(v.voter, v.signature) for v in ordered)
-    )
-
-
-def election_votes(header: BlockHeader, qc: ElectionQC | None) -> tuple[ElectionVote, ...]:
-    """The consensus election votes a block's QC stands for: each for the proposer's claim in
-    the block's round at its height."""
-    if qc is None:
-        return ()
-    return tuple(
-        ElectionVote(
-            header.height, header.round, s.node_index, header.proposer, qc.claim_hash, s.signature
-        )
-        for s in qc.signatures
-    )

@@ -11,12 +11,12 @@ mode                        what the node sends
 ==========================  ===================================================================
 ``bad-shares``              its approvals carry a well-formed re-encryption share whose proof
                             fails (s_i squared, still in GT), correctly signed
-``equivocate``              a second, conflicting, correctly signed vote next to each election,
-                            prepare, commit vote (nil for a block, a made-up hash for nil) and
-                            each approval (a denial)
-``conflicting-proposals``   as leader, a second valid block for the same round next to its
-                            proposal (block time one ms later, so another hash), both signed
-``withhold``                none of its votes, claims, proposals or sync replies
+``equivocate``              a second, conflicting, correctly signed vote next to each prepare
+                            (election) and commit vote (nil for a block, a made-up hash for
+                            nil) and each approval (a denial)
+``conflicting-proposals``   as claimant, a second valid block for the same round next to its
+                            claim (block time one ms later, so another hash), both signed
+``withhold``                none of its votes, claims or sync replies
 ``garbage``                 junk frames to every peer as fast as the links take them: random
                             bytes, a message tag with a random tail, real frames with a byte
                             flipped
@@ -41,9 +41,9 @@ import trio
 
 from consensus import Message
 from consensus.encoding import NodeSigned
-from consensus.messages import CommitVote, LeaderClaim, Proposal, SyncReply
+from consensus.messages import CommitVote, LeaderClaim, SyncReply
 from consensus.signer import Ed25519Signer
-from consensus.votes import AuthVote, ElectionVote, PhaseVote, PrepareVote
+from consensus.votes import AuthVote, PhaseVote, PrepareVote
 from crypto.errors import DecodeError
 from crypto.groups import Group
 from crypto.hashing import digest
@@ -66,7 +66,7 @@ FLOOD_BACKLOG = 256
 #: spinning a core while they are full.
 FLOOD_PAUSE = 0.001
 _MAX_JUNK = 2048
-_WITHHELD = (AuthVote, LeaderClaim, ElectionVote, Proposal, PrepareVote, CommitVote, SyncReply)
+_WITHHELD = (AuthVote, LeaderClaim, PrepareVote, CommitVote, SyncReply)
 _JUNK_SEED = b"iomtshare byzantine test junk"
 
 _Signed = TypeVar("_Signed", bound=NodeSigned)
@@ -150,12 +150,9 @@ class Byzantine:
             if isinstance(message, PhaseVote):
                 other = None if message.block_hash is not None else _made_up(message)
                 return self._sign_phase(dataclasses.replace(message, block_hash=other))
-            if isinstance(message, ElectionVote):
-                vote = dataclasses.replace(message, claim_hash=_made_up(message))
-                return self._sign(vote)
             if isinstance(message, AuthVote) and message.approve:
                 return self._sign_auth(dataclasses.replace(message, approve=False, share=b""))
-        if Mode.CONFLICTING_PROPOSALS in self.modes and isinstance(message, Proposal):
+        if Mode.CONFLICTING_PROPOSALS in self.modes and isinstance(message, LeaderClaim):
             return self._other_block(message)
         return None
 
@@ -167,14 +164,14 @@ class Byzantine:
         forged = dataclasses.replace(share, value=share.value * share.value)
         return self._sign_auth(dataclasses.replace(vote, share=forged.to_bytes()))
 
-    def _other_block(self, proposal: Proposal) -> Proposal | None:
+    def _other_block(self, claim: LeaderClaim) -> LeaderClaim | None:
         try:
-            block = Block.from_bytes(proposal.block)
+            block = Block.from_bytes(claim.block)
         except DecodeError:
             return None
         header = dataclasses.replace(block.header, time_ms=block.header.time_ms + 1)
         other = dataclasses.replace(block, header=header)
-        changed = dataclasses.replace(proposal, block=other.to_bytes(), block_hash=other.hash())
+        changed = dataclasses.replace(claim, block=other.to_bytes(), block_hash=other.hash())
         return self._sign(changed)
 
     def _junk(self) -> bytes:
@@ -206,6 +203,6 @@ class Byzantine:
         return dataclasses.replace(vote, signature=self._signer.sign(payload))
 
 
-def _made_up(message: PhaseVote | ElectionVote) -> bytes:
+def _made_up(message: PhaseVote) -> bytes:
     """A hash nobody proposed, the same each time for one message."""
     return digest(_JUNK_SEED, message.unsigned_bytes())

@@ -27,7 +27,7 @@ import trio
 
 from consensus import BadShare, ConsensusNode, Evidence, Message, Output, Timer, decode_message
 from consensus.item import Item
-from consensus.messages import AuthVote, Proposal, Submission, SyncReply, SyncRequest
+from consensus.messages import AuthVote, LeaderClaim, Submission, SyncReply, SyncRequest
 from crypto.errors import DecodeError
 from node.application import NodeApplication
 from node.byzantine import Byzantine
@@ -200,11 +200,11 @@ class ConsensusLoop:
         # Checked first: an unsigned frame naming a far height must not make us "syncing".
         if self._catch_up.claims_more(message) and self.machine.proves_height(message):
             self._catch_up.observe(message)
-        if isinstance(message, Proposal):
+        if isinstance(message, LeaderClaim):
             # A clock check, so here and not in consensus or the ledger (see node.blocks).
             stale = self._app.blocks.stale_proposal(message)
             if stale is not None:
-                logger.warning("proposal dropped from=%s reason=%s", source, stale)
+                logger.warning("claim dropped from=%s reason=%s", source, stale)
                 return None
         return message
 

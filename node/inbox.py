@@ -1,10 +1,10 @@
 """The consensus task's input queue: round traffic ahead of client traffic.
 
 Under load a node's queue fills with client submissions and authorization votes (each vote
-costs share checks). Messages that move a round on (claims, election votes, proposals, prepare
-and commit votes, sync) and timers wait behind them in a plain FIFO, long enough for a round to
-time out or for a node to claim on its own before it has seen a peer's claim. This queue hands
-out round traffic first and keeps arrival order within each class.
+costs share checks). Messages that move a round on (claims with their blocks, prepare votes
+that also elect, commit votes, sync) and timers wait behind them in a plain FIFO, long enough
+for a round to time out or for a node to claim on its own before it has seen a peer's claim.
+This queue hands out round traffic first and keeps arrival order within each class.
 """
 
 from __future__ import annotations

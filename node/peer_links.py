@@ -1,10 +1,11 @@
 """Ordered, batched delivery of consensus frames straight to each peer.
 
-A consensus decision takes about seven message hops (relay the request, authorization votes,
-claim, election, proposal, prepare, commit). Over py-libp2p's gossipsub each hop costs tens of
-milliseconds, a request/response exchange about 4 ms, and one more frame on a stream that is
-already open about 0.5 ms. So consensus traffic goes to every peer on a long-lived one-way
-stream (:mod:`node.p2p.streams`), through one :class:`PeerLinks`:
+A consensus decision takes five message hops (relay the request, authorization votes, the
+claim carrying its block, the prepare votes that also elect, commit votes). Over py-libp2p's
+gossipsub each hop costs tens of milliseconds, a request/response exchange about 4 ms, and one
+more frame on a stream that is already open about 0.5 ms. So consensus traffic goes to every
+peer on a long-lived one-way stream (:mod:`node.p2p.streams`), through one
+:class:`PeerLinks`:
 
 * each peer has its own queue, sender task and stream, so a peer receives frames in the order
   they were queued for it;

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from consensus import Item, Message, Output
-from consensus.messages import CommittedBlock, LeaderClaim, Proposal, SyncReply, SyncRequest
+from consensus.messages import CommittedBlock, LeaderClaim, SyncReply, SyncRequest
 
 logger = logging.getLogger("iomtshare.node.sync")
 
@@ -132,8 +132,6 @@ def _vouching(message: Message) -> tuple[int, ...]:
         return message.blocks[-1].signers if message.blocks else ()
     if isinstance(message, LeaderClaim):
         return (message.claimant,)
-    if isinstance(message, Proposal):
-        return (message.leader,)
     voter = getattr(message, "voter", None)
     return (voter,) if isinstance(voter, int) else ()
 

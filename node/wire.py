@@ -1,5 +1,5 @@
 """Canonical encodings the node adds on top of consensus, ledger and crypto types (the
-block itself, with its election QC, votes and shares, is the ledger's: :mod:`ledger.block`).
+block itself, with its votes and shares, is the ledger's: :mod:`ledger.block`).
 
 * :class:`FragmentPut` / :class:`FragmentGet`: the two storage protocols between nodes.
 * :class:`FrameBatch`: consensus frames sent to one peer in one request (:mod:`node.peer_links`).

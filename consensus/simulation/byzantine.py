@@ -15,16 +15,16 @@ from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND
 from consensus.errors import InvalidBlock
 from consensus.item import Item
-from consensus.messages import BlockContent, Bundle, LeaderClaim, Proposal
+from consensus.messages import BlockContent, LeaderClaim
 from consensus.output import Output, Send
 from consensus.signer import Signer
 from consensus.simulation.scenario import Behavior
-from consensus.votes import AuthVote, CommitVote, ElectionVote, PrepareVote
+from consensus.votes import AuthVote, CommitVote, DecidedRequest, PrepareVote
 from crypto.errors import CryptoError
 from crypto.hashing import digest
 
-Vote = ElectionVote | PrepareVote | CommitVote
-Signable = LeaderClaim | ElectionVote | Proposal | PrepareVote
+Vote = PrepareVote | CommitVote
+Signable = LeaderClaim | PrepareVote
 
 
 class Adversary:
@@ -54,6 +54,7 @@ class Adversary:
         self._request_of = request_of
         self._share_for = share_for
         self._claimed: set[tuple[int, int]] = set()
+        self._last_request: bytes | None = None
 
     def rewrite(self, out: Output) -> Output:
         """Return ``out`` with its sends replaced by the adversary's."""
@@ -78,9 +79,10 @@ class Adversary:
     def _rewrite_send(self, send: Send) -> list[Send]:
         msg = send.message
         extra: list[Send] = []
-        if Behavior.EMPTY_CLAIMS in self.behaviors and isinstance(msg, ElectionVote | PrepareVote):
+        if Behavior.EMPTY_CLAIMS in self.behaviors and isinstance(msg, PrepareVote):
             extra = self._empty_claim(msg.height, msg.round)
         if isinstance(msg, AuthVote):
+            self._last_request = msg.request_id
             return [Send(send.to, self._auth_vote(msg))]
         if send.to is not None:
             return [send, *extra]
@@ -88,12 +90,12 @@ class Adversary:
             a, b = self._split()
             twin = self._twin_vote(msg)
             return [*(Send(i, msg) for i in a), *(Send(i, twin) for i in b), *extra]
-        if Behavior.BAD_BLOCKS in self.behaviors and isinstance(msg, Proposal):
-            bad = self._bad_block_proposal(msg)
+        if Behavior.BAD_BLOCKS in self.behaviors and isinstance(msg, LeaderClaim):
+            bad = self._bad_block_claim(msg)
             if bad is not None:
                 return [Send(None, bad), *extra]
-        if Behavior.CONFLICTING_PROPOSALS in self.behaviors and isinstance(msg, Proposal):
-            twin_proposal = self._twin_proposal(msg)
+        if Behavior.CONFLICTING_PROPOSALS in self.behaviors and isinstance(msg, LeaderClaim):
+            twin_proposal = self._twin_claim(msg)
             if twin_proposal is not None:
                 a, b = self._split()
                 return [*(Send(i, msg) for i in a), *(Send(i, twin_proposal) for i in b), *extra]
@@ -125,12 +127,6 @@ class Adversary:
         return dataclasses.replace(vote, signature=self._signer.sign(signing))
 
     def _twin_vote(self, vote: Vote) -> Vote:
-        if isinstance(vote, ElectionVote):
-            other = next(i for i in self.config.validators() if i != vote.claimant)
-            twin_e = dataclasses.replace(
-                vote, claimant=other, claim_hash=digest(b"sim/fake-claim", vote.claim_hash)
-            )
-            return dataclasses.replace(twin_e, signature=self._sign_generic(twin_e))
         new_hash = None if vote.block_hash is not None else digest(b"sim/other-block")
         if isinstance(vote, PrepareVote):
             twin_p = dataclasses.replace(vote, block_hash=new_hash)
@@ -142,7 +138,7 @@ class Adversary:
             signing = self._commit_payload(self.config.chain_id, vote.height, vote.round, new_hash)
         return dataclasses.replace(twin_c, signature=self._signer.sign(signing))
 
-    def _bad_block_proposal(self, proposal: Proposal) -> Proposal | None:
+    def _bad_block_claim(self, proposal: LeaderClaim) -> LeaderClaim | None:
         """The same block with this node's approval in the first bundle carrying a bad share."""
         try:
             opened = self._app.open_block(proposal.height, proposal.block)
@@ -166,7 +162,7 @@ class Adversary:
         )
         return dataclasses.replace(bad, signature=self._sign_generic(bad))
 
-    def _twin_proposal(self, proposal: Proposal) -> Proposal | None:
+    def _twin_claim(self, proposal: LeaderClaim) -> LeaderClaim | None:
         try:
             opened = self._app.open_block(proposal.height, proposal.block)
         except InvalidBlock:
@@ -181,12 +177,23 @@ class Adversary:
         return dataclasses.replace(twin, signature=self._sign_generic(twin))
 
     def _empty_claim(self, height: int, round_: int) -> list[Send]:
-        if (height, round_) in self._claimed:
+        """A claim whose block approves a request with none of the shares it needs."""
+        if (height, round_) in self._claimed or self._last_request is None:
             return []
         self._claimed.add((height, round_))
-        fake_request = digest(b"sim/no-such-request", height.to_bytes(8, "big"))
-        bundle = Bundle(fake_request, ())
-        claim = LeaderClaim(height, round_, self.index, NO_ROUND, (bundle,), (), (), b"")
+        request = self._request_of(self._last_request)
+        if request is None:
+            return []
+        content = BlockContent(
+            height, round_, self.index, 0, (DecidedRequest(request, ()),), (), ()
+        )
+        try:
+            built = self._app.build_block(content)
+        except (CryptoError, InvalidBlock):
+            return []
+        claim = LeaderClaim(
+            height, round_, self.index, NO_ROUND, built.block_hash, built.block, (), b""
+        )
         claim = dataclasses.replace(claim, signature=self._sign_generic(claim))
         return [Send(None, claim)]
 

@@ -18,7 +18,7 @@ from consensus.errors import InvalidBlock, InvalidMessage
 from consensus.item import Item
 from consensus.messages import BlockContent, CommittedBlock
 from consensus.safety import SafetyState
-from consensus.votes import DecidedRequest, get_bundles, get_votes, put_bundles, put_votes
+from consensus.votes import DecidedRequest, get_bundles, put_bundles
 from crypto import tags
 from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
@@ -26,7 +26,7 @@ from crypto.hashing import DIGEST_SIZE, digest
 
 TAG_FAKE_REQUEST = tags.SIMULATION_FAKE_REQUEST
 TAG_FAKE_BLOCK = tags.SIMULATION_FAKE_BLOCK
-FAKE_BLOCK_VERSION = 2
+FAKE_BLOCK_VERSION = 3
 GENESIS_HASH = bytes(DIGEST_SIZE)
 
 
@@ -136,7 +136,6 @@ def encode_block(height: int, prev: bytes, content: BlockContent, results: Resul
     w = Writer(TAG_FAKE_BLOCK, FAKE_BLOCK_VERSION).u64(height).fixed(prev, DIGEST_SIZE)
     put_round(w, content.round)
     w.u16(content.proposer).u64(content.timestamp)
-    put_votes(w, content.election_qc)
     put_bundles(w, tuple(d.bundle() for d in content.approved))
     put_bundles(w, tuple(d.bundle() for d in content.denied))
     w.seq(content.txs, lambda ww, tx: ww.blob(tx.body))
@@ -154,7 +153,6 @@ def decode_block(data: bytes) -> tuple[int, bytes, BlockContent, Results]:
         round_ = get_round(r)
         proposer = get_index(r, "proposer")
         timestamp = r.u64()
-        qc = get_votes(r)
         approved = get_bundles(r)
         denied = get_bundles(r)
         txs = r.seq(lambda rr: rr.blob(), max_items=4096)
@@ -167,7 +165,7 @@ def decode_block(data: bytes) -> tuple[int, bytes, BlockContent, Results]:
             items = tuple(sim_item(ItemKind.TX, tx) for tx in txs)
         except InvalidMessage as exc:
             raise DecodeError(str(exc)) from exc
-        content = BlockContent(height, round_, proposer, timestamp, qc, yes, no, items)
+        content = BlockContent(height, round_, proposer, timestamp, yes, no, items)
         return height, prev, content, results
 
     return parse(data, "SimBlock", body)

@@ -59,9 +59,11 @@ class Crash:
 
 @dataclass(frozen=True, slots=True)
 class CrashOn:
-    """Crash the first node whose step emits trace event ``trigger`` ("claim", "propose", or
-    "leader-commit-vote": a commit vote by the node that proposed at that height), after only a
-    random part of that step's messages went out; restart it ``restart_after`` later."""
+    """Crash the first node whose step emits trace event ``trigger`` ("claim": the claim with
+    its block and the claimant's own prepare go out in one step; "leader-prepare" or
+    "leader-commit-vote": a prepare or commit vote by a node that claimed at that height, in
+    that round or a later one), after only a random part of that step's messages went out;
+    restart it ``restart_after`` later."""
 
     trigger: str
     restart_after: float | None = None
@@ -178,9 +180,9 @@ def random_scenario(seed: int, n: int, mix: str, real_crypto: bool = False) -> S
         link = LinkModel(loss=0.02)
         settle = max((c.restart or c.at) for c in crashes) if crashes else 0.0
     elif mix == "leader-crash":
-        # The leader dies between its claim and its proposal, right after proposing, or
-        # while commit-voting; a second crash may hit whoever leads next.
-        triggers = ["claim", "propose", "leader-commit-vote"]
+        # A claimant dies while sending its claim (which carries its block), while voting
+        # on a claim, or while commit-voting; a second crash may hit whoever leads next.
+        triggers = ["claim", "leader-prepare", "leader-commit-vote"]
         crash_on = tuple(
             CrashOn(
                 rng.choice(triggers),

@@ -296,7 +296,7 @@ class Simulation:
         if adversary is not None:
             out = adversary.rewrite(out)
         for event in out.trace:
-            if event.kind == "propose":
+            if event.kind == "claim":
                 self._proposers.add((i, event.height))
         trigger = self._crash_trigger(i, out)
         for send in out.sends:
@@ -320,8 +320,7 @@ class Simulation:
                 continue
             for event in out.trace:
                 hit = event.kind == crash.trigger or (
-                    crash.trigger == "leader-commit-vote"
-                    and event.kind == "commit-vote"
+                    crash.trigger == f"leader-{event.kind}"
                     and (i, event.height) in self._proposers
                 )
                 if hit:

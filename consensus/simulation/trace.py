@@ -9,7 +9,7 @@ from consensus.output import TraceEvent
 from consensus.simulation.fake import FakeLedger
 from consensus.simulation.scenario import Scenario
 
-_SUMMARY_KINDS = ("claim", "elected", "propose", "lock", "commit", "synced", "evidence")
+_SUMMARY_KINDS = ("claim", "elect-vote", "lock", "commit", "synced", "evidence")
 
 
 def format_trace(events: Sequence[TraceEvent], limit: int | None = 400) -> str:
@@ -31,7 +31,7 @@ def run_summary(
     end_time: float,
     messages: int,
 ) -> str:
-    """Who claimed, who was elected, locks and commits per height, with simulated times."""
+    """Who claimed, who voted for whom, locks and commits per height, with simulated times."""
     lines = [
         f"scenario {sc.label or sc.seed}: n={sc.n} q={sc.quorum} byzantine="
         f"{sorted(sc.byzantine)} finished={finished} end={end_time:.3f}s "

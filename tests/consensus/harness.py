@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND, ItemKind
@@ -12,10 +12,8 @@ from consensus.messages import (
     BlockContent,
     CommitVote,
     DecidedRequest,
-    ElectionVote,
     LeaderClaim,
     PrepareVote,
-    Proposal,
     Submission,
 )
 from consensus.output import Output, Timer, TimerKind
@@ -31,11 +29,11 @@ from consensus.simulation.fake import (
     sim_item,
     sim_item_id,
 )
-from consensus.votes import AuthVote, Bundle
+from consensus.votes import AuthVote
 
 CHAIN = "sim-chain"
 T = TypeVar("T")
-S = TypeVar("S", LeaderClaim, ElectionVote, PrepareVote, Proposal)
+S = TypeVar("S", LeaderClaim, PrepareVote)
 
 
 def make_node(
@@ -96,25 +94,6 @@ class Peer:
         signature = self.signer.sign(fake_access_payload(CHAIN, ident(sub), approve, share))
         return AuthVote(ident(sub), self.index, approve, share, signature)
 
-    def claim(
-        self,
-        height: int,
-        round_: int,
-        approved: tuple[Bundle, ...] = (),
-        tx_ids: tuple[bytes, ...] = (),
-        valid_round: int = NO_ROUND,
-    ) -> LeaderClaim:
-        return self.sign(
-            LeaderClaim(height, round_, self.index, valid_round, approved, (), tx_ids, b"")
-        )
-
-    def elect(self, claim: LeaderClaim) -> ElectionVote:
-        return self.sign(
-            ElectionVote(
-                claim.height, claim.round, self.index, claim.claimant, claim.claim_hash(), b""
-            )
-        )
-
     def prepare(self, height: int, round_: int, block_hash: bytes | None) -> PrepareVote:
         return self.sign(PrepareVote(height, round_, self.index, block_hash, b""))
 
@@ -122,34 +101,26 @@ class Peer:
         payload = fake_commit_payload(CHAIN, height, round_, block_hash)
         return CommitVote(height, round_, self.index, block_hash, self.signer.sign(payload))
 
-    def propose(
+    def claim(
         self,
         app: SimApp,
         round_: int,
-        qc: tuple[ElectionVote, ...],
         txs: tuple[bytes, ...] = (),
         approved: tuple[DecidedRequest, ...] = (),
+        denied: tuple[DecidedRequest, ...] = (),
         timestamp: int = 0,
         valid_round: int = NO_ROUND,
         polka: tuple[PrepareVote, ...] = (),
         block: bytes | None = None,
-    ) -> Proposal:
-        """A proposal at height 1; the block is built with ``app`` unless given."""
+        proposer: int | None = None,
+    ) -> LeaderClaim:
+        """A claim at height 1 carrying its block, built with ``app`` unless given (by
+        ``proposer``, this peer unless given, in ``round_``)."""
         items = tuple(sim_item(ItemKind.TX, tx) for tx in txs)
-        content = BlockContent(1, round_, self.index, timestamp, qc, approved, (), items)
+        content = BlockContent(
+            1, round_, proposer or self.index, timestamp, approved, denied, items
+        )
         built = app.build_block(content)
         raw = block if block is not None else built.block
         h = built.block_hash if block is None else app.open_block(1, raw).block_hash
-        return self.sign(Proposal(1, round_, self.index, valid_round, h, raw, qc, polka, b""))
-
-
-def elect_leader(
-    node: ConsensusNode, leader: Peer, voters: list[Peer], round_: int, **claim: Any
-) -> tuple[LeaderClaim, tuple[ElectionVote, ...]]:
-    """Feed ``node`` a claim of ``leader`` and the voters' election votes; return the QC."""
-    c = leader.claim(1, round_, **claim)
-    node.on_message(c, 0.0)
-    votes = tuple(sorted((v.elect(c) for v in voters), key=lambda e: e.voter))
-    for vote in votes:
-        node.on_message(vote, 0.0)
-    return c, votes
+        return self.sign(LeaderClaim(1, round_, self.index, valid_round, h, raw, polka, b""))

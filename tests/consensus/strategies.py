@@ -8,13 +8,10 @@ from consensus.encoding import NO_ROUND, ItemKind
 from consensus.evidence import BadShare, Equivocation
 from consensus.messages import (
     AuthVote,
-    Bundle,
     CommittedBlock,
     CommitVote,
-    ElectionVote,
     LeaderClaim,
     PrepareVote,
-    Proposal,
     Submission,
     SyncReply,
     SyncRequest,
@@ -40,31 +37,16 @@ def auth_votes(draw: st.DrawFn) -> AuthVote:
     return AuthVote(draw(hashes), draw(indexes), approve, share, draw(sigs))
 
 
-bundles = st.builds(Bundle, blobs, st.lists(auth_votes(), max_size=3).map(tuple))
-election_votes = st.builds(ElectionVote, heights, rounds, indexes, indexes, hashes, sigs)
 prepare_votes = st.builds(PrepareVote, heights, rounds, indexes, opt_hashes, sigs)
 commit_votes = st.builds(CommitVote, heights, rounds, indexes, opt_hashes, sigs)
-small_bundles = st.lists(bundles, max_size=2).map(tuple)
 claims = st.builds(
     LeaderClaim,
     heights,
     rounds,
     indexes,
     opt_rounds,
-    small_bundles,
-    small_bundles,
-    st.lists(hashes, max_size=3).map(tuple),
-    sigs,
-)
-proposals = st.builds(
-    Proposal,
-    heights,
-    rounds,
-    indexes,
-    opt_rounds,
     hashes,
     blobs,
-    st.lists(election_votes, max_size=3).map(tuple),
     st.lists(prepare_votes, max_size=3).map(tuple),
     sigs,
 )
@@ -97,8 +79,6 @@ ALL = [
     (Submission, submissions),
     (AuthVote, auth_votes()),
     (LeaderClaim, claims),
-    (ElectionVote, election_votes),
-    (Proposal, proposals),
     (PrepareVote, prepare_votes),
     (CommitVote, commit_votes),
     (SyncRequest, sync_requests),
@@ -110,4 +90,4 @@ ALL = [
 ]
 
 #: The subset that travels on the wire and goes through decode_message.
-WIRE = ALL[:9]
+WIRE = ALL[:7]

@@ -9,19 +9,16 @@ from hypothesis import strategies as st
 
 from consensus.encoding import NO_ROUND, ItemKind
 from consensus.messages import (
-    Bundle,
     CommitVote,
-    ElectionVote,
     LeaderClaim,
     Message,
     PrepareVote,
-    Proposal,
     Submission,
     SyncRequest,
 )
 from consensus.output import TimerKind
-from consensus.simulation.fake import FakeRequest
-from tests.consensus.harness import CHAIN, Peer, ident, make_node
+from consensus.simulation.fake import FakeLedger, FakeRequest, FakeShares, SimApp
+from tests.consensus.harness import CHAIN, Peer, decided, make_node
 
 PEERS = {i: Peer(i) for i in (2, 3, 4)}
 SUBS = [
@@ -31,6 +28,8 @@ SUBS = [
     Submission(ItemKind.REQUEST, FakeRequest(2, False, 1).to_bytes()),
 ]
 peers = st.sampled_from(sorted(PEERS))
+# Builds height-1 blocks over an empty ledger, as the node under test starts with one.
+_BUILDER = SimApp(2, FakeLedger(), FakeShares())
 heights = st.integers(1, 2)
 rounds = st.integers(0, 3)
 hashes = st.one_of(st.none(), st.sampled_from([bytes(32), b"\x01" * 32]))
@@ -48,13 +47,10 @@ def messages(draw: st.DrawFn) -> Message:
         approve = draw(st.booleans())
         share = draw(st.sampled_from([None, bytes(64)])) if approve else b""
         return peer.auth_vote(sub, approve=approve, share=share)
-    if kind == 2:
+    if kind in (2, 3):
         sub = draw(st.sampled_from(SUBS[2:]))
         votes = tuple(PEERS[i].auth_vote(sub) for i in draw(st.sets(peers, max_size=3)))
-        return peer.claim(h, r, approved=(Bundle(sub.body, votes),))
-    if kind == 3:
-        claim = peer.claim(h, r, tx_ids=(ident(SUBS[0]),))
-        return PEERS[draw(peers)].elect(claim)
+        return peer.claim(_BUILDER, r, approved=(decided(sub, votes),))
     if kind == 4:
         return peer.prepare(h, r, draw(hashes))
     if kind == 5:
@@ -63,9 +59,11 @@ def messages(draw: st.DrawFn) -> Message:
             return _nil_commit(peer, h, r)
         return peer.commit(h, r, block_hash)
     if kind == 6:
-        qc = tuple(PEERS[i].elect(peer.claim(h, r, tx_ids=(ident(SUBS[0]),))) for i in (2, 3, 4))
         vr = draw(st.sampled_from([NO_ROUND, 0]))
-        return peer.sign(Proposal(h, r, peer.index, vr, bytes(32), b"junk", qc, (), b""))
+        claim = peer.claim(_BUILDER, r, txs=(SUBS[0].body,), valid_round=vr)
+        if draw(st.booleans()):
+            claim = peer.sign(dataclasses.replace(claim, block=b"junk"))
+        return claim
     return SyncRequest(draw(heights), peer.index)
 
 
@@ -94,7 +92,7 @@ def test_node_survives_any_signed_traffic_and_never_equivocates(
             pending += out.timers
             for send in out.sends:
                 m = send.message
-                if isinstance(m, ElectionVote | PrepareVote | CommitVote | LeaderClaim):
+                if isinstance(m, PrepareVote | CommitVote | LeaderClaim):
                     key = (type(m).__name__, m.height, m.round)
                     assert own.setdefault(key, m) == m, f"node signed two {key}"
                     signer = m.claimant if isinstance(m, LeaderClaim) else m.voter

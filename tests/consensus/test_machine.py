@@ -1,4 +1,5 @@
-"""The node state machine driven by hand: voting rules, locking, evidence, timers, restart, sync."""
+"""The node state machine driven by hand: claims with blocks, elect+prepare votes, locking,
+evidence, timers, restart, sync."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ from consensus.encoding import NO_ROUND, ItemKind
 from consensus.evidence import BadShare, Equivocation
 from consensus.machine import ConsensusNode
 from consensus.messages import (
-    Bundle,
     CommittedBlock,
     CommitVote,
-    ElectionVote,
     LeaderClaim,
     PrepareVote,
-    Proposal,
     Submission,
     SyncReply,
     SyncRequest,
@@ -22,7 +20,15 @@ from consensus.messages import (
 from consensus.output import Output, Timer, TimerKind
 from consensus.simulation.fake import FakeLedger, FakeShares, SimApp
 from consensus.votes import AuthVote
-from tests.consensus.harness import Peer, elect_leader, ident, make_node, request, sent, timers
+from tests.consensus.harness import (
+    Peer,
+    decided,
+    ident,
+    make_node,
+    request,
+    sent,
+    timers,
+)
 
 TX = Submission(ItemKind.TX, b"tx:1")
 P2, P3, P4 = Peer(2), Peer(3), Peer(4)
@@ -67,6 +73,19 @@ def test_round_zero_preferred_claimant_claims_at_once() -> None:
     assert len(sent(out, LeaderClaim)) == 1
 
 
+def _opened(claim: LeaderClaim) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """The approved and denied request bodies of a claim's block."""
+    content = _builder().open_block(1, claim.block).content
+    return (
+        tuple(d.request.body for d in content.approved),
+        tuple(d.request.body for d in content.denied),
+    )
+
+
+def _prepared(out: Output) -> list[bytes | None]:
+    return [v.block_hash for v in sent(out, PrepareVote)]
+
+
 def test_claims_after_quorum_of_approvals_with_t_shares() -> None:
     node, _ = make_node()
     sub = request(threshold=3)
@@ -75,13 +94,15 @@ def test_claims_after_quorum_of_approvals_with_t_shares() -> None:
     node.on_message(P2.auth_vote(sub), 0.0)
     out = node.on_message(P3.auth_vote(sub), 0.0)
     out = _after_stagger(node, out)
-    claims = sent(out, LeaderClaim)
-    assert len(claims) == 1
-    (bundle,) = claims[0].approved
-    assert sorted(v.voter for v in bundle.votes) == [1, 2, 3]
-    # it votes for its own claim
-    (vote,) = sent(out, ElectionVote)
-    assert vote.claimant == 1
+    (claim,) = sent(out, LeaderClaim)
+    # the claim carries the block: the request with the three approvals and their shares
+    content = _builder().open_block(1, claim.block).content
+    (approved,) = content.approved
+    assert approved.request.body == sub.body
+    assert sorted(v.voter for v in approved.votes) == [1, 2, 3]
+    assert (content.round, content.proposer) == (0, 1)
+    # its own elect+prepare vote is for its claim's block, in the same step
+    assert _prepared(out) == [claim.block_hash]
 
 
 def test_denied_request_is_claimed_as_denied() -> None:
@@ -91,38 +112,58 @@ def test_denied_request_is_claimed_as_denied() -> None:
     node.on_message(P2.auth_vote(sub, approve=False), 0.0)
     out = node.on_message(P3.auth_vote(sub, approve=False), 0.0)
     (claim,) = sent(_after_stagger(node, out), LeaderClaim)
-    assert not claim.approved
-    assert [b.request for b in claim.denied] == [sub.body]
+    assert _opened(claim) == ((), (sub.body,))
 
 
-def test_one_election_vote_per_round() -> None:
+def test_one_election_vote_per_round_for_the_first_valid_claim() -> None:
     node, _ = make_node()
     node.on_message(TX, 0.0)
-    first = node.on_message(P2.claim(1, 0, tx_ids=(ident(TX),)), 0.0)
-    second = node.on_message(P3.claim(1, 0, tx_ids=(ident(TX),)), 0.0)
-    (vote,) = sent(first, ElectionVote)
-    assert vote.claimant == 2
-    assert not sent(second, ElectionVote)
+    first_claim = P2.claim(_builder(), 0, txs=(TX.body,))
+    first = node.on_message(first_claim, 0.0)
+    second = node.on_message(P3.claim(_builder(), 0, txs=(TX.body,)), 0.0)
+    assert _prepared(first) == [first_claim.block_hash]
+    assert not sent(second, PrepareVote)
+    assert not sent(first, LeaderClaim)
+    assert not sent(second, LeaderClaim)
 
 
-def test_claim_without_enough_shares_is_ignored() -> None:
+def test_a_quorum_of_prepares_elects_and_locks_without_a_proposal() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    claim = P2.claim(_builder(), 0, txs=(TX.body,))
+    node.on_message(claim, 0.0)
+    node.on_message(P2.prepare(1, 0, claim.block_hash), 0.1)
+    out = node.on_message(P3.prepare(1, 0, claim.block_hash), 0.1)
+    assert [v.block_hash for v in sent(out, CommitVote)] == [claim.block_hash]
+    assert node.locked == (0, claim.block_hash)
+
+
+def test_claim_whose_block_lacks_shares_gets_no_vote() -> None:
     node, _ = make_node()
     sub = request(threshold=2)
     node.on_message(sub, 0.0)
-    short = Bundle(sub.body, (P2.auth_vote(sub),))  # one approval, quorum is 3
-    out = node.on_message(P2.claim(1, 0, approved=(short,)), 0.0)
-    assert not sent(out, ElectionVote)
-    assert any(e.kind == "bad-claim" for e in out.trace)
+    short = decided(sub, (P2.auth_vote(sub),))  # one approval, quorum is 3
+    out = node.on_message(P2.claim(_builder(), 0, approved=(short,)), 0.0)
+    assert not sent(out, PrepareVote)
+    assert any(e.kind == "bad-block" for e in out.trace)
 
 
-def test_claim_with_a_bad_share_is_ignored() -> None:
+def test_claim_whose_block_has_a_bad_share_gets_no_vote() -> None:
     node, _ = make_node()
     sub = request(threshold=2)
     node.on_message(sub, 0.0)
     bad = P4.auth_vote(sub, share=bytes(64))
-    bundle = Bundle(sub.body, (P2.auth_vote(sub), P3.auth_vote(sub), bad))
-    out = node.on_message(P2.claim(1, 0, approved=(bundle,)), 0.0)
-    assert not sent(out, ElectionVote)
+    votes = decided(sub, (P2.auth_vote(sub), P3.auth_vote(sub), bad))
+    out = node.on_message(P2.claim(_builder(), 0, approved=(votes,)), 0.0)
+    assert not sent(out, PrepareVote)
+
+
+def test_a_fresh_block_must_name_its_claimant_and_round() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    # node 2 claims with a block that says node 3 built it
+    out = node.on_message(P2.claim(_builder(), 0, txs=(TX.body,), proposer=3), 0.0)
+    assert not sent(out, PrepareVote)
 
 
 def test_in_later_rounds_only_the_preferred_claimant_counts() -> None:
@@ -131,8 +172,8 @@ def test_in_later_rounds_only_the_preferred_claimant_counts() -> None:
     preferred = node.config.preferred_claimant(1, 1)
     other = next(p for p in (P2, P3, P4) if p.index != preferred)
     node._hs.round = 1  # as if round 0 had failed
-    out = node.on_message(other.claim(1, 1, tx_ids=(ident(TX),)), 0.0)
-    assert not sent(out, ElectionVote)
+    out = node.on_message(other.claim(_builder(), 1, txs=(TX.body,)), 0.0)
+    assert not sent(out, PrepareVote)
 
 
 def test_bad_share_is_evidence_and_not_counted() -> None:
@@ -164,20 +205,18 @@ def test_forged_vote_is_dropped_without_evidence() -> None:
     assert not out.evidence
 
 
-def _locked_node() -> tuple[ConsensusNode, SimApp, Proposal, list[Timer]]:
-    """Node 1 locked on a round-0 block of leader 2; returns the node's pending outputs."""
+def _locked_node() -> tuple[ConsensusNode, SimApp, LeaderClaim, list[Timer]]:
+    """Node 1 locked on a round-0 block of claimant 2; returns the node's pending outputs."""
     node, app = make_node()
     node.on_message(TX, 0.0)
-    builder = _builder()
-    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(ident(TX),))
-    proposal = P2.propose(builder, 0, qc, txs=(TX.body,))
-    out = node.on_message(proposal, 0.1)
-    assert [v.block_hash for v in sent(out, PrepareVote)] == [proposal.block_hash]
-    node.on_message(P2.prepare(1, 0, proposal.block_hash), 0.2)
-    out = node.on_message(P3.prepare(1, 0, proposal.block_hash), 0.2)
-    assert [v.block_hash for v in sent(out, CommitVote)] == [proposal.block_hash]
-    assert node.locked == (0, proposal.block_hash)
-    return node, app, proposal, out.timers
+    claim = P2.claim(_builder(), 0, txs=(TX.body,))
+    out = node.on_message(claim, 0.1)
+    assert _prepared(out) == [claim.block_hash]
+    node.on_message(P2.prepare(1, 0, claim.block_hash), 0.2)
+    out = node.on_message(P3.prepare(1, 0, claim.block_hash), 0.2)
+    assert [v.block_hash for v in sent(out, CommitVote)] == [claim.block_hash]
+    assert node.locked == (0, claim.block_hash)
+    return node, app, claim, out.timers
 
 
 def test_locked_node_rejects_a_fresh_block_and_unlocks_on_a_later_polka() -> None:
@@ -185,13 +224,12 @@ def test_locked_node_rejects_a_fresh_block_and_unlocks_on_a_later_polka() -> Non
     (commit_timer,) = [t for t in pending if t.kind is TimerKind.COMMIT]
     out = node.on_timer(commit_timer, commit_timer.deadline)
     assert node.round == 1
-    # round 1: the preferred claimant proposes a different, fresh block
+    # round 1: the preferred claimant claims with a different, fresh block
     leader = Peer(node.config.preferred_claimant(1, 1))
-    _, qc = elect_leader(node, leader, [P2, P3, P4], 1, tx_ids=(ident(TX),))
-    fresh = leader.propose(_builder(), 1, qc, txs=(TX.body,), timestamp=99)
+    fresh = leader.claim(_builder(), 1, txs=(TX.body,), timestamp=99)
     assert fresh.block_hash != locked.block_hash
     out = node.on_message(fresh, 2.0)
-    assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
+    assert _prepared(out) == [None]
     # the others prepared the fresh block in round 1: a polka newer than the lock
     polka = tuple(p.prepare(1, 1, fresh.block_hash) for p in (P2, P3, P4))
     (prepare_timer,) = timers(out, TimerKind.PREPARE)
@@ -200,19 +238,33 @@ def test_locked_node_rejects_a_fresh_block_and_unlocks_on_a_later_polka() -> Non
     node.on_timer(commit_timer, commit_timer.deadline)
     assert node.round == 2
     leader2 = Peer(node.config.preferred_claimant(1, 2))
-    _, qc2 = elect_leader(node, leader2, [P2, P3, P4], 2, valid_round=1)
-    again = dataclasses.replace(fresh, round=2, leader=leader2.index, valid_round=1)
-    again = leader2.sign(dataclasses.replace(again, election_qc=qc2, polka=polka))
-    out = node.on_message(again, 5.0)
-    assert [v.block_hash for v in sent(out, PrepareVote)] == [fresh.block_hash]
+    # without the polka it cites, the re-proposal waits (no vote)
+    bare = leader2.claim(_builder(), 2, valid_round=1, block=fresh.block)
+    out = node.on_message(bare, 5.0)
+    assert not sent(out, PrepareVote)
+    # a node that missed the round-1 prepares votes for it once the claim carries them
+    again = leader2.sign(dataclasses.replace(bare, polka=polka))
+    other, _, _, _ = _locked_node()
+    _to_round(other, 2)
+    out = other.on_message(again, 5.0)
+    assert _prepared(out) == [fresh.block_hash]
+
+
+def _to_round(node: ConsensusNode, round_: int) -> None:
+    """Let ``node``'s round timers fire (nothing else arrives) until it is in ``round_``."""
+    while node.round < round_:
+        current = node.round
+        for kind in (TimerKind.PROPOSE, TimerKind.PREPARE, TimerKind.COMMIT):
+            node.on_timer(Timer(kind, 1, current, 0.0), 0.0)
+        assert node.round == current + 1
 
 
 def test_quorum_of_commit_votes_commits_with_a_qc() -> None:
-    node, app, proposal, _ = _locked_node()
-    node.on_message(P2.commit(1, 0, proposal.block_hash), 0.3)
-    out = node.on_message(P3.commit(1, 0, proposal.block_hash), 0.3)
+    node, app, claim, _ = _locked_node()
+    node.on_message(P2.commit(1, 0, claim.block_hash), 0.3)
+    out = node.on_message(P3.commit(1, 0, claim.block_hash), 0.3)
     (block,) = out.commits
-    assert block.block_hash == proposal.block_hash
+    assert block.block_hash == claim.block_hash
     assert sorted(block.signers) == [1, 2, 3]
     assert app.committed_height() == 1
     assert node.height == 2
@@ -229,29 +281,28 @@ def test_stale_timers_do_nothing() -> None:
 
 
 def test_restart_keeps_the_lock_and_skips_the_round() -> None:
-    _node, app, proposal, _ = _locked_node()
+    _node, app, claim, _ = _locked_node()
     restarted, _ = make_node(ledger=app.ledger)
-    assert restarted.locked == (0, proposal.block_hash)
+    assert restarted.locked == (0, claim.block_hash)
     assert restarted.round == 1
     out = restarted.start(10.0)
     assert timers(out, TimerKind.PROPOSE)
     # a fresh block in round 1 is refused by the restarted node too
     leader = Peer(restarted.config.preferred_claimant(1, 1))
     restarted.on_message(TX, 10.0)
-    _, qc = elect_leader(restarted, leader, [P2, P3, P4], 1, tx_ids=(ident(TX),))
-    fresh = leader.propose(_builder(), 1, qc, txs=(TX.body,), timestamp=7)
+    fresh = leader.claim(_builder(), 1, txs=(TX.body,), timestamp=7)
     out = restarted.on_message(fresh, 10.5)
-    assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
+    assert _prepared(out) == [None]
 
 
 def test_lagging_node_syncs_only_blocks_with_a_valid_qc() -> None:
-    _node, _, proposal, _ = _locked_node()
-    commits = [p.commit(1, 0, proposal.block_hash) for p in (P2, P3, P4)]
+    _node, _, claim, _ = _locked_node()
+    commits = [p.commit(1, 0, claim.block_hash) for p in (P2, P3, P4)]
     good = CommittedBlock(
         1,
         0,
-        proposal.block_hash,
-        proposal.block,
+        claim.block_hash,
+        claim.block,
         tuple(c.voter for c in commits),
         tuple(c.signature for c in commits),
     )
@@ -260,7 +311,7 @@ def test_lagging_node_syncs_only_blocks_with_a_valid_qc() -> None:
     out = lagging.on_message(SyncReply((forged,)), 1.0)
     assert not out.commits
     out = lagging.on_message(SyncReply((good,)), 1.0)
-    assert [b.block_hash for b in out.commits] == [proposal.block_hash]
+    assert [b.block_hash for b in out.commits] == [claim.block_hash]
     assert app.committed_height() == 1
 
 
@@ -271,27 +322,33 @@ def test_messages_for_a_later_height_ask_for_sync() -> None:
     assert [a.from_height for a in asks] == [1]
 
 
-def test_proposal_without_election_qc_is_ignored() -> None:
+def test_claim_with_a_forged_signature_is_ignored() -> None:
     node, _ = make_node()
     node.on_message(TX, 0.0)
-    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(ident(TX),))
-    bogus = P3.propose(_builder(), 0, qc, txs=(TX.body,))  # QC elects 2, not 3
-    out = node.on_message(bogus, 0.1)
+    good = P2.claim(_builder(), 0, txs=(TX.body,))
+    out = node.on_message(dataclasses.replace(good, claimant=3), 0.1)  # 2's signature
     assert not sent(out, PrepareVote)
-    short = P2.propose(_builder(), 0, qc[:2], txs=(TX.body,))
-    out = node.on_message(short, 0.1)
-    assert not sent(out, PrepareVote)
+    assert any(e.kind == "bad-claim" for e in out.trace)
 
 
-def test_invalid_block_is_prepared_nil() -> None:
+def test_claim_with_an_empty_block_gets_no_vote() -> None:
     node, _ = make_node()
     node.on_message(TX, 0.0)
-    _, qc = elect_leader(node, P2, [P2, P3, P4], 0, tx_ids=(ident(TX),))
-    empty = P2.propose(_builder(), 0, qc)  # a block with no items
+    empty = P2.claim(_builder(), 0)  # a block with no items
     out = node.on_message(empty, 0.1)
-    assert [v.block_hash for v in sent(out, PrepareVote)] == [None]
+    assert not sent(out, PrepareVote)
     assert node.round == 0
     assert node.locked[0] == NO_ROUND
+
+
+def test_two_different_claims_of_one_round_are_evidence() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    first = P2.claim(_builder(), 0, txs=(TX.body,))
+    second = P2.claim(_builder(), 0, txs=(TX.body,), timestamp=5)
+    node.on_message(first, 0.1)
+    out = node.on_message(second, 0.1)
+    assert out.evidence == [Equivocation(2, 1, 0, first.to_bytes(), second.to_bytes())]
 
 
 def test_vote_with_a_wrong_signature_is_dropped() -> None:

@@ -59,7 +59,7 @@ def test_summary_names_claims_leaders_and_commit_times() -> None:
     result = run(random_scenario(3, 4, "clean"))
     text = result.summary()
     assert " claim " in text
-    assert " elected n" in text
+    assert " elect-vote for n" in text
     assert " commit " in text
     assert result.commit_times
     assert all(t <= result.end_time for t in result.commit_times.values())

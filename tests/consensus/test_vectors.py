@@ -17,13 +17,10 @@ from consensus.encoding import NO_ROUND, ItemKind
 from consensus.evidence import BadShare, Equivocation
 from consensus.messages import (
     AuthVote,
-    Bundle,
     CommittedBlock,
     CommitVote,
-    ElectionVote,
     LeaderClaim,
     PrepareVote,
-    Proposal,
     Submission,
     SyncReply,
     SyncRequest,
@@ -58,21 +55,18 @@ def build_samples() -> dict[str, Any]:
     no = _key(2).sign(fake_access_payload(CHAIN, request_id, False, b""))
     approve = AuthVote(request_id, 1, True, share, yes)
     deny = AuthVote(request_id, 2, False, b"", no)
-    bundle = Bundle(request, (approve,))
-    claim = _signed(LeaderClaim(7, 1, 3, NO_ROUND, (bundle,), (), (digest(b"tx"),), b""), 3)
-    evote = _signed(ElectionVote(7, 1, 2, 3, claim.claim_hash(), b""), 2)
     prepare = _signed(PrepareVote(7, 0, 4, h, b""), 4)
+    claim = _signed(LeaderClaim(7, 1, 3, NO_ROUND, h, b"block bytes", (), b""), 3)
+    reclaim = _signed(LeaderClaim(7, 2, 3, 0, h, b"block bytes", (prepare,), b""), 3)
     nil_commit = _signed(CommitVote(7, 1, 4, None, b""), 4)
     commit = CommitVote(7, 1, 2, h, _key(2).sign(fake_commit_payload(CHAIN, 7, 1, h)))
-    proposal = _signed(Proposal(7, 2, 3, 0, h, b"block bytes", (evote,), (prepare,), b""), 3)
     committed = CommittedBlock(7, 1, h, b"block bytes", (2,), (commit.signature,))
     return {
         "Submission": Submission(ItemKind.TX, b"tx:1"),
         "AuthVote/approve": approve,
         "AuthVote/deny": deny,
         "LeaderClaim": claim,
-        "ElectionVote": evote,
-        "Proposal": proposal,
+        "LeaderClaim/re-proposal": reclaim,
         "PrepareVote": prepare,
         "CommitVote/nil": nil_commit,
         "CommitVote/block": commit,
@@ -90,8 +84,6 @@ def _expected() -> dict[str, dict[str, str]]:
     out = {}
     for name, value in samples.items():
         entry = {"hex": value.to_bytes().hex()}
-        if isinstance(value, LeaderClaim):
-            entry["claim_hash"] = value.claim_hash().hex()
         if hasattr(value, "signing_bytes"):
             entry["signing_bytes"] = value.signing_bytes(CHAIN).hex()
         out[name] = entry

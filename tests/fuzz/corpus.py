@@ -19,13 +19,10 @@ from pathlib import Path
 from consensus.encoding import NO_ROUND, ItemKind
 from consensus.messages import (
     AuthVote,
-    Bundle,
     CommittedBlock,
-    ElectionVote,
     LeaderClaim,
     Message,
     PrepareVote,
-    Proposal,
     Submission,
     SyncReply,
     SyncRequest,
@@ -184,14 +181,12 @@ def consensus_messages() -> tuple[bytes, ...]:
     share = tpre_objects()["reencryption_share"]
     vote = AuthVote(request.tx_id(), 1, True, share, keys[0].sign(b"fuzz"))
     deny = AuthVote(request.tx_id(), 2, False, b"", keys[1].sign(b"fuzz"))
-    claim = LeaderClaim(
-        block.height, 0, 1, NO_ROUND, (Bundle(request.to_bytes(), (vote,)),),
-        (Bundle(request.to_bytes(), (deny,)),), tuple(block.tx_ids()[:2]), bytes(64),
-    )
-    election = ElectionVote(block.height, 0, 2, 1, claim.claim_hash(), bytes(64))
     prepare = PrepareVote(block.height, 0, 3, block.hash(), bytes(64))
-    proposal = Proposal(
-        block.height, 1, 1, 0, block.hash(), block.to_bytes(), (election,), (prepare,), bytes(64)
+    claim = LeaderClaim(
+        block.height, 0, 1, NO_ROUND, block.hash(), block.to_bytes(), (), bytes(64)
+    )
+    reclaim = LeaderClaim(
+        block.height, 1, 1, 0, block.hash(), block.to_bytes(), (prepare,), bytes(64)
     )
     messages: list[Message] = [
         Submission(ItemKind.TX, fx_chain.transactions[0].to_bytes()),
@@ -199,9 +194,8 @@ def consensus_messages() -> tuple[bytes, ...]:
         vote,
         deny,
         claim,
-        election,
         prepare,
-        proposal,
+        reclaim,
         SyncRequest(2, 3),
         SyncReply(fx_chain.committed),
     ]

@@ -25,12 +25,10 @@ from typing import Any, TypeVar
 from hypothesis import strategies as st
 
 from client.metadata import RecordMetadata
-from consensus.encoding import ItemKind
 from consensus.messages import (
     AuthVote,
     LeaderClaim,
     Message,
-    Proposal,
     Submission,
     SyncReply,
     decode_message,
@@ -137,11 +135,6 @@ def open_message(message: Message, items: ItemDecoder) -> None:
     elif isinstance(message, AuthVote):
         open_vote(message)
     elif isinstance(message, LeaderClaim):
-        for bundle in (*message.approved, *message.denied):
-            refused(items.decode, bundle.request, ItemKind.REQUEST)
-            for vote in bundle.votes:
-                open_vote(vote)
-    elif isinstance(message, Proposal):
         refused(open_block, message.block, items)
     elif isinstance(message, SyncReply):
         for committed in message.blocks:

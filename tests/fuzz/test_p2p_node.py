@@ -25,12 +25,9 @@ from hypothesis import strategies as st
 from consensus.encoding import NO_ROUND, ItemKind
 from consensus.messages import (
     AuthVote,
-    Bundle,
     CommitVote,
-    ElectionVote,
     LeaderClaim,
     PrepareVote,
-    Proposal,
     Submission,
     SyncReply,
     SyncRequest,
@@ -63,22 +60,18 @@ def own_messages(known: Known) -> list[bytes]:
     request_id = bytes.fromhex(known.request_id)
     vouch = signer.sign(access_vote_payload(chain, request_id, True, b"share"))
     approve = AuthVote(request_id, 1, True, b"share", vouch)
-    claim = signed(
-        LeaderClaim(height, 0, 1, NO_ROUND, (Bundle(request, (approve,)),), (), (), b"")
-    )
-    election = signed(ElectionVote(height, 0, 1, 1, claim.claim_hash(), b""))
     commit_hash = bytes(32)
+    claim = signed(LeaderClaim(height, 0, 1, NO_ROUND, commit_hash, last.block, (), b""))
     commit = signer.sign(commit_vote_payload(chain, height, 0, commit_hash))
     messages = [
         Submission(ItemKind.REQUEST, request),
         approve,
         claim,
-        election,
         signed(PrepareVote(height, 0, 1, commit_hash, b"")),
         signed(PrepareVote(height, 1, 1, None, b"")),
         CommitVote(height, 0, 1, commit_hash, commit),
         signed(CommitVote(height, 2, 1, None, b"")),
-        signed(Proposal(height, 0, 1, NO_ROUND, commit_hash, last.block, (election,), (), b"")),
+        signed(LeaderClaim(height, 1, 1, 0, commit_hash, last.block, (), b"")),
         SyncRequest(1, 1),
         SyncRequest(height, 2),
         SyncReply(known.committed),

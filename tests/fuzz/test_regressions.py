@@ -19,10 +19,8 @@ from consensus.encoding import NO_ROUND
 from consensus.messages import (
     CommittedBlock,
     CommitVote,
-    ElectionVote,
     LeaderClaim,
     PrepareVote,
-    Proposal,
     SyncReply,
     decode_message,
 )
@@ -70,9 +68,7 @@ def _with_absent_round(message: object, round_at: int) -> bytes:
 REQUIRED_ROUND = [
     PrepareVote(1, 0, 1, bytes(32), bytes(64)),
     CommitVote(1, 0, 1, bytes(32), bytes(64)),
-    ElectionVote(1, 0, 1, 1, bytes(32), bytes(64)),
-    LeaderClaim(1, 0, 1, NO_ROUND, (), (), (), bytes(64)),
-    Proposal(1, 0, 1, NO_ROUND, bytes(32), b"block", (), (), bytes(64)),
+    LeaderClaim(1, 0, 1, NO_ROUND, bytes(32), b"block", (), bytes(64)),
     SyncReply((CommittedBlock(1, 0, bytes(32), b"block", (1,), (bytes(64),)),)),
 ]
 

@@ -6,7 +6,7 @@ phases, so that withholding does not hide the other misbehaviours:
 
 1. node 4 sends approvals with shares that fail their proof, equivocates on every vote and
    proposes two blocks whenever it leads;
-2. node 4 is restarted to withhold every vote, claim, proposal and sync reply, and to flood its
+2. node 4 is restarted to withhold every vote, claim and sync reply, and to flood its
    peers with junk frames.
 
 In each phase, owner-grant access requests sent to the honest nodes keep being decided

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from consensus.encoding import NO_ROUND
-from consensus.messages import Proposal
+from consensus.messages import LeaderClaim
 from ledger.transactions import MemberRole, tx_id_of
 from node.blocks import MAX_BLOCK_LAG_MS
 from tests.node.app_world import START_MS, AppWorld, make_world
@@ -35,7 +35,7 @@ async def test_a_leader_with_a_frozen_clock_cannot_commit_its_block() -> None:
         assert block.block.header.time_ms == world.clock_ms()
 
 
-def proposal(world: AppWorld, time_ms: int, valid_round: int = NO_ROUND) -> Proposal:
+def claim(world: AppWorld, time_ms: int, valid_round: int = NO_ROUND) -> LeaderClaim:
     ledger = world.apps[1].ledger
     block = ledger.build_block(
         round=1,
@@ -44,9 +44,8 @@ def proposal(world: AppWorld, time_ms: int, valid_round: int = NO_ROUND) -> Prop
         transactions=[],
         results=[],
         last_commit=None,
-        election_qc=None,
     )
-    return Proposal(1, 1, 2, valid_round, block.hash(), block.to_bytes(), (), (), b"")
+    return LeaderClaim(1, 1, 2, valid_round, block.hash(), block.to_bytes(), (), b"")
 
 
 @pytest.mark.parametrize(
@@ -59,16 +58,16 @@ def proposal(world: AppWorld, time_ms: int, valid_round: int = NO_ROUND) -> Prop
         (10 * MAX_BLOCK_LAG_MS, 0, False),
     ],
 )
-def test_only_a_fresh_proposal_lagging_too_far_is_refused(
+def test_only_a_freshly_claimed_block_lagging_too_far_is_refused(
     lag_ms: int, valid_round: int, refused: bool
 ) -> None:
     world = make_world()
     world.now += 20 * MAX_BLOCK_LAG_MS / 1000  # so that every block time here is past genesis
     blocks = world.apps[1].blocks
-    stale = blocks.stale_proposal(proposal(world, world.clock_ms() - lag_ms, valid_round))
+    stale = blocks.stale_proposal(claim(world, world.clock_ms() - lag_ms, valid_round))
     assert (stale is not None) == refused
     if refused:
         assert stale is not None
         assert "behind this node's clock" in stale
-    garbage = Proposal(1, 1, 2, NO_ROUND, bytes(32), b"not a block", (), (), b"")
+    garbage = LeaderClaim(1, 1, 2, NO_ROUND, bytes(32), b"not a block", (), b"")
     assert blocks.stale_proposal(garbage) is None  # opening the block refuses it
