@@ -259,6 +259,22 @@ def _to_round(node: ConsensusNode, round_: int) -> None:
         assert node.round == current + 1
 
 
+def test_a_carried_polka_counts_despite_an_equivocating_voter() -> None:
+    node, _ = make_node()
+    node.on_message(TX, 0.0)
+    first = P2.claim(_builder(), 0, txs=(TX.body,))  # node 1 never sees it
+    nil = P4.prepare(1, 0, None)
+    node.on_message(nil, 0.1)  # node 4 showed node 1 a nil prepare...
+    _to_round(node, 1)
+    # ...and the others its prepare for the block: the claim of round 1 carries q of them
+    polka = tuple(p.prepare(1, 0, first.block_hash) for p in (P2, P3, P4))
+    leader = Peer(node.config.preferred_claimant(1, 1))
+    again = leader.claim(_builder(), 1, valid_round=0, block=first.block, polka=polka)
+    out = node.on_message(again, 3.0)
+    assert _prepared(out) == [first.block_hash]
+    assert [e.offender for e in out.evidence] == [4]
+
+
 def test_quorum_of_commit_votes_commits_with_a_qc() -> None:
     node, app, claim, _ = _locked_node()
     node.on_message(P2.commit(1, 0, claim.block_hash), 0.3)
