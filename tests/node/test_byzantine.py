@@ -10,9 +10,9 @@ import logging
 import pytest
 
 from consensus.encoding import NO_ROUND
-from consensus.messages import CommitVote, Proposal, SyncRequest, decode_message
+from consensus.messages import CommitVote, LeaderClaim, SyncRequest, decode_message
 from consensus.signer import Ed25519Verifier
-from consensus.votes import AuthVote, ElectionVote, PrepareVote
+from consensus.votes import AuthVote, PrepareVote
 from crypto.groups import load_group
 from crypto.signing import SigningKey
 from ledger.block import Block
@@ -70,11 +70,6 @@ def test_equivocation_sends_two_signed_votes_in_an_order_that_differs_by_peer() 
     assert isinstance(other, PrepareVote)
     assert other.block_hash is not None
     assert VERIFIER.verify(4, other.signing_bytes(CHAIN), other.signature)
-    election = ElectionVote(7, 1, 4, 2, bytes(32), bytes(64))
-    _, other = sent(liar(Mode.EQUIVOCATE).outgoing(1, election, PEERS), 1)
-    assert isinstance(other, ElectionVote)
-    assert other.claim_hash != election.claim_hash
-    assert VERIFIER.verify(4, other.signing_bytes(CHAIN), other.signature)
 
 
 def test_an_equivocating_approval_comes_with_a_signed_denial() -> None:
@@ -95,19 +90,17 @@ def test_withholding_drops_what_consensus_needs_from_it_and_nothing_else() -> No
     assert withholding.outgoing(4, asking, PEERS) == []  # not a peer of this node's links
 
 
-def test_a_conflicting_proposal_carries_the_same_block_a_millisecond_later(world: AppWorld) -> None:
+def test_a_conflicting_claim_carries_the_same_block_a_millisecond_later(world: AppWorld) -> None:
     _, register = world.member(MemberRole.REQUESTER)
     world.commit_all([register])
     committed = world.apps[1].committed_block(world.apps[1].ledger.height)
     assert committed is not None
     block = Block.from_bytes(committed.block)
-    proposal = Proposal(
-        block.height, 0, 4, NO_ROUND, block.hash(), committed.block, (), (), bytes(64)
-    )
-    frames = liar(Mode.CONFLICTING_PROPOSALS).outgoing(None, proposal, PEERS)
+    claim = LeaderClaim(block.height, 0, 4, NO_ROUND, block.hash(), committed.block, (), bytes(64))
+    frames = liar(Mode.CONFLICTING_PROPOSALS).outgoing(None, claim, PEERS)
     honest, other = sent(frames, 1)
-    assert honest == proposal
-    assert isinstance(other, Proposal)
+    assert honest == claim
+    assert isinstance(other, LeaderClaim)
     changed = Block.from_bytes(other.block)
     assert changed.header.time_ms == block.header.time_ms + 1
     assert changed.transactions == block.transactions
