@@ -223,9 +223,13 @@ def _namespaces_unavailable() -> str | None:
     return None
 
 
-def clean_leftovers(directory: Path) -> list[str]:
+def clean_leftovers(directory: Path, tag: str | None = None) -> list[str]:
     """Remove what an interrupted run left: node processes of ``directory``, its data tmpfs,
-    and every ``ichaos`` namespace and bridge. Returns a line per thing removed."""
+    and every ``ichaos`` namespace and bridge, or only those of fabric ``tag`` (so a test
+    cleaning up after itself spares a run going on beside it). Returns a line per thing
+    removed."""
+    namespace_start = f"{PREFIX}-" if tag is None else f"{PREFIX}-{tag}-"
+    link_tags = None if tag is None else {f"{PREFIX}{tag}", f"ic{tag}"}
     done = [f"stopped node process {pid}" for pid in stop(directory, grace=5.0)]
     for mount in _mounts_under(directory):
         failure = run_command(["umount", mount])
@@ -233,12 +237,13 @@ def clean_leftovers(directory: Path) -> list[str]:
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                             check=False).stdout if shutil.which("ip") else ""
     for name in [line.split()[0] for line in listed.splitlines() if line.strip()]:
-        if name.startswith(f"{PREFIX}-"):
+        if name.startswith(namespace_start):
             failure = run_command(["ip", "netns", "del", name])
             done.append(f"deleted namespace {name}" if failure is None else failure)
     # Veths first (a host end left by a run stopped between creating and moving it), then
     # the bridges.
-    for name in sorted(_links(), key=lambda name: name.startswith(PREFIX)):
+    links = [n for n in _links() if link_tags is None or any(n.startswith(t) for t in link_tags)]
+    for name in sorted(links, key=lambda name: name.startswith(PREFIX)):
         failure = run_command(["ip", "link", "del", name])
         what = "bridge" if name.startswith(PREFIX) else "veth"
         done.append(f"deleted {what} {name}" if failure is None else failure)

@@ -101,12 +101,13 @@ def test_teardown_and_cleanup_leave_nothing(tmp_path: Path) -> None:
     made = NamespaceFabric(2)
     made.build()
     assert made.namespace(1) in namespaces()
-    lines = clean_leftovers(tmp_path)
+    # Only this fabric's tag: a chaos run going on beside the test keeps its namespaces.
+    lines = clean_leftovers(tmp_path, tag=made.tag)
     assert f"deleted namespace {made.namespace(1)}" in lines
     assert f"deleted bridge {made.bridge}" in lines
     assert made.namespace(1) not in namespaces()
     made.teardown()  # safe after a cleanup
-    assert clean_leftovers(tmp_path) == ["nothing to clean"]
+    assert clean_leftovers(tmp_path, tag=made.tag) == ["nothing to clean"]
 
 
 def test_auto_falls_back_to_loopback_with_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
