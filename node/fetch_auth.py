@@ -10,9 +10,10 @@ blacklisting stop fetches as they stop new requests.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from crypto.errors import DecodeError, VerificationError
-from crypto.policy import PolicyError, evaluate, parse
+from crypto.policy import Policy, PolicyError, evaluate, parse
 from crypto.signing import VerifyKey
 from ledger.fetch import fetch_signing_payload
 from ledger.ledger import Ledger
@@ -20,6 +21,12 @@ from ledger.records import RecordEntry
 from node.localstore import LocalStore
 from node.refusals import StorageRefused
 from node.wire import FragmentGet
+
+
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> Policy:
+    """A record's policy, parsed once: every fetch of a policy record checks it again."""
+    return parse(text)
 
 
 class FetchAuthorizer:
@@ -79,7 +86,7 @@ class FetchAuthorizer:
             member = self._ledger.member(requester)
             attributes = member.attributes if member is not None else ()
             try:
-                if not evaluate(parse(record.policy), attributes):
+                if not evaluate(_parsed(record.policy), attributes):
                     return "the requester's attributes no longer satisfy the record's policy"
             except PolicyError:
                 return "the record's policy does not parse"

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from consensus.encoding import ItemKind
 from ledger.kv import MemoryStore
-from ledger.transactions import MemberRole, tx_id_of
+from ledger.transactions import MemberRole
 from node.fetch_auth import FetchAuthorizer
 from node.fetch_nonces import FetchNonces
 from node.localstore import LocalStore
 from node.refusals import StorageRefused
 from tests.node.app_world import AppWorld, Member
-from tests.node.test_storage import signed_fetch
+from tests.node.test_storage import grant_and_decide, signed_fetch
 
 HOUR_MS = 3_600_000
 
@@ -28,10 +27,7 @@ def granted_pair(world: AppWorld) -> tuple[Member, Member, bytes]:
     record_id, put = world.put_record(owner, access_limit=10)
     world.commit_all([put])
     world.commit_all([world.grant(owner, record_id, requester)])
-    request = world.request(requester, record_id)
-    world.submit(ItemKind.REQUEST, request)
-    ident = tx_id_of(request)
-    world.run_until(lambda: all(app.is_committed(ident) for app in world.apps.values()))
+    grant_and_decide(world, (owner, requester, record_id))
     return owner, requester, record_id
 
 
