@@ -47,6 +47,7 @@ from node.p2p.errors import DialError, NotRunning, P2PError
 from node.p2p.gossip import Gossip, GossipHandler, GossipSettings
 from node.p2p.guard import guard_stream_handler
 from node.p2p.identity import libp2p_key_pair
+from node.p2p.late_connections import install as install_late_connection_filter
 from node.p2p.metrics import P2PMetrics
 from node.p2p.presence import PeerPresence
 from node.p2p.reqresp import RequestHandler, RequestResponse
@@ -217,6 +218,7 @@ class P2PHost:
             raise P2PError("a host runs once; build a new one to restart")
         self._started = True
         _refuse_taken_port(self._config)
+        install_late_connection_filter()
         listen_failed = False
         try:
             async with self._host.run([self._config.listen_multiaddr()]):
