@@ -21,6 +21,7 @@ import logging
 
 from consensus import Item, Message, Output
 from consensus.messages import CommittedBlock, LeaderClaim, SyncReply, SyncRequest
+from node.ratelimit import TokenBuckets
 
 logger = logging.getLogger("iomtshare.node.sync")
 
@@ -95,10 +96,7 @@ class SyncRequestGate:
     def __init__(
         self, burst: int = SYNC_REQUEST_BURST, rate: float = SYNC_REQUESTS_PER_SECOND
     ) -> None:
-        self._burst = float(burst)
-        self._rate = rate
-        # Per requester: tokens left and when they were counted (trio time).
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._buckets: TokenBuckets[int] = TokenBuckets(burst, rate)
         #: Requests refused, by the peer they came from (or named, if that is unknown).
         self.refused: dict[int, int] = {}
 
@@ -110,13 +108,9 @@ class SyncRequestGate:
         peer = request.requester if origin is None else origin
         if request.requester != peer:
             reason = f"names requester {request.requester}"
+        elif self._buckets.take(peer, now):
+            return True
         else:
-            tokens, counted = self._buckets.get(peer, (self._burst, now))
-            tokens = min(self._burst, tokens + (now - counted) * self._rate)
-            if tokens >= 1.0:
-                self._buckets[peer] = (tokens - 1.0, now)
-                return True
-            self._buckets[peer] = (tokens, now)
             reason = "too many"
         refused = self.refused[peer] = self.refused.get(peer, 0) + 1
         if refused == 1 or refused % 1000 == 0:
