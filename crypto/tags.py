@@ -198,6 +198,10 @@ LEDGER_DOMAIN_EPOCH = _tag(0x64, "ledger.authority_state.DomainEpoch")
 LEDGER_CERTIFIED_HEADER = _tag(0x65, "ledger.header_chain.CertifiedHeader")
 LEDGER_HEADER_BATCH = _tag(0x66, "ledger.header_chain.HeaderBatch")
 LEDGER_HEADER_REQUEST = _tag(0x67, "ledger.header_chain.HeaderRequest")
+LEDGER_TX_INCLUSION = _tag(0x6C, "ledger.inclusion.TxInclusion")
+LEDGER_RESULT_INCLUSION = _tag(0x6D, "ledger.inclusion.ResultInclusion")
+LEDGER_PROOF_REQUEST = _tag(0x6E, "ledger.inclusion.ProofRequest")
+LEDGER_PROOF_NOT_FOUND = _tag(0x6F, "ledger.inclusion.ProofNotFound")
 
 # crypto.light
 LIGHT_AUTHORITY_PUBLIC = _tag(0x70, "crypto.light.messages.AuthorityPublic")

@@ -1,0 +1,263 @@
+"""Inclusion proofs: one committed transaction or sharing result, checked against a header.
+
+A block header commits to its body through two Merkle roots (:mod:`ledger.merkle`): ``tx_root``
+over the transaction ids and ``results_root`` over the sharing-result hashes. A
+:class:`TxInclusion` carries one transaction (its canonical encoding), its index, the block's
+leaf count and the sibling path up to ``tx_root``; a :class:`ResultInclusion` does the same for
+one :class:`~ledger.block.SharingResult` (the decision on an access request, which the audit
+chain records) against ``results_root``. A light node that holds the certified header of that
+height (:class:`~ledger.header_chain.HeaderChain` checked its commit QC) learns from a proof that
+verifies: *this item was committed in block h*. It learns nothing about later blocks (a grant
+may have been revoked since): ``state_root`` chains hashes of state changes, it is not a state
+tree, so current state cannot be proven this way.
+
+:class:`ProofRequest` and :class:`ProofNotFound` are the request and the typed "not here" answer
+of the proof protocol (``node.edge.proofs``); a consensus node builds proofs from its ledger
+with :func:`prove_transaction` and :func:`prove_decision`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from crypto import tags
+from crypto.errors import DecodeError
+from ledger.block import BlockParts, SharingResult
+from ledger.encoding import (
+    HASH,
+    HASHES,
+    TEXT,
+    U8,
+    U32,
+    U64,
+    Encoded,
+    nested,
+    peek_tag,
+    tagged_union,
+)
+from ledger.errors import LedgerError
+from ledger.header_chain import CertifiedHeader
+from ledger.merkle import merkle_path, verify_path
+from ledger.queries import LedgerQueries
+from ledger.records import AuditKind, AuditRecord
+from ledger.transactions import AccessRequest, Transaction, decode_transaction
+
+TAG_TX_INCLUSION = tags.LEDGER_TX_INCLUSION
+TAG_RESULT_INCLUSION = tags.LEDGER_RESULT_INCLUSION
+TAG_PROOF_REQUEST = tags.LEDGER_PROOF_REQUEST
+TAG_PROOF_NOT_FOUND = tags.LEDGER_PROOF_NOT_FOUND
+
+
+class InvalidInclusion(LedgerError):
+    """A proof that does not show its item under the given header (or is for another height)."""
+
+
+class ProofKind(IntEnum):
+    """What a :class:`ProofRequest` asks for; stored as one byte."""
+
+    #: A committed transaction, by transaction id.
+    TRANSACTION = 1
+    #: The sharing result (decision) on an access request, by request id.
+    DECISION = 2
+
+
+def _check(
+    what: str, proof: TxInclusion | ResultInclusion, certified: CertifiedHeader, leaf: bytes,
+    root: bytes,
+) -> None:
+    height = proof.height
+    if certified.height != height:
+        raise InvalidInclusion(
+            f"the proof is for height {height}, the header is for {certified.height}"
+        )
+    if not verify_path(leaf, proof.index, proof.count, proof.path, root):
+        raise InvalidInclusion(
+            f"the {what} is not leaf {proof.index} of {proof.count} under the root of block"
+            f" {height}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TxInclusion(Encoded):
+    """Transaction ``index`` of the ``count`` in block ``height``, with its path to ``tx_root``."""
+
+    height: int
+    transaction: Transaction
+    index: int
+    count: int
+    path: tuple[bytes, ...]
+
+    TAG = TAG_TX_INCLUSION
+    FIELDS = (
+        ("height", U64),
+        ("transaction", tagged_union("transaction", decode_transaction, Transaction)),
+        ("index", U32),
+        ("count", U32),
+        ("path", HASHES),
+    )
+
+    def verify(self, certified: CertifiedHeader) -> Transaction:
+        """The transaction, if this proof holds under ``certified`` (a header the caller has
+        verified, e.g. from its header chain); raises :class:`InvalidInclusion`."""
+        _check("transaction", self, certified, self.transaction.tx_id(), certified.header.tx_root)
+        return self.transaction
+
+
+@dataclass(frozen=True, slots=True)
+class ResultInclusion(Encoded):
+    """Sharing result ``index`` of the ``count`` in block ``height``, with its path to
+    ``results_root``."""
+
+    height: int
+    result: SharingResult
+    index: int
+    count: int
+    path: tuple[bytes, ...]
+
+    TAG = TAG_RESULT_INCLUSION
+    FIELDS = (
+        ("height", U64),
+        ("result", nested(SharingResult)),
+        ("index", U32),
+        ("count", U32),
+        ("path", HASHES),
+    )
+
+    def verify(self, certified: CertifiedHeader) -> SharingResult:
+        """The sharing result, if this proof holds under ``certified``; raises
+        :class:`InvalidInclusion`."""
+        root = certified.header.results_root
+        _check("sharing result", self, certified, self.result.hash(), root)
+        return self.result
+
+
+@dataclass(frozen=True, slots=True)
+class ProofRequest(Encoded):
+    """Ask for the inclusion proof of a transaction or of the decision on a request.
+
+    ``kind`` is a :class:`ProofKind`; ``item_id`` the transaction id or the request id."""
+
+    kind: int
+    item_id: bytes
+
+    TAG = TAG_PROOF_REQUEST
+    FIELDS = (("kind", U8), ("item_id", HASH))
+
+
+@dataclass(frozen=True, slots=True)
+class ProofNotFound(Encoded):
+    """The answer when the node has no committed item of that kind and id (``reason`` says
+    which part is missing)."""
+
+    kind: int
+    item_id: bytes
+    reason: str
+
+    TAG = TAG_PROOF_NOT_FOUND
+    FIELDS = (("kind", U8), ("item_id", HASH), ("reason", TEXT))
+
+
+ProofAnswer = TxInclusion | ResultInclusion | ProofNotFound
+_ANSWERS: dict[int, type[ProofAnswer]] = {
+    TAG_TX_INCLUSION: TxInclusion,
+    TAG_RESULT_INCLUSION: ResultInclusion,
+    TAG_PROOF_NOT_FOUND: ProofNotFound,
+}
+
+
+def decode_answer(data: bytes) -> ProofAnswer:
+    """Decode a proof protocol answer by its type tag; raises :class:`DecodeError`."""
+    cls = _ANSWERS.get(peek_tag(data))
+    if cls is None:
+        raise DecodeError(f"type tag {data[0]:#04x} is not a proof answer's")
+    return cls.from_bytes(data)
+
+
+# -- building proofs from a full ledger --------------------------------------------------------
+
+
+def _committed_parts(ledger: LedgerQueries, height: int) -> BlockParts | None:
+    raw = ledger.encoded_block(height)
+    if raw is None or ledger.commit_qc(height) is None:
+        return None  # written but not committed as far as this store knows
+    return BlockParts.from_bytes(raw)
+
+
+def prove_transaction(ledger: LedgerQueries, tx_id: bytes) -> TxInclusion | None:
+    """The proof of committed transaction ``tx_id``, or ``None`` if ``ledger`` has none."""
+    stored = ledger.transaction(tx_id)
+    if stored is None:
+        return None
+    parts = _committed_parts(ledger, stored.height)
+    if parts is None:
+        return None
+    ids = parts.tx_ids()
+    path = merkle_path(ids, stored.position)
+    return TxInclusion(stored.height, stored.transaction, stored.position, len(ids), tuple(path))
+
+
+def _decision_audit(ledger: LedgerQueries, request: AccessRequest, request_id: bytes,
+                    height: int) -> AuditRecord | None:
+    def of_request(links: list[AuditRecord]) -> AuditRecord | None:
+        return next(
+            (a for a in links if a.kind == AuditKind.DECISION and a.request_id == request_id),
+            None,
+        )
+
+    # Nodes put a request's result in the request's own block (node.blocks); the ledger allows
+    # a later one, which the record's audit index finds.
+    return of_request(ledger.audit_by_heights(height, height + 1)) or of_request(
+        ledger.audit_by_record(request.record_id)
+    )
+
+
+def prove_decision(ledger: LedgerQueries, request_id: bytes) -> ResultInclusion | None:
+    """The proof of the sharing result deciding access request ``request_id``, or ``None`` if
+    the request or its result is not committed in ``ledger``."""
+    stored = ledger.transaction(request_id)
+    if stored is None or not isinstance(stored.transaction, AccessRequest):
+        return None
+    audit = _decision_audit(ledger, stored.transaction, request_id, stored.height)
+    if audit is None:
+        return None
+    parts = _committed_parts(ledger, audit.height)
+    if parts is None:
+        return None
+    hashes = parts.result_hashes()
+    if audit.result_hash not in hashes:
+        return None
+    index = hashes.index(audit.result_hash)
+    result = SharingResult.from_bytes(parts.results[index])
+    path = tuple(merkle_path(hashes, index))
+    return ResultInclusion(audit.height, result, index, len(hashes), path)
+
+
+def prove(ledger: LedgerQueries, request: ProofRequest) -> ProofAnswer:
+    """The answer to ``request`` from ``ledger``: a proof, or :class:`ProofNotFound`. Raises
+    :class:`ValueError` for an unknown kind."""
+    kind = ProofKind(request.kind)
+    proof: TxInclusion | ResultInclusion | None
+    if kind is ProofKind.TRANSACTION:
+        proof, missing = prove_transaction(ledger, request.item_id), "no committed transaction"
+    else:
+        proof = prove_decision(ledger, request.item_id)
+        missing = "no committed decision on an access request"
+    if proof is None:
+        return ProofNotFound(request.kind, request.item_id, f"{missing} with this id")
+    return proof
+
+
+__all__ = [
+    "InvalidInclusion",
+    "ProofAnswer",
+    "ProofKind",
+    "ProofNotFound",
+    "ProofRequest",
+    "ResultInclusion",
+    "TxInclusion",
+    "decode_answer",
+    "prove",
+    "prove_decision",
+    "prove_transaction",
+]
