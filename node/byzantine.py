@@ -20,10 +20,15 @@ mode                        what the node sends
 ``garbage``                 junk frames to every peer as fast as the links take them: random
                             bytes, a message tag with a random tail, real frames with a byte
                             flipped
+``forge-headers``           to edges (``/iomtshare/headers/1``): the first header of each
+                            non-empty batch with another state root, under a commit QC that
+                            names the changed header but carries the real block's signatures,
+                            which therefore do not verify; nothing after it
 ==========================  ===================================================================
 
 Conflicting messages go to every peer, in an order that differs between peers (odd indexes get
 the honest one first), so peers act on different messages and each can prove the equivocation.
+``forge-headers`` changes what the header server answers (:func:`forged_batch`), not consensus.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from crypto.hashing import digest
 from crypto.signing import SigningKey
 from crypto.tpre.share import ReEncryptionShare
 from ledger.block import Block
+from ledger.header_chain import CertifiedHeader, HeaderBatch
 from ledger.qc import access_vote_payload, commit_vote_payload
 from node.config import ConfigError
 from node.peer_links import PeerLinks
@@ -78,11 +84,45 @@ class Mode(enum.StrEnum):
     CONFLICTING_PROPOSALS = "conflicting-proposals"
     WITHHOLD = "withhold"
     GARBAGE = "garbage"
+    FORGE_HEADERS = "forge-headers"
 
 
 def modes_from_env() -> frozenset[Mode]:
     """The modes :data:`TEST_BYZANTINE_ENV` names (empty when unset), logged loudly when any;
     raises :class:`ConfigError` for a mode that does not exist."""
+    modes = _parse_env()
+    if modes:
+        logger.warning(
+            "TEST ONLY: Byzantine modes %s (%s): this node misbehaves on purpose",
+            ",".join(sorted(modes)),
+            TEST_BYZANTINE_ENV,
+        )
+    return modes
+
+
+def forges_headers() -> bool:
+    """Whether :data:`TEST_BYZANTINE_ENV` names ``forge-headers`` (read without logging: the
+    node logged its modes at start; an unknown mode there already stopped it)."""
+    try:
+        return Mode.FORGE_HEADERS in _parse_env()
+    except ConfigError:
+        return False
+
+
+def forged_batch(batch: HeaderBatch) -> HeaderBatch:
+    """``batch`` cut to its first header, changed (another state root) under a commit QC that
+    names the changed header with the real signatures: a forgery an edge must refuse."""
+    if not batch.headers:
+        return batch
+    real = batch.headers[0]
+    header = dataclasses.replace(
+        real.header, state_root=digest(_JUNK_SEED, real.header.state_root)
+    )
+    qc = dataclasses.replace(real.commit_qc, block_hash=header.hash())
+    return HeaderBatch((CertifiedHeader(header, qc),))
+
+
+def _parse_env() -> frozenset[Mode]:
     text = os.environ.get(TEST_BYZANTINE_ENV, "").strip()
     modes = set()
     for name in filter(None, (part.strip() for part in text.split(","))):
@@ -92,12 +132,6 @@ def modes_from_env() -> frozenset[Mode]:
             known = ", ".join(m.value for m in Mode)
             message = f"{TEST_BYZANTINE_ENV}: unknown mode {name!r} (known: {known})"
             raise ConfigError(message) from None
-    if modes:
-        logger.warning(
-            "TEST ONLY: Byzantine modes %s (%s): this node misbehaves on purpose",
-            ",".join(sorted(modes)),
-            TEST_BYZANTINE_ENV,
-        )
     return frozenset(modes)
 
 

@@ -29,6 +29,7 @@ from ledger.header_chain import (
     HeaderRequest,
 )
 from ledger.ledger import Ledger
+from node import byzantine
 from node.p2p import RequestHandler, RequestRejected
 from node.ratelimit import TokenBuckets
 
@@ -101,11 +102,17 @@ def header_server(
     ledger: Ledger,
     gate: HeaderRequestGate | None = None,
     clock: Callable[[], float] = trio.current_time,
+    *,
+    forge: bool | None = None,
 ) -> RequestHandler:
     """The handler a consensus node serves :data:`HEADERS_PROTOCOL` with, over its ledger,
     admitting each peer's requests through ``gate`` (by default one with the default rate and
-    no metrics) at ``clock()``."""
+    no metrics) at ``clock()``.
+
+    Test only: with ``forge`` (None: whether the process runs in the Byzantine test mode
+    ``forge-headers``, :mod:`node.byzantine`) it answers forged headers instead."""
     admit = HeaderRequestGate() if gate is None else gate
+    lie = byzantine.forges_headers() if forge is None else forge
 
     async def serve(peer: ID, payload: bytes) -> bytes:
         admit.check(str(peer), clock())
@@ -113,7 +120,8 @@ def header_server(
             request = HeaderRequest.from_bytes(payload)
         except DecodeError as exc:
             raise RequestRejected(f"bad header request: {exc}") from exc
-        return certified_headers(ledger, request).to_bytes()
+        batch = certified_headers(ledger, request)
+        return (byzantine.forged_batch(batch) if lie else batch).to_bytes()
 
     return serve
 

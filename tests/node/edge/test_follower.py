@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import trio
 
 from crypto.signing import SigningKey
-from ledger.header_chain import CertifiedHeader, HeaderBatch, HeaderChain, HeaderRequest
+from ledger.header_chain import (
+    CertifiedHeader,
+    HeaderBatch,
+    HeaderChain,
+    HeaderRequest,
+    InvalidHeader,
+    verify_next,
+)
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
 from ledger.qc import CommitSignature, commit_vote_payload
 from ledger.testing import ChainFixture
+from node.byzantine import TEST_BYZANTINE_ENV, forges_headers
 from node.edge.follower import HeaderFollower
 from node.edge.protocol import HEADERS_PROTOCOL, certified_headers, header_server
 
@@ -101,3 +110,33 @@ def test_only_the_liars_batch_is_lost() -> None:
     )
     assert chain.height == 1
     assert follower.refused == {"liar": 1}
+
+
+def test_the_forge_headers_test_mode_serves_a_forgery_the_follower_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fixture, ledger = committed_chain(3)
+    chain = HeaderChain(MemoryStore(), fixture.genesis)
+    follower = HeaderFollower(chain, lambda *_: None, lambda: [])  # type: ignore[arg-type]
+    payload = HeaderRequest(1, 10).to_bytes()
+    monkeypatch.setenv(TEST_BYZANTINE_ENV, "withhold, forge-headers")
+    assert forges_headers()
+    lying = trio.run(header_server(ledger), None, payload)
+    forged_headers = HeaderBatch.from_bytes(lying).headers
+    assert len(forged_headers) == 1
+    real = ledger.block(1)
+    assert real is not None
+    # Well linked, but its QC names a header no validator signed.
+    assert forged_headers[0].header.prev_hash == real.block.header.prev_hash
+    assert forged_headers[0].commit_qc.signatures == real.commit_qc.signatures
+    with pytest.raises(InvalidHeader, match="signature"):
+        verify_next(fixture.genesis, chain.tip, forged_headers[0])
+    assert follower.take("byzantine", lying) == 0
+    assert follower.refused == {"byzantine": 1}
+    assert chain.height == 0
+
+    monkeypatch.setenv(TEST_BYZANTINE_ENV, "no-such-mode")
+    assert not forges_headers()
+    monkeypatch.delenv(TEST_BYZANTINE_ENV)
+    assert follower.take("honest", trio.run(header_server(ledger), None, payload)) == 3
+    assert chain.height == 3
