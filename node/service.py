@@ -46,6 +46,7 @@ from node.application import NodeApplication
 from node.byzantine import Byzantine, Mode, modes_from_env
 from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
+from node.edge.proofs import PROOFS_PROTOCOL, proof_server
 from node.edge.protocol import HEADERS_PROTOCOL, header_server
 from node.fragment_service import FragmentService
 from node.gossip_fallback import GossipFallback, Publish
@@ -235,6 +236,7 @@ class NodeService:
         )
         parts.register(host, self.peers)
         host.add_protocol(HEADERS_PROTOCOL, header_server(ledger))  # what edges follow
+        host.add_protocol(PROOFS_PROTOCOL, proof_server(ledger))  # items edges fetch
         self.parts = parts
         async with trio.open_nursery() as nursery:
             await nursery.start(host.run)

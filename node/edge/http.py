@@ -1,8 +1,15 @@
-"""The edge's HTTP API: its health and the headers it holds.
+"""The edge's HTTP API: its health, the headers it holds, and items fetched with proofs.
 
 ``GET /health`` and ``GET /status`` report the role, the tip and how many consensus nodes are
 connected (the testnet launcher waits on ``peers_connected``); ``GET /headers/{height}`` returns
 one verified header with its commit QC (fields and the canonical hex encodings).
+
+``GET /tx/{tx_id}`` and ``GET /decisions/{request_id}`` fetch one committed transaction, or the
+decision on one access request, from a consensus node with an inclusion proof
+(:mod:`node.edge.proofs`) and answer only what verified against the edge's own header, with
+``"verified": {"height", "block_hash"}``. Errors: 400 ``bad_request`` (not 32 bytes of hex),
+404 ``not_found``, 502 ``proof_invalid`` (answers came, none verified), 503 ``header_behind`` or
+``unavailable``.
 """
 
 from __future__ import annotations
@@ -16,14 +23,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ledger.header_chain import CertifiedHeader, HeaderChain
-from node.http.errors import error_body
+from node.edge.proofs import ProofError, ProofFetcher, Verified, VerifiedDecision, VerifiedTx
+from node.http.errors import BadRequest, error_body
+from node.http.explorer import render
+from node.http.params import hex_param
 
 
 def edge_app(
-    chain: HeaderChain, connected: Callable[[], int], refused: Callable[[], dict[str, int]]
+    chain: HeaderChain,
+    connected: Callable[[], int],
+    refused: Callable[[], dict[str, int]],
+    proofs: ProofFetcher,
 ) -> Starlette:
     """The app over ``chain``; ``connected()`` counts connected consensus nodes and
-    ``refused()`` gives the refused header batches by peer."""
+    ``refused()`` gives the refused header batches by peer; ``proofs`` fetches items."""
 
     def state() -> dict[str, Any]:
         tip = chain.tip
@@ -35,6 +48,8 @@ def edge_app(
             "peers_connected": connected(),
             "headers_refused": sum(counts.values()),
             "headers_refused_by_peer": counts,
+            "proofs_refused": sum(proofs.refused.values()),
+            "proofs_refused_by_peer": dict(proofs.refused),
         }
 
     async def health(request: Request) -> JSONResponse:
@@ -54,13 +69,69 @@ def edge_app(
             return JSONResponse(error_body("not_found", message), status_code=404)
         return JSONResponse(header_json(certified))
 
+    async def tx(request: Request) -> JSONResponse:
+        try:
+            tx_id = hex_param(request.path_params["tx_id"], "tx_id")
+            return JSONResponse(tx_json(await proofs.fetch_tx(tx_id)))
+        except (BadRequest, ProofError) as exc:
+            return _error(exc)
+
+    async def decision(request: Request) -> JSONResponse:
+        try:
+            request_id = hex_param(request.path_params["request_id"], "request_id")
+            return JSONResponse(decision_json(await proofs.fetch_decision(request_id)))
+        except (BadRequest, ProofError) as exc:
+            return _error(exc)
+
     return Starlette(
         routes=[
             Route("/health", health),
             Route("/status", status),
             Route("/headers/{height}", header),
+            Route("/tx/{tx_id}", tx),
+            Route("/decisions/{request_id}", decision),
         ]
     )
+
+
+def _error(exc: BadRequest | ProofError) -> JSONResponse:
+    if isinstance(exc, BadRequest):
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+    return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.http_status)
+
+
+def _verified(where: Verified) -> dict[str, Any]:
+    return {"height": where.height, "block_hash": where.block_hash.hex(), "index": where.index}
+
+
+def tx_json(item: VerifiedTx) -> dict[str, Any]:
+    """A verified transaction: its fields, its canonical hex and where it was committed."""
+    transaction = item.transaction
+    return {
+        "tx_id": item.tx_id.hex(),
+        "type": type(transaction).__name__,
+        "tx": render(transaction),
+        "raw": transaction.to_bytes().hex(),
+        "verified": _verified(item.verified),
+    }
+
+
+def decision_json(item: VerifiedDecision) -> dict[str, Any]:
+    """A verified decision: granted or denied, who voted how, the re-encrypted ciphertext of a
+    grant, the result's canonical hex and where it was committed."""
+    result = item.result
+    answer: dict[str, Any] = {
+        "request_id": result.request_id.hex(),
+        "status": "granted" if result.granted else "denied",
+        "record_id": result.record_id.hex(),
+        "requester": result.requester.hex(),
+        "votes": [{"node_index": v.node_index, "approve": v.approve} for v in result.votes],
+        "raw": result.to_bytes().hex(),
+        "verified": _verified(item.verified),
+    }
+    if result.granted:
+        answer["reencrypted_ciphertext"] = result.combined_ciphertext.hex()
+    return answer
 
 
 def header_json(certified: CertifiedHeader) -> dict[str, Any]:

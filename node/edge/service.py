@@ -4,7 +4,9 @@ An edge home looks like a consensus node's (``node_key``, ``box_key``, ``config.
 peers are the consensus nodes, ``genesis.json``), but its key is listed in genesis under
 ``edges``, not ``nodes``: it has no index, no vote, no re-encryption or domain share. It
 connects only to genesis consensus nodes, follows their headers (:mod:`node.edge.follower`)
-into a LevelDB store under ``data/headers`` and serves :mod:`node.edge.http`.
+into a LevelDB store under ``data/headers``, fetches single items with inclusion proofs checked
+against those headers (:mod:`node.edge.proofs`; ``EdgeService.proofs`` once running) and serves
+:mod:`node.edge.http`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ledger.leveldb import LevelDBStore
 from node.config import DATA_DIR, NODE_KEY_FILE, ConfigError, NodeConfig, listen_endpoint
 from node.edge.follower import HeaderFollower
 from node.edge.http import edge_app
+from node.edge.proofs import ProofFetcher
 from node.home import load_config_and_genesis
 from node.http.server import HttpConfig, run_http
 from node.p2p import P2PConfig, P2PHost, PeerAllowlist, parse_peer_id
@@ -79,6 +82,8 @@ class EdgeService:
             identity.node_key, allowlist, P2PConfig(listen_host=host, listen_port=port)
         )
         self.follower: HeaderFollower | None = None
+        #: Fetches verified transactions and decisions (``fetch_tx``, ``fetch_decision``).
+        self.proofs: ProofFetcher | None = None
         self.http_urls: list[str] = []
 
     def connected_nodes(self) -> list[str]:
@@ -102,7 +107,11 @@ class EdgeService:
             chain = HeaderChain(store, identity.genesis)
             follower = HeaderFollower(chain, self._request, self.connected_nodes)
             self.follower = follower
-            app = edge_app(chain, lambda: len(self.connected_nodes()), lambda: follower.refused)
+            proofs = ProofFetcher(chain, self._request, self.connected_nodes)
+            self.proofs = proofs
+            app = edge_app(
+                chain, lambda: len(self.connected_nodes()), lambda: follower.refused, proofs
+            )
             config = identity.config
             allow_public = bool(config.extra.get("http_allow_public", False))
             http = HttpConfig(config.http_host, config.http_port, allow_public)

@@ -1,0 +1,283 @@
+"""The proof protocol: an edge fetches single committed items with inclusion proofs.
+
+Consensus nodes serve ``/iomtshare/proofs/1`` (:func:`proof_server`): a
+:class:`~ledger.inclusion.ProofRequest` names a transaction id or the id of an access request,
+and the answer is a :class:`~ledger.inclusion.TxInclusion`, a
+:class:`~ledger.inclusion.ResultInclusion` (the decision on the request) or a typed
+:class:`~ledger.inclusion.ProofNotFound`. A request that is too long, does not decode or asks for
+an unknown kind is refused (``REJECTED`` with the reason); the node's state is not touched. Only
+peers on the connection allowlist (genesis nodes and edges) can open a stream at all.
+
+The edge side, :class:`ProofFetcher`, asks one connected consensus node at a time, round robin,
+and moves on to the next when a node fails, does not have the item, or sends a proof that does
+not verify against the edge's own certified header of that height (such a peer is counted and
+logged). :meth:`ProofFetcher.fetch_tx` and :meth:`ProofFetcher.fetch_decision` return only
+verified items, or raise a :class:`ProofError` whose ``code`` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import trio
+from libp2p.peer.id import ID
+
+from crypto.errors import DecodeError
+from ledger.block import SharingResult
+from ledger.header_chain import CertifiedHeader, HeaderChain
+from ledger.inclusion import (
+    InvalidInclusion,
+    ProofAnswer,
+    ProofKind,
+    ProofNotFound,
+    ProofRequest,
+    ResultInclusion,
+    TxInclusion,
+    decode_answer,
+    prove,
+)
+from ledger.queries import LedgerQueries
+from ledger.transactions import Transaction
+from node.edge.follower import Request
+from node.p2p import P2PError, RequestHandler, RequestRejected
+
+logger = logging.getLogger("iomtshare.node.edge.proofs")
+
+PROOFS_PROTOCOL = "/iomtshare/proofs/1"
+#: A proof request is 35 bytes; anything longer is refused before decoding.
+MAX_REQUEST_BYTES = 64
+#: The largest proof a node sends and an edge accepts (a transaction is at most 128 KiB).
+MAX_PROOF_BYTES = 1024 * 1024
+#: How long the edge waits for its own header of a proof's height when it is behind.
+HEADER_WAIT_SECONDS = 5.0
+_HEADER_POLL_SECONDS = 0.05
+
+T = TypeVar("T")
+
+
+def proof_server(ledger: LedgerQueries) -> RequestHandler:
+    """The handler a consensus node serves :data:`PROOFS_PROTOCOL` with, over its ledger."""
+
+    async def serve(peer: ID, payload: bytes) -> bytes:
+        if len(payload) > MAX_REQUEST_BYTES:
+            raise RequestRejected(
+                f"bad proof request: {len(payload)} bytes, at most {MAX_REQUEST_BYTES}"
+            )
+        try:
+            request = ProofRequest.from_bytes(payload)
+            answer = prove(ledger, request)
+        except DecodeError as exc:
+            raise RequestRejected(f"bad proof request: {exc}") from exc
+        except ValueError as exc:  # a kind that is not a ProofKind
+            raise RequestRejected(f"bad proof request: {exc}") from exc
+        body = answer.to_bytes()
+        if len(body) > MAX_PROOF_BYTES:
+            raise RequestRejected(f"the proof is {len(body)} bytes, over {MAX_PROOF_BYTES}")
+        return body
+
+    return serve
+
+
+class ProofError(Exception):
+    """Why no verified item could be fetched; ``code`` names the case, ``http_status`` is how
+    the edge's HTTP API answers it."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+class ItemNotFound(ProofError):
+    """Every node asked said it has no committed item with that id."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ProofRefused(ProofError):
+    """Answers came, but none with a proof that verifies (bad encoding, wrong item, wrong
+    path or height)."""
+
+    code = "proof_invalid"
+    http_status = 502
+
+
+class HeaderBehind(ProofError):
+    """The proof is for a height this edge has not verified a header of yet."""
+
+    code = "header_behind"
+    http_status = 503
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """Where a verified item was committed: its block's height and hash, its index there."""
+
+    height: int
+    block_hash: bytes
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedTx:
+    transaction: Transaction
+    tx_id: bytes
+    verified: Verified
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedDecision:
+    result: SharingResult
+    verified: Verified
+
+
+class _Refused(Exception):
+    """One peer's answer that did not verify (internal to :class:`ProofFetcher`)."""
+
+
+class ProofFetcher:
+    """Fetches items with proofs from the peers ``sources()`` names, checked against ``chain``.
+
+    ``request(peer, protocol, payload)`` does one exchange (the edge's p2p host)."""
+
+    def __init__(
+        self,
+        chain: HeaderChain,
+        request: Request,
+        sources: Callable[[], Sequence[str]],
+        *,
+        header_wait: float = HEADER_WAIT_SECONDS,
+    ) -> None:
+        self.chain = chain
+        self._request = request
+        self._sources = sources
+        self._header_wait = header_wait
+        self._turn = 0
+        #: Answers refused (undecodable or failed proofs), by peer.
+        self.refused: dict[str, int] = {}
+
+    async def fetch_tx(self, tx_id: bytes) -> VerifiedTx:
+        """The committed transaction ``tx_id``, verified; raises :class:`ProofError`."""
+
+        def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedTx:
+            if not isinstance(answer, TxInclusion):
+                raise _Refused(f"a {type(answer).__name__} answers a transaction request")
+            transaction = answer.verify(certified)
+            if transaction.tx_id() != tx_id:
+                raise _Refused("the proof is for another transaction")
+            return VerifiedTx(transaction, tx_id, _where(certified, answer.index))
+
+        return await self._fetch(ProofKind.TRANSACTION, tx_id, accept)
+
+    async def fetch_decision(self, request_id: bytes) -> VerifiedDecision:
+        """The committed sharing result on access request ``request_id``, verified; raises
+        :class:`ProofError`."""
+
+        def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedDecision:
+            if not isinstance(answer, ResultInclusion):
+                raise _Refused(f"a {type(answer).__name__} answers a decision request")
+            result = answer.verify(certified)
+            if result.request_id != request_id:
+                raise _Refused("the proof is for the decision on another request")
+            return VerifiedDecision(result, _where(certified, answer.index))
+
+        return await self._fetch(ProofKind.DECISION, request_id, accept)
+
+    async def _fetch(
+        self, kind: ProofKind, item_id: bytes, accept: Callable[[ProofAnswer, CertifiedHeader], T]
+    ) -> T:
+        peers = self._rotation()
+        if not peers:
+            raise ProofError("no consensus node is connected")
+        payload = ProofRequest(kind, item_id).to_bytes()
+        outcomes: dict[str, str] = {}
+        wait = _HeaderWait(self.chain, self._header_wait)
+        for peer in peers:
+            try:
+                reply = await self._request(peer, PROOFS_PROTOCOL, payload)
+            except P2PError as exc:
+                logger.info("proof request failed peer=%s reason=%s", peer, exc)
+                outcomes[peer] = "failed"
+                continue
+            try:
+                answer = _decode(reply)
+                if isinstance(answer, ProofNotFound):
+                    if (answer.kind, answer.item_id) != (kind, item_id):
+                        raise _Refused("a not-found answer for another item")
+                    outcomes[peer] = "not_found"
+                    continue
+                if answer.height < 1:
+                    raise _Refused("a proof for height 0")
+                certified = await wait.header(answer.height)
+                if certified is None:
+                    outcomes[peer] = "behind"
+                    continue
+                return accept(answer, certified)
+            except (_Refused, InvalidInclusion) as exc:
+                self._refuse(peer, str(exc))
+                outcomes[peer] = "refused"
+        raise _failure(kind, item_id, outcomes, self.chain.height)
+
+    def _rotation(self) -> list[str]:
+        sources = list(self._sources())
+        if not sources:
+            return []
+        start = self._turn % len(sources)
+        self._turn += 1
+        return sources[start:] + sources[:start]
+
+    def _refuse(self, peer: str, reason: str) -> None:
+        self.refused[peer] = self.refused.get(peer, 0) + 1
+        logger.warning(
+            "proof refused peer=%s reason=%s refused=%d", peer, reason, self.refused[peer]
+        )
+
+
+class _HeaderWait:
+    """The edge's certified header of a height, waited for (once per fetch, bounded) when the
+    edge is a little behind the node that answered."""
+
+    def __init__(self, chain: HeaderChain, seconds: float) -> None:
+        self._chain = chain
+        self._seconds = seconds
+        self._deadline: float | None = None
+
+    async def header(self, height: int) -> CertifiedHeader | None:
+        if self._chain.height < height:
+            if self._deadline is None:
+                self._deadline = trio.current_time() + self._seconds
+            while self._chain.height < height and trio.current_time() < self._deadline:
+                await trio.sleep(_HEADER_POLL_SECONDS)
+        return self._chain.get(height)
+
+
+def _decode(reply: bytes) -> ProofAnswer:
+    if len(reply) > MAX_PROOF_BYTES:
+        raise _Refused(f"an answer of {len(reply)} bytes, over {MAX_PROOF_BYTES}")
+    try:
+        return decode_answer(reply)
+    except DecodeError as exc:
+        raise _Refused(f"undecodable answer: {exc}") from exc
+
+
+def _where(certified: CertifiedHeader, index: int) -> Verified:
+    return Verified(certified.height, certified.block_hash(), index)
+
+
+def _failure(kind: ProofKind, item_id: bytes, outcomes: dict[str, str], tip: int) -> ProofError:
+    """The error for a fetch no peer answered with a verified proof: a refused proof first,
+    then a header this edge lacks, then not found, then the transport failures."""
+    what = f"{kind.name.lower()} {item_id.hex()}"
+    seen = set(outcomes.values())
+    summary = ", ".join(f"{peer}: {outcome}" for peer, outcome in outcomes.items())
+    if "refused" in seen:
+        return ProofRefused(f"no verifiable proof of {what} ({summary})")
+    if "behind" in seen:
+        return HeaderBehind(
+            f"the proof of {what} is above this edge's verified headers (tip {tip}); retry"
+        )
+    if "not_found" in seen:
+        return ItemNotFound(f"no consensus node asked has a committed {what} ({summary})")
+    return ProofError(f"no consensus node answered for {what} ({summary})")
