@@ -9,7 +9,9 @@ chain records) against ``results_root``. A light node that holds the certified h
 height (:class:`~ledger.header_chain.HeaderChain` checked its commit QC) learns from a proof that
 verifies: *this item was committed in block h*. It learns nothing about later blocks (a grant
 may have been revoked since): ``state_root`` chains hashes of state changes, it is not a state
-tree, so current state cannot be proven this way.
+tree, so current state cannot be proven this way. ``index`` and ``count`` must fit the path
+(its length and the side taken at each level), but the header does not commit to the leaf
+count: what a proof shows is the item's membership, not its exact position.
 
 :class:`ProofRequest` and :class:`ProofNotFound` are the request and the typed "not here" answer
 of the proof protocol (``node.edge.proofs``); a consensus node builds proofs from its ledger

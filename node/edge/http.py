@@ -14,8 +14,8 @@ decision on one access request, from a consensus node with an inclusion proof
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +27,8 @@ from node.edge.proofs import ProofError, ProofFetcher, Verified, VerifiedDecisio
 from node.http.errors import BadRequest, error_body
 from node.http.explorer import render
 from node.http.params import hex_param
+
+T = TypeVar("T")
 
 
 def edge_app(
@@ -69,29 +71,35 @@ def edge_app(
             return JSONResponse(error_body("not_found", message), status_code=404)
         return JSONResponse(header_json(certified))
 
-    async def tx(request: Request) -> JSONResponse:
-        try:
-            tx_id = hex_param(request.path_params["tx_id"], "tx_id")
-            return JSONResponse(tx_json(await proofs.fetch_tx(tx_id)))
-        except (BadRequest, ProofError) as exc:
-            return _error(exc)
-
-    async def decision(request: Request) -> JSONResponse:
-        try:
-            request_id = hex_param(request.path_params["request_id"], "request_id")
-            return JSONResponse(decision_json(await proofs.fetch_decision(request_id)))
-        except (BadRequest, ProofError) as exc:
-            return _error(exc)
-
     return Starlette(
         routes=[
             Route("/health", health),
             Route("/status", status),
             Route("/headers/{height}", header),
-            Route("/tx/{tx_id}", tx),
-            Route("/decisions/{request_id}", decision),
+            Route("/tx/{tx_id}", _proven("tx_id", proofs.fetch_tx, tx_json)),
+            Route(
+                "/decisions/{request_id}",
+                _proven("request_id", proofs.fetch_decision, decision_json),
+            ),
         ]
     )
+
+
+def _proven(
+    name: str,
+    fetch: Callable[[bytes], Awaitable[T]],
+    to_json: Callable[[T], dict[str, Any]],
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """A route answering the verified item whose id is path parameter ``name``."""
+
+    async def route(request: Request) -> JSONResponse:
+        try:
+            item_id = hex_param(request.path_params[name], name)
+            return JSONResponse(to_json(await fetch(item_id)))
+        except (BadRequest, ProofError) as exc:
+            return _error(exc)
+
+    return route
 
 
 def _error(exc: BadRequest | ProofError) -> JSONResponse:
