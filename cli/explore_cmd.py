@@ -21,6 +21,7 @@ from cli.common import (
     node_option,
     wide_output,
 )
+from cli.explore_edges import edges
 
 
 @contextmanager
@@ -47,7 +48,10 @@ def _show(
 @click.group("explore")
 def explore() -> None:
     """Explorer queries: status, peers, block(s), tx, record(s), audit, attributes, members,
-    domain-keys, ..."""
+    domain-keys, edges, ..."""
+
+
+explore.add_command(edges)
 
 
 @explore.command("status")

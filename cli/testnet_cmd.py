@@ -200,15 +200,17 @@ def env(directory: Path) -> None:
 @dir_option
 @json_option
 def status(directory: Path, as_json: bool) -> None:
-    """Height, head and connected peers of every node (exit status 1 if one is down)."""
+    """Height, head and connected peers of every node, then of every edge (role edge: its
+    tip, the consensus nodes it is connected to and, in --json, the header batches it refused);
+    exit status 1 if one does not answer."""
     from testnet.launcher import status as node_states
 
     with client_errors():
         states = node_states(directory)
     emit([s.to_json() for s in states], as_json, title="testnet",
-         columns=["index", "running", "http_url", "height", "peers_connected", "error"])
+         columns=["index", "role", "running", "http_url", "height", "peers_connected", "error"])
     if any(s.error for s in states):
-        raise click.ClickException("some nodes do not answer")
+        raise click.ClickException("some nodes or edges do not answer")
 
 
 @testnet.command("logs")

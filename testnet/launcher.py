@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from client import ClientError, NodeClient
-from testnet.layout import Network, create_network, load_network
+from testnet.layout import Network, NodeEndpoint, create_network, load_network
 
 PID_FILE = "node.pid"
 LOG_FILE = "node.log"
@@ -37,7 +37,7 @@ class LaunchError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class NodeState:
-    """What ``status`` reports about one node (``None`` where the node did not answer)."""
+    """What ``status`` reports about one node or edge (``None`` where it did not answer)."""
 
     index: int
     pid: int | None
@@ -47,10 +47,14 @@ class NodeState:
     head_hash: str | None
     peers_connected: int | None
     error: str | None
+    role: str = "node"  # or "edge"
+    #: Header batches an edge refused (None for a consensus node).
+    headers_refused: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "index": self.index,
+            "role": self.role,
             "pid": self.pid,
             "running": self.running,
             "http_url": self.http_url,
@@ -59,6 +63,9 @@ class NodeState:
             "peers_connected": self.peers_connected,
             "error": self.error,
         }
+        if self.role == "edge":
+            out["headers_refused"] = self.headers_refused
+        return out
 
 
 def node_command(home: Path) -> list[str]:
@@ -315,25 +322,24 @@ def _stop_pids(targets: Sequence[tuple[Path, int]], grace: float = 10.0) -> None
 
 
 def status(directory: Path) -> list[NodeState]:
-    """Height, head and peers of every node of the testnet in ``directory``."""
+    """Height, head and peers of every node of the testnet in ``directory``, then of every
+    edge (its tip as ``head_hash``, and the header batches it refused)."""
     network = load_network(directory)
     running = {path.parent.name: pid for path, pid in _pids(network.directory)}
-    states = []
-    for node in network.nodes:
-        pid = running.get(node.home.name)
-        try:
-            with NodeClient(node.http_url, timeout=2.0) as client:
-                answer = client.status()
-            states.append(
-                NodeState(
-                    node.index, pid, pid is not None, node.http_url,
-                    answer.get("height"), answer.get("head_hash"),
-                    answer.get("peers_connected"), None,
-                )
-            )
-        except ClientError as exc:
-            states.append(
-                NodeState(node.index, pid, pid is not None, node.http_url, None, None, None,
-                          str(exc))
-            )
-    return states
+    members = [(node, "node") for node in network.nodes] + [(e, "edge") for e in network.edges]
+    return [_state(end, role, running.get(end.home.name)) for end, role in members]
+
+
+def _state(endpoint: NodeEndpoint, role: str, pid: int | None) -> NodeState:
+    url = endpoint.http_url
+    try:
+        with NodeClient(url, timeout=2.0) as client:
+            answer = client.status()
+    except ClientError as exc:
+        return NodeState(endpoint.index, pid, pid is not None, url, None, None, None, str(exc),
+                         role)
+    return NodeState(
+        endpoint.index, pid, pid is not None, url, answer.get("height"),
+        answer.get("head_hash", answer.get("block_hash")), answer.get("peers_connected"), None,
+        role, answer.get("headers_refused"),
+    )

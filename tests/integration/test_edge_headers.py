@@ -10,11 +10,13 @@ nothing pending, so nearly every block holds one small transaction.
 
 Then, at every height, the edge's verified header is the block each consensus node committed;
 node 4's forgeries were refused and counted against it alone, and the header rate limit never
-refused the edge's normal polling. Waits are deadline-bounded polls of the HTTP API.
+refused the edge's normal polling. ``explore edges`` and ``testnet status`` show the edge.
+Waits are deadline-bounded polls of the HTTP API.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -24,7 +26,9 @@ from unittest import mock
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from cli.main import main
 from client import NodeClient
 from client.session import now_ms
 from crypto.sealing import BoxSecretKey
@@ -154,3 +158,40 @@ def test_forged_headers_of_the_byzantine_node_are_refused_and_counted(driven: Dr
     edge_log = (network.directory / network.edges[0].home / launcher.LOG_FILE).read_text()
     assert f"header batch refused peer={forger}" in edge_log
     assert health["height"] >= driven.height
+
+
+def test_operators_see_the_edge_in_explore_edges_and_testnet_status(driven: Driven) -> None:
+    network = driven.network
+    directory = str(network.directory)
+    runner = CliRunner()
+    shown = runner.invoke(main, ["explore", "edges", "--testnet", directory, "--json"])
+    assert shown.exit_code == 0, shown.output
+    [row] = json.loads(shown.stdout)
+    assert row["peer_id"] == network.edges[0].peer_id
+    assert row["verify_key"] == network.genesis.edges[0].verify_key.hex()
+    assert row["height"] >= driven.height
+    assert row["peers_connected"] == 4
+    assert row["headers_refused"] >= 1
+    # From a node's genesis, and the edge by its URL.
+    by_url = runner.invoke(
+        main,
+        ["explore", "edges", "--node", network.node(1).http_url, "--url",
+         network.edges[0].http_url, "--json"],
+        env={"IOMTSHARE_TESTNET": None},
+    )
+    assert by_url.exit_code == 0, by_url.output
+    listed, asked = json.loads(by_url.stdout)
+    assert listed["peer_id"] == network.edges[0].peer_id
+    assert asked["http_url"] == network.edges[0].http_url
+    assert asked["height"] >= driven.height
+
+    status = runner.invoke(main, ["testnet", "status", "--dir", directory, "--json"])
+    assert status.exit_code == 0, status.output
+    states = json.loads(status.stdout)
+    assert [(s["role"], s["index"]) for s in states] == [
+        ("node", 1), ("node", 2), ("node", 3), ("node", 4), ("edge", 1)
+    ]
+    edge = states[-1]
+    assert edge["running"]
+    assert edge["peers_connected"] == 4
+    assert edge["height"] >= driven.height
