@@ -6,7 +6,8 @@ decoding whole blocks (explorer queries) several times slower than reading them.
 :func:`compile_decoder` writes the equivalent Python function once: adjacent fixed-width fields
 are read with one ``struct`` call, byte strings and texts inline, and every other field through
 its own :mod:`ledger.fastread` reader; the instance is filled through its slots as
-``from_bytes`` does.
+``from_bytes`` does, and a dataclass field the encoding does not hold (one that an older
+encoding version lacks, such as a version-2 PutRecord's ``device_id``) gets its default.
 
 A compiled decoder is only a fast path. Anything it does not accept as a complete canonical
 encoding (a short read, a limit, a boolean byte, bad UTF-8, trailing bytes, an embedded object
@@ -19,6 +20,7 @@ encodings of every type, and ``tests/ledger/test_decoders.py`` with the field-by
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -141,6 +143,11 @@ def compile_decoder(
         # The slot descriptor sets the attribute directly (the class is frozen).
         env[f"SET{index}"] = _slot(cls, name).__set__
         lines.append(f" SET{index}(obj, v{index})")
+    for index, (name, value) in enumerate(_defaults(cls, fields, cache_slot)):
+        # A field the encoding does not hold (one an older version lacks) gets its default.
+        env[f"SETD{index}"] = _slot(cls, name).__set__
+        env[f"DEFAULT{index}"] = value
+        lines.append(f" SETD{index}(obj, DEFAULT{index})")
     if cache_slot is not None:
         env["SET_CACHE"] = _slot(cls, cache_slot).__set__
         lines.append(" SET_CACHE(obj, data)")
@@ -151,6 +158,24 @@ def compile_decoder(
     exec("\n".join(lines), env, namespace)  # noqa: S102 - source built above from FIELDS only
     decoder: Decoder = namespace["decode"]
     return decoder
+
+
+def _defaults(
+    cls: type, fields: FieldPlan, cache_slot: str | None
+) -> list[tuple[str, Any]]:
+    """``(name, default)`` of each dataclass field of ``cls`` that ``fields`` does not decode
+    (other than the cache slot); such a field must have a plain default."""
+    if not dataclasses.is_dataclass(cls):
+        return []
+    decoded = {name for name, *_ in fields} | {cache_slot}
+    extra = []
+    for spec in dataclasses.fields(cls):
+        if spec.name in decoded:
+            continue
+        if spec.default is dataclasses.MISSING:
+            raise TypeError(f"{cls.__name__}.{spec.name} is not decoded and has no default")
+        extra.append((spec.name, spec.default))
+    return extra
 
 
 def _slot(cls: type, name: str) -> Any:

@@ -30,6 +30,8 @@ prefix key                                    value
 ``K``  member id                              AttributeKeyEntry (latest published key)
 ``E``  domain epoch                           DomainEpoch (a domain key dealt on chain)
 ``e``  (one key)                              Counter: the current domain epoch
+``D``  device id                              DeviceEntry (a device registered on chain)
+``w``  device id, domain epoch                DeviceRekey (the device's ReKey of that epoch)
 ``f``  record id, fragment index              StoredFragment (node-local, not chain state)
 ====== ===================================== ==========================================
 """
@@ -62,6 +64,8 @@ AUDIT_BY_HEIGHT = b"U"
 ATTRIBUTE_KEY = b"K"
 DOMAIN_EPOCH = b"E"
 CURRENT_DOMAIN_EPOCH = b"e"
+DEVICE = b"D"
+DEVICE_REKEY = b"w"
 FRAGMENT = b"f"
 
 #: Namespaces written by the state transition (they feed the state root); the rest are the
@@ -87,6 +91,8 @@ STATE_NAMESPACES = frozenset(
         ATTRIBUTE_KEY,
         DOMAIN_EPOCH,
         CURRENT_DOMAIN_EPOCH,
+        DEVICE,
+        DEVICE_REKEY,
     ]
 )
 
@@ -194,6 +200,14 @@ def attribute_key(member_id: bytes) -> bytes:
 
 def domain_epoch(epoch: int) -> bytes:
     return DOMAIN_EPOCH + epoch.to_bytes(4, "big")
+
+
+def device(device_id: bytes) -> bytes:
+    return DEVICE + _id(device_id)
+
+
+def device_rekey(device_id: bytes, epoch: int) -> bytes:
+    return DEVICE_REKEY + _id(device_id) + epoch.to_bytes(4, "big")
 
 
 def prefixed(namespace: bytes, *ids: bytes) -> bytes:

@@ -1,13 +1,14 @@
 """Signed client transactions.
 
-Ten types, each a frozen dataclass whose last field is an Ed25519 signature:
+Twelve types, each a frozen dataclass whose last field is an Ed25519 signature:
 
 =================== ======================================== =============================
 type                what it does                             signed by
 =================== ======================================== =============================
 RegisterMember      admits a pseudonymous member             the authority
 AttributeChange     replaces a member's attribute set        the authority
-PutRecord           publishes a record's metadata ciphertext the record owner
+PutRecord           publishes a record's metadata ciphertext the record owner, or the edge of
+                                                             the device that made it
 Grant               gives a grantee t-of-n re-key shares     the record owner
 Revoke              withdraws a grant                        the record owner
 AccessRequest       asks for a record (fresh, with a nonce)  the requester
@@ -15,6 +16,8 @@ KeyUpdate           rotates a member's keys                  the member's curren
 Unblacklist         lifts a member's blacklisting            the authority
 PublishAttributeKey publishes a member's attribute key       the authority
 RotateDomainKey     deals the domain key as a new epoch      the authority
+RegisterDevice      puts a device, its owner, edge and ReKey the authority
+RekeyDevice         adds a device's ReKey for a new epoch    the authority
 =================== ======================================== =============================
 
 The signature covers :meth:`Transaction.signing_payload`, which binds the chain id to the
@@ -31,7 +34,11 @@ of the blacklisting it lifts.
 
 Versions: AttributeChange, Grant and Revoke are version 2 (version 1 had no ``seq`` or
 ``version`` field and could be replayed out of order). PutRecord is version 2 (version 1 had no
-``domain_epoch`` or ``domain_ciphertext``, so a policy record could not carry its domain half).
+``domain_epoch`` or ``domain_ciphertext``, so a policy record could not carry its domain half);
+a PutRecord that an edge submits for a device is version 3, which appends ``device_id`` before
+the signature. An owner's own record (``device_id`` empty) stays version 2, so its encoding and
+id are what they were; a version-2 encoding decodes with ``device_id`` empty. Devices and their
+checks: :mod:`ledger.devices`.
 """
 
 from __future__ import annotations
@@ -40,9 +47,10 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from crypto import tags
+from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from crypto.signing import SIGNATURE_SIZE, SigningKey, VerifyKey
@@ -58,7 +66,9 @@ from ledger.encoding import (
     TAG_GRANT,
     TAG_KEY_UPDATE,
     TAG_PUT_RECORD,
+    TAG_REGISTER_DEVICE,
     TAG_REGISTER_MEMBER,
+    TAG_REKEY_DEVICE,
     TAG_REVOKE,
     TAG_UNBLACKLIST,
     TEXT,
@@ -68,6 +78,7 @@ from ledger.encoding import (
     U32,
     U64,
     Encoded,
+    Kind,
     bytes_decoder,
     nested,
     peek_tag,
@@ -79,6 +90,9 @@ from ledger.genesis import DomainKeys
 TX_SIGN_TAG = b"iomtshare/ledger/tx-signature/v1"
 TX_ID_TAG = b"iomtshare/ledger/tx-id/v1"
 MEMBER_ID_TAG = b"iomtshare/ledger/member-id/v1"
+DEVICE_ID_TAG = b"iomtshare/ledger/device-id/v1"
+#: PutRecord's encoding version when it names a device (see the module docstring).
+PUT_RECORD_DEVICE_VERSION = 3
 TAG_PUBLISH_ATTRIBUTE_KEY = tags.LEDGER_PUBLISH_ATTRIBUTE_KEY
 TAG_ROTATE_DOMAIN_KEY = tags.LEDGER_ROTATE_DOMAIN_KEY
 EMPTY_SIGNATURE = bytes(64)
@@ -96,6 +110,12 @@ class MemberRole(IntEnum):
 def member_id_for(verify_key: VerifyKey | bytes) -> bytes:
     """The default pseudonymous member id: a hash of the member's first Ed25519 key."""
     return digest(MEMBER_ID_TAG, bytes(verify_key))
+
+
+def device_id_for(device_key: bytes) -> bytes:
+    """A device's id: a hash of its public key (the canonical bytes of a
+    :class:`crypto.dual.DevicePublicKey`)."""
+    return digest(DEVICE_ID_TAG, device_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +242,9 @@ class PutRecord(Transaction):
     dual key in ``abe_ciphertext`` (a :class:`crypto.abe.dual.DualRecord`) and K_pre encrypted
     to the network's domain key of epoch ``domain_epoch``, with its proof of knowledge of the
     randomness, in ``domain_ciphertext`` (a :class:`crypto.dual.DomainCiphertext`).
+
+    ``device_id`` is empty when the owner signs; when an edge submits the record for a device
+    registered on chain, it names that device and the edge signs (encoding version 3).
     """
 
     record_id: bytes
@@ -235,10 +258,12 @@ class PutRecord(Transaction):
     domain_epoch: int
     domain_ciphertext: bytes
     created_at_ms: int
+    device_id: bytes = b""
     signature: bytes = EMPTY_SIGNATURE
 
     TAG = TAG_PUT_RECORD
     VERSION = 2
+    #: Version 2's fields, which the encoding framework (and the compiled decoder) works from.
     FIELDS = _fields(
         ("record_id", HASH),
         ("owner", HASH),
@@ -252,6 +277,77 @@ class PutRecord(Transaction):
         ("domain_ciphertext", BLOB),
         ("created_at_ms", U64),
     )
+    #: Version 3's: version 2's, then the device id, then the signature.
+    DEVICE_FIELDS: ClassVar[tuple[tuple[str, Kind[Any]], ...]] = (
+        *FIELDS[:-1], ("device_id", HASH), FIELDS[-1]
+    )
+
+    def __post_init__(self) -> None:
+        Encoded.__post_init__(self)
+        if not isinstance(self.device_id, bytes) or len(self.device_id) not in (0, 32):
+            raise ValueError("PutRecord.device_id must be empty or 32 bytes")
+
+    @property
+    def encoding_version(self) -> int:
+        """3 when the record names a device, else 2."""
+        return PUT_RECORD_DEVICE_VERSION if self.device_id else self.VERSION
+
+    def _fields_of(self) -> tuple[tuple[str, Kind[Any]], ...]:
+        return self.DEVICE_FIELDS if self.device_id else tuple(self.FIELDS)
+
+    def to_bytes(self) -> bytes:
+        if not self._encoded:
+            writer = Writer(self.TAG, self.encoding_version)
+            for name, kind in self._fields_of():
+                kind.write(writer, getattr(self, name))
+            object.__setattr__(self, "_encoded", writer.to_bytes())
+        return self._encoded
+
+    @classmethod
+    def _version_of(cls, data: bytes) -> int:
+        if len(data) > 1 and data[0] == cls.TAG and data[1] == PUT_RECORD_DEVICE_VERSION:
+            return PUT_RECORD_DEVICE_VERSION
+        return cls.VERSION
+
+    @classmethod
+    def from_bytes_by_field(cls, data: bytes) -> PutRecord:
+        """Either version, field by field (the compiled decoder does version 2 only and hands
+        everything else here); raises :class:`DecodeError`."""
+        if len(data) > 1 and data[0] == cls.TAG and data[1] not in (2, 3):
+            raise DecodeError(f"{cls.__name__}: unsupported version {data[1]}, expected 2 or 3")
+        if cls._version_of(data) == cls.VERSION:
+            by_field = Encoded.from_bytes_by_field.__func__  # type: ignore[attr-defined]
+            decoded: PutRecord = by_field(cls, data)
+            object.__setattr__(decoded, "device_id", b"")
+            return decoded
+        values: dict[str, Any] = {}
+        pos = 2
+        try:
+            for name, kind in cls.DEVICE_FIELDS:
+                values[name], pos = kind.fast(data, pos)
+            if pos != len(data):
+                raise DecodeError(f"{len(data) - pos} trailing bytes after the encoding")
+        except DecodeError as exc:
+            raise DecodeError(f"{cls.__name__}: {exc}") from exc
+        decoded = cls.from_fields(values)
+        decoded.remember_encoding(data)
+        return decoded
+
+    @classmethod
+    def from_bytes_with_reader(cls, data: bytes) -> PutRecord:
+        """The reference decoder, for either version."""
+        version = cls._version_of(data)
+        fields = cls.DEVICE_FIELDS if version == PUT_RECORD_DEVICE_VERSION else cls.FIELDS
+
+        def body(reader: Reader) -> PutRecord:
+            reader.expect_header(cls.TAG, version)
+            values = {name: kind.read(reader) for name, kind in fields}
+            values.setdefault("device_id", b"")
+            return cls.from_fields(values)
+
+        decoded: PutRecord = parse(data, cls.__name__, body)
+        decoded.remember_encoding(data)
+        return decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +529,60 @@ class RotateDomainKey(Transaction):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RegisterDevice(Transaction):
+    """Put a device on chain (authority-signed): its public key, the member whose data it
+    measures, the genesis edge that submits its records, and its ReKey to the domain key of the
+    current epoch ``domain_epoch``.
+
+    ``device_key`` is a :class:`crypto.dual.DevicePublicKey`, ``device_id`` its hash
+    (:func:`device_id_for`), ``rekey`` a :class:`crypto.dual.ReKey`. A ReKey is public: it lets
+    whoever holds it turn the device's ciphertexts into ciphertexts under the domain key, which
+    only t of the n nodes together can open. Checks: :mod:`ledger.devices`.
+    """
+
+    device_id: bytes
+    device_key: bytes
+    owner: bytes
+    edge: str
+    domain_epoch: int
+    rekey: bytes
+    registered_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_REGISTER_DEVICE
+    FIELDS = _fields(
+        ("device_id", HASH),
+        ("device_key", BLOB),
+        ("owner", HASH),
+        ("edge", TEXT),
+        ("domain_epoch", U32),
+        ("rekey", BLOB),
+        ("registered_at_ms", U64),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RekeyDevice(Transaction):
+    """Add a registered device's ReKey for the current domain epoch ``domain_epoch``
+    (authority-signed; seed 000's ReKeyUpdate for one device after a rotation). The ReKeys of
+    earlier epochs stay on chain."""
+
+    device_id: bytes
+    domain_epoch: int
+    rekey: bytes
+    issued_at_ms: int
+    signature: bytes = EMPTY_SIGNATURE
+
+    TAG = TAG_REKEY_DEVICE
+    FIELDS = _fields(
+        ("device_id", HASH),
+        ("domain_epoch", U32),
+        ("rekey", BLOB),
+        ("issued_at_ms", U64),
+    )
+
+
 TRANSACTION_TYPES: dict[int, type[Transaction]] = {
     cls.TAG: cls
     for cls in (
@@ -446,6 +596,8 @@ TRANSACTION_TYPES: dict[int, type[Transaction]] = {
         Unblacklist,
         PublishAttributeKey,
         RotateDomainKey,
+        RegisterDevice,
+        RekeyDevice,
     )
 }
 
@@ -486,12 +638,15 @@ __all__ = [
     "MemberRole",
     "PublishAttributeKey",
     "PutRecord",
+    "RegisterDevice",
     "RegisterMember",
+    "RekeyDevice",
     "Revoke",
     "RotateDomainKey",
     "Transaction",
     "Unblacklist",
     "decode_transaction",
+    "device_id_for",
     "member_id_for",
     "put_record_id",
     "tx_id_of",

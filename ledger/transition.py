@@ -22,7 +22,7 @@ from crypto.codec import Writer
 from crypto.errors import VerificationError
 from crypto.hashing import digest
 from crypto.signing import VerifyKey
-from ledger import authority_state, blacklist, content, ordering, schema
+from ledger import authority_state, blacklist, content, devices, ordering, schema
 from ledger.block import Block, SharingResult
 from ledger.decisions import check_result_shape
 from ledger.errors import InvalidBlock, InvalidTransaction
@@ -52,7 +52,9 @@ from ledger.transactions import (
     MemberRole,
     PublishAttributeKey,
     PutRecord,
+    RegisterDevice,
     RegisterMember,
+    RekeyDevice,
     Revoke,
     RotateDomainKey,
     Transaction,
@@ -62,7 +64,8 @@ from ledger.transactions import (
 STATE_ROOT_TAG = b"iomtshare/ledger/state-root/v1"
 #: The transactions only the authority signs.
 AUTHORITY_SIGNED = (
-    RegisterMember, AttributeChange, Unblacklist, PublishAttributeKey, RotateDomainKey
+    RegisterMember, AttributeChange, Unblacklist, PublishAttributeKey, RotateDomainKey,
+    RegisterDevice, RekeyDevice,
 )
 GENESIS_STATE_TAG = b"iomtshare/ledger/genesis-state/v1"
 
@@ -109,9 +112,12 @@ def record_entry_bytes(tx: PutRecord, height: int, tx_id: bytes) -> bytes:
     A RecordEntry lists PutRecord's fields in the same order and kinds (without the signature),
     then the height and the transaction id, so its encoding is spliced from the transaction's
     instead of being rebuilt field by field (a block may publish a hundred records);
-    ``tests/ledger/test_encoding.py`` checks it equals the field-by-field encoding.
+    ``tests/ledger/test_encoding.py`` checks it equals the field-by-field encoding. A record
+    that names a device ends its body with the device id, which the entry does not keep (the
+    record's transaction, at ``tx_id``, names it).
     """
-    return _RECORD_ENTRY_PREFIX + tx.body_bytes()[2:] + struct.pack(">Q", height) + tx_id
+    body = tx.body_bytes()[2:-32] if tx.device_id else tx.body_bytes()[2:]
+    return _RECORD_ENTRY_PREFIX + body + struct.pack(">Q", height) + tx_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +194,19 @@ class _Executor:
             raise self.fail(f"record {record_id.hex()[:16]} does not exist", True)
         return RecordEntry.from_bytes(raw)
 
-    def check_signature(self, tx: Transaction, key: bytes, signer: str) -> None:
+    def check_signature(
+        self, tx: Transaction, key: bytes, signer: str, *, fixed_key: bool | None = None
+    ) -> None:
+        """``fixed_key``: whether ``key`` can never change (the authority's and the edges' come
+        from the genesis); by default only the authority's is."""
         if self.preverified.get(self.index) == key:
             return  # this very signature already verified under this very key
+        fixed = signer == "authority" if fixed_key is None else fixed_key
         try:
             tx.verify_signature(VerifyKey(key), self.genesis.chain_id)
         except VerificationError as exc:
             # A member's key may have been rotated by a block this node has not seen yet.
-            raise self.fail(f"not signed by the {signer}", signer != "authority") from exc
+            raise self.fail(f"not signed by the {signer}", not fixed) from exc
 
     def blacklisted(self, member_id: bytes) -> bool:
         return self.get(schema.blacklist(member_id)) is not None
@@ -210,6 +221,11 @@ class _Executor:
         """The key that should have signed ``tx`` as the state stood before the block."""
         if isinstance(tx, AUTHORITY_SIGNED):
             return self.genesis.authority_key
+        if isinstance(tx, PutRecord) and tx.device_id:
+            try:
+                return devices.record_edge(self, self.genesis, tx).verify_key
+            except devices.DeviceRefused:
+                return None  # refused when applied
         if isinstance(tx, PutRecord | Grant | Revoke):
             member_id = tx.owner
         elif isinstance(tx, AccessRequest):
@@ -277,6 +293,13 @@ class _Executor:
         elif isinstance(tx, RotateDomainKey):
             self.check_signature(tx, self.genesis.authority_key, "authority")
             authority_state.rotate_domain_key(self, self.genesis, tx, tx_id, self.height)
+        elif isinstance(tx, RegisterDevice):
+            self.check_signature(tx, self.genesis.authority_key, "authority")
+            self.member(tx.owner, "owner")
+            devices.register_device(self, self.genesis, tx, tx_id, self.height)
+        elif isinstance(tx, RekeyDevice):
+            self.check_signature(tx, self.genesis.authority_key, "authority")
+            devices.rekey_device(self, self.genesis, tx, tx_id, self.height)
         else:  # pragma: no cover - decode_transaction only yields the types above
             raise self.fail(f"unsupported transaction type {type(tx).__name__}")
 
@@ -329,7 +352,14 @@ class _Executor:
 
     def put_record(self, tx: PutRecord, tx_id: bytes) -> None:
         owner = self.member(tx.owner, "owner")
-        self.check_signature(tx, owner.verify_key, "owner")
+        if tx.device_id:
+            # Submitted by the device's edge, which signs with the key the genesis lists.
+            edge = devices.record_edge(self, self.genesis, tx)
+            self.check_signature(
+                tx, edge.verify_key, f"device's edge {edge.peer_id}", fixed_key=True
+            )
+        else:
+            self.check_signature(tx, owner.verify_key, "owner")
         if self.get(schema.record(tx.record_id)) is not None:
             raise self.fail("record id already used")
         if tx.access_limit < 1:

@@ -23,7 +23,14 @@ from ledger.ledger import Ledger
 from ledger.qc import access_vote_payload, commit_vote_payload
 from ledger.records import AttributeRecord, BlacklistEntry, Counter, Location
 from ledger.testing import ChainFixture
-from ledger.transactions import MemberRole, PublishAttributeKey, RotateDomainKey
+from ledger.transactions import (
+    MemberRole,
+    PublishAttributeKey,
+    RegisterDevice,
+    RekeyDevice,
+    RotateDomainKey,
+    device_id_for,
+)
 from tests.ledger.strategies import ALL_TYPES
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "ledger_vectors.json"
@@ -131,6 +138,13 @@ def authority_samples(fx: ChainFixture, link: AttributeRecord) -> dict[str, Enco
             publish.issued_key, publish.issued_at_ms, 5, publish.tx_id(),
         ),
         "DomainEpoch": DomainEpoch(domain, shares, 6, rotate.tx_id()),
+        "RegisterDevice": RegisterDevice(
+            device_id_for(b"device-key"), b"device-key", link.member_id, "edge-peer", 1,
+            b"rekey-epoch-1", fx.time_at(7),
+        ).signed(fx.authority_key, fx.chain_id),
+        "RekeyDevice": RekeyDevice(
+            device_id_for(b"device-key"), 2, b"rekey-epoch-2", fx.time_at(8)
+        ).signed(fx.authority_key, fx.chain_id),
     }
 
 
