@@ -68,12 +68,10 @@ def proof_server(ledger: LedgerQueries) -> RequestHandler:
             )
         try:
             request = ProofRequest.from_bytes(payload)
-            answer = prove(ledger, request)
-        except DecodeError as exc:
+            ProofKind(request.kind)
+        except (DecodeError, ValueError) as exc:  # ValueError: a kind that is no ProofKind
             raise RequestRejected(f"bad proof request: {exc}") from exc
-        except ValueError as exc:  # a kind that is not a ProofKind
-            raise RequestRejected(f"bad proof request: {exc}") from exc
-        body = answer.to_bytes()
+        body = prove(ledger, request).to_bytes()
         if len(body) > MAX_PROOF_BYTES:
             raise RequestRejected(f"the proof is {len(body)} bytes, over {MAX_PROOF_BYTES}")
         return body
