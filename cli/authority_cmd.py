@@ -1,6 +1,7 @@
 """``iomtshare authority ...``: the offline authority key, member registration, attributes,
-lifting a blacklisting, members' attribute keys (published on chain), and dealing the domain key
-again (``rotate-domain-key``)."""
+lifting a blacklisting, members' attribute keys (published on chain), dealing the domain key
+again (``rotate-domain-key``), and devices with their ReKeys (``register-device``,
+``rekey-device``)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def _issue_and_publish(
 @click.group("authority")
 def authority() -> None:
     """Authority commands: init, register, attributes, issue-keys, unblacklist,
-    rotate-domain-key."""
+    rotate-domain-key, register-device, rekey-device."""
 
 
 @authority.command("init")
@@ -324,8 +325,9 @@ def rotate_domain_key(
     sealed to its box key; the secret itself is never written. Every node keeps every epoch's
     share, so records put before the rotation keep their epoch and stay readable; new records
     must use the new epoch. The sealed shares stay on chain: a node's box key that leaks later
-    opens its shares of every epoch (docs/attribute-sharing.md). Edge nodes and their re-keys
-    do not exist yet (issue 14), so there is nothing to update at the edges."""
+    opens its shares of every epoch (docs/attribute-sharing.md). Registered devices keep their
+    ReKeys of earlier epochs; give each its ReKey of the new epoch with `authority
+    rekey-device`, since an edge can submit a device's records only under the current epoch."""
     from client.authority import rotate_domain_key as rotate
 
     key = _authority_key(key_file)
@@ -334,4 +336,79 @@ def rotate_domain_key(
             result = rotate(session, key, threshold=threshold, reason=reason, timeout=timeout)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
+    emit(result, as_json)
+
+
+device_key_option = click.option(
+    "--device-key", "device_key", type=click.Path(exists=True, path_type=Path), required=True,
+    help="The device's secret key: a directory from `iomtshare device keygen` or its "
+    "device_secret_key file.",
+)
+
+
+def _device_key(session: Session, path: Path) -> Any:
+    from client.devices import DeviceKeyError, load_device_key
+
+    try:
+        return load_device_key(session.group, path)
+    except DeviceKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@authority.command("register-device")
+@device_key_option
+@click.option("--owner", type=MEMBER_ID, required=True,
+              help="The member (patient) whose data the device measures: an id or member dir.")
+@click.option("--edge", "edge", required=True,
+              help="Peer id of the genesis edge that submits the device's records.")
+@key_option
+@node_option
+@timeout_option
+@backend_option
+@json_option
+def register_device(
+    device_key: Path,
+    owner: bytes,
+    edge: str,
+    key_file: Path,
+    node_url: str,
+    timeout: float,
+    backend: str | None,
+    as_json: bool,
+) -> None:
+    """Put a device on chain: its public key, its owner, its edge, and its ReKey to the
+    current domain epoch, made here from the device secret (seed 000's ReKeyGen).
+
+    The ReKey is public on chain: it only turns the device's ciphertexts into ciphertexts
+    under the domain key, which t of the n nodes together can open. The node refuses an owner
+    that is not registered, an edge the genesis does not list, and a device already on chain."""
+    from client.devices import register_device as register
+
+    key = _authority_key(key_file)
+    with open_session(node_url, backend) as session:
+        device = _device_key(session, device_key)
+        result = register(session, key, device, owner, edge, timeout=timeout)
+    emit(result, as_json)
+
+
+@authority.command("rekey-device")
+@device_key_option
+@key_option
+@node_option
+@timeout_option
+@backend_option
+@json_option
+def rekey_device(
+    device_key: Path, key_file: Path, node_url: str, timeout: float, backend: str | None,
+    as_json: bool,
+) -> None:
+    """Give a registered device its ReKey to the current domain epoch (after
+    rotate-domain-key; seed 000's ReKeyUpdate for one device). Its ReKeys of earlier epochs
+    stay on chain."""
+    from client.devices import rekey_device as rekey
+
+    key = _authority_key(key_file)
+    with open_session(node_url, backend) as session:
+        device = _device_key(session, device_key)
+        result = rekey(session, key, device, timeout=timeout)
     emit(result, as_json)

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "config": "cli.config_cmd:config",
     "genesis": "cli.genesis_cmd:genesis",
     "authority": "cli.authority_cmd:authority",
+    "device": "cli.device_cmd:device",
     "client": "cli.client_cmd:client",
     "explore": "cli.explore_cmd:explore",
     "testnet": "cli.testnet_cmd:testnet",

@@ -45,7 +45,7 @@ def register_member(
     :class:`IntegrityError` if ``authority`` is not the genesis authority (the node would refuse
     the transaction only when building a block, which looks like a stall from here).
     """
-    _check_authority(session, authority)
+    check_authority(session, authority)
     tx = RegisterMember(
         member_id=member.member_id,
         verify_key=member.verify_key,
@@ -69,7 +69,7 @@ def change_attributes(
 ) -> dict[str, Any]:
     """Replace a member's attribute set (appended to its attribute-change chain, at the
     position after the chain's latest link as the node reports it)."""
-    _check_authority(session, authority)
+    check_authority(session, authority)
     tx = AttributeChange(
         member_id=member_id,
         seq=_next_attribute_seq(session, member_id),
@@ -95,7 +95,7 @@ def unblacklist_member(
     Returns ``{"tx_id", "member_id", "blacklisted_height"}`` (and ``height`` when waited
     for). Raises :class:`ValueError` if the member is not blacklisted.
     """
-    _check_authority(session, authority)
+    check_authority(session, authority)
     answer = session.client.member(member_id.hex())
     try:
         height = answer["standing"]["blacklisted_height"]
@@ -161,7 +161,7 @@ def rotate_domain_key(
     account of the current epoch does not check out (see :mod:`client.domain_keys`), and
     :class:`ValueError` if the network has no domain key.
     """
-    _check_authority(session, authority)
+    check_authority(session, authority)
     genesis = session.genesis
     if genesis.domain is None:
         raise ValueError("this network's genesis deals no domain key, so there is none to rotate")
@@ -187,7 +187,8 @@ def rotate_domain_key(
     return out
 
 
-def _check_authority(session: Session, authority: SigningKey) -> None:
+def check_authority(session: Session, authority: SigningKey) -> None:
+    """Raise :class:`IntegrityError` unless ``authority`` is the genesis authority."""
     if authority.verify_key.raw != session.genesis.authority_key:
         raise IntegrityError("this key is not the authority named in the node's genesis")
 

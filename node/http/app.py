@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from node.http.authority_routes import authority_routes
 from node.http.browse import browse_routes
+from node.http.device_routes import device_routes
 from node.http.errors import ApiError, error_body
 from node.http.explorer import explorer_routes
 from node.http.index import index_routes
@@ -77,6 +78,7 @@ def build_app(
         *explorer_routes(view),
         *browse_routes(view),
         *authority_routes(view),
+        *device_routes(view),
         *web_explorer_routes(),
     ]
     return Starlette(

@@ -18,13 +18,14 @@ from starlette.routing import Route
 
 from crypto.errors import VerificationError
 from crypto.signing import VerifyKey
+from ledger import devices
 from ledger.blacklist import standing
 from ledger.block import Block, BlockHeader, BlockParts
 from ledger.errors import IntegrityError
 from ledger.ledger import Ledger
 from ledger.queries import StoredBlock
 from ledger.records import ZERO_HASH, AuditKind, AuditRecord, Member, RecordEntry
-from ledger.transactions import AttributeChange, MemberRole, RegisterMember
+from ledger.transactions import AttributeChange, MemberRole, PutRecord, RegisterMember
 from node.http.errors import BadRequest, NotFound
 from node.http.params import hex_param, parse_int, query_int
 from node.view import NodeView
@@ -96,6 +97,22 @@ def record_json(entry: RecordEntry) -> dict[str, Any]:
         "created_at_ms": entry.created_at_ms,
         "height": entry.height,
         "tx_id": entry.tx_id.hex(),
+    }
+
+
+def record_device_json(ledger: Ledger, entry: RecordEntry) -> dict[str, Any]:
+    """``{"device_id", "edge", "submitted_by"}`` when an edge submitted the record for a
+    device, else ``{}`` (read from the record's PutRecord, which alone names the device)."""
+    stored = ledger.transaction(entry.tx_id)
+    tx = stored.transaction if stored is not None else None
+    if not isinstance(tx, PutRecord) or not tx.device_id:
+        return {}
+    registered = devices.device(ledger.store, tx.device_id)
+    edge = registered.edge if registered is not None else "?"
+    return {
+        "device_id": tx.device_id.hex(),
+        "edge": edge,
+        "submitted_by": f"edge {edge} for device {tx.device_id.hex()}",
     }
 
 
@@ -225,7 +242,7 @@ def explorer_routes(view: NodeView) -> list[Route]:
         entry = ledger().record(hex_param(request.path_params["record_id"], "record_id"))
         if entry is None:
             raise NotFound("no such record")
-        return JSONResponse(record_json(entry))
+        return JSONResponse({**record_json(entry), **record_device_json(ledger(), entry)})
 
     async def records(request: Request) -> Response:
         limit = limit_param(request)

@@ -45,6 +45,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("GET", "/members/{member_id}/attribute-key"): "a member's latest published attribute key",
     ("GET", "/domain-keys"): "every epoch of the domain key, and the current one",
     ("GET", "/domain-keys/{epoch}"): "one epoch of the domain key",
+    ("GET", "/devices"): "registered devices in id order (?owner=ID&after=ID&limit=N)",
+    ("GET", "/devices/{device_id}"): "a device, its owner and edge, its ReKey of each epoch",
     ("GET", "/records"): "records by owner or keywords (?owner=ID or ?keywords=HASH)",
     ("GET", "/records/{record_id}"): "a record",
     ("GET", "/records/{record_id}/grants"): "a record's grants and revocations",
