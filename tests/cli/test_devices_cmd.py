@@ -68,7 +68,7 @@ def test_register_a_device_and_put_its_record_through_the_edge(
     )
     assert registered["height"] >= 1
 
-    with httpx.Client(base_url=live.urls[1], timeout=30) as api:
+    with httpx.Client(base_url=url, timeout=30) as api:
         shown = api.get(f"/devices/{device_id}").json()
         assert (shown["owner"], shown["edge"], shown["device_key"]) == (
             owner_id, peer_id, made["device_key"]
@@ -126,3 +126,29 @@ def test_register_a_device_and_put_its_record_through_the_edge(
     assert shown_record["owner"] == owner_id
     plain = run("explore", "record", record_id.hex(), "--node", url, "--wide")
     assert f"edge {peer_id} for device {device_id}" in plain.output
+
+
+def test_rekey_device_after_a_rotation(live: LiveNetwork, tmp_path: Path) -> None:
+    key, url = str(live.network.authority_key_path), live.url
+    owner_dir = make_member(live, tmp_path / "patient", "owner")
+    peer_id, _ = edge_of(live)
+    device_dir = str(tmp_path / "dev")
+    device_id = ok_json("device", "keygen", "--out", device_dir)["device_id"]
+    ok_json("authority", "register-device", "--device-key", device_dir, "--owner", owner_dir,
+            "--edge", peer_id, "--key", key, "--node", url)
+    rotated = ok_json("authority", "rotate-domain-key", "--key", key, "--node", url)
+    with httpx.Client(base_url=url, timeout=30) as api:
+        stale = api.get(f"/devices/{device_id}").json()
+        assert (stale["current_epoch"], stale["rekeyed_for_current_epoch"]) == (
+            rotated["epoch"], False
+        )
+        rekeyed = ok_json("authority", "rekey-device", "--device-key", device_dir, "--key", key,
+                          "--node", url)
+        assert (rekeyed["device_id"], rekeyed["epoch"]) == (device_id, rotated["epoch"])
+        fresh = api.get(f"/devices/{device_id}").json()
+    assert [r["epoch"] for r in fresh["rekeys"]] == [rotated["epoch"] - 1, rotated["epoch"]]
+    assert fresh["rekeyed_for_current_epoch"] is True
+    again = run("authority", "rekey-device", "--device-key", device_dir, "--key", key,
+                "--node", url)
+    assert again.exit_code == 1
+    assert f"already has a ReKey for epoch {rotated['epoch']}" in again.output
