@@ -182,6 +182,7 @@ LEDGER_PUBLISH_ATTRIBUTE_KEY = _tag(0x52, "ledger.transactions.PublishAttributeK
 LEDGER_ROTATE_DOMAIN_KEY = _tag(0x53, "ledger.transactions.RotateDomainKey")
 LEDGER_BLOCK_HEADER = _tag(0x54, "ledger.block.BlockHeader")
 LEDGER_BLOCK = _tag(0x55, "ledger.block.Block")
+LEDGER_ACCESS_TOKEN = _tag(0x56, "ledger.access_token.AccessToken")
 LEDGER_MEMBER = _tag(0x58, "ledger.records.Member")
 LEDGER_RECORD_ENTRY = _tag(0x59, "ledger.records.RecordEntry")
 LEDGER_GRANT_ENTRY = _tag(0x5A, "ledger.records.GrantEntry")
