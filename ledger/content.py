@@ -19,6 +19,9 @@ The transaction encoding only fixes field sizes; these checks say what the bytes
   that same policy, and K_pre encrypted to the current domain epoch with a proof of knowledge of
   its randomness bound to this record, owner and chain. The proof is what stops an owner from
   publishing a C1 scaled from another record's and having the nodes decrypt that one (issue 13).
+  A record an edge submits for a device is checked the same way (the device made C1 and its
+  proof for the owner's record); what else such a record must satisfy is in
+  :func:`ledger.devices.record_edge`.
 
 The state transition runs them on every transaction it applies, so a block carrying bad content
 is invalid whoever proposed it, and admission reports them through its dry run. Every check is

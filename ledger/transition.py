@@ -4,11 +4,11 @@ Once :func:`ledger.header_check.check_header` has checked the header and body ro
 chain tip and genesis, :func:`execute` validates every transaction and sharing result in order
 (each one sees the effects of those before it; keys and grants must also pass
 :mod:`ledger.content`, ordered transactions :mod:`ledger.ordering`, denials and unblacklistings
-:mod:`ledger.blacklist`, results :mod:`ledger.decisions`) and returns the state writes, the new
-state root and the new tip of the sharing-audit chain. Nothing is written here:
-:class:`ledger.ledger.Ledger` adds the block-store keys and commits everything in one atomic
-batch. Any rule broken raises :class:`~ledger.errors.InvalidTransaction`, so a block is applied
-whole or not at all.
+:mod:`ledger.blacklist`, devices and their records :mod:`ledger.devices`, results
+:mod:`ledger.decisions`) and returns the state writes, the new state root and the new tip of
+the sharing-audit chain. Nothing is written here: :class:`ledger.ledger.Ledger` adds the
+block-store keys and commits everything in one atomic batch. Any rule broken raises
+:class:`~ledger.errors.InvalidTransaction`, so a block is applied whole or not at all.
 """
 
 from __future__ import annotations
