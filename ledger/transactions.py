@@ -47,6 +47,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cache
 from typing import Any, ClassVar, Self
 
 from crypto import tags
@@ -54,6 +55,7 @@ from crypto.codec import Reader, Writer, parse
 from crypto.errors import DecodeError
 from crypto.hashing import digest
 from crypto.signing import SIGNATURE_SIZE, SigningKey, VerifyKey
+from ledger.decoders import compile_decoder
 from ledger.encoding import (
     BLOB,
     HASH,
@@ -310,9 +312,18 @@ class PutRecord(Transaction):
         return cls.VERSION
 
     @classmethod
+    def from_bytes(cls, data: bytes) -> PutRecord:
+        """Either version, through a decoder compiled for it (:mod:`ledger.decoders`)."""
+        if type(data) is bytes and len(data) > 1 and data[1] == PUT_RECORD_DEVICE_VERSION:
+            return _device_put_decoder()(data)  # type: ignore[no-any-return]
+        from_bytes = Encoded.from_bytes.__func__  # type: ignore[attr-defined]
+        decoded: PutRecord = from_bytes(cls, data)
+        return decoded
+
+    @classmethod
     def from_bytes_by_field(cls, data: bytes) -> PutRecord:
-        """Either version, field by field (the compiled decoder does version 2 only and hands
-        everything else here); raises :class:`DecodeError`."""
+        """Either version, field by field (each compiled decoder hands here whatever it does
+        not accept); raises :class:`DecodeError`."""
         if len(data) > 1 and data[0] == cls.TAG and data[1] not in (2, 3):
             raise DecodeError(f"{cls.__name__}: unsupported version {data[1]}, expected 2 or 3")
         if cls._version_of(data) == cls.VERSION:
@@ -583,6 +594,18 @@ class RekeyDevice(Transaction):
     )
 
 
+@cache
+def _device_put_decoder() -> Callable[[bytes], Any]:
+    """The compiled decoder of version-3 PutRecords (the generic one covers version 2)."""
+    plan = [(name, kind.layout, kind.fast, kind.embedded_items)
+            for name, kind in PutRecord.DEVICE_FIELDS]
+    return compile_decoder(
+        PutRecord, plan, bools=frozenset(), header=(PutRecord.TAG, PUT_RECORD_DEVICE_VERSION),
+        by_field=PutRecord.from_bytes_by_field, remember=None,
+        cache_slot=PutRecord.CACHED_ENCODING,
+    )
+
+
 TRANSACTION_TYPES: dict[int, type[Transaction]] = {
     cls.TAG: cls
     for cls in (
@@ -615,6 +638,7 @@ def put_record_id(encoded: bytes) -> bytes:
 _DECODERS_BY_TAG: dict[int, Callable[[bytes], Transaction]] = {
     tag: bytes_decoder(cls) for tag, cls in TRANSACTION_TYPES.items()
 }
+_DECODERS_BY_TAG[PutRecord.TAG] = PutRecord.from_bytes  # either version
 
 
 def decode_transaction(data: bytes) -> Transaction:
