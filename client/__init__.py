@@ -3,7 +3,7 @@ key store and the sharing flows (register, put, grant, revoke, request, fetch an
 
 The CLI, the benchmarks and the testnet launcher call this package; nothing here runs inside a
 node. It depends only on :mod:`ledger` and :mod:`crypto`: what it shares with the node (the
-transactions, the signed data fetch of :mod:`ledger.fetch`, the key files of
+transactions, the access token of :mod:`ledger.access_token`, the key files of
 :mod:`ledger.keyfiles`) lives there, so the client never imports ``node`` and the node never
 imports the client (``tests/client/test_layering.py``).
 """

@@ -11,7 +11,8 @@ are asked for and fetched the same way; what the granted decision carries differ
   (:mod:`client.policy_records`).
 
 The DEK in the metadata then opens the bulk ciphertext the nodes rebuild from their fragments,
-and the file digest is checked.
+and the file digest is checked. The nodes hand out fragments only for an access token
+(:mod:`ledger.access_token`) the requester signs for each fetch, naming the granted decision.
 """
 
 from __future__ import annotations
@@ -49,12 +50,15 @@ from crypto.dual import setup
 from crypto.errors import CryptoError
 from crypto.policy.hash_tree import attribute_hash
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
-from ledger.fetch import NONCE_SIZE, SignedFetch
+from ledger.access_token import NONCE_SIZE, AccessToken
 from ledger.transactions import AccessRequest
 
 #: Bytes of an AccessRequest's nonce (the ledger encodes it as a fixed 16-byte field).
 REQUEST_NONCE_SIZE = 16
 DEFAULT_DECISION_TIMEOUT = 60.0
+#: How long an access token is good for: it serves one fetch (its nonce is used once), so
+#: minutes are plenty.
+TOKEN_LIFETIME_MS = 5 * 60_000
 #: How long an id the node does not know is asked for again before it is called unknown: a
 #: request sent to another node reaches this one by gossip within moments.
 UNKNOWN_GRACE = 2.0
@@ -254,18 +258,49 @@ def _open_policy_grant(
     return open_policy_metadata(fame, record, attribute_key(), pre_part)
 
 
-def fetch_ciphertext(session: Session, requester: MemberKeys, record_id: bytes) -> bytes:
-    """Ask the node for the record's bulk ciphertext with a fresh signed data request."""
-    fetch = SignedFetch.sign(
-        requester.signing_key,
-        session.chain_id,
-        record_id,
-        requester.member_id,
-        now_ms(),
-        secrets.token_bytes(NONCE_SIZE),
-    )
+def access_token(
+    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+) -> AccessToken:
+    """A fresh access token for one fetch of ``record_id`` under ``decision`` (its request id).
+
+    It expires :data:`TOKEN_LIFETIME_MS` from now, or when the requester's grant of the record
+    does if that is sooner (nodes refuse a token that outlives the grant; a policy record has
+    no grant). Raises :class:`IntegrityError` for a malformed request id.
+    """
     try:
-        return session.client.fetch_data(record_id, fetch.to_json())
+        decision_id = bytes.fromhex(decision.request_id)
+    except ValueError as exc:
+        raise IntegrityError(f"malformed request id {decision.request_id!r}") from exc
+    now = now_ms()
+    expires = now + TOKEN_LIFETIME_MS
+    mine = requester.member_id.hex()
+    for grant in session.client.grants(record_id.hex()):
+        expiry = grant.get("expiry")
+        if grant.get("grantee") == mine and not grant.get("revoked") and isinstance(expiry, int):
+            expires = min(expires, expiry)
+    try:
+        token = AccessToken(
+            record_id=record_id,
+            requester=requester.member_id,
+            decision_id=decision_id,
+            expires_at_ms=max(expires, 0),
+            abe_binding=None,
+            timestamp_ms=now,
+            nonce=secrets.token_bytes(NONCE_SIZE),
+        )
+    except ValueError as exc:
+        raise IntegrityError(f"cannot build the access token: {exc}") from exc
+    return token.signed(requester.signing_key, session.chain_id)
+
+
+def fetch_ciphertext(
+    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+) -> bytes:
+    """Ask the node for the record's bulk ciphertext with a fresh access token naming
+    ``decision``. Raises :class:`AccessDenied` when the node refuses it (401/403)."""
+    token = access_token(session, requester, record_id, decision)
+    try:
+        return session.client.fetch_data(record_id, token.to_json())
     except NodeError as exc:
         if exc.status in (401, 403):
             raise AccessDenied(f"the node refused the data: {exc.message}") from exc
@@ -287,7 +322,7 @@ def fetch_and_decrypt(
     AEAD or digest check failed).
     """
     metadata = open_metadata(session, requester, record_id, decision, attribute_key)
-    ciphertext = fetch_ciphertext(session, requester, record_id)
+    ciphertext = fetch_ciphertext(session, requester, record_id, decision)
     try:
         data = aead.open_sealed(metadata.dek, ciphertext, record_id)
     except CryptoError as exc:

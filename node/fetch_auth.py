@@ -1,10 +1,23 @@
-"""Who may fetch a record's bulk fragments from this node, checked per signed fetch.
+"""Who may fetch a record's bulk fragments from this node, checked per access token.
 
-A fetch must be signed by a registered requester, stamped inside the genesis freshness window,
-carry a nonce this node has not served (remembered on disk, :mod:`node.fetch_nonces`, so a
-restart does not reopen replays) and be backed by a granted decision in the audit chain that
-still stands: a revoked or expired grant, an attribute the authority has since removed, or a
-blacklisting stop fetches as they stop new requests.
+A fetch is an access token (:mod:`ledger.access_token`). It must be signed by a registered
+requester, stamped inside the genesis freshness window and carry a nonce this node has not
+served (remembered on disk, :mod:`node.fetch_nonces`, so a restart does not reopen replays).
+The requester must not be blacklisted. The token must name a committed, granted sharing
+decision for exactly this record and this requester (:mod:`node.fetch_tokens`), and that
+access must still stand: for an owner-grant record the grant neither revoked nor expired, for
+a policy record the requester's latest attributes still satisfying the policy. Last, the token
+must not have expired, may not outlive the grant, and its decision must be younger than
+:data:`~ledger.access_token.DECISION_FETCH_WINDOW_MS`.
+
+How the access limit delta bounds fetches: delta is counted when access is decided, not when
+data is fetched. A node approves a request only while the pair's count of granted decisions is
+below the record's delta (:mod:`node.admission`), and the block applying a granted result
+raises the count and refuses one above it (:mod:`ledger.transition`). One granted decision is
+one access; a token names one decision and is honoured only within that decision's fetch
+window. So a requester holds at most delta decisions per record, each opening the data for at
+most a day (and never past its grant); within that window it may fetch again, each fetch under
+a fresh nonce.
 """
 
 from __future__ import annotations
@@ -15,9 +28,9 @@ from functools import lru_cache
 from crypto.errors import DecodeError, VerificationError
 from crypto.policy import Policy, PolicyError, evaluate, parse
 from crypto.signing import VerifyKey
-from ledger.fetch import fetch_signing_payload
 from ledger.ledger import Ledger
 from ledger.records import RecordEntry
+from node.fetch_tokens import DecisionBook, check_expiry
 from node.localstore import LocalStore
 from node.refusals import StorageRefused
 from node.wire import FragmentGet
@@ -38,70 +51,71 @@ class FetchAuthorizer:
         self._clock_ms = clock_ms
         # Twice the window: a fetch passes the freshness check up to ``window`` either side.
         self._nonces = local.fetch_nonces(2 * self._genesis.freshness_window_ms)
+        self._decisions = DecisionBook(ledger)
 
     def authorize(self, fetch: FragmentGet) -> None:
-        """Signature, freshness, replay and grant checks; raises :class:`StorageRefused`."""
-        member = self._ledger.member(fetch.requester)
+        """Signature, freshness, replay, token and standing checks; raises
+        :class:`StorageRefused`."""
+        token = fetch.token
+        member = self._ledger.member(token.requester)
         if member is None:
             raise StorageRefused(403, "not_registered", "requester is not a registered member")
-        payload = fetch_signing_payload(
-            self._genesis.chain_id,
-            fetch.record_id,
-            fetch.requester,
-            fetch.timestamp_ms,
-            fetch.nonce,
-        )
         try:
-            VerifyKey(member.verify_key).verify(payload, fetch.signature)
+            token.verify_signature(VerifyKey(member.verify_key), self._genesis.chain_id)
         except (VerificationError, DecodeError) as exc:
             raise StorageRefused(
                 403, "bad_signature", "fetch is not signed by the requester"
             ) from exc
         now = self._clock_ms()
-        if abs(now - fetch.timestamp_ms) > self._genesis.freshness_window_ms:
+        if abs(now - token.timestamp_ms) > self._genesis.freshness_window_ms:
             raise StorageRefused(409, "stale", "fetch timestamp is outside the freshness window")
-        if self._nonces.seen(fetch.requester, fetch.nonce):
+        if self._nonces.seen(token.requester, token.nonce):
             raise StorageRefused(409, "replayed", "fetch nonce already used")
-        record = self._ledger.record(fetch.record_id)
+        if self._ledger.is_blacklisted(token.requester):
+            raise StorageRefused(403, "not_granted", "requester is blacklisted")
+        record = self._ledger.record(token.record_id)
         if record is None:
             raise StorageRefused(404, "not_found", "record does not exist")
-        problem = self._not_granted(fetch.requester, record, now)
+        if token.abe_binding is not None:
+            raise StorageRefused(
+                403, "bad_token", "abe_binding is reserved: no node checks it yet, leave it out"
+            )
+        decision = self._decisions.check(token)
+        problem, grant_expiry = self._standing(token.requester, record, now)
         if problem:
             raise StorageRefused(403, "not_granted", problem)
-        if not self._nonces.use(fetch.requester, fetch.nonce, fetch.timestamp_ms, now):
+        check_expiry(token, decision, grant_expiry, now)
+        if not self._nonces.use(token.requester, token.nonce, token.timestamp_ms, now):
             raise StorageRefused(409, "replayed", "fetch nonce already used")
 
-    def _not_granted(self, requester: bytes, record: RecordEntry, now_ms: int) -> str:
-        """Why ``requester`` may not have ``record``'s fragments now ("" if it may).
+    def _standing(
+        self, requester: bytes, record: RecordEntry, now_ms: int
+    ) -> tuple[str, int | None]:
+        """Why ``requester``'s granted access to ``record`` no longer stands ("" if it does),
+        and the expiry of its grant (``None`` for a policy record).
 
-        A granted decision in the audit chain is needed, and it must still stand: the requester
-        not blacklisted since; for an owner-grant record the grant neither revoked nor expired
-        (a revoked grant is no longer the pair's active one); for a policy record the
-        requester's latest attributes still satisfying the policy (an attribute the authority
-        removed stops fetches too).
+        For an owner-grant record the grant must be neither revoked (a revoked grant is no
+        longer the pair's active one) nor expired; for a policy record the requester's latest
+        attributes must still satisfy the policy (an attribute the authority removed stops
+        fetches too).
         """
-        if self._ledger.is_blacklisted(requester):
-            return "requester is blacklisted"
         if record.policy:
             member = self._ledger.member(requester)
             attributes = member.attributes if member is not None else ()
             try:
                 if not evaluate(_parsed(record.policy), attributes):
-                    return "the requester's attributes no longer satisfy the record's policy"
+                    return "the requester's attributes no longer satisfy the record's policy", None
             except PolicyError:
-                return "the record's policy does not parse"
-        else:
-            grant = self._ledger.grant(record.record_id, requester)
-            if grant is None:
-                return "no active grant (never granted, or revoked)"
-            if grant.expires_at_ms <= now_ms:
-                return "grant has expired"
-        granted = any(
-            a.granted and a.requester == requester
-            for a in self._ledger.audit_by_record(record.record_id)
-        )
-        return "" if granted else "no committed sharing record grants this"
+                return "the record's policy does not parse", None
+            return "", None
+        grant = self._ledger.grant(record.record_id, requester)
+        if grant is None:
+            return "no active grant (never granted, or revoked)", None
+        if grant.expires_at_ms <= now_ms:
+            return "grant has expired", grant.expires_at_ms
+        return "", grant.expires_at_ms
 
     def release(self, fetch: FragmentGet) -> None:
         """Forget ``fetch``'s nonce: the fetch it authorized handed out no data after all."""
-        self._nonces.forget(fetch.requester, fetch.nonce, fetch.timestamp_ms)
+        token = fetch.token
+        self._nonces.forget(token.requester, token.nonce, token.timestamp_ms)

@@ -4,8 +4,9 @@ paths that start on this node (an owner's upload, a requester's granted fetch).
 The rules of what is kept and served live in :class:`~node.storage.FragmentKeeper`; this service
 puts them on the network. It answers peers on ``PUT_PROTOCOL`` and ``GET_PROTOCOL`` once
 running, hands each peer its fragment of an upload, and gathers fragments for a fetch. A fetch
-refused for want of a grant is retried as this node commits blocks for a few seconds: the
-requester may have learnt of its grant from a node further ahead.
+refused for want of a grant, or naming a decision this node has not committed, is retried as
+this node commits blocks for a few seconds: the requester may have learnt of its decision from
+a node further ahead.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ logger = logging.getLogger("iomtshare.node.fragments")
 
 #: Bound on one node-to-node storage request made while an HTTP client waits.
 PEER_TIMEOUT_SECONDS = 4.0
-#: How long a fetch refused as ``not_granted`` waits for this node to commit the grant.
+#: How long a fetch refused with one of :data:`CATCH_UP_CODES` waits for this node to commit
+#: the grant or decision it lacks.
 CATCH_UP_GRACE_SECONDS = 3.0
+CATCH_UP_CODES = frozenset({"not_granted", "decision_unknown"})
 
 T = TypeVar("T")
 
@@ -110,14 +113,14 @@ class FragmentService:
         return await self._retry_behind(lambda: self.keeper.fetch(fetch, peers, fetch_from))
 
     async def _retry_behind(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run ``attempt``; while it is refused for lack of a grant, give this node
+        """Run ``attempt``; while it is refused for lack of a grant or decision, give this node
         :data:`CATCH_UP_GRACE_SECONDS` to commit the block that may hold it."""
         deadline = trio.current_time() + CATCH_UP_GRACE_SECONDS
         while True:
             try:
                 return await attempt()
             except StorageRefused as exc:
-                if exc.code != "not_granted" or not await self._wait_commit(deadline):
+                if exc.code not in CATCH_UP_CODES or not await self._wait_commit(deadline):
                     raise
 
     async def _on_put(self, peer: ID, payload: bytes) -> bytes:

@@ -4,8 +4,9 @@ block itself, with its votes and shares, is the ledger's: :mod:`ledger.block`).
 * :class:`FragmentPut` / :class:`FragmentGet`: the two storage protocols between nodes.
 * :class:`FrameBatch`: consensus frames sent to one peer in one request (:mod:`node.peer_links`).
 
-What a requester signs to be served a record's bulk data is :mod:`ledger.fetch`, shared with the
-client library; :class:`FragmentGet` carries that signed fetch from node to node.
+What a requester signs to be served a record's bulk data is its access token
+(:mod:`ledger.access_token`, shared with the client library); :class:`FragmentGet` carries that
+token from node to node.
 
 Type tags 0xE0-0xE7 belong to this module (see :mod:`crypto.tags`).
 """
@@ -16,14 +17,18 @@ from dataclasses import dataclass, field
 
 from crypto import tags
 from crypto.codec import Reader, Writer, parse
+from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE
-from crypto.signing import SIGNATURE_SIZE
-from ledger.fetch import NONCE_SIZE
+from ledger.access_token import AccessToken
 
 TAG_FRAGMENT_PUT = tags.NODE_FRAGMENT_PUT
 TAG_FRAGMENT_GET = tags.NODE_FRAGMENT_GET
 TAG_FRAME_BATCH = tags.NODE_FRAME_BATCH
 VERSION = 1
+#: FragmentGet's version: 2 since it carries an access token.
+FRAGMENT_GET_VERSION = 2
+#: An encoded access token is at most 227 bytes; anything much longer is not one.
+_MAX_TOKEN_BYTES = 512
 
 MAX_BATCH_FRAMES = 4096
 
@@ -69,33 +74,40 @@ class FragmentPut:
         return parse(data, "fragment put", body)
 
 
+class OutdatedFragmentGet(DecodeError):
+    """A fragment get of version 1: a signed fetch without an access token, which no node
+    serves any more (see :mod:`ledger.access_token`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FragmentGet:
-    """Node-to-node: send me your fragment of ``record_id`` for this signed fetch by
-    ``requester`` (each node checks the signature and the requester's grant itself)."""
+    """Node-to-node: send me your fragment of ``token.record_id`` for this access token (each
+    node checks the token, its signature and the requester's standing itself).
 
-    record_id: bytes
-    requester: bytes
-    timestamp_ms: int
-    nonce: bytes
-    signature: bytes
+    Version 2 carries the token's own encoding; version 1 (no token) is refused with
+    :class:`OutdatedFragmentGet`.
+    """
+
+    token: AccessToken
+
+    @property
+    def record_id(self) -> bytes:
+        return self.token.record_id
 
     def to_bytes(self) -> bytes:
-        w = Writer(TAG_FRAGMENT_GET, VERSION).fixed(self.record_id, DIGEST_SIZE)
-        w.fixed(self.requester, DIGEST_SIZE).u64(self.timestamp_ms)
-        return w.fixed(self.nonce, NONCE_SIZE).fixed(self.signature, SIGNATURE_SIZE).to_bytes()
+        w = Writer(TAG_FRAGMENT_GET, FRAGMENT_GET_VERSION)
+        return w.blob(self.token.to_bytes()).to_bytes()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> FragmentGet:
+        """Raises :class:`DecodeError` (:class:`OutdatedFragmentGet` for version 1)."""
+
         def body(r: Reader) -> FragmentGet:
-            r.expect_header(TAG_FRAGMENT_GET, VERSION)
-            return cls(
-                r.fixed(DIGEST_SIZE),
-                r.fixed(DIGEST_SIZE),
-                r.u64(),
-                r.fixed(NONCE_SIZE),
-                r.fixed(SIGNATURE_SIZE),
-            )
+            if bytes(data[:2]) == bytes([TAG_FRAGMENT_GET, 1]):
+                raise OutdatedFragmentGet(
+                    "fragment get version 1 carries no access token; version 2 is served"
+                )
+            r.expect_header(TAG_FRAGMENT_GET, FRAGMENT_GET_VERSION)
+            return cls(AccessToken.from_bytes(r.blob(_MAX_TOKEN_BYTES)))
 
         return parse(data, "fragment get", body)
-

@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ledger.access_token import NONCE_SIZE, AccessToken
 from ledger.blacklist import standing
-from ledger.fetch import NONCE_SIZE
 from ledger.transactions import AccessRequest
 from node.http.body import read_json_object
-from node.http.errors import ApiError, BadRequest, NotFound
+from node.http.errors import ApiError, BadRequest, Forbidden, NotFound
 from node.http.explorer import audit_json, render
 from node.http.params import hex_field, hex_param, int_field, query_seconds
 from node.view import NodeView
@@ -132,14 +132,28 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
     async def fetch_data(request: Request) -> Response:
         record_id = hex_param(request.path_params["record_id"], "record_id")
         document = await read_json_object(request)
-        fetch = FragmentGet(
+        requester = hex_field(document, "requester", 32)
+        timestamp_ms = int_field(document, "timestamp_ms")  # u64 on the wire
+        nonce = hex_field(document, "nonce", NONCE_SIZE)
+        signature = hex_field(document, "signature", 64)
+        if "decision_id" not in document:
+            raise Forbidden(
+                "the fetch carries no access token (decision_id, expires_at_ms): "
+                "sign one for the granted decision",
+                "no_token",
+            )
+        binding = document.get("abe_binding")
+        token = AccessToken(
             record_id=record_id,
-            requester=hex_field(document, "requester", 32),
-            timestamp_ms=int_field(document, "timestamp_ms"),  # u64 on the wire
-            nonce=hex_field(document, "nonce", NONCE_SIZE),
-            signature=hex_field(document, "signature", 64),
+            requester=requester,
+            decision_id=hex_field(document, "decision_id", 32),
+            expires_at_ms=int_field(document, "expires_at_ms"),
+            abe_binding=None if binding is None else hex_field(document, "abe_binding", 32),
+            timestamp_ms=timestamp_ms,
+            nonce=nonce,
+            signature=signature,
         )
-        outcome = await view.fetch(fetch)
+        outcome = await view.fetch(FragmentGet(token))
         return JSONResponse(
             {"ciphertext": outcome.data.hex(), "corrupt_fragments": list(outcome.corrupt)}
         )

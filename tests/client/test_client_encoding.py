@@ -22,7 +22,7 @@ from client.keystore import parse_role
 from client.metadata import RecordMetadata, keywords_hash
 from crypto.errors import DecodeError
 from crypto.groups import load_group
-from ledger.fetch import fetch_signing_payload
+from ledger.access_token import AccessToken
 from ledger.transactions import MemberRole, member_id_for
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "client_vectors.json"
@@ -59,9 +59,10 @@ def _vectors() -> dict[str, str]:
     return {
         "record_metadata": metadata.to_bytes().hex(),
         "keywords_hash": keywords_hash(["ecg", "2026", "ecg"]).hex(),
-        "fetch_payload": fetch_signing_payload(
-            "chain", b"\x01" * 32, b"\x02" * 32, 1_700_000_000_000, b"\x03" * 16
-        ).hex(),
+        "access_token_payload": AccessToken(
+            b"\x01" * 32, b"\x02" * 32, b"\x04" * 32, 1_700_000_600_000, None,
+            1_700_000_000_000, b"\x03" * 16,
+        ).signing_payload("chain").hex(),
     }
 
 

@@ -134,7 +134,7 @@ def test_revoked_requester_is_denied(session: Session, live: LiveNetwork) -> Non
     with pytest.raises(AccessDenied, match="denied"):
         fetch_and_decrypt(session, doctor, stored.record_id, decision)
     with pytest.raises(AccessDenied, match="refused the data"):
-        fetch_ciphertext(session, doctor, stored.record_id)
+        fetch_ciphertext(session, doctor, stored.record_id, decision)
 
 
 def test_another_member_cannot_open_a_granted_result(session: Session, live: LiveNetwork) -> None:

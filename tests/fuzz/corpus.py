@@ -28,8 +28,8 @@ from consensus.messages import (
     SyncRequest,
 )
 from crypto.storage import encode
+from ledger.access_token import AccessToken
 from ledger.block import Block
-from ledger.fetch import SignedFetch
 from ledger.kv import MemoryStore
 from ledger.ledger import Ledger
 from ledger.testing import ChainFixture, derived
@@ -216,11 +216,11 @@ def node_wire() -> dict[str, tuple[bytes, ...]]:
     fx_chain = chain()
     record_id = fx_chain.fixture.record_id("r1")
     requester = fx_chain.fixture.member_id("bob")
-    fetch = SignedFetch.sign(
-        fx_chain.fixture.key_of("bob"), fx_chain.fixture.chain_id, record_id, requester,
+    token = AccessToken(
+        record_id, requester, derived(b"fuzz", "decision"), 1_700_000_600_000, None,
         1_700_000_000_000, derived(b"fuzz", "nonce")[:16],
     )
-    get = FragmentGet(record_id, requester, fetch.timestamp_ms, fetch.nonce, fetch.signature)
+    get = FragmentGet(token.signed(fx_chain.fixture.key_of("bob"), fx_chain.fixture.chain_id))
     put = FragmentPut(record_id, fragments()[0])
     batch = FrameBatch(consensus_messages()[-6:])
     return {

@@ -32,7 +32,7 @@ import trio.testing
 from consensus.messages import CommittedBlock
 from crypto.groups import load_group
 from crypto.signing import SigningKey
-from ledger.fetch import SignedFetch
+from ledger.access_token import AccessToken
 from ledger.transactions import MemberRole
 from node.home import load_identity
 from node.p2p.errors import ProtocolViolation
@@ -66,7 +66,8 @@ class Known:
     committed: tuple[CommittedBlock, ...]
     #: The node's own key, so that the p2p fuzzer can send it messages it signed itself.
     node_key: SigningKey
-    #: A fetch of the record's data signed by the granted requester, for ``(nonce, skew_ms)``.
+    #: A fetch of the record's data under an access token the granted requester signed for its
+    #: granted request, for ``(nonce, skew_ms)``.
     sign_fetch: Callable[[bytes, int], dict[str, Any]]
 
 
@@ -307,7 +308,9 @@ async def _history(node: OneNode) -> Known:
         fragments=tuple(fragments),
         committed=_committed_blocks(node),
         node_key=identity.node_key,
-        sign_fetch=functools.partial(_signed_fetch, world, requester, record_id, now_ms),
+        sign_fetch=functools.partial(
+            _signed_fetch, world, requester, record_id, bytes.fromhex(request_id), now_ms
+        ),
     )
 
 
@@ -332,17 +335,24 @@ def _committed_blocks(node: OneNode) -> tuple[CommittedBlock, ...]:
 
 
 def _signed_fetch(
-    world: AppWorld, requester: Member, record_id: bytes, now_ms: int, nonce: bytes, skew_ms: int
+    world: AppWorld,
+    requester: Member,
+    record_id: bytes,
+    decision_id: bytes,
+    now_ms: int,
+    nonce: bytes,
+    skew_ms: int,
 ) -> dict[str, Any]:
-    fetch = SignedFetch.sign(
-        requester.key,
-        world.genesis.chain_id,
-        record_id,
-        requester.member_id,
-        now_ms + skew_ms,
-        nonce,
+    token = AccessToken(
+        record_id=record_id,
+        requester=requester.member_id,
+        decision_id=decision_id,
+        expires_at_ms=now_ms + 3_600_000,
+        abe_binding=None,
+        timestamp_ms=now_ms + skew_ms,
+        nonce=nonce,
     )
-    return fetch.to_json()
+    return token.signed(requester.key, world.genesis.chain_id).to_json()
 
 
 __all__ = ["Answer", "FuzzNode", "Known", "State", "fuzz_node"]

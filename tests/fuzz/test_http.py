@@ -234,6 +234,9 @@ def fetch_documents(draw: st.DrawFn, known: Known) -> dict[str, Any]:
     document = known.sign_fetch(nonce, draw(st.integers(-600_000, 600_000)))
     hostile = {
         "requester": hex_of((document["requester"], *known.member_ids), 32),
+        "decision_id": hex_of((document["decision_id"], *known.tx_ids), 32),
+        "expires_at_ms": st.one_of(st.integers(-(2**70), 2**70), any_json()),
+        "abe_binding": st.one_of(st.binary(min_size=32, max_size=32).map(bytes.hex), any_json()),
         "timestamp_ms": st.one_of(st.integers(-(2**70), 2**70), any_json()),
         "nonce": hex_of((document["nonce"],), 16),
         "signature": hex_of((document["signature"],), 64),

@@ -179,14 +179,15 @@ def test_replayed_and_stale_requests_are_refused(world: World) -> None:
 def test_repeated_denials_blacklist_the_requester(world: World) -> None:
     greedy = world.member()
     for _ in range(2):  # denial_limit = 2; decided through node 2, which is asked next
-        assert decide(world.sessions[2], greedy, world.record.record_id).status == "denied"
+        denied = decide(world.sessions[2], greedy, world.record.record_id)
+        assert denied.status == "denied"
     raw = signed_request(world, greedy, nonce=secrets.token_bytes(16), timestamp_ms=now_ms())
     error = submit_error(world, raw)
     assert (error.status, error.code) == (403, "blacklisted")
     listed = [e["member_id"] for e in world.sessions[2].client.blacklist()]
     assert greedy.member_id.hex() in listed
     with pytest.raises(AccessDenied, match="requester is blacklisted"):
-        fetch_ciphertext(world.sessions[2], greedy, world.record.record_id)
+        fetch_ciphertext(world.sessions[2], greedy, world.record.record_id, denied)
 
 
 def test_garbage_on_the_http_api_gets_clear_errors(world: World) -> None:

@@ -1,19 +1,28 @@
-"""Fetch authorization: only a standing grant opens fragments, and nonces outlive restarts."""
+"""Fetch authorization: only an access token naming the requester's own committed grant of the
+record, while that access stands, opens fragments; and nonces outlive restarts."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trio
 
+from ledger.access_token import DECISION_FETCH_WINDOW_MS, AccessToken
 from ledger.kv import MemoryStore
 from ledger.transactions import MemberRole
 from node.fetch_auth import FetchAuthorizer
 from node.fetch_nonces import FetchNonces
+from node.fetch_tokens import CommittedDecision, check_expiry
 from node.localstore import LocalStore
 from node.refusals import StorageRefused
+from node.storage import FragmentKeeper
+from node.wire import FragmentGet, OutdatedFragmentGet
 from tests.node.app_world import AppWorld, Member
+from tests.node.inprocess import mock_clock_test
+from tests.node.test_api_hostile import fetch_body, registered_node
 from tests.node.test_storage import grant_and_decide, signed_fetch
 
 HOUR_MS = 3_600_000
@@ -29,6 +38,12 @@ def granted_pair(world: AppWorld) -> tuple[Member, Member, bytes]:
     world.commit_all([world.grant(owner, record_id, requester)])
     grant_and_decide(world, (owner, requester, record_id))
     return owner, requester, record_id
+
+
+def registered(world: AppWorld, role: MemberRole = MemberRole.REQUESTER) -> Member:
+    member, register = world.member(role)
+    world.commit_all([register])
+    return member
 
 
 def authorizer(
@@ -57,7 +72,13 @@ def test_a_revoked_grant_stops_fetches(world: AppWorld) -> None:
 def test_an_expired_grant_stops_fetches(world: AppWorld) -> None:
     _, requester, record_id = granted_pair(world)
     check = authorizer(world, clock=lambda: world.clock_ms() + 2 * HOUR_MS)  # grants last 1 h
-    later = signed_fetch(world, requester, record_id, timestamp_ms=world.clock_ms() + 2 * HOUR_MS)
+    later = signed_fetch(
+        world,
+        requester,
+        record_id,
+        timestamp_ms=world.clock_ms() + 2 * HOUR_MS,
+        expires_at_ms=world.clock_ms() + 3 * HOUR_MS,
+    )
     assert refusal_code(check, later) == ("not_granted", "grant has expired")
 
 
@@ -91,9 +112,9 @@ def test_a_refused_fetch_does_not_use_up_its_nonce(world: AppWorld) -> None:
     owner, _, record_id = granted_pair(world)
     local = LocalStore(MemoryStore())
     nonces = local.fetch_nonces(HOUR_MS)
-    fetch = signed_fetch(world, owner, record_id)  # the owner holds no grant of its own record
-    assert refusal_code(authorizer(world, local), fetch)[0] == "not_granted"
-    assert not nonces.seen(owner.member_id, fetch.nonce)
+    fetch = signed_fetch(world, owner, record_id)  # the owner made no request of its own record
+    assert refusal_code(authorizer(world, local), fetch)[0] == "decision_unknown"
+    assert not nonces.seen(owner.member_id, fetch.token.nonce)
 
 
 def test_nonces_are_forgotten_once_their_fetches_cannot_be_fresh() -> None:
@@ -109,3 +130,96 @@ def test_nonces_are_forgotten_once_their_fetches_cannot_be_fresh() -> None:
     assert nonces.seen(requester, (2).to_bytes(16, "big"))
     assert nonces.prune(now_ms=20_000) == 3
     assert list(store.keys()) == []
+
+
+def test_a_token_needs_a_decision_this_node_committed(world: AppWorld) -> None:
+    _, requester, record_id = granted_pair(world)
+    unknown = signed_fetch(world, requester, record_id, decision_id=b"\x07" * 32)
+    assert refusal_code(authorizer(world), unknown)[0] == "decision_unknown"
+
+
+def test_a_token_naming_another_members_decision_is_refused(world: AppWorld) -> None:
+    owner, requester, record_id = granted_pair(world)
+    decision = grant_and_decide(world, (owner, requester, record_id))
+    other = registered(world)
+    world.commit_all([world.grant(owner, record_id, other)])  # granted too, but not this one
+    code, _ = refusal_code(
+        authorizer(world), signed_fetch(world, other, record_id, decision_id=decision)
+    )
+    assert code == "token_not_yours"
+
+
+def test_a_token_for_a_denied_decision_is_refused(world: AppWorld) -> None:
+    owner, _, record_id = granted_pair(world)
+    stranger = registered(world)  # never granted: its request is denied
+    denied = grant_and_decide(world, (owner, stranger, record_id))
+    assert not world.apps[1].ledger.audit_by_requester(stranger.member_id)[-1].granted
+    code, _ = refusal_code(
+        authorizer(world), signed_fetch(world, stranger, record_id, decision_id=denied)
+    )
+    assert code == "decision_denied"
+
+
+def test_a_token_naming_another_record_is_refused(world: AppWorld) -> None:
+    owner, requester, record_id = granted_pair(world)
+    decision = grant_and_decide(world, (owner, requester, record_id))
+    second, put = world.put_record(owner, access_limit=10)
+    world.commit_all([put])
+    world.commit_all([world.grant(owner, second, requester)])
+    code, _ = refusal_code(
+        authorizer(world), signed_fetch(world, requester, second, decision_id=decision)
+    )
+    assert code == "decision_other_record"
+
+
+def test_an_expired_token_or_one_outliving_the_grant_is_refused(world: AppWorld) -> None:
+    _, requester, record_id = granted_pair(world)
+    check = authorizer(world)
+    now = world.clock_ms()
+    expired = signed_fetch(world, requester, record_id, expires_at_ms=now)
+    assert refusal_code(check, expired)[0] == "token_expired"
+    grant = world.apps[1].ledger.grant(record_id, requester.member_id)
+    assert grant is not None
+    too_long = signed_fetch(world, requester, record_id, expires_at_ms=grant.expires_at_ms + 1)
+    assert refusal_code(check, too_long)[0] == "token_outlives_grant"
+    check.authorize(signed_fetch(world, requester, record_id, expires_at_ms=grant.expires_at_ms))
+
+
+def test_a_decision_opens_fetches_for_its_window_only() -> None:
+    decision = CommittedDecision(bytes(32), bytes(32), True, time_ms=1_000)
+    # check_expiry reads the expiries only: the token need not be signed.
+    token = AccessToken(bytes(32), bytes(32), bytes(32), 10**15, None, 0, bytes(16))
+    check_expiry(token, decision, None, now_ms=1_000 + DECISION_FETCH_WINDOW_MS - 1)
+    with pytest.raises(StorageRefused) as caught:
+        check_expiry(token, decision, None, now_ms=1_000 + DECISION_FETCH_WINDOW_MS)
+    assert caught.value.code == "decision_expired"
+
+
+def test_an_abe_binding_is_refused_until_nodes_check_it(world: AppWorld) -> None:
+    _, requester, record_id = granted_pair(world)
+    fetch = signed_fetch(world, requester, record_id)
+    bound = dataclasses.replace(fetch.token, abe_binding=b"\x01" * 32)
+    bound = bound.signed(requester.key, world.genesis.chain_id)
+    assert refusal_code(authorizer(world), FragmentGet(bound))[0] == "bad_token"
+
+
+def test_a_fragment_get_without_a_token_is_refused(world: AppWorld) -> None:
+    _, requester, record_id = granted_pair(world)
+    encoded = signed_fetch(world, requester, record_id).to_bytes()
+    version_one = encoded[:1] + b"\x01" + encoded[2:]
+    with pytest.raises(OutdatedFragmentGet, match="no access token"):
+        FragmentGet.from_bytes(version_one)
+    app = world.apps[1]
+    keeper = FragmentKeeper(app.ledger, app.local, 1, world.clock_ms)
+    with pytest.raises(StorageRefused) as caught:
+        trio.run(keeper.serve_get, version_one)
+    assert caught.value.status == 400
+    assert "no access token" in caught.value.message
+
+
+@mock_clock_test
+async def test_a_fetch_body_without_a_token_is_answered_no_token(tmp_path: Path) -> None:
+    async with registered_node(tmp_path / "net") as (client, member):
+        response = await client.post(f"/records/{'00' * 32}/data", json=fetch_body(member))
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "no_token"

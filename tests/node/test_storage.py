@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ import trio
 
 from consensus.encoding import ItemKind
 from crypto.storage import Fragment
-from ledger.fetch import fetch_signing_payload
+from ledger.access_token import AccessToken
 from ledger.kv import MemoryStore
 from ledger.transactions import MemberRole, tx_id_of
 from node.localstore import LocalStore
@@ -33,21 +34,43 @@ def keeper(world: AppWorld, index: int) -> FragmentKeeper:
     return FragmentKeeper(app.ledger, app.local, index, world.clock_ms)
 
 
-def signed_fetch(world: AppWorld, member: Member, record_id: bytes, **changes: int) -> FragmentGet:
+def signed_fetch(
+    world: AppWorld,
+    member: Member,
+    record_id: bytes,
+    decision_id: bytes | None = None,
+    **changes: int,
+) -> FragmentGet:
+    """A fetch under an access token naming ``decision_id`` (by default the member's latest
+    decision on the record, or an unknown id when it has none)."""
     timestamp = changes.get("timestamp_ms", world.clock_ms())
-    nonce = secrets.token_bytes(16)
-    payload = fetch_signing_payload(
-        world.genesis.chain_id, record_id, member.member_id, timestamp, nonce
+    if decision_id is None:
+        mine = [
+            a.request_id
+            for a in world.apps[1].ledger.audit_by_record(record_id)
+            if a.requester == member.member_id
+        ]
+        decision_id = mine[-1] if mine else bytes(32)
+    token = AccessToken(
+        record_id=record_id,
+        requester=member.member_id,
+        decision_id=decision_id,
+        expires_at_ms=changes.get("expires_at_ms", timestamp + 600_000),
+        abe_binding=None,
+        timestamp_ms=timestamp,
+        nonce=secrets.token_bytes(16),
     )
-    return FragmentGet(record_id, member.member_id, timestamp, nonce, member.key.sign(payload))
+    return FragmentGet(token.signed(member.key, world.genesis.chain_id))
 
 
-def grant_and_decide(world: AppWorld, shared: tuple[Member, Member, bytes]) -> None:
+def grant_and_decide(world: AppWorld, shared: tuple[Member, Member, bytes]) -> bytes:
+    """Commit a request of ``shared``'s requester for its record; returns the request id."""
     _, requester, record_id = shared
     request = world.request(requester, record_id)
     world.submit(ItemKind.REQUEST, request)
     ident = tx_id_of(request)
     world.run_until(lambda: all(app.is_committed(ident) for app in world.apps.values()))
+    return ident
 
 
 def refusal(call: object) -> StorageRefused:
@@ -96,12 +119,10 @@ def test_fetch_needs_a_signed_fresh_unused_and_granted_request(
     stale = signed_fetch(world, requester, record_id, timestamp_ms=world.clock_ms() - 3_600_000)
     assert refusal(lambda: one.authorize_fetch(stale)).code == "stale"
     forged = signed_fetch(world, requester, record_id)
-    forged = FragmentGet(
-        forged.record_id, forged.requester, forged.timestamp_ms, forged.nonce, bytes(64)
-    )
+    forged = FragmentGet(dataclasses.replace(forged.token, signature=bytes(64)))
     assert refusal(lambda: one.authorize_fetch(forged)).code == "bad_signature"
     assert refusal(lambda: one.authorize_fetch(signed_fetch(world, owner, record_id))).code == (
-        "not_granted"
+        "decision_unknown"
     )
     grant_and_decide(world, shared)
     fetch = signed_fetch(world, requester, record_id)

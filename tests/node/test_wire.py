@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crypto.errors import DecodeError
+from ledger.access_token import AccessToken
 from node.wire import MAX_BATCH_FRAMES, FragmentGet, FragmentPut, FrameBatch
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "node_wire.json"
@@ -26,11 +27,17 @@ frame_batches = st.builds(FrameBatch, st.lists(st.binary(max_size=60), max_size=
 puts = st.builds(FragmentPut, hashes, st.binary(max_size=200))
 gets = st.builds(
     FragmentGet,
-    hashes,
-    hashes,
-    st.integers(0, 2**64 - 1),
-    st.binary(min_size=16, max_size=16),
-    signatures,
+    st.builds(
+        AccessToken,
+        hashes,
+        hashes,
+        hashes,
+        st.integers(0, 2**64 - 1),
+        st.none() | hashes,
+        st.integers(0, 2**64 - 1),
+        st.binary(min_size=16, max_size=16),
+        signatures,
+    ),
 )
 TYPES: dict[str, Any] = {
     "FrameBatch": FrameBatch,
@@ -67,7 +74,16 @@ def samples() -> dict[str, Any]:
         "FrameBatch": FrameBatch((b"\xc1\x01vote", b"")),
         "FragmentPut": FragmentPut(bytes([5] * 32), b"fragment"),
         "FragmentGet": FragmentGet(
-            bytes([5] * 32), bytes([6] * 32), 1_800_000_000_000, bytes(16), bytes([7] * 64)
+            AccessToken(
+                bytes([5] * 32),
+                bytes([6] * 32),
+                bytes([8] * 32),
+                1_800_000_600_000,
+                None,
+                1_800_000_000_000,
+                bytes(16),
+                bytes([7] * 64),
+            )
         ),
     }
 
