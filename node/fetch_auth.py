@@ -29,7 +29,7 @@ from crypto.errors import DecodeError, VerificationError
 from crypto.policy import Policy, PolicyError, evaluate, parse
 from crypto.signing import VerifyKey
 from ledger.ledger import Ledger
-from ledger.records import RecordEntry
+from ledger.records import Member, RecordEntry
 from node.fetch_tokens import DecisionBook, check_expiry
 from node.localstore import LocalStore
 from node.refusals import StorageRefused
@@ -81,7 +81,7 @@ class FetchAuthorizer:
                 403, "bad_token", "abe_binding is reserved: no node checks it yet, leave it out"
             )
         decision = self._decisions.check(token)
-        problem, grant_expiry = self._standing(token.requester, record, now)
+        problem, grant_expiry = self._standing(member, record, now)
         if problem:
             raise StorageRefused(403, "not_granted", problem)
         check_expiry(token, decision, grant_expiry, now)
@@ -89,7 +89,7 @@ class FetchAuthorizer:
             raise StorageRefused(409, "replayed", "fetch nonce already used")
 
     def _standing(
-        self, requester: bytes, record: RecordEntry, now_ms: int
+        self, requester: Member, record: RecordEntry, now_ms: int
     ) -> tuple[str, int | None]:
         """Why ``requester``'s granted access to ``record`` no longer stands ("" if it does),
         and the expiry of its grant (``None`` for a policy record).
@@ -100,15 +100,13 @@ class FetchAuthorizer:
         fetches too).
         """
         if record.policy:
-            member = self._ledger.member(requester)
-            attributes = member.attributes if member is not None else ()
             try:
-                if not evaluate(_parsed(record.policy), attributes):
+                if not evaluate(_parsed(record.policy), requester.attributes):
                     return "the requester's attributes no longer satisfy the record's policy", None
             except PolicyError:
                 return "the record's policy does not parse", None
             return "", None
-        grant = self._ledger.grant(record.record_id, requester)
+        grant = self._ledger.grant(record.record_id, requester.member_id)
         if grant is None:
             return "no active grant (never granted, or revoked)", None
         if grant.expires_at_ms <= now_ms:

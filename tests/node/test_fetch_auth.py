@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import trio
 
+from consensus.encoding import ItemKind
 from ledger.access_token import DECISION_FETCH_WINDOW_MS, AccessToken
 from ledger.kv import MemoryStore
-from ledger.transactions import MemberRole
+from ledger.transactions import MemberRole, tx_id_of
 from node.fetch_auth import FetchAuthorizer
 from node.fetch_nonces import FetchNonces
 from node.fetch_tokens import CommittedDecision, check_expiry
@@ -20,7 +21,7 @@ from node.localstore import LocalStore
 from node.refusals import StorageRefused
 from node.storage import FragmentKeeper
 from node.wire import FragmentGet, OutdatedFragmentGet
-from tests.node.app_world import AppWorld, Member
+from tests.node.app_world import AppWorld, Member, make_world
 from tests.node.inprocess import mock_clock_test
 from tests.node.test_api_hostile import fetch_body, registered_node
 from tests.node.test_storage import grant_and_decide, signed_fetch
@@ -223,3 +224,30 @@ async def test_a_fetch_body_without_a_token_is_answered_no_token(tmp_path: Path)
         response = await client.post(f"/records/{'00' * 32}/data", json=fetch_body(member))
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "no_token"
+
+
+@pytest.fixture(scope="module")
+def keyed() -> AppWorld:
+    """A world whose genesis deals the domain and FAME keys policy records need."""
+    return make_world(authority_keys=True)
+
+
+def test_a_policy_record_token_is_bounded_by_its_decision_not_a_grant(keyed: AppWorld) -> None:
+    world = keyed
+    owner = registered(world, MemberRole.OWNER)
+    doctor, register = world.member(MemberRole.REQUESTER, attributes=("role:doctor",))
+    world.commit_all([register])
+    world.commit_all([world.publish_key(doctor)])
+    world.published.add(doctor.member_id)
+    record_id, put, _ = world.put_policy_record(owner, "role:doctor")
+    world.commit_all([put])
+    request = world.request(doctor, record_id, attributes=("role:doctor",))
+    world.submit(ItemKind.REQUEST, request)
+    decision = tx_id_of(request)
+    world.run_until(lambda: all(app.is_committed(decision) for app in world.apps.values()))
+    assert world.apps[1].ledger.audit_by_requester(doctor.member_id)[-1].granted
+    far = world.clock_ms() + 10 * DECISION_FETCH_WINDOW_MS  # no grant to outlive
+    authorizer(world).authorize(signed_fetch(world, doctor, record_id, expires_at_ms=far))
+    later = world.clock_ms() + DECISION_FETCH_WINDOW_MS + 1
+    late = signed_fetch(world, doctor, record_id, timestamp_ms=later, expires_at_ms=far)
+    assert refusal_code(authorizer(world, clock=lambda: later), late)[0] == "decision_expired"
