@@ -39,6 +39,17 @@ PEER_REFUSALS = {
     "bad_signature": 403,
     "not_registered": 403,
     "not_granted": 403,
+    # The access token's own faults (node.fetch_auth, node.fetch_tokens).
+    "bad_token": 403,
+    "token_not_yours": 403,
+    "decision_other_record": 403,
+    "decision_denied": 403,
+    "token_expired": 403,
+    "token_outlives_grant": 403,
+    "decision_expired": 403,
+    # Peers retry an unknown decision while they catch up; still unknown after that, it is one
+    # no node committed.
+    "decision_unknown": 403,
 }
 
 

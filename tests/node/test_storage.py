@@ -305,6 +305,9 @@ def test_only_the_requesters_own_faults_from_peers_are_reported() -> None:
     assert replayed is not None
     assert (replayed.status, replayed.code) == (409, "replayed")
     assert peer_refusal(RemoteError(Status.REJECTED, "not_found: no fragment here")) is None
+    theirs = peer_refusal(RemoteError(Status.REJECTED, "token_not_yours: another's decision"))
+    assert theirs is not None
+    assert (theirs.status, theirs.code) == (403, "token_not_yours")
     assert peer_refusal(RemoteError(Status.INTERNAL, "replayed: looks typed")) is None
     assert peer_refusal(RequestTimeout("no answer")) is None
     stale, granted = StorageRefused(409, "stale", "s"), StorageRefused(403, "not_granted", "g")
