@@ -22,6 +22,7 @@ range       package                 used
 0x40-0x6F   ledger                  transactions, blocks, records
 0x70-0x7F   crypto.light            lightweight authentication (warrants, exchange)
 0x80-0x8F   crypto.abe              FAME attribute-based encryption
+0x90-0x97   node.edge               the edge's protocols (device submissions)
 0xC0-0xCF   consensus               consensus messages and state
 0xD0-0xDF   consensus.simulation    simulator stand-ins
 0xE0-0xE7   node.wire               node-to-node wire formats
@@ -53,6 +54,7 @@ RANGES: tuple[tuple[str, range], ...] = (
     ("ledger", range(0x40, 0x70)),
     ("crypto.light", range(0x70, 0x80)),
     ("crypto.abe", range(0x80, 0x90)),
+    ("node.edge", range(0x90, 0x98)),
     ("consensus", range(0xC0, 0xD0)),
     ("consensus.simulation", range(0xD0, 0xE0)),
     ("node.wire", range(0xE0, 0xE8)),
@@ -183,6 +185,7 @@ LEDGER_ROTATE_DOMAIN_KEY = _tag(0x53, "ledger.transactions.RotateDomainKey")
 LEDGER_BLOCK_HEADER = _tag(0x54, "ledger.block.BlockHeader")
 LEDGER_BLOCK = _tag(0x55, "ledger.block.Block")
 LEDGER_ACCESS_TOKEN = _tag(0x56, "ledger.access_token.AccessToken")
+LEDGER_DEVICE_UPLOAD = _tag(0x57, "ledger.device_upload.DeviceUpload")
 LEDGER_MEMBER = _tag(0x58, "ledger.records.Member")
 LEDGER_RECORD_ENTRY = _tag(0x59, "ledger.records.RecordEntry")
 LEDGER_GRANT_ENTRY = _tag(0x5A, "ledger.records.GrantEntry")
@@ -216,10 +219,12 @@ LIGHT_PATIENT_REGISTRATION = _tag(0x73, "crypto.light.messages.PatientRegistrati
 LIGHT_PATIENT_RECORD = _tag(0x74, "crypto.light.messages.PatientRecord")
 LIGHT_PATIENT_KEY_GRANT = _tag(0x75, "crypto.light.messages.PatientKeyGrant")
 LIGHT_PATIENT_KEY = _tag(0x76, "crypto.light.messages.PatientKey")
+LIGHT_SENSOR_GRANT = _tag(0x77, "crypto.light.provision.SensorGrant")
 LIGHT_UPLOAD = _tag(0x78, "crypto.light.exchange.Upload")
 LIGHT_ACCESS_REQUEST = _tag(0x79, "crypto.light.exchange.AccessRequest")
 LIGHT_KEY_REQUEST = _tag(0x7A, "crypto.light.exchange.KeyRequest")
 LIGHT_KEY_RESPONSE = _tag(0x7B, "crypto.light.exchange.KeyResponse")
+LIGHT_PATIENT_ENTRY = _tag(0x7C, "crypto.light.provision.PatientEntry")
 
 # crypto.abe
 ABE_PUBLIC_KEY = _tag(0x80, "crypto.abe.keys.FamePublicKey")
@@ -228,6 +233,10 @@ ABE_SECRET_KEY = _tag(0x82, "crypto.abe.keys.FameSecretKey")
 ABE_CIPHERTEXT = _tag(0x83, "crypto.abe.ciphertext.FameCiphertext")
 ABE_ENVELOPE = _tag(0x84, "crypto.abe.envelope.FameEnvelope")
 ABE_DUAL_RECORD = _tag(0x85, "crypto.abe.dual.DualRecord")
+
+# node.edge
+EDGE_SUBMIT = _tag(0x90, "node.edge.submit.EdgeSubmit")
+EDGE_SUBMIT_REPLY = _tag(0x91, "node.edge.submit.EdgeSubmitReply")
 
 # consensus
 CONSENSUS_SUBMISSION = _tag(0xC0, "consensus.messages.Submission")

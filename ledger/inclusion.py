@@ -25,6 +25,7 @@ from enum import IntEnum
 
 from crypto import tags
 from crypto.errors import DecodeError
+from ledger import devices, schema
 from ledger.block import BlockParts, SharingResult
 from ledger.encoding import (
     HASH,
@@ -62,6 +63,11 @@ class ProofKind(IntEnum):
     TRANSACTION = 1
     #: The sharing result (decision) on an access request, by request id.
     DECISION = 2
+    #: The RegisterDevice that put a device on chain, by device id.
+    DEVICE_REGISTRATION = 3
+    #: The transaction carrying a device's ReKey of the latest epoch it has one for (its
+    #: RegisterDevice or a RekeyDevice), by device id.
+    DEVICE_REKEY = 4
 
 
 def _check(
@@ -235,6 +241,25 @@ def prove_decision(ledger: LedgerQueries, request_id: bytes) -> ResultInclusion 
     return ResultInclusion(audit.height, result, index, len(hashes), path)
 
 
+def device_tx_id(ledger: LedgerQueries, kind: ProofKind, device_id: bytes) -> bytes | None:
+    """The id of the RegisterDevice of ``device_id`` (kind ``DEVICE_REGISTRATION``) or of the
+    transaction that gave it its ReKey of the highest epoch (``DEVICE_REKEY``), or ``None``
+    for a device that is not registered.
+
+    A proof of either shows that transaction was committed; that no later RekeyDevice exists is
+    the node's claim (absence is not provable), and nodes refuse a record under a stale epoch.
+    """
+    entry = devices.device(ledger.store, device_id)
+    if entry is None:
+        return None
+    if kind is ProofKind.DEVICE_REGISTRATION:
+        return entry.tx_id
+    prefix = schema.device_rekey(device_id, 0)[:-4]
+    for _, raw in ledger.store.iterate(prefix, reverse=True):
+        return devices.DeviceRekey.from_bytes(raw).tx_id
+    return entry.tx_id
+
+
 def prove(ledger: LedgerQueries, request: ProofRequest) -> ProofAnswer:
     """The answer to ``request`` from ``ledger``: a proof, or :class:`ProofNotFound`. Raises
     :class:`ValueError` for an unknown kind."""
@@ -242,6 +267,10 @@ def prove(ledger: LedgerQueries, request: ProofRequest) -> ProofAnswer:
     proof: TxInclusion | ResultInclusion | None
     if kind is ProofKind.TRANSACTION:
         proof, missing = prove_transaction(ledger, request.item_id), "no committed transaction"
+    elif kind in (ProofKind.DEVICE_REGISTRATION, ProofKind.DEVICE_REKEY):
+        tx_id = device_tx_id(ledger, kind, request.item_id)
+        proof = None if tx_id is None else prove_transaction(ledger, tx_id)
+        missing = "no registered device"
     else:
         proof = prove_decision(ledger, request.item_id)
         missing = "no committed decision on an access request"
@@ -259,6 +288,7 @@ __all__ = [
     "ResultInclusion",
     "TxInclusion",
     "decode_answer",
+    "device_tx_id",
     "prove",
     "prove_decision",
     "prove_transaction",

@@ -12,6 +12,7 @@ service (``run``)           what it does
 ``PeerLinks``               one ordered, batched stream of consensus frames to each peer
 ``GossipFallback``          a client's item still pending after 3 s also goes on gossip
 ``FragmentService``         the storage protocols, uploads handed out, granted fetches
+edge protocols              headers, proofs and device submissions for genesis edges
 ``ConsensusLoop``           the one task that owns the consensus machine
 ==========================  ===================================================================
 
@@ -47,7 +48,8 @@ from node.byzantine import Byzantine, Mode, modes_from_env
 from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
 from node.edge.proofs import PROOFS_PROTOCOL, proof_server
-from node.edge.protocol import HEADERS_PROTOCOL, header_server
+from node.edge.protocol import HEADERS_PROTOCOL, HeaderRequestGate, header_server
+from node.edge.submit import EDGE_SUBMIT_PROTOCOL, submit_server
 from node.fragment_service import FragmentService
 from node.gossip_fallback import GossipFallback, Publish
 from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
@@ -235,12 +237,17 @@ class NodeService:
             byzantine=self.byzantine,
         )
         parts.register(host, self.peers)
-        host.add_protocol(HEADERS_PROTOCOL, header_server(ledger))  # what edges follow
-        host.add_protocol(PROOFS_PROTOCOL, proof_server(ledger))  # items edges fetch
+        http = HttpApi(parts.view, http_config(identity))
+        # What edges follow, ask for with proofs, and submit for their devices.
+        gate = HeaderRequestGate(registry=http.registry)
+        forge = Mode.FORGE_HEADERS in self.byzantine
+        host.add_protocol(HEADERS_PROTOCOL, header_server(ledger, gate, forge=forge))
+        host.add_protocol(PROOFS_PROTOCOL, proof_server(ledger))
+        host.add_protocol(EDGE_SUBMIT_PROTOCOL, submit_server(identity.genesis, parts.view))
         self.parts = parts
         async with trio.open_nursery() as nursery:
             await nursery.start(host.run)
-            self.http_urls = await nursery.start(HttpApi(parts.view, http_config(identity)).run)
+            self.http_urls = await nursery.start(http.run)
             await nursery.start(PeerDialer(host, identity.config.peers).run)
             await nursery.start(parts.run)
             logger.info(

@@ -1,7 +1,8 @@
 """The edge's HTTP API: its health, the headers it holds, and items fetched with proofs.
 
-``GET /health`` and ``GET /status`` report the role, the tip and how many consensus nodes are
-connected (the testnet launcher waits on ``peers_connected``); ``GET /headers/{height}`` returns
+``GET /health`` and ``GET /status`` report the role, the edge's peer id, the tip and how many
+consensus nodes are connected (the testnet launcher waits on ``peers_connected``);
+``GET /metrics`` is the edge's Prometheus registry; ``GET /headers/{height}`` returns
 one verified header with its commit QC (fields and the canonical hex encodings).
 
 ``GET /tx/{tx_id}`` and ``GET /decisions/{request_id}`` fetch one committed transaction, or the
@@ -14,13 +15,14 @@ decision on one access request, from a consensus node with an inclusion proof
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from ledger.header_chain import CertifiedHeader, HeaderChain
 from node.edge.proofs import ProofError, ProofFetcher, Verified, VerifiedDecision, VerifiedTx
@@ -36,15 +38,23 @@ def edge_app(
     connected: Callable[[], int],
     refused: Callable[[], dict[str, int]],
     proofs: ProofFetcher,
+    *,
+    peer_id: str = "",
+    registry: CollectorRegistry | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """The app over ``chain``; ``connected()`` counts connected consensus nodes and
-    ``refused()`` gives the refused header batches by peer; ``proofs`` fetches items."""
+    ``refused()`` gives the refused header batches by peer; ``proofs`` fetches items.
+    ``peer_id`` is shown in ``/status``, ``GET /metrics`` renders ``registry`` (an empty one
+    if None), and ``routes`` are mounted beside the edge's own (e.g. the device routes)."""
+    metrics_registry = CollectorRegistry() if registry is None else registry
 
     def state() -> dict[str, Any]:
         tip = chain.tip
         counts = refused()
         return {
             "role": "edge",
+            "peer_id": peer_id,
             "height": tip.height,
             "block_hash": tip.block_hash.hex(),
             "peers_connected": connected(),
@@ -71,8 +81,13 @@ def edge_app(
             return JSONResponse(error_body("not_found", message), status_code=404)
         return JSONResponse(header_json(certified))
 
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
     return Starlette(
         routes=[
+            *routes,
+            Route("/metrics", metrics),
             Route("/health", health),
             Route("/status", status),
             Route("/headers/{height}", header),

@@ -40,7 +40,7 @@ from ledger.inclusion import (
     prove,
 )
 from ledger.queries import LedgerQueries
-from ledger.transactions import Transaction
+from ledger.transactions import RegisterDevice, RekeyDevice, Transaction
 from node.edge.follower import Request
 from node.p2p import P2PError, RequestHandler, RequestRejected
 
@@ -182,6 +182,23 @@ class ProofFetcher:
             return VerifiedDecision(result, _where(certified, answer.index))
 
         return await self._fetch(ProofKind.DECISION, request_id, accept)
+
+    async def fetch_device(self, device_id: bytes, *, latest_rekey: bool = False) -> VerifiedTx:
+        """The RegisterDevice of ``device_id``, or with ``latest_rekey`` the transaction
+        carrying its ReKey of the latest epoch (its RegisterDevice or a RekeyDevice), verified;
+        raises :class:`ProofError` (:class:`ItemNotFound` for a device no node knows)."""
+        kind = ProofKind.DEVICE_REKEY if latest_rekey else ProofKind.DEVICE_REGISTRATION
+        wanted = (RegisterDevice, RekeyDevice) if latest_rekey else (RegisterDevice,)
+
+        def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedTx:
+            if not isinstance(answer, TxInclusion):
+                raise _Refused(f"a {type(answer).__name__} answers a device request")
+            transaction = answer.verify(certified)
+            if not isinstance(transaction, wanted) or transaction.device_id != device_id:
+                raise _Refused("the proof is for another transaction than the device's")
+            return VerifiedTx(transaction, transaction.tx_id(), _where(certified, answer.index))
+
+        return await self._fetch(kind, device_id, accept)
 
     async def _fetch(
         self, kind: ProofKind, item_id: bytes, accept: Callable[[ProofAnswer, CertifiedHeader], T]

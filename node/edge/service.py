@@ -5,8 +5,9 @@ peers are the consensus nodes, ``genesis.json``), but its key is listed in genes
 ``edges``, not ``nodes``: it has no index, no vote, no re-encryption or domain share. It
 connects only to genesis consensus nodes, follows their headers (:mod:`node.edge.follower`)
 into a LevelDB store under ``data/headers``, fetches single items with inclusion proofs checked
-against those headers (:mod:`node.edge.proofs`; ``EdgeService.proofs`` once running) and serves
-:mod:`node.edge.http`.
+against those headers (:mod:`node.edge.proofs`; ``EdgeService.proofs`` once running), takes
+device uploads and submits them as the devices' records (:mod:`node.edge.device_ingest`,
+:mod:`node.edge.submit`) and serves :mod:`node.edge.http` with the device routes.
 """
 
 from __future__ import annotations
@@ -17,16 +18,22 @@ from pathlib import Path
 from typing import Any
 
 import trio
+from prometheus_client import CollectorRegistry
+from starlette.routing import BaseRoute
 
+from crypto.groups import load_group
 from crypto.signing import SigningKey
 from ledger.genesis import Genesis
 from ledger.header_chain import HeaderChain
 from ledger.keyfiles import KeyFileError, load_secret
 from ledger.leveldb import LevelDBStore
 from node.config import DATA_DIR, NODE_KEY_FILE, ConfigError, NodeConfig, listen_endpoint
+from node.edge.device_ingest import DeviceIngest
+from node.edge.device_routes import device_routes
 from node.edge.follower import HeaderFollower
 from node.edge.http import edge_app
 from node.edge.proofs import ProofFetcher
+from node.edge.submit import EdgeSubmitter
 from node.home import load_config_and_genesis
 from node.http.server import HttpConfig, run_http
 from node.p2p import P2PConfig, P2PHost, PeerAllowlist, parse_peer_id
@@ -38,6 +45,7 @@ logger = logging.getLogger("iomtshare.node.edge")
 HEADERS_DIR = "headers"
 #: One header request waits at most this long for its answer.
 REQUEST_TIMEOUT_SECONDS = 10.0
+_MAX_FRAME = 24 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +86,16 @@ class EdgeService:
         # An edge talks to consensus nodes only; other edges are not its peers.
         self._node_ids = [parse_peer_id(n.peer_id) for n in identity.genesis.nodes]
         allowlist = PeerAllowlist.of(self._node_ids)
-        self.host = P2PHost(
-            identity.node_key, allowlist, P2PConfig(listen_host=host, listen_port=port)
-        )
+        # Frames carry a device record's fragments to a node (node.edge.submit).
+        config = P2PConfig(listen_host=host, listen_port=port, max_frame_bytes=_MAX_FRAME)
+        self.host = P2PHost(identity.node_key, allowlist, config)
         self.follower: HeaderFollower | None = None
         #: Fetches verified transactions and decisions (``fetch_tx``, ``fetch_decision``).
         self.proofs: ProofFetcher | None = None
+        #: Takes device uploads (``POST /devices/{id}/uploads``) once running.
+        self.devices: DeviceIngest | None = None
+        #: More routes for the edge's HTTP app (set before :meth:`run`).
+        self.extra_routes: list[BaseRoute] = []
         self.http_urls: list[str] = []
 
     def connected_nodes(self) -> list[str]:
@@ -109,8 +121,25 @@ class EdgeService:
             self.follower = follower
             proofs = ProofFetcher(chain, self._request, self.connected_nodes)
             self.proofs = proofs
+            registry = CollectorRegistry()
+            ingest = DeviceIngest(
+                identity.genesis,
+                identity.peer_id,
+                identity.node_key,
+                load_group(identity.config.pairing_backend),
+                proofs,
+                EdgeSubmitter(self._request, self.connected_nodes),
+                registry,
+            )
+            self.devices = ingest
             app = edge_app(
-                chain, lambda: len(self.connected_nodes()), lambda: follower.refused, proofs
+                chain,
+                lambda: len(self.connected_nodes()),
+                lambda: follower.refused,
+                proofs,
+                peer_id=identity.peer_id,
+                registry=registry,
+                routes=[*device_routes(ingest), *self.extra_routes],
             )
             config = identity.config
             allow_public = bool(config.extra.get("http_allow_public", False))
@@ -120,6 +149,7 @@ class EdgeService:
                 self.http_urls = await nursery.start(run_http, app, http)
                 await nursery.start(PeerDialer(self.host, config.peers).run)
                 await nursery.start(follower.run)
+                await nursery.start(ingest.run)
                 logger.info(
                     "edge started height=%d peer=%s http=%s",
                     chain.height,

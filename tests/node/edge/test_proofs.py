@@ -104,7 +104,7 @@ def test_server_answers_proofs_and_typed_not_found(world: World) -> None:
         (b"", "bad proof request"),
         (b"\x00garbage", "bad proof request"),
         (ProofRequest(1, bytes(32)).to_bytes() + b"\x00", "bad proof request"),
-        (ProofRequest(3, bytes(32)).to_bytes(), "ProofKind"),
+        (ProofRequest(9, bytes(32)).to_bytes(), "ProofKind"),
         (b"\x6e" * (MAX_REQUEST_BYTES + 1), f"at most {MAX_REQUEST_BYTES}"),
     ],
 )

@@ -1,0 +1,96 @@
+"""What a device sends its edge, and the PutRecord the edge makes of it.
+
+A :class:`DeviceUpload` is one record encrypted on the device (``client.device_upload`` makes
+it): the record's fields, K_pre under the *device's* key with a C1 proof bound to (record id,
+owner, chain) (``crypto.dual.encrypt_dct``), the FAME header and sealed metadata of a policy
+record, the metadata sealed to the owner, the storage commitment and the AEAD-sealed bulk data.
+Nothing in it is readable by the edge.
+
+:func:`device_put_record` is the edge's step (and the in-process tests'): it normalizes the
+device ciphertext to the domain key of one epoch with the device's public ReKey
+(``ReEncrypt_ECL``), checks the proof against the record's own context and returns the
+unsigned PutRecord version 3 naming the device. The edge signs it with its node key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crypto import tags
+from crypto.dual import DeviceCiphertext, DualParams, ReKey, reencrypt_ecl, verify_ciphertext
+from ledger.content import record_context
+from ledger.encoding import BLOB, HASH, TEXT, U32, U64, Encoded
+from ledger.transactions import PutRecord
+
+TAG_DEVICE_UPLOAD = tags.LEDGER_DEVICE_UPLOAD
+#: The largest encoded upload an edge takes (the bulk data is most of it).
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpload(Encoded):
+    """One device record on its way to the edge (canonical, version 1).
+
+    ``device_ciphertext`` is a :class:`crypto.dual.DeviceCiphertext` of K_pre,
+    ``abe_ciphertext`` a :class:`crypto.abe.DualRecord` (FAME header and sealed metadata),
+    ``metadata_ciphertext`` the metadata sealed to the owner's TPRE key,
+    ``storage_commitment`` a :class:`crypto.storage.StorageCommitment` of ``bulk``.
+    """
+
+    device_id: bytes
+    record_id: bytes
+    owner: bytes
+    policy: str
+    access_limit: int
+    keywords_hash: bytes
+    metadata_ciphertext: bytes
+    storage_commitment: bytes
+    abe_ciphertext: bytes
+    device_ciphertext: bytes
+    bulk: bytes
+    created_at_ms: int
+
+    TAG = TAG_DEVICE_UPLOAD
+    FIELDS = (
+        ("device_id", HASH),
+        ("record_id", HASH),
+        ("owner", HASH),
+        ("policy", TEXT),
+        ("access_limit", U32),
+        ("keywords_hash", HASH),
+        ("metadata_ciphertext", BLOB),
+        ("storage_commitment", BLOB),
+        ("abe_ciphertext", BLOB),
+        ("device_ciphertext", BLOB),
+        ("bulk", BLOB),
+        ("created_at_ms", U64),
+    )
+
+
+def device_put_record(
+    params: DualParams, upload: DeviceUpload, rekey: ReKey, epoch: int, chain_id: str
+) -> PutRecord:
+    """The unsigned PutRecord (version 3, ``device_id`` set) of ``upload`` under domain epoch
+    ``epoch``, whose ReKey for this device is ``rekey``.
+
+    Raises :class:`~crypto.errors.DecodeError` if the device ciphertext does not decode and
+    :class:`~crypto.errors.VerificationError` if its C1 proof does not hold for (record id,
+    owner, ``chain_id``).
+    """
+    sealed = DeviceCiphertext.from_bytes(params, upload.device_ciphertext)
+    normalized = reencrypt_ecl(params, sealed, rekey)
+    verify_ciphertext(params, normalized, record_context(upload.record_id, upload.owner, chain_id))
+    return PutRecord(
+        record_id=upload.record_id,
+        owner=upload.owner,
+        keywords_hash=upload.keywords_hash,
+        policy=upload.policy,
+        access_limit=upload.access_limit,
+        metadata_ciphertext=upload.metadata_ciphertext,
+        storage_commitments=upload.storage_commitment,
+        abe_ciphertext=upload.abe_ciphertext,
+        domain_epoch=epoch,
+        domain_ciphertext=normalized.to_bytes(),
+        created_at_ms=upload.created_at_ms,
+        device_id=upload.device_id,
+    )
