@@ -1,0 +1,346 @@
+"""The edge's device ingest over real crypto, with the proofs and the consensus nodes faked.
+
+A device key, a domain key, a FAME key and an owner TPRE key are made here; the fake proof
+fetcher answers the device's RegisterDevice (and RekeyDevice) as if proven, the fake submitter
+plays the consensus nodes (a submitted transaction commits at once). An accepted upload comes
+out as a PutRecord version 3 signed by the edge, under the epoch of the device's latest ReKey,
+that opens byte for byte with the domain secret and a matching attribute key; every refusal is
+typed, counted, and submits nothing. The submit protocol's server side is tested the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+from prometheus_client import CollectorRegistry
+
+from client.device_upload import DeviceProfile, make_upload
+from client.devices import device_keys
+from client.metadata import RecordMetadata
+from crypto import aead
+from crypto.abe import DualRecord, FameMasterKey, keygen, open_record, recover_abe_part
+from crypto.abe import setup as fame_setup
+from crypto.dual import (
+    DeviceSecretKey,
+    DomainSecretKey,
+    NormalizedCiphertext,
+    decrypt_with_domain_key,
+    encrypt_dct,
+    rekey_gen,
+    setup,
+)
+from crypto.groups import Group, load_group
+from crypto.signing import SigningKey
+from crypto.storage import Fragment, StorageCommitment, rebuild
+from crypto.tpre import UserSecretKey
+from ledger.content import record_context
+from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload
+from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice, decode_transaction
+from node.edge.device_ingest import DeviceIngest, IngestRefused
+from node.edge.proofs import ItemNotFound, Verified, VerifiedTx
+from node.edge.submit import (
+    EdgeSubmit,
+    EdgeSubmitReply,
+    SubmitKind,
+    SubmitRefused,
+    submit_server,
+)
+from node.http.errors import InvalidInput
+
+CHAIN = "device-ingest-test"
+EDGE = "12D3KooWEdgeOne"
+READING = b"heart rate 72 bpm\n" * 40
+
+
+def _verified(tx: Any) -> VerifiedTx:
+    return VerifiedTx(tx, tx.tx_id(), Verified(1, bytes(32), 0))
+
+
+class FakeProofs:
+    """Answers the device's transactions as proven; a tx is found once ``committed``."""
+
+    def __init__(self, registration: RegisterDevice | None) -> None:
+        self.registration = registration
+        self.latest: RegisterDevice | RekeyDevice | None = registration
+        self.committed: dict[bytes, Any] = {}
+
+    async def fetch_device(self, device_id: bytes, *, latest_rekey: bool = False) -> VerifiedTx:
+        if self.registration is None or device_id != self.registration.device_id:
+            raise ItemNotFound("no such device")
+        return _verified(self.latest if latest_rekey else self.registration)
+
+    async def fetch_tx(self, tx_id: bytes) -> VerifiedTx:
+        if tx_id not in self.committed:
+            raise ItemNotFound("not committed")
+        return _verified(self.committed[tx_id])
+
+
+class FakeNodes:
+    def __init__(self, proofs: FakeProofs, refuse: SubmitRefused | None = None) -> None:
+        self.proofs = proofs
+        self.refuse = refuse
+        self.submitted: list[PutRecord] = []
+        self.fragments: dict[bytes, Sequence[bytes]] = {}
+
+    async def submit_tx(self, raw: bytes) -> bytes:
+        if self.refuse is not None:
+            raise self.refuse
+        tx = decode_transaction(raw)
+        assert isinstance(tx, PutRecord)
+        self.submitted.append(tx)
+        self.proofs.committed[tx.tx_id()] = tx
+        return tx.tx_id()
+
+    async def store_fragments(self, record_id: bytes, fragments: Sequence[bytes]) -> int:
+        self.fragments[record_id] = fragments
+        return len(fragments)
+
+
+@dataclasses.dataclass
+class World:
+    group: Group
+    device: Any
+    domain: DomainSecretKey
+    fame: FameMasterKey
+    profile: DeviceProfile
+    registration: RegisterDevice
+    edge_key: SigningKey
+
+    def upload(self, data: bytes = READING) -> DeviceUpload:
+        return make_upload(self.group, self.profile, self.device, data, policy="role:doctor")
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    group = load_group("mcl")
+    params = setup(group)
+    device = device_keys(group, DeviceSecretKey.generate(params))
+    domain = DomainSecretKey.generate(params)
+    fame = fame_setup(group)
+    owner = secrets.token_bytes(32)
+    owner_tpre = UserSecretKey(group, group.random_scalar()).public_key()
+    profile = DeviceProfile(
+        1, CHAIN, device.device_id.hex(), owner.hex(), owner_tpre.to_bytes().hex(), EDGE,
+        fame.public.to_bytes().hex(), 3, 4,
+    )
+    rekey = rekey_gen(params, device.secret, domain.public_key(params))
+    registration = RegisterDevice(
+        device.device_id, device.public_key, owner, EDGE, 0, rekey.to_bytes(), 1
+    )
+    return World(group, device, domain, fame, profile, registration, SigningKey.generate())
+
+
+def make_ingest(
+    world: World, proofs: FakeProofs, nodes: FakeNodes
+) -> tuple[DeviceIngest, CollectorRegistry]:
+    registry = CollectorRegistry()
+    genesis = SimpleNamespace(chain_id=CHAIN, threshold=3, size=4)
+    ingest = DeviceIngest(
+        genesis, EDGE, world.edge_key, world.group, proofs, nodes, registry  # type: ignore[arg-type]
+    )
+    return ingest, registry
+
+
+async def _ingest_until_stored(ingest: DeviceIngest, upload: Any) -> Any:
+    refused: IngestRefused | None = None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(ingest.run)
+        try:
+            state = await ingest.ingest(upload.device_id, upload.to_bytes())
+        except IngestRefused as exc:
+            refused = exc
+        else:
+            with trio.fail_after(30):
+                while state.status not in ("stored", "failed"):
+                    await trio.sleep(0.01)
+        nursery.cancel_scope.cancel()
+    if refused is not None:
+        raise refused
+    return state
+
+
+def opens_to(world: World, put: PutRecord, domain: DomainSecretKey) -> RecordMetadata:
+    """The record's metadata, opened as the nodes and a doctor together would."""
+    params = setup(world.group)
+    normalized = NormalizedCiphertext.from_bytes(params, put.domain_ciphertext)
+    pre_part = decrypt_with_domain_key(params, domain, normalized, put.record_id)
+    dual = DualRecord.from_bytes(put.abe_ciphertext, world.group)
+    key = keygen(world.fame, ["role:doctor"])
+    abe_part = recover_abe_part(world.fame.public, key, dual)
+    metadata = RecordMetadata.from_bytes(open_record(dual, pre_part, abe_part))
+    return metadata
+
+
+def test_an_upload_is_normalized_signed_submitted_and_its_fragments_stored(world: World) -> None:
+    proofs = FakeProofs(world.registration)
+    nodes = FakeNodes(proofs)
+    ingest, registry = make_ingest(world, proofs, nodes)
+    upload = world.upload()
+    state = trio.run(_ingest_until_stored, ingest, upload)
+    assert (state.status, state.epoch, state.fragments_stored) == ("stored", 0, 4)
+    [put] = nodes.submitted
+    assert put.tx_id() == state.tx_id
+    assert (put.record_id, put.owner, put.device_id) == (
+        upload.record_id, upload.owner, upload.device_id
+    )
+    assert put.to_bytes()[1] == 3
+    assert put.domain_epoch == 0
+    put.verify_signature(world.edge_key.verify_key, CHAIN)
+    metadata = opens_to(world, put, world.domain)
+    fragments = nodes.fragments[upload.record_id]
+    commitment = StorageCommitment.from_bytes(put.storage_commitments)
+    bulk = rebuild(commitment, [Fragment.from_bytes(f) for f in fragments[:3]]).data
+    assert aead.open_sealed(metadata.dek, bulk, put.record_id) == READING
+    accepted = registry.get_sample_value("iomtshare_edge_device_uploads_accepted_total")
+    assert accepted == 1.0
+
+
+def test_after_a_rotation_the_latest_rekey_puts_the_record_under_the_new_epoch(
+    world: World,
+) -> None:
+    params = setup(world.group)
+    proofs = FakeProofs(world.registration)
+    new_domain = DomainSecretKey.generate(params)
+    rekey = rekey_gen(params, world.device.secret, new_domain.public_key(params))
+    proofs.latest = RekeyDevice(world.device.device_id, 1, rekey.to_bytes(), 2)
+    nodes = FakeNodes(proofs)
+    ingest, _ = make_ingest(world, proofs, nodes)
+    state = trio.run(_ingest_until_stored, ingest, world.upload())  # the same device key
+    assert (state.status, state.epoch) == ("stored", 1)
+    [put] = nodes.submitted
+    assert put.domain_epoch == 1
+    assert opens_to(world, put, new_domain).size == len(READING)
+
+
+def _forged_proof(world: World, upload: DeviceUpload) -> DeviceUpload:
+    """The device ciphertext re-made with a proof bound to another record id."""
+    params = setup(world.group)
+    context = record_context(secrets.token_bytes(32), upload.owner, CHAIN)
+    public = world.device.secret.public_key(params)
+    sealed = encrypt_dct(params, public, b"k" * 32, upload.record_id, context=context)
+    return dataclasses.replace(upload, device_ciphertext=sealed.to_bytes())
+
+
+REFUSALS = {
+    "too_large": lambda w, u: b"\x57" * (MAX_UPLOAD_BYTES + 1),
+    "malformed": lambda w, u: b"not an upload",
+    "wrong_owner": lambda w, u: dataclasses.replace(u, owner=bytes(32)).to_bytes(),
+    "bad_ciphertext": lambda w, u: dataclasses.replace(u, device_ciphertext=b"junk").to_bytes(),
+    "bad_proof": lambda w, u: _forged_proof(w, u).to_bytes(),
+    "bad_bulk": lambda w, u: dataclasses.replace(u, bulk=u.bulk + b"!").to_bytes(),
+}
+
+
+@pytest.mark.parametrize("code", sorted(REFUSALS))
+def test_a_bad_upload_is_refused_typed_counted_and_not_submitted(world: World, code: str) -> None:
+    proofs = FakeProofs(world.registration)
+    nodes = FakeNodes(proofs)
+    ingest, registry = make_ingest(world, proofs, nodes)
+    body = REFUSALS[code](world, world.upload())
+    with pytest.raises(IngestRefused) as refused:
+        trio.run(_ingest_until_stored, ingest, _Raw(world.device.device_id, body))
+    assert refused.value.code == code
+    assert nodes.submitted == []
+    value = registry.get_sample_value(
+        "iomtshare_edge_device_uploads_refused_total", {"reason": code}
+    )
+    assert value == 1.0
+    assert ingest.refused == {code: 1}
+
+
+@dataclasses.dataclass
+class _Raw:
+    """Stands in for an upload whose bytes are given."""
+
+    device_id: bytes
+    body: bytes
+
+    def to_bytes(self) -> bytes:
+        return self.body
+
+
+def test_unknown_and_foreign_devices_and_refusing_nodes(world: World) -> None:
+    upload = world.upload()
+    cases = [
+        (FakeProofs(None), None, "unknown_device"),
+        (FakeProofs(dataclasses.replace(world.registration, edge="12D3KooWOther")), None,
+         "wrong_edge"),
+        (FakeProofs(world.registration), SubmitRefused("invalid", "stale epoch"), "refused"),
+        (FakeProofs(world.registration), SubmitRefused("unavailable", "none"), "unavailable"),
+    ]
+    for proofs, refuse, code in cases:
+        nodes = FakeNodes(proofs, refuse)
+        ingest, _ = make_ingest(world, proofs, nodes)
+        with pytest.raises(IngestRefused) as refused:
+            trio.run(_ingest_until_stored, ingest, upload)
+        assert refused.value.code == code, code
+        assert nodes.submitted == []
+        assert nodes.fragments == {}
+    nodes = FakeNodes(FakeProofs(world.registration))
+    ingest, _ = make_ingest(world, nodes.proofs, nodes)
+    with pytest.raises(IngestRefused) as refused:  # the path names another device
+        trio.run(ingest.ingest, bytes(32), upload.to_bytes())
+    assert refused.value.code == "malformed"
+
+
+class _Peer:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FakeTarget:
+    def __init__(self) -> None:
+        self.txs: list[bytes] = []
+        self.fragments: list[tuple[bytes, Sequence[bytes]]] = []
+
+    async def submit_transaction(self, raw: bytes) -> str:
+        if raw.endswith(b"stale"):
+            raise InvalidInput("refused: stale", "invalid")
+        self.txs.append(raw)
+        return decode_transaction(raw).tx_id().hex()
+
+    async def store_fragments(self, record_id: bytes, fragments: Sequence[bytes]) -> int:
+        self.fragments.append((record_id, fragments))
+        return len(fragments)
+
+
+def test_the_submit_server_takes_device_records_from_genesis_edges_only(world: World) -> None:
+    genesis = SimpleNamespace(edges=[SimpleNamespace(peer_id=EDGE)], size=4)
+    target = FakeTarget()
+    serve = submit_server(genesis, target)  # type: ignore[arg-type]
+    put = PutRecord(
+        record_id=bytes(32), owner=bytes(32), keywords_hash=bytes(32), policy="role:doctor",
+        access_limit=1, metadata_ciphertext=b"m", storage_commitments=b"", abe_ciphertext=b"a",
+        domain_epoch=0, domain_ciphertext=b"d", created_at_ms=1, device_id=bytes(range(32)),
+    ).signed(world.edge_key, CHAIN)
+
+    def ask(peer: str, request: EdgeSubmit | bytes) -> EdgeSubmitReply:
+        payload = request if isinstance(request, bytes) else request.to_bytes()
+        return EdgeSubmitReply.from_bytes(trio.run(serve, _Peer(peer), payload))
+
+    tx_request = EdgeSubmit(SubmitKind.TRANSACTION, bytes(32), put.to_bytes(), ())
+    assert ask("12D3KooWNode", tx_request).code == "not_edge"
+    assert ask(EDGE, b"junk").code == "malformed"
+    assert ask(EDGE, EdgeSubmit(7, bytes(32), b"", ())).code == "malformed"
+    owners_put = dataclasses.replace(put, device_id=b"")
+    not_device = EdgeSubmit(SubmitKind.TRANSACTION, bytes(32), owners_put.to_bytes(), ())
+    assert ask(EDGE, not_device).code == "not_device_record"
+    three = EdgeSubmit(SubmitKind.FRAGMENTS, bytes(32), b"", (b"a", b"b", b"c"))
+    assert ask(EDGE, three).code == "bad_fragments"
+    assert target.txs == []
+    assert target.fragments == []
+    accepted = ask(EDGE, tx_request)
+    assert (accepted.code, accepted.tx_id) == ("ok", put.tx_id())
+    four = EdgeSubmit(SubmitKind.FRAGMENTS, bytes(32), b"", (b"a", b"b", b"c", b"d"))
+    assert ask(EDGE, four).stored == 4
+    assert target.txs == [put.to_bytes()]
+    assert len(target.fragments) == 1
