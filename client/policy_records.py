@@ -35,20 +35,19 @@ from crypto.abe import (
     UnsatisfiedPolicyError,
     open_record,
     recover_abe_part,
-    seal_record,
 )
 from crypto.dual import (
     DecryptionRequest,
     DualParams,
     NormalizedCiphertext,
     ProofContext,
-    encrypt_to_domain,
     requester_decrypt,
     setup,
     verify_ciphertext,
 )
 from crypto.errors import CryptoError
 from crypto.groups import G2Element, Group
+from crypto.light.bridge import seal_for_domain
 from crypto.policy import Policy, PolicyError, parse
 from crypto.signing import VerifyKey
 from crypto.tpre import UserSecretKey
@@ -134,12 +133,10 @@ def seal_policy_parts(
     ``context`` names the record and its owner (:func:`record_context`). K_pre is encrypted to
     the domain key here and then dropped; nothing secret is returned.
     """
-    record_id = context.record_id
-    dual, pre_part = seal_record(keys.fame, policy, record_id, metadata.to_bytes())
-    domain = encrypt_to_domain(
-        params, keys.domain.public_key, pre_part, record_id, context=context
+    sealed = seal_for_domain(
+        params, keys.fame, keys.domain.public_key, policy, context, metadata.to_bytes()
     )
-    return PolicyParts(dual.to_bytes(), keys.domain.epoch, domain.to_bytes())
+    return PolicyParts(sealed.dual.to_bytes(), keys.domain.epoch, sealed.domain.to_bytes())
 
 
 def policy_parts(

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crypto.abe import DualRecord, FamePublicKey, seal_record
+from crypto.dual import DualParams, NormalizedCiphertext, ProofContext, encrypt_to_domain
+from crypto.groups import G2Element
 from crypto.hashing import digest
 from crypto.light.edge import EdgeVerifier
 from crypto.light.exchange import Upload
@@ -34,6 +36,36 @@ class ConvertedUpload:
     record: DualRecord
     pre_part: OwnerCiphertext
     temporary_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSealed:
+    """A policy record's two halves: the FAME header with the sealed body (``dual``), and
+    ``K_pre`` encrypted to the domain key with its C1 proof (``domain``)."""
+
+    dual: DualRecord
+    domain: NormalizedCiphertext
+
+
+def seal_for_domain(
+    params: DualParams,
+    fame_public: FamePublicKey,
+    domain_key: G2Element,
+    policy: Policy,
+    context: ProofContext,
+    plaintext: bytes,
+) -> DomainSealed:
+    """Seal ``plaintext`` as a policy record: body under ``HKDF(record id, K_pre, K_abe)``,
+    ``K_abe`` behind a FAME header under ``policy``, ``K_pre`` encrypted to ``domain_key``
+    with a C1 proof bound to ``context`` (record id, owner, chain), then forgotten.
+
+    The one place both an owner (``client.policy_records``) and an edge converting a sensor
+    upload (``node.edge.sensor_ingest``) seal a policy record.
+    """
+    record_id = context.record_id
+    dual, pre_part = seal_record(fame_public, policy, record_id, plaintext)
+    domain = encrypt_to_domain(params, domain_key, pre_part, record_id, context=context)
+    return DomainSealed(dual, domain)
 
 
 def record_id_for(upload: Upload) -> bytes:
