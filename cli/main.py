@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "genesis": "cli.genesis_cmd:genesis",
     "authority": "cli.authority_cmd:authority",
     "device": "cli.device_cmd:device",
+    "sensor": "cli.sensor_cmd:sensor",
     "client": "cli.client_cmd:client",
     "explore": "cli.explore_cmd:explore",
     "testnet": "cli.testnet_cmd:testnet",

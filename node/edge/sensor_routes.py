@@ -1,0 +1,141 @@
+"""HTTP routes of the edge's sensor path, and building its :class:`SensorIngest` from an edge home.
+
+``POST /sensor/uploads`` takes one lightweight upload (its canonical bytes, the body), checks
+it (:meth:`SensorIngest.verify`), seals the reading as a policy record of the patient's member
+off the event loop, and hands the signed PutRecord and its fragments to ``submit`` (the edge's
+submit protocol to consensus nodes). ``200 {record_id, tx_id}`` once ``submit`` returned.
+
+``POST /sensor/access`` takes a warrant holder's :class:`~crypto.light.AccessRequest` and answers
+``200 {temporary_id, records}``: the ids of the records this edge submitted for that patient.
+Reading them still takes the network's approval and the reader's attribute key.
+
+Refusals answer ``{"error": {"code", "message"}}`` with the code of :data:`REASONS` (400 bad,
+403 not allowed, 409 replayed, 413 too large, 503 submit failed), each counted in
+``iomtshare_sensor_refusals_total{reason}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+
+import anyio
+from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from crypto.groups import Group
+from crypto.light import FreshnessWindow
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey, VerifyKey
+from ledger.authority_keys import authority_keys
+from ledger.genesis import Genesis
+from ledger.kv import KeyValueStore
+from ledger.transactions import PutRecord
+from node.edge.sensor_ingest import (
+    REASONS,
+    NetworkKeys,
+    SensorConfigError,
+    SensorIngest,
+    SensorRefusal,
+    load_grants,
+    load_warrants,
+)
+from node.http.errors import error_body
+
+#: ``async submit(put, fragments) -> tx_id`` (hex), given by the edge's submit protocol.
+Submit = Callable[[PutRecord, list[bytes]], Awaitable[str]]
+#: Largest request body taken (a reading is small; the upload format allows more).
+MAX_BODY = 1 << 20
+
+__all__ = ["MAX_BODY", "REASONS", "Submit", "open_ingest", "sensor_routes"]
+
+
+def open_ingest(
+    home: Path,
+    genesis: Genesis,
+    edge_key: SigningKey,
+    box_key: BoxSecretKey,
+    group: Group,
+    store: KeyValueStore,
+    registry: CollectorRegistry,
+    window: FreshnessWindow | None = None,
+) -> SensorIngest:
+    """The ingest of the edge in ``home``: its grants and warrants, the genesis authority and
+    keys (the genesis domain epoch: see docs/sensors.md on rotations), replay ids in ``store``.
+    Raises :class:`SensorConfigError`."""
+    keys = authority_keys(genesis, group)
+    if keys is None:
+        raise SensorConfigError("the genesis deals no domain key or FAME key: no policy records")
+    authority = VerifyKey(genesis.authority_key)
+    ingest = SensorIngest(
+        grants=load_grants(home, box_key, authority, genesis.chain_id),
+        warrants=load_warrants(home),
+        authority=authority,
+        chain_id=genesis.chain_id,
+        edge_key=edge_key,
+        keys=NetworkKeys(keys.fame, keys.epoch, keys.dealing.public_key),
+        group=group,
+        storage=(genesis.threshold, genesis.size),
+        store=store,
+        registry=registry,
+        window=window,
+        clock_ms=lambda: int(time.time() * 1000),
+    )
+    ingest.replay.prune(int(time.time()))
+    return ingest
+
+
+def sensor_routes(
+    ingest: SensorIngest, submit: Submit, clock: Callable[[], float] = time.time
+) -> list[Route]:
+    """``POST /sensor/uploads`` and ``POST /sensor/access`` over ``ingest`` and ``submit``."""
+
+    async def body(request: Request) -> bytes:
+        data = b""
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > MAX_BODY:
+                raise ingest.refuse("malformed", f"body larger than {MAX_BODY} bytes", 413)
+        return data
+
+    async def upload(request: Request) -> JSONResponse:
+        try:
+            raw = await body(request)
+            sent, reading = ingest.verify(raw, int(clock()))
+            converted = await anyio.to_thread.run_sync(partial(ingest.convert, sent, reading))
+            fragments = [fragment.to_bytes() for fragment in converted.fragments]
+            try:
+                tx_id = await submit(converted.put, fragments)
+            except Exception as exc:  # whatever stopped the submission, the sensor hears 503
+                message = f"could not submit the record: {exc}"
+                raise ingest.refuse("submit_failed", message, 503) from exc
+            ingest.note_submitted(converted)
+        except SensorRefusal as exc:
+            return _refused(exc)
+        return JSONResponse(
+            {"record_id": converted.put.record_id.hex(), "tx_id": tx_id,
+             "temporary_id": converted.temporary_id.hex()}
+        )
+
+    async def access(request: Request) -> JSONResponse:
+        try:
+            granted = ingest.authorize(await body(request), int(clock()))
+        except SensorRefusal as exc:
+            return _refused(exc)
+        records = ingest.records_of(granted.temporary_id)
+        return JSONResponse(
+            {"temporary_id": granted.temporary_id.hex(), "records": [r.hex() for r in records]}
+        )
+
+    return [
+        Route("/sensor/uploads", upload, methods=["POST"]),
+        Route("/sensor/access", access, methods=["POST"]),
+    ]
+
+
+def _refused(exc: SensorRefusal) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)

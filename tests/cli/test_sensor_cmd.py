@@ -1,0 +1,138 @@
+"""The sensor path against real nodes (4 in this process, a genesis listing one edge):
+``sensor register-user`` and ``sensor register`` provision a patient (a device on chain for the
+member and the edge, the sensor's profile, the edge's sealed grant); ``sensor upload`` sends a
+reading to the edge's routes, whose record commits owned by the patient's member and submitted
+by the edge; a replayed and a stale upload are refused with nothing committed; a warrant holder
+lists the patient's records. The edge's routes run here over the edge home's keys, with a
+submit that posts to a node (the edge's own submit protocol is tested elsewhere)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from client import NodeClient
+from client.sensors import EdgeRefused, load_entry, load_profile, make_upload, post_upload
+from client.session import Session
+from crypto.groups import load_group
+from crypto.sealing import BoxSecretKey
+from crypto.signing import SigningKey
+from ledger.keyfiles import load_secret
+from ledger.kv import MemoryStore
+from ledger.transactions import PutRecord
+from node.assembly import NodePublicInfo
+from node.edge.sensor_ingest import GRANTS_DIR, SENSORS_DIR, WARRANTS_DIR
+from node.edge.sensor_routes import open_ingest, sensor_routes
+from tests.cli.live_cli import make_member, member_id_of, ok_json, run
+from tests.client.live_network import LiveNetwork, live_network
+
+REAL_ID = "Maria Example, born 1961-02-03"
+DOCTOR = "Dr. Example Doctor"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveNetwork]:
+    directory = tmp_path_factory.mktemp("sensors") / "net"
+    with live_network(directory, 4, threshold=3, edges=1) as running:
+        yield running
+
+
+def edge_client(live: LiveNetwork, edge_home: Path) -> tuple[TestClient, CollectorRegistry]:
+    """The edge's sensor routes over its home; submit posts to node 1 and waits for the
+    commit before storing the fragments (nodes take fragments of committed records only)."""
+    network = live.network
+    group = load_group("mcl")
+
+    def submit_blocking(put: PutRecord, fragments: list[bytes]) -> str:
+        with NodeClient(live.url) as client:
+            session = Session(client, group)
+            tx_id = session.submit(put)
+            session.wait_committed(tx_id, 60)
+            client.post_fragments(put.record_id, fragments)
+        return tx_id
+
+    async def submit(put: PutRecord, fragments: list[bytes]) -> str:
+        return await anyio.to_thread.run_sync(submit_blocking, put, fragments)
+
+    registry = CollectorRegistry()
+    ingest = open_ingest(
+        edge_home, network.genesis, SigningKey(load_secret(edge_home / "node_key")),
+        BoxSecretKey(load_secret(edge_home / "box_key")), group, MemoryStore(), registry,
+    )
+    return TestClient(Starlette(routes=sensor_routes(ingest, submit))), registry
+
+
+def test_a_sensor_reading_commits_as_the_patient_members_record(
+    live: LiveNetwork, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    network, url = live.network, live.url
+    key = str(network.authority_key_path)
+    owner_dir = make_member(live, tmp_path / "patient", "owner")
+    owner_id = member_id_of(owner_dir)
+    edge_home = network.directory / network.edges[0].home
+    edge_info = tmp_path / "edge.json"
+    edge_info.write_text(json.dumps(NodePublicInfo.of_home(edge_home).to_json()))
+
+    user = ok_json("sensor", "register-user", "--real-id", DOCTOR, "--out",
+                   str(tmp_path / "doctor"), "--key", key)
+    made = ok_json(
+        "sensor", "register", "--real-id", REAL_ID, "--owner", owner_dir, "--edge-info",
+        str(edge_info), "--edge-url", "http://testserver", "--policy", "role:doctor",
+        "--user", user["user"], "--profile-out", str(tmp_path / "sensor"), "--grant-out",
+        str(tmp_path / "patient.grant"), "--key", key, "--node", url,
+    )
+    assert (made["owner"], made["edge"]) == (owner_id, network.genesis.edges[0].peer_id)
+    grants = edge_home / SENSORS_DIR / GRANTS_DIR
+    grants.mkdir(parents=True)
+    shutil.copy(tmp_path / "patient.grant", grants / "patient.grant")
+    (edge_home / SENSORS_DIR / WARRANTS_DIR).mkdir()
+    shutil.copy(user["warrant"], edge_home / SENSORS_DIR / WARRANTS_DIR)
+
+    client, registry = edge_client(live, edge_home)
+    reading = tmp_path / "reading.bin"
+    reading.write_bytes(b"ecg " * 64)
+    monkeypatch.setattr("cli.sensor_cmd._http", lambda: client)
+    uploaded = ok_json("sensor", "upload", "--profile", str(tmp_path / "sensor"), str(reading))
+    record = ok_json("explore", "record", uploaded["record_id"], "--node", url)
+    assert record["owner"] == owner_id
+    assert record["submitted_by"] == f"edge {made['edge']} for device {made['device_id']}"
+    assert record["policy"] == "role:doctor"
+
+    profile = load_profile(tmp_path / "sensor")
+    upload = make_upload(profile, b"second reading")
+    with TestClient(client.app) as again:
+        post_upload(again, "http://testserver", upload)
+        for bad, reason in ((upload, "replayed"),
+                            (make_upload(profile, b"old", int(time.time()) - 3600), "stale")):
+            with pytest.raises(EdgeRefused) as caught:
+                post_upload(again, "http://testserver", bad)
+            assert caught.value.code == reason
+    refused = {r: registry.get_sample_value("iomtshare_sensor_refusals_total", {"reason": r})
+               for r in ("replayed", "stale")}
+    assert refused == {"replayed": 1.0, "stale": 1.0}
+    with NodeClient(url) as node:
+        committed = {r["record_id"] for r in node.records(owner=owner_id)}
+    assert len(committed) == 2  # the two accepted readings only
+    assert uploaded["record_id"] in committed
+
+    listed = ok_json("sensor", "access", "--credential", str(tmp_path / "doctor" / "credential"),
+                     "--patient", made["temporary_id"], "--edge", "http://testserver")
+    assert set(listed["records"]) == committed
+
+    # The real identity is only in the authority's sealed note, which the authority can open.
+    light = network.authority_dir / "light"
+    written = [p.read_bytes() for root in (light, tmp_path / "sensor", edge_home / SENSORS_DIR)
+               for p in root.rglob("*") if p.is_file()]
+    assert all(REAL_ID.encode() not in data and DOCTOR.encode() not in data for data in written)
+    entry = load_entry(light, bytes.fromhex(made["temporary_id"]))
+    assert (entry.real_id, entry.owner.hex()) == (REAL_ID, owner_id)
+    assert run("sensor", "upload", "--profile", str(tmp_path / "sensor")).exit_code != 0

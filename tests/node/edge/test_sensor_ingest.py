@@ -1,0 +1,228 @@
+"""The edge's sensor path without nodes: every refusal is typed, counted and submits nothing;
+a valid reading becomes a policy record of the patient's member that the ledger's content
+check accepts and the member can open; replay ids survive a restart; no real identity is in
+anything the sensor sends or the edge stores or submits."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from client.metadata import RecordMetadata
+from client.sensors import EdgeRefused, post_access, post_upload, save_profile
+from crypto import aead
+from crypto.light import FreshnessWindow, Upload, UserCredential
+from crypto.light.curve import random_scalar
+from crypto.light.patient import encrypt_reading
+from crypto.light.user import access_request
+from crypto.storage import Fragment, StorageCommitment, rebuild
+from crypto.tpre import OwnerCiphertext, decrypt_as_owner
+from ledger.content import check_put_record
+from ledger.leveldb import LevelDBStore
+from ledger.transactions import PutRecord
+from node.edge.sensor_ingest import SensorIngest
+from node.edge.sensor_routes import sensor_routes
+from tests.node.edge.sensor_helpers import (
+    PATIENT_REAL_ID,
+    USER_REAL_ID,
+    SensorEdge,
+    provision,
+)
+
+READING = b"ecg:" + bytes(range(200))
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> SensorEdge:
+    return provision(tmp_path_factory.mktemp("sensor-edge") / "net")
+
+
+class Harness:
+    def __init__(
+        self, edge: SensorEdge, ingest: SensorIngest, registry: CollectorRegistry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.edge, self.ingest, self.registry = edge, ingest, registry
+        self.submitted: list[tuple[PutRecord, list[bytes]]] = []
+
+        async def submit(put: PutRecord, fragments: list[bytes]) -> str:
+            self.submitted.append((put, fragments))
+            return put.tx_id().hex()
+
+        self.client = TestClient(Starlette(routes=sensor_routes(ingest, submit, clock)))
+
+    def refusals(self, reason: str) -> float:
+        value = self.registry.get_sample_value(
+            "iomtshare_sensor_refusals_total", {"reason": reason}
+        )
+        return value or 0.0
+
+    def upload(self, upload: Upload) -> dict[str, object]:
+        return post_upload(self.client, "http://testserver", upload)
+
+
+@pytest.fixture
+def harness(edge: SensorEdge) -> Iterator[Harness]:
+    registry = CollectorRegistry()
+    made = Harness(edge, edge.ingest(registry=registry), registry)
+    with made.client:
+        yield made
+
+
+def refused(harness: Harness, upload: Upload, reason: str, status: int) -> None:
+    before, submitted = harness.refusals(reason), len(harness.submitted)
+    with pytest.raises(EdgeRefused) as caught:
+        harness.upload(upload)
+    assert (caught.value.code, caught.value.status) == (reason, status)
+    assert harness.refusals(reason) == before + 1
+    assert len(harness.submitted) == submitted
+
+
+def test_a_reading_becomes_a_record_of_the_patient_member(harness: Harness) -> None:
+    edge = harness.edge
+    upload = encrypt_reading(edge.patient, READING, int(time.time()))
+    answer = harness.upload(upload)
+    [(put, fragments)] = harness.submitted
+    assert answer["record_id"] == put.record_id.hex()
+    assert (put.owner, put.device_id, put.encoding_version) == (
+        edge.owner.member_id, edge.device_id, 3
+    )
+    put.verify_signature(edge.edge_key.verify_key, edge.network.chain_id)
+    check_put_record(put, put.tx_id(), edge.network.chain_id, edge.network.genesis.domain)
+    # The member opens its own copy of the metadata, then the bulk from the fragments.
+    sealed = OwnerCiphertext.from_bytes(edge.group, put.metadata_ciphertext)
+    metadata = RecordMetadata.from_bytes(
+        decrypt_as_owner(edge.owner.tpre_secret, sealed, put.record_id)
+    )
+    commitment = StorageCommitment.from_bytes(put.storage_commitments)
+    bulk = rebuild(commitment, [Fragment.from_bytes(f) for f in fragments]).data
+    assert aead.open_sealed(metadata.dek, bulk, put.record_id) == READING
+    assert harness.ingest.records_of(edge.patient.temporary_id) == [put.record_id]
+    assert harness.registry.get_sample_value("iomtshare_sensor_records_submitted_total") == 1
+
+
+def test_replayed_stale_tampered_unknown_and_malformed_uploads_are_refused(
+    harness: Harness,
+) -> None:
+    edge, now = harness.edge, int(time.time())
+    upload = encrypt_reading(edge.patient, READING, now)
+    harness.upload(upload)
+    refused(harness, upload, "replayed", 409)
+    refused(harness, encrypt_reading(edge.patient, READING, now - 3600), "stale", 400)
+    refused(harness, encrypt_reading(edge.patient, READING, now + 3600), "stale", 400)
+    fresh = encrypt_reading(edge.patient, READING, now)
+    flipped = bytes([fresh.ciphertext[0] ^ 1]) + fresh.ciphertext[1:]
+    refused(harness, dataclasses.replace(fresh, ciphertext=flipped), "tampered", 400)
+    refused(harness, dataclasses.replace(fresh, alpha=bytes(32)), "tampered", 400)
+    stranger = dataclasses.replace(edge.patient, secret=random_scalar())
+    foreign = encrypt_reading(stranger, READING, now)
+    refused(harness, dataclasses.replace(foreign, temporary_id=bytes(32)), "unknown_patient", 403)
+    # A key that is not the patient's a_n fails the check values under the patient's id.
+    refused(harness, foreign, "tampered", 400)
+    before = harness.refusals("malformed")
+    answer = harness.client.post("/sensor/uploads", content=b"\x00junk")
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "malformed")
+    assert harness.refusals("malformed") == before + 1
+    assert len(harness.submitted) == 1
+
+
+def test_a_replay_after_a_restart_is_refused(edge: SensorEdge, tmp_path: Path) -> None:
+    upload = encrypt_reading(edge.patient, READING, int(time.time()))
+    store = LevelDBStore(tmp_path / "sensors")
+    try:
+        first = edge.ingest(store)
+        first.verify(upload.to_bytes(), int(time.time()))
+    finally:
+        store.close()
+    store = LevelDBStore(tmp_path / "sensors")
+    try:
+        registry = CollectorRegistry()
+        again = Harness(edge, edge.ingest(store, registry), registry)
+        with again.client:
+            refused(again, upload, "replayed", 409)
+    finally:
+        store.close()
+
+
+def test_replay_ids_are_pruned_once_out_of_the_window(edge: SensorEdge) -> None:
+    ingest = edge.ingest()
+    now = int(time.time())
+    ingest.verify(encrypt_reading(edge.patient, READING, now).to_bytes(), now)
+    assert ingest.replay.prune(now) == 0
+    assert ingest.replay.prune(now + FreshnessWindow().max_age + 1) == 1
+
+
+def test_warrant_holders_and_every_warrant_refusal(harness: Harness) -> None:
+    edge, now = harness.edge, int(time.time())
+    ptid = edge.patient.temporary_id
+    harness.upload(encrypt_reading(edge.patient, READING, now))
+    answer = post_access(harness.client, "http://testserver", edge.user, ptid)
+    assert answer["records"] == [harness.submitted[0][0].record_id.hex()]
+
+    def access_refused(credential: UserCredential, reason: str, when: int = now) -> None:
+        before = harness.refusals(reason)
+        with pytest.raises(EdgeRefused) as caught:
+            post_access(harness.client, "http://testserver", credential, ptid, when)
+        assert caught.value.code == reason
+        assert harness.refusals(reason) == before + 1
+
+    forged = dataclasses.replace(edge.user, warrant=random_scalar())
+    access_refused(forged, "warrant_forged")
+    # At an edge whose clock is past the warrant's expiry, a fresh request is refused.
+    late = edge.user.expiry + 1
+    registry = CollectorRegistry()
+    past = Harness(edge, edge.ingest(registry=registry), registry, lambda: late)
+    with past.client, pytest.raises(EdgeRefused) as expired:
+        post_access(past.client, "http://testserver", edge.user, ptid, late)
+    assert expired.value.code == "warrant_expired"
+    assert past.refusals("warrant_expired") == 1
+    stranger, _ = edge.authority.register_user("someone else", now + 3600)
+    access_refused(stranger, "not_in_patient_set")
+    access_refused(edge.user, "stale", now - 3600)
+    request = access_request(edge.user, ptid, now)
+    assert harness.client.post("/sensor/access", content=request.to_bytes()).status_code == 200
+    again = harness.client.post("/sensor/access", content=request.to_bytes())
+    assert again.json()["error"]["code"] == "replayed"
+
+
+def test_no_real_identity_is_sent_stored_or_submitted(harness: Harness, tmp_path: Path) -> None:
+    edge = harness.edge
+    store = LevelDBStore(tmp_path / "sensors")
+    registry = CollectorRegistry()
+    try:
+        seen = Harness(edge, edge.ingest(store, registry), registry)
+        sent: list[bytes] = []
+        with seen.client:
+            for _ in range(3):
+                upload = encrypt_reading(edge.patient, READING, int(time.time()))
+                sent.append(upload.to_bytes())
+                seen.upload(upload)
+            request = access_request(edge.user, edge.patient.temporary_id, int(time.time()))
+            sent.append(request.to_bytes())
+            seen.client.post("/sensor/access", content=request.to_bytes())
+        stored = [k + v for k, v in store.iterate(b"")]
+    finally:
+        store.close()
+    profile = tmp_path / "profile"
+    save_profile(profile, edge.patient, "http://edge.example:8080")
+    written = [p.read_bytes() for p in profile.iterdir()]
+    edge_files = [p.read_bytes() for p in (edge.edge_home / "sensors").rglob("*") if p.is_file()]
+    submitted = [put.to_bytes() + b"".join(fragments) for put, fragments in seen.submitted]
+    assert len(submitted) == 3
+    assert stored
+    assert edge_files
+    everything = b"".join(sent + stored + written + edge_files + submitted)
+    for real in (PATIENT_REAL_ID, USER_REAL_ID):
+        for form in (real.encode(), real.encode("utf-16-le"), real.encode().hex().encode()):
+            assert form not in everything
+    # Inside the seals too: the grants as the edge opens them name no one.
+    opened = [edge.box_key.unseal(sealed) for sealed in edge.stored_grants]
+    for real in (PATIENT_REAL_ID, USER_REAL_ID):
+        assert all(real.encode() not in grant for grant in opened)
