@@ -6,7 +6,6 @@ submitted by that edge for that device; the owner's own signature on it is refus
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,18 +13,14 @@ import httpx
 import pytest
 
 from client import NodeClient, NodeError, load_member
-from client.metadata import RecordMetadata
-from client.policy_records import network_keys
-from client.session import Session, now_ms
-from crypto.abe import seal_record
-from crypto.dual import DevicePublicKey, ReKey, encrypt_dct, reencrypt_ecl, setup
+from client.device_upload import make_profile, make_upload
+from client.devices import load_device_key
+from client.session import Session
+from crypto.dual import ReKey, setup
 from crypto.groups import load_group
-from crypto.hashing import digest
-from crypto.policy import parse
 from crypto.signing import SigningKey
-from ledger.content import record_context
+from ledger.device_upload import device_put_record
 from ledger.keyfiles import load_secret
-from ledger.transactions import PutRecord
 from tests.cli.live_cli import make_member, member_id_of, ok_json, run
 from tests.client.live_network import LiveNetwork, live_network
 
@@ -98,23 +93,15 @@ def test_register_a_device_and_put_its_record_through_the_edge(
     owner = load_member(owner_dir, group)
     with NodeClient(url) as client:
         session = Session(client, group)
-        record_id = digest(b"test/device-record", secrets.token_bytes(16))
-        metadata = RecordMetadata(b"k" * 32, b"d" * 32, 10, b"c" * 32, "reading.bin")
-        fame_key = network_keys(session.genesis, group).fame
-        dual, k_pre = seal_record(fame_key, parse(POLICY), record_id, metadata.to_bytes())
-        # The device encrypts under its own key; the edge normalizes with the ReKey on chain.
-        device_public = DevicePublicKey.from_bytes(params, bytes.fromhex(made["device_key"]))
-        context = record_context(record_id, owner.member_id, session.chain_id)
-        sealed = encrypt_dct(params, device_public, k_pre, record_id, context=context)
-        normalized = reencrypt_ecl(params, sealed, ReKey.from_bytes(params,
-                                                                    bytes.fromhex(rekey_hex)))
-        tx = PutRecord(
-            record_id=record_id, owner=owner.member_id, keywords_hash=bytes(32), policy=POLICY,
-            access_limit=1, metadata_ciphertext=b"m", storage_commitments=b"",
-            abe_ciphertext=dual.to_bytes(), domain_epoch=0,
-            domain_ciphertext=normalized.to_bytes(), created_at_ms=now_ms(),
-            device_id=bytes.fromhex(device_id),
-        )
+        # The device encrypts under its own key (client.device_upload); the edge's step
+        # (ledger.device_upload.device_put_record) normalizes with the ReKey read from the chain.
+        device = load_device_key(group, tmp_path / "dev")
+        upload = make_upload(group, make_profile(session, device), device, b"reading",
+                             policy=POLICY, access_limit=1)
+        rekey = ReKey.from_bytes(params, bytes.fromhex(rekey_hex))
+        tx = device_put_record(params, upload, rekey, 0, session.chain_id)
+        record_id = tx.record_id
+        assert tx.owner == owner.member_id
         with pytest.raises(NodeError) as refused:
             session.submit(session.sign(tx, owner.signing_key))
         assert refused.value.status == 400
@@ -152,3 +139,19 @@ def test_rekey_device_after_a_rotation(live: LiveNetwork, tmp_path: Path) -> Non
                 "--node", url)
     assert again.exit_code == 1
     assert f"already has a ReKey for epoch {rotated['epoch']}" in again.output
+
+    # The device is not touched: the same key and profile, normalized with the new ReKey.
+    group = load_group("mcl")
+    params = setup(group)
+    _, edge_key = edge_of(live)
+    newest = fresh["rekeys"][-1]
+    with NodeClient(url) as client:
+        session = Session(client, group)
+        device = load_device_key(group, Path(device_dir))
+        upload = make_upload(group, make_profile(session, device), device, b"after", policy=POLICY)
+        rekey = ReKey.from_bytes(params, bytes.fromhex(newest["rekey"]))
+        tx = device_put_record(params, upload, rekey, newest["epoch"], session.chain_id)
+        session.wait_committed(session.submit(session.sign(tx, edge_key)))
+    shown = ok_json("explore", "record", tx.record_id.hex(), "--node", url)
+    assert shown["domain_epoch"] == rotated["epoch"]
+    assert shown["submitted_by"] == f"edge {peer_id} for device {device_id}"
