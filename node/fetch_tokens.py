@@ -73,23 +73,24 @@ class DecisionBook:
     def check(self, token: AccessToken) -> CommittedDecision:
         """The decision ``token`` names, if it is a committed grant of exactly the token's
         record to the token's requester; else raises :class:`StorageRefused` (403)."""
-        decision = self.get(token.decision_id)
-        if decision is None:
-            raise token_refused(
-                "decision_unknown", "the token names no committed sharing decision (yet)"
-            )
-        if decision.requester != token.requester:
-            raise token_refused(
-                "token_not_yours", "the token's decision was made for another member"
-            )
-        if decision.record_id != token.record_id:
-            raise token_refused(
-                "decision_other_record", "the token's decision is for another record"
-            )
-        if not decision.granted:
-            raise token_refused("decision_denied", "the token's decision was a denial")
-        return decision
+        return check_decision(token, self.get(token.decision_id))
 
+
+def check_decision(token: AccessToken, decision: CommittedDecision | None) -> CommittedDecision:
+    """``decision`` (the one ``token`` names, ``None`` if not committed) if it grants exactly
+    the token's record to the token's requester; else raises :class:`StorageRefused` (403).
+    Shared by the nodes and the edge relay (:mod:`node.edge.fetch_relay`)."""
+    if decision is None:
+        raise token_refused(
+            "decision_unknown", "the token names no committed sharing decision (yet)"
+        )
+    if decision.requester != token.requester:
+        raise token_refused("token_not_yours", "the token's decision was made for another member")
+    if decision.record_id != token.record_id:
+        raise token_refused("decision_other_record", "the token's decision is for another record")
+    if not decision.granted:
+        raise token_refused("decision_denied", "the token's decision was a denial")
+    return decision
 
 def check_expiry(
     token: AccessToken, decision: CommittedDecision, grant_expiry_ms: int | None, now_ms: int

@@ -3,7 +3,10 @@ paths that start on this node (an owner's upload, a requester's granted fetch).
 
 The rules of what is kept and served live in :class:`~node.storage.FragmentKeeper`; this service
 puts them on the network. It answers peers on ``PUT_PROTOCOL`` and ``GET_PROTOCOL`` once
-running, hands each peer its fragment of an upload, and gathers fragments for a fetch. A fetch
+running, hands each peer its fragment of an upload, and gathers fragments for a fetch. Fragment
+puts come from genesis nodes only; fragment gets from genesis nodes and genesis edges (an edge
+relays a requester's fetch, :mod:`node.edge.fetch_relay`): either way this node checks the
+requester's access token in full before it hands out its fragment. A fetch
 refused for want of a grant, or naming a decision this node has not committed, is retried as
 this node commits blocks for a few seconds: the requester may have learnt of its decision from
 a node further ahead.
@@ -55,6 +58,7 @@ class FragmentService:
         self._threshold = genesis.threshold
         self._peers = peers
         self._wait_commit = wait_commit
+        self._edges = frozenset(edge.peer_id for edge in genesis.edges)
         self._serving = False
 
     def register(self, host: P2PHost) -> None:
@@ -131,7 +135,11 @@ class FragmentService:
             raise RequestRejected(exc.detail) from exc
 
     async def _on_get(self, peer: ID, payload: bytes) -> bytes:
-        self._sender(peer)
+        # A genesis edge may ask too: the token, not the asker, is what authorizes the fetch.
+        if str(peer) not in self._edges:
+            self._sender(peer)
+        elif not self._serving:
+            raise RequestRejected("node is starting")
         try:
             return await self._retry_behind(lambda: self.keeper.serve_get(payload))
         except StorageRefused as exc:

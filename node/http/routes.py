@@ -131,28 +131,7 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
 
     async def fetch_data(request: Request) -> Response:
         record_id = hex_param(request.path_params["record_id"], "record_id")
-        document = await read_json_object(request)
-        requester = hex_field(document, "requester", 32)
-        timestamp_ms = int_field(document, "timestamp_ms")  # u64 on the wire
-        nonce = hex_field(document, "nonce", NONCE_SIZE)
-        signature = hex_field(document, "signature", 64)
-        if "decision_id" not in document:
-            raise Forbidden(
-                "the fetch carries no access token (decision_id, expires_at_ms): "
-                "sign one for the granted decision",
-                "no_token",
-            )
-        binding = document.get("abe_binding")
-        token = AccessToken(
-            record_id=record_id,
-            requester=requester,
-            decision_id=hex_field(document, "decision_id", 32),
-            expires_at_ms=int_field(document, "expires_at_ms"),
-            abe_binding=None if binding is None else hex_field(document, "abe_binding", 32),
-            timestamp_ms=timestamp_ms,
-            nonce=nonce,
-            signature=signature,
-        )
+        token = access_token_from_body(record_id, await read_json_object(request))
         outcome = await view.fetch(FragmentGet(token))
         return JSONResponse(
             {"ciphertext": outcome.data.hex(), "corrupt_fragments": list(outcome.corrupt)}
@@ -170,6 +149,32 @@ def node_routes(view: NodeView, registry: CollectorRegistry) -> list[Route]:
         Route("/records/{record_id}/fragments", put_fragments, methods=["POST"]),
         Route("/records/{record_id}/data", fetch_data, methods=["POST"]),
     ]
+
+
+def access_token_from_body(record_id: bytes, document: dict[str, Any]) -> AccessToken:
+    """The access token of a ``POST /records/{record_id}/data`` body (also an edge's relay
+    body); raises :class:`BadRequest`, or :class:`Forbidden` (``no_token``) without a token."""
+    requester = hex_field(document, "requester", 32)
+    timestamp_ms = int_field(document, "timestamp_ms")  # u64 on the wire
+    nonce = hex_field(document, "nonce", NONCE_SIZE)
+    signature = hex_field(document, "signature", 64)
+    if "decision_id" not in document:
+        raise Forbidden(
+            "the fetch carries no access token (decision_id, expires_at_ms): "
+            "sign one for the granted decision",
+            "no_token",
+        )
+    binding = document.get("abe_binding")
+    return AccessToken(
+        record_id=record_id,
+        requester=requester,
+        decision_id=hex_field(document, "decision_id", 32),
+        expires_at_ms=int_field(document, "expires_at_ms"),
+        abe_binding=None if binding is None else hex_field(document, "abe_binding", 32),
+        timestamp_ms=timestamp_ms,
+        nonce=nonce,
+        signature=signature,
+    )
 
 
 def _raise_if_dropped(view: NodeView, tx_id: bytes) -> None:

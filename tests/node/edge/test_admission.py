@@ -1,4 +1,5 @@
-"""What a consensus node lets a genesis edge do: connect and follow headers, nothing else.
+"""What a consensus node lets a genesis edge do: connect, follow headers and ask for fragments
+under a requester's access token, nothing else.
 
 A real one-node network with one edge listed in genesis; the edge's key is used from a bare
 libp2p host, so the test can try what an edge process never does.
@@ -22,7 +23,7 @@ from node.home import load_identity
 from node.p2p import DialError, P2PHost, PeerAllowlist, RemoteError, parse_peer_id
 from node.provision import NodeKeys
 from node.service import NodeService
-from node.storage import GET_PROTOCOL
+from node.storage import GET_PROTOCOL, PUT_PROTOCOL
 from node.wire import FrameBatch
 from testnet.layout import create_network
 from tests.node.p2p.p2p_testing import PATIENCE, trio_test
@@ -59,6 +60,9 @@ async def test_a_listed_edge_follows_headers_and_nothing_more(
             )
             assert HeaderBatch.from_bytes(reply).headers[0].height == 1
             with pytest.raises(RemoteError, match="not a genesis node"):
+                await edge.request(parse_peer_id(node.peer_id), PUT_PROTOCOL, b"")
+            # Fragment gets are answered (each is checked by its access token): b"" is none.
+            with pytest.raises(RemoteError, match="malformed"):
                 await edge.request(parse_peer_id(node.peer_id), GET_PROTOCOL, b"")
             link = await edge.open_stream(parse_peer_id(node.peer_id), CONSENSUS_PROTOCOL)
             await link.send(FrameBatch((SyncRequest(1, 1).to_bytes(),)).to_bytes())
