@@ -41,7 +41,7 @@ from crypto.signing import SigningKey
 from crypto.storage import encode
 from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload, device_put_record
 from ledger.genesis import Genesis
-from ledger.transactions import RegisterDevice, RekeyDevice
+from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice
 from node.edge.proofs import ItemNotFound, ProofError, VerifiedTx
 from node.edge.submit import SubmitRefused
 
@@ -219,18 +219,23 @@ class DeviceIngest:
             raise IngestRefused("bad_bulk", str(exc)) from exc
         if coded.commitment.to_bytes() != upload.storage_commitment:
             raise IngestRefused("bad_bulk", "the bulk data does not give the sealed commitment")
+        signed = put.signed(self._key, chain_id)
+        return await self.submit_signed(signed, [f.to_bytes() for f in coded.fragments])
+
+    async def submit_signed(self, put: PutRecord, fragments: list[bytes]) -> UploadState:
+        """Submit a device record this edge signed; once it commits, store its fragments in
+        the background. Raises :class:`IngestRefused` (busy, unavailable, refused). The
+        sensor path (:mod:`node.edge.sensor_routes`) submits through this too."""
         if self._nursery is None or self._in_flight >= MAX_IN_FLIGHT:
             raise IngestRefused("busy", "the edge is finishing too many uploads; retry")
-        signed = put.signed(self._key, chain_id)
         try:
-            tx_id = await self._submitter.submit_tx(signed.to_bytes())
+            tx_id = await self._submitter.submit_tx(put.to_bytes())
         except SubmitRefused as exc:
             code = "unavailable" if exc.code == "unavailable" else "refused"
             raise IngestRefused(code, f"the consensus nodes refused it: {exc}") from exc
-        state = UploadState(device_id, upload.record_id, tx_id, rekey_tx.domain_epoch)
+        state = UploadState(put.device_id, put.record_id, tx_id, put.domain_epoch)
         self._keep(state)
         self._in_flight += 1
-        fragments = [f.to_bytes() for f in coded.fragments]
         self._nursery.start_soon(self._finish, state, fragments)
         return state
 

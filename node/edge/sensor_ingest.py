@@ -16,6 +16,7 @@ caller's (``node.edge.sensor_routes``).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -55,6 +56,7 @@ from ledger.content import record_context
 from ledger.keywords import keywords_hash
 from ledger.kv import KeyValueStore
 from ledger.transactions import PutRecord
+from node.edge.sensor_replay import ReplayStore
 
 SENSORS_DIR = "sensors"
 GRANTS_DIR = "grants"
@@ -62,10 +64,11 @@ WARRANTS_DIR = "warrants"
 #: LevelDB directory under the edge's data dir: replay ids and the records made per patient.
 STORE_DIR = "sensors"
 ACCESS_LIMIT = 100
-_REPLAY = b"r"
 _RECORD = b"p"
-#: Expired replay ids are dropped after this many accepted uploads (and when the store opens).
-PRUNE_EVERY = 256
+#: The grant and warrant files are read again at most this often (on an unknown patient or user).
+REFRESH_SECONDS = 1
+
+logger = logging.getLogger("iomtshare.node.edge.sensors")
 
 REASONS = (
     "malformed", "stale", "replayed", "tampered", "unknown_patient", "not_in_patient_set",
@@ -130,46 +133,13 @@ def load_warrants(home: Path) -> list[WarrantRecord]:
     return records
 
 
-class ReplayStore:
-    """Replay ids with their timestamps in a key-value store, so a restart forgets none.
-
-    A message id is refused while its timestamp is inside the window; past it the window check
-    refuses the message anyway, so :meth:`prune` drops it.
-    """
-
-    def __init__(self, store: KeyValueStore, window: FreshnessWindow) -> None:
-        self.store, self.window = store, window
-        self._accepted = 0
-
-    def check(self, message_id: bytes, timestamp: int, now: int) -> None:
-        self.window.check(timestamp, now)
-        if self.store.get(_REPLAY + message_id) is not None:
-            raise ReplayError("message was already accepted")
-
-    def accept(self, message_id: bytes, timestamp: int, now: int) -> None:
-        self.store.put(_REPLAY + message_id, timestamp.to_bytes(8, "big"), sync=True)
-        self._accepted += 1
-        if self._accepted % PRUNE_EVERY == 0:
-            self.prune(now)
-
-    def prune(self, now: int) -> int:
-        """Drop the ids whose timestamps left the window; returns how many."""
-        oldest = now - self.window.max_age
-        old = [k for k, v in self.store.iterate(_REPLAY) if int.from_bytes(v, "big") < oldest]
-        with self.store.atomic_batch() as batch:
-            for key in old:
-                batch.delete(key)
-        return len(old)
-
-
 class SensorIngest:
     """Checks sensor uploads and warrant holders' requests; converts uploads into records."""
 
     def __init__(
         self,
         *,
-        grants: list[SensorGrant],
-        warrants: list[WarrantRecord],
+        loader: Callable[[], tuple[list[SensorGrant], list[WarrantRecord]]],
         authority: VerifyKey,
         chain_id: str,
         edge_key: SigningKey,
@@ -188,13 +158,12 @@ class SensorIngest:
         self.chain_id, self.edge_key, self.keys = chain_id, edge_key, keys
         self.group, self.params, self.storage = group, setup(group), storage
         self.clock_ms = clock_ms
-        self.grants = {grant.temporary_id: grant for grant in grants}
-        self.policies = _policies(grants)
-        self.warrants = {record.user: record for record in warrants}
         self.replay = ReplayStore(store, self.window)
         self.store = store
         self._lock = threading.Lock()
-        self.verifier = _verifier(grants, warrants, authority, self.window)
+        self._loader, self._authority = loader, authority
+        self._loaded_at = 0
+        self._install(*loader())
         self.refused = Counter(
             "iomtshare_sensor_refusals", "Sensor uploads and access requests the edge refused",
             ["reason"], registry=registry,
@@ -209,6 +178,25 @@ class SensorIngest:
         )
         for reason in REASONS:
             self.refused.labels(reason)
+
+    def _install(self, grants: list[SensorGrant], warrants: list[WarrantRecord]) -> None:
+        verifier = _verifier(grants, warrants, self._authority, self.window)
+        self.policies = _policies(grants)
+        self.grants = {grant.temporary_id: grant for grant in grants}
+        self.warrants = {record.user: record for record in warrants}
+        self.verifier = verifier
+
+    def refresh(self, now: int) -> None:
+        """Read the grant and warrant files again (at most once per :data:`REFRESH_SECONDS`),
+        so grants the authority adds are served without a restart. A bad file keeps the
+        current set (and is logged). Call with the lock held."""
+        if now < self._loaded_at + REFRESH_SECONDS:
+            return
+        self._loaded_at = now
+        try:
+            self._install(*self._loader())
+        except SensorConfigError as exc:
+            logger.warning("sensor grants not reloaded: %s", exc)
 
     def refuse(self, code: str, message: str, status: int = 400) -> SensorRefusal:
         """Count a refusal and return it (to raise)."""
@@ -225,6 +213,8 @@ class SensorIngest:
             raise self.refuse("malformed", f"not a lightweight upload: {exc}") from exc
         replay_id = upload.replay_id()
         with self._lock:
+            if upload.temporary_id not in self.grants:
+                self.refresh(now)
             try:
                 self.replay.check(replay_id, upload.timestamp, now)
                 verified = self.verifier.accept_upload(upload, now)
@@ -290,9 +280,12 @@ class SensorIngest:
             request = AccessRequest.from_bytes(raw)
         except CryptoError as exc:
             raise self.refuse("malformed", f"not an access request: {exc}") from exc
-        warrant = self.warrants.get(request.user)
         with self._lock:
+            if request.user not in self.warrants or request.temporary_id not in self.grants:
+                self.refresh(now)
+            warrant = self.warrants.get(request.user)
             try:
+                self.replay.check(request.replay_id(), request.timestamp, now)
                 if warrant is not None and now > warrant.expiry:
                     raise self.refuse("warrant_expired", "the warrant has expired", 403)
                 self.verifier.authorize(request, now)
@@ -305,6 +298,7 @@ class SensorIngest:
             except WarrantError as exc:
                 code = "unknown_user" if warrant is None else "warrant_forged"
                 raise self.refuse(code, str(exc), 403) from exc
+            self.replay.accept(request.replay_id(), request.timestamp, now)
         return request
 
 

@@ -28,15 +28,20 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from crypto.groups import Group
-from crypto.light import FreshnessWindow
+from crypto.light import FreshnessWindow, WarrantRecord
+from crypto.light.provision import SensorGrant
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey, VerifyKey
 from ledger.authority_keys import authority_keys
 from ledger.genesis import Genesis
+from ledger.keyfiles import KeyFileError, load_secret
 from ledger.kv import KeyValueStore
+from ledger.leveldb import LevelDBStore
 from ledger.transactions import PutRecord
+from node.config import BOX_KEY_FILE, ConfigError
 from node.edge.sensor_ingest import (
     REASONS,
+    STORE_DIR,
     NetworkKeys,
     SensorConfigError,
     SensorIngest,
@@ -51,7 +56,7 @@ Submit = Callable[[PutRecord, list[bytes]], Awaitable[str]]
 #: Largest request body taken (a reading is small; the upload format allows more).
 MAX_BODY = 1 << 20
 
-__all__ = ["MAX_BODY", "REASONS", "Submit", "open_ingest", "sensor_routes"]
+__all__ = ["MAX_BODY", "REASONS", "SensorMount", "Submit", "open_ingest", "sensor_routes"]
 
 
 def open_ingest(
@@ -71,9 +76,12 @@ def open_ingest(
     if keys is None:
         raise SensorConfigError("the genesis deals no domain key or FAME key: no policy records")
     authority = VerifyKey(genesis.authority_key)
+
+    def loader() -> tuple[list[SensorGrant], list[WarrantRecord]]:
+        return load_grants(home, box_key, authority, genesis.chain_id), load_warrants(home)
+
     ingest = SensorIngest(
-        grants=load_grants(home, box_key, authority, genesis.chain_id),
-        warrants=load_warrants(home),
+        loader=loader,
         authority=authority,
         chain_id=genesis.chain_id,
         edge_key=edge_key,
@@ -87,6 +95,42 @@ def open_ingest(
     )
     ingest.replay.prune(int(time.time()))
     return ingest
+
+
+class SensorMount:
+    """The sensor path of the edge in ``home``: its ingest over a LevelDB store under ``data``
+    (opened by :meth:`routes`, closed by :meth:`close`)."""
+
+    def __init__(self, home: Path, data: Path) -> None:
+        self.home, self.data = home, data
+        self.store: LevelDBStore | None = None
+        self.ingest: SensorIngest | None = None
+
+    def routes(
+        self, genesis: Genesis, edge_key: SigningKey, group: Group, registry: CollectorRegistry,
+        submit: Submit,
+    ) -> list[Route]:
+        """The sensor routes, or none if the genesis deals no domain and FAME key. Raises
+        :class:`~node.config.ConfigError` for an unreadable box key or a bad grant or warrant
+        file (an edge must not start half-provisioned)."""
+        if genesis.domain is None or genesis.fame_public_key is None:
+            return []
+        try:
+            box_key = BoxSecretKey(load_secret(self.home / BOX_KEY_FILE))
+        except KeyFileError as exc:
+            raise ConfigError(str(exc)) from exc
+        self.store = LevelDBStore(self.data / STORE_DIR)
+        try:
+            self.ingest = open_ingest(
+                self.home, genesis, edge_key, box_key, group, self.store, registry
+            )
+        except SensorConfigError as exc:
+            raise ConfigError(f"sensor path: {exc}") from exc
+        return sensor_routes(self.ingest, submit)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
 
 def sensor_routes(

@@ -27,12 +27,14 @@ from ledger.genesis import Genesis
 from ledger.header_chain import HeaderChain
 from ledger.keyfiles import KeyFileError, load_secret
 from ledger.leveldb import LevelDBStore
+from ledger.transactions import PutRecord
 from node.config import DATA_DIR, NODE_KEY_FILE, ConfigError, NodeConfig, listen_endpoint
 from node.edge.device_ingest import DeviceIngest
 from node.edge.device_routes import device_routes
 from node.edge.follower import HeaderFollower
 from node.edge.http import edge_app
 from node.edge.proofs import ProofFetcher
+from node.edge.sensor_routes import SensorMount
 from node.edge.submit import EdgeSubmitter
 from node.home import load_config_and_genesis
 from node.http.server import HttpConfig, run_http
@@ -115,6 +117,7 @@ class EdgeService:
         data = identity.home / DATA_DIR
         data.mkdir(parents=True, exist_ok=True)
         store = LevelDBStore(data / HEADERS_DIR)
+        sensors = SensorMount(identity.home, data)
         try:
             chain = HeaderChain(store, identity.genesis)
             follower = HeaderFollower(chain, self._request, self.connected_nodes)
@@ -122,16 +125,24 @@ class EdgeService:
             proofs = ProofFetcher(chain, self._request, self.connected_nodes)
             self.proofs = proofs
             registry = CollectorRegistry()
+            group = load_group(identity.config.pairing_backend)
             ingest = DeviceIngest(
                 identity.genesis,
                 identity.peer_id,
                 identity.node_key,
-                load_group(identity.config.pairing_backend),
+                group,
                 proofs,
                 EdgeSubmitter(self._request, self.connected_nodes),
                 registry,
             )
             self.devices = ingest
+
+            async def submit_sensor_record(put: PutRecord, fragments: list[bytes]) -> str:
+                return (await ingest.submit_signed(put, fragments)).tx_id.hex()
+
+            sensor_routes = sensors.routes(
+                identity.genesis, identity.node_key, group, registry, submit_sensor_record
+            )
             app = edge_app(
                 chain,
                 lambda: len(self.connected_nodes()),
@@ -139,7 +150,7 @@ class EdgeService:
                 proofs,
                 peer_id=identity.peer_id,
                 registry=registry,
-                routes=[*device_routes(ingest), *self.extra_routes],
+                routes=[*device_routes(ingest), *sensor_routes, *self.extra_routes],
             )
             config = identity.config
             allow_public = bool(config.extra.get("http_allow_public", False))
@@ -158,5 +169,6 @@ class EdgeService:
                 )
                 task_status.started(self.http_urls)
         finally:
+            sensors.close()
             store.close()
             logger.info("edge stopping peer=%s", identity.peer_id)

@@ -27,7 +27,7 @@ from crypto.tpre import OwnerCiphertext, decrypt_as_owner
 from ledger.content import check_put_record
 from ledger.leveldb import LevelDBStore
 from ledger.transactions import PutRecord
-from node.edge.sensor_ingest import SensorIngest
+from node.edge.sensor_ingest import SensorConfigError, SensorIngest
 from node.edge.sensor_routes import sensor_routes
 from tests.node.edge.sensor_helpers import (
     PATIENT_REAL_ID,
@@ -149,6 +149,30 @@ def test_a_replay_after_a_restart_is_refused(edge: SensorEdge, tmp_path: Path) -
             refused(again, upload, "replayed", 409)
     finally:
         store.close()
+
+
+def test_a_patient_granted_while_running_is_served_without_a_restart(
+    edge: SensorEdge, tmp_path: Path
+) -> None:
+    registry = CollectorRegistry()
+    running = Harness(edge, edge.ingest(registry=registry), registry)
+    later = edge.add_patient("Another Real Name", [], int(time.time()))
+    try:
+        with running.client:
+            answer = running.upload(encrypt_reading(later, READING, int(time.time())))
+        assert answer["temporary_id"] == later.temporary_id.hex()
+    finally:
+        (edge.edge_home / "sensors" / "grants" / f"{later.temporary_id.hex()}.grant").unlink()
+
+
+def test_a_bad_grant_file_is_refused_at_start(edge: SensorEdge) -> None:
+    bad = edge.edge_home / "sensors" / "grants" / "bad.grant"
+    bad.write_bytes(edge.box_key.public_key.seal(b"not a grant"))
+    try:
+        with pytest.raises(SensorConfigError, match=r"bad\.grant"):
+            edge.ingest()
+    finally:
+        bad.unlink()
 
 
 def test_replay_ids_are_pruned_once_out_of_the_window(edge: SensorEdge) -> None:
