@@ -47,7 +47,7 @@ from node.application import NodeApplication
 from node.byzantine import Byzantine, Mode, modes_from_env
 from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
-from node.edge.proofs import PROOFS_PROTOCOL, proof_server
+from node.edge.proofs import PROOFS_PROTOCOL, proof_gate, proof_server
 from node.edge.protocol import HEADERS_PROTOCOL, HeaderRequestGate, header_server
 from node.edge.submit import EDGE_SUBMIT_PROTOCOL, submit_server
 from node.fragment_service import FragmentService
@@ -242,7 +242,7 @@ class NodeService:
         gate = HeaderRequestGate(registry=http.registry)
         forge = Mode.FORGE_HEADERS in self.byzantine
         host.add_protocol(HEADERS_PROTOCOL, header_server(ledger, gate, forge=forge))
-        host.add_protocol(PROOFS_PROTOCOL, proof_server(ledger))
+        host.add_protocol(PROOFS_PROTOCOL, proof_server(ledger, proof_gate(http.registry)))
         host.add_protocol(EDGE_SUBMIT_PROTOCOL, submit_server(identity.genesis, parts.view))
         self.parts = parts
         async with trio.open_nursery() as nursery:

@@ -6,7 +6,8 @@ and the answer is a :class:`~ledger.inclusion.TxInclusion`, a
 :class:`~ledger.inclusion.ResultInclusion` (the decision on the request) or a typed
 :class:`~ledger.inclusion.ProofNotFound`. A request that is too long, does not decode or asks for
 an unknown kind is refused (``REJECTED`` with the reason); the node's state is not touched. Only
-peers on the connection allowlist (genesis nodes and edges) can open a stream at all.
+peers on the connection allowlist (genesis nodes and edges) can open a stream at all, and each
+peer's requests are rate-limited (:func:`proof_gate`, the headers protocol's token buckets).
 
 The edge side, :class:`ProofFetcher`, asks one connected consensus node at a time, round robin,
 and moves on to the next when a node fails, does not have the item, or sends a proof that does
@@ -24,6 +25,7 @@ from typing import TypeVar
 
 import trio
 from libp2p.peer.id import ID
+from prometheus_client import CollectorRegistry
 
 from crypto.errors import DecodeError
 from ledger.block import SharingResult
@@ -42,6 +44,7 @@ from ledger.inclusion import (
 from ledger.queries import LedgerQueries
 from ledger.transactions import RegisterDevice, RekeyDevice, Transaction
 from node.edge.follower import Request
+from node.edge.protocol import HeaderRequestGate
 from node.p2p import P2PError, RequestHandler, RequestRejected
 
 logger = logging.getLogger("iomtshare.node.edge.proofs")
@@ -51,6 +54,10 @@ PROOFS_PROTOCOL = "/iomtshare/proofs/1"
 MAX_REQUEST_BYTES = 64
 #: The largest proof a node sends and an edge accepts (a transaction is at most 128 KiB).
 MAX_PROOF_BYTES = 1024 * 1024
+#: Proof requests served per peer: a burst, then as many a second. An edge asks two per device
+#: upload and one every 0.5 s per upload waiting for its commit, spread over the nodes.
+PROOF_REQUEST_BURST = 64
+PROOF_REQUESTS_PER_SECOND = 32.0
 #: How long the edge waits for its own header of a proof's height when it is behind.
 HEADER_WAIT_SECONDS = 5.0
 _HEADER_POLL_SECONDS = 0.05
@@ -58,10 +65,26 @@ _HEADER_POLL_SECONDS = 0.05
 T = TypeVar("T")
 
 
-def proof_server(ledger: LedgerQueries) -> RequestHandler:
-    """The handler a consensus node serves :data:`PROOFS_PROTOCOL` with, over its ledger."""
+def proof_gate(registry: CollectorRegistry | None = None) -> HeaderRequestGate:
+    """The per-peer rate limit of proof requests (counted in
+    ``iomtshare_proof_requests_refused_total`` given a ``registry``)."""
+    return HeaderRequestGate(
+        PROOF_REQUEST_BURST, PROOF_REQUESTS_PER_SECOND, registry, kind="proof"
+    )
+
+
+def proof_server(
+    ledger: LedgerQueries,
+    gate: HeaderRequestGate | None = None,
+    clock: Callable[[], float] = trio.current_time,
+) -> RequestHandler:
+    """The handler a consensus node serves :data:`PROOFS_PROTOCOL` with, over its ledger,
+    admitting each peer's requests through ``gate`` (:func:`proof_gate` by default) at
+    ``clock()``."""
+    admit = proof_gate() if gate is None else gate
 
     async def serve(peer: ID, payload: bytes) -> bytes:
+        admit.check(str(peer), clock())
         if len(payload) > MAX_REQUEST_BYTES:
             raise RequestRejected(
                 f"bad proof request: {len(payload)} bytes, at most {MAX_REQUEST_BYTES}"

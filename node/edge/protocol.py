@@ -51,6 +51,7 @@ class HeaderRequestsLimited(RequestRejected):
 
 class HeaderRequestGate:
     """Which header requests a node serves: each peer's, at a bounded rate (token buckets).
+    ``kind`` names the requests in messages and the counter (the proofs protocol reuses it).
 
     A refusal is logged once per burst of refusals (the first after a served request), so a
     flooding peer cannot flood the log; every refusal is counted in :attr:`refused` and, given a
@@ -62,9 +63,12 @@ class HeaderRequestGate:
         burst: int = HEADER_REQUEST_BURST,
         rate: float = HEADER_REQUESTS_PER_SECOND,
         registry: CollectorRegistry | None = None,
+        *,
+        kind: str = "header",
     ) -> None:
         self._buckets: TokenBuckets[str] = TokenBuckets(burst, rate)
         self._rate = rate
+        self._kind = kind
         # Peers whose last request was refused: their next refusal is not logged again.
         self._limited: set[str] = set()
         #: Requests refused for their rate, by peer (base58 id).
@@ -73,8 +77,9 @@ class HeaderRequestGate:
             None
             if registry is None
             else Counter(
-                "iomtshare_header_requests_refused",
-                "Header requests (edge protocol) refused because the peer asked too often.",
+                f"iomtshare_{kind}_requests_refused",
+                f"{kind.capitalize()} requests (edge protocol) refused because the peer asked "
+                "too often.",
                 registry=registry,
             )
         )
@@ -91,10 +96,11 @@ class HeaderRequestGate:
         if peer not in self._limited:
             self._limited.add(peer)
             logger.warning(
-                "header requests refused peer=%s reason=rate limit refused=%d", peer, refused
+                "%s requests refused peer=%s reason=rate limit refused=%d",
+                self._kind, peer, refused,
             )
         raise HeaderRequestsLimited(
-            f"too many header requests: at most {self._rate:g} a second, retry later"
+            f"too many {self._kind} requests: at most {self._rate:g} a second, retry later"
         )
 
 
@@ -103,16 +109,16 @@ def header_server(
     gate: HeaderRequestGate | None = None,
     clock: Callable[[], float] = trio.current_time,
     *,
-    forge: bool | None = None,
+    forge: bool = False,
 ) -> RequestHandler:
     """The handler a consensus node serves :data:`HEADERS_PROTOCOL` with, over its ledger,
     admitting each peer's requests through ``gate`` (by default one with the default rate and
     no metrics) at ``clock()``.
 
-    Test only: with ``forge`` (None: whether the process runs in the Byzantine test mode
+    Test only: with ``forge`` (the node passes whether it runs in the Byzantine test mode
     ``forge-headers``, :mod:`node.byzantine`) it answers forged headers instead."""
     admit = HeaderRequestGate() if gate is None else gate
-    lie = byzantine.forges_headers() if forge is None else forge
+    lie = forge
 
     async def serve(peer: ID, payload: bytes) -> bytes:
         admit.check(str(peer), clock())

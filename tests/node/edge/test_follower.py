@@ -121,7 +121,7 @@ def test_the_forge_headers_test_mode_serves_a_forgery_the_follower_refuses(
     payload = HeaderRequest(1, 10).to_bytes()
     monkeypatch.setenv(TEST_BYZANTINE_ENV, "withhold, forge-headers")
     assert forges_headers()
-    lying = trio.run(header_server(ledger), None, payload)
+    lying = trio.run(header_server(ledger, forge=forges_headers()), None, payload)
     forged_headers = HeaderBatch.from_bytes(lying).headers
     assert len(forged_headers) == 1
     real = ledger.block(1)
@@ -138,5 +138,6 @@ def test_the_forge_headers_test_mode_serves_a_forgery_the_follower_refuses(
     monkeypatch.setenv(TEST_BYZANTINE_ENV, "no-such-mode")
     assert not forges_headers()
     monkeypatch.delenv(TEST_BYZANTINE_ENV)
-    assert follower.take("honest", trio.run(header_server(ledger), None, payload)) == 3
+    honest = header_server(ledger, forge=forges_headers())
+    assert follower.take("honest", trio.run(honest, None, payload)) == 3
     assert chain.height == 3
