@@ -358,6 +358,12 @@ def request(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
     help="Where to write the decrypted file.",
 )
+@click.option(
+    "--via-edge", "edge_url", default=None, metavar="URL",
+    help="Fetch the bulk data through this edge's HTTP API (it checks the token and relays "
+    "the fragments of the consensus nodes); the decision and the record are still read from "
+    "--node.",
+)
 @timeout_option
 @backend_option
 @json_option
@@ -367,28 +373,42 @@ def fetch(
     member_dir: Path,
     node_url: str,
     output: Path,
+    edge_url: str | None,
     timeout: float,
     backend: str | None,
     as_json: bool,
 ) -> None:
     """Fetch RECORD_ID granted by REQUEST_ID, decrypt it, check its digest, write --output.
 
+    With --via-edge the signed access token goes to that edge instead of the node; the output
+    is the same.
+
     A policy record also needs the member's attribute key: the latest the authority published
     on chain (`iomtshare authority issue-keys`), else the copy in MEMBER/attribute_key."""
+    from client.http import NodeClient
     from client.policy_records import member_attribute_key
     from client.requester import fetch_and_decrypt, wait_decision
     from ledger.keyfiles import write_atomic
 
     record = hex_id(record_id, "record id")
     hex_id(request_id, "request id")
+    try:
+        edge = None if edge_url is None else NodeClient(edge_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--via-edge") from exc
     with open_session(node_url, backend) as session:
         requester = _load(member_dir, backend)
         decision = wait_decision(session, request_id.lower(), timeout)
         _warn_standing(decision)
-        data, metadata = fetch_and_decrypt(
-            session, requester, record, decision,
-            lambda: member_attribute_key(session, requester, member_dir),
-        )
+        try:
+            data, metadata = fetch_and_decrypt(
+                session, requester, record, decision,
+                lambda: member_attribute_key(session, requester, member_dir),
+                via_edge=edge,
+            )
+        finally:
+            if edge is not None:
+                edge.close()
     # Decrypted medical data: readable by its owner only, whatever the umask, and never
     # written through a symlink or left half-written.
     write_atomic(output, data, mode=0o600)

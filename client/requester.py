@@ -32,7 +32,7 @@ from client.errors import (
     UnknownRequest,
     WaitTimeout,
 )
-from client.http import MAX_SERVER_WAIT
+from client.http import MAX_SERVER_WAIT, NodeClient
 from client.keystore import MemberKeys
 from client.metadata import RecordMetadata, file_digest
 from client.policy_records import (
@@ -294,16 +294,31 @@ def access_token(
 
 
 def fetch_ciphertext(
-    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+    session: Session,
+    requester: MemberKeys,
+    record_id: bytes,
+    decision: Decision,
+    *,
+    via_edge: NodeClient | None = None,
 ) -> bytes:
     """Ask the node for the record's bulk ciphertext with a fresh access token naming
-    ``decision``. Raises :class:`AccessDenied` when the node refuses it (401/403)."""
+    ``decision``. Raises :class:`AccessDenied` when the node refuses it (401/403).
+
+    With ``via_edge`` the same token goes to that edge instead (``node.edge.fetch_relay``),
+    with the two fields an edge needs besides: the requester's verify key and the id of the
+    record's PutRecord (read from the session's node)."""
     token = access_token(session, requester, record_id, decision)
+    body = token.to_json()
+    target, who = session.client, "node"
+    if via_edge is not None:
+        target, who = via_edge, "edge"
+        body["verify_key"] = requester.signing_key.verify_key.raw.hex()
+        body["record_tx_id"] = str(session.record(record_id).get("tx_id", ""))
     try:
-        return session.client.fetch_data(record_id, token.to_json())
+        return target.fetch_data(record_id, body)
     except NodeError as exc:
         if exc.status in (401, 403):
-            raise AccessDenied(f"the node refused the data: {exc.message}") from exc
+            raise AccessDenied(f"the {who} refused the data: {exc.message}") from exc
         raise
 
 
@@ -313,16 +328,19 @@ def fetch_and_decrypt(
     record_id: bytes,
     decision: Decision,
     attribute_key: AttributeKeySource | None = None,
+    *,
+    via_edge: NodeClient | None = None,
 ) -> tuple[bytes, RecordMetadata]:
     """The plaintext of a granted record and its metadata, every check passed.
 
     ``attribute_key`` as for :func:`open_metadata`. Raises :class:`RequestMismatch` (another
     member's request, or one for another record), :class:`AccessDenied` (denied request, no
     matching attribute key, node refused the data) and :class:`IntegrityError` (metadata,
-    AEAD or digest check failed).
+    AEAD or digest check failed). ``via_edge``: fetch the bulk ciphertext through that edge
+    (:func:`fetch_ciphertext`); everything else is asked of the session's node.
     """
     metadata = open_metadata(session, requester, record_id, decision, attribute_key)
-    ciphertext = fetch_ciphertext(session, requester, record_id, decision)
+    ciphertext = fetch_ciphertext(session, requester, record_id, decision, via_edge=via_edge)
     try:
         data = aead.open_sealed(metadata.dek, ciphertext, record_id)
     except CryptoError as exc:

@@ -37,7 +37,9 @@ def stubbed_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.client_cmd, "_load", lambda *args: object())
     decision = SimpleNamespace(warning=None)
     monkeypatch.setattr(client.requester, "wait_decision", lambda *args: decision)
-    monkeypatch.setattr(client.requester, "fetch_and_decrypt", lambda *args: (DATA, metadata))
+    monkeypatch.setattr(
+        client.requester, "fetch_and_decrypt", lambda *args, **kwargs: (DATA, metadata)
+    )
 
 
 @pytest.fixture
