@@ -17,7 +17,6 @@ policy record (:mod:`client.owner`, :mod:`client.policy_records`), except that K
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -28,15 +27,14 @@ import httpx
 
 from client.devices import DeviceKeyError, DeviceKeys
 from client.errors import ConnectionFailed, IntegrityError, NodeError, WaitTimeout
+from client.file_sealing import seal_file
 from client.http import _error_of
-from client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
+from client.metadata import keywords_hash
 from client.policy_records import network_keys, parse_policy
 from client.session import Session, now_ms
-from crypto import aead
 from crypto.abe import FamePublicKey, seal_record
 from crypto.dual import encrypt_dct, setup
 from crypto.groups import Group
-from crypto.storage import encode
 from crypto.tpre import UserPublicKey, encrypt_to_owner
 from ledger.content import record_context
 from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload
@@ -150,17 +148,8 @@ def make_upload(
         owner_key = UserPublicKey.from_bytes(group, bytes.fromhex(profile.owner_tpre_key))
     except ValueError as exc:  # DecodeError is a ValueError
         raise DeviceKeyError(f"the profile's keys do not decode: {exc}") from exc
-    record_id = secrets.token_bytes(32)
-    dek = secrets.token_bytes(DEK_SIZE)
-    bulk = aead.seal(dek, data, record_id)
-    coded = encode(bulk, profile.threshold, profile.size)
-    metadata = RecordMetadata(
-        dek=dek,
-        file_digest=file_digest(data),
-        size=len(data),
-        commitment_digest=coded.commitment.digest(),
-        name=name,
-    )
+    sealed_file = seal_file(data, name, profile.threshold, profile.size)
+    record_id, metadata = sealed_file.record_id, sealed_file.metadata
     dual, pre_part = seal_record(fame, parsed, record_id, metadata.to_bytes())
     context = record_context(record_id, owner, profile.chain_id)
     device_public = device.secret.public_key(params)
@@ -174,10 +163,10 @@ def make_upload(
         keywords_hash=keywords_hash(tuple(keywords)),
         metadata_ciphertext=encrypt_to_owner(group, owner_key, metadata.to_bytes(), record_id)
         .to_bytes(),
-        storage_commitment=coded.commitment.to_bytes(),
+        storage_commitment=sealed_file.coded.commitment.to_bytes(),
         abe_ciphertext=dual.to_bytes(),
         device_ciphertext=sealed.to_bytes(),
-        bulk=bulk,
+        bulk=sealed_file.bulk,
         created_at_ms=now_ms(),
     )
 

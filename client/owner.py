@@ -14,19 +14,18 @@ CLI can save the prepared upload first (:mod:`client.uploads`) and finish it aft
 from __future__ import annotations
 
 import enum
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from client.errors import IntegrityError, NodeError
+from client.file_sealing import seal_file
 from client.keystore import MemberKeys
-from client.metadata import DEK_SIZE, RecordMetadata, file_digest, keywords_hash
+from client.metadata import keywords_hash
 from client.policy_records import parse_policy, policy_parts
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from client.uploads import PendingUpload
-from crypto import aead
-from crypto.storage import StorageCommitment, encode
+from crypto.storage import StorageCommitment
 from crypto.tpre import Grant as TpreGrant
 from crypto.tpre import encrypt_to_owner, make_grant
 from ledger.transactions import Grant, PutRecord, Revoke
@@ -93,17 +92,8 @@ def prepare_put(
         raise ValueError("access limit must be at least 1")
     parsed = parse_policy(policy) if policy else None
     genesis = session.genesis
-    record_id = secrets.token_bytes(32)
-    dek = secrets.token_bytes(DEK_SIZE)
-    bulk = aead.seal(dek, data, record_id)
-    coded = encode(bulk, genesis.threshold, genesis.size)
-    metadata = RecordMetadata(
-        dek=dek,
-        file_digest=file_digest(data),
-        size=len(data),
-        commitment_digest=coded.commitment.digest(),
-        name=name,
-    )
+    sealed = seal_file(data, name, genesis.threshold, genesis.size)
+    record_id, bulk, coded, metadata = sealed.record_id, sealed.bulk, sealed.coded, sealed.metadata
     sealed_metadata = encrypt_to_owner(
         session.group, owner.tpre_public_key, metadata.to_bytes(), record_id
     )
