@@ -2,8 +2,9 @@
 
 ``GET /health`` and ``GET /status`` report the role, the edge's peer id, the tip and how many
 consensus nodes are connected (the testnet launcher waits on ``peers_connected``);
-``GET /metrics`` is the edge's Prometheus registry; ``GET /headers/{height}`` returns
-one verified header with its commit QC (fields and the canonical hex encodings).
+``GET /metrics`` is the edge's Prometheus registry (device uploads accepted and refused);
+``GET /headers/{height}`` returns one verified header with its commit QC (fields and the
+canonical hex encodings).
 
 ``GET /tx/{tx_id}`` and ``GET /decisions/{request_id}`` fetch one committed transaction, or the
 decision on one access request, from a consensus node with an inclusion proof
@@ -11,6 +12,9 @@ decision on one access request, from a consensus node with an inclusion proof
 ``"verified": {"height", "block_hash"}``. Errors: 400 ``bad_request`` (not 32 bytes of hex),
 404 ``not_found``, 502 ``proof_invalid`` (answers came, none verified), 503 ``header_behind`` or
 ``unavailable``.
+
+More routes are mounted through :func:`edge_app`'s ``routes`` (the device routes of
+:mod:`node.edge.device_routes`; ``EdgeService.extra_routes`` for others).
 """
 
 from __future__ import annotations
