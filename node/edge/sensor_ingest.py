@@ -36,7 +36,7 @@ from crypto.light import (
     AuthorityPublic,
     EdgeVerifier,
     FreshnessWindow,
-    IntegrityError,
+    LightError,
     ReplayError,
     StaleMessageError,
     Upload,
@@ -203,6 +203,20 @@ class SensorIngest:
         self.refused.labels(code).inc()
         return SensorRefusal(code, message, status)
 
+    def _refusal(
+        self, exc: CryptoError, denied: str, *, unknown_user: bool = False
+    ) -> SensorRefusal:
+        """The counted refusal for a failed check; ``denied`` names an access denial."""
+        if isinstance(exc, StaleMessageError):
+            return self.refuse("stale", str(exc))
+        if isinstance(exc, ReplayError):
+            return self.refuse("replayed", str(exc), 409)
+        if isinstance(exc, AccessDeniedError):
+            return self.refuse(denied, str(exc), 403)
+        if isinstance(exc, WarrantError):
+            return self.refuse("unknown_user" if unknown_user else "warrant_forged", str(exc), 403)
+        return self.refuse("tampered", f"does not check out: {exc}")
+
     def verify(self, raw: bytes, now: int) -> tuple[Upload, bytes]:
         """Decode, check and open an upload; remember it (also on disk) as seen.
 
@@ -220,14 +234,8 @@ class SensorIngest:
                 verified = self.verifier.accept_upload(upload, now)
                 key = self.verifier.patient_key(upload.temporary_id)
                 reading = decrypt_upload(key, verified.upload)
-            except StaleMessageError as exc:
-                raise self.refuse("stale", str(exc)) from exc
-            except ReplayError as exc:
-                raise self.refuse("replayed", str(exc), 409) from exc
-            except AccessDeniedError as exc:
-                raise self.refuse("unknown_patient", str(exc), 403) from exc
-            except (IntegrityError, DecryptionError) as exc:
-                raise self.refuse("tampered", f"upload does not check out: {exc}") from exc
+            except (LightError, DecryptionError) as exc:
+                raise self._refusal(exc, "unknown_patient") from exc
             self.replay.accept(replay_id, upload.timestamp, now)
         self.accepted.inc()
         return upload, reading
@@ -289,15 +297,9 @@ class SensorIngest:
                 if warrant is not None and now > warrant.expiry:
                     raise self.refuse("warrant_expired", "the warrant has expired", 403)
                 self.verifier.authorize(request, now)
-            except StaleMessageError as exc:
-                raise self.refuse("stale", str(exc)) from exc
-            except ReplayError as exc:
-                raise self.refuse("replayed", str(exc), 409) from exc
-            except AccessDeniedError as exc:
-                raise self.refuse("not_in_patient_set", str(exc), 403) from exc
-            except WarrantError as exc:
-                code = "unknown_user" if warrant is None else "warrant_forged"
-                raise self.refuse(code, str(exc), 403) from exc
+            except LightError as exc:
+                unknown = warrant is None
+                raise self._refusal(exc, "not_in_patient_set", unknown_user=unknown) from exc
             self.replay.accept(request.replay_id(), request.timestamp, now)
         return request
 

@@ -209,6 +209,17 @@ def test_warrant_holders_and_every_warrant_refusal(harness: Harness) -> None:
     assert past.refusals("warrant_expired") == 1
     stranger, _ = edge.authority.register_user("someone else", now + 3600)
     access_refused(stranger, "not_in_patient_set")
+    # In a patient's set, but the edge holds no warrant record for the user.
+    other = edge.add_patient("Third Real Name", [stranger.user], now)
+    try:
+        registry = CollectorRegistry()
+        fresh = Harness(edge, edge.ingest(registry=registry), registry)
+        with fresh.client, pytest.raises(EdgeRefused) as caught:
+            post_access(fresh.client, "http://testserver", stranger, other.temporary_id)
+        assert caught.value.code == "unknown_user"
+        assert fresh.refusals("unknown_user") == 1
+    finally:
+        (edge.edge_home / "sensors" / "grants" / f"{other.temporary_id.hex()}.grant").unlink()
     access_refused(edge.user, "stale", now - 3600)
     request = access_request(edge.user, ptid, now)
     assert harness.client.post("/sensor/access", content=request.to_bytes()).status_code == 200
