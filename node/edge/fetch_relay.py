@@ -48,11 +48,13 @@ from crypto.storage import StorageCommitment
 from ledger.access_token import AccessToken
 from ledger.genesis import Genesis
 from ledger.header_chain import CertifiedHeader
+from ledger.kv import KeyValueStore
 from ledger.transactions import PutRecord, member_id_for
 from node.edge.follower import Request as PeerExchange
 from node.edge.proofs import ItemNotFound, ProofError, VerifiedDecision, VerifiedTx
 from node.fetch_nonces import FetchNonces
 from node.fetch_tokens import CommittedDecision, check_decision, check_expiry
+from node.home import wall_ms
 from node.http.body import parse_json
 from node.http.errors import ApiError, BadRequest, PayloadTooLarge, error_body
 from node.http.params import hex_field, hex_param
@@ -263,3 +265,21 @@ async def _bounded(request: Request) -> bytes:
             raise PayloadTooLarge(f"the body is over {MAX_BODY_BYTES} bytes")
     return bytes(body)
 
+
+
+def relay_routes(
+    genesis: Genesis,
+    proofs: ProvenItems,
+    headers: Headers,
+    request: PeerExchange,
+    sources: Callable[[], Sequence[str]],
+    store: KeyValueStore,
+    registry: CollectorRegistry,
+) -> list[Route]:
+    """The edge's fetch route over a relay whose nonces live in ``store`` (the edge's LevelDB;
+    keys ``n`` and ``N``, :mod:`node.fetch_nonces`) and whose clock is the wall clock."""
+    # Twice the window, as on the nodes: a fetch passes the freshness check up to the window
+    # either side of its timestamp.
+    nonces = FetchNonces(store, 2 * genesis.freshness_window_ms)
+    relay = FetchRelay(genesis, proofs, headers, request, sources, nonces, wall_ms, registry)
+    return fetch_routes(relay)

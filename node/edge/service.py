@@ -7,7 +7,9 @@ connects only to genesis consensus nodes, follows their headers (:mod:`node.edge
 into a LevelDB store under ``data/headers``, fetches single items with inclusion proofs checked
 against those headers (:mod:`node.edge.proofs`; ``EdgeService.proofs`` once running), takes
 device uploads and submits them as the devices' records (:mod:`node.edge.device_ingest`,
-:mod:`node.edge.submit`) and serves :mod:`node.edge.http` with the device routes.
+:mod:`node.edge.submit`), relays requesters' fetches of bulk data to the nodes
+(:mod:`node.edge.fetch_relay`, its nonces in the same store) and serves :mod:`node.edge.http`
+with the device and fetch routes.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ledger.transactions import PutRecord
 from node.config import DATA_DIR, NODE_KEY_FILE, ConfigError, NodeConfig, listen_endpoint
 from node.edge.device_ingest import DeviceIngest
 from node.edge.device_routes import device_routes
+from node.edge.fetch_relay import relay_routes
 from node.edge.follower import HeaderFollower
 from node.edge.http import edge_app
 from node.edge.proofs import ProofFetcher
@@ -150,7 +153,16 @@ class EdgeService:
                 proofs,
                 peer_id=identity.peer_id,
                 registry=registry,
-                routes=[*device_routes(ingest), *sensor_routes, *self.extra_routes],
+                routes=[
+                    *device_routes(ingest),
+                    *sensor_routes,
+                    # Requesters' fetches, relayed to the nodes (FragmentGet over self.host).
+                    *relay_routes(
+                        identity.genesis, proofs, chain, self._request,
+                        self.connected_nodes, store, registry,
+                    ),
+                    *self.extra_routes,
+                ],
             )
             config = identity.config
             allow_public = bool(config.extra.get("http_allow_public", False))
