@@ -91,6 +91,16 @@ def test_a_sensor_reading_commits_as_the_patient_members_record(
         str(tmp_path / "patient.grant"), "--key", key, "--node", url,
     )
     assert (made["owner"], made["edge"]) == (owner_id, network.genesis.edges[0].peer_id)
+    stranger = json.loads(edge_info.read_text())
+    stranger["verify_key"] = "11" * 32
+    (tmp_path / "stranger.json").write_text(json.dumps(stranger))
+    refused = run("sensor", "register", "--real-id", REAL_ID, "--owner", owner_dir,
+                  "--edge-info", str(tmp_path / "stranger.json"), "--edge-url", "http://x",
+                  "--policy", "role:doctor", "--profile-out", str(tmp_path / "nope"),
+                  "--grant-out", str(tmp_path / "nope.grant"), "--key", key, "--node", url)
+    assert refused.exit_code == 1
+    assert "lists no edge" in refused.output
+    assert not (tmp_path / "nope").exists()
     grants = edge_home / SENSORS_DIR / GRANTS_DIR
     grants.mkdir(parents=True)
     shutil.copy(tmp_path / "patient.grant", grants / "patient.grant")
