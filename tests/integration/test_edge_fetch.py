@@ -2,7 +2,8 @@
 
 An owner puts a record and grants bob; bob fetches it through the edge (the edge checks the
 token, proves the decision and the PutRecord, gathers t fragments from the nodes) and gets the
-bytes a node gives him. A token of another member naming bob's decision is refused by the edge.
+bytes a node gives him; `client fetch --via-edge` prints what `client fetch` does and writes the
+same file. A token of another member naming bob's decision is refused by the edge.
 After a restart of the whole network a replayed fetch is still refused by the edge, from its
 own nonce store. After the owner revokes, bob's fetch is refused through the edge and directly
 by each node. The network comes from the harness of ``tests/integration/test_edge.py``.
@@ -10,6 +11,8 @@ by each node. The network comes from the harness of ``tests/integration/test_edg
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +21,7 @@ import pytest
 from client import MemberKeys, NodeClient
 from client.authority import register_member
 from client.errors import AccessDenied
+from client.keystore import save_member
 from client.member import publish_tpre_key
 from client.owner import grant_access, put_file, revoke_access
 from client.requester import (
@@ -45,7 +49,20 @@ def edge_post(network: Network, path: str, body: dict[str, Any]) -> httpx.Respon
     return httpx.post(network.edges[0].http_url + path, json=body, timeout=PATIENCE)
 
 
-def test_fetching_through_the_edge(network: Network) -> None:
+def cli_fetch(network: Network, bob_dir: Path, record_id: bytes, request_id: str, *via: str) -> Any:
+    output = bob_dir / f"out{len(via)}.csv"
+    ran = cli(
+        "client", "fetch", record_id.hex(), request_id, "--member", str(bob_dir),
+        "--node", network.node(2).http_url, "-o", str(output), "--json", *via,
+    )
+    assert ran.returncode == 0, ran.stderr + ran.stdout
+    assert output.read_bytes() == DATA
+    answer = json.loads(ran.stdout)
+    del answer["output"]
+    return answer
+
+
+def test_fetching_through_the_edge(network: Network, tmp_path: Path) -> None:
     group = load_group()
     session = Session(NodeClient(network.node(1).http_url, timeout=PATIENCE), group)
     authority = network.authority_key()
@@ -69,6 +86,14 @@ def test_fetching_through_the_edge(network: Network) -> None:
     assert data == DATA
     assert fetch_ciphertext(session, bob, record_id, decision, via_edge=edge) == (
         fetch_ciphertext(session, bob, record_id, decision)
+    )
+
+    # The CLI: the same output with and without --via-edge.
+    bob_dir = tmp_path / "bob"
+    save_member(bob_dir, bob)
+    edge_url = network.edges[0].http_url
+    assert cli_fetch(network, bob_dir, record_id, decision.request_id, "--via-edge", edge_url) == (
+        cli_fetch(network, bob_dir, record_id, decision.request_id)
     )
 
     path = f"/records/{record_id.hex()}/data"
