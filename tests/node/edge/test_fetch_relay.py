@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -32,7 +33,7 @@ from node.refusals import StorageRefused
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL, FragmentKeeper
 from tests.node.app_world import BULK, AppWorld, Member
 from tests.node.test_fetch_auth import granted_pair
-from tests.node.test_storage import fresh_keeper, signed_fetch
+from tests.node.test_storage import fresh_keeper, grant_and_decide, signed_fetch
 
 
 class LedgerProofs:
@@ -70,8 +71,15 @@ class Edge:
     asked: list[int]
 
 
-def make_edge(world: AppWorld, record_id: bytes, store: MemoryStore | None = None) -> Edge:
-    keepers = {i: fresh_keeper(world, i) for i in world.apps}
+def make_edge(
+    world: AppWorld,
+    record_id: bytes,
+    store: MemoryStore | None = None,
+    clock_ms: Callable[[], int] | None = None,
+) -> Edge:
+    """An edge relay in front of fresh keepers of every node, all on ``clock_ms``."""
+    clock_ms = clock_ms or world.clock_ms
+    keepers = {i: fresh_keeper(world, i, clock_ms=clock_ms) for i in world.apps}
     for index, keeper in keepers.items():
         keeper.keep(record_id, world.stored[record_id].fragments[index - 1].to_bytes(), 1)
     by_peer = {node.peer_id: node.index for node in world.genesis.nodes}
@@ -94,14 +102,17 @@ def make_edge(world: AppWorld, record_id: bytes, store: MemoryStore | None = Non
         request,
         lambda: list(by_peer),
         FetchNonces(store, 2 * world.genesis.freshness_window_ms),
-        world.clock_ms,
+        clock_ms,
         CollectorRegistry(),
     )
     return Edge(world, relay, keepers, store, asked)
 
 
-def edge_fetch(world: AppWorld, member: Member, record_id: bytes, **changes: Any) -> EdgeFetch:
-    token = signed_fetch(world, member, record_id).token
+def edge_fetch(
+    world: AppWorld, member: Member, record_id: bytes, decision_id: bytes | None = None,
+    **changes: Any,
+) -> EdgeFetch:
+    token = signed_fetch(world, member, record_id, decision_id).token
     record = world.apps[1].ledger.record(record_id)
     assert record is not None
     fetch = EdgeFetch(token, member.key.verify_key.raw, record.tx_id)
@@ -200,6 +211,37 @@ def test_after_a_revocation_the_nodes_refusal_reaches_the_requester(world: AppWo
     assert len(edge.asked) >= world.genesis.threshold  # the edge's own checks passed
     # No data left the nodes: the edge did not spend the nonce either.
     assert not FetchNonces(edge.store, 1).seen(fetch.token.requester, fetch.token.nonce)
+
+
+def test_a_denied_decision_is_refused_at_the_edge(world: AppWorld) -> None:
+    """Past the access limit delta (here: with limit 1, a second request) the decision is a
+    denial, which the edge sees in the proven result."""
+    owner, requester, _ = granted_pair(world)
+    record_id, put = world.put_record(owner, access_limit=1)
+    world.commit_all([put])
+    world.commit_all([world.grant(owner, record_id, requester)])
+    grant_and_decide(world, (owner, requester, record_id))
+    second = grant_and_decide(world, (owner, requester, record_id))
+    assert not world.apps[1].ledger.audit_by_requester(requester.member_id)[-1].granted
+    edge = make_edge(world, record_id)
+    denied = refusal(edge, edge_fetch(world, requester, record_id, second))
+    assert (denied.status, denied.code) == (403, "decision_denied")
+    assert edge.asked == []
+
+
+def test_an_expired_grant_is_refused_by_the_nodes_through_the_edge(world: AppWorld) -> None:
+    _, requester, record_id = granted_pair(world)
+    grant = world.apps[1].ledger.grant(record_id, requester.member_id)
+    assert grant is not None
+    later = grant.expires_at_ms + 1  # inside the decision's 24 h window, past the grant
+    edge = make_edge(world, record_id, clock_ms=lambda: later)
+    fetch = edge_fetch(world, requester, record_id)
+    token = dataclasses.replace(fetch.token, timestamp_ms=later, expires_at_ms=later + 60_000)
+    fetch = dataclasses.replace(fetch, token=token.signed(requester.key, world.genesis.chain_id))
+    expired = refusal(edge, fetch)
+    assert (expired.status, expired.code) == (403, "not_granted")
+    assert "expired" in expired.message
+    assert len(edge.asked) >= world.genesis.threshold
 
 
 def test_the_route_answers_like_a_node_and_refuses_bad_bodies(world: AppWorld) -> None:
