@@ -8,7 +8,13 @@
 """
 
 from crypto.abe.ciphertext import FameCiphertext
-from crypto.abe.dual import DualRecord, access_token, open_record, recover_abe_part, seal_record
+from crypto.abe.dual import (
+    DualRecord,
+    abe_binding,
+    open_record,
+    recover_abe_part,
+    seal_record,
+)
 from crypto.abe.envelope import FameEnvelope, open_envelope, seal
 from crypto.abe.errors import AbeError, UnsatisfiedPolicyError
 from crypto.abe.fame import decapsulate, encapsulate, keygen, setup
@@ -27,7 +33,7 @@ __all__ = [
     "FameSecretKey",
     "SpanProgram",
     "UnsatisfiedPolicyError",
-    "access_token",
+    "abe_binding",
     "decapsulate",
     "encapsulate",
     "keygen",
