@@ -6,8 +6,11 @@ warrant records of users (``EDGE_HOME/sensors/warrants/*.warrant``, public, auth
 :class:`SensorIngest` checks an upload with an :class:`~crypto.light.EdgeVerifier` (freshness,
 alpha, beta, replay) and a replay cache kept in LevelDB, so a restarted edge does not take an
 upload again; then it opens the reading with ``a_n`` and seals it as a policy record owned by
-the patient's member id (:func:`crypto.light.bridge.seal_for_domain`, the owner's own sealing),
-a version-3 PutRecord naming the grant's device, signed with the edge's key.
+the patient's member id, a version-3 PutRecord naming the grant's device, signed with the
+edge's key. The bulk, fragments and metadata come from ``client.file_sealing.seal_file`` and the
+two halves of the dual key from :func:`crypto.light.bridge.seal_for_domain`, the very code an
+owner's put uses (``client.file_sealing`` and ``client.metadata`` are pure: crypto and ledger
+imports only).
 
 Each refusal is a :class:`SensorRefusal` with a code and is counted in
 ``iomtshare_sensor_refusals_total{reason}``. Nothing here touches the network: submitting is the
@@ -17,7 +20,6 @@ caller's (``node.edge.sensor_routes``).
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,8 +27,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
-from client.metadata import DEK_SIZE, RecordMetadata, file_digest
-from crypto import aead
+from client.file_sealing import seal_file
 from crypto.abe import FamePublicKey
 from crypto.dual import setup
 from crypto.errors import CryptoError, DecryptionError
@@ -42,7 +43,7 @@ from crypto.light import (
     Upload,
     WarrantRecord,
 )
-from crypto.light.bridge import record_id_for, seal_for_domain
+from crypto.light.bridge import seal_for_domain
 from crypto.light.curve import Point
 from crypto.light.errors import AccessDeniedError, WarrantError
 from crypto.light.provision import SensorGrant
@@ -50,7 +51,7 @@ from crypto.light.user import decrypt_upload
 from crypto.policy import Policy, PolicyError, parse
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey, VerifyKey
-from crypto.storage import Fragment, encode
+from crypto.storage import Fragment
 from crypto.tpre import UserPublicKey, encrypt_to_owner
 from ledger.content import record_context
 from ledger.keywords import keywords_hash
@@ -244,13 +245,8 @@ class SensorIngest:
         """Seal a verified reading as a policy record of the patient's member (pairings: run
         it off the event loop)."""
         grant = self.grants[upload.temporary_id]
-        record_id = record_id_for(upload)
-        dek = secrets.token_bytes(DEK_SIZE)
-        threshold, size = self.storage
-        coded = encode(aead.seal(dek, reading, record_id), threshold, size)
-        metadata = RecordMetadata(
-            dek, file_digest(reading), len(reading), coded.commitment.digest()
-        )
+        sealed_file = seal_file(reading, "", *self.storage)
+        record_id, coded, metadata = sealed_file.record_id, sealed_file.coded, sealed_file.metadata
         context = record_context(record_id, grant.owner, self.chain_id)
         policy = self.policies[upload.temporary_id]
         sealed = seal_for_domain(
