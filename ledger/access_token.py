@@ -3,10 +3,13 @@
 A committed, granted sharing decision (its id is the request id of the AccessRequest it
 answered) counts as one access against the record's limit delta. To fetch the data the
 requester presents a token naming that decision: the record, the requester, the decision id,
-an expiry (for an owner-grant record no later than the grant's) and, reserved for policy
-records, an ``abe_binding`` (seed 003's H(record id, K_abe); no node checks it yet, so it must
-be absent for now). Every node that hands out a fragment checks the token itself
-(:mod:`node.fetch_auth`); a token never goes on chain.
+an expiry (for an owner-grant record no later than the grant's) and, for a policy record whose
+dual record commits a key check (version 3, :mod:`crypto.abe.dual`), the ``abe_binding``: seed
+003's ``H(record id, K_abe)``, which the requester can compute only after recovering K_abe with
+its attribute key. Nodes compare its hash with the committed key check and so never learn
+K_abe. For an owner-grant record, and a policy record without a key check (sealed before
+version 3), ``abe_binding`` must be absent. Every node that hands out a fragment checks the
+token itself (:mod:`node.fetch_auth`); a token never goes on chain.
 
 One signature per fetch: the token is signed afresh for every fetch and carries that fetch's
 timestamp (checked against the genesis freshness window) and 16-byte nonce (used once per

@@ -16,8 +16,11 @@ The transaction encoding only fixes field sizes; these checks say what the bytes
 * PutRecord (:func:`check_put_record`): an owner-grant record (no policy) carries no ABE or
   domain ciphertext; a policy record needs a network whose genesis deals a domain key, a policy
   that parses, a FAME header (a :class:`~crypto.abe.dual.DualRecord`) for this record id under
-  that same policy, and K_pre encrypted to the current domain epoch with a proof of knowledge of
-  its randomness bound to this record, owner and chain. The proof is what stops an owner from
+  that same policy (its key check, when it has one, a well-formed hash: 32 bytes, not all zero;
+  whether it is the hash of the record's ABE binding nobody can tell without K_abe, so a wrong
+  one only makes the record unfetchable for every requester), and K_pre encrypted to the
+  current domain epoch with a proof of knowledge of its randomness bound to this record, owner
+  and chain. The proof is what stops an owner from
   publishing a C1 scaled from another record's and having the nodes decrypt that one (issue 13).
   A record an edge submits for a device is checked the same way (the device made C1 and its
   proof for the owner's record); what else such a record must satisfy is in
@@ -235,6 +238,8 @@ def check_put_record(tx: PutRecord, tx_id: bytes, chain_id: str, domain: DomainK
         raise ContentError("abe_ciphertext is sealed for another record id")
     if sealed.header.policy.to_bytes() != policy.to_bytes():
         raise ContentError("abe_ciphertext is encrypted under another policy than the record's")
+    if sealed.key_check is not None and not any(sealed.key_check):
+        raise ContentError("abe_ciphertext's key check is all zero bytes, not a hash")
     check_domain_ciphertext(tx.domain_ciphertext, tx.record_id, tx.owner, chain_id)
     _passed.put(key, True)
 

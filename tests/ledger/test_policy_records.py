@@ -67,13 +67,17 @@ class KeyedChain:
         sealed_for: str | None = None,
         domain_ciphertext: bytes | None = None,
         epoch: int = 0,
+        key_check: bytes | None = b"sealed",
     ) -> PutRecord:
         """``owner``'s signed policy record ``record``; ``sealed_for`` seals the ABE part for
-        another record id, ``domain_ciphertext`` replaces the domain part."""
+        another record id, ``domain_ciphertext`` replaces the domain part, ``key_check``
+        replaces the dual record's key check (``None``: a version 2 record)."""
         fx = self.fx
         record_id = fx.record_id(record)
         sealed_id = fx.record_id(sealed_for or record)
         dual, k_pre = seal_record(self.fame.public, parse(policy), sealed_id, b"metadata")
+        if key_check != b"sealed":
+            dual = dataclasses.replace(dual, key_check=key_check)
         context = record_context(record_id, fx.member_id(owner), fx.chain_id)
         domain = encrypt_to_domain(
             self.params, self.dealing.public_key, k_pre, record_id, context=context
@@ -161,6 +165,16 @@ def test_bad_sharing_content_is_refused(
 
 def test_an_abe_part_sealed_for_another_record_is_refused(chain: KeyedChain) -> None:
     chain.refused(chain.put("bad", sealed_for="other"), "another record id")
+
+
+def test_the_key_check_must_be_a_hash_or_absent(chain: KeyedChain) -> None:
+    chain.refused(chain.put("zero", key_check=bytes(32)), "key check is all zero")
+    # A version 2 record (sealed before key checks) still applies, as do arbitrary hashes:
+    # without K_abe no node can tell a wrong check from the right one.
+    legacy, other = chain.put("v2", key_check=None), chain.put("any", key_check=b"\x01" * 32)
+    chain.fx.commit(chain.ledger, [legacy, other])
+    for name in ("v2", "any"):
+        assert chain.ledger.record(chain.fx.record_id(name)) is not None
 
 
 def test_an_owner_grant_record_carries_no_sharing_ciphertexts(chain: KeyedChain) -> None:
