@@ -6,7 +6,10 @@ served (remembered on disk, :mod:`node.fetch_nonces`, so a restart does not reop
 The requester must not be blacklisted. The token must name a committed, granted sharing
 decision for exactly this record and this requester (:mod:`node.fetch_tokens`), and that
 access must still stand: for an owner-grant record the grant neither revoked nor expired, for
-a policy record the requester's latest attributes still satisfying the policy. Last, the token
+a policy record the requester's latest attributes still satisfying the policy, and for a policy
+record whose dual record commits a key check the token's ``abe_binding`` must hash to it
+(:func:`~node.fetch_tokens.check_binding`: proof the requester recovered K_abe; an owner-grant
+record takes no binding). Last, the token
 must not have expired, may not outlive the grant, and its decision must be younger than
 :data:`~ledger.access_token.DECISION_FETCH_WINDOW_MS`.
 
@@ -30,7 +33,7 @@ from crypto.policy import Policy, PolicyError, evaluate, parse
 from crypto.signing import VerifyKey
 from ledger.ledger import Ledger
 from ledger.records import Member, RecordEntry
-from node.fetch_tokens import DecisionBook, check_expiry
+from node.fetch_tokens import DecisionBook, check_binding, check_expiry
 from node.localstore import LocalStore
 from node.refusals import StorageRefused
 from node.wire import FragmentGet
@@ -76,10 +79,7 @@ class FetchAuthorizer:
         record = self._ledger.record(token.record_id)
         if record is None:
             raise StorageRefused(404, "not_found", "record does not exist")
-        if token.abe_binding is not None:
-            raise StorageRefused(
-                403, "bad_token", "abe_binding is reserved: no node checks it yet, leave it out"
-            )
+        check_binding(token, record.policy, record.abe_ciphertext)
         decision = self._decisions.check(token)
         problem, grant_expiry = self._standing(member, record, now)
         if problem:

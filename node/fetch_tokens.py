@@ -5,12 +5,17 @@ deciding it sits in the same block, and the audit chain holds its link. The look
 request committed, that block's audit links and its header time; a committed decision never
 changes, so the ones found are kept (a bounded number) and a fetch repeated under the same
 token costs no reads. A decision not found is not kept: this node may commit it a moment later.
+
+:func:`check_binding` checks a token's ``abe_binding`` against the key check the record's dual
+record commits (:mod:`crypto.abe.dual`): the binding hashes to it, or the fetch is refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crypto.abe.dual import binding_matches, read_key_check
+from crypto.errors import DecodeError
 from ledger.access_token import DECISION_FETCH_WINDOW_MS, AccessToken
 from ledger.ledger import Ledger
 from ledger.records import AuditKind
@@ -106,4 +111,37 @@ def check_expiry(
         raise token_refused(
             "decision_expired",
             "the decision is older than a fetch may be: request access again",
+        )
+
+
+def check_binding(token: AccessToken, policy: str, abe_ciphertext: bytes) -> None:
+    """Raise :class:`StorageRefused` unless ``token``'s ``abe_binding`` fits the record (its
+    ``policy`` and ``abe_ciphertext``): for a policy record whose dual record commits a key
+    check, a binding that hashes to it (403 ``abe_binding_missing`` / ``abe_binding_wrong``);
+    for an owner-grant record or a policy record without a key check, no binding (403
+    ``abe_binding_unexpected``). Shared by the nodes and the edge relay."""
+    check = None
+    if policy:
+        try:
+            check = read_key_check(abe_ciphertext)
+        except DecodeError as exc:  # admission decoded it: only a damaged store gets here
+            raise StorageRefused(
+                500, "record_unreadable", f"the record's dual record does not decode: {exc}"
+            ) from exc
+    if check is None:
+        if token.abe_binding is not None:
+            kind = "a policy record without a key check" if policy else "an owner-grant record"
+            raise token_refused(
+                "abe_binding_unexpected", f"the record is {kind}: leave abe_binding out"
+            )
+        return
+    if token.abe_binding is None:
+        raise token_refused(
+            "abe_binding_missing",
+            "a policy record needs the token's abe_binding, H(record id, K_abe), made after "
+            "recovering K_abe with an attribute key",
+        )
+    if not binding_matches(check, token.abe_binding):
+        raise token_refused(
+            "abe_binding_wrong", "the token's abe_binding does not match the record's key check"
         )

@@ -47,6 +47,10 @@ PEER_REFUSALS = {
     "token_expired": 403,
     "token_outlives_grant": 403,
     "decision_expired": 403,
+    # The token's abe_binding against the policy record's key check (node.fetch_tokens).
+    "abe_binding_missing": 403,
+    "abe_binding_wrong": 403,
+    "abe_binding_unexpected": 403,
     # Peers retry an unknown decision while they catch up; still unknown after that, it is one
     # no node committed.
     "decision_unknown": 403,

@@ -152,15 +152,18 @@ class AppWorld:
         return record_id, self.sign(tx, owner.key)
 
     def policy_parts(
-        self, owner: Member, record_id: bytes, policy: str
+        self, owner: Member, record_id: bytes, policy: str, key_check: bool = True
     ) -> tuple[tuple[bytes, int, bytes], bytes]:
         """The sharing fields of a policy record (as the owner's client seals them: the FAME
         header under ``policy`` and K_pre under the genesis domain key with its proof), and
-        K_pre. Needs a world made with ``authority_keys``."""
+        K_pre. Needs a world made with ``authority_keys``. ``key_check`` false: a version 2
+        dual record, without the key check."""
         keys = authority_keys(self.genesis, self.group)
         assert keys is not None, "make_world(authority_keys=True)"
         assert self.fame is not None
         dual, k_pre = seal_record(self.fame.public, parse(policy), record_id, METADATA)
+        if not key_check:
+            dual = dataclasses.replace(dual, key_check=None)
         context = record_context(record_id, owner.member_id, self.genesis.chain_id)
         domain = encrypt_to_domain(
             setup(self.group), keys.dealing.public_key, k_pre, record_id, context=context
@@ -168,11 +171,11 @@ class AppWorld:
         return (dual.to_bytes(), keys.epoch, domain.to_bytes()), k_pre
 
     def put_policy_record(
-        self, owner: Member, policy: str, access_limit: int = 5
+        self, owner: Member, policy: str, access_limit: int = 5, key_check: bool = True
     ) -> tuple[bytes, bytes, bytes]:
         """``owner``'s signed PutRecord of a new policy record: (record id, tx, K_pre)."""
         record_id = secrets.token_bytes(32)
-        parts, k_pre = self.policy_parts(owner, record_id, policy)
+        parts, k_pre = self.policy_parts(owner, record_id, policy, key_check)
         _, raw = self.put_record(owner, access_limit, policy, parts, record_id)
         return record_id, raw, k_pre
 

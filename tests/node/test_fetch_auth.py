@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from consensus.encoding import ItemKind
+from crypto.abe import DualRecord, abe_binding, keygen, recover_abe_part
 from ledger.access_token import DECISION_FETCH_WINDOW_MS, AccessToken
 from ledger.kv import MemoryStore
 from ledger.transactions import MemberRole, tx_id_of
@@ -196,12 +197,17 @@ def test_a_decision_opens_fetches_for_its_window_only() -> None:
     assert caught.value.code == "decision_expired"
 
 
-def test_an_abe_binding_is_refused_until_nodes_check_it(world: AppWorld) -> None:
+def bound(world: AppWorld, member: Member, fetch: FragmentGet, binding: bytes) -> FragmentGet:
+    """``fetch`` with ``binding`` as its token's abe_binding, signed again by ``member``."""
+    token = dataclasses.replace(fetch.token, abe_binding=binding)
+    return FragmentGet(token.signed(member.key, world.genesis.chain_id))
+
+
+def test_an_owner_grant_record_takes_no_abe_binding(world: AppWorld) -> None:
     _, requester, record_id = granted_pair(world)
-    fetch = signed_fetch(world, requester, record_id)
-    bound = dataclasses.replace(fetch.token, abe_binding=b"\x01" * 32)
-    bound = bound.signed(requester.key, world.genesis.chain_id)
-    assert refusal_code(authorizer(world), FragmentGet(bound))[0] == "bad_token"
+    fetch = bound(world, requester, signed_fetch(world, requester, record_id), b"\x01" * 32)
+    code, message = refusal_code(authorizer(world), fetch)
+    assert (code, "owner-grant" in message) == ("abe_binding_unexpected", True)
 
 
 def test_a_fragment_get_without_a_token_is_refused(world: AppWorld) -> None:
@@ -241,13 +247,65 @@ def test_a_policy_record_token_is_bounded_by_its_decision_not_a_grant(keyed: App
     world.published.add(doctor.member_id)
     record_id, put, _ = world.put_policy_record(owner, "role:doctor")
     world.commit_all([put])
+    binding = doctor_binding(world, record_id)
     request = world.request(doctor, record_id, attributes=("role:doctor",))
     world.submit(ItemKind.REQUEST, request)
     decision = tx_id_of(request)
     world.run_until(lambda: all(app.is_committed(decision) for app in world.apps.values()))
     assert world.apps[1].ledger.audit_by_requester(doctor.member_id)[-1].granted
     far = world.clock_ms() + 10 * DECISION_FETCH_WINDOW_MS  # no grant to outlive
-    authorizer(world).authorize(signed_fetch(world, doctor, record_id, expires_at_ms=far))
+    fetch = signed_fetch(world, doctor, record_id, expires_at_ms=far)
+    authorizer(world).authorize(bound(world, doctor, fetch, binding))
     later = world.clock_ms() + DECISION_FETCH_WINDOW_MS + 1
     late = signed_fetch(world, doctor, record_id, timestamp_ms=later, expires_at_ms=far)
+    late = bound(world, doctor, late, binding)
     assert refusal_code(authorizer(world, clock=lambda: later), late)[0] == "decision_expired"
+
+
+def doctor_binding(world: AppWorld, record_id: bytes) -> bytes:
+    """The abe_binding a holder of a ``role:doctor`` attribute key makes for ``record_id``."""
+    entry = world.apps[1].ledger.record(record_id)
+    assert entry is not None
+    assert world.fame is not None
+    dual = DualRecord.from_bytes(entry.abe_ciphertext, world.group)
+    key = keygen(world.fame, ["role:doctor"])
+    return abe_binding(record_id, recover_abe_part(world.fame.public, key, dual))
+
+
+def granted_policy_record(world: AppWorld, *, key_check: bool = True) -> tuple[Member, bytes]:
+    """A doctor granted a fresh ``role:doctor`` policy record (sealed without a key check,
+    as before version 3, when ``key_check`` is false)."""
+    owner = registered(world, MemberRole.OWNER)
+    doctor, register = world.member(MemberRole.REQUESTER, attributes=("role:doctor",))
+    world.commit_all([register, world.publish_key(doctor)])
+    world.published.add(doctor.member_id)
+    record_id, put, _ = world.put_policy_record(owner, "role:doctor", key_check=key_check)
+    world.commit_all([put])
+    request = world.request(doctor, record_id, attributes=("role:doctor",))
+    world.submit(ItemKind.REQUEST, request)
+    decision = tx_id_of(request)
+    world.run_until(lambda: all(app.is_committed(decision) for app in world.apps.values()))
+    return doctor, record_id
+
+
+def test_a_policy_record_needs_the_right_abe_binding(keyed: AppWorld) -> None:
+    world = keyed
+    doctor, record_id = granted_policy_record(world)
+    check = authorizer(world)
+    missing = signed_fetch(world, doctor, record_id)
+    assert refusal_code(check, missing)[0] == "abe_binding_missing"
+    right = doctor_binding(world, record_id)
+    for wrong in (bytes(32), abe_binding(record_id, bytes(32)), right[::-1]):
+        fetch = bound(world, doctor, signed_fetch(world, doctor, record_id), wrong)
+        assert refusal_code(check, fetch)[0] == "abe_binding_wrong"
+    # Refusals spent no nonce: the right binding is served under a fresh one.
+    check.authorize(bound(world, doctor, signed_fetch(world, doctor, record_id), right))
+
+
+def test_a_policy_record_without_a_key_check_takes_no_binding(keyed: AppWorld) -> None:
+    world = keyed
+    doctor, record_id = granted_policy_record(world, key_check=False)
+    check = authorizer(world)
+    fetch = bound(world, doctor, signed_fetch(world, doctor, record_id), bytes(32))
+    assert refusal_code(check, fetch)[0] == "abe_binding_unexpected"
+    check.authorize(signed_fetch(world, doctor, record_id))
