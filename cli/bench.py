@@ -33,6 +33,18 @@ json_option = click.option(
 )
 
 
+e2e_runs_option = click.option(
+    "--e2e-runs", type=click.IntRange(min=0), default=20, show_default=True,
+    help="Sequential uploads of the end-to-end row, on a testnet of 4 nodes and an edge started "
+         "for it (0: no end-to-end row, no testnet).",
+)
+
+e2e_burst_option = click.option(
+    "--e2e-burst", type=click.IntRange(1, 100), default=10, show_default=True,
+    help="Uploads sent at once for the end-to-end uploads/s.",
+)
+
+
 def _backends(choice: str) -> list[str]:
     return ["mcl", "py_ecc"] if choice == "both" else [choice]
 
@@ -141,13 +153,25 @@ def ledger(
 @click.option("--pyecc-runs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Measured runs per point on py_ecc (few points are run there).")
 @click.option("--quick", is_flag=True,
-              help="Cap sizes (items <= 100, data <= 5 MB, n <= 12) for a fast check.")
+              help="Cap sizes (items <= 100, data <= 5 MB, n <= 12) and the end-to-end row "
+                   "(at most 5 uploads, 5 at once) for a fast check.")
+@e2e_runs_option
+@e2e_burst_option
 @json_option
-def dual(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path | None) -> None:
-    """Seed 000's Figs. 6-9 and Table IV, next to the paper's numbers."""
+def dual(
+    backend: str, runs: int, pyecc_runs: int, quick: bool, e2e_runs: int, e2e_burst: int,
+    json_path: Path | None,
+) -> None:
+    """Seed 000's Figs. 6-9 and Table IV, next to the paper's numbers, and the device ->
+    edge -> committed record path end to end."""
     from bench import dual_bench
 
-    _show(dual_bench.run(_backends(backend), runs, pyecc_runs, quick, _progress), json_path)
+    if quick:
+        e2e_runs, e2e_burst = min(e2e_runs, 5), min(e2e_burst, 5)
+    with _bench_errors():
+        report = dual_bench.run(_backends(backend), runs, pyecc_runs, quick, _progress,
+                                e2e_runs=e2e_runs, e2e_burst=e2e_burst)
+    _show(report, json_path)
 
 
 @bench.command("abe")
@@ -170,12 +194,24 @@ def abe(backend: str, runs: int, pyecc_runs: int, quick: bool, json_path: Path |
 @click.option("--runs", type=click.IntRange(min=3), default=50, show_default=True)
 @click.option("--payload-bytes", type=click.IntRange(min=1), default=40, show_default=True,
               help="Reading size (the paper's |M| is 320 bits = 40 bytes).")
+@click.option("--quick", is_flag=True,
+              help="Cap the end-to-end row at 5 uploads, 5 at once.")
+@e2e_runs_option
+@e2e_burst_option
 @json_option
-def light(runs: int, payload_bytes: int, json_path: Path | None) -> None:
-    """Seed 001's phases on edwards25519 vs the paper's cost model (Tables 2 and 5)."""
+def light(
+    runs: int, payload_bytes: int, quick: bool, e2e_runs: int, e2e_burst: int,
+    json_path: Path | None,
+) -> None:
+    """Seed 001's phases on edwards25519 vs the paper's cost model (Tables 2 and 5), and a
+    sensor upload -> committed record end to end."""
     from bench import light_bench
 
-    _show(light_bench.run(runs, payload_bytes), json_path)
+    if quick:
+        e2e_runs, e2e_burst = min(e2e_runs, 5), min(e2e_burst, 5)
+    with _bench_errors():
+        report = light_bench.run(runs, payload_bytes, e2e_runs, e2e_burst, _progress)
+    _show(report, json_path)
 
 
 @bench.command("e2e")
