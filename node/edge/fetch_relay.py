@@ -15,14 +15,16 @@ because it keeps no ledger:
 Before a node is asked, the edge checks the body's size and fields, the token's signature, its
 timestamp against the genesis freshness window and its nonce against the fetches this edge has
 relayed (:class:`~node.fetch_nonces.FetchNonces` in the edge's LevelDB, so a restart does not
-reopen replays), and an ``abe_binding`` (refused, as nodes do). It fetches the decision the
-token names with an inclusion proof (:meth:`~node.edge.proofs.ProofFetcher.fetch_decision`) and
-refuses a decision that is not a grant of exactly this record to this requester, a token that
-has expired and a decision past its fetch window; it fetches the PutRecord with its proof and
-takes the storage commitment from it. A proof shows the decision *was committed*, not that the
-access still stands: whether the grant was revoked or has expired, the requester blacklisted or
-the nonce used at a node, only the nodes know, and each node checks the token in full
-(:mod:`node.fetch_auth`) before it hands out its fragment. The edge then asks the connected
+reopen replays). It fetches the decision the token names with an inclusion proof
+(:meth:`~node.edge.proofs.ProofFetcher.fetch_decision`) and refuses a decision that is not a
+grant of exactly this record to this requester, a token that has expired and a decision past its
+fetch window; it fetches the PutRecord with its proof, checks the token's ``abe_binding``
+against the key check its dual record commits as nodes do
+(:func:`~node.fetch_tokens.check_binding`) and takes the storage commitment from it. A proof
+shows the decision *was committed*, not that the access still stands: whether the grant was
+revoked or has expired, the requester blacklisted or the nonce used at a node, only the nodes
+know, and each node checks the token in full (:mod:`node.fetch_auth`) before it hands out its
+fragment. The edge then asks the connected
 nodes for their fragments, checks each against the commitment and rebuilds the ciphertext with
 the nodes' own code (:func:`node.storage.gather`); when too few fragments come back the nodes'
 most common refusal (revoked, expired, not yours ...) is the answer.
@@ -53,7 +55,7 @@ from ledger.transactions import PutRecord, member_id_for
 from node.edge.follower import Request as PeerExchange
 from node.edge.proofs import ItemNotFound, ProofError, VerifiedDecision, VerifiedTx
 from node.fetch_nonces import FetchNonces
-from node.fetch_tokens import CommittedDecision, check_decision, check_expiry
+from node.fetch_tokens import CommittedDecision, check_binding, check_decision, check_expiry
 from node.home import wall_ms
 from node.http.body import parse_json
 from node.http.errors import ApiError, BadRequest, PayloadTooLarge, error_body
@@ -149,7 +151,7 @@ class FetchRelay:
         self._check_signed(fetch, now)
         decision = await self._decision(token)
         check_expiry(token, decision, None, now)  # the grant's own expiry: the nodes check it
-        commitment = await self._commitment(token.record_id, fetch.record_tx_id)
+        commitment = await self._commitment(token, fetch.record_tx_id)
         if not self._nonces.use(token.requester, token.nonce, token.timestamp_ms, now):
             raise refused(409, "replayed", "fetch nonce already used at this edge")
         peers = [self._index[p] for p in self._sources() if p in self._index]
@@ -177,10 +179,6 @@ class FetchRelay:
             raise refused(409, "stale", "fetch timestamp is outside the freshness window")
         if self._nonces.seen(token.requester, token.nonce):
             raise refused(409, "replayed", "fetch nonce already used at this edge")
-        if token.abe_binding is not None:
-            raise refused(
-                403, "bad_token", "abe_binding is reserved: no node checks it yet, leave it out"
-            )
 
     async def _decision(self, token: AccessToken) -> CommittedDecision:
         try:
@@ -198,7 +196,8 @@ class FetchRelay:
         )
         return check_decision(token, found)
 
-    async def _commitment(self, record_id: bytes, record_tx_id: bytes) -> StorageCommitment:
+    async def _commitment(self, token: AccessToken, record_tx_id: bytes) -> StorageCommitment:
+        """The storage commitment of the token's record, once its abe_binding fits the record."""
         try:
             proven = await self._proofs.fetch_tx(record_tx_id)
         except ItemNotFound as exc:
@@ -207,8 +206,9 @@ class FetchRelay:
         except ProofError as exc:
             raise refused(exc.http_status, exc.code, str(exc)) from exc
         put = proven.transaction
-        if not isinstance(put, PutRecord) or put.record_id != record_id:
+        if not isinstance(put, PutRecord) or put.record_id != token.record_id:
             raise refused(400, "record_tx_mismatch", "record_tx_id is not this record's PutRecord")
+        check_binding(token, put.policy, put.abe_ciphertext)
         try:
             return StorageCommitment.from_bytes(put.storage_commitments)
         except DecodeError as exc:

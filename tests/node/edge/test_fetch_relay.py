@@ -31,8 +31,9 @@ from node.p2p.envelope import Status
 from node.p2p.identity import peer_id_of
 from node.refusals import StorageRefused
 from node.storage import GET_PROTOCOL, PUT_PROTOCOL, FragmentKeeper
-from tests.node.app_world import BULK, AppWorld, Member
-from tests.node.test_fetch_auth import granted_pair
+from node.wire import FragmentGet
+from tests.node.app_world import BULK, AppWorld, Member, make_world
+from tests.node.test_fetch_auth import doctor_binding, granted_pair, granted_policy_record
 from tests.node.test_storage import fresh_keeper, grant_and_decide, signed_fetch
 
 
@@ -185,7 +186,8 @@ def test_what_the_edge_refuses_itself(world: AppWorld) -> None:
 
     assert refusal(edge, with_token(timestamp_ms=now - 3_600_000)).code == "stale"
     assert refusal(edge, with_token(expires_at_ms=now - 1)).code == "token_expired"
-    assert refusal(edge, with_token(abe_binding=bytes(32))).code == "bad_token"
+    unexpected = refusal(edge, with_token(abe_binding=bytes(32)))
+    assert (unexpected.status, unexpected.code) == (403, "abe_binding_unexpected")
     assert refusal(edge, with_token(decision_id=secrets.token_bytes(32))).code == (
         "decision_unknown"
     )
@@ -198,6 +200,59 @@ def test_what_the_edge_refuses_itself(world: AppWorld) -> None:
     assert (unknown.status, unknown.code) == (404, "not_found")
     assert edge.asked == []
     assert counted(edge, "stale") == 1
+
+
+@pytest.fixture(scope="module")
+def keyed() -> AppWorld:
+    """A world whose genesis deals the domain and FAME keys policy records need."""
+    return make_world(authority_keys=True)
+
+
+def bound_fetch(world: AppWorld, member: Member, record_id: bytes, binding: bytes) -> EdgeFetch:
+    fetch = edge_fetch(world, member, record_id)
+    token = dataclasses.replace(fetch.token, abe_binding=binding)
+    return dataclasses.replace(fetch, token=token.signed(member.key, world.genesis.chain_id))
+
+
+def test_a_policy_record_needs_the_right_abe_binding_at_the_edge(keyed: AppWorld) -> None:
+    world = keyed
+    doctor, record_id = granted_policy_record(world)
+    edge = make_edge(world, record_id)
+    missing = refusal(edge, edge_fetch(world, doctor, record_id))
+    assert (missing.status, missing.code) == (403, "abe_binding_missing")
+    right = doctor_binding(world, record_id)
+    for wrong in (bytes(32), right[::-1]):
+        assert refusal(edge, bound_fetch(world, doctor, record_id, wrong)).code == (
+            "abe_binding_wrong"
+        )
+    assert edge.asked == []
+    assert counted(edge, "abe_binding_wrong") == 2
+    outcome = trio.run(edge.relay.fetch, bound_fetch(world, doctor, record_id, right))
+    assert outcome.data == BULK
+
+
+def test_a_policy_record_without_a_key_check_is_relayed_without_a_binding(
+    keyed: AppWorld,
+) -> None:
+    world = keyed
+    doctor, record_id = granted_policy_record(world, key_check=False)
+    edge = make_edge(world, record_id)
+    assert refusal(edge, bound_fetch(world, doctor, record_id, bytes(32))).code == (
+        "abe_binding_unexpected"
+    )
+    assert trio.run(edge.relay.fetch, edge_fetch(world, doctor, record_id)).data == BULK
+
+
+def test_the_nodes_check_the_binding_behind_the_edge(keyed: AppWorld) -> None:
+    """A relay that skipped the binding check would still get nothing: each node refuses."""
+    world = keyed
+    doctor, record_id = granted_policy_record(world)
+    nodes = make_edge(world, record_id).keepers
+    fetch = bound_fetch(world, doctor, record_id, bytes(32)).token
+    for keeper in nodes.values():
+        with pytest.raises(StorageRefused) as caught:
+            trio.run(keeper.serve_get, FragmentGet(fetch).to_bytes())
+        assert caught.value.code == "abe_binding_wrong"
 
 
 def test_after_a_revocation_the_nodes_refusal_reaches_the_requester(world: AppWorld) -> None:
