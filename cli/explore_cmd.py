@@ -145,7 +145,7 @@ def record(record_id: str, node_url: str, as_json: bool) -> None:
 @json_option
 def records(owner: bytes | None, keywords: tuple[str, ...], node_url: str, as_json: bool) -> None:
     """Find records by owner, or by their keywords (matched through H(keywords))."""
-    from client.metadata import keywords_hash
+    from ledger.record_metadata import keywords_hash
 
     if (owner is None) == (not keywords):
         raise click.UsageError("give either --owner or --keyword")

@@ -27,9 +27,9 @@ import httpx
 
 from client.devices import DeviceKeyError, DeviceKeys
 from client.errors import ConnectionFailed, IntegrityError, NodeError, WaitTimeout
-from client.file_sealing import seal_file
+from ledger.file_sealing import seal_file
 from client.http import _error_of
-from client.metadata import keywords_hash
+from ledger.record_metadata import keywords_hash
 from client.policy_records import network_keys, parse_policy
 from client.session import Session, now_ms
 from crypto.abe import FamePublicKey, seal_record

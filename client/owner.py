@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from client.errors import IntegrityError, NodeError
-from client.file_sealing import seal_file
+from ledger.file_sealing import seal_file
 from client.keystore import MemberKeys
-from client.metadata import keywords_hash
+from ledger.record_metadata import keywords_hash
 from client.policy_records import parse_policy, policy_parts
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from client.uploads import PendingUpload

@@ -1,6 +1,6 @@
 """Policy records: the dual key of the attribute-based sharing path, owner and requester side.
 
-A policy record's metadata (:class:`~client.metadata.RecordMetadata`, which holds the bulk DEK)
+A policy record's metadata (:class:`~ledger.record_metadata.RecordMetadata`, which holds the bulk DEK)
 is sealed under ``HKDF(record id, K_pre, K_abe)`` (:mod:`crypto.abe.dual`):
 
 * ``K_abe`` is the secret of a FAME header under the record's policy: ``abe_ciphertext``.
@@ -26,7 +26,7 @@ from client.attribute_keys import AttributeKeyError, NoPublishedKey, fetch_attri
 from client.domain_keys import current_domain_key
 from client.errors import AccessDenied, ClientError, IntegrityError
 from client.keystore import MemberKeys, load_attribute_key
-from client.metadata import RecordMetadata
+from ledger.record_metadata import RecordMetadata
 from client.session import Session
 from crypto.abe import (
     DualRecord,

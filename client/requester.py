@@ -34,7 +34,7 @@ from client.errors import (
 )
 from client.http import MAX_SERVER_WAIT, NodeClient
 from client.keystore import MemberKeys
-from client.metadata import RecordMetadata, file_digest
+from ledger.record_metadata import RecordMetadata, file_digest
 from client.policy_records import (
     AttributeKeyMismatch,
     PolicyRecordView,

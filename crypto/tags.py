@@ -27,12 +27,15 @@ range       package                 used
 0xD0-0xDF   consensus.simulation    simulator stand-ins
 0xE0-0xE7   node.wire               node-to-node wire formats
 0xE8-0xEF   node.p2p                request/response envelopes
-0xF0-0xFF   client                  client-side records (the client library)
+0xF0-0xF0   ledger.record_metadata  a record's metadata (owners, devices and edges seal it)
+0xF1-0xFF   client                  client-side records (the client library)
 ==========  ======================  ================================================
 
 History: until encoding version 2 of their types, policy (0x50-0x51), dual (0x52-0x5F), storage
 (0x58-0x5D) and abe (0x60-0x65) tags sat inside the ledger's range and the p2p envelopes
-(0x70-0x71) inside crypto.light's; they were renumbered into the ranges above.
+(0x70-0x71) inside crypto.light's; they were renumbered into the ranges above. Record metadata
+kept its tag 0xF0 (and so its bytes) when it moved from the client library to the ledger
+package, where edges can seal it too.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ RANGES: tuple[tuple[str, range], ...] = (
     ("consensus.simulation", range(0xD0, 0xE0)),
     ("node.wire", range(0xE0, 0xE8)),
     ("node.p2p", range(0xE8, 0xF0)),
-    ("client", range(0xF0, 0x100)),
+    ("ledger.record_metadata", range(0xF0, 0xF1)),
+    ("client", range(0xF1, 0x100)),
 )
 
 
@@ -272,5 +276,5 @@ P2P_REQUEST_ENVELOPE = _tag(0xE8, "node.p2p.envelope.RequestEnvelope")
 P2P_RESPONSE_ENVELOPE = _tag(0xE9, "node.p2p.envelope.ResponseEnvelope")
 
 # client
-CLIENT_RECORD_METADATA = _tag(0xF0, "client.metadata.RecordMetadata")
+RECORD_METADATA = _tag(0xF0, "ledger.record_metadata.RecordMetadata")
 CLIENT_ATTRIBUTE_KEY = _tag(0xF1, "client.attribute_keys.IssuedAttributeKey")

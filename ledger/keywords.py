@@ -2,7 +2,7 @@
 
 The owner's client hashes a record's keywords into ``PutRecord.keywords_hash``; a request for a
 policy record may give a keyword hash, which must then be the record's. The hash of no keywords
-means "no keywords given". The client library re-exports it (``client.metadata``), so owner,
+means "no keywords given". The record metadata module re-exports it (``ledger.record_metadata``), so owner,
 requester and nodes hash keywords with one function.
 """
 

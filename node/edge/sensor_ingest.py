@@ -7,9 +7,9 @@ warrant records of users (``EDGE_HOME/sensors/warrants/*.warrant``, public, auth
 alpha, beta, replay) and a replay cache kept in LevelDB, so a restarted edge does not take an
 upload again; then it opens the reading with ``a_n`` and seals it as a policy record owned by
 the patient's member id, a version-3 PutRecord naming the grant's device, signed with the
-edge's key. The bulk, fragments and metadata come from ``client.file_sealing.seal_file`` and the
+edge's key. The bulk, fragments and metadata come from ``ledger.file_sealing.seal_file`` and the
 two halves of the dual key from :func:`crypto.light.bridge.seal_for_domain`, the very code an
-owner's put uses (``client.file_sealing`` and ``client.metadata`` are pure: crypto and ledger
+owner's put uses (``ledger.file_sealing`` and ``ledger.record_metadata`` are pure: crypto and ledger
 imports only).
 
 Each refusal is a :class:`SensorRefusal` with a code and is counted in
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
-from client.file_sealing import seal_file
+from ledger.file_sealing import seal_file
 from crypto.abe import FamePublicKey
 from crypto.dual import setup
 from crypto.errors import CryptoError, DecryptionError

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from client import NodeClient, NodeError, load_member
-from client.metadata import RecordMetadata
+from ledger.record_metadata import RecordMetadata
 from client.policy_records import NetworkKeys, network_keys, record_context, seal_policy_parts
 from client.session import Session, now_ms
 from crypto.dual import setup

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from client import KeyStoreError, MemberKeys, MemberPublic, load_member, save_member
 from client.keystore import parse_role
-from client.metadata import RecordMetadata, keywords_hash
+from ledger.record_metadata import RecordMetadata, keywords_hash
 from crypto.errors import DecodeError
 from crypto.groups import load_group
 from ledger.access_token import AccessToken

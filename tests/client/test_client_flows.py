@@ -19,7 +19,7 @@ from client import (
 )
 from client.authority import change_attributes, register_member
 from client.member import publish_tpre_key
-from client.metadata import keywords_hash
+from ledger.record_metadata import keywords_hash
 from client.owner import grant_access, put_file, revoke_access
 from client.requester import (
     fetch_and_decrypt,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from client import AccessDenied, IntegrityError, MemberKeys, NodeClient
-from client.metadata import RecordMetadata
+from ledger.record_metadata import RecordMetadata
 from client.policy_records import (
     AttributeKeyMismatch,
     DomainKey,

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from client.metadata import RecordMetadata
+from ledger.record_metadata import RecordMetadata
 from consensus.messages import (
     AuthVote,
     LeaderClaim,

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from client.device_upload import DeviceProfile, make_upload
 from client.devices import device_keys
-from client.metadata import RecordMetadata
+from ledger.record_metadata import RecordMetadata
 from crypto import aead
 from crypto.abe import DualRecord, FameMasterKey, keygen, open_record, recover_abe_part
 from crypto.abe import setup as fame_setup

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from client.metadata import RecordMetadata
+from ledger.record_metadata import RecordMetadata
 from client.sensors import EdgeRefused, post_access, post_upload, save_profile
 from crypto import aead
 from crypto.light import FreshnessWindow, Upload, UserCredential

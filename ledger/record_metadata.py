@@ -16,7 +16,7 @@ from crypto.errors import DecodeError
 from crypto.hashing import DIGEST_SIZE, digest
 from ledger.keywords import keywords_hash as keywords_hash  # the nodes compare the same bytes
 
-METADATA_TYPE_TAG = tags.CLIENT_RECORD_METADATA
+METADATA_TYPE_TAG = tags.RECORD_METADATA
 METADATA_VERSION = 1
 DEK_SIZE = 32
 MAX_NAME_BYTES = 255

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from client.metadata import DEK_SIZE, RecordMetadata, file_digest
+from ledger.record_metadata import DEK_SIZE, RecordMetadata, file_digest
 from crypto import aead
 from crypto.storage import ErasureCoded, encode
 
