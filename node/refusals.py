@@ -40,7 +40,6 @@ PEER_REFUSALS = {
     "not_registered": 403,
     "not_granted": 403,
     # The access token's own faults (node.fetch_auth, node.fetch_tokens).
-    "bad_token": 403,
     "token_not_yours": 403,
     "decision_other_record": 403,
     "decision_denied": 403,
