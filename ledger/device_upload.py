@@ -32,7 +32,8 @@ class DeviceUpload(Encoded):
     """One device record on its way to the edge (canonical, version 1).
 
     ``device_ciphertext`` is a :class:`crypto.dual.DeviceCiphertext` of K_pre,
-    ``abe_ciphertext`` a :class:`crypto.abe.DualRecord` (FAME header and sealed metadata),
+    ``abe_ciphertext`` a :class:`crypto.abe.DualRecord` (FAME header, sealed metadata and,
+    from version 3 on, the key check that requesters' fetch tokens are checked against),
     ``metadata_ciphertext`` the metadata sealed to the owner's TPRE key,
     ``storage_commitment`` a :class:`crypto.storage.StorageCommitment` of ``bulk``.
     """
