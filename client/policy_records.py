@@ -1,7 +1,7 @@
 """Policy records: the dual key of the attribute-based sharing path, owner and requester side.
 
-A policy record's metadata (:class:`~ledger.record_metadata.RecordMetadata`, which holds the bulk DEK)
-is sealed under ``HKDF(record id, K_pre, K_abe)`` (:mod:`crypto.abe.dual`):
+A policy record's metadata (:class:`~ledger.record_metadata.RecordMetadata`, which holds the
+bulk DEK) is sealed under ``HKDF(record id, K_pre, K_abe)`` (:mod:`crypto.abe.dual`):
 
 * ``K_abe`` is the secret of a FAME header under the record's policy: ``abe_ciphertext``.
 * ``K_pre`` is encrypted to the network's domain key of the current epoch, with a proof that
@@ -14,6 +14,10 @@ attributes satisfy the policy, and then each approving node raises the committed
 (:func:`crypto.dual.requester_decrypt`). ``K_abe`` comes from the member's own attribute key.
 Either half alone opens nothing: :class:`AttributeKeyMismatch` (approval without a matching
 key) and :class:`~client.errors.AccessDenied` (a key without approval) are the typed outcomes.
+
+The nodes serve a policy record's bulk data only for a fetch token carrying the record's ABE
+binding ``H(record id, K_abe)`` (:func:`abe_binding_for`), which a member can make only after
+recovering ``K_abe``; a record sealed before key checks (dual record version 2) takes none.
 """
 
 from __future__ import annotations
@@ -26,16 +30,17 @@ from client.attribute_keys import AttributeKeyError, NoPublishedKey, fetch_attri
 from client.domain_keys import current_domain_key
 from client.errors import AccessDenied, ClientError, IntegrityError
 from client.keystore import MemberKeys, load_attribute_key
-from ledger.record_metadata import RecordMetadata
 from client.session import Session
 from crypto.abe import (
     DualRecord,
     FamePublicKey,
     FameSecretKey,
     UnsatisfiedPolicyError,
+    abe_binding,
     open_record,
     recover_abe_part,
 )
+from crypto.abe.dual import binding_matches
 from crypto.dual import (
     DecryptionRequest,
     DualParams,
@@ -54,6 +59,7 @@ from crypto.tpre import UserSecretKey
 from ledger.authority_keys import authority_keys
 from ledger.content import record_context
 from ledger.genesis import Genesis, GenesisError
+from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord
 
 
@@ -232,6 +238,23 @@ def recover_abe(fame: FamePublicKey, record: PolicyRecordView, key: FameSecretKe
             f"satisfy the record's policy {record.policy!r}; ask the authority for a key for "
             "your current attributes (`iomtshare authority issue-keys`)"
         ) from exc
+
+
+def abe_binding_for(record: PolicyRecordView, abe_part: bytes) -> bytes | None:
+    """The ``abe_binding`` a fetch token for ``record`` carries, from its ``K_abe``: ``None``
+    for a record without a key check (version 2). Raises :class:`IntegrityError` if the
+    binding does not match the record's key check (a record sealed with a wrong check: every
+    node would refuse the fetch)."""
+    check = record.dual.key_check
+    if check is None:
+        return None
+    binding = abe_binding(record.record_id, abe_part)
+    if not binding_matches(check, binding):
+        raise IntegrityError(
+            "the record's key check does not match H(record id, K_abe): the nodes will refuse "
+            "every fetch of it"
+        )
+    return binding
 
 
 def open_with_parts(record: PolicyRecordView, pre_part: bytes, abe_part: bytes) -> RecordMetadata:

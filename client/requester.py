@@ -34,14 +34,15 @@ from client.errors import (
 )
 from client.http import MAX_SERVER_WAIT, NodeClient
 from client.keystore import MemberKeys
-from ledger.record_metadata import RecordMetadata, file_digest
 from client.policy_records import (
     AttributeKeyMismatch,
     PolicyRecordView,
+    abe_binding_for,
     is_policy_record,
     network_keys,
-    open_policy_metadata,
     open_pre_part,
+    open_with_parts,
+    recover_abe,
 )
 from client.session import RETRY_PAUSE, Session, now_ms
 from crypto import aead
@@ -51,6 +52,7 @@ from crypto.errors import CryptoError
 from crypto.policy.hash_tree import attribute_hash
 from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
 from ledger.access_token import NONCE_SIZE, AccessToken
+from ledger.record_metadata import RecordMetadata, file_digest
 from ledger.transactions import AccessRequest
 
 #: Bytes of an AccessRequest's nonce (the ledger encodes it as a fixed 16-byte field).
@@ -219,6 +221,17 @@ def open_metadata(
     :class:`~client.policy_records.AttributeKeyMismatch` for a policy record the member's key
     does not satisfy, or no key source given) or IntegrityError.
     """
+    return _open_grant(session, requester, record_id, decision, attribute_key)[0]
+
+
+def _open_grant(
+    session: Session,
+    requester: MemberKeys,
+    record_id: bytes,
+    decision: Decision,
+    attribute_key: AttributeKeySource | None,
+) -> tuple[RecordMetadata, bytes | None]:
+    """:func:`open_metadata`, and the ABE binding a fetch token for the record carries."""
     check_decision(decision, requester, record_id)
     if decision.status != "granted":
         raise AccessDenied(f"request {decision.request_id[:16]}… was {decision.status}: "
@@ -229,7 +242,7 @@ def open_metadata(
     try:
         sealed = ReEncryptedCiphertext.from_bytes(session.group, decision.reencrypted)
         plain = decrypt_reencrypted(requester.tpre_secret, sealed, record_id)
-        return RecordMetadata.from_bytes(plain)
+        return RecordMetadata.from_bytes(plain), None
     except CryptoError as exc:
         raise IntegrityError(f"cannot open the re-encrypted metadata: {exc}") from exc
 
@@ -240,7 +253,7 @@ def _open_policy_grant(
     record_id: bytes,
     decision: Decision,
     attribute_key: AttributeKeySource | None,
-) -> RecordMetadata:
+) -> tuple[RecordMetadata, bytes | None]:
     if attribute_key is None:
         raise AttributeKeyMismatch(
             "this is a policy record: opening it needs the member's attribute key as well"
@@ -255,13 +268,20 @@ def _open_policy_grant(
         params, record, session.chain_id, requester.tpre_secret, request_id, decision.reencrypted
     )
     fame = network_keys(session.genesis, session.group).fame
-    return open_policy_metadata(fame, record, attribute_key(), pre_part)
+    abe_part = recover_abe(fame, record, attribute_key())
+    return open_with_parts(record, pre_part, abe_part), abe_binding_for(record, abe_part)
 
 
 def access_token(
-    session: Session, requester: MemberKeys, record_id: bytes, decision: Decision
+    session: Session,
+    requester: MemberKeys,
+    record_id: bytes,
+    decision: Decision,
+    abe_binding: bytes | None = None,
 ) -> AccessToken:
-    """A fresh access token for one fetch of ``record_id`` under ``decision`` (its request id).
+    """A fresh access token for one fetch of ``record_id`` under ``decision`` (its request id),
+    carrying ``abe_binding`` (a policy record's, from :func:`~client.policy_records.
+    abe_binding_for`; ``None`` for an owner-grant record or one without a key check).
 
     It expires :data:`TOKEN_LIFETIME_MS` from now, or when the requester's grant of the record
     does if that is sooner (nodes refuse a token that outlives the grant; a policy record has
@@ -284,7 +304,7 @@ def access_token(
             requester=requester.member_id,
             decision_id=decision_id,
             expires_at_ms=max(expires, 0),
-            abe_binding=None,
+            abe_binding=abe_binding,
             timestamp_ms=now,
             nonce=secrets.token_bytes(NONCE_SIZE),
         )
@@ -300,14 +320,17 @@ def fetch_ciphertext(
     decision: Decision,
     *,
     via_edge: NodeClient | None = None,
+    abe_binding: bytes | None = None,
 ) -> bytes:
     """Ask the node for the record's bulk ciphertext with a fresh access token naming
-    ``decision``. Raises :class:`AccessDenied` when the node refuses it (401/403).
+    ``decision`` (and carrying ``abe_binding``, which a policy record with a key check needs:
+    :func:`fetch_and_decrypt` makes it). Raises :class:`AccessDenied` when the node refuses it
+    (401/403; ``abe_binding_missing`` or ``abe_binding_wrong`` without the right binding).
 
     With ``via_edge`` the same token goes to that edge instead (``node.edge.fetch_relay``),
     with the two fields an edge needs besides: the requester's verify key and the id of the
     record's PutRecord (read from the session's node)."""
-    token = access_token(session, requester, record_id, decision)
+    token = access_token(session, requester, record_id, decision, abe_binding)
     body = token.to_json()
     target, who = session.client, "node"
     if via_edge is not None:
@@ -339,8 +362,11 @@ def fetch_and_decrypt(
     AEAD or digest check failed). ``via_edge``: fetch the bulk ciphertext through that edge
     (:func:`fetch_ciphertext`); everything else is asked of the session's node.
     """
-    metadata = open_metadata(session, requester, record_id, decision, attribute_key)
-    ciphertext = fetch_ciphertext(session, requester, record_id, decision, via_edge=via_edge)
+    # The attribute key opens the metadata and makes the ABE binding before anything is fetched.
+    metadata, binding = _open_grant(session, requester, record_id, decision, attribute_key)
+    ciphertext = fetch_ciphertext(
+        session, requester, record_id, decision, via_edge=via_edge, abe_binding=binding
+    )
     try:
         data = aead.open_sealed(metadata.dek, ciphertext, record_id)
     except CryptoError as exc:

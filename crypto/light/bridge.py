@@ -60,7 +60,9 @@ def seal_for_domain(
     with a C1 proof bound to ``context`` (record id, owner, chain), then forgotten.
 
     The one place both an owner (``client.policy_records``) and an edge converting a sensor
-    upload (``node.edge.sensor_ingest``) seal a policy record.
+    upload (``node.edge.sensor_ingest``) seal a policy record. The dual record commits the key
+    check of its ABE binding (:func:`crypto.abe.dual.seal_record`), which nodes check fetch
+    tokens against.
     """
     record_id = context.record_id
     dual, pre_part = seal_record(fame_public, policy, record_id, plaintext)

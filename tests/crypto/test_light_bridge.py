@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crypto.abe import keygen, open_record, recover_abe_part, setup
+from crypto.abe import abe_binding, keygen, open_record, recover_abe_part, setup
+from crypto.abe.dual import key_check
 from crypto.abe.errors import UnsatisfiedPolicyError
 from crypto.errors import DecryptionError
 from crypto.groups import Group
@@ -39,6 +40,8 @@ def test_upload_becomes_a_record_only_policy_and_owner_together_open(mcl: Group)
     doctor_key = keygen(fame, ["role:doctor", "dept:cardiology"])
     abe_part = recover_abe_part(fame.public, doctor_key, converted.record)
     assert open_record(converted.record, pre_part, abe_part) == b"bp=120/80"
+    binding = abe_binding(converted.record.record_id, abe_part)
+    assert converted.record.key_check == key_check(binding)
 
     with pytest.raises(UnsatisfiedPolicyError):
         recover_abe_part(fame.public, keygen(fame, ["role:doctor"]), converted.record)
