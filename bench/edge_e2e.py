@@ -37,6 +37,7 @@ from client import MemberKeys, NodeClient
 from client.authority import register_member
 from client.device_upload import make_profile, make_upload, send_upload
 from client.devices import register_device, write_device_key
+from client.errors import ClientError
 from client.member import publish_tpre_key
 from client.sensor_load import ecg_window
 from client.sensors import (
@@ -54,7 +55,7 @@ from crypto.groups import Group, load_group
 from ledger.transactions import MemberRole
 from node.assembly import NodePublicInfo
 from testnet.edges import launch_edges
-from testnet.launcher import stop, up
+from testnet.launcher import LOG_FILE, stop, up
 from testnet.layout import Network
 
 NODES = 4
@@ -220,9 +221,21 @@ def run(
         progress(f"end to end: {runs} {path} uploads one at a time, then {burst} at once")
         try:
             figures = measure(upload, network.edges[0].http_url, runs, burst)
+        except (BenchError, ClientError, httpx.HTTPError) as exc:
+            # The testnet and its logs go away with the temporary directory: keep the edge's.
+            raise BenchError(f"{type(exc).__name__}: {exc}\n{_edge_log(network)}") from exc
         finally:
             upload.close()
     return {"nodes": NODES, "edges": 1, "poll_s": POLL_S, **figures}
+
+
+def _edge_log(network: Network, lines: int = 30) -> str:
+    path = network.directory / network.edges[0].home / LOG_FILE
+    try:
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError as exc:
+        return f"(no edge log: {exc})"
+    return "\n".join([f"last lines of the edge's log {path}:", *tail])
 
 
 def table(figures: dict[str, Any], anchors: list[list[object]]) -> str:
