@@ -241,6 +241,7 @@ ABE_DUAL_RECORD = _tag(0x85, "crypto.abe.dual.DualRecord")
 # node.edge
 EDGE_SUBMIT = _tag(0x90, "node.edge.submit.EdgeSubmit")
 EDGE_SUBMIT_REPLY = _tag(0x91, "node.edge.submit.EdgeSubmitReply")
+EDGE_PENDING_UPLOAD = _tag(0x92, "node.edge.pending_uploads.PendingUpload")
 
 # consensus
 CONSENSUS_SUBMISSION = _tag(0xC0, "consensus.messages.Submission")

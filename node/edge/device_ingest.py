@@ -16,19 +16,19 @@
 5. signs the PutRecord version 3 with the edge's node key and submits it to a consensus node
    over :mod:`node.edge.submit`.
 
-It answers once a node accepted the transaction. In the background it then waits until the
-record is committed (a proven fetch of the transaction) and hands the fragments over; the
-state of each upload is kept (the last :data:`KEPT_UPLOADS`) for
-``GET /devices/{id}/uploads/{record_id}``. Each refusal is an :class:`IngestRefused` with a
+Before sending, it writes the upload (the signed PutRecord and the fragments) to the edge's
+LevelDB (:mod:`node.edge.pending_uploads`). It answers once a node accepted the transaction. In
+the background it then waits until the record is committed (a proven fetch of the transaction)
+and hands the fragments over (:mod:`node.edge.upload_finisher`), writing each move of the state,
+which ``GET /devices/{id}/uploads/{record_id}`` reads. After a restart the finisher picks up
+every upload left open. Each refusal is an :class:`IngestRefused` with a
 code, counted in ``iomtshare_edge_device_uploads_refused_total{reason}``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import trio
@@ -41,18 +41,21 @@ from crypto.signing import SigningKey
 from crypto.storage import encode
 from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload, device_put_record
 from ledger.genesis import Genesis
+from ledger.kv import KeyValueStore, MemoryStore
 from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice
+from node.edge.pending_uploads import PendingUpload, PendingUploads, UploadStatus
 from node.edge.proofs import ItemNotFound, ProofError, VerifiedTx
 from node.edge.submit import SubmitRefused
+from node.edge.upload_finisher import Submitter, TxProofs, UploadFinisher, wall_ms
 
 logger = logging.getLogger("iomtshare.node.edge.devices")
 
-#: Upload states kept for the status route.
-KEPT_UPLOADS = 1024
-#: Uploads waiting for their commit at once; more are refused ``busy``.
+#: Open uploads (on disk, not yet stored or failed) at once; more are refused ``busy``.
 MAX_IN_FLIGHT = 64
+#: How long a new upload is followed closely before the finisher's passes take it over.
 COMMIT_TIMEOUT_SECONDS = 120.0
-RETRY_SECONDS = 0.5
+#: How long an upload that never committed may be resent (the genesis default freshness window).
+RESUBMIT_WINDOW_MS = 300_000
 #: Every refusal code, with its HTTP status.
 REFUSALS = {
     "too_large": 413,
@@ -79,44 +82,9 @@ class IngestRefused(Exception):
         self.status = REFUSALS[code]
 
 
-class DeviceProofs(Protocol):
+class DeviceProofs(TxProofs, Protocol):
     async def fetch_device(self, device_id: bytes, *, latest_rekey: bool = False) -> VerifiedTx:
         ...
-
-    async def fetch_tx(self, tx_id: bytes) -> VerifiedTx: ...
-
-
-class Submitter(Protocol):
-    async def submit_tx(self, raw: bytes) -> bytes: ...
-
-    async def store_fragments(self, record_id: bytes, fragments: Sequence[bytes]) -> int: ...
-
-
-@dataclass(slots=True)
-class UploadState:
-    """Where one accepted upload is: ``pending`` (submitted), ``committed``, ``stored``
-    (fragments handed over) or ``failed`` (``reason``)."""
-
-    device_id: bytes
-    record_id: bytes
-    tx_id: bytes
-    epoch: int
-    status: str = "pending"
-    height: int | None = None
-    fragments_stored: int = 0
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "device_id": self.device_id.hex(),
-            "record_id": self.record_id.hex(),
-            "tx_id": self.tx_id.hex(),
-            "epoch": self.epoch,
-            "status": self.status,
-            "height": self.height,
-            "fragments_stored": self.fragments_stored,
-            "reason": self.reason or None,
-        }
 
 
 class DeviceIngest:
@@ -133,7 +101,11 @@ class DeviceIngest:
         registry: CollectorRegistry | None = None,
         *,
         commit_timeout: float = COMMIT_TIMEOUT_SECONDS,
+        store: KeyValueStore | None = None,
+        resubmit_window_ms: int = RESUBMIT_WINDOW_MS,
+        clock_ms: Callable[[], int] = wall_ms,
     ) -> None:
+        """``store`` keeps the uploads (a memory store if none: nothing survives a restart)."""
         self._genesis = genesis
         self._peer_id = peer_id
         self._key = node_key
@@ -141,10 +113,13 @@ class DeviceIngest:
         self._proofs = proofs
         self._submitter = submitter
         self._commit_timeout = commit_timeout
-        self.uploads: OrderedDict[bytes, UploadState] = OrderedDict()
+        self._clock_ms = clock_ms
+        self.uploads = PendingUploads(store if store is not None else MemoryStore())
+        self.finisher = UploadFinisher(
+            self.uploads, proofs, submitter, window_ms=resubmit_window_ms, clock_ms=clock_ms
+        )
         #: Refusals by code.
         self.refused: dict[str, int] = {}
-        self._in_flight = 0
         self._nursery: trio.Nursery | None = None
         self._refused_counter = Counter(
             "iomtshare_edge_device_uploads_refused",
@@ -159,13 +134,14 @@ class DeviceIngest:
         )
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Finish accepted uploads in the background until cancelled."""
+        """Follow new uploads in the background until cancelled (``finisher.run``, started
+        beside this, takes those left open before a restart or past their commit timeout)."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
             await trio.sleep_forever()
 
-    async def ingest(self, device_id: bytes, body: bytes) -> UploadState:
+    async def ingest(self, device_id: bytes, body: bytes) -> PendingUpload:
         """Check and submit ``body``; raises :class:`IngestRefused`."""
         try:
             state = await self._ingest(device_id, body)
@@ -184,7 +160,7 @@ class DeviceIngest:
             device_id.hex()[:16], exc.code, exc.message,
         )
 
-    async def _ingest(self, device_id: bytes, body: bytes) -> UploadState:
+    async def _ingest(self, device_id: bytes, body: bytes) -> PendingUpload:
         if len(body) > MAX_UPLOAD_BYTES:
             raise IngestRefused("too_large", f"{len(body)} bytes, at most {MAX_UPLOAD_BYTES}")
         try:
@@ -222,22 +198,44 @@ class DeviceIngest:
         signed = put.signed(self._key, chain_id)
         return await self.submit_signed(signed, [f.to_bytes() for f in coded.fragments])
 
-    async def submit_signed(self, put: PutRecord, fragments: list[bytes]) -> UploadState:
+    async def submit_signed(self, put: PutRecord, fragments: list[bytes]) -> PendingUpload:
         """Submit a device record this edge signed; once it commits, store its fragments in
         the background. Raises :class:`IngestRefused` (busy, unavailable, refused). The
         sensor path (:mod:`node.edge.sensor_routes`) submits through this too."""
-        if self._nursery is None or self._in_flight >= MAX_IN_FLIGHT:
+        if self._nursery is None or self.uploads.open_count() >= MAX_IN_FLIGHT:
             raise IngestRefused("busy", "the edge is finishing too many uploads; retry")
+        raw, tx_id = put.to_bytes(), put.tx_id()
+        known = self.uploads.get(put.record_id)
+        if known is not None and not known.done:
+            if known.tx_id != tx_id:
+                raise IngestRefused("refused", "another upload of this record is under way")
+            if known.phase is not UploadStatus.UNCONFIRMED:
+                return known  # the same upload again: it is already under way
+        now = self._clock_ms()
+        self.finisher.hold(put.record_id)  # the resumer leaves it to this task and follow()
         try:
-            tx_id = await self._submitter.submit_tx(put.to_bytes())
+            upload = self.uploads.save(PendingUpload(
+                put.device_id, put.record_id, tx_id, put.domain_epoch, UploadStatus.SUBMITTED,
+                None, 0, "", now, now, raw, tuple(fragments),
+            ))  # on disk before anything is sent
+            self.finisher.sent(put.record_id)
+            await self._submitter.submit_tx(raw)
         except SubmitRefused as exc:
-            code = "unavailable" if exc.code == "unavailable" else "refused"
-            raise IngestRefused(code, f"the consensus nodes refused it: {exc}") from exc
-        state = UploadState(put.device_id, put.record_id, tx_id, put.domain_epoch)
-        self._keep(state)
-        self._in_flight += 1
-        self._nursery.start_soon(self._finish, state, fragments)
-        return state
+            self.finisher.release(put.record_id)
+            if exc.code == "unavailable":  # a node may have taken it: watch, never resend
+                self.uploads.move(upload, UploadStatus.UNCONFIRMED, now, reason=str(exc))
+                raise IngestRefused("unavailable", f"no consensus node took it: {exc}") from exc
+            self.uploads.forget(put.record_id)
+            raise IngestRefused("refused", f"the consensus nodes refused it: {exc}") from exc
+        except BaseException:  # a store error or cancellation: the resumer finishes it
+            self.finisher.release(put.record_id)
+            raise
+        self._nursery.start_soon(self.finisher.follow, put.record_id, self._commit_timeout)
+        return upload
+
+    def upload(self, record_id: bytes) -> PendingUpload | None:
+        """The state of an upload of this edge, from its store."""
+        return self.uploads.get(record_id)
 
     async def _device_tx(self, device_id: bytes, *, latest_rekey: bool) -> VerifiedTx:
         try:
@@ -248,37 +246,3 @@ class DeviceIngest:
         except ProofError as exc:
             message = f"cannot learn the device's registration: {exc}"
             raise IngestRefused("unavailable", message) from exc
-
-    def _keep(self, state: UploadState) -> None:
-        self.uploads[state.record_id] = state
-        while len(self.uploads) > KEPT_UPLOADS:
-            self.uploads.popitem(last=False)
-
-    async def _finish(self, state: UploadState, fragments: list[bytes]) -> None:
-        """Wait for the commit, then hand the fragments over (retrying while nodes lag)."""
-        deadline = trio.current_time() + self._commit_timeout
-        try:
-            while state.height is None:
-                try:
-                    state.height = (await self._proofs.fetch_tx(state.tx_id)).verified.height
-                    state.status = "committed"
-                except ProofError as exc:
-                    if trio.current_time() > deadline:
-                        raise SubmitRefused("not_committed", str(exc)) from exc
-                    await trio.sleep(RETRY_SECONDS)
-            while state.status != "stored":
-                try:
-                    stored = await self._submitter.store_fragments(state.record_id, fragments)
-                    state.fragments_stored, state.status = stored, "stored"
-                except SubmitRefused as exc:
-                    if exc.code not in ("unavailable", "not_found", "syncing") or (
-                        trio.current_time() > deadline
-                    ):
-                        raise
-                    await trio.sleep(RETRY_SECONDS)
-        except SubmitRefused as exc:
-            state.status, state.reason = "failed", str(exc)
-            logger.warning("device upload failed record=%s reason=%s",
-                           state.record_id.hex()[:16], exc)
-        finally:
-            self._in_flight -= 1

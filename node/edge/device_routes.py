@@ -6,9 +6,11 @@ upload's state (``record_id``, ``tx_id``, ``epoch``, ``status: pending``) once a
 accepted the record; a refusal is ``{"error": {"code", "message"}}`` with the code and status of
 :data:`~node.edge.device_ingest.REFUSALS` (a body over the bound is refused while it is read).
 
-``GET /devices/{device_id}/uploads/{record_id}``: that state as it moves to ``committed``
-(``height``) and ``stored`` (``fragments_stored``), or ``failed`` (``reason``); 404 for an upload
-this edge does not hold (it keeps the last 1024).
+``GET /devices/{device_id}/uploads/{record_id}``: that state, read from the edge's store (so it
+survives a restart), as it moves to ``committed`` (``height``) and ``stored``
+(``fragments_stored``), or ``failed`` (``reason``); ``unconfirmed`` for an upload answered 503
+that the edge still watches. 404 for an upload this edge does not hold (it keeps every open one
+and the last 1024 finished).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def device_routes(ingest: DeviceIngest) -> list[Route]:
             record_id = hex_param(request.path_params["record_id"], "record_id")
         except BadRequest as exc:
             return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
-        state = ingest.uploads.get(record_id)
+        state = ingest.upload(record_id)
         if state is None or state.device_id != device_id:
             message = "this edge holds no upload of that record for that device"
             return JSONResponse(error_body("not_found", message), status_code=404)

@@ -8,7 +8,8 @@ into a LevelDB store under ``data/headers``, fetches single items with inclusion
 against those headers (:mod:`node.edge.proofs`; ``EdgeService.proofs`` once running), takes
 device uploads and submits them as the devices' records (:mod:`node.edge.device_ingest`,
 :mod:`node.edge.submit`), relays requesters' fetches of bulk data to the nodes
-(:mod:`node.edge.fetch_relay`, its nonces in the same store) and serves :mod:`node.edge.http`
+(:mod:`node.edge.fetch_relay`, its nonces in the same store; the uploads under way are there
+too, :mod:`node.edge.pending_uploads`, resumed at start) and serves :mod:`node.edge.http`
 with the device and fetch routes.
 """
 
@@ -137,6 +138,8 @@ class EdgeService:
                 proofs,
                 EdgeSubmitter(self._request, self.connected_nodes),
                 registry,
+                store=store,
+                resubmit_window_ms=identity.genesis.freshness_window_ms,
             )
             self.devices = ingest
 
@@ -173,6 +176,8 @@ class EdgeService:
                 await nursery.start(PeerDialer(self.host, config.peers).run)
                 await nursery.start(follower.run)
                 await nursery.start(ingest.run)
+                # Uploads left open by a previous run: committed ones get their fragments.
+                await nursery.start(ingest.finisher.run)
                 logger.info(
                     "edge started height=%d peer=%s http=%s",
                     chain.height,

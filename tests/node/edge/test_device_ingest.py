@@ -22,7 +22,6 @@ from prometheus_client import CollectorRegistry
 
 from client.device_upload import DeviceProfile, make_upload
 from client.devices import device_keys
-from ledger.record_metadata import RecordMetadata
 from crypto import aead
 from crypto.abe import DualRecord, FameMasterKey, keygen, open_record, recover_abe_part
 from crypto.abe import setup as fame_setup
@@ -41,6 +40,7 @@ from crypto.storage import Fragment, StorageCommitment, rebuild
 from crypto.tpre import UserSecretKey
 from ledger.content import record_context
 from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload
+from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice, decode_transaction
 from node.edge.device_ingest import DeviceIngest, IngestRefused
 from node.edge.proofs import ItemNotFound, Verified, VerifiedTx
@@ -159,6 +159,7 @@ async def _ingest_until_stored(ingest: DeviceIngest, upload: Any) -> Any:
             with trio.fail_after(30):
                 while state.status not in ("stored", "failed"):
                     await trio.sleep(0.01)
+                    state = ingest.upload(state.record_id)
         nursery.cancel_scope.cancel()
     if refused is not None:
         raise refused

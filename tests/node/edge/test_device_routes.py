@@ -6,8 +6,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from ledger.device_upload import MAX_UPLOAD_BYTES
-from node.edge.device_ingest import UploadState
 from node.edge.device_routes import device_routes
+from node.edge.pending_uploads import PendingUpload, UploadStatus
 from tests.node.edge.test_device_ingest import FakeNodes, FakeProofs, World, make_ingest, world
 
 __all__ = ["world"]
@@ -36,9 +36,10 @@ def test_uploads_are_bounded_typed_and_followed_by_record(world: World) -> None:
     upload = world.upload()
     missing = client.get(f"/devices/{device}/uploads/{upload.record_id.hex()}")
     assert missing.status_code == 404
-    state = UploadState(upload.device_id, upload.record_id, bytes(32), 0, status="committed",
-                        height=7)
-    ingest.uploads[upload.record_id] = state
+    ingest.uploads.save(PendingUpload(
+        upload.device_id, upload.record_id, bytes(32), 0, UploadStatus.COMMITTED, 7, 0, "",
+        1, 1, b"tx", (b"f",) * 4,
+    ))
     shown = client.get(f"/devices/{device}/uploads/{upload.record_id.hex()}").json()
     assert (shown["status"], shown["height"], shown["record_id"]) == (
         "committed", 7, upload.record_id.hex()
