@@ -1,0 +1,250 @@
+"""An edge killed with uploads under way finishes them after its restart, over faked nodes.
+
+"Killing" the edge is cancelling everything it runs at a chosen point; only its store is kept
+(as only LevelDB survives a SIGKILL). A second :class:`DeviceIngest` over the same store, as the
+restarted edge builds it, then runs the resumer's passes. Covered: a kill between submit and
+commit (the nodes lost the transaction: the same signed bytes are resent), between commit and
+the hand-over (the resumer hands the fragments over), a transaction dropped for good or too old
+(failed, with the reason), an upload answered 503 (watched, never resent), and a resumer step
+that raises (logged, retried, the edge runs on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+import trio
+from trio.testing import MockClock
+
+from ledger.kv import MemoryStore
+from ledger.transactions import PutRecord, decode_transaction
+from node.edge.device_ingest import DeviceIngest, IngestRefused
+from node.edge.pending_uploads import PendingUpload
+from node.edge.submit import SubmitRefused
+from node.edge.upload_finisher import MAX_BACKOFF_SECONDS
+from tests.node.edge.test_device_ingest import CHAIN, EDGE, FakeProofs, World, world
+
+__all__ = ["world"]
+WINDOW_MS = 300_000
+
+
+class Nodes:
+    """Consensus nodes: ``commit`` makes a submitted tx commit at once; ``hand_over`` False
+    answers fragments ``unavailable``; ``refuse`` refuses every submission."""
+
+    def __init__(self, proofs: FakeProofs, *, commit: bool = True, hand_over: bool = True,
+                 refuse: SubmitRefused | None = None) -> None:
+        self.proofs = proofs
+        self.commit = commit
+        self.hand_over = hand_over
+        self.refuse = refuse
+        self.sent: list[bytes] = []
+        self.fragments: dict[bytes, Sequence[bytes]] = {}
+
+    async def submit_tx(self, raw: bytes) -> bytes:
+        self.sent.append(raw)
+        if self.refuse is not None:
+            raise self.refuse
+        tx = decode_transaction(raw)
+        if self.commit:
+            self.proofs.committed[tx.tx_id()] = tx
+        return tx.tx_id()
+
+    async def store_fragments(self, record_id: bytes, fragments: Sequence[bytes]) -> int:
+        if not self.hand_over:
+            raise SubmitRefused("unavailable", "no node answered")
+        self.fragments[record_id] = list(fragments)
+        return len(fragments)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def edge(world: World, store: MemoryStore, proofs: Any, nodes: Nodes,
+         clock: Callable[[], int] | None = None) -> DeviceIngest:
+    genesis = SimpleNamespace(chain_id=CHAIN, threshold=3, size=4)
+    return DeviceIngest(
+        genesis, EDGE, world.edge_key, world.group, proofs, nodes,  # type: ignore[arg-type]
+        store=store, resubmit_window_ms=WINDOW_MS, clock_ms=clock or Clock(),
+    )
+
+
+def upload_then_kill(ingest: DeviceIngest, body: Any, until: str) -> PendingUpload:
+    """Upload ``body``, wait until its stored state is ``until``, then stop everything."""
+
+    async def main() -> PendingUpload:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ingest.run)
+            state = await ingest.ingest(body.device_id, body.to_bytes())
+            assert state.status == "pending"
+            with trio.fail_after(30):
+                while (now := ingest.upload(state.record_id)) is None or now.status != until:
+                    await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()  # the kill: nothing after this point runs
+        return now
+
+    return trio.run(main)
+
+
+def resume(ingest: DeviceIngest, *before: Callable[[], object]) -> PendingUpload | None:
+    """Run passes of the restarted edge's resumer in one run, past any back-off between them,
+    each after its ``before`` (one pass if none); returns the first upload left open."""
+
+    async def main() -> None:
+        for step in before or (lambda: None,):
+            await trio.sleep(MAX_BACKOFF_SECONDS)  # a mock clock: jumps at once
+            step()
+            await ingest.finisher.resume_pass()
+
+    trio.run(main, clock=MockClock(autojump_threshold=0))
+    still_open = ingest.uploads.open_ids()
+    return ingest.upload(still_open[0]) if still_open else None
+
+
+def test_killed_between_submit_and_commit_the_same_tx_is_resent(world: World) -> None:
+    store, proofs = MemoryStore(), FakeProofs(world.registration)
+    lost = Nodes(proofs, commit=False)  # took it, then went down with its mempool
+    body = world.upload()
+    killed = upload_then_kill(edge(world, store, proofs, lost), body, "pending")
+    assert len(lost.sent) == 1
+
+    nodes = Nodes(proofs)
+    restarted = edge(world, store, proofs, nodes)
+    assert restarted.uploads.open_ids() == [body.record_id]
+
+    def resent() -> None:
+        assert nodes.sent == lost.sent  # the same signed bytes, so the same tx id
+        assert nodes.fragments == {}
+
+    # Pass 1: not committed and young, so resent (the nodes commit it); pass 2: committed,
+    # so the fragments go over.
+    assert resume(restarted, lambda: None, resent) is None
+    after = restarted.upload(body.record_id)
+    assert after is not None
+    assert (after.status, after.tx_id, after.fragments_stored) == ("stored", killed.tx_id, 4)
+    assert nodes.fragments[body.record_id] == list(killed.fragments)
+    assert restarted.uploads.open_ids() == []
+
+
+def test_killed_between_commit_and_hand_over_the_resumer_hands_over(world: World) -> None:
+    store, proofs = MemoryStore(), FakeProofs(world.registration)
+    body = world.upload()
+    down = Nodes(proofs, hand_over=False)
+    killed = upload_then_kill(edge(world, store, proofs, down), body, "committed")
+    assert killed.height == 1
+    assert down.fragments == {}
+
+    nodes = Nodes(proofs)
+    restarted = edge(world, store, proofs, nodes)
+    assert resume(restarted) is None  # nothing left open
+    after = restarted.upload(body.record_id)
+    assert after is not None
+    assert (after.status, after.fragments_stored, after.tx, after.fragments) == (
+        "stored", 4, b"", ()
+    )
+    assert nodes.sent == []  # a committed record is not resent
+    put = decode_transaction(down.sent[0])
+    assert isinstance(put, PutRecord)
+    assert nodes.fragments[body.record_id] == list(killed.fragments)
+
+
+def test_a_dropped_or_too_old_tx_fails_with_its_reason(world: World) -> None:
+    store, proofs = MemoryStore(), FakeProofs(world.registration)
+    first, second = world.upload(), world.upload(b"another reading")
+    ingest = edge(world, store, proofs, Nodes(proofs, commit=False))
+    upload_then_kill(ingest, first, "pending")
+    upload_then_kill(ingest, second, "pending")
+    # Restarted: the nodes refuse a resend for good; the tx is not committed.
+    refusing = Nodes(proofs, refuse=SubmitRefused("invalid", "stale epoch"))
+    restarted = edge(world, store, proofs, refusing)
+    resume(restarted)
+    for body in (first, second):
+        after = restarted.upload(body.record_id)
+        assert after is not None
+        assert (after.status, after.reason) == ("failed", "dropped: invalid: stale epoch")
+
+    store, clock = MemoryStore(), Clock()
+    ingest = edge(world, store, proofs, Nodes(proofs, commit=False), clock)
+    upload_then_kill(ingest, first, "pending")
+    clock.now += WINDOW_MS + 1
+    nodes = Nodes(proofs)
+    restarted = edge(world, store, proofs, nodes, clock)
+    resume(restarted)
+    after = restarted.upload(first.record_id)
+    assert after is not None
+    assert (after.status, after.reason) == ("failed", "not committed within the freshness window")
+    assert nodes.sent == []
+
+
+def test_an_upload_answered_503_is_watched_never_resent(world: World) -> None:
+    store, proofs, clock = MemoryStore(), FakeProofs(world.registration), Clock()
+    body = world.upload()
+    unsure = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
+    ingest = edge(world, store, proofs, unsure, clock)
+
+    async def refused() -> str:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ingest.run)
+            try:
+                await ingest.ingest(body.device_id, body.to_bytes())
+            except IngestRefused as exc:
+                return exc.code
+            finally:
+                nursery.cancel_scope.cancel()
+        raise AssertionError("not refused")
+
+    assert trio.run(refused) == "unavailable"
+    state = ingest.upload(body.record_id)
+    assert state is not None
+    assert state.status == "unconfirmed"
+    nodes = Nodes(proofs)
+    restarted = edge(world, store, proofs, nodes, clock)
+
+    def watched() -> None:
+        state = restarted.upload(body.record_id)
+        assert state is not None
+        assert state.status == "unconfirmed"  # not committed, within the window: only watched
+        clock.now += WINDOW_MS + 1
+
+    assert resume(restarted, lambda: None, watched) is None
+    assert nodes.sent == []
+    assert restarted.upload(body.record_id) is None  # nothing happened: forgotten
+
+    # Had a node taken it after all, it commits and the resumer stores its fragments.
+    store = MemoryStore()
+    ingest = edge(world, store, proofs, unsure, clock)
+    assert trio.run(refused) == "unavailable"
+    tx = decode_transaction(unsure.sent[-1])
+    proofs.committed[tx.tx_id()] = tx
+    restarted = edge(world, store, proofs, nodes, clock)
+    resume(restarted)
+    after = restarted.upload(body.record_id)
+    assert after is not None
+    assert after.status == "stored"
+
+
+class Broken(FakeProofs):
+    async def fetch_tx(self, tx_id: bytes) -> Any:
+        raise RuntimeError("a bug in the proof layer")
+
+
+def test_a_failing_step_is_logged_and_retried_later(world: World) -> None:
+    store, proofs = MemoryStore(), FakeProofs(world.registration)
+    body = world.upload()
+    upload_then_kill(edge(world, store, proofs, Nodes(proofs, commit=False)), body, "pending")
+    restarted = edge(world, store, Broken(world.registration), Nodes(proofs))
+
+    async def passes() -> list[int]:
+        return [await restarted.finisher.resume_pass() for _ in range(2)]
+
+    assert trio.run(passes) == [1, 0]  # stepped once, then backing off
+    state = restarted.upload(body.record_id)
+    assert state is not None
+    assert state.status == "pending"
