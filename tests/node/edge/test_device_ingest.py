@@ -159,7 +159,7 @@ async def _ingest_until_stored(ingest: DeviceIngest, upload: Any) -> Any:
             with trio.fail_after(30):
                 while state.status not in ("stored", "failed"):
                     await trio.sleep(0.01)
-                    state = ingest.upload(state.record_id)
+                    state = ingest.upload(state.record_id) or state
         nursery.cancel_scope.cancel()
     if refused is not None:
         raise refused
