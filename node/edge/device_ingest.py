@@ -40,6 +40,7 @@ from crypto.groups import Group
 from crypto.signing import SigningKey
 from crypto.storage import encode
 from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload, device_put_record
+from ledger.errors import StoreError
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore, MemoryStore
 from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice
@@ -212,12 +213,15 @@ class DeviceIngest:
             if known.phase is not UploadStatus.UNCONFIRMED:
                 return known  # the same upload again: it is already under way
         now = self._clock_ms()
-        self.finisher.hold(put.record_id)  # the resumer leaves it to this task and follow()
         try:
             upload = self.uploads.save(PendingUpload(
                 put.device_id, put.record_id, tx_id, put.domain_epoch, UploadStatus.SUBMITTED,
                 None, 0, "", now, now, raw, tuple(fragments),
             ))  # on disk before anything is sent
+        except StoreError as exc:
+            raise IngestRefused("unavailable", f"the edge cannot keep the upload: {exc}") from exc
+        self.finisher.hold(put.record_id)  # the resumer leaves it to this task and follow()
+        try:
             self.finisher.sent(put.record_id)
             await self._submitter.submit_tx(raw)
         except SubmitRefused as exc:
@@ -227,7 +231,7 @@ class DeviceIngest:
                 raise IngestRefused("unavailable", f"no consensus node took it: {exc}") from exc
             self.uploads.forget(put.record_id)
             raise IngestRefused("refused", f"the consensus nodes refused it: {exc}") from exc
-        except BaseException:  # a store error or cancellation: the resumer finishes it
+        except BaseException:  # cancelled or broken mid-send: the resumer finishes it
             self.finisher.release(put.record_id)
             raise
         self._nursery.start_soon(self.finisher.follow, put.record_id, self._commit_timeout)

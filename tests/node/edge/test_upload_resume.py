@@ -18,6 +18,7 @@ from typing import Any
 import trio
 from trio.testing import MockClock
 
+from ledger.errors import StoreError
 from ledger.kv import MemoryStore
 from ledger.transactions import PutRecord, decode_transaction
 from node.edge.device_ingest import DeviceIngest, IngestRefused
@@ -248,3 +249,30 @@ def test_a_failing_step_is_logged_and_retried_later(world: World) -> None:
     state = restarted.upload(body.record_id)
     assert state is not None
     assert state.status == "pending"
+
+
+class FullDisk(MemoryStore):
+    def write(self, ops: Any, *, sync: bool = True) -> None:
+        raise StoreError("no space left on device")
+
+
+def test_an_upload_the_edge_cannot_write_is_refused_and_not_sent(world: World) -> None:
+    proofs = FakeProofs(world.registration)
+    nodes = Nodes(proofs)
+    ingest = edge(world, FullDisk(), proofs, nodes)
+    body = world.upload()
+
+    async def main() -> str:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ingest.run)
+            try:
+                await ingest.ingest(body.device_id, body.to_bytes())
+            except IngestRefused as exc:
+                return exc.code
+            finally:
+                nursery.cancel_scope.cancel()
+        raise AssertionError("not refused")
+
+    assert trio.run(main) == "unavailable"
+    assert nodes.sent == []
+    assert ingest.upload(body.record_id) is None
