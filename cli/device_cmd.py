@@ -2,10 +2,11 @@
 
 The authority makes device keys (DESIGN 3.3): ReKeyGen needs the device secret, so the
 authority runs ``device keygen``, provisions the directory onto the device, keeps the secret
-for the device's ReKeys (``authority register-device``, ``authority rekey-device``) and puts
-the device on chain. ``device profile`` then writes the public parameters the device encrypts
-with into the same directory; on the device, ``device encrypt`` makes an upload of a reading
-and ``device upload`` sends it to the device's edge (docs/devices.md).
+for the device's ReKeys (``device register``, which is ``authority register-device``, and
+``authority rekey-device``) and puts the device on chain. ``device profile`` then writes the
+public parameters the device encrypts with into the same directory; on the device, ``device
+encrypt`` makes an upload of a reading and ``device upload`` sends it to the device's edge
+(docs/devices.md).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from cli.authority_cmd import register_device as _authority_register_device
 from cli.common import (
     backend_option,
     client_errors,
@@ -32,7 +34,7 @@ _device_dir = click.option(
 
 @click.group("device")
 def device() -> None:
-    """Device commands: keygen, profile, encrypt, upload."""
+    """Device commands: keygen, register, profile, encrypt, upload."""
 
 
 @device.command("keygen")
@@ -64,6 +66,23 @@ def keygen(out_dir: Path, force: bool, backend: str | None, as_json: bool) -> No
         },
         as_json,
     )
+
+
+register = click.Command(
+    "register",
+    params=list(_authority_register_device.params),
+    callback=_authority_register_device.callback,
+    short_help="The authority puts a device on chain (= authority register-device).",
+    help="""The authority's step, the same command as `iomtshare authority register-device`:
+    it needs the authority key (--key) and the device secret (--device-key), so it runs where
+    the authority keeps them, not on the device.
+
+    It puts the device on chain: its public key, its owner (--owner), the genesis edge that
+    submits its records (--edge), and its ReKey to the current domain epoch, made here from the
+    device secret. The node refuses an owner that is not registered, an edge the genesis does
+    not list, and a device already on chain. Then run `device profile` for the device.""",
+)
+device.add_command(register)
 
 
 @device.command("profile")
