@@ -16,12 +16,11 @@ from typing import Any
 
 from client.errors import IntegrityError
 from client.session import Session
-from crypto.errors import CryptoError, DecodeError
+from crypto.errors import DecodeError
 from crypto.groups import G2Element
-from crypto.signing import VerifyKey
-from ledger.authority_keys import check_domain_keys
-from ledger.genesis import DomainKeys, GenesisError
-from ledger.transactions import RotateDomainKey, decode_transaction
+from ledger.domain_rotation import RotationRejected, checked_rotation, domain_public_key
+from ledger.genesis import DomainKeys
+from ledger.transactions import decode_transaction
 
 
 def _keys_of(entry: Any) -> DomainKeys:
@@ -58,11 +57,8 @@ def current_domain_keys(session: Session) -> DomainKeys:
         return keys
     dealt = session.client.tx(str(entry.get("tx_id")))
     try:
-        tx = decode_transaction(bytes.fromhex(str(dealt["raw"])))
-        if not isinstance(tx, RotateDomainKey):
-            raise IntegrityError("the domain key's transaction is not a rotation")
-        tx.verify_signature(VerifyKey(genesis.authority_key), genesis.chain_id)
-    except (KeyError, ValueError, DecodeError, CryptoError) as exc:
+        tx = checked_rotation(genesis, decode_transaction(bytes.fromhex(str(dealt["raw"]))))
+    except (KeyError, ValueError, DecodeError, RotationRejected) as exc:
         raise IntegrityError(
             f"the rotation of epoch {keys.epoch} does not check out: {exc}"
         ) from exc
@@ -77,7 +73,6 @@ def current_domain_key(session: Session) -> tuple[int, G2Element]:
     Raises as :func:`current_domain_keys` does."""
     keys = current_domain_keys(session)
     try:
-        public, _ = check_domain_keys(keys, session.group, f"domain epoch {keys.epoch}")
-    except GenesisError as exc:
+        return keys.epoch, domain_public_key(keys, session.group)
+    except RotationRejected as exc:
         raise IntegrityError(str(exc)) from exc
-    return keys.epoch, public.pk2

@@ -15,7 +15,8 @@ count: what a proof shows is the item's membership, not its exact position.
 
 :class:`ProofRequest` and :class:`ProofNotFound` are the request and the typed "not here" answer
 of the proof protocol (``node.edge.proofs``); a consensus node builds proofs from its ledger
-with :func:`prove_transaction` and :func:`prove_decision`.
+with :func:`prove_transaction` and :func:`prove_decision` (and, by :class:`ProofKind`, a
+device's registration or latest ReKey, or the rotation that dealt the current domain epoch).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from enum import IntEnum
 
 from crypto import tags
 from crypto.errors import DecodeError
-from ledger import devices, schema
+from ledger import authority_state, devices, schema
 from ledger.block import BlockParts, SharingResult
 from ledger.encoding import (
     HASH,
@@ -43,7 +44,7 @@ from ledger.errors import LedgerError
 from ledger.header_chain import CertifiedHeader
 from ledger.merkle import merkle_path, verify_path
 from ledger.queries import LedgerQueries
-from ledger.records import AuditKind, AuditRecord
+from ledger.records import AuditKind, AuditRecord, Counter
 from ledger.transactions import AccessRequest, Transaction, decode_transaction
 
 TAG_TX_INCLUSION = tags.LEDGER_TX_INCLUSION
@@ -68,6 +69,13 @@ class ProofKind(IntEnum):
     #: The transaction carrying a device's ReKey of the latest epoch it has one for (its
     #: RegisterDevice or a RekeyDevice), by device id.
     DEVICE_REKEY = 4
+    #: The RotateDomainKey that dealt the current domain epoch; the item id is all zeros. At
+    #: the genesis epoch (no rotation committed) the answer is a :class:`ProofNotFound`.
+    DOMAIN_ROTATION = 5
+
+
+#: The item id of a ``DOMAIN_ROTATION`` request (there is one current rotation, no id to name).
+NO_ITEM = bytes(32)
 
 
 def _check(
@@ -260,26 +268,44 @@ def device_tx_id(ledger: LedgerQueries, kind: ProofKind, device_id: bytes) -> by
     return entry.tx_id
 
 
+def rotation_tx_id(ledger: LedgerQueries) -> bytes | None:
+    """The id of the RotateDomainKey that dealt the current domain epoch, or ``None`` while the
+    genesis epoch is current. As for ``DEVICE_REKEY``, that it is the latest is the node's
+    claim; nodes refuse a record under any other epoch, which is how an edge finds out."""
+    raw = ledger.store.get(schema.CURRENT_DOMAIN_EPOCH)
+    if raw is None:
+        return None
+    dealt = authority_state.domain_epoch(ledger.store, Counter.from_bytes(raw).value)
+    return None if dealt is None else dealt.tx_id
+
+
 def prove(ledger: LedgerQueries, request: ProofRequest) -> ProofAnswer:
     """The answer to ``request`` from ``ledger``: a proof, or :class:`ProofNotFound`. Raises
     :class:`ValueError` for an unknown kind."""
     kind = ProofKind(request.kind)
     proof: TxInclusion | ResultInclusion | None
     if kind is ProofKind.TRANSACTION:
-        proof, missing = prove_transaction(ledger, request.item_id), "no committed transaction"
+        proof = prove_transaction(ledger, request.item_id)
+        missing = "no committed transaction with this id"
     elif kind in (ProofKind.DEVICE_REGISTRATION, ProofKind.DEVICE_REKEY):
         tx_id = device_tx_id(ledger, kind, request.item_id)
         proof = None if tx_id is None else prove_transaction(ledger, tx_id)
-        missing = "no registered device"
+        missing = "no registered device with this id"
+    elif kind is ProofKind.DOMAIN_ROTATION:
+        tx_id = rotation_tx_id(ledger) if request.item_id == NO_ITEM else None
+        proof = None if tx_id is None else prove_transaction(ledger, tx_id)
+        missing = ("no domain-key rotation committed: the genesis epoch is current"
+                   if request.item_id == NO_ITEM else "the rotation is asked for by a zero id")
     else:
         proof = prove_decision(ledger, request.item_id)
-        missing = "no committed decision on an access request"
+        missing = "no committed decision on an access request with this id"
     if proof is None:
-        return ProofNotFound(request.kind, request.item_id, f"{missing} with this id")
+        return ProofNotFound(request.kind, request.item_id, missing)
     return proof
 
 
 __all__ = [
+    "NO_ITEM",
     "InvalidInclusion",
     "ProofAnswer",
     "ProofKind",
@@ -292,4 +318,5 @@ __all__ = [
     "prove",
     "prove_decision",
     "prove_transaction",
+    "rotation_tx_id",
 ]
