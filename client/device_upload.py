@@ -27,9 +27,7 @@ import httpx
 
 from client.devices import DeviceKeyError, DeviceKeys
 from client.errors import ConnectionFailed, IntegrityError, NodeError, WaitTimeout
-from ledger.file_sealing import seal_file
 from client.http import _error_of
-from ledger.record_metadata import keywords_hash
 from client.policy_records import network_keys, parse_policy
 from client.session import Session, now_ms
 from crypto.abe import FamePublicKey, seal_record
@@ -38,7 +36,9 @@ from crypto.groups import Group
 from crypto.tpre import UserPublicKey, encrypt_to_owner
 from ledger.content import record_context
 from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload
+from ledger.file_sealing import seal_file
 from ledger.keyfiles import write_atomic
+from ledger.record_metadata import keywords_hash
 
 PROFILE_FILE = "profile.json"
 PROFILE_VERSION = 1

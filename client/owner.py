@@ -19,15 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from client.errors import IntegrityError, NodeError
-from ledger.file_sealing import seal_file
 from client.keystore import MemberKeys
-from ledger.record_metadata import keywords_hash
 from client.policy_records import parse_policy, policy_parts
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session, now_ms
 from client.uploads import PendingUpload
 from crypto.storage import StorageCommitment
 from crypto.tpre import Grant as TpreGrant
 from crypto.tpre import encrypt_to_owner, make_grant
+from ledger.file_sealing import seal_file
+from ledger.record_metadata import keywords_hash
 from ledger.transactions import Grant, PutRecord, Revoke
 
 DEFAULT_ACCESS_LIMIT = 100

@@ -12,9 +12,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from ledger.record_metadata import DEK_SIZE, RecordMetadata, file_digest
 from crypto import aead
 from crypto.storage import ErasureCoded, encode
+from ledger.record_metadata import DEK_SIZE, RecordMetadata, file_digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 The owner's client hashes a record's keywords into ``PutRecord.keywords_hash``; a request for a
 policy record may give a keyword hash, which must then be the record's. The hash of no keywords
-means "no keywords given". The record metadata module re-exports it (``ledger.record_metadata``), so owner,
-requester and nodes hash keywords with one function.
+means "no keywords given". The record metadata module re-exports it (``ledger.record_metadata``),
+so owner, requester and nodes hash keywords with one function.
 """
 
 from __future__ import annotations

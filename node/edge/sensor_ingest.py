@@ -27,7 +27,6 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
-from ledger.file_sealing import seal_file
 from crypto.abe import FamePublicKey
 from crypto.dual import setup
 from crypto.errors import CryptoError, DecryptionError
@@ -54,6 +53,7 @@ from crypto.signing import SigningKey, VerifyKey
 from crypto.storage import Fragment
 from crypto.tpre import UserPublicKey, encrypt_to_owner
 from ledger.content import record_context
+from ledger.file_sealing import seal_file
 from ledger.keywords import keywords_hash
 from ledger.kv import KeyValueStore
 from ledger.transactions import PutRecord

@@ -11,13 +11,13 @@ import httpx
 import pytest
 
 from client import NodeClient, NodeError, load_member
-from ledger.record_metadata import RecordMetadata
 from client.policy_records import NetworkKeys, network_keys, record_context, seal_policy_parts
 from client.session import Session, now_ms
 from crypto.dual import setup
 from crypto.groups import load_group
 from crypto.hashing import digest
 from crypto.policy import parse
+from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord
 from node.domain_share import epoch_share_path
 from tests.cli.live_cli import make_member, ok_json, run

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from client import KeyStoreError, MemberKeys, MemberPublic, load_member, save_member
 from client.keystore import parse_role
-from ledger.record_metadata import RecordMetadata, keywords_hash
 from crypto.errors import DecodeError
 from crypto.groups import load_group
 from ledger.access_token import AccessToken
+from ledger.record_metadata import RecordMetadata, keywords_hash
 from ledger.transactions import MemberRole, member_id_for
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "client_vectors.json"

@@ -19,7 +19,6 @@ from client import (
 )
 from client.authority import change_attributes, register_member
 from client.member import publish_tpre_key
-from ledger.record_metadata import keywords_hash
 from client.owner import grant_access, put_file, revoke_access
 from client.requester import (
     fetch_and_decrypt,
@@ -29,6 +28,7 @@ from client.requester import (
 )
 from client.session import Session
 from crypto.groups import Group, load_group
+from ledger.record_metadata import keywords_hash
 from ledger.transactions import MemberRole
 from tests.client.live_network import CountingTransport, LiveNetwork, live_network
 

@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from client import AccessDenied, IntegrityError, MemberKeys, NodeClient
-from ledger.record_metadata import RecordMetadata
 from client.policy_records import (
     AttributeKeyMismatch,
     DomainKey,
@@ -43,6 +42,7 @@ from crypto.dual import (
     verify_decryption_share,
 )
 from crypto.groups import Group, load_group
+from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord
 
 CHAIN = "policy-test-chain"

@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
-from ledger.record_metadata import RecordMetadata
 from consensus.messages import (
     AuthVote,
     LeaderClaim,
@@ -48,6 +47,7 @@ from crypto.tpre import (
 from ledger.block import Block, BlockHeader, BlockParts, ElectionQC, SharingResult
 from ledger.encoding import Encoded
 from ledger.qc import CommitQC
+from ledger.record_metadata import RecordMetadata
 from ledger.transactions import TRANSACTION_TYPES, decode_transaction
 from node.items import ItemDecoder, transaction_of
 from node.p2p.envelope import RequestEnvelope, ResponseEnvelope

@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from ledger.record_metadata import RecordMetadata
 from client.sensors import EdgeRefused, post_access, post_upload, save_profile
 from crypto import aead
 from crypto.light import FreshnessWindow, Upload, UserCredential
@@ -26,6 +25,7 @@ from crypto.storage import Fragment, StorageCommitment, rebuild
 from crypto.tpre import OwnerCiphertext, decrypt_as_owner
 from ledger.content import check_put_record
 from ledger.leveldb import LevelDBStore
+from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord
 from node.edge.sensor_ingest import SensorConfigError, SensorIngest
 from node.edge.sensor_routes import sensor_routes
