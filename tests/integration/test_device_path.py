@@ -1,11 +1,13 @@
 """Seed 000's device path on a real 4-node network with one edge (``testnet up --edges 1``).
 
-The authority registers a patient member and a device for edge 1; the device encrypts a reading
-(``device encrypt``) and uploads it to the edge (``device upload --wait``); the record commits on
-every node owned by the patient and naming the device; a doctor whose attributes satisfy the
-policy requests it and fetches it byte-identical with ``client request`` / ``client fetch``
-against a node. An upload from an unregistered device and one with a forged C1 proof are refused
-with their codes, counted in the edge's metrics, and commit nothing. After ``authority
+The authority registers a patient member and a device for edge 1 (``device register``); the
+device encrypts a reading (``device encrypt``) and uploads it to the edge (``device upload
+--wait``); the record commits on every node owned by the patient and naming the device; a
+doctor whose attributes satisfy the policy requests it (``client request``) and fetches it with
+``client fetch`` from a node and again through the edge (``--via-edge``, once the edge's
+headers reach the decision's height), both byte-identical to the file the device encrypted.
+An upload from an unregistered device and one with a forged C1 proof are refused with their
+codes, counted in the edge's metrics, and commit nothing. After ``authority
 rotate-domain-key`` and ``authority rekey-device`` the same device key uploads again and the
 record commits under the new epoch. The network harness is ``tests/integration/test_edge.py``'s.
 """
@@ -32,6 +34,7 @@ from crypto.groups import load_group
 from ledger.content import record_context
 from testnet.layout import Network
 from tests.integration.test_edge import PATIENCE, network
+from tests.integration.test_edge_proofs import wait_edge_height
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -91,7 +94,7 @@ def world(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Setup:
     device_dir = tmp / "device"
     device_id = ok("device", "keygen", "--out", str(device_dir))["device_id"]
     url, edge = network.node(1).http_url, network.edges[0].peer_id
-    ok("authority", "register-device", "--device-key", str(device_dir), "--owner", patient,
+    ok("device", "register", "--device-key", str(device_dir), "--owner", patient,
        "--edge", edge, "--key", str(network.authority_key_path), "--node", url)
     profile = ok("device", "profile", "--device-key", str(device_dir), "--node", url)
     assert (profile["device_id"], profile["edge"]) == (device_id, edge)
@@ -103,7 +106,8 @@ def member_id(directory: str) -> str:
 
 
 def upload_reading(world: Setup, data: bytes) -> dict[str, Any]:
-    """``device encrypt`` then ``device upload --wait``; returns what the upload printed."""
+    """``device encrypt`` then ``device upload --wait``; returns what the upload printed, plus
+    ``source``: the file the device encrypted."""
     source, out = world.tmp / f"r-{secrets.token_hex(4)}.csv", world.tmp / "upload.bin"
     source.write_bytes(data)
     made = ok("device", "encrypt", "--device-key", str(world.device_dir), "--policy", POLICY,
@@ -113,12 +117,13 @@ def upload_reading(world: Setup, data: bytes) -> dict[str, Any]:
     assert sent["record_id"] == made["record_id"]
     assert sent["status"] == "stored"
     assert sent["fragments_stored"] >= world.network.genesis.threshold
-    return dict(sent)
+    return {**sent, "source": str(source)}
 
 
-def record_everywhere(world: Setup, record_id: str) -> list[dict[str, Any]]:
+def record_everywhere(world: Setup | Network, record_id: str) -> list[dict[str, Any]]:
+    net = world if isinstance(world, Network) else world.network
     shown = []
-    for node in world.network.nodes:
+    for node in net.nodes:
         deadline = time.monotonic() + PATIENCE
         while True:
             answer = httpx.get(f"{node.http_url}/records/{record_id}", timeout=10)
@@ -140,10 +145,24 @@ def test_a_device_reading_reaches_a_doctor_through_the_edge(world: Setup) -> Non
     decision = ok("client", "request", record_id, "--member", world.doctor, "--node",
                   world.network.node(2).http_url, "--timeout", "90")
     assert decision["status"] == "granted"
-    out = world.tmp / "fetched.csv"
-    ok("client", "fetch", record_id, decision["request_id"], "--member", world.doctor,
-       "--node", world.network.node(3).http_url, "-o", str(out))
-    assert out.read_bytes() == READING
+    original = Path(sent["source"]).read_bytes()
+    assert original == READING
+    fetch_both_ways(world.network, world.doctor, record_id, decision, original, world.tmp)
+
+
+def fetch_both_ways(net: Network, doctor: str, record_id: str, decision: dict[str, Any],
+                    original: bytes, tmp: Path) -> None:
+    """``client fetch`` from node 3, then ``--via-edge`` once the edge's headers reach the
+    decision's height (it proves the decision from them); each fetch signs a fresh token and
+    must give exactly ``original``."""
+    common = [record_id, decision["request_id"], "--member", doctor,
+              "--node", net.node(3).http_url]
+    ok("client", "fetch", *common, "-o", str(tmp / "from-node"))
+    assert (tmp / "from-node").read_bytes() == original
+    wait_edge_height(net, decision["height"])
+    ok("client", "fetch", *common, "--via-edge", net.edges[0].http_url,
+       "-o", str(tmp / "via-edge"))
+    assert (tmp / "via-edge").read_bytes() == original
 
 
 def _refused(world: Setup, upload: Any, code: str) -> None:

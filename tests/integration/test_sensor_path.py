@@ -4,7 +4,8 @@ The authority issues a doctor a warrant (``sensor register-user``) and registers
 a temporary identity for a patient member and the edge (``sensor register``); the grant and the
 warrant record are dropped into the running edge's home (it picks them up without a restart).
 A reading sent with ``sensor upload`` commits on every node as a record owned by the patient
-member, submitted by the edge; a doctor whose attributes satisfy the policy reads it back. A
+member, submitted by the edge; a doctor whose attributes satisfy the policy fetches it from a
+node and through the edge, both byte-identical to the file the sensor sent. A
 replayed and a stale upload are refused with their codes, counted in the edge's /metrics, and
 commit nothing. ``sensor simulate`` streams a few seconds of ECG and every upload commits.
 The network harness is ``tests/integration/test_edge.py``'s.
@@ -16,14 +17,19 @@ import json
 import shutil
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
 from client.sensors import EdgeRefused, load_profile, make_upload, post_upload
 from testnet.layout import Network
-from tests.integration.test_device_path import member, member_id, ok, record_everywhere
+from tests.integration.test_device_path import (
+    fetch_both_ways,
+    member,
+    member_id,
+    ok,
+    record_everywhere,
+)
 from tests.integration.test_edge import PATIENCE, network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -76,19 +82,17 @@ def test_a_sensor_reading_commits_as_the_patients_record(
         (edge_home / "sensors" / folder).mkdir(parents=True, exist_ok=True)
         shutil.copy(source, edge_home / "sensors" / folder / source.name)
 
-    sent = ok("sensor", "upload", "--profile", str(tmp_path / "sensor"), "--reading", READING)
+    reading = tmp_path / "reading.csv"
+    reading.write_text(READING)
+    sent = ok("sensor", "upload", "--profile", str(tmp_path / "sensor"), str(reading))
     wait_stored(edge_url, made["device_id"], sent["record_id"])
-    # record_everywhere reads only .network of the device test's Setup.
-    for record in record_everywhere(SimpleNamespace(network=network), sent["record_id"]):
+    for record in record_everywhere(network, sent["record_id"]):
         assert record["owner"] == member_id(patient)
         assert (record["device_id"], record["edge"]) == (made["device_id"], edge.peer_id)
     decision = ok("client", "request", sent["record_id"], "--member", doctor, "--node",
                   network.node(2).http_url, "--timeout", "90")
     assert decision["status"] == "granted"
-    out = tmp_path / "fetched"
-    ok("client", "fetch", sent["record_id"], decision["request_id"], "--member", doctor,
-       "--node", network.node(3).http_url, "-o", str(out))
-    assert out.read_text() == READING
+    fetch_both_ways(network, doctor, sent["record_id"], decision, reading.read_bytes(), tmp_path)
 
     profile = load_profile(tmp_path / "sensor")
     fresh = make_upload(profile, b"second reading")
