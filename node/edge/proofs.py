@@ -12,8 +12,9 @@ peer's requests are rate-limited (:func:`proof_gate`, the headers protocol's tok
 The edge side, :class:`ProofFetcher`, asks one connected consensus node at a time, round robin,
 and moves on to the next when a node fails, does not have the item, or sends a proof that does
 not verify against the edge's own certified header of that height (such a peer is counted and
-logged). :meth:`ProofFetcher.fetch_tx` and :meth:`ProofFetcher.fetch_decision` return only
-verified items, or raise a :class:`ProofError` whose ``code`` says why.
+logged). :meth:`ProofFetcher.fetch_tx`, :meth:`~ProofFetcher.fetch_decision`,
+:meth:`~ProofFetcher.fetch_device` and :meth:`~ProofFetcher.fetch_rotation` return only verified
+items, or raise a :class:`ProofError` whose ``code`` says why.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from crypto.errors import DecodeError
 from ledger.block import SharingResult
 from ledger.header_chain import CertifiedHeader, HeaderChain
 from ledger.inclusion import (
+    NO_ITEM,
     InvalidInclusion,
     ProofAnswer,
     ProofKind,
@@ -42,7 +44,7 @@ from ledger.inclusion import (
     prove,
 )
 from ledger.queries import LedgerQueries
-from ledger.transactions import RegisterDevice, RekeyDevice, Transaction
+from ledger.transactions import RegisterDevice, RekeyDevice, RotateDomainKey, Transaction
 from node.edge.follower import Request
 from node.edge.protocol import HeaderRequestGate
 from node.p2p import P2PError, RequestHandler, RequestRejected
@@ -222,6 +224,22 @@ class ProofFetcher:
             return VerifiedTx(transaction, transaction.tx_id(), _where(certified, answer.index))
 
         return await self._fetch(kind, device_id, accept)
+
+    async def fetch_rotation(self) -> VerifiedTx:
+        """The RotateDomainKey a node says dealt the current domain epoch, proven committed
+        (its signature and keys are the caller's to check,
+        :mod:`ledger.domain_rotation`); raises :class:`ItemNotFound` while the genesis epoch is
+        current, else :class:`ProofError`."""
+
+        def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedTx:
+            if not isinstance(answer, TxInclusion):
+                raise _Refused(f"a {type(answer).__name__} answers a rotation request")
+            transaction = answer.verify(certified)
+            if not isinstance(transaction, RotateDomainKey):
+                raise _Refused("the proof is for another transaction than a rotation")
+            return VerifiedTx(transaction, transaction.tx_id(), _where(certified, answer.index))
+
+        return await self._fetch(ProofKind.DOMAIN_ROTATION, NO_ITEM, accept)
 
     async def _fetch(
         self, kind: ProofKind, item_id: bytes, accept: Callable[[ProofAnswer, CertifiedHeader], T]

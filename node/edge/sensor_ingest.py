@@ -13,8 +13,9 @@ owner's put uses (``ledger.file_sealing`` and ``ledger.record_metadata`` are pur
 imports only).
 
 Each refusal is a :class:`SensorRefusal` with a code and is counted in
-``iomtshare_sensor_refusals_total{reason}``. Nothing here touches the network: submitting is the
-caller's (``node.edge.sensor_routes``).
+``iomtshare_sensor_refusals_total{reason}``. Nothing here touches the network: submitting, and
+learning the current domain epoch (``node.edge.sensor_epochs``), are the caller's
+(``node.edge.sensor_routes``).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ logger = logging.getLogger("iomtshare.node.edge.sensors")
 
 REASONS = (
     "malformed", "stale", "replayed", "tampered", "unknown_patient", "not_in_patient_set",
-    "unknown_user", "warrant_expired", "warrant_forged", "submit_failed",
+    "unknown_user", "warrant_expired", "warrant_forged", "submit_failed", "device_not_rekeyed",
 )
 
 
@@ -241,16 +242,18 @@ class SensorIngest:
         self.accepted.inc()
         return upload, reading
 
-    def convert(self, upload: Upload, reading: bytes) -> Converted:
-        """Seal a verified reading as a policy record of the patient's member (pairings: run
-        it off the event loop)."""
+    def convert(self, upload: Upload, reading: bytes, keys: NetworkKeys | None = None) -> Converted:
+        """Seal a verified reading as a policy record of the patient's member under ``keys``'
+        domain epoch (``self.keys``, the genesis', by default; pairings: run it off the event
+        loop)."""
+        keys = keys or self.keys
         grant = self.grants[upload.temporary_id]
         sealed_file = seal_file(reading, "", *self.storage)
         record_id, coded, metadata = sealed_file.record_id, sealed_file.coded, sealed_file.metadata
         context = record_context(record_id, grant.owner, self.chain_id)
         policy = self.policies[upload.temporary_id]
         sealed = seal_for_domain(
-            self.params, self.keys.fame, self.keys.domain_key, policy, context,
+            self.params, keys.fame, keys.domain_key, policy, context,
             metadata.to_bytes(),
         )
         owner_key = UserPublicKey.from_bytes(self.group, grant.owner_tpre_key)
@@ -260,7 +263,7 @@ class SensorIngest:
             policy=grant.policy, access_limit=ACCESS_LIMIT,
             metadata_ciphertext=own_copy.to_bytes(),
             storage_commitments=coded.commitment.to_bytes(),
-            abe_ciphertext=sealed.dual.to_bytes(), domain_epoch=self.keys.epoch,
+            abe_ciphertext=sealed.dual.to_bytes(), domain_epoch=keys.epoch,
             domain_ciphertext=sealed.domain.to_bytes(), created_at_ms=self.clock_ms(),
             device_id=grant.device_id,
         )

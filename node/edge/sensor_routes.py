@@ -3,14 +3,19 @@
 ``POST /sensor/uploads`` takes one lightweight upload (its canonical bytes, the body), checks
 it (:meth:`SensorIngest.verify`), seals the reading as a policy record of the patient's member
 off the event loop, and hands the signed PutRecord and its fragments to ``submit`` (the edge's
-submit protocol to consensus nodes). ``200 {record_id, tx_id}`` once ``submit`` returned.
+submit protocol to consensus nodes). ``200 {record_id, tx_id}`` once ``submit`` returned. The
+record is sealed under the domain epoch :class:`~node.edge.sensor_epochs.DomainEpochs` knows,
+after checking the sensor's device has a ReKey on chain for it; when the nodes refuse the
+record, the edge asks for the current epoch at once and, if it moved on, seals the reading again
+under it and submits once more.
 
 ``POST /sensor/access`` takes a warrant holder's :class:`~crypto.light.AccessRequest` and answers
 ``200 {temporary_id, records}``: the ids of the records this edge submitted for that patient.
 Reading them still takes the network's approval and the reader's attribute key.
 
 Refusals answer ``{"error": {"code", "message"}}`` with the code of :data:`REASONS` (400 bad,
-403 not allowed, 409 replayed, 413 too large, 503 submit failed), each counted in
+403 not allowed, 409 replayed or ``device_not_rekeyed``, 413 too large, 503 submit failed),
+each counted in
 ``iomtshare_sensor_refusals_total{reason}``.
 """
 
@@ -28,7 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from crypto.groups import Group
-from crypto.light import FreshnessWindow, WarrantRecord
+from crypto.light import FreshnessWindow, Upload, WarrantRecord
 from crypto.light.provision import SensorGrant
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey, VerifyKey
@@ -39,9 +44,13 @@ from ledger.kv import KeyValueStore
 from ledger.leveldb import LevelDBStore
 from ledger.transactions import PutRecord
 from node.config import BOX_KEY_FILE, ConfigError
+from node.edge.device_ingest import IngestRefused
+from node.edge.proofs import ProofError
+from node.edge.sensor_epochs import DeviceNotRekeyed, DomainEpochs, EpochProofs, Follow
 from node.edge.sensor_ingest import (
     REASONS,
     STORE_DIR,
+    Converted,
     NetworkKeys,
     SensorConfigError,
     SensorIngest,
@@ -70,7 +79,8 @@ def open_ingest(
     window: FreshnessWindow | None = None,
 ) -> SensorIngest:
     """The ingest of the edge in ``home``: its grants and warrants, the genesis authority and
-    keys (the genesis domain epoch: see docs/sensors.md on rotations), replay ids in ``store``.
+    keys (the genesis domain epoch, which :class:`DomainEpochs` moves on from after a
+    rotation), replay ids in ``store``.
     Raises :class:`SensorConfigError`."""
     keys = authority_keys(genesis, group)
     if keys is None:
@@ -108,9 +118,11 @@ class SensorMount:
 
     def routes(
         self, genesis: Genesis, edge_key: SigningKey, group: Group, registry: CollectorRegistry,
-        submit: Submit,
+        submit: Submit, proofs: EpochProofs | None = None,
     ) -> list[Route]:
-        """The sensor routes, or none if the genesis deals no domain and FAME key. Raises
+        """The sensor routes, or none if the genesis deals no domain and FAME key; with
+        ``proofs`` (the edge's proof fetcher) records follow the domain epoch's rotations,
+        without they stay under the genesis epoch. Raises
         :class:`~node.config.ConfigError` for an unreadable box key or a bad grant or warrant
         file (an edge must not start half-provisioned)."""
         if genesis.domain is None or genesis.fame_public_key is None:
@@ -126,7 +138,9 @@ class SensorMount:
             )
         except SensorConfigError as exc:
             raise ConfigError(f"sensor path: {exc}") from exc
-        return sensor_routes(self.ingest, submit)
+        follow = None if proofs is None else Follow(proofs, genesis, group)
+        epochs = DomainEpochs(self.ingest.keys, follow)
+        return sensor_routes(self.ingest, submit, epochs=epochs)
 
     def close(self) -> None:
         if self.store is not None:
@@ -134,9 +148,13 @@ class SensorMount:
 
 
 def sensor_routes(
-    ingest: SensorIngest, submit: Submit, clock: Callable[[], float] = time.time
+    ingest: SensorIngest, submit: Submit, clock: Callable[[], float] = time.time,
+    epochs: DomainEpochs | None = None,
 ) -> list[Route]:
-    """``POST /sensor/uploads`` and ``POST /sensor/access`` over ``ingest`` and ``submit``."""
+    """``POST /sensor/uploads`` and ``POST /sensor/access`` over ``ingest`` and ``submit``,
+    sealing under the epoch ``epochs`` knows (the genesis' when ``None``)."""
+    if epochs is None:
+        epochs = DomainEpochs(ingest.keys)
 
     async def body(request: Request) -> bytes:
         data = b""
@@ -146,14 +164,37 @@ def sensor_routes(
                 raise ingest.refuse("malformed", f"body larger than {MAX_BODY} bytes", 413)
         return data
 
+    async def sealed(upload: Upload, reading: bytes, keys: NetworkKeys) -> Converted:
+        grant = ingest.grants[upload.temporary_id]
+        try:
+            await epochs.check_device(grant.device_id, keys.epoch)
+        except DeviceNotRekeyed as exc:
+            raise ingest.refuse("device_not_rekeyed", str(exc), 409) from exc
+        except ProofError as exc:
+            message = f"could not learn whether the device is rekeyed: {exc}"
+            raise ingest.refuse("submit_failed", message, 503) from exc
+        return await anyio.to_thread.run_sync(partial(ingest.convert, upload, reading, keys))
+
+    async def submitted(converted: Converted) -> str:
+        fragments = [fragment.to_bytes() for fragment in converted.fragments]
+        return await submit(converted.put, fragments)
+
     async def upload(request: Request) -> JSONResponse:
         try:
             raw = await body(request)
             sent, reading = ingest.verify(raw, int(clock()))
-            converted = await anyio.to_thread.run_sync(partial(ingest.convert, sent, reading))
-            fragments = [fragment.to_bytes() for fragment in converted.fragments]
+            keys = await epochs.current()
+            converted = await sealed(sent, reading, keys)
             try:
-                tx_id = await submit(converted.put, fragments)
+                try:
+                    tx_id = await submitted(converted)
+                except IngestRefused as exc:
+                    # Refused by the nodes: if a rotation is why, seal again under it, once.
+                    newer = await epochs.current(force=True) if exc.code == "refused" else keys
+                    if newer.epoch == keys.epoch:
+                        raise
+                    converted = await sealed(sent, reading, newer)
+                    tx_id = await submitted(converted)
             except Exception as exc:  # whatever stopped the submission, the sensor hears 503
                 message = f"could not submit the record: {exc}"
                 raise ingest.refuse("submit_failed", message, 503) from exc

@@ -147,7 +147,7 @@ class EdgeService:
                 return (await ingest.submit_signed(put, fragments)).tx_id.hex()
 
             sensor_routes = sensors.routes(
-                identity.genesis, identity.node_key, group, registry, submit_sensor_record
+                identity.genesis, identity.node_key, group, registry, submit_sensor_record, proofs
             )
             app = edge_app(
                 chain,

@@ -8,25 +8,33 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
+import trio
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from client.sensors import EdgeRefused, post_access, post_upload, save_profile
 from crypto import aead
+from crypto.dual import DomainSecretKey, deal_domain_key, setup
 from crypto.light import FreshnessWindow, Upload, UserCredential
 from crypto.light.curve import random_scalar
 from crypto.light.patient import encrypt_reading
 from crypto.light.user import access_request
+from crypto.signing import SigningKey
 from crypto.storage import Fragment, StorageCommitment, rebuild
 from crypto.tpre import OwnerCiphertext, decrypt_as_owner
 from ledger.content import check_put_record
+from ledger.genesis import DomainKeys
 from ledger.leveldb import LevelDBStore
 from ledger.record_metadata import RecordMetadata
-from ledger.transactions import PutRecord
+from ledger.transactions import PutRecord, RekeyDevice, RotateDomainKey
+from node.edge.device_ingest import IngestRefused
+from node.edge.proofs import ItemNotFound, Verified, VerifiedTx
+from node.edge.sensor_epochs import DomainEpochs, Follow
 from node.edge.sensor_ingest import SensorConfigError, SensorIngest
 from node.edge.sensor_routes import sensor_routes
 from tests.node.edge.sensor_helpers import (
@@ -261,3 +269,100 @@ def test_no_real_identity_is_sent_stored_or_submitted(harness: Harness, tmp_path
     opened = [edge.box_key.unseal(sealed) for sealed in edge.stored_grants]
     for real in (PATIENT_REAL_ID, USER_REAL_ID):
         assert all(real.encode() not in grant for grant in opened)
+
+
+def rotation_of(edge: SensorEdge, epoch: int) -> RotateDomainKey:
+    """A rotation to ``epoch`` signed by the genesis authority (shares not sealed: the edge
+    checks the signature and the ``VK_i``, not the shares)."""
+    genesis, params = edge.network.genesis, setup(edge.group)
+    secret = DomainSecretKey.generate(params)
+    dealing, _ = deal_domain_key(params, secret, genesis.threshold, genesis.size)
+    keys = DomainKeys(
+        epoch, genesis.threshold, secret.public_key(params).to_bytes(),
+        tuple(bytes(dealing.verification_key(i)) for i in range(1, genesis.size + 1)),
+    )
+    return RotateDomainKey(keys, (), "scheduled", 1).signed(edge.authority_key, genesis.chain_id)
+
+
+class FakeProofs:
+    """A proof fetcher whose nodes report ``rotation`` (none: the genesis epoch) and the
+    device's latest ReKey under ``rekeyed_epoch``."""
+
+    def __init__(self, device_id: bytes) -> None:
+        self.rotation: RotateDomainKey | None = None
+        self.device_id, self.rekeyed_epoch = device_id, 0
+        self.asked = 0
+
+    async def fetch_rotation(self) -> VerifiedTx:
+        self.asked += 1
+        if self.rotation is None:
+            raise ItemNotFound("no rotation")
+        return VerifiedTx(self.rotation, self.rotation.tx_id(), Verified(1, bytes(32), 0))
+
+    async def fetch_device(self, device_id: bytes, *, latest_rekey: bool = False) -> VerifiedTx:
+        assert (device_id, latest_rekey) == (self.device_id, True)
+        rekey = RekeyDevice(device_id, self.rekeyed_epoch, b"", 1)
+        return VerifiedTx(rekey, rekey.tx_id(), Verified(1, bytes(32), 0))
+
+
+def test_records_follow_a_rotation_the_nodes_report(edge: SensorEdge) -> None:
+    ingest, proofs = edge.ingest(), FakeProofs(edge.device_id)
+    genesis = edge.network.genesis
+    epochs = DomainEpochs(ingest.keys, Follow(proofs, genesis, edge.group), refresh_seconds=3600)
+    submitted: list[PutRecord] = []
+
+    async def submit(put: PutRecord, fragments: list[bytes]) -> str:
+        current = 0 if proofs.rotation is None else proofs.rotation.domain.epoch
+        if put.domain_epoch != current:  # as the nodes do
+            raise IngestRefused("refused", f"record under domain epoch {put.domain_epoch}")
+        submitted.append(put)
+        return put.tx_id().hex()
+
+    client = TestClient(Starlette(routes=sensor_routes(ingest, submit, epochs=epochs)))
+    with client:
+        post_upload(
+            client, "http://testserver", encrypt_reading(edge.patient, READING, int(time.time()))
+        )
+        assert [put.domain_epoch for put in submitted] == [0]
+        assert proofs.asked == 1  # asked once; at the genesis epoch every node says not found
+
+        proofs.rotation = rotation_of(edge, 1)
+        proofs.rekeyed_epoch = 1
+        # The cached epoch is stale: the nodes refuse, the edge asks again, seals under epoch 1.
+        answer = post_upload(
+            client, "http://testserver", encrypt_reading(edge.patient, READING, int(time.time()))
+        )
+        assert [put.domain_epoch for put in submitted] == [0, 1]
+        put = submitted[-1]
+        assert answer["record_id"] == put.record_id.hex()
+        check_put_record(put, put.tx_id(), genesis.chain_id, proofs.rotation.domain)
+        assert proofs.asked == 2
+
+        # A rotation the authority did not sign is not followed.
+        forged = rotation_of(edge, 2).signed(SigningKey.generate(), genesis.chain_id)
+        proofs.rotation = forged
+        assert trio.run(partial(epochs.current, force=True)).epoch == 1
+
+
+def test_a_sensor_whose_device_is_not_rekeyed_is_refused_typed(edge: SensorEdge) -> None:
+    registry = CollectorRegistry()
+    ingest, proofs = edge.ingest(registry=registry), FakeProofs(edge.device_id)
+    proofs.rotation = rotation_of(edge, 1)  # rotated, but the device's ReKey is still epoch 0
+    follow = Follow(proofs, edge.network.genesis, edge.group)
+    submitted: list[PutRecord] = []
+
+    async def submit(put: PutRecord, fragments: list[bytes]) -> str:
+        submitted.append(put)
+        return put.tx_id().hex()
+
+    routes = sensor_routes(ingest, submit, epochs=DomainEpochs(ingest.keys, follow))
+    with TestClient(Starlette(routes=routes)) as client, pytest.raises(EdgeRefused) as caught:
+        post_upload(client, "http://testserver",
+                    encrypt_reading(edge.patient, READING, int(time.time())))
+    assert (caught.value.code, caught.value.status) == ("device_not_rekeyed", 409)
+    assert "rekey-device" in str(caught.value)
+    assert submitted == []
+    refusals = registry.get_sample_value(
+        "iomtshare_sensor_refusals_total", {"reason": "device_not_rekeyed"}
+    )
+    assert refusals == 1
