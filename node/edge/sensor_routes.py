@@ -175,6 +175,9 @@ def sensor_routes(
             raise ingest.refuse("submit_failed", message, 503) from exc
         return await anyio.to_thread.run_sync(partial(ingest.convert, upload, reading, keys))
 
+    def failed(exc: Exception) -> SensorRefusal:
+        return ingest.refuse("submit_failed", f"could not submit the record: {exc}", 503)
+
     async def submitted(converted: Converted) -> str:
         fragments = [fragment.to_bytes() for fragment in converted.fragments]
         return await submit(converted.put, fragments)
@@ -186,18 +189,19 @@ def sensor_routes(
             keys = await epochs.current()
             converted = await sealed(sent, reading, keys)
             try:
+                tx_id = await submitted(converted)
+            except IngestRefused as exc:
+                # Refused by the nodes: if a rotation is why, seal again under it, once.
+                newer = await epochs.current(force=True) if exc.code == "refused" else keys
+                if newer.epoch == keys.epoch:
+                    raise failed(exc) from exc
+                converted = await sealed(sent, reading, newer)  # may refuse device_not_rekeyed
                 try:
                     tx_id = await submitted(converted)
-                except IngestRefused as exc:
-                    # Refused by the nodes: if a rotation is why, seal again under it, once.
-                    newer = await epochs.current(force=True) if exc.code == "refused" else keys
-                    if newer.epoch == keys.epoch:
-                        raise
-                    converted = await sealed(sent, reading, newer)
-                    tx_id = await submitted(converted)
+                except Exception as again:
+                    raise failed(again) from again
             except Exception as exc:  # whatever stopped the submission, the sensor hears 503
-                message = f"could not submit the record: {exc}"
-                raise ingest.refuse("submit_failed", message, 503) from exc
+                raise failed(exc) from exc
             ingest.note_submitted(converted)
         except SensorRefusal as exc:
             return _refused(exc)
