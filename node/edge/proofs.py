@@ -226,10 +226,10 @@ class ProofFetcher:
         return await self._fetch(kind, device_id, accept)
 
     async def fetch_rotation(self) -> VerifiedTx:
-        """The RotateDomainKey a node says dealt the current domain epoch, proven committed
-        (its signature and keys are the caller's to check,
-        :mod:`ledger.domain_rotation`); raises :class:`ItemNotFound` while the genesis epoch is
-        current, else :class:`ProofError`."""
+        """The RotateDomainKey a node says dealt the current domain epoch, proven committed;
+        its signature and keys are the caller's to check (:mod:`ledger.domain_rotation`).
+        Raises :class:`ItemNotFound` while the genesis epoch is current, else
+        :class:`ProofError`."""
 
         def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedTx:
             if not isinstance(answer, TxInclusion):

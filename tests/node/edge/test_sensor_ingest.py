@@ -338,10 +338,18 @@ def test_records_follow_a_rotation_the_nodes_report(edge: SensorEdge) -> None:
         check_put_record(put, put.tx_id(), genesis.chain_id, proofs.rotation.domain)
         assert proofs.asked == 2
 
+        # Rotated again but the device is not rekeyed: refused typed on the retry, not sent.
+        proofs.rotation = rotation_of(edge, 2)
+        with pytest.raises(EdgeRefused) as caught:
+            post_upload(client, "http://testserver",
+                        encrypt_reading(edge.patient, READING, int(time.time())))
+        assert (caught.value.code, caught.value.status) == ("device_not_rekeyed", 409)
+        assert len(submitted) == 2
+
         # A rotation the authority did not sign is not followed.
-        forged = rotation_of(edge, 2).signed(SigningKey.generate(), genesis.chain_id)
+        forged = rotation_of(edge, 3).signed(SigningKey.generate(), genesis.chain_id)
         proofs.rotation = forged
-        assert trio.run(partial(epochs.current, force=True)).epoch == 1
+        assert trio.run(partial(epochs.current, force=True)).epoch == 2
 
 
 def test_a_sensor_whose_device_is_not_rekeyed_is_refused_typed(edge: SensorEdge) -> None:
