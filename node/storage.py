@@ -214,6 +214,8 @@ class FragmentKeeper:
         self.authorize_fetch(fetch)
         raw = self.own_fragment(fetch.record_id)
         if raw is None:
+            # Nothing handed out, so the nonce is not used up (as in :meth:`fetch`).
+            self._fetches.release(fetch)
             raise StorageRefused(404, "not_found", "no fragment of this record here")
         return raw
 

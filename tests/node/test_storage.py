@@ -313,3 +313,20 @@ def test_only_the_requesters_own_faults_from_peers_are_reported() -> None:
     stale, granted = StorageRefused(409, "stale", "s"), StorageRefused(403, "not_granted", "g")
     assert most_common([granted, stale, granted]).code == "not_granted"
     assert most_common([granted, stale]).code == "stale"  # a tie goes by PEER_REFUSALS order
+
+
+def test_a_fetch_of_a_node_without_its_fragment_does_not_use_up_the_nonce(
+    world: AppWorld, shared: tuple[Member, Member, bytes]
+) -> None:
+    _, requester, record_id = shared
+    grant_and_decide(world, shared)
+    two = fresh_keeper(world, 2)
+    fetch = signed_fetch(world, requester, record_id)
+    missing = refusal(lambda: trio.run(two.serve_get, fetch.to_bytes()))
+    assert (missing.status, missing.code) == (404, "not_found")
+    fragment = world.stored[record_id].fragments[1].to_bytes()
+    two.keep(record_id, fragment, 1)
+    # The same signed fetch, sent again once the fragment arrived, is served, then spent.
+    assert trio.run(two.serve_get, fetch.to_bytes()) == fragment
+    again = refusal(lambda: trio.run(two.serve_get, fetch.to_bytes()))
+    assert again.code == "replayed"
