@@ -316,10 +316,15 @@ def test_only_the_requesters_own_faults_from_peers_are_reported() -> None:
 
 
 def test_a_fetch_of_a_node_without_its_fragment_does_not_use_up_the_nonce(
-    world: AppWorld, shared: tuple[Member, Member, bytes]
+    world: AppWorld,
 ) -> None:
-    _, requester, record_id = shared
-    grant_and_decide(world, shared)
+    owner, register_owner = world.member(MemberRole.OWNER)
+    requester, register_requester = world.member(MemberRole.REQUESTER)
+    world.commit_all([register_owner, register_requester])
+    record_id, put = world.put_record(owner)  # committed, no fragment stored anywhere yet
+    world.commit_all([put])
+    world.commit_all([world.grant(owner, record_id, requester)])
+    grant_and_decide(world, (owner, requester, record_id))
     two = fresh_keeper(world, 2)
     fetch = signed_fetch(world, requester, record_id)
     missing = refusal(lambda: trio.run(two.serve_get, fetch.to_bytes()))
