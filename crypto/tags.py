@@ -154,6 +154,7 @@ DUAL_DEVICE_SECRET_KEY = _tag(0x28, "crypto.dual.keys.DeviceSecretKey")
 DUAL_DOMAIN_SECRET_KEY = _tag(0x29, "crypto.dual.keys.DomainSecretKey")
 DUAL_C1_PROOF = _tag(0x2A, "crypto.dual.proof.C1Proof")
 DUAL_SEALED_DOMAIN_SHARE = _tag(0x2B, "crypto.dual.dealing.SealedDomainShare")
+DUAL_DEVICE_SIGNATURE = _tag(0x2C, "crypto.dual.device_signature.DeviceSignature")
 
 # crypto.policy
 POLICY = _tag(0x30, "crypto.policy.ast.Policy")

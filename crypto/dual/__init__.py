@@ -26,6 +26,7 @@ from crypto.dual.dealing import (
     seal_domain_key_shares,
     verify_domain_key_share,
 )
+from crypto.dual.device_signature import DeviceSignature
 from crypto.dual.keys import (
     DevicePublicKey,
     DeviceSecretKey,
@@ -57,6 +58,7 @@ __all__ = [
     "DeviceCiphertext",
     "DevicePublicKey",
     "DeviceSecretKey",
+    "DeviceSignature",
     "DomainKeyDealing",
     "DomainKeyShare",
     "DomainPublicKey",
