@@ -39,7 +39,7 @@ from crypto.signing import SigningKey
 from crypto.storage import Fragment, StorageCommitment, rebuild
 from crypto.tpre import UserSecretKey
 from ledger.content import record_context
-from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload
+from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload, DeviceUploadV1
 from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice, decode_transaction
 from node.edge.device_ingest import DeviceIngest, IngestRefused
@@ -228,13 +228,26 @@ def _forged_proof(world: World, upload: DeviceUpload) -> DeviceUpload:
     return dataclasses.replace(upload, device_ciphertext=sealed.to_bytes())
 
 
+def _resigned(world: World, upload: DeviceUpload, **changes: Any) -> bytes:
+    """``upload`` changed and signed again by its device: only the later checks can refuse it."""
+    changed = dataclasses.replace(upload, **changes)
+    return changed.signed(setup(world.group), world.device.secret, CHAIN).to_bytes()
+
+
+def _unsigned(upload: DeviceUpload) -> bytes:
+    fields = {name: getattr(upload, name) for name, _ in DeviceUploadV1.FIELDS}
+    return DeviceUploadV1(**fields).to_bytes()
+
+
 REFUSALS = {
     "too_large": lambda w, u: b"\x57" * (MAX_UPLOAD_BYTES + 1),
     "malformed": lambda w, u: b"not an upload",
-    "wrong_owner": lambda w, u: dataclasses.replace(u, owner=bytes(32)).to_bytes(),
-    "bad_ciphertext": lambda w, u: dataclasses.replace(u, device_ciphertext=b"junk").to_bytes(),
-    "bad_proof": lambda w, u: _forged_proof(w, u).to_bytes(),
-    "bad_bulk": lambda w, u: dataclasses.replace(u, bulk=u.bulk + b"!").to_bytes(),
+    "unsigned_upload": lambda w, u: _unsigned(u),
+    "bad_device_signature": lambda w, u: dataclasses.replace(u, signature=b"junk").to_bytes(),
+    "wrong_owner": lambda w, u: _resigned(w, u, owner=bytes(32)),
+    "bad_ciphertext": lambda w, u: _resigned(w, u, device_ciphertext=b"junk"),
+    "bad_proof": lambda w, u: _resigned(w, _forged_proof(w, u)),
+    "bad_bulk": lambda w, u: _resigned(w, u, bulk=u.bulk + b"!"),
 }
 
 
@@ -253,6 +266,72 @@ def test_a_bad_upload_is_refused_typed_counted_and_not_submitted(world: World, c
     )
     assert value == 1.0
     assert ingest.refused == {code: 1}
+
+
+#: Fields changed in transit, each of which the device signature must catch.
+TAMPERED = {
+    "access_limit": lambda u: {"access_limit": 2**32 - 1},
+    "policy": lambda u: {"policy": "role:doctor or role:anyone"},
+    "bulk": lambda u: {"bulk": u.bulk[:-1] + bytes([u.bulk[-1] ^ 1])},
+    "metadata_ciphertext": lambda u: {"metadata_ciphertext": u.metadata_ciphertext + b"!"},
+    "keywords_hash": lambda u: {"keywords_hash": bytes(32)},
+    "storage_commitment": lambda u: {"storage_commitment": u.storage_commitment[:-1] + b"!"},
+    "abe_ciphertext": lambda u: {"abe_ciphertext": u.abe_ciphertext[:-1] + b"!"},
+    "created_at_ms": lambda u: {"created_at_ms": u.created_at_ms + 1},
+    "record_id": lambda u: {"record_id": secrets.token_bytes(32)},
+}
+
+
+@pytest.mark.parametrize("field", sorted(TAMPERED))
+def test_a_field_changed_in_transit_fails_the_device_signature(world: World, field: str) -> None:
+    upload = world.upload()
+    changed = dataclasses.replace(upload, **TAMPERED[field](upload))
+    assert getattr(changed, field) != getattr(upload, field)
+    proofs = FakeProofs(world.registration)
+    nodes = FakeNodes(proofs)
+    ingest, registry = make_ingest(world, proofs, nodes)
+    with pytest.raises(IngestRefused) as refused:
+        trio.run(_ingest_until_stored, ingest, changed)
+    assert refused.value.code == "bad_device_signature"
+    assert nodes.submitted == []
+    assert ingest.upload(changed.record_id) is None
+    value = registry.get_sample_value(
+        "iomtshare_edge_device_uploads_refused_total", {"reason": "bad_device_signature"}
+    )
+    assert value == 1.0
+
+
+def test_an_upload_built_from_chain_data_alone_is_refused(world: World) -> None:
+    """The reviewer's forgery: everything an upload needs but the signature is public (the
+    device key, owner, profile). Signed with any key but the device's, it is refused."""
+    stranger = device_keys(world.group, DeviceSecretKey.generate(setup(world.group)))
+    upload = make_upload(
+        world.group, world.profile, dataclasses.replace(world.device, secret=stranger.secret),
+        b"FORGED", policy="role:doctor or role:anyone", access_limit=2**32 - 1,
+    )
+    assert upload.device_id == world.device.device_id
+    proofs = FakeProofs(world.registration)
+    nodes = FakeNodes(proofs)
+    ingest, _ = make_ingest(world, proofs, nodes)
+    with pytest.raises(IngestRefused) as refused:
+        trio.run(_ingest_until_stored, ingest, upload)
+    assert refused.value.code == "bad_device_signature"
+    assert nodes.submitted == []
+
+
+def test_a_garbage_copy_cannot_take_the_record_id_before_the_real_upload(world: World) -> None:
+    upload = world.upload()
+    garbage = dataclasses.replace(upload, bulk=b"garbage", access_limit=2**32 - 1)
+    proofs = FakeProofs(world.registration)
+    nodes = FakeNodes(proofs)
+    ingest, _ = make_ingest(world, proofs, nodes)
+    with pytest.raises(IngestRefused) as refused:
+        trio.run(_ingest_until_stored, ingest, garbage)
+    assert refused.value.code == "bad_device_signature"
+    state = trio.run(_ingest_until_stored, ingest, upload)
+    assert state.status == "stored"
+    [put] = nodes.submitted
+    assert (put.record_id, put.access_limit) == (upload.record_id, upload.access_limit)
 
 
 @dataclasses.dataclass
@@ -300,6 +379,9 @@ class _Peer:
 
 class FakeTarget:
     def __init__(self) -> None:
+        # No record committed: fragments go to the upload path, which answers for them
+        # (which records an edge may hand over: test_edge_submit).
+        self.ledger = SimpleNamespace(record=lambda record_id: None)
         self.txs: list[bytes] = []
         self.fragments: list[tuple[bytes, Sequence[bytes]]] = []
 
@@ -335,8 +417,8 @@ def test_the_submit_server_takes_device_records_from_genesis_edges_only(world: W
     owners_put = dataclasses.replace(put, device_id=b"")
     not_device = EdgeSubmit(SubmitKind.TRANSACTION, bytes(32), owners_put.to_bytes(), ())
     assert ask(EDGE, not_device).code == "not_device_record"
-    three = EdgeSubmit(SubmitKind.FRAGMENTS, bytes(32), b"", (b"a", b"b", b"c"))
-    assert ask(EDGE, three).code == "bad_fragments"
+    five = EdgeSubmit(SubmitKind.FRAGMENTS, bytes(32), b"", (b"a", b"b", b"c", b"d", b"e"))
+    assert ask(EDGE, five).code == "bad_fragment"  # more than n, refused before decoding
     assert target.txs == []
     assert target.fragments == []
     accepted = ask(EDGE, tx_request)
