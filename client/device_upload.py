@@ -10,7 +10,8 @@ the device.
 
 :func:`make_upload` builds a :class:`~ledger.device_upload.DeviceUpload` as an owner seals a
 policy record (:mod:`client.owner`, :mod:`client.policy_records`), except that K_pre is
-``Encrypt_DCT``'d under the device key with the C1 proof bound to (record id, owner, chain).
+``Encrypt_DCT``'d under the device key with the C1 proof bound to (record id, owner, chain),
+and signs it with the device's secret key (the edge refuses an upload its device did not sign).
 :func:`send_upload` posts it to the edge and :func:`wait_stored` follows it there.
 """
 
@@ -129,7 +130,8 @@ def make_upload(
     name: str = "",
     keywords: Sequence[str] = (),
 ) -> DeviceUpload:
-    """Encrypt ``data`` as a new record of the profile's owner under ``policy``.
+    """Encrypt ``data`` as a new record of the profile's owner under ``policy``, signed with
+    ``device``'s secret key.
 
     Raises :class:`ValueError` for an access limit below 1,
     :class:`~client.policy_records.PolicyRecordError` for a policy that does not parse and
@@ -168,7 +170,8 @@ def make_upload(
         device_ciphertext=sealed.to_bytes(),
         bulk=sealed_file.bulk,
         created_at_ms=now_ms(),
-    )
+        signature=b"",
+    ).signed(params, device.secret, profile.chain_id)
 
 
 def _edge_call(edge_url: str, method: str, path: str, timeout: float, **kw: Any) -> Any:

@@ -4,10 +4,14 @@
 (:mod:`node.edge.device_routes`). In order, it
 
 1. decodes the :class:`~ledger.device_upload.DeviceUpload` (at most
-   :data:`~ledger.device_upload.MAX_UPLOAD_BYTES`) and checks it names the device of the path;
+   :data:`~ledger.device_upload.MAX_UPLOAD_BYTES`; an unsigned version 1 is refused
+   ``unsigned_upload``) and checks it names the device of the path;
 2. learns the device's RegisterDevice from a consensus node with an inclusion proof checked
-   against the edge's own headers (:meth:`~node.edge.proofs.ProofFetcher.fetch_device`), and
-   refuses a device registered to another edge or an upload for another owner;
+   against the edge's own headers (:meth:`~node.edge.proofs.ProofFetcher.fetch_device`),
+   verifies the upload's device signature against the device key of that proven registration
+   before anything else (``bad_device_signature``: a field changed in transit, or an upload
+   built from chain data by someone without the device's secret), and refuses a device
+   registered to another edge or an upload for another owner;
 3. fetches, the same way, the transaction holding the device's ReKey of its latest epoch, runs
    ``ReEncrypt_ECL`` with it and verifies the C1 proof against (record id, owner, chain)
    (:func:`~ledger.device_upload.device_put_record`);
@@ -39,7 +43,12 @@ from crypto.errors import DecodeError, VerificationError
 from crypto.groups import Group
 from crypto.signing import SigningKey
 from crypto.storage import encode
-from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload, device_put_record
+from ledger.device_upload import (
+    MAX_UPLOAD_BYTES,
+    DeviceUpload,
+    DeviceUploadV1,
+    device_put_record,
+)
 from ledger.errors import StoreError
 from ledger.genesis import Genesis
 from ledger.kv import KeyValueStore, MemoryStore
@@ -61,6 +70,8 @@ RESUBMIT_WINDOW_MS = 300_000
 REFUSALS = {
     "too_large": 413,
     "malformed": 400,
+    "unsigned_upload": 400,
+    "bad_device_signature": 403,
     "unknown_device": 404,
     "wrong_edge": 403,
     "wrong_owner": 403,
@@ -164,14 +175,16 @@ class DeviceIngest:
     async def _ingest(self, device_id: bytes, body: bytes) -> PendingUpload:
         if len(body) > MAX_UPLOAD_BYTES:
             raise IngestRefused("too_large", f"{len(body)} bytes, at most {MAX_UPLOAD_BYTES}")
-        try:
-            upload = DeviceUpload.from_bytes(body)
-        except DecodeError as exc:
-            raise IngestRefused("malformed", f"not a device upload: {exc}") from exc
+        upload = _decode(body)
         if upload.device_id != device_id:
             raise IngestRefused("malformed", "the upload names another device than the path")
         registration = (await self._device_tx(device_id, latest_rekey=False)).transaction
         assert isinstance(registration, RegisterDevice)  # fetch_device checked the type
+        chain_id = self._genesis.chain_id
+        try:
+            upload.check_signature(self._params, registration.device_key, chain_id)
+        except (DecodeError, VerificationError) as exc:
+            raise IngestRefused("bad_device_signature", str(exc)) from exc
         if registration.edge != self._peer_id:
             raise IngestRefused(
                 "wrong_edge", f"the device is registered to edge {registration.edge}, not this one"
@@ -180,7 +193,6 @@ class DeviceIngest:
             raise IngestRefused("wrong_owner", "the upload names another owner than the device's")
         rekey_tx = (await self._device_tx(device_id, latest_rekey=True)).transaction
         assert isinstance(rekey_tx, RegisterDevice | RekeyDevice)
-        chain_id = self._genesis.chain_id
         try:
             rekey = ReKey.from_bytes(self._params, rekey_tx.rekey)
             put = device_put_record(
@@ -250,3 +262,19 @@ class DeviceIngest:
         except ProofError as exc:
             message = f"cannot learn the device's registration: {exc}"
             raise IngestRefused("unavailable", message) from exc
+
+
+def _decode(body: bytes) -> DeviceUpload:
+    """``body`` as a signed upload; raises :class:`IngestRefused` (``unsigned_upload`` for a
+    well-formed version 1, ``malformed`` for anything else)."""
+    try:
+        return DeviceUpload.from_bytes(body)
+    except DecodeError as exc:
+        try:
+            DeviceUploadV1.from_bytes(body)
+        except DecodeError:
+            raise IngestRefused("malformed", f"not a device upload: {exc}") from exc
+        raise IngestRefused(
+            "unsigned_upload",
+            "a version 1 upload carries no device signature; the device must send version 2",
+        ) from exc

@@ -174,7 +174,9 @@ def _refused(world: Setup, upload: Any, code: str) -> None:
         assert answer.status_code == 404
 
 
-def test_an_unregistered_device_and_a_forged_proof_are_refused(world: Setup) -> None:
+def test_an_unregistered_device_a_forged_proof_and_unsigned_changes_are_refused(
+    world: Setup,
+) -> None:
     group = load_group()
     params = setup(group)
     profile = load_profile(world.device_dir)
@@ -192,11 +194,15 @@ def test_an_unregistered_device_and_a_forged_proof_are_refused(world: Setup) -> 
     sealed = encrypt_dct(params, device.secret.public_key(params), b"k" * 32, honest.record_id,
                          context=other)
     forged = dataclasses.replace(honest, device_ciphertext=sealed.to_bytes())
-    _refused(world, forged, "bad_proof")
+    _refused(world, forged.signed(params, device.secret, profile.chain_id), "bad_proof")
+    # Anyone can build an upload from chain data, but not the device's signature on it; and a
+    # field changed on the way to the edge breaks the signature.
+    _refused(world, forged, "bad_device_signature")
+    _refused(world, dataclasses.replace(honest, access_limit=2**32 - 1), "bad_device_signature")
 
     metrics = httpx.get(f"{world.edge_url}/metrics", timeout=10).text
-    for code in ("unknown_device", "bad_proof"):
-        line = f'iomtshare_edge_device_uploads_refused_total{{reason="{code}"}} 1.0'
+    for code, count in (("unknown_device", 1), ("bad_proof", 1), ("bad_device_signature", 2)):
+        line = f'iomtshare_edge_device_uploads_refused_total{{reason="{code}"}} {count:.1f}'
         assert line in metrics
     assert httpx.get(f"{world.edge_url}/status", timeout=10).json()["peer_id"] == (
         world.network.edges[0].peer_id
