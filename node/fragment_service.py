@@ -6,7 +6,9 @@ puts them on the network. It answers peers on ``PUT_PROTOCOL`` and ``GET_PROTOCO
 running, hands each peer its fragment of an upload, and gathers fragments for a fetch. Fragment
 puts come from genesis nodes only; fragment gets from genesis nodes and genesis edges (an edge
 relays a requester's fetch, :mod:`node.edge.fetch_relay`): either way this node checks the
-requester's access token in full before it hands out its fragment. A fetch
+requester's access token in full before it hands out its fragment; each edge may ask
+:data:`EDGE_GET_BURST` times at once, then :data:`EDGE_GETS_PER_SECOND` (the headers
+protocol's token buckets), and is refused ``REJECTED`` beyond that. A fetch
 refused for want of a grant, or naming a decision this node has not committed, is retried as
 this node commits blocks for a few seconds: the requester may have learnt of its decision from
 a node further ahead.
@@ -22,6 +24,7 @@ import trio
 from libp2p.peer.id import ID
 
 from ledger.genesis import Genesis
+from node.edge.protocol import HeaderRequestGate
 from node.p2p import P2PError, P2PHost, RequestRejected
 from node.peers import Peers
 from node.storage import (
@@ -41,6 +44,10 @@ PEER_TIMEOUT_SECONDS = 4.0
 #: the grant or decision it lacks.
 CATCH_UP_GRACE_SECONDS = 3.0
 CATCH_UP_CODES = frozenset({"not_granted", "decision_unknown"})
+#: Fragment gets served per genesis edge (each costs a signature check and ledger reads): a
+#: burst of this many, then as many a second. An edge relays one get per fetch to t nodes.
+EDGE_GET_BURST = 32
+EDGE_GETS_PER_SECOND = 16.0
 
 T = TypeVar("T")
 
@@ -52,9 +59,17 @@ class FragmentService:
     """This node's side of erasure-coded storage over ``peers``; see the module docstring."""
 
     def __init__(
-        self, keeper: FragmentKeeper, genesis: Genesis, peers: Peers, wait_commit: WaitCommit
+        self,
+        keeper: FragmentKeeper,
+        genesis: Genesis,
+        peers: Peers,
+        wait_commit: WaitCommit,
+        clock: Callable[[], float] = trio.current_time,
     ) -> None:
         self.keeper = keeper
+        #: The per-edge rate limit of fragment gets (its ``refused`` counts refusals by edge).
+        self.edge_gate = HeaderRequestGate(EDGE_GET_BURST, EDGE_GETS_PER_SECOND, kind="fragment")
+        self._clock = clock
         self._threshold = genesis.threshold
         self._peers = peers
         self._wait_commit = wait_commit
@@ -140,6 +155,8 @@ class FragmentService:
             self._sender(peer)
         elif not self._serving:
             raise RequestRejected("node is starting")
+        else:
+            self.edge_gate.check(str(peer), self._clock())
         try:
             return await self._retry_behind(lambda: self.keeper.serve_get(payload))
         except StorageRefused as exc:
