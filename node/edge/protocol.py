@@ -51,7 +51,8 @@ class HeaderRequestsLimited(RequestRejected):
 
 class HeaderRequestGate:
     """Which header requests a node serves: each peer's, at a bounded rate (token buckets).
-    ``kind`` names the requests in messages and the counter (the proofs protocol reuses it).
+    ``kind`` names the requests in messages and the counter (the proofs and edge-submit
+    protocols and edges' fragment gets reuse it).
 
     A refusal is logged once per burst of refusals (the first after a served request), so a
     flooding peer cannot flood the log; every refusal is counted in :attr:`refused` and, given a
