@@ -238,6 +238,11 @@ def check_put_record(tx: PutRecord, tx_id: bytes, chain_id: str, domain: DomainK
         raise ContentError("abe_ciphertext is sealed for another record id")
     if sealed.header.policy.to_bytes() != policy.to_bytes():
         raise ContentError("abe_ciphertext is encrypted under another policy than the record's")
+    if tx.device_id and sealed.key_check is None:
+        raise ContentError(
+            "a device record's abe_ciphertext must carry a key check (dual record version 3), "
+            "which requesters' fetch tokens are checked against"
+        )
     if sealed.key_check is not None and not any(sealed.key_check):
         raise ContentError("abe_ciphertext's key check is all zero bytes, not a hash")
     check_domain_ciphertext(tx.domain_ciphertext, tx.record_id, tx.owner, chain_id)

@@ -180,12 +180,12 @@ def check_register_device(state: StateReader, genesis: Genesis, tx: RegisterDevi
         raise DeviceRefused("device id is not the hash of the device key")
     if genesis.edge(tx.edge) is None:
         raise DeviceRefused(f"edge {tx.edge!r} is not an edge listed in the genesis")
-    public = _check_epoch(state, genesis, tx.domain_epoch)
-    if device(state, tx.device_id) is not None:
+    if device(state, tx.device_id) is not None:  # before the epoch: this never becomes valid
         raise DeviceRefused(
             f"device {tx.device_id.hex()[:16]} is already registered "
             "(a new epoch's ReKey goes in a RekeyDevice)"
         )
+    public = _check_epoch(state, genesis, tx.domain_epoch)
     _check_rekey(tx.device_key, public, tx.rekey)
 
 
@@ -248,9 +248,10 @@ def record_edge(state: StateReader, genesis: Genesis, tx: PutRecord) -> EdgeInfo
             "the domain key)"
         )
     if device_rekey(state, tx.device_id, tx.domain_epoch) is None:
-        raise DeviceRefused(
+        current = current_domain_epoch(state, genesis)
+        raise DeviceRefused(  # a past epoch gets no new ReKey (RekeyDevice takes the current)
             f"device {tx.device_id.hex()[:16]} has no ReKey for domain epoch {tx.domain_epoch}",
-            state_dependent=True,
+            state_dependent=current is not None and tx.domain_epoch >= current,
         )
     edge = genesis.edge(entry.edge)
     if edge is None:  # pragma: no cover - checked at registration; the genesis never changes

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crypto.abe import fame, seal_record
+from crypto.abe import DualRecord, fame, seal_record
 from crypto.dual import (
     DevicePublicKey,
     DeviceSecretKey,
@@ -193,6 +193,9 @@ def test_a_device_is_registered_once(chain: DeviceChain) -> None:
     chain.fx.commit(chain.ledger, [chain.register()])
     again = chain.register(registered_at_ms=chain.fx.time_at(9))
     assert not chain.refused(again, "already registered").state_dependent
+    # Named for a future epoch, it is still "already registered", not retryable.
+    future = chain.register(domain_epoch=1, registered_at_ms=chain.fx.time_at(9))
+    assert not chain.refused(future, "already registered").state_dependent
 
 
 # -- RekeyDevice ----------------------------------------------------------------------------------
@@ -275,6 +278,30 @@ def test_a_device_record_under_an_old_epoch(chain: DeviceChain) -> None:
     chain.refused(chain.device_put("old", epoch=0), "the current epoch is 1")
     chain.fx.commit(chain.ledger, [chain.rekey(1)])
     chain.fx.commit(chain.ledger, [chain.device_put("new", epoch=1)])
+
+
+def test_a_device_record_under_a_past_epoch_it_has_no_rekey_for(chain: DeviceChain) -> None:
+    """Registered after a rotation, the device never gets a ReKey for the earlier epoch: a
+    record under it can never become valid, so the refusal is not retryable."""
+    chain.rotate(1)
+    chain.fx.commit(chain.ledger, [chain.register(epoch=1)])
+    old = chain.refused(chain.device_put("old", epoch=0), "no ReKey for domain epoch 0")
+    assert not old.state_dependent
+
+
+def test_a_device_record_needs_the_key_check_of_a_version_3_dual_record(
+    chain: DeviceChain,
+) -> None:
+    """Without the key check the fetch-token ABE binding would be skipped for the record."""
+    chain.fx.commit(chain.ledger, [chain.register()])
+    put = chain.device_put("r")
+    dual = DualRecord.from_bytes(put.abe_ciphertext, chain.fx.group)
+    assert dual.key_check is not None
+    down = dataclasses.replace(dual, key_check=None).to_bytes()
+    assert down[1] == 2
+    chain.refused(chain.device_put("r", abe_ciphertext=down), "must carry a key check")
+    assert chain.ledger.record(chain.fx.record_id("r")) is None
+    chain.fx.commit(chain.ledger, [put])
 
 
 def test_a_device_record_keeps_the_c1_proof_binding(chain: DeviceChain) -> None:
