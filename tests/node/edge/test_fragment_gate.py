@@ -15,16 +15,10 @@ from node.p2p import RequestRejected, parse_peer_id
 from node.p2p.identity import peer_id_of
 from node.storage import GET_PROTOCOL
 from tests.node.app_world import AppWorld
+from tests.node.edge.test_edge_submit import Clock
 from tests.node.edge.test_fetch_relay import CapturingHost, NoPeers
 from tests.node.test_fetch_auth import granted_pair
 from tests.node.test_storage import fresh_keeper, signed_fetch
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_an_edge_asking_too_often_is_refused_typed_and_counted(world: AppWorld) -> None:
