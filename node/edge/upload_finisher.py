@@ -3,22 +3,33 @@
 Every open upload of :class:`~node.edge.pending_uploads.PendingUploads` is moved by
 :meth:`UploadFinisher.step`, one attempt at a time:
 
-* ``submitted``: if a proven fetch of its transaction succeeds it is ``committed``. If every
-  node says it has no such committed transaction, the edge resends the same signed bytes (same
-  tx id; a node that still holds it answers ``duplicate``), at most every
-  :data:`RESUBMIT_SECONDS`, while the upload is younger than the freshness window; older, or
-  refused for good (and still not committed), it is ``failed`` with the reason.
-* ``unconfirmed`` (the edge answered 503): watched the same way but never resent; still not
-  committed after the window, it is deleted, since nothing happened.
+* ``submitted``: if a proven fetch of its transaction succeeds it is ``committed``. Otherwise
+  the edge resends the same signed bytes (same tx id), at most every :data:`RESUBMIT_SECONDS`,
+  and goes by the answer: ``ok`` (a node took it, or already holds it pending or committed:
+  ``duplicate``) or a transient refusal keeps it waiting; a definite refusal (the tx can never
+  commit: a stale epoch, its record id taken by another tx), with no proof of a commit, makes
+  it ``failed`` with the reason. A "not found" from the nodes asked decides nothing (the node
+  that holds it may be the one that did not answer), and neither does age: the ledger does not
+  refuse an old PutRecord and the nodes keep pending items without age limit, so an upload is
+  never given up for being old. One open longer than :data:`STUCK_WARN_MS` is logged as a
+  warning at each check; the open uploads are bounded by the ingest's ``MAX_IN_FLIGHT``.
+* ``unconfirmed`` (the edge answered 503): only watched within the freshness window
+  (``window_ms``); after it, resent once as above to learn its fate: taken, it is
+  ``submitted`` again; refused for good (and not committed), it is deleted, since nothing
+  happened.
 * ``committed``: the fragments are handed over
   (:meth:`~node.edge.submit.EdgeSubmitter.store_fragments`); then ``stored``. A refusal
   other than ``unavailable``/``syncing``/``not_found``/``starting`` makes it ``failed``.
 
+Each write of a step is compare-and-set: it happens only if the stored upload is still the one
+the step read before its awaits (same state, times and tx); else the step is dropped. So a
+device's retry saved meanwhile is never overwritten or deleted by a stale step.
+
 :meth:`UploadFinisher.follow` steps a new upload every :data:`RETRY_SECONDS` until it is done
 or its commit timeout passes; :meth:`UploadFinisher.run` (started with the edge) steps the
-others, at most :data:`PER_PASS` per pass, each with its own doubling back-off up to
-:data:`MAX_BACKOFF_SECONDS`. A failure of one attempt (nodes away, a store error, a bug) is
-logged and retried later; it never stops the edge.
+others not held (:meth:`UploadFinisher.busy`), at most :data:`PER_PASS` per pass, each with its
+own doubling back-off up to :data:`MAX_BACKOFF_SECONDS`. A failure of one attempt (nodes away,
+a store error, a bug) is logged and retried later; it never stops the edge.
 """
 
 from __future__ import annotations
@@ -41,6 +52,8 @@ RESUBMIT_SECONDS = 10.0
 PASS_SECONDS = 1.0
 PER_PASS = 8
 MAX_BACKOFF_SECONDS = 60.0
+#: An upload open this long is logged as a warning at each check (it is still never dropped).
+STUCK_WARN_MS = 3_600_000
 #: Refusals after which a later attempt may succeed (a node behind or away).
 TRANSIENT = frozenset({"unavailable", "syncing", "not_found", "starting"})
 
@@ -59,8 +72,17 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+class _Changed(Exception):
+    """The stored upload is no longer the one a step read: the step is dropped."""
+
+
+def _version(upload: PendingUpload) -> tuple[int, int, int, bytes]:
+    return (upload.state, upload.updated_at_ms, upload.submitted_at_ms, upload.tx_id)
+
+
 class UploadFinisher:
-    """See the module docstring; ``window_ms`` is how long an upload may be resent."""
+    """See the module docstring; ``window_ms`` is how long an unconfirmed upload is only
+    watched."""
 
     def __init__(
         self,
@@ -78,7 +100,8 @@ class UploadFinisher:
         self._window_ms = window_ms
         self._clock_ms = clock_ms
         self._pass_seconds = pass_seconds
-        self._busy: set[bytes] = set()
+        #: record id -> how many holders keep the passes off it
+        self._busy: dict[bytes, int] = {}
         #: record id -> (trio time it is due again, its current back-off)
         self._backoff: dict[bytes, tuple[float, float]] = {}
         #: record id -> trio time the edge last sent its transaction
@@ -88,23 +111,36 @@ class UploadFinisher:
         """Note that the upload's transaction was just sent."""
         self._sent[record_id] = trio.current_time()
 
+    def discard(self, record_id: bytes) -> None:
+        """Forget what this finisher notes about an upload that will not be finished."""
+        self._drop(record_id)
+
     def hold(self, record_id: bytes) -> None:
-        """Keep the passes off an upload being sent (until :meth:`release` or :meth:`follow`)."""
-        self._busy.add(record_id)
+        """Keep the passes off an upload (until a matching :meth:`release`, or the end of the
+        :meth:`follow` that takes the hold over). Holds are counted: one holder's release
+        leaves the others' in place."""
+        self._busy[record_id] = self._busy.get(record_id, 0) + 1
 
     def release(self, record_id: bytes) -> None:
-        self._busy.discard(record_id)
+        count = self._busy.get(record_id, 0) - 1
+        if count > 0:
+            self._busy[record_id] = count
+        else:
+            self._busy.pop(record_id, None)
+
+    def busy(self, record_id: bytes) -> bool:
+        """Whether a task of this edge is stepping or sending the upload now."""
+        return record_id in self._busy
 
     async def follow(self, record_id: bytes, timeout: float) -> None:
-        """Step a new upload, held since it was sent, until it is done or ``timeout`` passes
-        (then the passes of :meth:`run` go on with it)."""
-        self._busy.add(record_id)
+        """Step a new upload, held (:meth:`hold`) since it was sent, until it is done or
+        ``timeout`` passes, then release that hold (the passes of :meth:`run` go on with it)."""
         try:
             with trio.move_on_after(timeout):
                 while await self._attempt(record_id):
                     await trio.sleep(RETRY_SECONDS)
         finally:
-            self._busy.discard(record_id)
+            self.release(record_id)
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Resume open uploads, one bounded pass every ``pass_seconds``, until cancelled."""
@@ -116,23 +152,28 @@ class UploadFinisher:
             await trio.sleep(self._pass_seconds)
 
     async def resume_pass(self) -> int:
-        """Step up to :data:`PER_PASS` due open uploads; returns how many were stepped."""
+        """Step up to :data:`PER_PASS` due open uploads not held; returns how many were
+        stepped."""
         now = trio.current_time()
         due = [
             record_id for record_id in self.uploads.open_ids()
-            if record_id not in self._busy and self._backoff.get(record_id, (0.0, 0.0))[0] <= now
+            if not self.busy(record_id) and self._backoff.get(record_id, (0.0, 0.0))[0] <= now
         ][:PER_PASS]
+        stepped = 0
         for record_id in due:
-            self._busy.add(record_id)
+            if self.busy(record_id):  # taken by a device's retry while an earlier one stepped
+                continue
+            stepped += 1
+            self.hold(record_id)
             try:
                 still_open = await self._attempt(record_id)
             finally:
-                self._busy.discard(record_id)
+                self.release(record_id)
             if still_open:
                 _, delay = self._backoff.get(record_id, (0.0, RETRY_SECONDS))
                 delay = min(2 * delay, MAX_BACKOFF_SECONDS)
                 self._backoff[record_id] = (trio.current_time() + delay, delay)
-        return len(due)
+        return stepped
 
     async def _attempt(self, record_id: bytes) -> bool:
         """One step, any failure logged; True while the upload stays open."""
@@ -157,12 +198,22 @@ class UploadFinisher:
         self._sent.pop(record_id, None)
 
     async def step(self, upload: PendingUpload) -> PendingUpload | None:
-        """One move of ``upload``; returns its new state (``None``: deleted)."""
+        """One move of ``upload``; returns its new state (``None``: deleted). If the stored
+        upload changed during the step's awaits, nothing is written and the stored one is
+        returned."""
+        try:
+            return await self._step(upload)
+        except _Changed:
+            logger.info("upload record=%s changed meanwhile; step dropped",
+                        upload.record_id.hex()[:16])
+            return self.uploads.get(upload.record_id)
+
+    async def _step(self, upload: PendingUpload) -> PendingUpload | None:
         if upload.phase is UploadStatus.COMMITTED:
             return await self._hand_over(upload)
         try:
             height = (await self._proofs.fetch_tx(upload.tx_id)).verified.height
-        except ItemNotFound:
+        except ItemNotFound:  # from the nodes that answered; one that did not may hold it
             return await self._not_committed(upload)
         except ProofError as exc:
             logger.info("upload record=%s: commit unknown: %s", upload.record_id.hex()[:16], exc)
@@ -171,32 +222,39 @@ class UploadFinisher:
         return await self._hand_over(upload)
 
     async def _not_committed(self, upload: PendingUpload) -> PendingUpload | None:
-        old = self._clock_ms() - upload.submitted_at_ms > self._window_ms
-        if upload.phase is UploadStatus.UNCONFIRMED:
-            if old:
-                logger.info("unconfirmed upload never committed record=%s; forgotten",
-                            upload.record_id.hex()[:16])
-                self.uploads.forget(upload.record_id)
-                return None
-            return upload
-        if old:
-            reason = "not committed within the freshness window"
-            return self._move(upload, UploadStatus.FAILED, reason=reason)
+        age_ms = self._clock_ms() - upload.submitted_at_ms
+        unconfirmed = upload.phase is UploadStatus.UNCONFIRMED
+        if unconfirmed and age_ms <= self._window_ms:
+            return upload  # the device was answered 503: only watched for now
         last = self._sent.get(upload.record_id)
         if last is not None and trio.current_time() - last < RESUBMIT_SECONDS:
             return upload
+        if age_ms > STUCK_WARN_MS:
+            logger.warning("upload record=%s open for %d s, not committed; still waiting for "
+                           "the nodes' answer", upload.record_id.hex()[:16], age_ms // 1000)
         try:
             self.sent(upload.record_id)
             await self._submitter.submit_tx(upload.tx)
-            return upload
         except SubmitRefused as exc:
             if exc.code in TRANSIENT:
                 return upload
             refusal = exc
-        try:  # it may have committed meanwhile, which makes a resend a refused duplicate
+        else:  # a node holds it (pending or committed): wait for the commit
+            if unconfirmed:
+                return self._move(upload, UploadStatus.SUBMITTED, reason="")
+            return upload
+        try:  # a refusal is definite only while no proof of a commit turns up
             await self._proofs.fetch_tx(upload.tx_id)
         except ItemNotFound:
+            if unconfirmed:
+                self._check(upload)
+                logger.info("unconfirmed upload refused record=%s: %s; forgotten",
+                            upload.record_id.hex()[:16], refusal)
+                self.uploads.forget(upload.record_id)
+                return None
             return self._move(upload, UploadStatus.FAILED, reason=f"dropped: {refusal}")
+        except ProofError:
+            pass
         return upload  # committed or unknown: the next step finds out
 
     async def _hand_over(self, upload: PendingUpload) -> PendingUpload:
@@ -208,7 +266,15 @@ class UploadFinisher:
             return self._move(upload, UploadStatus.FAILED, reason=str(exc))
         return self._move(upload, UploadStatus.STORED, fragments_stored=stored)
 
+    def _check(self, upload: PendingUpload) -> None:
+        """Raise :class:`_Changed` unless the stored upload is still ``upload`` (read, compared
+        and then written with no await in between, so nothing runs in the gap)."""
+        stored = self.uploads.get(upload.record_id)
+        if stored is None or _version(stored) != _version(upload):
+            raise _Changed
+
     def _move(self, upload: PendingUpload, status: UploadStatus, **changes: Any) -> PendingUpload:
+        self._check(upload)
         moved = self.uploads.move(upload, status, self._clock_ms(), **changes)
         log = logger.warning if status is UploadStatus.FAILED else logger.info
         log("device upload %s record=%s %s", moved.status,

@@ -4,9 +4,12 @@
 (as only LevelDB survives a SIGKILL). A second :class:`DeviceIngest` over the same store, as the
 restarted edge builds it, then runs the resumer's passes. Covered: a kill between submit and
 commit (the nodes lost the transaction: the same signed bytes are resent), between commit and
-the hand-over (the resumer hands the fragments over), a transaction dropped for good or too old
-(failed, with the reason), an upload answered 503 (watched, never resent), and a resumer step
-that raises (logged, retried, the edge runs on).
+the hand-over (the resumer hands the fragments over), a transaction refused for good (failed,
+with the reason), one older than the freshness window that a node still holds (kept, stored
+once it commits: age alone never drops fragments), a "not found" while the resend finds no node
+(kept), an upload answered 503 (watched within the window, then resent to learn its fate), a
+device's retry landing while the resumer steps the old state (the stale step writes nothing),
+and a resumer step that raises (logged, retried, the edge runs on).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import trio
 from trio.testing import MockClock
 
@@ -156,7 +160,7 @@ def test_killed_between_commit_and_hand_over_the_resumer_hands_over(world: World
     assert nodes.fragments[body.record_id] == list(killed.fragments)
 
 
-def test_a_dropped_or_too_old_tx_fails_with_its_reason(world: World) -> None:
+def test_a_tx_refused_for_good_fails_with_its_reason(world: World) -> None:
     store, proofs = MemoryStore(), FakeProofs(world.registration)
     first, second = world.upload(), world.upload(b"another reading")
     ingest = edge(world, store, proofs, Nodes(proofs, commit=False))
@@ -171,26 +175,56 @@ def test_a_dropped_or_too_old_tx_fails_with_its_reason(world: World) -> None:
         assert after is not None
         assert (after.status, after.reason) == ("failed", "dropped: invalid: stale epoch")
 
-    store, clock = MemoryStore(), Clock()
-    ingest = edge(world, store, proofs, Nodes(proofs, commit=False), clock)
-    upload_then_kill(ingest, first, "pending")
-    clock.now += WINDOW_MS + 1
-    nodes = Nodes(proofs)
-    restarted = edge(world, store, proofs, nodes, clock)
-    resume(restarted)
-    after = restarted.upload(first.record_id)
-    assert after is not None
-    assert (after.status, after.reason) == ("failed", "not committed within the freshness window")
-    assert nodes.sent == []
 
-
-def test_an_upload_answered_503_is_watched_never_resent(world: World) -> None:
+def test_an_old_tx_a_node_still_holds_is_kept_until_it_commits(world: World) -> None:
+    # Two of four nodes down for six minutes: the tx waits in a live node's pending pool
+    # (a resend answers ok, as ``duplicate``), not committed, well past the window.
     store, proofs, clock = MemoryStore(), FakeProofs(world.registration), Clock()
     body = world.upload()
-    unsure = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
-    ingest = edge(world, store, proofs, unsure, clock)
+    holding = Nodes(proofs, commit=False)
+    killed = upload_then_kill(edge(world, store, proofs, holding, clock), body, "pending")
+    restarted = edge(world, store, proofs, holding, clock)
 
-    async def refused() -> str:
+    def later() -> None:
+        clock.now += WINDOW_MS // 2 + 1
+
+    def quorum_back() -> None:  # still kept, with its fragments; now the block is made
+        kept = restarted.upload(body.record_id)
+        assert kept is not None
+        assert (kept.status, kept.fragments) == ("pending", killed.fragments)
+        assert len(holding.sent) > 1  # resent to ask, each time answered "still held"
+        tx = decode_transaction(holding.sent[0])
+        proofs.committed[tx.tx_id()] = tx
+
+    assert resume(restarted, later, later, later, quorum_back) is None
+    after = restarted.upload(body.record_id)
+    assert after is not None
+    assert (after.status, after.fragments_stored) == ("stored", 4)
+    assert holding.fragments[body.record_id] == list(killed.fragments)
+
+
+def test_not_found_while_no_node_takes_the_resend_decides_nothing(world: World) -> None:
+    # The one connected node says "not found" (proofs), the others time out (the resend).
+    store, proofs, clock = MemoryStore(), FakeProofs(world.registration), Clock()
+    body = world.upload()
+    killed = upload_then_kill(
+        edge(world, store, proofs, Nodes(proofs, commit=False), clock), body, "pending"
+    )
+    away = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
+    restarted = edge(world, store, proofs, away, clock)
+
+    def much_later() -> None:
+        clock.now += 10 * WINDOW_MS
+
+    resume(restarted, much_later, much_later)
+    kept = restarted.upload(body.record_id)
+    assert kept is not None
+    assert (kept.status, kept.fragments) == ("pending", killed.fragments)
+    assert len(away.sent) == 2
+
+
+def refused_503(ingest: DeviceIngest, body: Any) -> str:
+    async def main() -> str:
         async with trio.open_nursery() as nursery:
             await nursery.start(ingest.run)
             try:
@@ -201,34 +235,102 @@ def test_an_upload_answered_503_is_watched_never_resent(world: World) -> None:
                 nursery.cancel_scope.cancel()
         raise AssertionError("not refused")
 
-    assert trio.run(refused) == "unavailable"
-    state = ingest.upload(body.record_id)
-    assert state is not None
-    assert state.status == "unconfirmed"
-    nodes = Nodes(proofs)
-    restarted = edge(world, store, proofs, nodes, clock)
+    return trio.run(main)
+
+
+def test_an_upload_answered_503_is_watched_then_resent_to_learn_its_fate(world: World) -> None:
+    store, proofs, clock = MemoryStore(), FakeProofs(world.registration), Clock()
+    body = world.upload()
+    unsure = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
+    assert refused_503(edge(world, store, proofs, unsure, clock), body) == "unavailable"
+    refusing = Nodes(proofs, refuse=SubmitRefused("invalid", "record id already used"))
+    restarted = edge(world, store, proofs, refusing, clock)
 
     def watched() -> None:
         state = restarted.upload(body.record_id)
         assert state is not None
         assert state.status == "unconfirmed"  # not committed, within the window: only watched
+        assert refusing.sent == []
         clock.now += WINDOW_MS + 1
 
     assert resume(restarted, lambda: None, watched) is None
-    assert nodes.sent == []
+    assert len(refusing.sent) == 1  # past the window: resent once, refused for good
     assert restarted.upload(body.record_id) is None  # nothing happened: forgotten
 
-    # Had a node taken it after all, it commits and the resumer stores its fragments.
+    # Past the window a node still holds it: kept (pending again), then stored on commit.
     store = MemoryStore()
-    ingest = edge(world, store, proofs, unsure, clock)
-    assert trio.run(refused) == "unavailable"
-    tx = decode_transaction(unsure.sent[-1])
-    proofs.committed[tx.tx_id()] = tx
-    restarted = edge(world, store, proofs, nodes, clock)
-    resume(restarted)
+    assert refused_503(edge(world, store, proofs, unsure, clock), body) == "unavailable"
+    clock.now += WINDOW_MS + 1
+    holding = Nodes(proofs, commit=False)
+    restarted = edge(world, store, proofs, holding, clock)
+    def taken_again() -> None:
+        kept = restarted.upload(body.record_id)
+        assert kept is not None
+        assert (kept.status, kept.reason, len(kept.fragments)) == ("pending", "", 4)
+        tx = decode_transaction(holding.sent[0])
+        proofs.committed[tx.tx_id()] = tx
+
+    assert resume(restarted, lambda: None, taken_again) is None
     after = restarted.upload(body.record_id)
     assert after is not None
     assert after.status == "stored"
+
+
+class Gated(FakeProofs):
+    """Holds the next ``fetch_tx`` until ``gate`` is set (``entered`` once it waits)."""
+
+    gate: trio.Event | None = None
+    entered: trio.Event | None = None
+
+    async def fetch_tx(self, tx_id: bytes) -> Any:
+        gate, self.gate = self.gate, None
+        if gate is not None and self.entered is not None:
+            self.entered.set()
+            await gate.wait()
+        return await super().fetch_tx(tx_id)
+
+
+def test_a_retry_during_a_resumer_step_is_not_undone(world: World) -> None:
+    store, clock = MemoryStore(), Clock()
+    proofs = Gated(world.registration)
+    body = world.upload()
+    nodes = Nodes(proofs, commit=False, refuse=SubmitRefused("unavailable", "timed out"))
+    ingest = edge(world, store, proofs, nodes, clock)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ingest.run)
+            with pytest.raises(IngestRefused):
+                await ingest.ingest(body.device_id, body.to_bytes())
+            clock.now += WINDOW_MS + 1  # the 503 upload is past the window
+            gate = proofs.gate = trio.Event()
+            entered = proofs.entered = trio.Event()
+            stepped = trio.Event()
+
+            async def resumer() -> None:
+                await ingest.finisher.resume_pass()
+                stepped.set()
+
+            nursery.start_soon(resumer)
+            await entered.wait()  # the resumer read the unconfirmed state and waits
+            nodes.refuse = None  # the device retries its 503; a node takes it this time
+            retried = await ingest.ingest(body.device_id, body.to_bytes())
+            assert retried.status == "pending"
+            gate.set()
+            await stepped.wait()
+            state = ingest.upload(body.record_id)
+            assert state is not None
+            assert (state.status, len(state.fragments)) == ("pending", 4)
+            assert ingest.finisher.busy(body.record_id)  # follow()'s hold is kept
+            tx = decode_transaction(nodes.sent[-1])
+            proofs.committed[tx.tx_id()] = tx
+            with trio.fail_after(30):
+                while (state := ingest.upload(body.record_id)) is None or not state.done:
+                    await trio.sleep(0.01)
+            assert (state.status, state.fragments_stored) == ("stored", 4)
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
 
 
 class Broken(FakeProofs):
