@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from crypto import tags
 from crypto.codec import Writer
@@ -39,14 +40,14 @@ from crypto.dual import (
 )
 from crypto.dual.device_signature import sign, verify
 from ledger.content import record_context
-from ledger.encoding import BLOB, HASH, TEXT, U32, U64, Encoded
+from ledger.encoding import BLOB, HASH, TEXT, U32, U64, Encoded, Kind
 from ledger.transactions import PutRecord
 
 TAG_DEVICE_UPLOAD = tags.LEDGER_DEVICE_UPLOAD
 #: The largest encoded upload an edge takes (the bulk data is most of it).
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 #: Version 1's fields (and version 2's, before the signature).
-UPLOAD_FIELDS = (
+UPLOAD_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
     ("device_id", HASH),
     ("record_id", HASH),
     ("owner", HASH),
@@ -85,8 +86,9 @@ class DeviceUploadV1(Encoded):
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceUpload(Encoded):
-    """One device record on its way to the edge (canonical, version 2).
+class DeviceUpload(DeviceUploadV1):
+    """One device record on its way to the edge (canonical, version 2): version 1's fields,
+    then the device's signature.
 
     ``device_ciphertext`` is a :class:`crypto.dual.DeviceCiphertext` of K_pre,
     ``abe_ciphertext`` a :class:`crypto.abe.DualRecord` (FAME header, sealed metadata and,
@@ -96,18 +98,6 @@ class DeviceUpload(Encoded):
     ``signature`` a :class:`crypto.dual.DeviceSignature` of :meth:`signed_message`.
     """
 
-    device_id: bytes
-    record_id: bytes
-    owner: bytes
-    policy: str
-    access_limit: int
-    keywords_hash: bytes
-    metadata_ciphertext: bytes
-    storage_commitment: bytes
-    abe_ciphertext: bytes
-    device_ciphertext: bytes
-    bulk: bytes
-    created_at_ms: int
     signature: bytes
 
     TAG = TAG_DEVICE_UPLOAD

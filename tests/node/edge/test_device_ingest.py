@@ -282,19 +282,28 @@ TAMPERED = {
 }
 
 
+def _refused_unsigned(
+    world: World, upload: DeviceUpload
+) -> tuple[DeviceIngest, FakeNodes, CollectorRegistry]:
+    """Ingest ``upload`` on a fresh edge; it must be refused ``bad_device_signature``, with
+    nothing submitted or kept."""
+    proofs = FakeProofs(world.registration)
+    nodes = FakeNodes(proofs)
+    ingest, registry = make_ingest(world, proofs, nodes)
+    with pytest.raises(IngestRefused) as refused:
+        trio.run(_ingest_until_stored, ingest, upload)
+    assert refused.value.code == "bad_device_signature"
+    assert nodes.submitted == []
+    assert ingest.upload(upload.record_id) is None
+    return ingest, nodes, registry
+
+
 @pytest.mark.parametrize("field", sorted(TAMPERED))
 def test_a_field_changed_in_transit_fails_the_device_signature(world: World, field: str) -> None:
     upload = world.upload()
     changed = dataclasses.replace(upload, **TAMPERED[field](upload))
     assert getattr(changed, field) != getattr(upload, field)
-    proofs = FakeProofs(world.registration)
-    nodes = FakeNodes(proofs)
-    ingest, registry = make_ingest(world, proofs, nodes)
-    with pytest.raises(IngestRefused) as refused:
-        trio.run(_ingest_until_stored, ingest, changed)
-    assert refused.value.code == "bad_device_signature"
-    assert nodes.submitted == []
-    assert ingest.upload(changed.record_id) is None
+    _, _, registry = _refused_unsigned(world, changed)
     value = registry.get_sample_value(
         "iomtshare_edge_device_uploads_refused_total", {"reason": "bad_device_signature"}
     )
@@ -310,24 +319,13 @@ def test_an_upload_built_from_chain_data_alone_is_refused(world: World) -> None:
         b"FORGED", policy="role:doctor or role:anyone", access_limit=2**32 - 1,
     )
     assert upload.device_id == world.device.device_id
-    proofs = FakeProofs(world.registration)
-    nodes = FakeNodes(proofs)
-    ingest, _ = make_ingest(world, proofs, nodes)
-    with pytest.raises(IngestRefused) as refused:
-        trio.run(_ingest_until_stored, ingest, upload)
-    assert refused.value.code == "bad_device_signature"
-    assert nodes.submitted == []
+    _refused_unsigned(world, upload)
 
 
 def test_a_garbage_copy_cannot_take_the_record_id_before_the_real_upload(world: World) -> None:
     upload = world.upload()
     garbage = dataclasses.replace(upload, bulk=b"garbage", access_limit=2**32 - 1)
-    proofs = FakeProofs(world.registration)
-    nodes = FakeNodes(proofs)
-    ingest, _ = make_ingest(world, proofs, nodes)
-    with pytest.raises(IngestRefused) as refused:
-        trio.run(_ingest_until_stored, ingest, garbage)
-    assert refused.value.code == "bad_device_signature"
+    ingest, nodes, _ = _refused_unsigned(world, garbage)
     state = trio.run(_ingest_until_stored, ingest, upload)
     assert state.status == "stored"
     [put] = nodes.submitted
