@@ -24,7 +24,8 @@ class ByteStream(Protocol):
     async def write(self, data: bytes) -> None: ...
 
 
-async def _read_exactly(stream: ByteStream, size: int) -> bytes:
+async def read_exactly(stream: ByteStream, size: int) -> bytes:
+    """Read ``size`` bytes; raises :class:`StreamBroken` if the stream ends or fails first."""
     chunks: list[bytes] = []
     remaining = size
     while remaining > 0:
@@ -45,10 +46,16 @@ async def read_frame(stream: ByteStream, max_size: int) -> bytes:
     Raises :class:`FrameTooLarge` when the announced length exceeds ``max_size`` (the body is
     left unread) and :class:`StreamBroken` when the stream ends or fails mid-frame.
     """
-    (size,) = PREFIX.unpack(await _read_exactly(stream, PREFIX.size))
+    return await read_exactly(stream, await read_length(stream, max_size))
+
+
+async def read_length(stream: ByteStream, max_size: int) -> int:
+    """Read a frame's length prefix only; raises like :func:`read_frame`, before any of the
+    body is read. The caller reads the body with :func:`read_exactly`."""
+    (size,) = PREFIX.unpack(await read_exactly(stream, PREFIX.size))
     if size > max_size:
         raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {max_size}")
-    return await _read_exactly(stream, size)
+    return int(size)
 
 
 async def next_frame(stream: ByteStream, max_size: int) -> bytes | None:
@@ -67,11 +74,11 @@ async def next_frame(stream: ByteStream, max_size: int) -> bytes | None:
     if not head:
         return None
     if len(head) < PREFIX.size:
-        head += await _read_exactly(stream, PREFIX.size - len(head))
+        head += await read_exactly(stream, PREFIX.size - len(head))
     (size,) = PREFIX.unpack(head)
     if size > max_size:
         raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {max_size}")
-    return await _read_exactly(stream, size)
+    return await read_exactly(stream, size)
 
 
 async def write_frame(stream: ByteStream, data: bytes, max_size: int) -> None:

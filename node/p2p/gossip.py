@@ -1,17 +1,18 @@
-"""Gossipsub topics with one handler each, restricted to genesis members.
+"""Gossipsub topics with one handler each, published only by the validators of genesis.
 
 Every message is signed by its origin (libp2p's strict signing). Before a message is accepted,
 delivered or relayed, a topic validator checks its size and that both the origin and the peer
-that forwarded it are on the allowlist; a rejected message is logged with the reason and goes no
-further. A handler sees each accepted message once; the node's own publications are not handed
-back to it.
+that forwarded it are publishers (the validators: light peers such as genesis edges are admitted
+to the network but may not publish); a rejected message is counted, goes no further, and is
+logged once per forwarding peer per burst (:mod:`node.p2p.quiet_log`). A handler sees each
+accepted message once; the node's own publications are not handed back to it.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +25,9 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
-from node.p2p.allowlist import PeerAllowlist
 from node.p2p.errors import GossipTooLarge, NotRunning, P2PError
 from node.p2p.metrics import P2PMetrics
+from node.p2p.quiet_log import QuietLog
 from node.p2p.reconnect import StalePubsubStreamReaper
 
 logger = logging.getLogger("iomtshare.node.p2p.gossip")
@@ -70,19 +71,21 @@ class GossipSettings:
 
 
 class Gossip:
-    """Owns the pubsub service of one host and the handlers of its topics."""
+    """Owns the pubsub service of one host and the handlers of its topics; messages from or
+    forwarded by a peer outside ``publishers`` are rejected."""
 
     def __init__(
         self,
         host: IHost,
-        allowlist: PeerAllowlist,
+        publishers: Collection[ID],
         settings: GossipSettings,
         metrics: P2PMetrics,
     ) -> None:
         self._host = host
         self._metrics = metrics
-        self._allowlist = allowlist
+        self._publishers = publishers
         self._settings = settings
+        self._quiet = QuietLog(logger)
         # Spam and eclipse protections assume an open network: rate limits would drop bursts
         # of consensus votes, and IP diversity cannot hold on one machine. Membership is
         # enforced by the allowlist instead.
@@ -188,21 +191,22 @@ class Gossip:
         return frozenset(self._pubsub.peer_topics.get(topic, ()))
 
     def _accept(self, topic: str, forwarder: ID, message: rpc_pb2.Message) -> bool:
-        """Topic validator: size and membership checks, with the reason logged on rejection."""
+        """Topic validator: size and publisher checks, with the reason logged on rejection."""
         me = self._host.get_id()
         origin = ID(message.from_id)
         reason = kind = None
         if len(message.data) > self._settings.max_message_bytes:
             kind = "too_large"
             reason = f"size {len(message.data)} > {self._settings.max_message_bytes}"
-        elif origin != me and origin not in self._allowlist:
-            kind, reason = "outsider_origin", "origin not in genesis"
-        elif forwarder != me and forwarder not in self._allowlist:
-            kind, reason = "outsider_forwarder", "forwarder not in genesis"
+        elif origin != me and origin not in self._publishers:
+            kind, reason = "outsider_origin", "origin is not a validator"
+        elif forwarder != me and forwarder not in self._publishers:
+            kind, reason = "outsider_forwarder", "forwarder is not a validator"
         if kind is None:
             return True
         self._metrics.gossip_dropped.labels(topic, kind).inc()
-        logger.warning(
+        self._quiet.warning(
+            forwarder,
             "gossip dropped topic=%s origin=%s forwarder=%s reason=%s",
             topic,
             origin,

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import socket
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from typing import Any
 
 import multiaddr  # type: ignore[import-untyped]  # ships without type hints
@@ -43,10 +42,12 @@ from prometheus_client import CollectorRegistry
 
 from crypto.signing import SigningKey
 from node.p2p.allowlist import AllowlistSecurity, PeerAllowlist
+from node.p2p.config import P2PConfig
 from node.p2p.errors import DialError, NotRunning, P2PError
-from node.p2p.gossip import Gossip, GossipHandler, GossipSettings
+from node.p2p.gossip import Gossip, GossipHandler
 from node.p2p.guard import guard_stream_handler
 from node.p2p.identity import libp2p_key_pair
+from node.p2p.inbound import InboundSlots
 from node.p2p.late_connections import install as install_late_connection_filter
 from node.p2p.metrics import P2PMetrics
 from node.p2p.presence import PeerPresence
@@ -55,56 +56,20 @@ from node.p2p.streams import FrameStreamHandler, FrameStreams, FrameWriter
 
 logger = logging.getLogger("iomtshare.node.p2p.host")
 
-_LISTEN_ADDRESS = re.compile(r"/ip[46]/(?P<host>[0-9A-Fa-f.:]+)/tcp/(?P<port>[0-9]{1,5})")
 
 # Bound on an orderly shutdown (closing connections and listeners) once cancelled.
 _CLOSE_GRACE_SECONDS = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class P2PConfig:
-    """Where to listen and the limits of the host.
-
-    ``max_frame_bytes`` bounds one request or response frame (envelope included);
-    ``request_timeout`` bounds one request as seen by the requester and by the server.
-    """
-
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 0
-    max_frame_bytes: int = 8 * 1024 * 1024
-    request_timeout: float = 10.0
-    max_concurrent_inbound: int = 64
-    dial_timeout: float = 5.0
-    gossip: GossipSettings = field(default_factory=GossipSettings)
-
-    def __post_init__(self) -> None:
-        try:
-            ipaddress.ip_address(self.listen_host)
-        except ValueError as exc:
-            raise P2PError(f"listen host must be an IP address: {self.listen_host!r}") from exc
-        if not 0 <= self.listen_port <= 65535:
-            raise P2PError(f"listen port out of range: {self.listen_port}")
-        if self.max_frame_bytes < 64 or self.request_timeout <= 0 or self.dial_timeout <= 0:
-            raise P2PError("frame limit, request timeout and dial timeout must be positive")
-        if self.max_concurrent_inbound < 1:
-            raise P2PError("max_concurrent_inbound must be at least 1")
-
-    @classmethod
-    def listening_on(cls, address: str, **limits: Any) -> P2PConfig:
-        """A config for a listen multiaddr such as ``/ip4/127.0.0.1/tcp/26656``; other fields
-        come from ``limits``. Raises :class:`P2PError` for any other form of address."""
-        match = _LISTEN_ADDRESS.fullmatch(address)
-        if match is None:
-            raise P2PError(f"listen address must be /ip4|ip6/<ip>/tcp/<port>: {address!r}")
-        return cls(listen_host=match["host"], listen_port=int(match["port"]), **limits)
-
-    def listen_multiaddr(self) -> multiaddr.Multiaddr:
-        family = "ip6" if ipaddress.ip_address(self.listen_host).version == 6 else "ip4"
-        return multiaddr.Multiaddr(f"/{family}/{self.listen_host}/tcp/{self.listen_port}")
+__all__ = ["P2PConfig", "P2PHost"]
 
 
 class P2PHost:
     """A libp2p host that talks only to genesis members.
+
+    ``validators`` (default: every member of ``allowlist``) are the members that may publish
+    gossip and that share the whole inbound request pool; the other members are light peers
+    (genesis edges): they may request, within a small share of the pool (:mod:`.inbound`).
 
     Register topics and protocols, start :meth:`run` with ``await nursery.start(host.run)``,
     then connect, publish and request. Errors are :class:`node.p2p.errors.P2PError` subclasses.
@@ -116,6 +81,8 @@ class P2PHost:
         allowlist: PeerAllowlist,
         config: P2PConfig | None = None,
         registry: CollectorRegistry | None = None,
+        *,
+        validators: Collection[ID] | None = None,
     ) -> None:
         """``registry`` receives the host's Prometheus series (a private one if omitted)."""
         self._config = config or P2PConfig()
@@ -142,14 +109,12 @@ class P2PHost:
         swarm.set_stream_handler(guard_stream_handler(swarm.common_stream_handler))
         self._presence = PeerPresence(swarm)
         swarm.register_notifee(self._presence)
-        self._requests = RequestResponse(
-            self._host,
-            allowlist,
-            max_frame_bytes=self._config.max_frame_bytes,
-            timeout=self._config.request_timeout,
-            max_concurrent_inbound=self._config.max_concurrent_inbound,
-            metrics=self._metrics,
+        voters = allowlist.members if validators is None else frozenset(validators)
+        config = self._config
+        slots = InboundSlots(
+            config.max_concurrent_inbound, config.max_inbound_per_light_peer, voters
         )
+        self._requests = RequestResponse(self._host, allowlist, config, slots, self._metrics)
         self._streams = FrameStreams(
             self._host,
             allowlist,
@@ -157,7 +122,7 @@ class P2PHost:
             open_timeout=self._config.dial_timeout,
             max_inbound_per_protocol=self._config.max_concurrent_inbound,
         )
-        self._gossip = Gossip(self._host, allowlist, self._config.gossip, self._metrics)
+        self._gossip = Gossip(self._host, voters, self._config.gossip, self._metrics)
         self._metrics.count_peers_with(lambda: len(self._host.get_connected_peers()))
         self._started = False
         self._running = False
@@ -201,9 +166,13 @@ class P2PHost:
         """Handle gossip on ``topic``; must be called before :meth:`run`."""
         self._gossip.add_topic(topic, handler)
 
-    def add_protocol(self, protocol: str, handler: RequestHandler) -> None:
-        """Serve request/response ``protocol`` with ``handler``."""
-        self._requests.register(protocol, handler)
+    def add_protocol(
+        self, protocol: str, handler: RequestHandler, max_request_bytes: int | None = None
+    ) -> None:
+        """Serve request/response ``protocol`` with ``handler``; a request whose payload would
+        exceed ``max_request_bytes`` (default: what the frame limit allows) is refused from its
+        length prefix, before its body is read."""
+        self._requests.register(protocol, handler, max_request_bytes)
 
     def add_stream_protocol(self, protocol: str, handler: FrameStreamHandler) -> None:
         """Serve one-way frame stream ``protocol`` with ``handler`` (:mod:`node.p2p.streams`)."""

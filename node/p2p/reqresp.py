@@ -1,10 +1,15 @@
 """Request/response protocols: one stream per request, one frame each way.
 
-A protocol is a libp2p protocol id plus an async handler ``(peer_id, payload) -> response``.
+A protocol is a libp2p protocol id plus an async handler ``(peer_id, payload) -> response``
+and the largest request payload it takes.
 The requester writes a :class:`RequestEnvelope` frame and reads one :class:`ResponseEnvelope`
-frame back. The server side never lets a bad peer or a failing handler hurt the host: malformed
-and oversized frames get a ``BAD_REQUEST`` answer, a handler that raises gets ``INTERNAL`` (or
-``REJECTED`` with its message for :class:`RequestRejected`), and every such event is logged.
+frame back. The server side never lets a bad peer or a failing handler hurt the host: a request
+beyond the peer's share of inbound slots (:mod:`node.p2p.inbound`) gets ``BUSY``; a length prefix
+above the protocol's limit gets ``BAD_REQUEST`` before any of the body is read; a frame that does
+not arrive by its read deadline is dropped; a malformed frame gets ``BAD_REQUEST``, a handler that
+raises gets ``INTERNAL`` (or ``REJECTED`` with its message for :class:`RequestRejected`). Such
+events are logged, those a peer can repeat at will once per peer per burst
+(:mod:`node.p2p.quiet_log`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import trio
 from libp2p.abc import IHost, INetStream
@@ -21,6 +27,7 @@ from libp2p.peer.id import ID
 from crypto.errors import DecodeError
 from node.p2p.allowlist import PeerAllowlist
 from node.p2p.atomic import open_stream, release_stream
+from node.p2p.config import P2PConfig
 from node.p2p.envelope import RequestEnvelope, ResponseEnvelope, Status
 from node.p2p.errors import (
     FrameTooLarge,
@@ -32,8 +39,10 @@ from node.p2p.errors import (
     RequestTimeout,
     StreamBroken,
 )
-from node.p2p.framing import read_frame, write_frame
+from node.p2p.framing import read_exactly, read_frame, read_length, write_frame
+from node.p2p.inbound import InboundSlots
 from node.p2p.metrics import P2PMetrics
+from node.p2p.quiet_log import QuietLog
 
 logger = logging.getLogger("iomtshare.node.p2p.reqresp")
 
@@ -52,6 +61,16 @@ _OUTCOMES: dict[type[P2PError], str] = {
 
 # Bytes a response envelope adds around its body (tag, version, status, length prefix).
 _RESPONSE_OVERHEAD = len(ResponseEnvelope.ok(b"").to_bytes())
+# Bytes a request envelope adds around its payload (a u32 length inside), and the slowest a
+# request frame may arrive: each MiB announced adds a quarter second to the read deadline.
+_REQUEST_OVERHEAD = len(RequestEnvelope(b"").to_bytes())
+_SLOWEST_REQUEST_BYTES_PER_SECOND = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Served:
+    handler: RequestHandler
+    max_frame: int  # the largest request frame, envelope included
 
 
 class RequestResponse:
@@ -61,31 +80,40 @@ class RequestResponse:
         self,
         host: IHost,
         allowlist: PeerAllowlist,
-        *,
-        max_frame_bytes: int,
-        timeout: float,
-        max_concurrent_inbound: int,
+        config: P2PConfig,
+        slots: InboundSlots,
         metrics: P2PMetrics,
     ) -> None:
         self._host = host
         self._metrics = metrics
         self._allowlist = allowlist
-        self._max_frame = max_frame_bytes
-        self._timeout = timeout
-        self._inbound_slots = trio.Semaphore(max_concurrent_inbound)
-        self._protocols: dict[str, RequestHandler] = {}
+        self._max_frame = config.max_frame_bytes
+        self._timeout = config.request_timeout
+        self._read_timeout = config.request_read_timeout
+        self._slots = slots
+        self._protocols: dict[str, _Served] = {}
+        self._quiet = QuietLog(logger)
 
     @property
     def protocols(self) -> tuple[str, ...]:
         return tuple(self._protocols)
 
-    def register(self, protocol: str, handler: RequestHandler) -> None:
-        """Serve ``protocol`` with ``handler``; raises :class:`P2PError` if already registered."""
+    def register(
+        self, protocol: str, handler: RequestHandler, max_request_bytes: int | None = None
+    ) -> None:
+        """Serve ``protocol`` with ``handler``, for request payloads of at most
+        ``max_request_bytes`` (default: what the frame limit allows); raises :class:`P2PError`
+        if already registered or the limit is negative."""
         if protocol in self._protocols:
             raise P2PError(f"protocol {protocol} already has a handler")
-        self._protocols[protocol] = handler
+        max_frame = self._max_frame
+        if max_request_bytes is not None:
+            if max_request_bytes < 0:
+                raise P2PError(f"max_request_bytes of {protocol} must not be negative")
+            max_frame = min(max_frame, max_request_bytes + _REQUEST_OVERHEAD)
+        served = self._protocols[protocol] = _Served(handler, max_frame)
         self._host.set_stream_handler(
-            TProtocol(protocol), functools.partial(self._serve, protocol, handler)
+            TProtocol(protocol), functools.partial(self._serve, protocol, served)
         )
 
     async def request(
@@ -148,21 +176,31 @@ class RequestResponse:
         finally:
             await release_stream(stream, reset=not completed)
 
-    async def _serve(self, protocol: str, handler: RequestHandler, stream: INetStream) -> None:
+    async def _serve(self, protocol: str, served: _Served, stream: INetStream) -> None:
         peer_id = stream.muxed_conn.peer_id
-        try:
-            self._inbound_slots.acquire_nowait()
-        except trio.WouldBlock:
-            logger.warning("request refused protocol=%s peer=%s reason=busy", protocol, peer_id)
+        refusal = self._slots.take(peer_id)
+        if refusal is not None:
+            self._quiet.warning(
+                (peer_id, refusal),
+                "request refused protocol=%s peer=%s reason=%s",
+                protocol,
+                peer_id,
+                refusal,
+            )
             await self._answer(
                 protocol, stream, ResponseEnvelope.error(Status.BUSY, "server busy")
             )
             return
         try:
+            request = await self._read_request(protocol, served, peer_id, stream)
+            if request is None:
+                return
             with trio.move_on_after(self._timeout) as scope:
-                answer = await self._handle(protocol, handler, peer_id, stream)
-                if answer is not None:
-                    await self._answer(protocol, stream, answer)
+                if isinstance(request, ResponseEnvelope):
+                    answer = request
+                else:
+                    answer = await self._handle(protocol, served.handler, peer_id, request)
+                await self._answer(protocol, stream, answer)
             if scope.cancelled_caught:
                 logger.warning(
                     "request dropped protocol=%s peer=%s reason=timeout after %ss",
@@ -172,25 +210,42 @@ class RequestResponse:
                 )
                 await release_stream(stream, reset=True)
         finally:
-            self._inbound_slots.release()
+            self._slots.give_back(peer_id)
 
-    async def _handle(
-        self, protocol: str, handler: RequestHandler, peer_id: ID, stream: INetStream
-    ) -> ResponseEnvelope | None:
-        """Read, decode and run one request; ``None`` means the stream is already gone."""
+    async def _read_request(
+        self, protocol: str, served: _Served, peer_id: ID, stream: INetStream
+    ) -> RequestEnvelope | ResponseEnvelope | None:
+        """Read one request frame by its deadline: the request, an error answer for a bad one,
+        or ``None`` when the stream is already gone (dropped here when late or broken)."""
         try:
-            raw = await read_frame(stream, self._max_frame)
-            request = RequestEnvelope.from_bytes(raw)
-        except FrameTooLarge as exc:
-            logger.warning("bad request protocol=%s peer=%s reason=%s", protocol, peer_id, exc)
-            return ResponseEnvelope.error(Status.BAD_REQUEST, str(exc))
-        except DecodeError as exc:
-            logger.warning("bad request protocol=%s peer=%s reason=%s", protocol, peer_id, exc)
-            return ResponseEnvelope.error(Status.BAD_REQUEST, f"malformed request: {exc}")
+            with trio.move_on_after(self._read_timeout) as scope:
+                size = await read_length(stream, served.max_frame)
+                scope.deadline = min(
+                    scope.deadline + size / _SLOWEST_REQUEST_BYTES_PER_SECOND,
+                    trio.current_time() + self._timeout,
+                )
+                return RequestEnvelope.from_bytes(await read_exactly(stream, size))
+        except (FrameTooLarge, DecodeError) as exc:
+            line = "bad request protocol=%s peer=%s reason=%s"
+            self._quiet.warning((peer_id, "bad"), line, protocol, peer_id, exc)
+            detail = str(exc) if isinstance(exc, FrameTooLarge) else f"malformed request: {exc}"
+            return ResponseEnvelope.error(Status.BAD_REQUEST, detail)
         except StreamBroken as exc:
             logger.info("request abandoned protocol=%s peer=%s reason=%s", protocol, peer_id, exc)
-            await release_stream(stream, reset=True)
-            return None
+        if scope.cancelled_caught:
+            self._quiet.warning(
+                (peer_id, "slow"),
+                "request dropped protocol=%s peer=%s reason=frame not read within its deadline",
+                protocol,
+                peer_id,
+            )
+        await release_stream(stream, reset=True)
+        return None
+
+    async def _handle(
+        self, protocol: str, handler: RequestHandler, peer_id: ID, request: RequestEnvelope
+    ) -> ResponseEnvelope:
+        """Run one request's handler and make its answer."""
         try:
             body = await handler(peer_id, request.payload)
         except RequestRejected as exc:

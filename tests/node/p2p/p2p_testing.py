@@ -74,10 +74,13 @@ def build_peer(
     topics: Sequence[str] = (TOPIC,),
     config: P2PConfig = TEST_CONFIG,
     setup: Callable[[P2PHost], None] | None = None,
+    validators: Sequence[SigningKey] | None = None,
 ) -> Peer:
-    """A host for ``key`` that allows the peers of ``allowed``, with an inbox per topic."""
+    """A host for ``key`` that allows the peers of ``allowed``, with an inbox per topic; only
+    ``validators`` (default: all of ``allowed``) may publish gossip."""
     allowlist = PeerAllowlist.from_verify_keys(k.verify_key for k in allowed)
-    peer = Peer(key, P2PHost(key, allowlist, config))
+    voters = None if validators is None else [peer_id_of(k.verify_key) for k in validators]
+    peer = Peer(key, P2PHost(key, allowlist, config, validators=voters))
     for topic in topics:
         send, receive = trio.open_memory_channel[GossipMessage](math.inf)
 
