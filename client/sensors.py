@@ -23,16 +23,19 @@ profile to the edge) and :func:`post_access` (a warrant holder's request).
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from client.authority import check_authority
-from client.devices import DeviceKeys, register_device, write_device_key
+from client.devices import DeviceKeyError, DeviceKeys, register_device, write_device_key
 from client.errors import ClientError, IntegrityError
 from client.policy_records import parse_policy
 from client.session import DEFAULT_COMMIT_TIMEOUT, Session
@@ -116,13 +119,27 @@ def light_authority(directory: Path, signing_key: SigningKey) -> Authority:
     path = directory / SECRET_FILE
     try:
         if not path.exists():
-            save_secret(path, scalar_to_bytes(random_scalar()))
+            _create_secret(path)
         secret = scalar_from_bytes(load_secret(path))
     except (OSError, KeyFileError, CryptoError) as exc:
         raise SensorError(f"light authority secret {path}: {exc}") from exc
     if not 0 < secret < L:
         raise SensorError(f"{path} does not hold a scalar in [1, L)")
     return Authority(secret, signing_key)
+
+
+def _create_secret(path: Path) -> None:
+    """Make a new ``S_TA`` at ``path`` unless one is there: staged in full, then linked into
+    place, which fails if another command made it first (its secret, and the patient entries
+    sealed under it, are kept). Raises ``OSError`` or :class:`KeyFileError`."""
+    staged = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new")
+    save_secret(staged, scalar_to_bytes(random_scalar()))
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        pass
+    finally:
+        staged.unlink()
 
 
 def _entry_key(directory: Path) -> bytes:
@@ -183,10 +200,14 @@ def register_sensor(
     patient_grant, record = authority.register_patient(pending.message, now)
     key = finish_registration(pending, patient_grant)
     device = _device_for(session, directory / DEVICES_DIR / key.temporary_id.hex())
+    # The sealed entry first: a device on chain is never left without its note.
+    entry = PatientEntry(key.temporary_id, real_id, owner, edge.peer_id, device.device_id, now)
+    try:
+        save_entry(directory, entry)
+    except (OSError, KeyFileError) as exc:
+        raise SensorError(f"cannot save the patient entry in {directory}: {exc}") from exc
     registered = register_device(session, signing_key, device, owner, edge.peer_id,
                                  timeout=timeout)
-    entry = PatientEntry(key.temporary_id, real_id, owner, edge.peer_id, device.device_id, now)
-    save_entry(directory, entry)
     grant = SensorGrant(
         session.chain_id, record, key, authority.public.public_point, owner, owner_tpre,
         device.device_id, policy, now,
@@ -198,7 +219,7 @@ def register_sensor(
 def _device_for(session: Session, directory: Path) -> DeviceKeys:
     try:
         return write_device_key(session.group, directory)
-    except OSError as exc:
+    except (OSError, DeviceKeyError) as exc:
         raise SensorError(f"cannot write the device key to {directory}: {exc}") from exc
 
 
@@ -269,8 +290,14 @@ def post_upload(client: httpx.Client, edge_url: str, upload: Upload) -> dict[str
 
 def post_access(
     client: httpx.Client, edge_url: str, credential: UserCredential, temporary_id: bytes,
-    now: int | None = None,
+    now: int | None = None, *, after: bytes = b"", limit: int | None = None,
 ) -> dict[str, Any]:
-    """A warrant holder's request for a patient's records at the edge."""
+    """A warrant holder's request for one page of a patient's records at the edge: ids after
+    ``after``, at most ``limit`` (the edge's maximum by default); the answer's ``next``, when
+    present, is the ``after`` of the following page."""
     request = access_request(credential, temporary_id, int(time.time()) if now is None else now)
-    return _post(client, edge_url.rstrip("/") + ACCESS_PATH, request.to_bytes())
+    query = {"after": after.hex()} if after else {}
+    if limit is not None:
+        query["limit"] = str(limit)
+    url = edge_url.rstrip("/") + ACCESS_PATH + ("?" + urlencode(query) if query else "")
+    return _post(client, url, request.to_bytes())

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from pathlib import Path
 
+import anyio
 from prometheus_client import CollectorRegistry, Counter
 
 from crypto.abe import FamePublicKey
@@ -49,7 +49,6 @@ from crypto.light.errors import AccessDeniedError, WarrantError
 from crypto.light.provision import SensorGrant
 from crypto.light.user import decrypt_upload
 from crypto.policy import Policy, PolicyError, parse
-from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey, VerifyKey
 from crypto.storage import Fragment
 from crypto.tpre import UserPublicKey, encrypt_to_owner
@@ -58,17 +57,18 @@ from ledger.file_sealing import seal_file
 from ledger.keywords import keywords_hash
 from ledger.kv import KeyValueStore
 from ledger.transactions import PutRecord
+from node.edge.sensor_grants import SensorConfigError
 from node.edge.sensor_replay import ReplayStore
 
-SENSORS_DIR = "sensors"
-GRANTS_DIR = "grants"
-WARRANTS_DIR = "warrants"
 #: LevelDB directory under the edge's data dir: replay ids and the records made per patient.
 STORE_DIR = "sensors"
 ACCESS_LIMIT = 100
 _RECORD = b"p"
-#: The grant and warrant files are read again at most this often (on an unknown patient or user).
+#: The grant and warrant files are looked at again at most this often (on an unknown patient or
+#: user), and read again only when their listing changed.
 REFRESH_SECONDS = 1
+#: Most record ids one ``/sensor/access`` answer lists (and the default page).
+PAGE_MAX = 100
 
 logger = logging.getLogger("iomtshare.node.edge.sensors")
 
@@ -78,16 +78,14 @@ REASONS = (
 )
 
 
-class SensorConfigError(Exception):
-    """A grant or warrant file the edge cannot use (does not open, decode or verify)."""
-
-
 class SensorRefusal(Exception):
     """An upload or access request the edge refuses; ``code`` is one of :data:`REASONS`."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
+        #: Set when a consensus node may hold the record: the upload's replay id stays used.
+        self.maybe_sent = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,39 +98,23 @@ class NetworkKeys:
 
 
 @dataclass(frozen=True, slots=True)
+class Accepted:
+    """A checked upload with its reading, and the grant and policy it was checked under (kept,
+    so a grant removed meanwhile does not matter to this upload)."""
+
+    upload: Upload
+    reading: bytes
+    grant: SensorGrant
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
 class Converted:
     """A verified upload turned into a signed PutRecord and its storage fragments."""
 
     temporary_id: bytes
     put: PutRecord
     fragments: tuple[Fragment, ...]
-
-
-def load_grants(home: Path, box_key: BoxSecretKey, authority: VerifyKey, chain_id: str) -> list[
-    SensorGrant
-]:
-    """Every grant under ``home/sensors/grants``, opened and verified; raises
-    :class:`SensorConfigError` naming the first bad file."""
-    grants = []
-    for path in sorted((home / SENSORS_DIR / GRANTS_DIR).glob("*.grant")):
-        try:
-            grant = SensorGrant.from_bytes(box_key.unseal(path.read_bytes()))
-            grant.verify(authority, chain_id)
-        except (OSError, CryptoError) as exc:
-            raise SensorConfigError(f"sensor grant {path}: {exc}") from exc
-        grants.append(grant)
-    return grants
-
-
-def load_warrants(home: Path) -> list[WarrantRecord]:
-    """Every warrant record under ``home/sensors/warrants`` (checked when added)."""
-    records = []
-    for path in sorted((home / SENSORS_DIR / WARRANTS_DIR).glob("*.warrant")):
-        try:
-            records.append(WarrantRecord.from_bytes(path.read_bytes()))
-        except (OSError, CryptoError) as exc:
-            raise SensorConfigError(f"warrant record {path}: {exc}") from exc
-    return records
 
 
 class SensorIngest:
@@ -142,6 +124,7 @@ class SensorIngest:
         self,
         *,
         loader: Callable[[], tuple[list[SensorGrant], list[WarrantRecord]]],
+        stamp: Callable[[], Hashable],
         authority: VerifyKey,
         chain_id: str,
         edge_key: SigningKey,
@@ -153,8 +136,10 @@ class SensorIngest:
         window: FreshnessWindow | None = None,
         clock_ms: Callable[[], int],
     ) -> None:
-        """``storage`` is the genesis (threshold, size) of the erasure code; ``clock_ms`` the
-        edge's clock for ``created_at_ms``. Raises :class:`SensorConfigError` for a grant or
+        """``loader`` reads the grant and warrant files, ``stamp`` tells whether they changed
+        since (both run in a worker thread once serving); ``storage`` is the genesis
+        (threshold, size) of the erasure code; ``clock_ms`` the edge's clock for
+        ``created_at_ms``. Raises :class:`SensorConfigError` for a grant or
         warrant the authority did not sign."""
         self.window = window or FreshnessWindow()
         self.chain_id, self.edge_key, self.keys = chain_id, edge_key, keys
@@ -163,8 +148,9 @@ class SensorIngest:
         self.replay = ReplayStore(store, self.window)
         self.store = store
         self._lock = threading.Lock()
-        self._loader, self._authority = loader, authority
-        self._loaded_at = 0
+        self._loader, self._stamp, self._authority = loader, stamp, authority
+        self._looked_at = 0
+        self._loaded = stamp()
         self._install(*loader())
         self.refused = Counter(
             "iomtshare_sensor_refusals", "Sensor uploads and access requests the edge refused",
@@ -188,15 +174,23 @@ class SensorIngest:
         self.warrants = {record.user: record for record in warrants}
         self.verifier = verifier
 
-    def refresh(self, now: int) -> None:
-        """Read the grant and warrant files again (at most once per :data:`REFRESH_SECONDS`),
-        so grants the authority adds are served without a restart. A bad file keeps the
-        current set (and is logged). Call with the lock held."""
-        if now < self._loaded_at + REFRESH_SECONDS:
+    async def refresh(self, now: int) -> None:
+        """Read the grant and warrant files again if their listing changed (looked at, at most
+        once per :data:`REFRESH_SECONDS`), so grants the authority adds are served without a
+        restart; the listing and the reading run in a worker thread. A bad file keeps the
+        current set (and is logged). Call without the lock."""
+        with self._lock:
+            if now < self._looked_at + REFRESH_SECONDS:
+                return
+            self._looked_at = now
+        stamp = await anyio.to_thread.run_sync(self._stamp)
+        if stamp == self._loaded:
             return
-        self._loaded_at = now
         try:
-            self._install(*self._loader())
+            loaded = await anyio.to_thread.run_sync(self._loader)
+            with self._lock:
+                self._install(*loaded)
+                self._loaded = stamp
         except SensorConfigError as exc:
             logger.warning("sensor grants not reloaded: %s", exc)
 
@@ -219,41 +213,50 @@ class SensorIngest:
             return self.refuse("unknown_user" if unknown_user else "warrant_forged", str(exc), 403)
         return self.refuse("tampered", f"does not check out: {exc}")
 
-    def verify(self, raw: bytes, now: int) -> tuple[Upload, bytes]:
-        """Decode, check and open an upload; remember it (also on disk) as seen.
+    async def verify(self, raw: bytes, now: int) -> Accepted:
+        """Decode, check and open an upload; remember it (also on disk) as seen, so a second
+        copy is refused while this one is handled. Call :meth:`forget` if nothing was sent.
 
-        Returns the upload and its reading. Raises :class:`SensorRefusal` (counted)."""
+        Raises :class:`SensorRefusal` (counted)."""
         try:
             upload = Upload.from_bytes(raw)
         except CryptoError as exc:
             raise self.refuse("malformed", f"not a lightweight upload: {exc}") from exc
+        if upload.temporary_id not in self.grants:
+            await self.refresh(now)
         replay_id = upload.replay_id()
         with self._lock:
-            if upload.temporary_id not in self.grants:
-                self.refresh(now)
             try:
-                self.replay.check(replay_id, upload.timestamp, now)
-                verified = self.verifier.accept_upload(upload, now)
+                self.replay.check(replay_id, upload.timestamp, now)  # freshness, then replay
+                # decrypt_upload checks alpha and beta; the replay cache is the store's alone
+                # (the verifier's own would outlive a forget), so accept_upload is not used.
                 key = self.verifier.patient_key(upload.temporary_id)
-                reading = decrypt_upload(key, verified.upload)
+                reading = decrypt_upload(key, upload)
             except (LightError, DecryptionError) as exc:
                 raise self._refusal(exc, "unknown_patient") from exc
+            grant = self.grants.get(upload.temporary_id)
+            policy = self.policies.get(upload.temporary_id)
+            if grant is None or policy is None:  # the verifier and the maps are installed together
+                raise self.refuse("unknown_patient", "no grant for this patient", 403)
             self.replay.accept(replay_id, upload.timestamp, now)
         self.accepted.inc()
-        return upload, reading
+        return Accepted(upload, reading, grant, policy)
 
-    def convert(self, upload: Upload, reading: bytes, keys: NetworkKeys | None = None) -> Converted:
+    def forget(self, accepted: Accepted) -> None:
+        """Drop a verified upload's replay id: nothing of it was sent, the sensor may resend."""
+        self.replay.forget(accepted.upload.replay_id())
+
+    def convert(self, accepted: Accepted, keys: NetworkKeys | None = None) -> Converted:
         """Seal a verified reading as a policy record of the patient's member under ``keys``'
         domain epoch (``self.keys``, the genesis', by default; pairings: run it off the event
         loop)."""
         keys = keys or self.keys
-        grant = self.grants[upload.temporary_id]
-        sealed_file = seal_file(reading, "", *self.storage)
+        grant = accepted.grant
+        sealed_file = seal_file(accepted.reading, "", *self.storage)
         record_id, coded, metadata = sealed_file.record_id, sealed_file.coded, sealed_file.metadata
         context = record_context(record_id, grant.owner, self.chain_id)
-        policy = self.policies[upload.temporary_id]
         sealed = seal_for_domain(
-            self.params, keys.fame, keys.domain_key, policy, context,
+            self.params, keys.fame, keys.domain_key, accepted.policy, context,
             metadata.to_bytes(),
         )
         owner_key = UserPublicKey.from_bytes(self.group, grant.owner_tpre_key)
@@ -267,7 +270,7 @@ class SensorIngest:
             domain_ciphertext=sealed.domain.to_bytes(), created_at_ms=self.clock_ms(),
             device_id=grant.device_id,
         )
-        return Converted(upload.temporary_id, put.signed(self.edge_key, self.chain_id),
+        return Converted(accepted.upload.temporary_id, put.signed(self.edge_key, self.chain_id),
                          coded.fragments)
 
     def note_submitted(self, converted: Converted) -> None:
@@ -276,20 +279,30 @@ class SensorIngest:
         self.store.put(key, converted.put.tx_id(), sync=True)
         self.submitted.inc()
 
-    def records_of(self, temporary_id: bytes) -> list[bytes]:
-        """Record ids this edge submitted for a patient, in id order."""
+    def records_of(
+        self, temporary_id: bytes, after: bytes = b"", limit: int = PAGE_MAX
+    ) -> tuple[list[bytes], bool]:
+        """Up to ``limit`` (at most :data:`PAGE_MAX`) record ids this edge submitted for a
+        patient, in id order, after ``after``; and whether more follow."""
         prefix = _RECORD + temporary_id
-        return [key[len(prefix):] for key, _ in self.store.iterate(prefix)]
+        limit = max(1, min(limit, PAGE_MAX))
+        start = prefix + after + b"\x00" if after else None  # the first key past ``after``
+        ids: list[bytes] = []
+        for key, _ in self.store.iterate(prefix, start=start):
+            if len(ids) == limit:
+                return ids, True
+            ids.append(key[len(prefix):])
+        return ids, False
 
-    def authorize(self, raw: bytes, now: int) -> AccessRequest:
+    async def authorize(self, raw: bytes, now: int) -> AccessRequest:
         """Check a warrant holder's access request; raises :class:`SensorRefusal` (counted)."""
         try:
             request = AccessRequest.from_bytes(raw)
         except CryptoError as exc:
             raise self.refuse("malformed", f"not an access request: {exc}") from exc
+        if request.user not in self.warrants or request.temporary_id not in self.grants:
+            await self.refresh(now)
         with self._lock:
-            if request.user not in self.warrants or request.temporary_id not in self.grants:
-                self.refresh(now)
             warrant = self.warrants.get(request.user)
             try:
                 self.replay.check(request.replay_id(), request.timestamp, now)

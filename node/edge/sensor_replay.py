@@ -38,6 +38,10 @@ class ReplayStore:
         if self._accepted % PRUNE_EVERY == 0:
             self.prune(now)
 
+    def forget(self, message_id: bytes) -> None:
+        """Drop an accepted id again: the message was not acted on, so it may come again."""
+        self.store.delete(_REPLAY + message_id, sync=True)
+
     def prune(self, now: int) -> int:
         """Drop the ids whose timestamps left the window; returns how many."""
         oldest = now - self.window.max_age

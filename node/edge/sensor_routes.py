@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from crypto.groups import Group
-from crypto.light import FreshnessWindow, Upload, WarrantRecord
+from crypto.light import FreshnessWindow, WarrantRecord
 from crypto.light.provision import SensorGrant
 from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey, VerifyKey
@@ -47,16 +47,16 @@ from node.config import BOX_KEY_FILE, ConfigError
 from node.edge.device_ingest import IngestRefused
 from node.edge.proofs import ProofError
 from node.edge.sensor_epochs import DeviceNotRekeyed, DomainEpochs, EpochProofs, Follow
+from node.edge.sensor_grants import SensorConfigError, files_stamp, load_grants, load_warrants
 from node.edge.sensor_ingest import (
+    PAGE_MAX,
     REASONS,
     STORE_DIR,
+    Accepted,
     Converted,
     NetworkKeys,
-    SensorConfigError,
     SensorIngest,
     SensorRefusal,
-    load_grants,
-    load_warrants,
 )
 from node.http.errors import error_body
 
@@ -92,6 +92,7 @@ def open_ingest(
 
     ingest = SensorIngest(
         loader=loader,
+        stamp=partial(files_stamp, home),
         authority=authority,
         chain_id=genesis.chain_id,
         edge_key=edge_key,
@@ -164,44 +165,57 @@ def sensor_routes(
                 raise ingest.refuse("malformed", f"body larger than {MAX_BODY} bytes", 413)
         return data
 
-    async def sealed(upload: Upload, reading: bytes, keys: NetworkKeys) -> Converted:
-        grant = ingest.grants[upload.temporary_id]
+    async def sealed(accepted: Accepted, keys: NetworkKeys) -> Converted:
         try:
-            await epochs.check_device(grant.device_id, keys.epoch)
+            await epochs.check_device(accepted.grant.device_id, keys.epoch)
         except DeviceNotRekeyed as exc:
             raise ingest.refuse("device_not_rekeyed", str(exc), 409) from exc
         except ProofError as exc:
             message = f"could not learn whether the device is rekeyed: {exc}"
             raise ingest.refuse("submit_failed", message, 503) from exc
-        return await anyio.to_thread.run_sync(partial(ingest.convert, upload, reading, keys))
+        return await anyio.to_thread.run_sync(partial(ingest.convert, accepted, keys))
 
-    def failed(exc: Exception) -> SensorRefusal:
-        return ingest.refuse("submit_failed", f"could not submit the record: {exc}", 503)
+    def failed(exc: Exception, *, maybe_sent: bool = False) -> SensorRefusal:
+        refusal = ingest.refuse("submit_failed", f"could not submit the record: {exc}", 503)
+        refusal.maybe_sent = maybe_sent
+        return refusal
 
-    async def submitted(converted: Converted) -> str:
+    async def attempt(accepted: Accepted, keys: NetworkKeys) -> tuple[Converted, str]:
+        """Seal and submit once; :class:`IngestRefused` only when no node took the record."""
+        converted = await sealed(accepted, keys)
         fragments = [fragment.to_bytes() for fragment in converted.fragments]
-        return await submit(converted.put, fragments)
+        try:
+            return converted, await submit(converted.put, fragments)
+        except IngestRefused as exc:
+            if exc.code == "unavailable":  # a node may hold it: never sealed and sent again
+                raise failed(exc, maybe_sent=True) from exc
+            raise  # busy, or a definite refusal by the nodes
+        except Exception as exc:  # whatever else stopped it, a node may hold the record
+            raise failed(exc, maybe_sent=True) from exc
+
+    async def delivered(accepted: Accepted) -> tuple[Converted, str]:
+        keys = await epochs.current()
+        try:
+            return await attempt(accepted, keys)
+        except IngestRefused as exc:
+            # Refused by the nodes: if a rotation is why, seal again under it, once.
+            newer = await epochs.current(force=True) if exc.code == "refused" else keys
+            if newer.epoch == keys.epoch:
+                raise failed(exc) from exc
+            try:
+                return await attempt(accepted, newer)  # may refuse device_not_rekeyed
+            except IngestRefused as again:
+                raise failed(again) from again
 
     async def upload(request: Request) -> JSONResponse:
         try:
-            raw = await body(request)
-            sent, reading = ingest.verify(raw, int(clock()))
-            keys = await epochs.current()
-            converted = await sealed(sent, reading, keys)
+            accepted = await ingest.verify(await body(request), int(clock()))
             try:
-                tx_id = await submitted(converted)
-            except IngestRefused as exc:
-                # Refused by the nodes: if a rotation is why, seal again under it, once.
-                newer = await epochs.current(force=True) if exc.code == "refused" else keys
-                if newer.epoch == keys.epoch:
-                    raise failed(exc) from exc
-                converted = await sealed(sent, reading, newer)  # may refuse device_not_rekeyed
-                try:
-                    tx_id = await submitted(converted)
-                except Exception as again:
-                    raise failed(again) from again
-            except Exception as exc:  # whatever stopped the submission, the sensor hears 503
-                raise failed(exc) from exc
+                converted, tx_id = await delivered(accepted)
+            except SensorRefusal as exc:
+                if not exc.maybe_sent:  # nothing went out: the sensor's resend is welcome
+                    ingest.forget(accepted)
+                raise
             ingest.note_submitted(converted)
         except SensorRefusal as exc:
             return _refused(exc)
@@ -212,13 +226,15 @@ def sensor_routes(
 
     async def access(request: Request) -> JSONResponse:
         try:
-            granted = ingest.authorize(await body(request), int(clock()))
+            after, limit = _page(request, ingest)
+            granted = await ingest.authorize(await body(request), int(clock()))
         except SensorRefusal as exc:
             return _refused(exc)
-        records = ingest.records_of(granted.temporary_id)
-        return JSONResponse(
-            {"temporary_id": granted.temporary_id.hex(), "records": [r.hex() for r in records]}
-        )
+        records, more = ingest.records_of(granted.temporary_id, after, limit)
+        answer = {"temporary_id": granted.temporary_id.hex(), "records": [r.hex() for r in records]}
+        if more:
+            answer["next"] = records[-1].hex()
+        return JSONResponse(answer)
 
     return [
         Route("/sensor/uploads", upload, methods=["POST"]),
@@ -228,3 +244,21 @@ def sensor_routes(
 
 def _refused(exc: SensorRefusal) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+
+def _page(request: Request, ingest: SensorIngest) -> tuple[bytes, int]:
+    """``after`` (a record id in hex, default none) and ``limit`` (1..PAGE_MAX, default
+    PAGE_MAX) from the query string; :class:`SensorRefusal` ``malformed`` otherwise."""
+    after, limit = request.query_params.get("after", ""), request.query_params.get("limit", "")
+    try:
+        raw_after = bytes.fromhex(after) if len(after) <= 128 else None
+    except ValueError:
+        raw_after = None
+    if raw_after is None:
+        raise ingest.refuse("malformed", "after must be a record id in hex")
+    if not limit:
+        return raw_after, PAGE_MAX
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 4
+            and 1 <= int(limit) <= PAGE_MAX):
+        raise ingest.refuse("malformed", f"limit must be an integer in [1, {PAGE_MAX}]")
+    return raw_after, int(limit)

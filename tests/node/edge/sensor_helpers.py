@@ -20,7 +20,8 @@ from crypto.sealing import BoxSecretKey
 from crypto.signing import SigningKey
 from ledger.keyfiles import load_secret
 from ledger.kv import KeyValueStore, MemoryStore
-from node.edge.sensor_ingest import GRANTS_DIR, SENSORS_DIR, WARRANTS_DIR, SensorIngest
+from node.edge.sensor_grants import GRANTS_DIR, SENSORS_DIR, WARRANTS_DIR
+from node.edge.sensor_ingest import SensorIngest
 from node.edge.sensor_routes import open_ingest
 from testnet.layout import Network, create_network
 

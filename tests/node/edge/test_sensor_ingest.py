@@ -35,7 +35,8 @@ from ledger.transactions import PutRecord, RekeyDevice, RotateDomainKey
 from node.edge.device_ingest import IngestRefused
 from node.edge.proofs import ItemNotFound, Verified, VerifiedTx
 from node.edge.sensor_epochs import DomainEpochs, Follow
-from node.edge.sensor_ingest import SensorConfigError, SensorIngest
+from node.edge.sensor_grants import SensorConfigError
+from node.edge.sensor_ingest import SensorIngest
 from node.edge.sensor_routes import sensor_routes
 from tests.node.edge.sensor_helpers import (
     PATIENT_REAL_ID,
@@ -112,7 +113,7 @@ def test_a_reading_becomes_a_record_of_the_patient_member(harness: Harness) -> N
     commitment = StorageCommitment.from_bytes(put.storage_commitments)
     bulk = rebuild(commitment, [Fragment.from_bytes(f) for f in fragments]).data
     assert aead.open_sealed(metadata.dek, bulk, put.record_id) == READING
-    assert harness.ingest.records_of(edge.patient.temporary_id) == [put.record_id]
+    assert harness.ingest.records_of(edge.patient.temporary_id) == ([put.record_id], False)
     assert harness.registry.get_sample_value("iomtshare_sensor_records_submitted_total") == 1
 
 
@@ -146,7 +147,7 @@ def test_a_replay_after_a_restart_is_refused(edge: SensorEdge, tmp_path: Path) -
     store = LevelDBStore(tmp_path / "sensors")
     try:
         first = edge.ingest(store)
-        first.verify(upload.to_bytes(), int(time.time()))
+        trio.run(first.verify, upload.to_bytes(), int(time.time()))
     finally:
         store.close()
     store = LevelDBStore(tmp_path / "sensors")
@@ -186,7 +187,7 @@ def test_a_bad_grant_file_is_refused_at_start(edge: SensorEdge) -> None:
 def test_replay_ids_are_pruned_once_out_of_the_window(edge: SensorEdge) -> None:
     ingest = edge.ingest()
     now = int(time.time())
-    ingest.verify(encrypt_reading(edge.patient, READING, now).to_bytes(), now)
+    trio.run(ingest.verify, encrypt_reading(edge.patient, READING, now).to_bytes(), now)
     assert ingest.replay.prune(now) == 0
     assert ingest.replay.prune(now + FreshnessWindow().max_age + 1) == 1
 
