@@ -46,7 +46,6 @@ from crypto.storage import encode
 from ledger.device_upload import (
     MAX_UPLOAD_BYTES,
     DeviceUpload,
-    DeviceUploadV1,
     device_put_record,
 )
 from ledger.errors import StoreError
@@ -224,6 +223,10 @@ class DeviceIngest:
                 raise IngestRefused("refused", "another upload of this record is under way")
             if known.phase is not UploadStatus.UNCONFIRMED:
                 return known  # the same upload again: it is already under way
+            if self.finisher.busy(put.record_id):  # the finisher is checking it right now
+                raise IngestRefused("busy", "the edge is checking this upload; retry")
+        if known is not None and known.phase is UploadStatus.STORED and known.tx_id == tx_id:
+            return known  # the same upload again, already finished
         now = self._clock_ms()
         try:
             upload = self.uploads.save(PendingUpload(
@@ -241,7 +244,11 @@ class DeviceIngest:
             if exc.code == "unavailable":  # a node may have taken it: watch, never resend
                 self.uploads.move(upload, UploadStatus.UNCONFIRMED, now, reason=str(exc))
                 raise IngestRefused("unavailable", f"no consensus node took it: {exc}") from exc
-            self.uploads.forget(put.record_id)
+            self.finisher.discard(put.record_id)
+            if known is None:
+                self.uploads.forget(put.record_id)
+            else:  # what the edge knew before this attempt stays as it was
+                self.uploads.save(known)
             raise IngestRefused("refused", f"the consensus nodes refused it: {exc}") from exc
         except BaseException:  # cancelled or broken mid-send: the resumer finishes it
             self.finisher.release(put.record_id)
@@ -271,7 +278,7 @@ def _decode(body: bytes) -> DeviceUpload:
         return DeviceUpload.from_bytes(body)
     except DecodeError as exc:
         try:
-            DeviceUploadV1.from_bytes(body)
+            DeviceUpload.version_1_fields(body)
         except DecodeError:
             raise IngestRefused("malformed", f"not a device upload: {exc}") from exc
         raise IngestRefused(

@@ -26,7 +26,7 @@ from ledger.errors import StoreError
 from ledger.kv import MemoryStore
 from ledger.transactions import PutRecord, decode_transaction
 from node.edge.device_ingest import DeviceIngest, IngestRefused
-from node.edge.pending_uploads import PendingUpload
+from node.edge.pending_uploads import PendingUpload, UploadStatus
 from node.edge.submit import SubmitRefused
 from node.edge.upload_finisher import MAX_BACKOFF_SECONDS
 from tests.node.edge.test_device_ingest import CHAIN, EDGE, FakeProofs, World, world
@@ -290,7 +290,9 @@ class Gated(FakeProofs):
         return await super().fetch_tx(tx_id)
 
 
-def test_a_retry_during_a_resumer_step_is_not_undone(world: World) -> None:
+def test_a_retry_during_a_resumer_step_is_answered_busy_and_changes_nothing(
+    world: World,
+) -> None:
     store, clock = MemoryStore(), Clock()
     proofs = Gated(world.registration)
     body = world.upload()
@@ -313,24 +315,101 @@ def test_a_retry_during_a_resumer_step_is_not_undone(world: World) -> None:
 
             nursery.start_soon(resumer)
             await entered.wait()  # the resumer read the unconfirmed state and waits
-            nodes.refuse = None  # the device retries its 503; a node takes it this time
-            retried = await ingest.ingest(body.device_id, body.to_bytes())
-            assert retried.status == "pending"
+            nodes.refuse = None  # the device retries its 503 now
+            with pytest.raises(IngestRefused) as refused:
+                await ingest.ingest(body.device_id, body.to_bytes())
+            assert refused.value.code == "busy"
+            assert len(nodes.sent) == 1  # the retry sent nothing
             gate.set()
-            await stepped.wait()
+            await stepped.wait()  # sent moments ago, so not resent yet: nothing changed
+            assert not ingest.finisher.busy(body.record_id)
             state = ingest.upload(body.record_id)
             assert state is not None
-            assert (state.status, len(state.fragments)) == ("pending", 4)
-            assert ingest.finisher.busy(body.record_id)  # follow()'s hold is kept
+            assert (state.status, len(state.fragments)) == ("unconfirmed", 4)
+            retried = await ingest.ingest(body.device_id, body.to_bytes())
+            assert retried.status == "pending"  # the retry, now let through, is sent
             tx = decode_transaction(nodes.sent[-1])
             proofs.committed[tx.tx_id()] = tx
             with trio.fail_after(30):
-                while (state := ingest.upload(body.record_id)) is None or not state.done:
+                while (stored := ingest.upload(body.record_id)) is None or not stored.done:
                     await trio.sleep(0.01)
-            assert (state.status, state.fragments_stored) == ("stored", 4)
+            assert (stored.status, stored.fragments_stored) == ("stored", 4)
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_a_stale_step_writes_nothing(world: World) -> None:
+    store, clock = MemoryStore(), Clock()
+    proofs = Gated(world.registration)
+    body = world.upload()
+    unsure = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
+    assert refused_503(edge(world, store, proofs, unsure, clock), body) == "unavailable"
+    clock.now += WINDOW_MS + 1
+    refusing = Nodes(proofs, refuse=SubmitRefused("invalid", "record id already used"))
+    restarted = edge(world, store, proofs, refusing, clock)
+    stale = restarted.upload(body.record_id)
+    assert stale is not None
+
+    async def main() -> PendingUpload | None:
+        gate = proofs.gate = trio.Event()
+        entered = proofs.entered = trio.Event()
+        result: list[PendingUpload | None] = []
+        async with trio.open_nursery() as nursery:
+
+            async def step() -> None:
+                result.append(await restarted.finisher.step(stale))
+
+            nursery.start_soon(step)
+            await entered.wait()
+            clock.now += 1  # meanwhile another task saved a newer state of the upload
+            restarted.uploads.move(stale, UploadStatus.SUBMITTED, clock.now, reason="")
+            gate.set()
+        return result[0]
+
+    after = trio.run(main)
+    assert len(refusing.sent) == 1  # the step ran: resent, refused for good...
+    assert after is not None
+    assert after.status == "pending"
+    kept = restarted.upload(body.record_id)
+    assert kept is not None
+    assert (kept.status, len(kept.fragments)) == ("pending", 4)
+
+
+def test_a_refused_re_upload_keeps_what_the_edge_knew(world: World) -> None:
+    proofs = FakeProofs(world.registration)
+    nodes = Nodes(proofs)
+    ingest = edge(world, MemoryStore(), proofs, nodes)
+    body = world.upload()
+
+    async def upload_once() -> PendingUpload | IngestRefused:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(ingest.run)
+            try:
+                state = await ingest.ingest(body.device_id, body.to_bytes())
+            except IngestRefused as exc:
+                return exc
+            else:
+                with trio.fail_after(30):
+                    while (now := ingest.upload(state.record_id)) is not None and not now.done:
+                        await trio.sleep(0.01)
+                return ingest.upload(state.record_id) or state
+            finally:
+                nursery.cancel_scope.cancel()
+
+    stored = trio.run(upload_once)
+    assert isinstance(stored, PendingUpload)
+    assert stored.status == "stored"
+    nodes.refuse = SubmitRefused("invalid", "record id already used")
+    assert trio.run(upload_once) == stored  # the same upload again: its finished state
+    assert len(nodes.sent) == 1
+
+    failed = ingest.uploads.move(stored, UploadStatus.FAILED, 1, reason="dropped")
+    refused = trio.run(upload_once)  # a failed one is tried again; refused, it stays failed
+    assert isinstance(refused, IngestRefused)
+    assert refused.code == "refused"
+    assert ingest.upload(body.record_id) == failed
+    assert body.record_id not in ingest.finisher._sent  # noted nothing for it (no leak)
 
 
 class Broken(FakeProofs):
