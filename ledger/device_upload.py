@@ -10,8 +10,8 @@ Version 2 carries the device's signature (:mod:`crypto.dual.device_signature`, a
 knowledge of the device secret ``u1``) over the chain id, the device id and every other field
 (:meth:`DeviceUpload.signed_message`). Encrypt_DCT takes only the device's public key and the
 C1 proof only shows its maker knows its own randomness, so without the signature anyone could
-build an upload for any device from chain data. Version 1 (:class:`DeviceUploadV1`, unsigned)
-still decodes, so the edge can name what it refuses.
+build an upload for any device from chain data. The unsigned version 1 still decodes
+(:meth:`DeviceUpload.version_1_fields`), so the edge can name what it refuses.
 
 :func:`device_put_record` is the edge's step (and the in-process tests'): it normalizes the
 device ciphertext to the domain key of one epoch with the device's public ReKey
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto import tags
-from crypto.codec import Writer
+from crypto.codec import Reader, Writer, parse
 from crypto.dual import (
     DeviceCiphertext,
     DevicePublicKey,
@@ -46,6 +46,8 @@ from ledger.transactions import PutRecord
 TAG_DEVICE_UPLOAD = tags.LEDGER_DEVICE_UPLOAD
 #: The largest encoded upload an edge takes (the bulk data is most of it).
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+#: The version devices sent before they signed their uploads; the edge refuses it.
+UNSIGNED_VERSION = 1
 #: Version 1's fields (and version 2's, before the signature).
 UPLOAD_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
     ("device_id", HASH),
@@ -64,8 +66,17 @@ UPLOAD_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceUploadV1(Encoded):
-    """The unsigned version 1 of :class:`DeviceUpload`; decoded only to be refused."""
+class DeviceUpload(Encoded):
+    """One device record on its way to the edge (canonical, version 2): version 1's fields,
+    then the device's signature.
+
+    ``device_ciphertext`` is a :class:`crypto.dual.DeviceCiphertext` of K_pre,
+    ``abe_ciphertext`` a :class:`crypto.abe.DualRecord` (FAME header, sealed metadata and,
+    from version 3 on, the key check that requesters' fetch tokens are checked against),
+    ``metadata_ciphertext`` the metadata sealed to the owner's TPRE key,
+    ``storage_commitment`` a :class:`crypto.storage.StorageCommitment` of ``bulk``,
+    ``signature`` a :class:`crypto.dual.DeviceSignature` of :meth:`signed_message`.
+    """
 
     device_id: bytes
     record_id: bytes
@@ -79,38 +90,39 @@ class DeviceUploadV1(Encoded):
     device_ciphertext: bytes
     bulk: bytes
     created_at_ms: int
-
-    TAG = TAG_DEVICE_UPLOAD
-    VERSION = 1
-    FIELDS = UPLOAD_FIELDS
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceUpload(DeviceUploadV1):
-    """One device record on its way to the edge (canonical, version 2): version 1's fields,
-    then the device's signature.
-
-    ``device_ciphertext`` is a :class:`crypto.dual.DeviceCiphertext` of K_pre,
-    ``abe_ciphertext`` a :class:`crypto.abe.DualRecord` (FAME header, sealed metadata and,
-    from version 3 on, the key check that requesters' fetch tokens are checked against),
-    ``metadata_ciphertext`` the metadata sealed to the owner's TPRE key,
-    ``storage_commitment`` a :class:`crypto.storage.StorageCommitment` of ``bulk``,
-    ``signature`` a :class:`crypto.dual.DeviceSignature` of :meth:`signed_message`.
-    """
-
     signature: bytes
 
     TAG = TAG_DEVICE_UPLOAD
     VERSION = 2
     FIELDS = (*UPLOAD_FIELDS, ("signature", BLOB))
 
-    def signed_message(self) -> bytes:
-        """What the device signs: the canonical encoding of this upload without the signature
-        (type tag, version, then every other field, blobs and text length-prefixed)."""
-        writer = Writer(self.TAG, self.VERSION)
+    def _unsigned_encoding(self, version: int) -> bytes:
+        writer = Writer(self.TAG, version)
         for name, kind in UPLOAD_FIELDS:
             kind.write(writer, getattr(self, name))
         return writer.to_bytes()
+
+    def signed_message(self) -> bytes:
+        """What the device signs: the canonical encoding of this upload without the signature
+        (type tag, version 2, then every other field, blobs and text length-prefixed)."""
+        return self._unsigned_encoding(self.VERSION)
+
+    def version_1_bytes(self) -> bytes:
+        """The unsigned version 1 encoding of these fields, as devices sent it before they
+        signed (for tests and vectors: the edge refuses it)."""
+        return self._unsigned_encoding(UNSIGNED_VERSION)
+
+    @classmethod
+    def version_1_fields(cls, data: bytes) -> dict[str, Any]:
+        """The fields of an unsigned version 1 upload; raises
+        :class:`~crypto.errors.DecodeError` unless ``data`` is exactly one."""
+
+        def body(reader: Reader) -> dict[str, Any]:
+            reader.expect_header(cls.TAG, UNSIGNED_VERSION)
+            return {name: kind.read(reader) for name, kind in UPLOAD_FIELDS}
+
+        fields: dict[str, Any] = parse(data, "device upload version 1", body)
+        return fields
 
     def signed(self, params: DualParams, secret: DeviceSecretKey, chain_id: str) -> DeviceUpload:
         """This upload with the signature of ``secret`` (the device's key) for ``chain_id``."""

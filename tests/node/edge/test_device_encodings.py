@@ -8,6 +8,7 @@ signed version 2).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -20,14 +21,14 @@ from crypto.dual import DeviceSecretKey, setup
 from crypto.dual.device_signature import sign
 from crypto.errors import DecodeError, VerificationError
 from crypto.groups import load_group
-from ledger.device_upload import DeviceUpload, DeviceUploadV1
+from ledger.device_upload import UPLOAD_FIELDS, DeviceUpload
 from ledger.encoding import Encoded
 from node.edge.submit import EdgeSubmit, EdgeSubmitReply
 from tests.ledger.strategies import for_type
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "device_path_vectors.json"
 V2_VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "device_upload_v2_vectors.json"
-TYPES: tuple[type[Encoded], ...] = (DeviceUpload, DeviceUploadV1, EdgeSubmit, EdgeSubmitReply)
+TYPES: tuple[type[Encoded], ...] = (DeviceUpload, EdgeSubmit, EdgeSubmitReply)
 
 
 @settings(max_examples=40)
@@ -45,23 +46,44 @@ def test_round_trip(cls: type[Encoded], data: st.DataObject) -> None:
         cls.from_bytes(encoded[:-1])
 
 
+@settings(max_examples=40)
+@given(upload=for_type(DeviceUpload))
+def test_version_1_round_trip(upload: DeviceUpload) -> None:
+    """The unsigned version 1 still decodes (the edge names it), and never as version 2."""
+    encoded = upload.version_1_bytes()
+    assert encoded[:2] == bytes([DeviceUpload.TAG, 1])
+    fields = {name: getattr(upload, name) for name, _ in UPLOAD_FIELDS}
+    assert DeviceUpload.version_1_fields(encoded) == fields
+    assert DeviceUpload(**fields, signature=upload.signature).version_1_bytes() == encoded
+    for bad in (encoded + b"\x00", encoded[:-1]):
+        with pytest.raises(DecodeError):
+            DeviceUpload.version_1_fields(bad)
+    with pytest.raises(DecodeError):
+        DeviceUpload.from_bytes(encoded)
+    with pytest.raises(DecodeError):
+        DeviceUpload.version_1_fields(upload.to_bytes())
+
+
+#: The version 1 sample (stored as ``device_upload``); its version 2 is signed below.
+V1_SAMPLE = DeviceUpload(
+    device_id=bytes(range(32)),
+    record_id=bytes(range(32, 64)),
+    owner=bytes(range(64, 96)),
+    policy="role:doctor",
+    access_limit=5,
+    keywords_hash=bytes(32),
+    metadata_ciphertext=b"metadata",
+    storage_commitment=b"commitment",
+    abe_ciphertext=b"abe",
+    device_ciphertext=b"dct",
+    bulk=b"bulk data",
+    created_at_ms=1_700_000_000_000,
+    signature=b"",
+)
+
+
 def samples() -> dict[str, Encoded]:
-    upload = DeviceUploadV1(
-        device_id=bytes(range(32)),
-        record_id=bytes(range(32, 64)),
-        owner=bytes(range(64, 96)),
-        policy="role:doctor",
-        access_limit=5,
-        keywords_hash=bytes(32),
-        metadata_ciphertext=b"metadata",
-        storage_commitment=b"commitment",
-        abe_ciphertext=b"abe",
-        device_ciphertext=b"dct",
-        bulk=b"bulk data",
-        created_at_ms=1_700_000_000_000,
-    )
     return {
-        "device_upload": upload,
         "edge_submit_tx": EdgeSubmit(1, bytes(32), b"tx bytes", ()),
         "edge_submit_fragments": EdgeSubmit(2, bytes(range(32)), b"", (b"f1", b"f2", b"f3")),
         "edge_submit_reply": EdgeSubmitReply("ok", "", bytes(range(32)), 4),
@@ -71,21 +93,15 @@ def samples() -> dict[str, Encoded]:
 
 def test_stored_vectors() -> None:
     current = {name: value.to_bytes().hex() for name, value in samples().items()}
+    current["device_upload"] = V1_SAMPLE.version_1_bytes().hex()
     if os.environ.get("IOMTSHARE_REGEN_VECTORS"):
         VECTORS.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
     stored = json.loads(VECTORS.read_text())
     assert stored == current
     for name, value in samples().items():
         assert type(value).from_bytes(bytes.fromhex(stored[name])) == value
-
-
-def test_the_versions_do_not_decode_as_each_other() -> None:
-    v1 = samples()["device_upload"]
-    v2 = signed_sample()[0]
-    with pytest.raises(DecodeError):
-        DeviceUpload.from_bytes(v1.to_bytes())
-    with pytest.raises(DecodeError):
-        DeviceUploadV1.from_bytes(v2.to_bytes())
+    fields = DeviceUpload.version_1_fields(bytes.fromhex(stored["device_upload"]))
+    assert DeviceUpload(**fields, signature=b"") == V1_SAMPLE
 
 
 def signed_sample() -> tuple[DeviceUpload, DeviceSecretKey, str]:
@@ -93,19 +109,11 @@ def signed_sample() -> tuple[DeviceUpload, DeviceSecretKey, str]:
     params = setup(load_group("mcl"))
     secret = DeviceSecretKey(0x0DE71CE, 0x5EC0DD)
     chain_id = "vector-chain"
-    v1 = samples()["device_upload"]
-    unsigned = DeviceUpload(
-        **{name: getattr(v1, name) for name, _ in DeviceUploadV1.FIELDS}, signature=b""
-    )
     signature = sign(
-        params, secret, chain_id.encode(), unsigned.device_id, unsigned.signed_message(),
+        params, secret, chain_id.encode(), V1_SAMPLE.device_id, V1_SAMPLE.signed_message(),
         nonce=0xFEED,
     )
-    upload = DeviceUpload(
-        **{name: getattr(v1, name) for name, _ in DeviceUploadV1.FIELDS},
-        signature=signature.to_bytes(),
-    )
-    return upload, secret, chain_id
+    return dataclasses.replace(V1_SAMPLE, signature=signature.to_bytes()), secret, chain_id
 
 
 def test_stored_signed_vector() -> None:

@@ -39,7 +39,7 @@ from crypto.signing import SigningKey
 from crypto.storage import Fragment, StorageCommitment, rebuild
 from crypto.tpre import UserSecretKey
 from ledger.content import record_context
-from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload, DeviceUploadV1
+from ledger.device_upload import MAX_UPLOAD_BYTES, DeviceUpload
 from ledger.record_metadata import RecordMetadata
 from ledger.transactions import PutRecord, RegisterDevice, RekeyDevice, decode_transaction
 from node.edge.device_ingest import DeviceIngest, IngestRefused
@@ -234,15 +234,10 @@ def _resigned(world: World, upload: DeviceUpload, **changes: Any) -> bytes:
     return changed.signed(setup(world.group), world.device.secret, CHAIN).to_bytes()
 
 
-def _unsigned(upload: DeviceUpload) -> bytes:
-    fields = {name: getattr(upload, name) for name, _ in DeviceUploadV1.FIELDS}
-    return DeviceUploadV1(**fields).to_bytes()
-
-
 REFUSALS = {
     "too_large": lambda w, u: b"\x57" * (MAX_UPLOAD_BYTES + 1),
     "malformed": lambda w, u: b"not an upload",
-    "unsigned_upload": lambda w, u: _unsigned(u),
+    "unsigned_upload": lambda w, u: u.version_1_bytes(),
     "bad_device_signature": lambda w, u: dataclasses.replace(u, signature=b"junk").to_bytes(),
     "wrong_owner": lambda w, u: _resigned(w, u, owner=bytes(32)),
     "bad_ciphertext": lambda w, u: _resigned(w, u, device_ciphertext=b"junk"),
