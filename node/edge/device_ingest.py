@@ -46,6 +46,7 @@ from crypto.storage import encode
 from ledger.device_upload import (
     MAX_UPLOAD_BYTES,
     DeviceUpload,
+    DeviceUploadV1,
     device_put_record,
 )
 from ledger.errors import StoreError
@@ -278,7 +279,7 @@ def _decode(body: bytes) -> DeviceUpload:
         return DeviceUpload.from_bytes(body)
     except DecodeError as exc:
         try:
-            DeviceUpload.version_1_fields(body)
+            DeviceUploadV1.from_bytes(body)
         except DecodeError:
             raise IngestRefused("malformed", f"not a device upload: {exc}") from exc
         raise IngestRefused(
