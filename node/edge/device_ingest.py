@@ -46,7 +46,6 @@ from crypto.storage import encode
 from ledger.device_upload import (
     MAX_UPLOAD_BYTES,
     DeviceUpload,
-    DeviceUploadV1,
     device_put_record,
 )
 from ledger.errors import StoreError
@@ -279,7 +278,7 @@ def _decode(body: bytes) -> DeviceUpload:
         return DeviceUpload.from_bytes(body)
     except DecodeError as exc:
         try:
-            DeviceUploadV1.from_bytes(body)
+            DeviceUpload.version_1_fields(body)
         except DecodeError:
             raise IngestRefused("malformed", f"not a device upload: {exc}") from exc
         raise IngestRefused(
