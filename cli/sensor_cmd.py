@@ -6,9 +6,11 @@ holder runs ``access``; ``simulate`` is a load generator streaming an ECG-like s
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -28,10 +30,39 @@ from cli.common import (
 if TYPE_CHECKING:
     import httpx
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 light_home_option = click.option(
     "--light-home", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="The authority's lightweight state (default: DIR/light beside the --key file).",
 )
+
+
+def real_id_option(who: str) -> Callable[[F], F]:
+    return click.option(
+        "--real-id-file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+        default=None,
+        help=f"File holding the {who}'s real identity (one line; '-' reads stdin). Without it "
+        "the identity is asked for with hidden input, or read from stdin when that is not a "
+        "terminal; it is never taken on the command line (ps, shell history).",
+    )
+
+
+def read_real_id(path: Path | None, who: str) -> str:
+    """The real identity from ``path``, stdin, or a hidden prompt; one non-empty line."""
+    try:
+        if path is not None and str(path) != "-":
+            text = path.read_text(encoding="utf-8")
+        elif path is None and sys.stdin.isatty():
+            text = click.prompt(f"The {who}'s real identity", hide_input=True)
+        else:
+            text = sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read the {who}'s real identity: {exc}") from exc
+    real_id = text.strip()
+    if not real_id or "\n" in real_id:
+        raise click.UsageError(f"the {who}'s real identity must be one non-empty line")
+    return real_id
 
 
 def _light_home(light_home: Path | None, key_file: Path) -> Path:
@@ -46,8 +77,7 @@ def sensor() -> None:
 
 
 @sensor.command("register")
-@click.option("--real-id", required=True,
-              help="The patient's real identity; kept only sealed in the light home.")
+@real_id_option("patient")
 @click.option("--owner", type=MEMBER_ID, required=True,
               help="The patient's member (its pseudonym on chain): an id or member dir.")
 @click.option("--edge-info", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -68,7 +98,7 @@ def sensor() -> None:
 @backend_option
 @json_option
 def register(
-    real_id: str, owner: bytes, edge_info: Path, edge_url: str, policy: str,
+    real_id_file: Path | None, owner: bytes, edge_info: Path, edge_url: str, policy: str,
     users: tuple[str, ...], profile_out: Path, grant_out: Path, key_file: Path,
     light_home: Path | None, node_url: str, timeout: float, backend: str | None, as_json: bool,
 ) -> None:
@@ -76,10 +106,12 @@ def register(
 
     Puts a device on chain for the member and the edge (so the edge may submit the member's
     records), writes the sensor's profile and the edge's sealed grant. The real identity
-    stays sealed in the light home; nothing written for the sensor or the edge names it."""
+    (see --real-id-file) stays sealed in the light home; nothing written for the sensor or
+    the edge names it."""
     from client.sensors import EdgeTarget, register_sensor, save_profile
     from ledger.keyfiles import write_atomic
 
+    real_id = read_real_id(real_id_file, "patient")
     members = [hex_id(user, "user pseudonym") for user in users]
     key = _authority_key(key_file)
     with client_errors():
@@ -96,7 +128,7 @@ def register(
 
 
 @sensor.command("register-user")
-@click.option("--real-id", required=True, help="The user's real identity (never written).")
+@real_id_option("user")
 @click.option("--valid-days", type=click.FloatRange(min=0, min_open=True), default=30.0,
               show_default=True, help="How long the warrant is honoured.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -105,15 +137,17 @@ def register(
 @light_home_option
 @json_option
 def register_user(
-    real_id: str, valid_days: float, out_dir: Path, key_file: Path, light_home: Path | None,
-    as_json: bool,
+    real_id_file: Path | None, valid_days: float, out_dir: Path, key_file: Path,
+    light_home: Path | None, as_json: bool,
 ) -> None:
     """Issue a user a warrant: the credential for the user, the warrant record for edges
-    (copy it into EDGE_HOME/sensors/warrants/)."""
+    (copy it into EDGE_HOME/sensors/warrants/). The user's real identity (see
+    --real-id-file) is never written."""
     from client.sensors import CREDENTIAL_FILE
     from client.sensors import register_user as issue
     from ledger.keyfiles import write_atomic
 
+    real_id = read_real_id(real_id_file, "user")
     key = _authority_key(key_file)
     expiry = int(time.time() + valid_days * 86400)
     with client_errors():
@@ -163,21 +197,29 @@ def upload(
               required=True, help="The user's credential file (from register-user).")
 @click.option("--patient", required=True, help="The patient's temporary identity (hex).")
 @click.option("--edge", "edge_url", required=True, help="The edge's HTTP URL.")
+@click.option("--after", default="", help="List ids after this record id (hex): the `next` of "
+              "the previous page.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="At most this many ids (the edge caps a page at 100, its default).")
 @json_option
-def access(credential: Path, patient: str, edge_url: str, as_json: bool) -> None:
-    """Prove a warrant to the edge and list the records it submitted for the patient."""
+def access(
+    credential: Path, patient: str, edge_url: str, after: str, limit: int | None, as_json: bool,
+) -> None:
+    """Prove a warrant to the edge and list one page of the records it submitted for the
+    patient (`next` in the answer: pass it as --after for the following page)."""
     from client.sensors import SensorError, post_access
     from crypto.errors import CryptoError
     from crypto.light import UserCredential
 
     ptid = hex_id(patient, "temporary identity")
+    start = hex_id(after, "record id") if after else b""
     with client_errors():
         try:
             held = UserCredential.from_bytes(credential.read_bytes())
         except CryptoError as exc:
             raise SensorError(f"{credential} is not a user credential: {exc}") from exc
         with _http() as http:
-            answer = post_access(http, edge_url, held, ptid)
+            answer = post_access(http, edge_url, held, ptid, after=start, limit=limit)
     emit(answer, as_json)
 
 

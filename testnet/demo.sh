@@ -94,7 +94,8 @@ step "a sensor for alice (the patient) at the edge; the authority drops its gran
 "$CLI" client publish-key --member "$WORK/doctor"
 "$CLI" authority issue-keys "$WORK/doctor" --authority-dir "$DIR/authority"
 "$CLI" keys show --home "$EDGE_HOME" --json > "$WORK/edge.json"
-"$CLI" sensor register --real-id "Alice Patient, MRN 0001" --owner "$WORK/alice" \
+# The real identity goes in on stdin (a builtin's output), never on a command line.
+printf '%s\n' "Alice Patient, MRN 0001" | "$CLI" sensor register --real-id-file - --owner "$WORK/alice" \
   --edge-info "$WORK/edge.json" --edge-url "$EDGE_URL" --policy role:doctor \
   --profile-out "$WORK/sensor" --grant-out "$WORK/alice.grant" --json > "$WORK/sensor.json"
 DEVICE=$(field device_id < "$WORK/sensor.json")

@@ -32,7 +32,7 @@ from ledger.header_chain import CertifiedHeader, HeaderChain
 from node.edge.proofs import ProofError, ProofFetcher, Verified, VerifiedDecision, VerifiedTx
 from node.http.errors import BadRequest, error_body
 from node.http.explorer import render
-from node.http.params import hex_param
+from node.http.params import U64_MAX, hex_param, parse_int
 
 T = TypeVar("T")
 
@@ -75,13 +75,13 @@ def edge_app(
         return JSONResponse(state())
 
     async def header(request: Request) -> JSONResponse:
-        text = request.path_params["height"]
-        if not text.isdigit() or int(text) < 1:
-            message = f"height must be a positive integer, not {text!r}"
-            return JSONResponse(error_body("bad_request", message), status_code=400)
-        certified = chain.get(int(text))
+        try:  # ASCII digits only, 1 .. 2**64 - 1: never int() of a huge or non-ASCII number
+            height = parse_int(request.path_params["height"], "height", 1, U64_MAX)
+        except BadRequest as exc:
+            return _error(exc)
+        certified = chain.get(height)
         if certified is None:
-            message = f"no header at height {text} (tip is {chain.height})"
+            message = f"no header at height {height} (tip is {chain.height})"
             return JSONResponse(error_body("not_found", message), status_code=404)
         return JSONResponse(header_json(certified))
 
@@ -128,7 +128,10 @@ def _error(exc: BadRequest | ProofError) -> JSONResponse:
 
 
 def _verified(where: Verified) -> dict[str, Any]:
-    return {"height": where.height, "block_hash": where.block_hash.hex(), "index": where.index}
+    # The header commits to the block's items, not to the leaf index and count in the proof:
+    # the index is the node's claim, named so (docs/edge-proofs.md).
+    return {"height": where.height, "block_hash": where.block_hash.hex(),
+            "index_claimed": where.index}
 
 
 def tx_json(item: VerifiedTx) -> dict[str, Any]:

@@ -1,16 +1,17 @@
 """The edge's sensor path (DESIGN 3.6): lightweight uploads in, policy records for the patient out.
 
 The authority hands the edge one sealed :class:`~crypto.light.provision.SensorGrant` per patient
-it serves (files ``EDGE_HOME/sensors/grants/*.grant``, sealed to the edge's box key) and the
-warrant records of users (``EDGE_HOME/sensors/warrants/*.warrant``, public, authority-signed).
-:class:`SensorIngest` checks an upload with an :class:`~crypto.light.EdgeVerifier` (freshness,
-alpha, beta, replay) and a replay cache kept in LevelDB, so a restarted edge does not take an
-upload again; then it opens the reading with ``a_n`` and seals it as a policy record owned by
-the patient's member id, a version-3 PutRecord naming the grant's device, signed with the
-edge's key. The bulk, fragments and metadata come from ``ledger.file_sealing.seal_file`` and the
-two halves of the dual key from :func:`crypto.light.bridge.seal_for_domain`, the very code an
-owner's put uses (``ledger.file_sealing`` and ``ledger.record_metadata`` are pure: crypto and ledger
-imports only).
+it serves and the warrant records of users (:mod:`node.edge.sensor_grants`).
+:class:`SensorIngest` checks an upload's freshness and replay id against a replay store kept in
+LevelDB (so a restarted edge does not take an upload again, and an id can be forgotten when
+nothing was sent), alpha and beta with the patient's ``a_n`` from an
+:class:`~crypto.light.EdgeVerifier`; then it opens the reading with ``a_n`` and seals it as a
+policy record owned by the patient's member id, a version-3 PutRecord naming the grant's
+device, signed with the edge's key. The bulk, fragments and metadata come from
+``ledger.file_sealing.seal_file`` and the two halves of the dual key from
+:func:`crypto.light.bridge.seal_for_domain`, the very code an owner's put uses
+(``ledger.file_sealing`` and ``ledger.record_metadata`` are pure: crypto and ledger imports
+only).
 
 Each refusal is a :class:`SensorRefusal` with a code and is counted in
 ``iomtshare_sensor_refusals_total{reason}``. Nothing here touches the network: submitting, and

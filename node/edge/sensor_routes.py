@@ -9,8 +9,14 @@ after checking the sensor's device has a ReKey on chain for it; when the nodes r
 record, the edge asks for the current epoch at once and, if it moved on, seals the reading again
 under it and submits once more.
 
-``POST /sensor/access`` takes a warrant holder's :class:`~crypto.light.AccessRequest` and answers
-``200 {temporary_id, records}``: the ids of the records this edge submitted for that patient.
+An upload's replay id is used from the check on; when the edge refuses it before any node could
+hold the record (``device_not_rekeyed``, no ReKey proof, a busy edge, the nodes refusing it) the
+id is forgotten, so the sensor's resend is taken; after a submit ``unavailable`` (or any other
+failure mid-send) it stays used, since the record may commit.
+
+``POST /sensor/access?after=ID&limit=N`` takes a warrant holder's
+:class:`~crypto.light.AccessRequest` and answers ``200 {temporary_id, records[, next]}``: a page
+(at most :data:`PAGE_MAX`) of the ids of the records this edge submitted for that patient.
 Reading them still takes the network's approval and the reader's attribute key.
 
 Refusals answer ``{"error": {"code", "message"}}`` with the code of :data:`REASONS` (400 bad,
@@ -58,7 +64,8 @@ from node.edge.sensor_ingest import (
     SensorIngest,
     SensorRefusal,
 )
-from node.http.errors import error_body
+from node.http.errors import BadRequest, error_body
+from node.http.params import hex_param, query_int
 
 #: ``async submit(put, fragments) -> tx_id`` (hex), given by the edge's submit protocol.
 Submit = Callable[[PutRecord, list[bytes]], Awaitable[str]]
@@ -248,17 +255,10 @@ def _refused(exc: SensorRefusal) -> JSONResponse:
 
 def _page(request: Request, ingest: SensorIngest) -> tuple[bytes, int]:
     """``after`` (a record id in hex, default none) and ``limit`` (1..PAGE_MAX, default
-    PAGE_MAX) from the query string; :class:`SensorRefusal` ``malformed`` otherwise."""
-    after, limit = request.query_params.get("after", ""), request.query_params.get("limit", "")
+    PAGE_MAX) from the query string; a counted ``malformed`` refusal otherwise."""
     try:
-        raw_after = bytes.fromhex(after) if len(after) <= 128 else None
-    except ValueError:
-        raw_after = None
-    if raw_after is None:
-        raise ingest.refuse("malformed", "after must be a record id in hex")
-    if not limit:
-        return raw_after, PAGE_MAX
-    if not (limit.isascii() and limit.isdigit() and len(limit) <= 4
-            and 1 <= int(limit) <= PAGE_MAX):
-        raise ingest.refuse("malformed", f"limit must be an integer in [1, {PAGE_MAX}]")
-    return raw_after, int(limit)
+        after = request.query_params.get("after")
+        start = b"" if after is None else hex_param(after, "after")
+        return start, query_int(request, "limit", PAGE_MAX, 1, PAGE_MAX)
+    except BadRequest as exc:
+        raise ingest.refuse("malformed", exc.message) from exc

@@ -18,10 +18,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from cli.main import main
 from client import NodeClient
 from client.errors import NodeError
 from client.sensors import (
@@ -43,7 +45,7 @@ from node.assembly import NodePublicInfo
 from node.edge.device_ingest import IngestRefused
 from node.edge.proofs import ItemNotFound, Verified, VerifiedTx
 from node.edge.sensor_epochs import DomainEpochs, Follow
-from node.edge.sensor_ingest import GRANTS_DIR, SENSORS_DIR, WARRANTS_DIR
+from node.edge.sensor_grants import GRANTS_DIR, SENSORS_DIR, WARRANTS_DIR
 from node.edge.sensor_routes import open_ingest, sensor_routes
 from tests.cli.live_cli import make_member, member_id_of, ok_json, run
 from tests.client.live_network import LiveNetwork, live_network
@@ -129,6 +131,13 @@ class NodeEpochs:
         return await anyio.to_thread.run_sync(get)
 
 
+def real_id_file(directory: Path, real_id: str) -> str:
+    """A file holding ``real_id`` (the commands never take it on the command line)."""
+    path = directory / f"real-id-{len(list(directory.glob('real-id-*')))}"
+    path.write_text(real_id + "\n", encoding="utf-8")
+    return str(path)
+
+
 def register_sensor(live: LiveNetwork, tmp_path: Path) -> dict[str, Any]:
     """An owner member and a patient for it registered with a sensor profile in
     ``tmp_path/sensor``, the grant (and a doctor's warrant) in the edge's home."""
@@ -138,10 +147,11 @@ def register_sensor(live: LiveNetwork, tmp_path: Path) -> dict[str, Any]:
     edge_home = network.directory / network.edges[0].home
     edge_info = tmp_path / "edge.json"
     edge_info.write_text(json.dumps(NodePublicInfo.of_home(edge_home).to_json()))
-    user = ok_json("sensor", "register-user", "--real-id", DOCTOR, "--out",
-                   str(tmp_path / "doctor"), "--key", key)
+    user = ok_json("sensor", "register-user", "--real-id-file", real_id_file(tmp_path, DOCTOR),
+                   "--out", str(tmp_path / "doctor"), "--key", key)
     made: dict[str, Any] = ok_json(
-        "sensor", "register", "--real-id", REAL_ID, "--owner", owner_dir, "--edge-info",
+        "sensor", "register", "--real-id-file", real_id_file(tmp_path, REAL_ID), "--owner",
+        owner_dir, "--edge-info",
         str(edge_info), "--edge-url", "http://testserver", "--policy", "role:doctor",
         "--user", user["user"], "--profile-out", str(tmp_path / "sensor"), "--grant-out",
         str(tmp_path / "patient.grant"), "--key", key, "--node", url,
@@ -168,7 +178,8 @@ def test_a_sensor_reading_commits_as_the_patient_members_record(
     stranger = json.loads(edge_info.read_text())
     stranger["verify_key"] = "11" * 32
     (tmp_path / "stranger.json").write_text(json.dumps(stranger))
-    refused = run("sensor", "register", "--real-id", REAL_ID, "--owner", owner_dir,
+    refused = run("sensor", "register", "--real-id-file", real_id_file(tmp_path, REAL_ID),
+                  "--owner", owner_dir,
                   "--edge-info", str(tmp_path / "stranger.json"), "--edge-url", "http://x",
                   "--policy", "role:doctor", "--profile-out", str(tmp_path / "nope"),
                   "--grant-out", str(tmp_path / "nope.grant"), "--key", key, "--node", url)
@@ -257,3 +268,25 @@ def test_sensor_records_follow_rotations_once_the_device_is_rekeyed(
     assert registry.get_sample_value(
         "iomtshare_sensor_refusals_total", {"reason": "device_not_rekeyed"}
     ) == 1
+
+
+def test_the_real_identity_is_read_from_stdin_or_a_file_never_the_command_line(
+    live: LiveNetwork, tmp_path: Path
+) -> None:
+    key = str(live.network.authority_key_path)
+    light = tmp_path / "light"
+    argv = ["sensor", "register-user", "--out", str(tmp_path / "u1"), "--key", key,
+            "--light-home", str(light), "--json"]
+    piped = CliRunner().invoke(main, argv, input=DOCTOR + "\n", catch_exceptions=False)
+    assert piped.exit_code == 0, piped.output
+    assert DOCTOR not in piped.output
+    from_file = run("sensor", "register-user", "--real-id-file", real_id_file(tmp_path, DOCTOR),
+                    "--out", str(tmp_path / "u2"), "--key", key, "--light-home", str(light))
+    assert from_file.exit_code == 0, from_file.output
+    empty = CliRunner().invoke(main, argv, input="\n", catch_exceptions=False)
+    assert empty.exit_code == 2
+    assert "one non-empty line" in empty.output
+    old = run("sensor", "register-user", "--real-id", DOCTOR, "--out", str(tmp_path / "u3"),
+              "--key", key)
+    assert old.exit_code == 2
+    assert "No such option" in old.output

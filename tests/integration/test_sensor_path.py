@@ -72,9 +72,12 @@ def test_a_sensor_reading_commits_as_the_patients_record(
     info = tmp_path / "edge.json"
     info.write_text(json.dumps(ok("keys", "show", "--home", str(edge_home))))
 
-    user = ok("sensor", "register-user", "--real-id", DOCTOR, "--out", str(tmp_path / "warrant"),
-              "--key", key)
-    made = ok("sensor", "register", "--real-id", PATIENT, "--owner", patient, "--edge-info",
+    (tmp_path / "doctor.id").write_text(DOCTOR + "\n", encoding="utf-8")
+    (tmp_path / "patient.id").write_text(PATIENT + "\n", encoding="utf-8")
+    user = ok("sensor", "register-user", "--real-id-file", str(tmp_path / "doctor.id"), "--out",
+              str(tmp_path / "warrant"), "--key", key)
+    made = ok("sensor", "register", "--real-id-file", str(tmp_path / "patient.id"), "--owner",
+              patient, "--edge-info",
               str(info), "--edge-url", edge_url, "--policy", POLICY, "--user", user["user"],
               "--profile-out", str(tmp_path / "sensor"), "--grant-out",
               str(tmp_path / "p.grant"), "--key", key, "--node", url)

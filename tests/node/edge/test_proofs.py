@@ -284,12 +284,25 @@ def test_http_routes_answer_verified_items(world: World) -> None:
     body = tx.json()
     assert body["type"] == "PutRecord"
     assert body["raw"] == stored.block.transactions[0].to_bytes().hex()
-    assert body["verified"] == {"height": 2, "block_hash": stored.block.hash().hex(), "index": 0}
+    assert body["verified"] == {
+        "height": 2, "block_hash": stored.block.hash().hex(), "index_claimed": 0
+    }
     assert decision.status_code == 200, decision.text
     assert decision.json()["status"] == "granted"
     assert decision.json()["verified"]["height"] == 3
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_request")
+
+
+def test_http_headers_take_only_a_u64_height_in_ascii_digits(world: World) -> None:
+    bad = ["/headers/%C2%B2", "/headers/%D9%A3", "/headers/0", "/headers/-1", "/headers/+2",
+           "/headers/1_0", "/headers/" + "9" * 4400, f"/headers/{2**64}", "/headers/" + "0" * 21]
+    answers = http_get(world, {"a": world.honest}, "/headers/2", f"/headers/{2**64 - 1}", *bad)
+    good, beyond, *refused = answers
+    assert (good.status_code, good.json()["height"]) == (200, 2)
+    assert (beyond.status_code, beyond.json()["error"]["code"]) == (404, "not_found")
+    for path, answer in zip(bad, refused, strict=True):
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "bad_request"), path
 
 
 def test_http_refuses_a_forged_proof_with_502(world: World) -> None:
