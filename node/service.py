@@ -49,7 +49,7 @@ from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
 from node.edge.proofs import PROOFS_PROTOCOL, proof_gate, proof_server
 from node.edge.protocol import HEADERS_PROTOCOL, HeaderRequestGate, header_server
-from node.edge.submit import EDGE_SUBMIT_PROTOCOL, submit_server
+from node.edge.submit import EDGE_SUBMIT_PROTOCOL, MAX_SUBMIT_BYTES, submit_server
 from node.fragment_service import FragmentService
 from node.gossip_fallback import GossipFallback, Publish
 from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
@@ -64,6 +64,7 @@ from node.p2p import (
     PeerAllowlist,
     parse_peer_id,
 )
+from node.p2p.quiet_log import QuietLog
 from node.peer_links import OpenStream, PeerLinks
 from node.peers import PeerDialer, Peers
 from node.storage import FragmentKeeper
@@ -74,6 +75,8 @@ logger = logging.getLogger("iomtshare.node.service")
 # Frames carry whole storage fragments: a 64 MiB HTTP upload of hex holds 32 MiB of fragments,
 # so one fragment stays well under this bound for any n >= 2.
 _MAX_FRAME = 24 * 1024 * 1024
+# Header and proof requests are a few integers or one id: bigger ones are refused unread.
+_MAX_QUERY = 256
 # A proposal carries its whole block: up to 32 items of at most 128 KiB, plus votes and shares.
 _MAX_GOSSIP = 8 * 1024 * 1024
 
@@ -94,16 +97,19 @@ class NodeParts:
 
         # Edges are admitted as peers but speak only the header protocol: consensus traffic
         # (link streams and gossip) from a peer that is not a genesis node is dropped.
+        # The host already rejects gossip not published by validators (see NodeService).
+        quiet = QuietLog(logger)
+
         async def serve_link(peer: ID, reader: FrameReader) -> None:
             index = peers.index_of(peer)
             if index is None:
-                logger.warning("consensus link refused peer=%s reason=not-a-validator", peer)
+                quiet.warning(peer, "consensus link refused peer=%s reason=not-a-validator", peer)
                 return
             await self.consensus.serve_link(index, str(peer), reader)
 
         def from_validators(data: bytes, origin: int | None, source: str) -> None:
             if origin is None:
-                logger.warning("gossip dropped origin=%s reason=not-a-validator", source)
+                quiet.warning(source, "gossip dropped origin=%s reason=not-a-validator", source)
                 return
             self.consensus.take_message(data, origin, source)
 
@@ -194,17 +200,18 @@ class NodeService:
         # f + 1 validators must vouch for a height before this node believes it lags behind.
         self.catch_up = CatchUp(identity.index, vouchers_needed(genesis.size, genesis.quorum))
         host, port = listen_endpoint(identity.config.p2p_listen)
-        others = [n.peer_id for n in genesis.nodes if n.index != identity.index]
-        # Edges listed in genesis are admitted too (light nodes: they never vote).
-        others += [edge.peer_id for edge in genesis.edges]
-        allowlist = PeerAllowlist.of(parse_peer_id(peer) for peer in others)
+        validators = [parse_peer_id(n.peer_id) for n in genesis.nodes if n.index != identity.index]
+        # Edges listed in genesis are admitted too (light nodes: they never vote, may not
+        # publish gossip, and get a small share of the inbound request slots).
+        edges = [parse_peer_id(edge.peer_id) for edge in genesis.edges]
+        allowlist = PeerAllowlist.of(validators + edges)
         config = P2PConfig(
             listen_host=host,
             listen_port=port,
             max_frame_bytes=_MAX_FRAME,
             gossip=GossipSettings(max_message_bytes=_MAX_GOSSIP),
         )
-        self.host = P2PHost(identity.node_key, allowlist, config)
+        self.host = P2PHost(identity.node_key, allowlist, config, validators=validators)
         self.peers = Peers(self.host, genesis, identity.index)
         self.parts: NodeParts | None = None
         self.http_urls: list[str] = []
@@ -241,9 +248,12 @@ class NodeService:
         # What edges follow, ask for with proofs, and submit for their devices.
         gate = HeaderRequestGate(registry=http.registry)
         forge = Mode.FORGE_HEADERS in self.byzantine
-        host.add_protocol(HEADERS_PROTOCOL, header_server(ledger, gate, forge=forge))
-        host.add_protocol(PROOFS_PROTOCOL, proof_server(ledger, proof_gate(http.registry)))
-        host.add_protocol(EDGE_SUBMIT_PROTOCOL, submit_server(identity.genesis, parts.view))
+        headers = header_server(ledger, gate, forge=forge)
+        host.add_protocol(HEADERS_PROTOCOL, headers, _MAX_QUERY)
+        proofs = proof_server(ledger, proof_gate(http.registry))
+        host.add_protocol(PROOFS_PROTOCOL, proofs, _MAX_QUERY)
+        submit = submit_server(identity.genesis, parts.view)
+        host.add_protocol(EDGE_SUBMIT_PROTOCOL, submit, MAX_SUBMIT_BYTES)
         self.parts = parts
         async with trio.open_nursery() as nursery:
             await nursery.start(host.run)

@@ -59,6 +59,9 @@ async def test_a_listed_edge_follows_headers_and_nothing_more(
                 parse_peer_id(node.peer_id), HEADERS_PROTOCOL, HeaderRequest(1, 10).to_bytes()
             )
             assert HeaderBatch.from_bytes(reply).headers[0].height == 1
+            # A header request is a few bytes: a long one is refused from its length prefix.
+            with pytest.raises(RemoteError, match="exceeds the limit"):
+                await edge.request(parse_peer_id(node.peer_id), HEADERS_PROTOCOL, bytes(4096))
             with pytest.raises(RemoteError, match="not a genesis node"):
                 await edge.request(parse_peer_id(node.peer_id), PUT_PROTOCOL, b"")
             # Fragment gets are answered (each is checked by its access token): b"" is none.
