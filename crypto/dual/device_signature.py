@@ -63,7 +63,7 @@ def _challenge(
     params: DualParams,
     chain_id: bytes,
     device_id: bytes,
-    public: DevicePublicKey,
+    pk1: G1Element,
     commitment: G1Element,
     message: bytes,
 ) -> int:
@@ -72,7 +72,7 @@ def _challenge(
         params.order,
         chain_id,
         device_id,
-        bytes(public.pk1),
+        bytes(pk1),
         bytes(commitment),
         message,
     )
@@ -93,7 +93,8 @@ def sign(
     """
     k = params.random_scalar() if nonce is None else nonce % params.order
     commitment = params.g0 * k
-    c = _challenge(params, chain_id, device_id, secret.public_key(params), commitment, message)
+    pk1 = params.g0 * secret.u1  # only pk1 is needed: skip the G2 half of public_key()
+    c = _challenge(params, chain_id, device_id, pk1, commitment, message)
     return DeviceSignature(commitment, (k + c * secret.u1) % params.order)
 
 
@@ -107,6 +108,6 @@ def verify(
 ) -> None:
     """Raise :class:`VerificationError` unless ``signature`` is the device's (``public``) on
     ``message`` for ``device_id`` and ``chain_id`` (two G1 multiplications and one hash)."""
-    c = _challenge(params, chain_id, device_id, public, signature.commitment, message)
+    c = _challenge(params, chain_id, device_id, public.pk1, signature.commitment, message)
     if params.g0 * signature.response != signature.commitment + public.pk1 * c:
         raise VerificationError("the device signature does not hold for this device and message")
