@@ -229,7 +229,7 @@ class DeviceIngest:
             return known  # the same upload again, already finished
         now = self._clock_ms()
         try:
-            upload = self.uploads.save(PendingUpload(
+            upload = await self.uploads.save(PendingUpload(
                 put.device_id, put.record_id, tx_id, put.domain_epoch, UploadStatus.SUBMITTED,
                 None, 0, "", now, now, raw, tuple(fragments),
             ))  # on disk before anything is sent
@@ -242,13 +242,13 @@ class DeviceIngest:
         except SubmitRefused as exc:
             self.finisher.release(put.record_id)
             if exc.code == "unavailable":  # a node may have taken it: watch, never resend
-                self.uploads.move(upload, UploadStatus.UNCONFIRMED, now, reason=str(exc))
+                await self.uploads.move(upload, UploadStatus.UNCONFIRMED, now, reason=str(exc))
                 raise IngestRefused("unavailable", f"no consensus node took it: {exc}") from exc
             self.finisher.discard(put.record_id)
             if known is None:
-                self.uploads.forget(put.record_id)
+                await self.uploads.forget(put.record_id)
             else:  # what the edge knew before this attempt stays as it was
-                self.uploads.save(known)
+                await self.uploads.save(known)
             raise IngestRefused("refused", f"the consensus nodes refused it: {exc}") from exc
         except BaseException:  # cancelled or broken mid-send: the resumer finishes it
             self.finisher.release(put.record_id)

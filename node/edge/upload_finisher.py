@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 import trio
 
-from node.edge.pending_uploads import PendingUpload, PendingUploads, UploadStatus
+from node.edge.pending_uploads import Changed, PendingUpload, PendingUploads, UploadStatus
 from node.edge.proofs import ItemNotFound, ProofError, VerifiedTx
 from node.edge.submit import SubmitRefused
 
@@ -70,14 +70,6 @@ class Submitter(Protocol):
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
-
-
-class _Changed(Exception):
-    """The stored upload is no longer the one a step read: the step is dropped."""
-
-
-def _version(upload: PendingUpload) -> tuple[int, int, int, bytes]:
-    return (upload.state, upload.updated_at_ms, upload.submitted_at_ms, upload.tx_id)
 
 
 class UploadFinisher:
@@ -203,7 +195,7 @@ class UploadFinisher:
         returned."""
         try:
             return await self._step(upload)
-        except _Changed:
+        except Changed:
             logger.info("upload record=%s changed meanwhile; step dropped",
                         upload.record_id.hex()[:16])
             return self.uploads.get(upload.record_id)
@@ -218,7 +210,7 @@ class UploadFinisher:
         except ProofError as exc:
             logger.info("upload record=%s: commit unknown: %s", upload.record_id.hex()[:16], exc)
             return upload
-        upload = self._move(upload, UploadStatus.COMMITTED, height=height)
+        upload = await self._move(upload, UploadStatus.COMMITTED, height=height)
         return await self._hand_over(upload)
 
     async def _not_committed(self, upload: PendingUpload) -> PendingUpload | None:
@@ -232,50 +224,55 @@ class UploadFinisher:
         if age_ms > STUCK_WARN_MS:
             logger.warning("upload record=%s open for %d s, not committed; still waiting for "
                            "the nodes' answer", upload.record_id.hex()[:16], age_ms // 1000)
+        body = await self.uploads.body(upload.record_id)
+        if body is None:
+            return await self._lost(upload)
         try:
             self.sent(upload.record_id)
-            await self._submitter.submit_tx(upload.tx)
+            await self._submitter.submit_tx(body[0])
         except SubmitRefused as exc:
             if exc.code in TRANSIENT:
                 return upload
             refusal = exc
         else:  # a node holds it (pending or committed): wait for the commit
             if unconfirmed:
-                return self._move(upload, UploadStatus.SUBMITTED, reason="")
+                return await self._move(upload, UploadStatus.SUBMITTED, reason="")
             return upload
         try:  # a refusal is definite only while no proof of a commit turns up
             await self._proofs.fetch_tx(upload.tx_id)
         except ItemNotFound:
             if unconfirmed:
-                self._check(upload)
+                await self.uploads.forget(upload.record_id, expect=upload)
                 logger.info("unconfirmed upload refused record=%s: %s; forgotten",
                             upload.record_id.hex()[:16], refusal)
-                self.uploads.forget(upload.record_id)
                 return None
-            return self._move(upload, UploadStatus.FAILED, reason=f"dropped: {refusal}")
+            return await self._move(upload, UploadStatus.FAILED, reason=f"dropped: {refusal}")
         except ProofError:
             pass
         return upload  # committed or unknown: the next step finds out
 
     async def _hand_over(self, upload: PendingUpload) -> PendingUpload:
+        body = await self.uploads.body(upload.record_id)
+        if body is None:
+            return await self._lost(upload)
         try:
-            stored = await self._submitter.store_fragments(upload.record_id, upload.fragments)
+            stored = await self._submitter.store_fragments(upload.record_id, body[1])
         except SubmitRefused as exc:
             if exc.code in TRANSIENT:
                 return upload
-            return self._move(upload, UploadStatus.FAILED, reason=str(exc))
-        return self._move(upload, UploadStatus.STORED, fragments_stored=stored)
+            return await self._move(upload, UploadStatus.FAILED, reason=str(exc))
+        return await self._move(upload, UploadStatus.STORED, fragments_stored=stored)
 
-    def _check(self, upload: PendingUpload) -> None:
-        """Raise :class:`_Changed` unless the stored upload is still ``upload`` (read, compared
-        and then written with no await in between, so nothing runs in the gap)."""
-        stored = self.uploads.get(upload.record_id)
-        if stored is None or _version(stored) != _version(upload):
-            raise _Changed
+    async def _lost(self, upload: PendingUpload) -> PendingUpload:
+        reason = "its transaction and fragments are missing from the edge's store"
+        return await self._move(upload, UploadStatus.FAILED, reason=reason)
 
-    def _move(self, upload: PendingUpload, status: UploadStatus, **changes: Any) -> PendingUpload:
-        self._check(upload)
-        moved = self.uploads.move(upload, status, self._clock_ms(), **changes)
+    async def _move(self, upload: PendingUpload, status: UploadStatus,
+                    **changes: Any) -> PendingUpload:
+        """Write the move unless the stored upload changed since ``upload`` was read
+        (:class:`~node.edge.pending_uploads.Changed`)."""
+        moved = await self.uploads.move(upload, status, self._clock_ms(), compare=True,
+                                        **changes)
         log = logger.warning if status is UploadStatus.FAILED else logger.info
         log("device upload %s record=%s %s", moved.status,
             upload.record_id.hex()[:16], moved.reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import trio
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -36,7 +37,7 @@ def test_uploads_are_bounded_typed_and_followed_by_record(world: World) -> None:
     upload = world.upload()
     missing = client.get(f"/devices/{device}/uploads/{upload.record_id.hex()}")
     assert missing.status_code == 404
-    ingest.uploads.save(PendingUpload(
+    trio.run(ingest.uploads.save, PendingUpload(
         upload.device_id, upload.record_id, bytes(32), 0, UploadStatus.COMMITTED, 7, 0, "",
         1, 1, b"tx", (b"f",) * 4,
     ))
