@@ -63,7 +63,7 @@ logger = logging.getLogger("iomtshare.node.edge.devices")
 MAX_IN_FLIGHT = 64
 #: How long a new upload is followed closely before the finisher's passes take it over.
 COMMIT_TIMEOUT_SECONDS = 120.0
-#: How long an upload that never committed may be resent (the genesis default freshness window).
+#: How long an unconfirmed (503) upload is only watched before it is resent to learn its fate.
 RESUBMIT_WINDOW_MS = 300_000
 #: Every refusal code, with its HTTP status.
 REFUSALS = {
