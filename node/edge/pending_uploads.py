@@ -34,7 +34,7 @@ import trio
 
 from crypto import tags
 from crypto.errors import DecodeError
-from ledger.encoding import BLOB, HASH, TEXT, U8, U32, U64, Encoded, optional, sequence
+from ledger.encoding import BLOB, HASH, TEXT, U8, U32, U64, Encoded, Kind, optional, sequence
 from ledger.kv import KeyValueStore
 
 logger = logging.getLogger("iomtshare.node.edge.uploads")
@@ -68,7 +68,7 @@ STATUS_NAMES = {
 }
 DONE = frozenset({UploadStatus.STORED, UploadStatus.FAILED})
 
-_STATE_FIELDS = (
+_STATE_FIELDS: tuple[tuple[str, Kind[Any]], ...] = (
     ("device_id", HASH),
     ("record_id", HASH),
     ("tx_id", HASH),
@@ -153,25 +153,12 @@ class PendingUpload(Encoded):
         }
 
 
-@dataclass(frozen=True, slots=True)
-class PendingUploadV1(Encoded):
+class PendingUploadV1(PendingUpload):
     """Version 1 of the state record (transaction and fragments inside); only read, to
     rewrite it in the current layout."""
 
-    device_id: bytes
-    record_id: bytes
-    tx_id: bytes
-    epoch: int
-    state: int
-    height: int | None
-    fragments_stored: int
-    reason: str
-    submitted_at_ms: int
-    updated_at_ms: int
-    tx: bytes
-    fragments: tuple[bytes, ...]
-
-    TAG = TAG_PENDING_UPLOAD
+    __slots__ = ()
+    VERSION = 1
     FIELDS = (*_STATE_FIELDS, ("tx", BLOB), ("fragments", sequence(BLOB)))
 
     def upgraded(self) -> PendingUpload:
