@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import trio
 from libp2p.peer.id import ID
+from prometheus_client import CollectorRegistry
 
 from ledger.genesis import Genesis
 from node.edge.protocol import HeaderRequestGate
@@ -48,6 +49,8 @@ CATCH_UP_CODES = frozenset({"not_granted", "decision_unknown"})
 #: burst of this many, then as many a second. An edge relays one get per fetch to t nodes.
 EDGE_GET_BURST = 32
 EDGE_GETS_PER_SECOND = 16.0
+#: A fragment get is a record id and an access token (at most 512 bytes): refuse more unread.
+MAX_GET_REQUEST_BYTES = 2048
 
 T = TypeVar("T")
 
@@ -76,11 +79,17 @@ class FragmentService:
         self._edges = frozenset(edge.peer_id for edge in genesis.edges)
         self._serving = False
 
+    def count_edge_refusals(self, registry: CollectorRegistry) -> None:
+        """Export the edge gate's refusals in ``registry`` (the HTTP API's ``/metrics``)."""
+        self.edge_gate = HeaderRequestGate(
+            EDGE_GET_BURST, EDGE_GETS_PER_SECOND, registry, kind="fragment"
+        )
+
     def register(self, host: P2PHost) -> None:
         """Serve the storage protocols on ``host`` (before it runs); peers are answered
         "starting" until :meth:`run` has started."""
         host.add_protocol(PUT_PROTOCOL, self._on_put)
-        host.add_protocol(GET_PROTOCOL, self._on_get)
+        host.add_protocol(GET_PROTOCOL, self._on_get, MAX_GET_REQUEST_BYTES)
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Answer peers until cancelled."""

@@ -49,7 +49,12 @@ from node.config import DATA_DIR
 from node.consensus_loop import CONSENSUS_PROTOCOL, ConsensusLoop
 from node.edge.proofs import PROOFS_PROTOCOL, proof_gate, proof_server
 from node.edge.protocol import HEADERS_PROTOCOL, HeaderRequestGate, header_server
-from node.edge.submit import EDGE_SUBMIT_PROTOCOL, MAX_SUBMIT_BYTES, submit_server
+from node.edge.submit import (
+    EDGE_SUBMIT_PROTOCOL,
+    MAX_SUBMIT_BYTES,
+    submit_gate,
+    submit_server,
+)
 from node.fragment_service import FragmentService
 from node.gossip_fallback import GossipFallback, Publish
 from node.home import NodeIdentity, listen_endpoint, timeouts_of, wall_ms
@@ -252,7 +257,8 @@ class NodeService:
         host.add_protocol(HEADERS_PROTOCOL, headers, _MAX_QUERY)
         proofs = proof_server(ledger, proof_gate(http.registry))
         host.add_protocol(PROOFS_PROTOCOL, proofs, _MAX_QUERY)
-        submit = submit_server(identity.genesis, parts.view)
+        submit = submit_server(identity.genesis, parts.view, submit_gate(http.registry))
+        parts.storage.count_edge_refusals(http.registry)
         host.add_protocol(EDGE_SUBMIT_PROTOCOL, submit, MAX_SUBMIT_BYTES)
         self.parts = parts
         async with trio.open_nursery() as nursery:

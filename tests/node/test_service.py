@@ -113,6 +113,9 @@ async def test_a_node_process_runs_its_services_over_real_sockets(tmp_path: Path
             metrics = (await client.get("/metrics")).text
             assert "iomtshare_link_queued_frames" in metrics
             assert "iomtshare_http_requests_total" in metrics
+            # The rate gates edges meet (headers, proofs, submissions, fragment gets).
+            for kind in ("header", "proof", "submit", "fragment"):
+                assert f"iomtshare_{kind}_requests_refused_total 0.0" in metrics
         nursery.cancel_scope.cancel()
     # The stores were closed on the way out: the home opens again.
     with open_stores(network.directory / "node1" / DATA_DIR, network.genesis) as (ledger, _):

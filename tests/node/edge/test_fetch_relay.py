@@ -342,9 +342,13 @@ def test_the_route_answers_like_a_node_and_refuses_bad_bodies(world: AppWorld) -
 class CapturingHost:
     def __init__(self) -> None:
         self.handlers: dict[str, Any] = {}
+        self.limits: dict[str, int | None] = {}
 
-    def add_protocol(self, protocol: str, handler: Any) -> None:
+    def add_protocol(
+        self, protocol: str, handler: Any, max_request_bytes: int | None = None
+    ) -> None:
         self.handlers[protocol] = handler
+        self.limits[protocol] = max_request_bytes
 
 
 class NoPeers:

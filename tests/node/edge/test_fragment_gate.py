@@ -10,7 +10,7 @@ import trio
 from crypto.signing import SigningKey
 from ledger.genesis import EdgeInfo
 from node.edge.protocol import HeaderRequestsLimited
-from node.fragment_service import EDGE_GET_BURST, FragmentService
+from node.fragment_service import EDGE_GET_BURST, MAX_GET_REQUEST_BYTES, FragmentService
 from node.p2p import RequestRejected, parse_peer_id
 from node.p2p.identity import peer_id_of
 from node.storage import GET_PROTOCOL
@@ -38,6 +38,8 @@ def test_an_edge_asking_too_often_is_refused_typed_and_counted(world: AppWorld) 
     service = FragmentService(keeper, genesis, NoPeers(), no_commit, clock)  # type: ignore[arg-type]
     host = CapturingHost()
     service.register(host)  # type: ignore[arg-type]
+    # A get is a record id and a token: anything bigger is refused before it is read.
+    assert host.limits[GET_PROTOCOL] == MAX_GET_REQUEST_BYTES
     edge = parse_peer_id(edge_peer)
 
     async def run() -> None:
