@@ -126,7 +126,9 @@ def encrypt(device_dir: Path, policy: str, access_limit: int, name: str, file: P
 
     K_pre goes under the device's own key (Encrypt_DCT) with a proof bound to the record id,
     the owner and the chain; K_abe under a FAME header for the policy; the metadata and the
-    file are sealed as for an owner's policy record. Needs profile.json (`device profile`)."""
+    file are sealed as for an owner's policy record. The upload is signed with the device's
+    secret key, which the edge checks before it takes anything. Needs profile.json
+    (`device profile`)."""
     from client.device_upload import load_profile, make_upload
     from client.devices import DeviceKeyError, load_device_key
     from crypto.groups import load_group
