@@ -2,12 +2,14 @@
 
 Members are registered and an owner grants and a requester is granted access through the client
 library; then, at every height, the edge's verified header must be the block every consensus
-node committed; a restarted edge resumes from its stored headers. Refusing unlisted peers is
-tests/node/edge/test_admission.py. Waits are deadline-bounded polls of the HTTP API.
+node committed; a restarted edge resumes from its stored headers; a home whose edge key the
+genesis does not list neither starts nor connects (more on admission in
+tests/node/edge/test_admission.py). Waits are deadline-bounded polls of the HTTP API.
 """
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from client import MemberKeys, NodeClient
 from client.authority import register_member
@@ -25,6 +28,8 @@ from client.requester import request_access, wait_decision
 from client.session import Session
 from crypto.groups import load_group
 from ledger.transactions import MemberRole
+from node.p2p import DialError, P2PHost, PeerAllowlist, parse_peer_id
+from node.provision import NodeKeys
 from testnet.layout import Network, load_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -109,3 +114,42 @@ def test_a_restarted_edge_resumes_from_its_stored_headers(network: Network) -> N
     health = edge_get(network, "/health").json()
     assert health["peers_connected"] == 4
     assert health["height"] >= height
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_edge_key_the_genesis_does_not_list_is_refused(
+    network: Network, tmp_path: Path
+) -> None:
+    """A home made with ``init --role edge`` but never added to the genesis: its edge does not
+    start, and its key is refused by a running consensus node at connection time."""
+    home, node = tmp_path / "rogue", network.node(1)
+    made = cli(
+        "init", "--home", str(home), "--role", "edge",
+        "--genesis", str(network.directory / "node1" / "genesis.json"),
+        "--p2p-port", str(free_port()), "--http-port", str(free_port()),
+        "--peer", node.p2p_address,
+    )
+    assert made.returncode == 0, made.stderr
+    started = cli("node", "start", "--role", "edge", "--home", str(home))
+    assert started.returncode != 0
+    assert "is not an edge of this genesis" in started.stderr + started.stdout
+
+    async def dial() -> None:
+        rogue = P2PHost(
+            NodeKeys.load(home).node_key, PeerAllowlist.of([parse_peer_id(node.peer_id)])
+        )
+        async with trio.open_nursery() as nursery:
+            with trio.fail_after(PATIENCE):
+                await nursery.start(rogue.run)
+                with pytest.raises(DialError):
+                    await rogue.connect(node.p2p_address)
+            nursery.cancel_scope.cancel()
+
+    trio.run(dial)
+    # Nothing of it reached the chain: the network still lists one edge and commits on.
+    assert edge_get(network, "/health").json()["peers_connected"] == 4
