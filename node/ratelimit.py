@@ -34,3 +34,7 @@ class TokenBuckets(Generic[K]):
             return True
         self._buckets[key] = (tokens, now)
         return False
+
+    def forget(self, key: K) -> None:
+        """Drop ``key``'s bucket (it starts full if the key comes back)."""
+        self._buckets.pop(key, None)

@@ -30,7 +30,9 @@ the nodes' own code (:func:`node.storage.gather`); when too few fragments come b
 most common refusal (revoked, expired, not yours ...) is the answer.
 
 Every refusal is a :class:`~node.refusals.StorageRefused` and is counted by code in
-``iomtshare_edge_fetch_refusals_total``.
+``iomtshare_edge_fetch_refusals_total``. Anyone can sign a body with a fresh key, so both proof
+fetches are ``quick`` (not found after two nodes, remembered for 2 s) and the route is limited
+per client address (:mod:`node.edge.client_limit`).
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ MAX_BODY_BYTES = 8 * 1024
 class ProvenItems(Protocol):
     """What the relay needs of :class:`~node.edge.proofs.ProofFetcher`."""
 
-    async def fetch_tx(self, tx_id: bytes) -> VerifiedTx: ...
+    async def fetch_tx(self, tx_id: bytes, *, quick: bool = False) -> VerifiedTx: ...
 
-    async def fetch_decision(self, request_id: bytes) -> VerifiedDecision: ...
+    async def fetch_decision(
+        self, request_id: bytes, *, quick: bool = False
+    ) -> VerifiedDecision: ...
 
 
 class Headers(Protocol):
@@ -182,7 +186,7 @@ class FetchRelay:
 
     async def _decision(self, token: AccessToken) -> CommittedDecision:
         try:
-            proven = await self._proofs.fetch_decision(token.decision_id)
+            proven = await self._proofs.fetch_decision(token.decision_id, quick=True)
         except ItemNotFound:
             return check_decision(token, None)
         except ProofError as exc:
@@ -199,7 +203,7 @@ class FetchRelay:
     async def _commitment(self, token: AccessToken, record_tx_id: bytes) -> StorageCommitment:
         """The storage commitment of the token's record, once its abe_binding fits the record."""
         try:
-            proven = await self._proofs.fetch_tx(record_tx_id)
+            proven = await self._proofs.fetch_tx(record_tx_id, quick=True)
         except ItemNotFound as exc:
             message = "no committed transaction has that record_tx_id"
             raise refused(404, "not_found", message) from exc

@@ -11,7 +11,9 @@ decision on one access request, from a consensus node with an inclusion proof
 (:mod:`node.edge.proofs`) and answer only what verified against the edge's own header, with
 ``"verified": {"height", "block_hash"}``. Errors: 400 ``bad_request`` (not 32 bytes of hex),
 404 ``not_found``, 502 ``proof_invalid`` (answers came, none verified), 503 ``header_behind`` or
-``unavailable``.
+``unavailable``. These two and the routes that fetch proofs for a client's request (the
+fetch relay, device uploads) are limited per client address (:mod:`node.edge.client_limit`):
+429 ``rate_limited`` with ``Retry-After``.
 
 More routes are mounted through :func:`edge_app`'s ``routes`` (the device routes of
 :mod:`node.edge.device_routes`; ``EdgeService.extra_routes`` for others).
@@ -24,11 +26,13 @@ from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ledger.header_chain import CertifiedHeader, HeaderChain
+from node.edge.client_limit import CLIENT_BURST, CLIENT_PER_SECOND, ClientLimit
 from node.edge.proofs import ProofError, ProofFetcher, Verified, VerifiedDecision, VerifiedTx
 from node.http.errors import BadRequest, error_body
 from node.http.explorer import render
@@ -46,6 +50,7 @@ def edge_app(
     peer_id: str = "",
     registry: CollectorRegistry | None = None,
     routes: Sequence[BaseRoute] = (),
+    client_limit: tuple[int, float] = (CLIENT_BURST, CLIENT_PER_SECOND),
 ) -> Starlette:
     """The app over ``chain``; ``connected()`` counts connected consensus nodes and
     ``refused()`` gives the refused header batches by peer; ``proofs`` fetches items.
@@ -95,13 +100,31 @@ def edge_app(
             Route("/health", health),
             Route("/status", status),
             Route("/headers/{height}", header),
-            Route("/tx/{tx_id}", _proven("tx_id", proofs.fetch_tx, tx_json)),
+            Route("/tx/{tx_id}", _proven("tx_id", quick(proofs.fetch_tx), tx_json)),
             Route(
                 "/decisions/{request_id}",
-                _proven("request_id", proofs.fetch_decision, decision_json),
+                _proven("request_id", quick(proofs.fetch_decision), decision_json),
             ),
-        ]
+        ],
+        middleware=[
+            Middleware(
+                ClientLimit,
+                burst=client_limit[0],
+                per_second=client_limit[1],
+                registry=metrics_registry,
+            )
+        ],
     )
+
+
+def quick(fetch: Callable[..., Awaitable[T]]) -> Callable[[bytes], Awaitable[T]]:
+    """``fetch`` for a client's id, which may well not exist: a not-found is answered after
+    two nodes and remembered briefly (``quick`` of :meth:`ProofFetcher.fetch_tx`)."""
+
+    async def fetch_quick(item_id: bytes) -> T:
+        return await fetch(item_id, quick=True)
+
+    return fetch_quick
 
 
 def _proven(

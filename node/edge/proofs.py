@@ -12,9 +12,9 @@ peer's requests are rate-limited (:func:`proof_gate`, the headers protocol's tok
 The edge side, :class:`ProofFetcher`, asks one connected consensus node at a time, round robin,
 and moves on to the next when a node fails, does not have the item, or sends a proof that does
 not verify against the edge's own certified header of that height (such a peer is counted and
-logged). :meth:`ProofFetcher.fetch_tx`, :meth:`~ProofFetcher.fetch_decision`,
-:meth:`~ProofFetcher.fetch_device` and :meth:`~ProofFetcher.fetch_rotation` return only verified
-items, or raise a :class:`ProofError` whose ``code`` says why.
+logged). Its ``fetch_*`` methods return only verified items, or raise a :class:`ProofError`
+whose ``code`` says why. For ids a client named (``quick``), a not-found is answered after two
+nodes said so and remembered for a moment (:mod:`node.edge.proof_cache`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,24 @@ from ledger.inclusion import (
 from ledger.queries import LedgerQueries
 from ledger.transactions import RegisterDevice, RekeyDevice, RotateDomainKey, Transaction
 from node.edge.follower import Request
+from node.edge.proof_cache import NotFoundCache
+from node.edge.proof_errors import (
+    HeaderBehind,
+    ItemNotFound,
+    ProofError,
+    ProofRefused,
+    failure_of,
+    what_of,
+)
 from node.edge.protocol import HeaderRequestGate
 from node.p2p import P2PError, RequestHandler, RequestRejected
+
+# The errors live in node.edge.proof_errors; callers import them from here too.
+__all__ = [
+    "MAX_PROOF_BYTES", "MAX_REQUEST_BYTES", "PROOFS_PROTOCOL", "HeaderBehind", "ItemNotFound",
+    "ProofError", "ProofFetcher", "ProofRefused", "Verified", "VerifiedDecision", "VerifiedTx",
+    "proof_gate", "proof_server",
+]
 
 logger = logging.getLogger("iomtshare.node.edge.proofs")
 
@@ -60,6 +76,8 @@ MAX_PROOF_BYTES = 1024 * 1024
 #: upload and one every 0.5 s per upload waiting for its commit, spread over the nodes.
 PROOF_REQUEST_BURST = 64
 PROOF_REQUESTS_PER_SECOND = 32.0
+#: A ``quick`` fetch answers not-found once this many nodes said they lack the item.
+QUICK_NOT_FOUND_NODES = 2
 #: How long the edge waits for its own header of a proof's height when it is behind.
 HEADER_WAIT_SECONDS = 5.0
 _HEADER_POLL_SECONDS = 0.05
@@ -104,36 +122,6 @@ def proof_server(
     return serve
 
 
-class ProofError(Exception):
-    """Why no verified item could be fetched; ``code`` names the case, ``http_status`` is how
-    the edge's HTTP API answers it."""
-
-    code = "unavailable"
-    http_status = 503
-
-
-class ItemNotFound(ProofError):
-    """Every node asked said it has no committed item with that id."""
-
-    code = "not_found"
-    http_status = 404
-
-
-class ProofRefused(ProofError):
-    """Answers came, but none with a proof that verifies (bad encoding, wrong item, wrong
-    path or height)."""
-
-    code = "proof_invalid"
-    http_status = 502
-
-
-class HeaderBehind(ProofError):
-    """The proof is for a height this edge has not verified a header of yet."""
-
-    code = "header_behind"
-    http_status = 503
-
-
 @dataclass(frozen=True, slots=True)
 class Verified:
     """Where a verified item was committed: its block's height and hash, its index there."""
@@ -172,8 +160,11 @@ class ProofFetcher:
         sources: Callable[[], Sequence[str]],
         *,
         header_wait: float = HEADER_WAIT_SECONDS,
+        not_found: NotFoundCache | None = None,
     ) -> None:
         self.chain = chain
+        #: Recent not-found answers, consulted by ``quick`` fetches.
+        self.not_found = NotFoundCache() if not_found is None else not_found
         self._request = request
         self._sources = sources
         self._header_wait = header_wait
@@ -181,8 +172,10 @@ class ProofFetcher:
         #: Answers refused (undecodable or failed proofs), by peer.
         self.refused: dict[str, int] = {}
 
-    async def fetch_tx(self, tx_id: bytes) -> VerifiedTx:
-        """The committed transaction ``tx_id``, verified; raises :class:`ProofError`."""
+    async def fetch_tx(self, tx_id: bytes, *, quick: bool = False) -> VerifiedTx:
+        """The committed transaction ``tx_id``, verified; raises :class:`ProofError`. With
+        ``quick`` (an id from a client), :class:`ItemNotFound` comes after two nodes lack it,
+        or from a not-found of the last seconds; without, every node is asked."""
 
         def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedTx:
             if not isinstance(answer, TxInclusion):
@@ -192,11 +185,11 @@ class ProofFetcher:
                 raise _Refused("the proof is for another transaction")
             return VerifiedTx(transaction, tx_id, _where(certified, answer.index))
 
-        return await self._fetch(ProofKind.TRANSACTION, tx_id, accept)
+        return await self._fetch(ProofKind.TRANSACTION, tx_id, accept, quick)
 
-    async def fetch_decision(self, request_id: bytes) -> VerifiedDecision:
+    async def fetch_decision(self, request_id: bytes, *, quick: bool = False) -> VerifiedDecision:
         """The committed sharing result on access request ``request_id``, verified; raises
-        :class:`ProofError`."""
+        :class:`ProofError` (``quick`` as for :meth:`fetch_tx`)."""
 
         def accept(answer: ProofAnswer, certified: CertifiedHeader) -> VerifiedDecision:
             if not isinstance(answer, ResultInclusion):
@@ -206,7 +199,7 @@ class ProofFetcher:
                 raise _Refused("the proof is for the decision on another request")
             return VerifiedDecision(result, _where(certified, answer.index))
 
-        return await self._fetch(ProofKind.DECISION, request_id, accept)
+        return await self._fetch(ProofKind.DECISION, request_id, accept, quick)
 
     async def fetch_device(self, device_id: bytes, *, latest_rekey: bool = False) -> VerifiedTx:
         """The RegisterDevice of ``device_id``, or with ``latest_rekey`` the transaction
@@ -242,8 +235,15 @@ class ProofFetcher:
         return await self._fetch(ProofKind.DOMAIN_ROTATION, NO_ITEM, accept)
 
     async def _fetch(
-        self, kind: ProofKind, item_id: bytes, accept: Callable[[ProofAnswer, CertifiedHeader], T]
+        self,
+        kind: ProofKind,
+        item_id: bytes,
+        accept: Callable[[ProofAnswer, CertifiedHeader], T],
+        quick: bool = False,
     ) -> T:
+        if quick and self.not_found.hit(kind, item_id):
+            raise ItemNotFound(f"no consensus node has a committed {what_of(kind, item_id)} "
+                               "(asked a moment ago)")
         peers = self._rotation()
         if not peers:
             raise ProofError("no consensus node is connected")
@@ -263,6 +263,8 @@ class ProofFetcher:
                     if (answer.kind, answer.item_id) != (kind, item_id):
                         raise _Refused("a not-found answer for another item")
                     outcomes[peer] = "not_found"
+                    if quick and _count(outcomes, "not_found") >= QUICK_NOT_FOUND_NODES:
+                        break
                     continue
                 if answer.height < 1:
                     raise _Refused("a proof for height 0")
@@ -270,11 +272,16 @@ class ProofFetcher:
                 if certified is None:
                     outcomes[peer] = "behind"
                     continue
-                return accept(answer, certified)
+                found = accept(answer, certified)
+                self.not_found.drop(kind, item_id)
+                return found
             except (_Refused, InvalidInclusion) as exc:
                 self._refuse(peer, str(exc))
                 outcomes[peer] = "refused"
-        raise _failure(kind, item_id, outcomes, self.chain.height)
+        failure = failure_of(kind, item_id, outcomes, self.chain.height)
+        if isinstance(failure, ItemNotFound):
+            self.not_found.put(kind, item_id)
+        raise failure
 
     def _rotation(self) -> list[str]:
         sources = list(self._sources())
@@ -322,18 +329,5 @@ def _where(certified: CertifiedHeader, index: int) -> Verified:
     return Verified(certified.height, certified.block_hash(), index)
 
 
-def _failure(kind: ProofKind, item_id: bytes, outcomes: dict[str, str], tip: int) -> ProofError:
-    """The error for a fetch no peer answered with a verified proof: a refused proof first,
-    then a header this edge lacks, then not found, then the transport failures."""
-    what = f"{kind.name.lower()} {item_id.hex()}"
-    seen = set(outcomes.values())
-    summary = ", ".join(f"{peer}: {outcome}" for peer, outcome in outcomes.items())
-    if "refused" in seen:
-        return ProofRefused(f"no verifiable proof of {what} ({summary})")
-    if "behind" in seen:
-        return HeaderBehind(
-            f"the proof of {what} is above this edge's verified headers (tip {tip}); retry"
-        )
-    if "not_found" in seen:
-        return ItemNotFound(f"no consensus node asked has a committed {what} ({summary})")
-    return ProofError(f"no consensus node answered for {what} ({summary})")
+def _count(outcomes: dict[str, str], outcome: str) -> int:
+    return sum(1 for seen in outcomes.values() if seen == outcome)

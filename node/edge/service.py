@@ -32,6 +32,7 @@ from ledger.keyfiles import KeyFileError, load_secret
 from ledger.leveldb import LevelDBStore
 from ledger.transactions import PutRecord
 from node.config import DATA_DIR, NODE_KEY_FILE, ConfigError, NodeConfig, listen_endpoint
+from node.edge.client_limit import limit_settings
 from node.edge.device_ingest import DeviceIngest
 from node.edge.device_routes import device_routes
 from node.edge.fetch_relay import relay_routes
@@ -118,6 +119,9 @@ class EdgeService:
         cancelled. Raises ``ledger.errors.LedgerError``, :class:`~node.p2p.P2PError`,
         :class:`~node.http.HttpConfigError` or ``OSError`` when the edge cannot start."""
         identity = self.identity
+        # Per-client limit on the routes that cost proofs (config.toml http_client_burst and
+        # http_client_per_second); checked before anything is opened.
+        client_limit = limit_settings(identity.config.extra)
         data = identity.home / DATA_DIR
         data.mkdir(parents=True, exist_ok=True)
         store = LevelDBStore(data / HEADERS_DIR)
@@ -156,6 +160,7 @@ class EdgeService:
                 proofs,
                 peer_id=identity.peer_id,
                 registry=registry,
+                client_limit=client_limit,
                 routes=[
                     *device_routes(ingest),
                     *sensor_routes,

@@ -43,13 +43,15 @@ class LedgerProofs:
     def __init__(self, world: AppWorld) -> None:
         self.ledger = world.apps[1].ledger
 
-    async def fetch_tx(self, tx_id: bytes) -> VerifiedTx:
+    async def fetch_tx(self, tx_id: bytes, *, quick: bool = False) -> VerifiedTx:
         stored = self.ledger.transaction(tx_id)
         if stored is None:
             raise ItemNotFound("no such transaction")
         return VerifiedTx(stored.transaction, tx_id, Verified(stored.height, bytes(32), 0))
 
-    async def fetch_decision(self, request_id: bytes) -> VerifiedDecision:
+    async def fetch_decision(
+        self, request_id: bytes, *, quick: bool = False
+    ) -> VerifiedDecision:
         stored = self.ledger.transaction(request_id)
         block = None if stored is None else self.ledger.block(stored.height)
         results = [] if block is None else block.block.results

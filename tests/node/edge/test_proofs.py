@@ -24,6 +24,7 @@ from ledger.ledger import Ledger
 from ledger.testing import ChainFixture
 from ledger.transactions import AccessRequest, MemberRole
 from node.edge.http import edge_app
+from node.edge.proof_cache import NotFoundCache
 from node.edge.proofs import (
     MAX_REQUEST_BYTES,
     PROOFS_PROTOCOL,
@@ -312,3 +313,103 @@ def test_http_refuses_a_forged_proof_with_502(world: World) -> None:
     assert answer.json()["error"]["code"] == "proof_invalid"
     assert "tx" not in answer.json()
     assert status.json()["proofs_refused_by_peer"] == {"liar": 1}
+
+
+# -- not-found answers for ids a client named (quick) -------------------------------------------
+
+
+def counting_peers(world: World, asked: list[str], have: str = "abcd") -> dict[str, Answer]:
+    """Four peers, counted in ``asked``; those not in ``have`` have no committed item."""
+
+    def peer(name: str) -> Answer:
+        async def answer(payload: bytes) -> bytes:
+            asked.append(name)
+            if name in have:
+                return await world.honest(payload)
+            request = ProofRequest.from_bytes(payload)
+            return ProofNotFound(request.kind, request.item_id, "not here yet").to_bytes()
+
+        return answer
+
+    return {name: peer(name) for name in "abcd"}
+
+
+def test_a_quick_not_found_asks_two_nodes_and_is_remembered(world: World) -> None:
+    asked: list[str] = []
+    now = [0.0]
+    proofs = fetcher(world, counting_peers(world, asked))
+    proofs.not_found = NotFoundCache(seconds=2.0, clock=lambda: now[0])
+    unknown = b"\x0a" * 32
+
+    async def quick() -> None:
+        with pytest.raises(ItemNotFound):
+            await proofs.fetch_tx(unknown, quick=True)
+
+    trio.run(quick)
+    assert len(asked) == 2
+    trio.run(quick)  # remembered: no node asked
+    assert len(asked) == 2
+    with pytest.raises(ItemNotFound):  # a fetch that is not quick still asks every node
+        trio.run(proofs.fetch_tx, unknown)
+    assert len(asked) == 6
+    now[0] = 2.5  # forgotten after two seconds
+    trio.run(quick)
+    assert len(asked) == 8
+
+
+def test_quick_fetches_still_find_items_past_failed_nodes(world: World) -> None:
+    async def broken(payload: bytes) -> bytes:
+        raise StreamBroken("reset")
+
+    asked: list[str] = []
+    peers = counting_peers(world, asked, have="c")
+    # A failed node does not count towards the two not-found answers.
+    proofs = fetcher(world, {"x": broken, "a": peers["a"], "c": peers["c"]})
+
+    async def found() -> int:
+        item = await proofs.fetch_decision(world.request.tx_id(), quick=True)
+        return item.verified.height
+
+    assert trio.run(found) == 3
+    assert asked == ["a", "c"]
+
+
+def test_an_item_only_lagging_nodes_lack_is_found_unless_quick(world: World) -> None:
+    asked: list[str] = []
+    proofs = fetcher(world, counting_peers(world, asked, have="c"))
+    present = world.tx_id(2, 1)
+
+    async def quick() -> None:
+        await proofs.fetch_tx(present, quick=True)
+
+    with pytest.raises(ItemNotFound):  # a and b lag: a client's quick fetch stops there
+        trio.run(quick)
+    assert asked == ["a", "b"]
+    # Callers that need an item that must exist (the upload finisher) ask every node.
+    item = trio.run(proofs.fetch_tx, present)
+    assert item.verified.height == 2
+    assert len(proofs.not_found) == 0  # finding the item forgets the not-found
+
+
+def test_the_not_found_cache_is_a_bounded_lru() -> None:
+    now = [0.0]
+    cache = NotFoundCache(seconds=2.0, items=2, clock=lambda: now[0])
+    cache.put(1, b"a")
+    cache.put(1, b"b")
+    cache.put(1, b"a")  # a becomes the most recent
+    cache.put(2, b"b")  # another kind is another item; b of kind 1 goes
+    assert len(cache) == 2
+    assert (cache.hit(1, b"a"), cache.hit(1, b"b"), cache.hit(2, b"b")) == (True, False, True)
+    now[0] = 2.0
+    assert not cache.hit(1, b"a")
+    with pytest.raises(ValueError, match="not-found cache"):
+        NotFoundCache(items=0)
+
+
+def test_http_answers_a_repeated_unknown_id_without_asking_again(world: World) -> None:
+    asked: list[str] = []
+    path = f"/tx/{'ab' * 32}"
+    first, again = http_get(world, counting_peers(world, asked), path, path)
+    assert [first.status_code, again.status_code] == [404, 404]
+    assert again.json()["error"]["code"] == "not_found"
+    assert len(asked) == 2
