@@ -28,6 +28,7 @@ from crypto import tags
 from crypto.errors import DecodeError
 from ledger import authority_state, devices, schema
 from ledger.block import BlockParts, SharingResult
+from ledger.block_trees import MerkleTree
 from ledger.encoding import (
     HASH,
     HASHES,
@@ -42,7 +43,7 @@ from ledger.encoding import (
 )
 from ledger.errors import LedgerError
 from ledger.header_chain import CertifiedHeader
-from ledger.merkle import merkle_path, verify_path
+from ledger.merkle import verify_path
 from ledger.queries import LedgerQueries
 from ledger.records import AuditKind, AuditRecord, Counter
 from ledger.transactions import AccessRequest, Transaction, decode_transaction
@@ -194,23 +195,33 @@ def decode_answer(data: bytes) -> ProofAnswer:
 
 
 def _committed_parts(ledger: LedgerQueries, height: int) -> BlockParts | None:
-    raw = ledger.encoded_block(height)
-    if raw is None or ledger.commit_qc(height) is None:
+    """The block at ``height`` split into parts (one read), or ``None`` unless it is committed:
+    at most the tip, with its commit QC stored."""
+    if height > ledger.committed_height() or ledger.store.get(schema.commit_qc(height)) is None:
         return None  # written but not committed as far as this store knows
-    return BlockParts.from_bytes(raw)
+    raw = ledger.encoded_block(height)
+    return None if raw is None else BlockParts.from_bytes(raw)
+
+
+def _tx_tree(ledger: LedgerQueries, height: int, parts: BlockParts) -> MerkleTree:
+    return ledger.block_trees().tree(height, "tx", ledger.committed_height(), parts.tx_ids)
 
 
 def prove_transaction(ledger: LedgerQueries, tx_id: bytes) -> TxInclusion | None:
-    """The proof of committed transaction ``tx_id``, or ``None`` if ``ledger`` has none."""
-    stored = ledger.transaction(tx_id)
-    if stored is None:
+    """The proof of committed transaction ``tx_id``, or ``None`` if ``ledger`` has none.
+
+    Reads the block once; its Merkle tree comes from the ledger's cache
+    (:mod:`ledger.block_trees`) after the first proof of that height."""
+    location = ledger.transaction_location(tx_id)
+    if location is None:
         return None
-    parts = _committed_parts(ledger, stored.height)
+    height, position = location.height, location.position
+    parts = _committed_parts(ledger, height)
     if parts is None:
         return None
-    ids = parts.tx_ids()
-    path = merkle_path(ids, stored.position)
-    return TxInclusion(stored.height, stored.transaction, stored.position, len(ids), tuple(path))
+    tree = _tx_tree(ledger, height, parts)
+    transaction = decode_transaction(parts.transactions[position])
+    return TxInclusion(height, transaction, position, len(tree.leaves), tuple(tree.path(position)))
 
 
 def _decision_audit(ledger: LedgerQueries, request: AccessRequest, request_id: bytes,
@@ -231,22 +242,30 @@ def _decision_audit(ledger: LedgerQueries, request: AccessRequest, request_id: b
 def prove_decision(ledger: LedgerQueries, request_id: bytes) -> ResultInclusion | None:
     """The proof of the sharing result deciding access request ``request_id``, or ``None`` if
     the request or its result is not committed in ``ledger``."""
-    stored = ledger.transaction(request_id)
-    if stored is None or not isinstance(stored.transaction, AccessRequest):
+    location = ledger.transaction_location(request_id)
+    if location is None:
         return None
-    audit = _decision_audit(ledger, stored.transaction, request_id, stored.height)
-    if audit is None:
-        return None
-    parts = _committed_parts(ledger, audit.height)
+    parts = _committed_parts(ledger, location.height)
     if parts is None:
         return None
-    hashes = parts.result_hashes()
-    if audit.result_hash not in hashes:
+    request = decode_transaction(parts.transactions[location.position])
+    if not isinstance(request, AccessRequest):
         return None
-    index = hashes.index(audit.result_hash)
+    audit = _decision_audit(ledger, request, request_id, location.height)
+    if audit is None:
+        return None
+    if audit.height != location.height:
+        parts = _committed_parts(ledger, audit.height)
+        if parts is None:
+            return None
+    tree = ledger.block_trees().tree(
+        audit.height, "results", ledger.committed_height(), parts.result_hashes
+    )
+    if audit.result_hash not in tree.leaves:
+        return None
+    index = tree.leaves.index(audit.result_hash)
     result = SharingResult.from_bytes(parts.results[index])
-    path = tuple(merkle_path(hashes, index))
-    return ResultInclusion(audit.height, result, index, len(hashes), path)
+    return ResultInclusion(audit.height, result, index, len(tree.leaves), tuple(tree.path(index)))
 
 
 def device_tx_id(ledger: LedgerQueries, kind: ProofKind, device_id: bytes) -> bytes | None:

@@ -120,6 +120,9 @@ class Ledger(LedgerQueries):
     def height(self) -> int:
         return self._head.height
 
+    def committed_height(self) -> int:
+        return self._head.height
+
     def domain_keys(self, epoch: int | None = None) -> DomainKeys | None:
         """The domain key of ``epoch`` (``None``: the current one), or ``None`` if this network
         deals none or not that epoch: the genesis epoch, then those rotations dealt on chain

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import TypeVar
 
 from ledger import schema
 from ledger.block import Block, BlockHeader, BlockParts, header_of
+from ledger.block_trees import BlockTrees, HeightCache
 from ledger.kv import KeyValueStore
 from ledger.qc import CommitQC
 from ledger.records import (
@@ -22,6 +24,7 @@ from ledger.records import (
     BlacklistEntry,
     Counter,
     GrantEntry,
+    Head,
     Location,
     Member,
     RecordEntry,
@@ -57,12 +60,26 @@ class LedgerQueries:
     """Query methods over ``self.store``."""
 
     store: KeyValueStore
+    _block_trees: BlockTrees | None = None
+    _headers: HeightCache[BlockHeader | None] | None = None
 
     def _load(self, key: bytes, decode: Callable[[bytes], T]) -> T | None:
         raw = self.store.get(key)
         return None if raw is None else decode(raw)
 
     # -- blocks and transactions ---------------------------------------------------------------
+
+    def committed_height(self) -> int:
+        """The height of the last committed block (0 before the first)."""
+        head = self._load(schema.HEAD, Head.from_bytes)
+        return 0 if head is None else head.height
+
+    def block_trees(self) -> BlockTrees:
+        """This object's own cache of committed blocks' Merkle trees (:mod:`ledger.block_trees`),
+        which inclusion proofs use."""
+        if self._block_trees is None:
+            self._block_trees = BlockTrees()
+        return self._block_trees
 
     def block(self, height: int) -> StoredBlock | None:
         """The block at ``height`` with its commit QC, or ``None``."""
@@ -105,21 +122,41 @@ class LedgerQueries:
     def block_headers(
         self, start: int, stop: int, *, limit: int | None = 100
     ) -> list[BlockHeader]:
-        """Headers of blocks with ``start <= height < stop`` (cheap: bodies stay undecoded)."""
+        """Headers of blocks with ``start <= height < stop`` (cheap: bodies stay undecoded, and
+        the headers of recently asked committed heights are kept decoded)."""
         start = max(start, 1)
         if stop <= start:
             return []
-        items = self.store.iterate(
-            schema.BLOCK, start=schema.block(start), stop=schema.block(stop)
-        )
-        return _limited((header_of(raw) for _, raw in items), limit)
+        if self._headers is None:
+            self._headers = HeightCache()
+        headers, tip = self._headers, self.committed_height()
+        out: list[BlockHeader] = []
+        height = start
+        while height < min(stop, tip + 1) and (limit is None or len(out) < limit):
+            load = partial(self._load, schema.block(height), header_of)
+            header = headers.get(height, tip, load)
+            if header is not None:
+                out.append(header)
+            height += 1
+        if height < stop and (limit is None or len(out) < limit):
+            # Blocks written above the tip (not committed as far as this object knows).
+            items = self.store.iterate(
+                schema.BLOCK, start=schema.block(height), stop=schema.block(stop)
+            )
+            left = None if limit is None else limit - len(out)
+            out += _limited((header_of(raw) for _, raw in items), left)
+        return out
 
     def has_transaction(self, tx_id: bytes) -> bool:
         """Whether a committed block holds the transaction (one read of the tx index)."""
         return self.store.get(schema.tx(tx_id)) is not None
 
+    def transaction_location(self, tx_id: bytes) -> Location | None:
+        """The height and position of committed transaction ``tx_id`` (the block is not read)."""
+        return self._load(schema.tx(tx_id), Location.from_bytes)
+
     def transaction(self, tx_id: bytes) -> StoredTransaction | None:
-        location = self._load(schema.tx(tx_id), Location.from_bytes)
+        location = self.transaction_location(tx_id)
         if location is None:
             return None
         raw = self.store.get(schema.block(location.height))
