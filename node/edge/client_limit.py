@@ -27,9 +27,11 @@ from node.http.errors import error_body
 from node.http.server import HttpConfigError
 from node.ratelimit import TokenBuckets
 
-#: Requests a client may make at once to the limited routes, then as many a second.
-CLIENT_BURST = 32
-CLIENT_PER_SECOND = 8.0
+#: Requests a client may make at once to the limited routes, then as many a second. The
+#: costliest request (a device upload naming an unknown device) asks every node once, so one
+#: client costs each node at most 4 of the 32 proof requests a second it admits from the edge.
+CLIENT_BURST = 16
+CLIENT_PER_SECOND = 4.0
 #: Client addresses tracked at once.
 MAX_CLIENTS = 4096
 
