@@ -58,13 +58,8 @@ def edge_get(network: Network, path: str) -> httpx.Response:
     return httpx.get(network.edges[0].http_url + path, timeout=5.0)
 
 
-def test_edge_header_chain_matches_every_node(network: Network) -> None:
-    assert len(network.edges) == 1
-    assert network.genesis.edges[0].peer_id == network.edges[0].peer_id
-    health = edge_get(network, "/health").json()
-    assert health["role"] == "edge"
-    assert health["peers_connected"] == 4
-
+def owner_and_requester(network: Network) -> tuple[Session, MemberKeys, MemberKeys]:
+    """A session on node 1 and a fresh owner and requester, registered with their TPRE keys."""
     group = load_group()
     session = Session(NodeClient(network.node(1).http_url), group)
     authority = network.authority_key()
@@ -73,6 +68,17 @@ def test_edge_header_chain_matches_every_node(network: Network) -> None:
     for keys in (owner, requester):
         register_member(session, authority, keys.public(), timeout=PATIENCE)
         publish_tpre_key(session, keys, timeout=PATIENCE)
+    return session, owner, requester
+
+
+def test_edge_header_chain_matches_every_node(network: Network) -> None:
+    assert len(network.edges) == 1
+    assert network.genesis.edges[0].peer_id == network.edges[0].peer_id
+    health = edge_get(network, "/health").json()
+    assert health["role"] == "edge"
+    assert health["peers_connected"] == 4
+
+    session, owner, requester = owner_and_requester(network)
     record = put_file(session, owner, b"edge follows\n" * 500, name="e.csv", timeout=PATIENCE)
     grant_access(session, owner, record.record_id, requester.member_id, timeout=PATIENCE)
     decision = wait_decision(

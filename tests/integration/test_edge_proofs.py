@@ -14,16 +14,11 @@ import time
 import httpx
 import pytest
 
-from client import MemberKeys, NodeClient
-from client.authority import register_member
-from client.member import publish_tpre_key
+from client import NodeClient
 from client.owner import grant_access, put_file
 from client.requester import request_access, wait_decision
-from client.session import Session
-from crypto.groups import load_group
-from ledger.transactions import MemberRole
 from testnet.layout import Network
-from tests.integration.test_edge import PATIENCE, edge_get, network
+from tests.integration.test_edge import PATIENCE, edge_get, network, owner_and_requester
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -50,14 +45,7 @@ def committed_everywhere(network: Network, answer: httpx.Response) -> dict[str, 
 
 
 def test_records_grants_and_decisions_through_the_edge(network: Network) -> None:
-    group = load_group()
-    session = Session(NodeClient(network.node(1).http_url), group)
-    authority = network.authority_key()
-    owner = MemberKeys.generate(group, MemberRole.OWNER)
-    requester = MemberKeys.generate(group, MemberRole.REQUESTER)
-    for keys in (owner, requester):
-        register_member(session, authority, keys.public(), timeout=PATIENCE)
-        publish_tpre_key(session, keys, timeout=PATIENCE)
+    session, owner, requester = owner_and_requester(network)
     record = put_file(session, owner, b"proved at the edge\n" * 300, name="p.csv", timeout=PATIENCE)
     grant = grant_access(session, owner, record.record_id, requester.member_id, timeout=PATIENCE)
     request_id = request_access(session, requester, record.record_id)

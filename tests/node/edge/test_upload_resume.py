@@ -234,7 +234,8 @@ def test_not_found_while_no_node_takes_the_resend_decides_nothing(world: World) 
     assert len(away.sent) == 2
 
 
-def refused_503(ingest: DeviceIngest, body: Any) -> str:
+def refused_code(ingest: DeviceIngest, body: Any) -> str:
+    """The code ``ingest`` refuses ``body`` with (it must refuse it)."""
     async def main() -> str:
         async with trio.open_nursery() as nursery:
             await nursery.start(ingest.run)
@@ -253,7 +254,7 @@ def test_an_upload_answered_503_is_watched_then_resent_to_learn_its_fate(world: 
     store, proofs, clock = MemoryStore(), FakeProofs(world.registration), Clock()
     body = world.upload()
     unsure = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
-    assert refused_503(edge(world, store, proofs, unsure, clock), body) == "unavailable"
+    assert refused_code(edge(world, store, proofs, unsure, clock), body) == "unavailable"
     refusing = Nodes(proofs, refuse=SubmitRefused("invalid", "record id already used"))
     restarted = edge(world, store, proofs, refusing, clock)
 
@@ -270,7 +271,7 @@ def test_an_upload_answered_503_is_watched_then_resent_to_learn_its_fate(world: 
 
     # Past the window a node still holds it: kept (pending again), then stored on commit.
     store = MemoryStore()
-    assert refused_503(edge(world, store, proofs, unsure, clock), body) == "unavailable"
+    assert refused_code(edge(world, store, proofs, unsure, clock), body) == "unavailable"
     clock.now += WINDOW_MS + 1
     holding = Nodes(proofs, commit=False)
     restarted = edge(world, store, proofs, holding, clock)
@@ -357,7 +358,7 @@ def test_a_stale_step_writes_nothing(world: World) -> None:
     proofs = Gated(world.registration)
     body = world.upload()
     unsure = Nodes(proofs, refuse=SubmitRefused("unavailable", "timed out"))
-    assert refused_503(edge(world, store, proofs, unsure, clock), body) == "unavailable"
+    assert refused_code(edge(world, store, proofs, unsure, clock), body) == "unavailable"
     clock.now += WINDOW_MS + 1
     refusing = Nodes(proofs, refuse=SubmitRefused("invalid", "record id already used"))
     restarted = edge(world, store, proofs, refusing, clock)
@@ -459,18 +460,6 @@ def test_an_upload_the_edge_cannot_write_is_refused_and_not_sent(world: World) -
     nodes = Nodes(proofs)
     ingest = edge(world, FullDisk(), proofs, nodes)
     body = world.upload()
-
-    async def main() -> str:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(ingest.run)
-            try:
-                await ingest.ingest(body.device_id, body.to_bytes())
-            except IngestRefused as exc:
-                return exc.code
-            finally:
-                nursery.cancel_scope.cancel()
-        raise AssertionError("not refused")
-
-    assert trio.run(main) == "unavailable"
+    assert refused_code(ingest, body) == "unavailable"
     assert nodes.sent == []
     assert ingest.upload(body.record_id) is None
