@@ -27,7 +27,7 @@ from crypto.tpre import (
     ReEncryptionShare,
     VerifiedShare,
     combine_shares,
-    reencryption_share,
+    own_reencryption_share,
 )
 from crypto.tpre import verify_share as tpre_verify_share
 from ledger.errors import LedgerError
@@ -107,8 +107,13 @@ class Shares:
         rekey = keys.own_share()
         ciphertext = self.ciphertext(tx.record_id)
         c1_pairing = self.keys.c1_pairing(tx.record_id, ciphertext)
-        share = reencryption_share(self.group, rekey, ciphertext.c1, tx_id, c1_pairing=c1_pairing)
-        return share.to_bytes()
+        own = own_reencryption_share(
+            self.group, rekey, ciphertext.c1, tx_id, c1_pairing=c1_pairing
+        )
+        encoded = own.share.to_bytes()
+        # The blocks this node builds or votes on carry its share: not checked again there.
+        self._remember((tx_id, own.index, encoded), own)
+        return encoded
 
     def verified(
         self, tx: AccessRequest, tx_id: bytes, signer: int, share: bytes
@@ -137,10 +142,13 @@ class Shares:
             )
         except (CryptoError, DecodeError, LedgerError):
             return None
+        self._remember(key, verified)
+        return verified
+
+    def _remember(self, key: tuple[bytes, int, bytes], verified: VerifiedShare) -> None:
         if len(self._verified) > _VERIFIED_MEMORY:
             self._verified.clear()
         self._verified[key] = verified
-        return verified
 
     def combine(
         self, tx: AccessRequest, tx_id: bytes, approvals: Sequence[tuple[int, bytes]]

@@ -133,7 +133,8 @@ class DecryptionShare:
 class VerifiedDecryptionShare:
     """A share whose proof held for the request named by ``request_digest``.
 
-    Only :func:`verify_decryption_share` and :func:`verify_decryption_shares` make these;
+    Only :func:`verify_decryption_share`, :func:`verify_decryption_shares` and, for the
+    node's own share, :func:`own_decryption_share` make these;
     :func:`combine_decryption_shares` accepts nothing else.
     """
 
@@ -157,6 +158,14 @@ def decryption_share(
         share.index,
     )
     return DecryptionShare(share.index, value, proof)
+
+
+def own_decryption_share(
+    params: DualParams, share: DomainKeyShare, request: DecryptionRequest
+) -> VerifiedDecryptionShare:
+    """:func:`decryption_share`, already counted as verified for the node that makes it (its
+    domain share was checked against VK_i when loaded, and the honest proof always holds)."""
+    return VerifiedDecryptionShare(decryption_share(params, share, request), request.proof_context)
 
 
 def verify_decryption_share(

@@ -31,6 +31,7 @@ from crypto.tpre.keys import UserPublicKey, UserSecretKey, generate_user_key
 from crypto.tpre.share import (
     ReEncryptionShare,
     VerifiedShare,
+    own_reencryption_share,
     reencryption_share,
     verify_share,
     verify_shares_batch,
@@ -53,6 +54,7 @@ __all__ = [
     "generate_user_key",
     "make_grant",
     "open_rekey_share",
+    "own_reencryption_share",
     "reencryption_share",
     "verification_keys",
     "verify_rekey_share",

@@ -92,7 +92,8 @@ class ReEncryptionShare:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedShare:
-    """A share whose proof held for one ciphertext and context; made only by the verifiers here."""
+    """A share whose proof held for one ciphertext and context; made only by the verifiers here
+    and, for its maker, :func:`own_reencryption_share`."""
 
     share: ReEncryptionShare
 
@@ -160,6 +161,21 @@ def reencryption_share(
         c = _challenge(context, c1, rekey.index, value, vk, a, b)
         response = group.g2_mul_generator(tau) + rk * c
     return ReEncryptionShare(rekey.index, value, c, response)
+
+
+def own_reencryption_share(
+    group: Group,
+    rekey: VerifiedReKeyShare,
+    c1: G1Element,
+    context: bytes,
+    c1_pairing: GTElement | None = None,
+) -> VerifiedShare:
+    """:func:`reencryption_share`, already counted as verified for the node that makes it.
+
+    The honest prover's proof always holds (completeness) and ``rekey`` passed its check
+    against VK_i, so checking a share one just made would only repeat two pairings.
+    """
+    return VerifiedShare(reencryption_share(group, rekey, c1, context, c1_pairing))
 
 
 def verify_share(

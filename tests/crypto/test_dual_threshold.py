@@ -22,6 +22,7 @@ from crypto.dual import (
     decryption_share,
     encrypt_dct,
     open_domain_key_share,
+    own_decryption_share,
     reencrypt_ecl,
     rekey_gen,
     requester_decrypt,
@@ -96,6 +97,13 @@ def test_dealing_matches_the_domain_key(world: World) -> None:
         verify_domain_key_share(params, world.dealing, bad)
     with pytest.raises(ThresholdError):
         world.dealing.verification_key(world.dealing.total + 1)
+
+
+def test_own_share_is_what_a_peer_accepts(world: World) -> None:
+    """The maker counts its share as verified without checking it: a peer's check passes."""
+    request = request_for(world)
+    own = own_decryption_share(world.params, world.shares[0], request)
+    assert verify_decryption_share(world.params, world.dealing, request, own.share) == own
 
 
 def test_any_t_shares_decrypt(world: World, answers: list[DecryptionShare]) -> None:

@@ -24,6 +24,7 @@ from crypto.tpre import (
     decrypt_reencrypted,
     generate_user_key,
     open_rekey_share,
+    own_reencryption_share,
     reencryption_share,
     verify_rekey_share,
     verify_share,
@@ -154,6 +155,14 @@ def test_share_value_and_proof_equations(world: World) -> None:
         share = reencryption_share(g, rekey, c1, b"eq", c1_pairing)
         assert share.value == g.pairing(c1, rekey.share.rk)
         verify_share(g, share, world.vks[0], c1, b"eq")
+
+
+def test_own_share_is_what_a_peer_accepts(world: World) -> None:
+    """The maker counts its share as verified without checking it: a peer's check passes."""
+    g, c1 = world.group, world.ciphertext.c1
+    own = own_reencryption_share(g, world.rekeys[1], c1, b"own", g.pairing(c1, g.g2))
+    assert own.index == world.rekeys[1].index
+    assert verify_share(g, own.share, world.vks[1], c1, b"own") == own
 
 
 def test_node_cannot_open_another_nodes_share(world: World) -> None:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from typing import Any
 
 import pytest
 
 from consensus.app import Authorization
 from consensus.encoding import ItemKind
 from consensus.errors import InvalidBlock, InvalidMessage
-from crypto.tpre import ReEncryptedCiphertext, decrypt_reencrypted
+from crypto.groups import Group
+from crypto.tpre import (
+    ReEncryptedCiphertext,
+    ReEncryptionShare,
+    VerifiedShare,
+    decrypt_reencrypted,
+)
 from ledger import encoding, transactions
 from ledger.encoding import bytes_decoder
 from ledger.transactions import (
@@ -19,6 +27,7 @@ from ledger.transactions import (
     decode_transaction,
     tx_id_of,
 )
+from node import shares as shares_module
 from node.admission import Problem
 from node.application import NodeApplication
 from tests.node.app_world import METADATA, AppWorld, Member
@@ -239,3 +248,23 @@ def test_a_request_is_decoded_once_per_node_on_its_way_to_the_block(
     (result,) = stored.block.results
     assert result.granted
     assert result.request_id == ident  # one id: the consensus item is the ledger transaction
+
+
+def test_a_share_is_checked_once_by_each_peer_and_never_by_its_maker(
+    world: AppWorld, shared: tuple[Member, Member, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each share proof costs two pairings: the maker counts its own share as verified, and a
+    peer's share is checked once however many votes, claims and blocks carry it."""
+    _, requester, record_id = shared
+    checks: Counter[bytes] = Counter()
+    real = shares_module.tpre_verify_share
+
+    def counting(group: Group, share: ReEncryptionShare, *args: Any) -> VerifiedShare:
+        checks[share.to_bytes()] += 1
+        return real(group, share, *args)
+
+    monkeypatch.setattr(shares_module, "tpre_verify_share", counting)
+    granted, _ = decide(world, world.request(requester, record_id), to=2)
+    assert granted
+    assert checks, "the peers' shares were never checked"
+    assert max(checks.values()) <= len(world.apps) - 1
