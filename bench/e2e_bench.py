@@ -12,7 +12,10 @@ a running testnet given with ``--dir``; :func:`run`):
   each by default, stepping up until p99 passes 1 s or requests fail (:mod:`bench.load`); each
   node's CPU share, the load generator's own CPU, and the knee;
 * with ``policy``: policy records next to owner-grant records at low load, interleaved, the FAME
-  decryption timed apart (:mod:`bench.e2e_policy`).
+  decryption timed apart (:mod:`bench.e2e_policy`);
+* with ``prior_records`` N: N records are put on the chain after the fixture and before the
+  low-load runs (:mod:`bench.prefill`), so that the latency is measured on a chain of that
+  length; the rate at which they went in is reported too.
 
 Anchor, measured in the same run: the same threshold re-encryption done in one process with no
 network (t shares with proofs, batch verification, combination, requester decryption). The
@@ -33,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import e2e_policy, load
+from bench import e2e_policy, load, prefill
 from bench.e2e_fixture import Fixture, Requester, prepare
 from bench.e2e_load import sustained
 from bench.load import LoadPlan, percentile
@@ -161,11 +164,14 @@ def run(
     load_plan: LoadPlan | None = None,
     *,
     policy: bool = False,
+    prior_records: int = 0,
 ) -> Report:
     """Measure on the running testnet in ``directory``, or on an ``n``-node testnet started for
     the run in a temporary directory and stopped afterwards; with ``load_plan``, also the
     sustained-load sweep (:mod:`bench.load`); with ``policy``, also policy records next to
-    owner-grant records (:mod:`bench.e2e_policy`; the testnet needs the authority's keys).
+    owner-grant records (:mod:`bench.e2e_policy`; the testnet needs the authority's keys);
+    with ``prior_records``, that many records are put on the chain before the low-load runs
+    (:mod:`bench.prefill`; also needs the authority's keys).
 
     Raises :class:`~testnet.launcher.LaunchError` if that testnet does not come up,
     :class:`~testnet.layout.LayoutError` if ``directory`` holds no network, and the client's
@@ -176,7 +182,7 @@ def run(
         network = load_network(directory)
         payload = _run(
             network, group, runs, concurrency, repeats, requesters, size, timeout, progress,
-            load_plan, policy,
+            load_plan, policy, prior_records,
         )
         return Report(_tables(payload), payload)
     with tempfile.TemporaryDirectory(prefix="iomtshare-e2e-") as tmp:
@@ -187,7 +193,7 @@ def run(
         try:
             payload = _run(
                 network, group, runs, concurrency, repeats, requesters, size, timeout, progress,
-                load_plan, policy,
+                load_plan, policy, prior_records,
             )
         finally:
             stop(root)
@@ -206,11 +212,18 @@ def _run(
     progress: Progress,
     load_plan: LoadPlan | None = None,
     policy: bool = False,
+    prior_records: int = 0,
 ) -> dict[str, Any]:
     genesis = network.genesis
     progress(f"preparing: {requesters} requesters granted on one {size}-byte record"
              + (", and a record under a policy they satisfy" if policy else ""))
     fixture = prepare(network, group, requesters, size, policy=policy)
+    filled = None
+    if prior_records:
+        filled = prefill.prefill(network, group, prior_records, timeout=timeout,
+                                 progress=progress)
+        progress(f"prefill: {prior_records} records in {filled.seconds:.1f} s, "
+                 f"{filled.records_per_s:.1f} records/s, height {filled.height_after}")
     progress(f"low load: {runs} sequential requests")
     low = low_load(fixture, group, runs, timeout)
     compared = None
@@ -231,6 +244,9 @@ def _run(
         "block_interval_ms": genesis.block_interval_ms,
         "round_timeout_ms": genesis.round_timeout_ms,
         "file_bytes": size,
+        "prior_records": prior_records,
+        "prefill_records_per_s": None if filled is None else filled.records_per_s,
+        "prefill": None if filled is None else filled.to_json(),
         "low_load": {
             name: {
                 "runs": len(values),
@@ -281,7 +297,8 @@ def _tables(payload: dict[str, Any]) -> str:
     rows.append(["paper Fig. 6: re-encryption stage", None, PAPER_REENCRYPTION_MS, None,
                  PAPER_REENCRYPTION_MS / anchor_p50])
     title = (f"e2e at low load: {payload['nodes']} nodes, t={payload['threshold']}, "
-             f"{payload['backend']}, round timeout {payload['round_timeout_ms']} ms "
+             f"{payload['backend']}, round timeout {payload['round_timeout_ms']} ms, "
+             f"{payload.get('prior_records', 0)} prior records "
              "(ms; ratio = p50 / anchor p50)")
     text = [format_table(title, ["phase", "runs", "p50", "p99", "x anchor"], rows), ""]
     if payload.get("policy_vs_grant") is not None:

@@ -9,6 +9,7 @@ second record of the same size is put under that policy (``--policy``, :mod:`ben
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from client import AccessDenied, MemberKeys, NodeClient
@@ -28,6 +29,7 @@ from client.session import Session
 from crypto.abe import FameSecretKey
 from crypto.dual import setup
 from crypto.groups import Group
+from crypto.signing import SigningKey
 from ledger.transactions import MemberRole
 from node.ceremony import load_fame_master
 from testnet.layout import Network
@@ -62,20 +64,8 @@ def prepare(
         session = Session(client, group)
         owner = MemberKeys.generate(group, MemberRole.OWNER)
         members = [MemberKeys.generate(group, MemberRole.REQUESTER) for _ in range(requesters)]
-        # Submit everything of one kind, then wait for each: the commits share blocks.
         attributes = ATTRIBUTES if policy else ()
-        registered = [
-            register_member(session, authority, keys.public(), wait=False,
-                            attributes=() if keys is owner else attributes)["tx_id"]
-            for keys in (owner, *members)
-        ]
-        for tx_id in registered:
-            session.wait_committed(tx_id, 60)
-        published = [
-            publish_tpre_key(session, keys, wait=False)["tx_id"] for keys in (owner, *members)
-        ]
-        for tx_id in published:
-            session.wait_committed(tx_id, 60)
+        enroll(session, authority, [(owner, ()), *((m, attributes) for m in members)])
         stored = put_file(session, owner, b"\x5a" * size, access_limit=ACCESS_LIMIT, timeout=60)
         granted = [
             grant_access(session, owner, stored.record_id, keys.member_id, wait=False)["tx_id"]
@@ -94,6 +84,30 @@ def prepare(
             for m in members
         )
     return Fixture(network, stored.record_id, tuple(members), under_policy.record_id, keys)
+
+
+def enroll(
+    session: Session,
+    authority: SigningKey,
+    members: Sequence[tuple[MemberKeys, Sequence[str]]],
+    timeout: float = 60.0,
+) -> None:
+    """Register each ``(keys, attributes)`` with the authority key and publish its TPRE key.
+
+    Everything of one kind is submitted before any commit is waited for, so the commits share
+    blocks. Raises the client's errors (:class:`~client.errors.WaitTimeout` after ``timeout``
+    seconds for one commit).
+    """
+    registered = [
+        register_member(session, authority, keys.public(), wait=False,
+                        attributes=attributes)["tx_id"]
+        for keys, attributes in members
+    ]
+    for tx_id in registered:
+        session.wait_committed(tx_id, timeout)
+    published = [publish_tpre_key(session, keys, wait=False)["tx_id"] for keys, _ in members]
+    for tx_id in published:
+        session.wait_committed(tx_id, timeout)
 
 
 class Requester:

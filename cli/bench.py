@@ -254,6 +254,11 @@ def light(
 @click.option("--policy", is_flag=True,
               help="Also measure policy records next to owner-grant records (--runs each, "
                    "interleaved), the FAME decryption timed apart.")
+@click.option("--prior-records", type=click.IntRange(0, 10_000_000), default=0,
+              show_default=True,
+              help="Records to put on the chain (one-byte files of 8 owners, no fragments "
+                   "posted) after the setup and before the low-load runs, so latency is "
+                   "measured on a longer chain; their rate is reported.")
 @json_option
 def e2e(
     n: int,
@@ -277,6 +282,7 @@ def e2e(
     seed: int,
     max_in_flight: int,
     policy: bool,
+    prior_records: int,
     json_path: Path | None,
 ) -> None:
     """Request-to-decrypt latency and committed requests/s on an n-node testnet: at low load,
@@ -302,6 +308,7 @@ def e2e(
         report = e2e_bench.run(
             n, threshold, runs, concurrency, repeats, requesters, size, directory,
             round_timeout_ms, timeout, _progress, plan, policy=policy,
+            prior_records=prior_records,
         )
     _show(report, json_path)
 
