@@ -259,19 +259,38 @@ class NodeBase:
         earlier = self.pool.vote_of(vote.request_id, vote.voter)
         if earlier == vote:
             return
-        status = VoteStatus.OK if local else self._checker.auth_vote(request, vote)
+        # A peer's share is checked later (idle time, or a block needing it): see check_vote.
+        known = None if local else self._checker.known_status(vote)
+        if known is None and not local:
+            status = self._checker.auth_vote_signed(request, vote)
+        else:
+            status = known or VoteStatus.OK
         if status is VoteStatus.BAD_SHARE:
             self._report(BadShare(vote))
             return
         if status is not VoteStatus.OK:
             return
         if earlier is not None:
-            # A second approval with another (valid) share is a restarted node re-deciding:
-            # share proofs are randomised. Only opposite decisions are equivocation.
+            # A second approval with another share is a restarted node re-deciding: share
+            # proofs are randomised. Only opposite decisions are equivocation.
             if earlier.approve != vote.approve:
                 self._equivocation(vote.voter, NO_ROUND, earlier.to_bytes(), vote.to_bytes())
             return
-        self.pool.add_vote(vote)
+        self.pool.add_vote(vote, checked=local or known is not None or not vote.approve)
+
+    def _check_vote(self, vote: AuthVote) -> bool:
+        """Check an unchecked approval's share; a bad one leaves the pool as evidence."""
+        request = self.pool.request(vote.request_id)
+        status = (
+            VoteStatus.WRONG_REQUEST if request is None else self._checker.auth_vote(request, vote)
+        )
+        if status is VoteStatus.OK:
+            self.pool.mark_checked(vote)
+            return True
+        self.pool.drop_vote(vote)
+        if status is VoteStatus.BAD_SHARE:
+            self._report(BadShare(vote))
+        return False
 
     def _on_claim(self, claim: LeaderClaim, local: bool) -> None:
         """Keep a signed claim from an allowed claimant. Its block is opened only when the node

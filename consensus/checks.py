@@ -94,12 +94,24 @@ class Checker:
         self._vote_cache[key] = status
         return status
 
-    def _check_auth_vote(self, request: Item, vote: AuthVote) -> VoteStatus:
+    def known_status(self, vote: AuthVote) -> VoteStatus | None:
+        """The outcome of an earlier full check of ``vote`` (:meth:`auth_vote`), if any."""
+        return self._vote_cache.get((vote.request_id, vote.voter, vote.signature))
+
+    def auth_vote_signed(self, request: Item, vote: AuthVote) -> VoteStatus:
+        """Everything but the share proof: the vote names ``request`` and its voter signed it.
+        Costs one signature check; the share's two pairings wait for :meth:`auth_vote`."""
         if vote.request_id != request.item_id or request.kind is not ItemKind.REQUEST:
             return VoteStatus.WRONG_REQUEST
         signing = self.access_signing_bytes(vote.request_id, vote.approve, vote.share)
         if not self.signed_by(vote.voter, signing, vote.signature):
             return VoteStatus.BAD_SIGNATURE
+        return VoteStatus.OK
+
+    def _check_auth_vote(self, request: Item, vote: AuthVote) -> VoteStatus:
+        status = self.auth_vote_signed(request, vote)
+        if status is not VoteStatus.OK:
+            return status
         if vote.approve and not self._app.verify_share(request, vote.voter, vote.share):
             return VoteStatus.BAD_SHARE
         return VoteStatus.OK

@@ -91,6 +91,21 @@ class ConsensusNode(NodeBase):
         self._dispatch(msg, local=False)
         return self._finish()
 
+    @property
+    def idle_work(self) -> bool:
+        """Whether :meth:`on_idle` has something to do."""
+        return self.pool.oldest_unchecked() is not None
+
+    def on_idle(self, now: float) -> Output:
+        """The node has no input waiting: check the oldest peer share that arrived unchecked,
+        so that a claim or block carrying it later costs nothing then. A node that never idles
+        (under load) checks only the shares of the blocks it builds or votes on."""
+        self._begin(now)
+        vote = self.pool.oldest_unchecked()
+        if vote is not None:
+            self._check_vote(vote)
+        return self._finish()
+
     def on_timer(self, timer: Timer, now: float) -> Output:
         """Handle a timer this node asked for earlier; stale timers do nothing."""
         self._begin(now)
@@ -155,6 +170,10 @@ class ConsensusNode(NodeBase):
             return False
         if r == 0 and not self._stagger_elapsed():
             return False
+        if content is not None:
+            content = self._checked(content)
+            if content.is_empty():
+                return False
         if valid is not None and valid_hash is not None:
             block, block_hash, valid_round = valid.block, valid_hash, hs.valid_round
             votes = hs.prepares.of(valid_round)
@@ -168,6 +187,21 @@ class ConsensusNode(NodeBase):
         self._broadcast(self._sign(claim))
         self._trace("claim", f"{block_hash.hex()[:8]} valid_round {valid_round}")
         return True
+
+    def _checked(self, content: ReadyContent) -> ReadyContent:
+        """``content`` once every approval it carries has had its share checked: unchecked
+        ones are checked now (bad ones leave the pool, and the content is gathered again)."""
+        while True:
+            unchecked = [
+                vote
+                for decided in content.approved
+                for vote in decided.votes
+                if not self.pool.is_checked(vote)
+            ]
+            if not unchecked:
+                return content
+            if not all([self._check_vote(vote) for vote in unchecked]):
+                content = self._ready_content()
 
     def _build(self, content: ReadyContent) -> BuiltBlock | None:
         """A new block of ``content``, once per round and set of items (a failed build is not

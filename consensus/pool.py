@@ -3,6 +3,10 @@ collected for them.
 
 A vote can arrive before the request it is about (gossip reorders), so such votes wait in a
 small unverified stash until the request is known and they can be checked.
+
+A peer's approval enters the pool with its signature checked but its share not yet (a share
+proof costs two pairings): it is *unchecked* until the node is idle or a block it builds needs
+it (:mod:`consensus.machine`). Blocks prefer checked approvals.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class ItemPool:
         self._arrived: dict[bytes, float] = {}
         self._votes: dict[bytes, dict[int, AuthVote]] = {}
         self._stash: dict[bytes, list[AuthVote]] = {}
+        # (request id, voter) of approvals whose share is not checked yet, oldest first.
+        self._unchecked: dict[tuple[bytes, int], None] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -75,9 +81,28 @@ class ItemPool:
     def vote_of(self, request_id: bytes, voter: int) -> AuthVote | None:
         return self._votes.get(request_id, {}).get(voter)
 
-    def add_vote(self, vote: AuthVote) -> None:
-        """Record a verified vote (the caller has checked it does not conflict)."""
+    def add_vote(self, vote: AuthVote, *, checked: bool = True) -> None:
+        """Record a signed vote (the caller has checked it does not conflict); ``checked``
+        False for an approval whose share is still to be checked."""
         self._votes.setdefault(vote.request_id, {})[vote.voter] = vote
+        if not checked:
+            self._unchecked[(vote.request_id, vote.voter)] = None
+
+    def is_checked(self, vote: AuthVote) -> bool:
+        return (vote.request_id, vote.voter) not in self._unchecked
+
+    def mark_checked(self, vote: AuthVote) -> None:
+        self._unchecked.pop((vote.request_id, vote.voter), None)
+
+    def drop_vote(self, vote: AuthVote) -> None:
+        """Forget a vote that failed its check."""
+        self._unchecked.pop((vote.request_id, vote.voter), None)
+        self._votes.get(vote.request_id, {}).pop(vote.voter, None)
+
+    def oldest_unchecked(self) -> AuthVote | None:
+        for request_id, voter in self._unchecked:
+            return self._votes[request_id][voter]
+        return None
 
     def votes_of(self, voter: int) -> list[AuthVote]:
         """This voter's votes on items still pending (for rebroadcast)."""
@@ -92,7 +117,8 @@ class ItemPool:
         for ident in ids:
             self._items.pop(ident, None)
             self._arrived.pop(ident, None)
-            self._votes.pop(ident, None)
+            for voter in self._votes.pop(ident, {}):
+                self._unchecked.pop((ident, voter), None)
             self._stash.pop(ident, None)
 
     def oldest_tx_time(self) -> float | None:
@@ -106,7 +132,7 @@ class ItemPool:
         include_txs: bool,
         max_items: int,
     ) -> ReadyContent:
-        """Requests with enough approvals (``needed[id]``) or ``quorum`` denials,
+        """Requests with enough approvals (``needed[id]``, checked or not) or ``quorum`` denials,
         and, when ``include_txs``, the pending ordinary transactions; at most ``max_items``."""
         approved: list[DecidedRequest] = []
         denied: list[DecidedRequest] = []
@@ -120,12 +146,16 @@ class ItemPool:
                     txs.append(item)
                     count += 1
                 continue
-            votes = sorted(self._votes.get(ident, {}).values(), key=lambda v: v.voter)
+            # Checked approvals first: a block then needs as few share checks as possible.
+            votes = sorted(
+                self._votes.get(ident, {}).values(), key=lambda v: (not self.is_checked(v), v.voter)
+            )
             yes = [v for v in votes if v.approve]
             no = [v for v in votes if not v.approve]
             need = needed.get(ident)
             if need is not None and len(yes) >= need:
-                approved.append(DecidedRequest(item, tuple(yes[:need])))
+                chosen = sorted(yes[:need], key=lambda v: v.voter)
+                approved.append(DecidedRequest(item, tuple(chosen)))
                 count += 1
             elif len(no) >= quorum:
                 denied.append(DecidedRequest(item, tuple(no[:quorum])))

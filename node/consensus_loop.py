@@ -222,6 +222,11 @@ class ConsensusLoop:
                     self._submitted.add(kept.item_id)
             task_status.started()
             while True:
+                if machine.idle_work and not len(self._inbox):
+                    # Let the stream readers queue what has arrived before calling this idle.
+                    await trio.lowlevel.checkpoint()
+                    if not len(self._inbox) and self._idle(machine, timers):
+                        continue
                 item, origin = await self._inbox.get()
                 if isinstance(item, Item):
                     self._submitted.discard(item.item_id)
@@ -238,6 +243,18 @@ class ConsensusLoop:
                     follow = self._catch_up.follow_up(item, out, machine.height)
                     if follow is not None and origin in self._links.peers:
                         self._links.send(origin, follow.to_bytes())
+
+    def _idle(self, machine: ConsensusNode, timers: trio.Nursery) -> bool:
+        """Check one peer share that arrived unchecked (consensus checks the shares of the
+        blocks it builds or votes on itself; this only does it ahead, in idle time). False if
+        the step failed: the loop then waits for input rather than retrying at once."""
+        try:
+            out = machine.on_idle(trio.current_time())
+        except Exception:
+            logger.exception("consensus idle step failed")
+            return False
+        self._carry_out(out, timers)
+        return True
 
     def _step(
         self, machine: ConsensusNode, item: Message | Item | Timer, origin: int | None

@@ -149,6 +149,8 @@ class Simulation:
         self.config = scenario.config()
         self.world = world or fake_world(scenario.n)
         self.rng = random.Random(scenario.seed)
+        # Apart from self.rng, so that the other choices of a seed stay what they were.
+        self._idle_rng = random.Random(f"{scenario.seed}/idle")
         self._factory = node_factory
         self._queue: list[tuple[float, int, _Event]] = []
         self._seq = 0
@@ -222,7 +224,8 @@ class Simulation:
                 return False
             payload = event.payload
             msg = decode_message(payload) if isinstance(payload, bytes) else payload
-            return self._apply(event.dst, node.on_message(msg, self.now))
+            changed = self._apply(event.dst, node.on_message(msg, self.now))
+            return self._maybe_idle(event.dst, node) or changed
         if isinstance(event, _Fire):
             node = self.nodes[event.node]
             if node is None or event.epoch != self._epoch[event.node]:
@@ -240,6 +243,15 @@ class Simulation:
         if event.after_trigger:
             self._pending_restarts -= 1
         return self._boot(event.node)
+
+    def _maybe_idle(self, i: int, node: SimNode) -> bool:
+        """After half the deliveries (seeded), the node finds itself idle: it checks one
+        share ahead (:meth:`ConsensusNode.on_idle`); otherwise shares wait for the blocks
+        that need them, as on a busy node."""
+        on_idle = getattr(node, "on_idle", None)
+        if on_idle is None or node.pool.oldest_unchecked() is None or self._idle_rng.random() < 0.5:
+            return False
+        return self._apply(i, on_idle(self.now))
 
     # -- nodes ---------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from tests.consensus.harness import (
 )
 
 TX = Submission(ItemKind.TX, b"tx:1")
-P2, P3, P4 = Peer(2), Peer(3), Peer(4)
+P1, P2, P3, P4 = Peer(1), Peer(2), Peer(3), Peer(4)
 
 
 def _builder() -> SimApp:
@@ -176,14 +176,48 @@ def test_in_later_rounds_only_the_preferred_claimant_counts() -> None:
     assert not sent(out, PrepareVote)
 
 
-def test_bad_share_is_evidence_and_not_counted() -> None:
+def test_bad_share_is_evidence_and_not_counted_once_checked_in_idle_time() -> None:
     node, _ = make_node()
     sub = request()
     node.on_message(sub, 0.0)
     bad = P2.auth_vote(sub, share=bytes(64))
     out = node.on_message(bad, 0.0)
+    # Signed, so kept; its share (two pairings on real crypto) waits for idle time.
+    assert not out.evidence
+    assert node.idle_work
+    out = node.on_idle(0.0)
     assert out.evidence == [BadShare(bad)]
     assert node.pool.vote_of(ident(sub), 2) is None
+    assert not node.idle_work
+
+
+def test_a_vote_with_a_bad_signature_is_dropped_on_arrival() -> None:
+    node, _ = make_node()
+    sub = request()
+    node.on_message(sub, 0.0)
+    forged = dataclasses.replace(P2.auth_vote(sub), signature=bytes(64))
+    node.on_message(forged, 0.0)
+    assert node.pool.vote_of(ident(sub), 2) is None
+    assert not node.idle_work
+
+
+def test_a_claimant_checks_the_shares_of_its_block_and_leaves_bad_ones_out() -> None:
+    """Round 0's preferred claimant at height 1 is node 2. Never idle, it checks the peer
+    shares its block needs when it builds, and a bad one is evidence and stays out."""
+    node, _ = make_node(index=2)
+    sub = request(threshold=3)
+    node.on_message(sub, 0.0)
+    bad = P1.auth_vote(sub, share=bytes(64))
+    node.on_message(bad, 0.0)
+    out = node.on_message(P3.auth_vote(sub), 0.0)
+    assert out.evidence == [BadShare(bad)]
+    assert not sent(out, LeaderClaim)
+    out = node.on_message(P4.auth_vote(sub), 0.0)
+    (claim,) = sent(out, LeaderClaim)
+    content = _builder().open_block(1, claim.block).content
+    (approved,) = content.approved
+    assert [v.voter for v in approved.votes] == [2, 3, 4]
+    assert not node.idle_work
 
 
 def test_double_prepare_vote_is_evidence() -> None:
