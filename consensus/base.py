@@ -72,6 +72,8 @@ class NodeBase:
         self._needed: dict[bytes, int] = {}
         self._future: list[HeightMessage] = []
         self._served: set[tuple[int, int]] = set()
+        # (height, round) of the last block this node committed (see _late).
+        self._decided_in: tuple[int, int] | None = None
         self._evidence_seen: set[bytes] = set()
         self.evidence: list[Evidence] = []
         self._local: list[Message] = []
@@ -169,7 +171,8 @@ class NodeBase:
         elif msg.height > self.height:
             self._hold_future(msg)
         elif msg.height < self.height:
-            self._serve_lagging(_sender(msg), msg.height)
+            if (msg.height, msg.round) != self._decided_in:
+                self._serve_lagging(_sender(msg), msg.height)
         elif isinstance(msg, LeaderClaim):
             self._on_claim(msg, local)
         elif isinstance(msg, PrepareVote):
@@ -365,6 +368,12 @@ class NodeBase:
             self._send(sender, SyncRequest(self.height, self.index))
 
     def _serve_lagging(self, peer: int, height: int) -> None:
+        """Send committed blocks to a peer whose message names an earlier height. Not for a
+        message of the very round this node committed in (``_dispatch``): such a sender is
+        most likely a step behind, its votes crossing ours, and commits from the votes on
+        their way; serving it would send every peer the block again at every height. A sender
+        really stuck there moves to a later round when its round times out (or asks, every
+        status interval) and is served then."""
         if peer == self.index or (peer, height) in self._served:
             return
         self._served.add((peer, height))
@@ -410,6 +419,7 @@ class NodeBase:
         self.pool.remove(ids)
         for ident in ids:
             self._needed.pop(ident, None)
+        self._decided_in = (block.height, block.round)
         self.height += 1
         self._hs = HeightState(self.height)
         self._served.clear()

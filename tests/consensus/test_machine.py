@@ -321,6 +321,20 @@ def test_quorum_of_commit_votes_commits_with_a_qc() -> None:
     assert not node.pool.items()
 
 
+def test_a_late_vote_of_the_decided_round_gets_no_blocks_but_a_later_round_does() -> None:
+    """Node 4's commit vote crossing the quorum is not a sign of lag: no block is sent back.
+    A message of a later round of that height is (node 4 is stuck there): it gets the block."""
+    node, _, claim, _ = _locked_node()
+    node.on_message(P2.commit(1, 0, claim.block_hash), 0.3)
+    node.on_message(P3.commit(1, 0, claim.block_hash), 0.3)
+    assert node.height == 2
+    late = node.on_message(P4.commit(1, 0, claim.block_hash), 0.31)
+    assert not sent(late, SyncReply)
+    stuck = node.on_message(P4.prepare(1, 1, None), 2.0)
+    (reply,) = sent(stuck, SyncReply)
+    assert [b.block_hash for b in reply.blocks] == [claim.block_hash]
+
+
 def test_stale_timers_do_nothing() -> None:
     node, _, _, pending = _locked_node()
     (commit_timer,) = [t for t in pending if t.kind is TimerKind.COMMIT]
