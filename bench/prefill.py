@@ -11,7 +11,8 @@ most ``window`` records are submitted and not yet committed (by default
 :data:`DEFAULT_WINDOW_BLOCKS` full blocks: enough to fill the next blocks, far below the 4,096
 undecided submissions a node holds). The calling thread follows the committed blocks on node 1
 until every record is in one, and submits again a record that a node dropped undecided
-(``410 dropped``: consensus left it out of a block).
+(``410 dropped``: consensus left it out of a block); then it waits until every node has
+committed that height.
 
 The rate reported is records over the seconds from the first submission to the last commit;
 registering the owners is timed apart (``setup_s``).
@@ -228,6 +229,7 @@ def prefill(
                 thread.join()
         if state.failure is not None:
             raise state.failure
+        _wait_height(sessions, height_after, timeout)
         return PrefillResult(
             records=records,
             owners=tuple(k.member_id for k in keys),
@@ -281,6 +283,18 @@ def _follow(
         if state.committed < records:
             state.stopped.wait(POLL_S)
     return height, last_commit
+
+
+def _wait_height(sessions: Sequence[Session], height: int, timeout: float) -> None:
+    """Wait until every node has committed ``height``, so that no node is still catching up
+    when the measurement starts; :class:`~bench.report.BenchError` after ``timeout`` s."""
+    deadline = time.perf_counter() + timeout
+    for session in sessions:
+        while int(session.client.status()["height"]) < height:
+            if time.perf_counter() > deadline:
+                raise BenchError(f"prefill: {session.client.base_url} did not reach height "
+                                 f"{height} within {timeout:g} s")
+            time.sleep(POLL_S)
 
 
 def _resubmit_dropped(sessions: Sequence[Session], state: Outstanding, timeout: float) -> None:
