@@ -287,7 +287,8 @@ def e2e(
 ) -> None:
     """Request-to-decrypt latency and committed requests/s on an n-node testnet: at low load,
     in bursts of c concurrent requests, with --sustained at fixed offered rates and with
-    --policy for policy records next to owner-grant records."""
+    --policy for policy records next to owner-grant records; with --prior-records N, on a
+    chain that already holds N more records."""
     concurrency = sorted(set(_integers(levels, "--concurrency")))
     if not concurrency or concurrency[0] < 1 or concurrency[-1] > 200:
         raise click.BadParameter("concurrency levels must be within 1..200",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -45,18 +46,21 @@ def test_prefill_commits_every_record_on_every_node(live: LiveNetwork) -> None:
         assert counts == [RECORDS // 4] * 4, url
 
 
+def run_e2e(live: LiveNetwork, out: Path, *options: str) -> tuple[str, dict[str, Any]]:
+    """``bench e2e`` on the live network with ``options``: its output and its JSON."""
+    result = CliRunner().invoke(main, [
+        "bench", "e2e", "--dir", str(live.network.directory), *options, "--json", str(out),
+    ])
+    assert result.exit_code == 0, result.output
+    return result.output, json.loads(out.read_text())
+
+
 def test_the_e2e_command_measures_after_the_prior_records(
     tmp_path: Path, live: LiveNetwork
 ) -> None:
-    out = tmp_path / "e2e.json"
-    result = CliRunner().invoke(main, [
-        "bench", "e2e", "--dir", str(live.network.directory), "--runs", "2",
-        "--concurrency", "2", "--requesters", "2", "--prior-records", str(RECORDS),
-        "--json", str(out),
-    ])
-    assert result.exit_code == 0, result.output
-    assert f"{RECORDS} prior records" in result.output
-    payload = json.loads(out.read_text())
+    output, payload = run_e2e(live, tmp_path / "e2e.json", "--runs", "2", "--concurrency", "2",
+                              "--requesters", "2", "--prior-records", str(RECORDS))
+    assert f"{RECORDS} prior records" in output
     assert payload["prior_records"] == RECORDS
     filled = payload["prefill"]
     assert filled["records"] == RECORDS
@@ -67,14 +71,9 @@ def test_the_e2e_command_measures_after_the_prior_records(
 
 
 def test_without_prior_records_the_payload_says_none(tmp_path: Path, live: LiveNetwork) -> None:
-    out = tmp_path / "e2e.json"
-    result = CliRunner().invoke(main, [
-        "bench", "e2e", "--dir", str(live.network.directory), "--runs", "1",
-        "--concurrency", "1", "--requesters", "1", "--json", str(out),
-    ])
-    assert result.exit_code == 0, result.output
-    assert "0 prior records" in result.output
-    payload = json.loads(out.read_text())
+    output, payload = run_e2e(live, tmp_path / "e2e.json", "--runs", "1", "--concurrency", "1",
+                              "--requesters", "1")
+    assert "0 prior records" in output
     assert payload["prior_records"] == 0
     assert payload["prefill"] is None
 
