@@ -40,8 +40,8 @@ from testnet.layout import Network
 DEFAULT_OWNERS = 8
 #: Records submitted and not yet seen committed, at most, in full blocks. Nodes re-check every
 #: undecided submission after each block, so a longer queue costs them time: on a 4-node
-#: testnet of a 2-core machine, 1,000 records went in at 67-82 records/s with 3 blocks (96
-#: records) in flight and at 29-38 with 8 (256).
+#: testnet of a 2-core machine, 1,000 records went in at 65-100 records/s with 3 blocks (96
+#: records) in flight and at 29-50 with 8 (256).
 DEFAULT_WINDOW_BLOCKS = 3
 #: Worker threads per node (each prepares and submits one record at a time).
 THREADS_PER_NODE = 2
