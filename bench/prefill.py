@@ -168,9 +168,11 @@ def prefill(
     :data:`DEFAULT_WINDOW_BLOCKS` blocks of the most items the nodes put in one.
 
     ``timeout`` bounds the wait for any progress: a stretch that long without a commit, or a
-    node busy for that long, raises :class:`~bench.report.BenchError`. A refused record raises
-    the client's :class:`~client.errors.NodeError`. Raises :class:`ValueError` for ``records``
-    below 1, or ``owners`` or ``window`` below 1.
+    node that has not reached the last height that long after node 1, raises
+    :class:`~bench.report.BenchError`; a node still busy after that many seconds of pauses
+    and a refused record raise the client's error (:class:`~client.errors.NodeError`,
+    :class:`~client.errors.ConnectionFailed`). Raises :class:`ValueError` for ``records``,
+    ``owners`` or ``window`` below 1.
     """
     if window is None:
         genesis = network.genesis
