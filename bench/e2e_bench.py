@@ -27,6 +27,7 @@ from 5 to 50 requests, so the slope of our latency over c is printed instead.
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import threading
@@ -225,6 +226,7 @@ def _run(
         progress(f"prefill: {prior_records} records in {filled.seconds:.1f} s, "
                  f"{filled.records_per_s:.1f} records/s, height {filled.height_after}")
     progress(f"low load: {runs} sequential requests")
+    load_at_start = os.getloadavg()[0]
     low = low_load(fixture, group, runs, timeout)
     compared = None
     if policy:
@@ -244,6 +246,9 @@ def _run(
         "block_interval_ms": genesis.block_interval_ms,
         "round_timeout_ms": genesis.round_timeout_ms,
         "file_bytes": size,
+        # How busy the machine was: the 1-minute load average as the low-load runs began and
+        # once the anchor (the last measurement) was done.
+        "load_average_1min": {"start": load_at_start, "end": os.getloadavg()[0]},
         "prior_records": prior_records,
         "prefill_records_per_s": None if filled is None else filled.records_per_s,
         "prefill": None if filled is None else filled.to_json(),
