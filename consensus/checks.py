@@ -48,7 +48,9 @@ class Checker:
         self._app = app
         self._commit_payload = commit_payload
         self._access_payload = access_payload
-        self._vote_cache: dict[tuple[bytes, int, bytes], VoteStatus] = {}
+        # Keyed by the whole vote: a copy with another decision or share under the same
+        # signature must not inherit the original's status.
+        self._vote_cache: dict[AuthVote, VoteStatus] = {}
         self._sig_cache: set[tuple[int, bytes, bytes]] = set()
 
     # -- signatures ----------------------------------------------------------------------
@@ -84,24 +86,31 @@ class Checker:
 
     def auth_vote(self, request: Item, vote: AuthVote) -> VoteStatus:
         """Check the signature and, for an approval, the re-encryption share."""
-        key = (vote.request_id, vote.voter, vote.signature)
-        cached = self._vote_cache.get(key)
+        if not self._names(request, vote):
+            # Not cached: a block pairing a vote with the wrong request must not spoil the
+            # vote for its own request.
+            return VoteStatus.WRONG_REQUEST
+        cached = self._vote_cache.get(vote)
         if cached is not None:
             return cached
         status = self._check_auth_vote(request, vote)
         if len(self._vote_cache) > _CACHE_LIMIT:
             self._vote_cache.clear()
-        self._vote_cache[key] = status
+        self._vote_cache[vote] = status
         return status
+
+    @staticmethod
+    def _names(request: Item, vote: AuthVote) -> bool:
+        return vote.request_id == request.item_id and request.kind is ItemKind.REQUEST
 
     def known_status(self, vote: AuthVote) -> VoteStatus | None:
         """The outcome of an earlier full check of ``vote`` (:meth:`auth_vote`), if any."""
-        return self._vote_cache.get((vote.request_id, vote.voter, vote.signature))
+        return self._vote_cache.get(vote)
 
     def auth_vote_signed(self, request: Item, vote: AuthVote) -> VoteStatus:
         """Everything but the share proof: the vote names ``request`` and its voter signed it.
         Costs one signature check; the share's two pairings wait for :meth:`auth_vote`."""
-        if vote.request_id != request.item_id or request.kind is not ItemKind.REQUEST:
+        if not self._names(request, vote):
             return VoteStatus.WRONG_REQUEST
         signing = self.access_signing_bytes(vote.request_id, vote.approve, vote.share)
         if not self.signed_by(vote.voter, signing, vote.signature):

@@ -99,7 +99,9 @@ class ConsensusNode(NodeBase):
     def on_idle(self, now: float) -> Output:
         """The node has no input waiting: check the oldest peer share that arrived unchecked,
         so that a claim or block carrying it later costs nothing then. A node that never idles
-        (under load) checks only the shares of the blocks it builds or votes on."""
+        (under load) checks only the shares of the blocks it builds or votes on, so a bad share
+        that no block needed may leave with its request unreported: harmless, since no block
+        carried it, but it is evidence only a less busy node gathers."""
         self._begin(now)
         vote = self.pool.oldest_unchecked()
         if vote is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from consensus.checks import VoteStatus
 from consensus.encoding import NO_ROUND, ItemKind
 from consensus.evidence import BadShare, Equivocation
 from consensus.machine import ConsensusNode
@@ -189,6 +190,37 @@ def test_bad_share_is_evidence_and_not_counted_once_checked_in_idle_time() -> No
     assert out.evidence == [BadShare(bad)]
     assert node.pool.vote_of(ident(sub), 2) is None
     assert not node.idle_work
+
+
+def test_a_copy_of_a_checked_vote_with_another_decision_is_not_taken_for_it() -> None:
+    """Node 2's approval, once checked, must not lend its status to a forged denial carrying
+    the same signature: that would be (false) equivocation evidence against node 2."""
+    node, _ = make_node()
+    sub = request()
+    node.on_message(sub, 0.0)
+    approval = P2.auth_vote(sub)
+    node.on_message(approval, 0.0)
+    node.on_idle(0.0)
+    forged = dataclasses.replace(approval, approve=False, share=b"")
+    out = node.on_message(forged, 0.0)
+    assert not out.evidence
+    assert node.pool.vote_of(ident(sub), 2) == approval
+
+
+def test_a_vote_checked_against_the_wrong_request_stays_good_for_its_own() -> None:
+    """A block may pair a vote with another request: that check fails, and must not spoil the
+    vote for the request it names."""
+    node, _ = make_node()
+    mine, other = request(nonce=1), request(nonce=2)
+    node.on_message(mine, 0.0)
+    node.on_message(other, 0.0)
+    vote = P3.auth_vote(mine)
+    checker = node._checker
+    mine_item, other_item = node.pool.request(ident(mine)), node.pool.request(ident(other))
+    assert mine_item is not None
+    assert other_item is not None
+    assert checker.auth_vote(other_item, vote) is VoteStatus.WRONG_REQUEST
+    assert checker.auth_vote(mine_item, vote) is VoteStatus.OK
 
 
 def test_a_vote_with_a_bad_signature_is_dropped_on_arrival() -> None:
