@@ -72,7 +72,7 @@ class NodeBase:
         self._needed: dict[bytes, int] = {}
         self._future: list[HeightMessage] = []
         self._served: set[tuple[int, int]] = set()
-        # (height, round) of the last block this node committed (see _late).
+        # (height, round) of the last block this node committed (see _serve_lagging).
         self._decided_in: tuple[int, int] | None = None
         self._evidence_seen: set[bytes] = set()
         self.evidence: list[Evidence] = []
@@ -262,7 +262,7 @@ class NodeBase:
         earlier = self.pool.vote_of(vote.request_id, vote.voter)
         if earlier == vote:
             return
-        # A peer's share is checked later (idle time, or a block needing it): see check_vote.
+        # A peer's share is checked later (idle time, or a block needing it): _check_vote.
         known = None if local else self._checker.known_status(vote)
         if known is None and not local:
             status = self._checker.auth_vote_signed(request, vote)
