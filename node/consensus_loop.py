@@ -64,6 +64,17 @@ def _evidence_about(evidence: Evidence) -> str:
         return "unknown"
 
 
+def _idle_step(machine: ConsensusNode) -> Output | None:
+    """Let an idle machine check one peer share that arrived unchecked (consensus checks the
+    shares of the blocks it builds or votes on itself; this only does it ahead). None if the
+    step failed: the loop then waits for input rather than retrying at once."""
+    try:
+        return machine.on_idle(trio.current_time())
+    except Exception:
+        logger.exception("consensus idle step failed")
+        return None
+
+
 class _Malformed:
     """Counts malformed messages by source and logs the first and every 1000th of each: a
     peer sending junk at full rate must not fill the log (and the disk) as fast."""
@@ -223,9 +234,10 @@ class ConsensusLoop:
             task_status.started()
             while True:
                 if machine.idle_work and not len(self._inbox):
-                    # Let the stream readers queue what has arrived before calling this idle.
-                    await trio.lowlevel.checkpoint()
-                    if not len(self._inbox) and self._idle(machine, timers):
+                    await trio.lowlevel.checkpoint()  # let the readers queue what arrived
+                    idle = None if len(self._inbox) else _idle_step(machine)
+                    if idle is not None:
+                        self._carry_out(idle, timers)
                         continue
                 item, origin = await self._inbox.get()
                 if isinstance(item, Item):
@@ -243,18 +255,6 @@ class ConsensusLoop:
                     follow = self._catch_up.follow_up(item, out, machine.height)
                     if follow is not None and origin in self._links.peers:
                         self._links.send(origin, follow.to_bytes())
-
-    def _idle(self, machine: ConsensusNode, timers: trio.Nursery) -> bool:
-        """Check one peer share that arrived unchecked (consensus checks the shares of the
-        blocks it builds or votes on itself; this only does it ahead, in idle time). False if
-        the step failed: the loop then waits for input rather than retrying at once."""
-        try:
-            out = machine.on_idle(trio.current_time())
-        except Exception:
-            logger.exception("consensus idle step failed")
-            return False
-        self._carry_out(out, timers)
-        return True
 
     def _step(
         self, machine: ConsensusNode, item: Message | Item | Timer, origin: int | None
