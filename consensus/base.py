@@ -275,8 +275,14 @@ class NodeBase:
             return
         if earlier is not None:
             # A second approval with another share is a restarted node re-deciding: share
-            # proofs are randomised. Only opposite decisions are equivocation.
+            # proofs are randomised. Only opposite decisions are equivocation; the approval's
+            # share is checked at once then (a voter that lies once may lie twice).
             if earlier.approve != vote.approve:
+                if vote.approve:
+                    if self._checker.auth_vote(request, vote) is VoteStatus.BAD_SHARE:
+                        self._report(BadShare(vote))
+                elif not self.pool.is_checked(earlier):
+                    self._check_vote(earlier)
                 self._equivocation(vote.voter, NO_ROUND, earlier.to_bytes(), vote.to_bytes())
             return
         self.pool.add_vote(vote, checked=local or known is not None or not vote.approve)

@@ -249,7 +249,9 @@ class Simulation:
         share ahead (:meth:`ConsensusNode.on_idle`); otherwise shares wait for the blocks
         that need them, as on a busy node."""
         on_idle = getattr(node, "on_idle", None)
-        if on_idle is None or node.pool.oldest_unchecked() is None or self._idle_rng.random() < 0.5:
+        if on_idle is None or not getattr(node, "idle_work", False):
+            return False
+        if self._idle_rng.random() < 0.5:
             return False
         return self._apply(i, on_idle(self.now))
 

@@ -171,6 +171,15 @@ def evidence_count(nodes: ByzantineNetwork, index: int) -> float:
     return float(samples[0])
 
 
+def wait_for_evidence(nodes: ByzantineNetwork, index: int, kind: str) -> None:
+    """Wait until node ``index`` has logged evidence of ``kind`` (bounded poll): a share is
+    checked in idle time, which may come after the request it was for is decided."""
+    deadline = time.monotonic() + PATIENCE
+    while not any(found == kind for found, _, _ in evidence_logged(nodes, index)):
+        assert time.monotonic() < deadline, f"node {index} logged no {kind} evidence"
+        time.sleep(0.2)
+
+
 def evidence_logged(nodes: ByzantineNetwork, index: int) -> list[tuple[str, str, str]]:
     """(kind, offender, message kind) of every "misbehaviour evidence" line in node
     ``index``'s log."""
@@ -213,6 +222,7 @@ def test_honest_nodes_withstand_a_byzantine_node(tmp_path: Path) -> None:
         assert len(blocks) > 3  # node 4 was the preferred leader at height 3
         assert_serving(nodes)
         for index in HONEST:
+            wait_for_evidence(nodes, index, "BadShare")
             logged = evidence_logged(nodes, index)
             assert evidence_count(nodes, index) >= len(logged) > 0
             assert {offender for _, offender, _ in logged} == {str(BYZANTINE)}
