@@ -23,11 +23,10 @@ import dataclasses
 
 from consensus.app import AccessPayload, Application, BuiltBlock, CommitPayload
 from consensus.base import NodeBase
-from consensus.checks import Checker, VoteStatus
+from consensus.checks import Checker
 from consensus.config import ConsensusConfig
 from consensus.encoding import NO_ROUND
 from consensus.errors import InvalidBlock
-from consensus.evidence import BadShare
 from consensus.item import Item
 from consensus.messages import (
     BlockContent,
@@ -95,24 +94,19 @@ class ConsensusNode(NodeBase):
     @property
     def idle_work(self) -> bool:
         """Whether :meth:`on_idle` has something to do."""
-        return self.pool.oldest_unchecked() is not None or self.pool.has_late_checks()
+        return self.pool.oldest_unchecked() is not None
 
     def on_idle(self, now: float) -> Output:
         """The node has no input waiting: check the oldest peer share that arrived unchecked,
-        so that a claim or block carrying it later costs nothing then; with none, check one
-        that was still unchecked when its request left the pool, for evidence only. A node that
-        never idles (under load) checks only the shares of the blocks it builds or votes on;
-        the others wait for idle time (the oldest are forgotten past a bound)."""
+        so that a claim or block carrying it later costs nothing then. A node that never idles
+        (under load) checks only the shares of the blocks it builds or votes on, and those of
+        a voter that also denied (equivocation); another bad share no block needed leaves with
+        its request unreported. It is not checked after the decision: by then the grant it was
+        made under may have changed, and an honest share would look bad."""
         self._begin(now)
         vote = self.pool.oldest_unchecked()
         if vote is not None:
             self._check_vote(vote)
-        else:
-            late = self.pool.take_late_check()
-            if late is not None:
-                request, vote = late
-                if self._checker.auth_vote(request, vote) is VoteStatus.BAD_SHARE:
-                    self._report(BadShare(vote))
         return self._finish()
 
     def on_timer(self, timer: Timer, now: float) -> Output:

@@ -6,14 +6,11 @@ small unverified stash until the request is known and they can be checked.
 
 A peer's approval enters the pool with its signature checked but its share not yet (a share
 proof costs two pairings): it is *unchecked* until the node is idle or a block it builds needs
-it (:mod:`consensus.machine`). Blocks prefer checked approvals. An approval still unchecked
-when its request leaves the pool (committed, or dropped) is kept a while longer, so that an
-idle node still checks it and reports a bad share.
+it (:mod:`consensus.machine`). Blocks prefer checked approvals.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 from consensus.encoding import ItemKind
@@ -22,8 +19,6 @@ from consensus.votes import AuthVote, DecidedRequest
 
 _STASH_PER_REQUEST = 64
 _STASH_REQUESTS = 4096
-#: Unchecked approvals kept after their request left the pool, for evidence (oldest dropped).
-_LATE_CHECKS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +47,6 @@ class ItemPool:
         self._stash: dict[bytes, list[AuthVote]] = {}
         # (request id, voter) of approvals whose share is not checked yet, oldest first.
         self._unchecked: dict[tuple[bytes, int], None] = {}
-        # (request, approval) of unchecked approvals whose request left the pool, oldest first.
-        self._late: deque[tuple[Item, AuthVote]] = deque(maxlen=_LATE_CHECKS)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -122,21 +115,11 @@ class ItemPool:
 
     def remove(self, ids: tuple[bytes, ...]) -> None:
         for ident in ids:
-            item = self._items.pop(ident, None)
+            self._items.pop(ident, None)
             self._arrived.pop(ident, None)
-            for voter, vote in self._votes.pop(ident, {}).items():
-                if (ident, voter) in self._unchecked:
-                    del self._unchecked[(ident, voter)]
-                    if item is not None:
-                        self._late.append((item, vote))
+            for voter in self._votes.pop(ident, {}):
+                self._unchecked.pop((ident, voter), None)
             self._stash.pop(ident, None)
-
-    def take_late_check(self) -> tuple[Item, AuthVote] | None:
-        """The oldest approval left unchecked when its request left the pool, if any."""
-        return self._late.popleft() if self._late else None
-
-    def has_late_checks(self) -> bool:
-        return bool(self._late)
 
     def oldest_tx_time(self) -> float | None:
         times = [self._arrived[i] for i, s in self._items.items() if s.kind is ItemKind.TX]

@@ -225,27 +225,6 @@ def test_a_vote_checked_against_the_wrong_request_stays_good_for_its_own() -> No
     assert checker.auth_vote(mine_item, vote) is VoteStatus.OK
 
 
-def test_a_share_a_committed_block_did_not_need_is_still_checked_when_idle() -> None:
-    """Node 4's bad approval was never needed: the block carried three others. The request
-    commits with it unchecked; the node's next idle step still checks it: evidence."""
-    node, _ = make_node()
-    sub = request(threshold=2)
-    (own,) = sent(node.on_message(sub, 0.0), AuthVote)
-    bad = P4.auth_vote(sub, share=bytes(64))
-    node.on_message(bad, 0.0)
-    votes = decided(sub, (own, P2.auth_vote(sub), P3.auth_vote(sub)))
-    claim = P2.claim(_builder(), 0, approved=(votes,))
-    assert _prepared(node.on_message(claim, 0.1)) == [claim.block_hash]
-    node.on_message(P2.prepare(1, 0, claim.block_hash), 0.2)
-    node.on_message(P3.prepare(1, 0, claim.block_hash), 0.2)
-    node.on_message(P2.commit(1, 0, claim.block_hash), 0.3)
-    assert node.on_message(P3.commit(1, 0, claim.block_hash), 0.3).commits
-    assert not node.evidence
-    assert node.idle_work
-    assert node.on_idle(0.4).evidence == [BadShare(bad)]
-    assert not node.idle_work
-
-
 @pytest.mark.parametrize("approval_first", [True, False])
 def test_an_equivocating_voters_approval_is_checked_at_once(approval_first: bool) -> None:
     """An approval and a denial from one voter: equivocation, and the approval's share is
