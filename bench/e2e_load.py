@@ -30,10 +30,11 @@ class LoadClient:
         self.fixture = fixture
         limits = httpx.Limits(max_connections=plan.max_in_flight,
                               max_keepalive_connections=plan.max_in_flight)
-        # Calls are bounded by the request timeout, also a node's 503 retries.
+        # Calls are bounded by the request timeout. A 503 is not retried: an open-loop request
+        # refused as busy counts as refused (its own error kind), not as a late success.
         budget = plan.request_timeout_s
         self.sessions = [
-            Session(NodeClient(node.http_url, timeout=budget, retry_budget=budget,
+            Session(NodeClient(node.http_url, timeout=budget, retry_budget=0.0,
                                transport=httpx.HTTPTransport(limits=limits)), group)
             for node in fixture.network.nodes
         ]

@@ -145,8 +145,10 @@ def attempt(request: Request, due: float, timeout: float) -> Outcome:
         return Outcome(due, started, started, "NotStarted: no free worker before its deadline")
     try:
         request(deadline)
-    except Exception as exc:  # any kind: counted by type in the step's report
-        return Outcome(due, started, time.perf_counter(), f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # any kind: counted by type (and API code) in the step's report
+        code = getattr(exc, "code", None)
+        kind = type(exc).__name__ + (f" {code}" if isinstance(code, str) else "")
+        return Outcome(due, started, time.perf_counter(), f"{kind}: {exc}")
     finished = time.perf_counter()
     if finished > deadline:
         return Outcome(due, started, finished, f"Timeout: done after {timeout:g} s")

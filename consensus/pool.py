@@ -121,6 +121,10 @@ class ItemPool:
                 self._unchecked.pop((ident, voter), None)
             self._stash.pop(ident, None)
 
+    def oldest_time(self) -> float | None:
+        """When the item that has waited longest arrived (None for an empty pool)."""
+        return next(iter(self._arrived.values()), None)
+
     def oldest_tx_time(self) -> float | None:
         times = [self._arrived[i] for i, s in self._items.items() if s.kind is ItemKind.TX]
         return min(times) if times else None

@@ -64,6 +64,15 @@ def _evidence_about(evidence: Evidence) -> str:
         return "unknown"
 
 
+def _log_commits_and_trace(out: Output) -> None:
+    for block in out.commits:
+        signers, short_hash = list(block.signers), block.block_hash.hex()[:16]
+        logger.info("block committed height=%d round=%d hash=%s signers=%s",
+                    block.height, block.round, short_hash, signers)
+    for event in out.trace:
+        logger.debug("consensus %s", event)
+
+
 def _idle_step(machine: ConsensusNode) -> Output | None:
     """Let an idle machine check one peer share that arrived unchecked (consensus checks the
     shares of the blocks it builds or votes on itself; this only does it ahead). None if the
@@ -123,6 +132,13 @@ class ConsensusLoop:
         self.stats = ConsensusStats()
 
     # -- what the rest of the node asks -------------------------------------------------------
+
+    def backlog(self) -> tuple[int, float]:
+        """Undecided items (in the pool or still queued from clients) and how long the oldest
+        in the pool has waited, in seconds (:mod:`node.shedding`)."""
+        oldest = self.machine.pool.oldest_time()
+        waited = 0.0 if oldest is None else trio.current_time() - oldest
+        return len(self.machine.pool) + len(self._submitted), waited
 
     async def submit(self, item: Item) -> None:
         """Keep a client's item (decoded and checked by the caller) on disk and hand it to
@@ -287,16 +303,7 @@ class ConsensusLoop:
                 self._send(send.to, piece)
         for timer in out.timers:
             timers.start_soon(self._timer, timer)
-        for block in out.commits:
-            logger.info(
-                "block committed height=%d round=%d hash=%s signers=%s",
-                block.height,
-                block.round,
-                block.block_hash.hex()[:16],
-                list(block.signers),
-            )
-        for event in out.trace:
-            logger.debug("consensus %s", event)
+        _log_commits_and_trace(out)
         for evidence in out.evidence:
             self.evidence_seen += 1
             kind, offender = type(evidence).__name__, evidence.offender

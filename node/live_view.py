@@ -17,12 +17,14 @@ from node.application import NodeApplication
 from node.buildinfo import build_info
 from node.consensus_loop import ConsensusLoop
 from node.fragment_service import FragmentService
+from node.http.errors import Busy as BusyError
 from node.http.errors import Conflict, InvalidInput, Syncing, Unavailable
 from node.http.errors import error_for_status as api_error
 from node.inbox import InboxFull
 from node.peer_links import PeerLinks
 from node.peers import Peers
 from node.pending_pool import CannotAccept
+from node.shedding import Busy, Shedding
 from node.storage import FetchOutcome, StorageRefused
 from node.sync import CatchUp
 from node.view import NetInfo, NodeGauges, NodeStatus, PeerState
@@ -40,6 +42,7 @@ class LiveView:
         peers: Peers,
         links: PeerLinks,
         catch_up: CatchUp,
+        shedding: Shedding | None = None,
     ) -> None:
         self._app = app
         self._consensus = consensus
@@ -47,6 +50,9 @@ class LiveView:
         self._peers = peers
         self._links = links
         self._catch_up = catch_up
+        self._shedding = shedding or Shedding()
+        #: Client submissions refused as busy since the start (:mod:`node.shedding`).
+        self.refused_busy = 0
 
     @property
     def genesis(self) -> Genesis:
@@ -93,6 +99,7 @@ class LiveView:
             audit_length=ledger.head().audit_length,
             inbox_items=self._consensus.inbox_size(),
             evidence=self._consensus.evidence_seen,
+            refused_busy=self.refused_busy,
             link_queued={peer: links.queued(peer) for peer in links.peers},
             link_dropped={peer: links.dropped(peer) for peer in links.peers},
             consensus=self._consensus.stats.snapshot(),
@@ -101,6 +108,12 @@ class LiveView:
 
     async def submit_transaction(self, raw: bytes) -> str:
         ledger, app, consensus = self.ledger, self._app, self._consensus
+        try:
+            # Before anything costs the node: shedding load must be cheap.
+            self._shedding.check(*consensus.backlog())
+        except Busy as exc:
+            self.refused_busy += 1
+            raise BusyError(str(exc)) from exc
         try:
             # Decoded here once; consensus and the block get this item, named by its tx id.
             item = app.client_item(raw)

@@ -72,6 +72,7 @@ from node.p2p import (
 from node.p2p.quiet_log import QuietLog
 from node.peer_links import OpenStream, PeerLinks
 from node.peers import PeerDialer, Peers
+from node.shedding import Shedding
 from node.storage import FragmentKeeper
 from node.sync import CatchUp, vouchers_needed
 
@@ -175,7 +176,8 @@ def assemble(
     )
     keeper = FragmentKeeper(ledger, local, index, clock_ms)
     storage = FragmentService(keeper, genesis, peers, consensus.wait_commit)
-    view = LiveView(app, consensus, storage, peers, links, catch_up)
+    shedding = Shedding.from_config(identity.config.extra)
+    view = LiveView(app, consensus, storage, peers, links, catch_up, shedding)
     return NodeParts(app, links, consensus, gossip, storage, view)
 
 

@@ -68,6 +68,8 @@ class NodeGauges:
     audit_length: int
     inbox_items: int
     evidence: int
+    #: Client submissions refused as busy (the backlog at its bound), since start.
+    refused_busy: int
     #: Consensus frames waiting for each peer (by node index).
     link_queued: Mapping[int, int]
     #: Consensus frames dropped for each peer whose queue was full, since start.

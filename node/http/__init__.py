@@ -10,6 +10,7 @@ from node.http.app import DEFAULT_MAX_BODY_BYTES, build_app
 from node.http.errors import (
     ApiError,
     BadRequest,
+    Busy,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -31,6 +32,7 @@ __all__ = [
     "ApiError",
     "ApiMetrics",
     "BadRequest",
+    "Busy",
     "Conflict",
     "Forbidden",
     "HttpApi",

@@ -79,14 +79,9 @@ class Unavailable(ApiError):
     code = "unavailable"
 
 
-class Syncing(Unavailable):
-    """The node is behind the chain and refused something that later blocks may make valid.
-
-    Answered as 503 with a ``Retry-After`` header, so a client retries instead of taking a
-    refusal this node cannot yet stand behind as final.
-    """
-
-    code = "syncing"
+class RetryLater(Unavailable):
+    """A 503 with a ``Retry-After`` header: the refusal is not final, and the client is told
+    when to try again."""
 
     def __init__(self, message: str, retry_after_s: int = 2) -> None:
         super().__init__(message)
@@ -95,6 +90,23 @@ class Syncing(Unavailable):
     @property
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class Syncing(RetryLater):
+    """The node is behind the chain and refused something that later blocks may make valid,
+    so a client retries instead of taking a refusal this node cannot yet stand behind."""
+
+    code = "syncing"
+
+
+class Busy(RetryLater):
+    """The network already holds as much undecided work as it can decide promptly; the
+    submission was not taken (nothing stored, its nonce not used)."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message, retry_after_s)
 
 
 class Forbidden(ApiError):

@@ -101,6 +101,10 @@ class NodeCollector(Collector):
             "iomtshare_audit_length": ("Records in the sharing-audit chain.", gauges.audit_length),
             "iomtshare_inbox_items": ("Inputs waiting for the consensus task.", gauges.inbox_items),
             "iomtshare_evidence": ("Misbehaviour evidence gathered since start.", gauges.evidence),
+            "iomtshare_submissions_refused_busy": (
+                "Client submissions refused as busy (backlog at its bound) since start.",
+                gauges.refused_busy,
+            ),
         }
         for name, (text, value) in values.items():
             yield GaugeMetricFamily(name, text, value=value)

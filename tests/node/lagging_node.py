@@ -1,9 +1,10 @@
 """A node's HTTP API over one application of the in-memory world, for admission tests.
 
-:class:`StubService` stands in for the consensus loop (a pending pool and a submission sink)
-and holds the catch-up tracker; the real :class:`node.live_view.LiveView` over it and the
-application takes ``POST /tx``, so the real admission and error mapping run in process, without
-sockets. Only ``POST /tx`` is served: the view has no storage, peers or links here.
+:class:`StubService` stands in for the consensus loop (a pending pool, a submission sink and a
+backlog to report) and holds the catch-up tracker; the real :class:`node.live_view.LiveView`
+over it and the application takes ``POST /tx``, so the real admission and error mapping run in
+process, without sockets. Only ``POST /tx`` is served: the view has no storage, peers or links
+here.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class StubService:
         self.pool: set[bytes] = set()
         self.catch_up = CatchUp(index)
         self.submitted: list[Item] = []
+        #: What :meth:`backlog` reports: undecided items and the oldest one's wait (s).
+        self.waiting: tuple[int, float] = (0, 0.0)
+
+    def backlog(self) -> tuple[int, float]:
+        return self.waiting
 
     def is_pending(self, item_id: bytes) -> bool:
         return item_id in self.pool

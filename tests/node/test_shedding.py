@@ -1,0 +1,53 @@
+"""When a node refuses client submissions as busy (node.shedding)."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.config import ConfigError
+from node.shedding import MAX_ITEMS, MAX_WAIT_MS, MIN_ITEMS, Shedding
+
+
+def test_a_burst_is_taken_while_it_is_fresh() -> None:
+    shedding = Shedding(min_items=32, max_wait_s=1.0, max_items=512)
+    assert shedding.refusal(0, 0.0) is None
+    assert shedding.refusal(400, 0.5) is None  # many, but the next blocks will take them
+
+
+def test_one_item_stuck_through_a_round_change_refuses_nothing() -> None:
+    shedding = Shedding(min_items=32, max_wait_s=1.0, max_items=512)
+    assert shedding.refusal(2, 30.0) is None
+
+
+def test_a_queue_that_is_not_drained_refuses() -> None:
+    shedding = Shedding(min_items=32, max_wait_s=1.0, max_items=512)
+    refusal = shedding.refusal(32, 1.0)
+    assert refusal is not None
+    assert "32 items" in refusal
+    assert "1.0 s" in refusal
+
+
+def test_the_hard_bound_refuses_whatever_the_age() -> None:
+    shedding = Shedding(min_items=32, max_wait_s=1.0, max_items=512)
+    assert shedding.refusal(511, 0.0) is None
+    refusal = shedding.refusal(512, 0.0)
+    assert refusal is not None
+    assert "512" in refusal
+
+
+def test_config_sets_the_bounds_and_defaults_the_rest() -> None:
+    assert Shedding.from_config({}) == Shedding(MIN_ITEMS, MAX_WAIT_MS / 1000, MAX_ITEMS)
+    shedding = Shedding.from_config({"max_backlog": 1, "shed_wait_ms": 250, "shed_min_items": 4})
+    assert shedding == Shedding(min_items=4, max_wait_s=0.25, max_items=1)
+
+
+@pytest.mark.parametrize("key", ["max_backlog", "shed_wait_ms", "shed_min_items"])
+@pytest.mark.parametrize("value", [0, -3, 1.5, "64", True])
+def test_config_refuses_what_is_not_a_positive_integer(key: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=key):
+        Shedding.from_config({key: value})
+
+
+def test_bounds_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Shedding(min_items=0)
