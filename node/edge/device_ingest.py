@@ -249,6 +249,8 @@ class DeviceIngest:
                 await self.uploads.forget(put.record_id)
             else:  # what the edge knew before this attempt stays as it was
                 await self.uploads.save(known)
+            if exc.code == "busy":  # nothing was kept anywhere: the device sends it again later
+                raise IngestRefused("busy", f"the consensus nodes are busy: {exc}") from exc
             raise IngestRefused("refused", f"the consensus nodes refused it: {exc}") from exc
         except BaseException:  # cancelled or broken mid-send: the resumer finishes it
             self.finisher.release(put.record_id)

@@ -70,7 +70,9 @@ SUBMITS_PER_SECOND = 4.0
 #: How many records handed out for edges a node remembers (answered ``ok`` again at no cost).
 REMEMBERED_HAND_OUTS = 4096
 #: Codes after which the edge tries the next node (this one may be behind or busy).
-_TRY_ANOTHER = frozenset({"unavailable", "syncing", "not_found", "starting", "rate_limited"})
+_TRY_ANOTHER = frozenset(
+    {"unavailable", "syncing", "not_found", "starting", "rate_limited", "busy"}
+)
 
 
 class SubmitKind(IntEnum):

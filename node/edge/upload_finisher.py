@@ -54,8 +54,8 @@ PER_PASS = 8
 MAX_BACKOFF_SECONDS = 60.0
 #: An upload open this long is logged as a warning at each check (it is still never dropped).
 STUCK_WARN_MS = 3_600_000
-#: Refusals after which a later attempt may succeed (a node behind or away).
-TRANSIENT = frozenset({"unavailable", "syncing", "not_found", "starting"})
+#: Refusals after which a later attempt may succeed (a node behind, away or busy).
+TRANSIENT = frozenset({"unavailable", "syncing", "not_found", "starting", "busy"})
 
 
 class TxProofs(Protocol):

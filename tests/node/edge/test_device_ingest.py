@@ -346,6 +346,7 @@ def test_unknown_and_foreign_devices_and_refusing_nodes(world: World) -> None:
          "wrong_edge"),
         (FakeProofs(world.registration), SubmitRefused("invalid", "stale epoch"), "refused"),
         (FakeProofs(world.registration), SubmitRefused("unavailable", "none"), "unavailable"),
+        (FakeProofs(world.registration), SubmitRefused("busy", "retry later"), "busy"),
     ]
     for proofs, refuse, code in cases:
         nodes = FakeNodes(proofs, refuse)

@@ -184,6 +184,24 @@ def test_a_tx_refused_for_good_fails_with_its_reason(world: World) -> None:
         assert (after.status, after.reason) == ("failed", "dropped: invalid: stale epoch")
 
 
+def test_a_resend_refused_as_busy_stays_open_and_is_sent_again(world: World) -> None:
+    store, proofs = MemoryStore(), FakeProofs(world.registration)
+    body = world.upload()
+    upload_then_kill(edge(world, store, proofs, Nodes(proofs, commit=False)), body, "pending")
+    # Restarted while the network sheds load: the resend is refused as busy, not for good.
+    busy = edge(world, store, proofs, Nodes(proofs, refuse=SubmitRefused("busy", "retry later")))
+    resume(busy)
+    after = busy.upload(body.record_id)
+    assert after is not None
+    assert after.status == "pending"
+    # Once the nodes take it again it goes through: resent and committed, then handed over.
+    restarted = edge(world, store, proofs, Nodes(proofs))
+    assert resume(restarted, lambda: None, lambda: None) is None
+    done = restarted.upload(body.record_id)
+    assert done is not None
+    assert done.status == "stored"
+
+
 def test_an_old_tx_a_node_still_holds_is_kept_until_it_commits(world: World) -> None:
     # Two of four nodes down for six minutes: the tx waits in a live node's pending pool
     # (a resend answers ok, as ``duplicate``), not committed, well past the window.
