@@ -12,6 +12,7 @@ it (:mod:`consensus.machine`). Blocks prefer checked approvals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 from consensus.encoding import ItemKind
 from consensus.item import Item
@@ -121,9 +122,9 @@ class ItemPool:
                 self._unchecked.pop((ident, voter), None)
             self._stash.pop(ident, None)
 
-    def oldest_time(self) -> float | None:
-        """When the item that has waited longest arrived (None for an empty pool)."""
-        return next(iter(self._arrived.values()), None)
+    def arrival(self, rank: int) -> float | None:
+        """When the ``rank``-th oldest item arrived (1: the oldest); None if fewer are here."""
+        return next(islice(self._arrived.values(), rank - 1, None), None)
 
     def oldest_tx_time(self) -> float | None:
         times = [self._arrived[i] for i, s in self._items.items() if s.kind is ItemKind.TX]

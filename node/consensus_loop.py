@@ -36,6 +36,7 @@ from node.inbox import Inbox, InboxFull
 from node.p2p import ProtocolViolation
 from node.peer_links import PeerLinks
 from node.pending_pool import PendingPool
+from node.shedding import backlog
 from node.sync import CatchUp, SyncRequestGate, split_reply
 from node.wire import FrameBatch
 
@@ -133,12 +134,10 @@ class ConsensusLoop:
 
     # -- what the rest of the node asks -------------------------------------------------------
 
-    def backlog(self) -> tuple[int, float]:
-        """Undecided items (in the pool or still queued from clients) and how long the oldest
-        in the pool has waited, in seconds (:mod:`node.shedding`)."""
-        oldest = self.machine.pool.oldest_time()
-        waited = 0.0 if oldest is None else trio.current_time() - oldest
-        return len(self.machine.pool) + len(self._submitted), waited
+    def backlog(self, depth: int) -> tuple[int, float]:
+        """Undecided items, and how long the ``depth``-th oldest has waited (see
+        :func:`node.shedding.backlog`)."""
+        return backlog(self.machine.pool, len(self._submitted), depth, trio.current_time())
 
     async def submit(self, item: Item) -> None:
         """Keep a client's item (decoded and checked by the caller) on disk and hand it to

@@ -110,7 +110,7 @@ class LiveView:
         ledger, app, consensus = self.ledger, self._app, self._consensus
         try:
             # Before anything costs the node: shedding load must be cheap.
-            self._shedding.check(*consensus.backlog())
+            self._shedding.check(consensus.backlog(self._shedding.min_items))
         except Busy as exc:
             self.refused_busy += 1
             raise BusyError(str(exc)) from exc

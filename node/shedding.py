@@ -7,9 +7,9 @@ done again, and the network decides fewer requests per second than it did at cap
 requests timed out). So ``POST /tx`` is refused with 503 ``busy`` and a ``Retry-After`` while
 the node's backlog shows that the network is not keeping up:
 
-* the items waiting for a decision are at least ``min_items`` (a block's worth) and the oldest
-  has waited ``max_wait_s``: a queue that is growing, not a burst that the next blocks will
-  take, nor one request stuck through a round change;
+* at least ``min_items`` items (a block's worth) have each waited ``max_wait_s`` for a
+  decision: a queue that is not being drained, not a burst that the next blocks will take,
+  nor a few requests that cannot be decided yet (they stay until they go stale);
 * or the items waiting, with the client submissions still queued for the consensus task,
   reach ``max_items``, whatever their age.
 
@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from consensus.pool import ItemPool
 from node.config import ConfigError
 
 #: A block's worth (consensus's ``max_items``).
@@ -50,21 +51,22 @@ class Shedding:
         if self.min_items < 1 or self.max_wait_s <= 0 or self.max_items < 1:
             raise ValueError("shedding bounds must be positive")
 
-    def refusal(self, items: int, oldest_wait_s: float) -> str | None:
-        """Why a submission is refused with ``items`` undecided (and queued) whose oldest
-        has waited ``oldest_wait_s``, or None to take it."""
+    def refusal(self, items: int, waited_s: float) -> str | None:
+        """Why a submission is refused with ``items`` undecided (and queued) of which the
+        ``min_items``-th oldest has waited ``waited_s`` (see :func:`backlog`), or None to
+        take it."""
         if items >= self.max_items:
             return f"the node holds {items} undecided items, its bound; retry later"
-        if items >= self.min_items and oldest_wait_s >= self.max_wait_s:
+        if items >= self.min_items and waited_s >= self.max_wait_s:
             return (
-                f"the network is behind: {items} items wait for a decision, the oldest for "
-                f"{oldest_wait_s:.1f} s; retry later"
+                f"the network is behind: {items} items wait for a decision, "
+                f"{self.min_items} of them for {waited_s:.1f} s or more; retry later"
             )
         return None
 
-    def check(self, items: int, oldest_wait_s: float) -> None:
-        """Raise :class:`Busy` with :meth:`refusal`'s reason, if there is one."""
-        refusal = self.refusal(items, oldest_wait_s)
+    def check(self, backlog: tuple[int, float]) -> None:
+        """Raise :class:`Busy` with :meth:`refusal`'s reason for ``backlog``, if there is one."""
+        refusal = self.refusal(*backlog)
         if refusal is not None:
             raise Busy(refusal)
 
@@ -83,3 +85,11 @@ class Shedding:
                 raise ConfigError(f"config.toml: {key} must be a positive integer")
             values[key] = value
         return cls(values["shed_min_items"], values["shed_wait_ms"] / 1000, values["max_backlog"])
+
+
+def backlog(pool: ItemPool, queued: int, depth: int, now: float) -> tuple[int, float]:
+    """What :meth:`Shedding.check` takes: the undecided items (``pool`` and ``queued`` client
+    items not in it yet) and how long the ``depth``-th oldest item in the pool has waited at
+    ``now`` (0 while the pool holds fewer), in the pool's clock."""
+    arrived = pool.arrival(depth)
+    return len(pool) + queued, 0.0 if arrived is None else now - arrived

@@ -271,13 +271,16 @@ class EdgeSubmitter:
         self._turn += 1
         payload = request.to_bytes()
         last = SubmitRefused("unavailable", "no consensus node answered")
+        # A node whose answer was lost may have taken the submission: once one was, a later
+        # node's "try another" answer (busy, syncing, ...) must not read as "nobody has it".
+        lost: SubmitRefused | None = None
         for peer in sources[start:] + sources[:start]:
             try:
                 raw = await self._request(peer, EDGE_SUBMIT_PROTOCOL, payload)
                 reply = EdgeSubmitReply.from_bytes(raw)
             except (P2PError, DecodeError) as exc:
                 logger.info("edge submission failed peer=%s reason=%s", peer, exc)
-                last = SubmitRefused("unavailable", f"{peer}: {exc}")
+                last = lost = SubmitRefused("unavailable", f"{peer}: {exc}")
                 continue
             if reply.code == "ok":
                 return reply
@@ -290,4 +293,6 @@ class EdgeSubmitter:
             last = SubmitRefused(reply.code, reply.message)
             if reply.code not in _TRY_ANOTHER:
                 break
+        if lost is not None and last.code in _TRY_ANOTHER:
+            raise lost
         raise last

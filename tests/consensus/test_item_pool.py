@@ -1,4 +1,4 @@
-"""The pool's view of how long its items have waited (what a node's load shedding reads)."""
+"""When the pool's items arrived, by age (what a node's load shedding reads)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ def item(n: int, kind: ItemKind = ItemKind.REQUEST) -> Item:
     return Item(kind, bytes([n]) * 32, bytes([n]))
 
 
-def test_the_oldest_arrival_is_that_of_the_item_waiting_longest() -> None:
+def test_arrivals_by_age_follow_adds_and_removals() -> None:
     pool = ItemPool()
-    assert pool.oldest_time() is None
+    assert pool.arrival(1) is None
     pool.add(item(1), 5.0)
     pool.add(item(2, ItemKind.TX), 7.0)
     pool.add(item(3), 9.0)
-    assert pool.oldest_time() == 5.0
+    assert [pool.arrival(rank) for rank in (1, 2, 3, 4)] == [5.0, 7.0, 9.0, None]
     assert pool.oldest_tx_time() == 7.0
     pool.remove((item(1).item_id,))
-    assert pool.oldest_time() == 7.0
-    pool.remove((item(2).item_id, item(3).item_id))
-    assert pool.oldest_time() is None
+    assert [pool.arrival(rank) for rank in (1, 2, 3)] == [7.0, 9.0, None]
+    pool.add(item(1), 11.0)  # back after it left: the youngest now
+    assert [pool.arrival(rank) for rank in (1, 2, 3)] == [7.0, 9.0, 11.0]

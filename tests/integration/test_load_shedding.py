@@ -1,10 +1,12 @@
-"""A node past its backlog bound refuses new client submissions as busy, with real processes.
+"""A node past its backlog bounds refuses new client submissions as busy, with real processes.
 
-Node 1 runs with ``max_backlog = 1`` in its config.toml: one undecided item is its bound. With
-nodes 3 and 4 killed (no quorum), a transaction it accepted stays undecided, so the next one is
-refused: 503, code ``busy``, a ``Retry-After``, counted on ``/metrics``. The refusal leaves no
-trace (its fate is not found), the node keeps serving, and once quorum is back and the first
-transaction commits, the very bytes that were refused are accepted and commit.
+Node 1 runs with ``max_backlog = 1`` in its config.toml (one undecided item is its bound), node
+2 with ``shed_min_items = 1`` and ``shed_wait_ms = 1`` (one item waiting 1 ms is a queue not
+drained). With nodes 3 and 4 killed (no quorum), a transaction node 1 accepted stays undecided
+on both, so the next one is refused by each: 503, code ``busy``, a ``Retry-After``, counted on
+``/metrics``. The refusal leaves no trace (its fate is not found), the nodes keep serving, and
+once quorum is back and the first transaction commits, the very bytes that were refused are
+accepted and commit.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ def refused_busy(url: str) -> float:
 
 def test_a_node_at_its_backlog_bound_refuses_as_busy_and_recovers(tmp_path: Path) -> None:
     network = create_network(tmp_path / "net", 4, round_timeout_ms=1500)
-    config = network.directory / network.nodes[0].home / "config.toml"
-    config.write_text(config.read_text() + "max_backlog = 1\n")
+    for node, settings in ((0, "max_backlog = 1\n"), (1, "shed_min_items = 1\nshed_wait_ms = 1\n")):
+        config = network.directory / network.nodes[node].home / "config.toml"
+        config.write_text(config.read_text() + settings)
     nodes = NodeProcesses(network)
     try:
         for index in range(1, 5):
@@ -79,6 +82,16 @@ def test_a_node_at_its_backlog_bound_refuses_as_busy_and_recovers(tmp_path: Path
         second_id = tx_id_of(second).hex()
         assert httpx.get(f"{url}/tx/{second_id}/fate", timeout=10).status_code == 404
         assert "height" in nodes.status(1)
+        # Node 2 has the first one from node 1; once it has waited there, node 2 refuses too.
+        deadline = time.monotonic() + PATIENCE
+        while httpx.get(f"{nodes.url(2)}/tx/{first_id}/fate", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "node 2 never heard of the first transaction"
+            time.sleep(0.05)
+        answer = httpx.post(f"{nodes.url(2)}/tx", json={"tx": second.hex()}, timeout=10)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"]["code"] == "busy"
+        assert "behind" in answer.json()["error"]["message"]
+        assert refused_busy(nodes.url(2)) == 1
 
         nodes.start(3)
         nodes.start(4)

@@ -34,10 +34,11 @@ class StubService:
         self.pool: set[bytes] = set()
         self.catch_up = CatchUp(index)
         self.submitted: list[Item] = []
-        #: What :meth:`backlog` reports: undecided items and the oldest one's wait (s).
+        #: What :meth:`backlog` reports: undecided items, and the wait (s) of the one as deep
+        #: as asked.
         self.waiting: tuple[int, float] = (0, 0.0)
 
-    def backlog(self) -> tuple[int, float]:
+    def backlog(self, depth: int) -> tuple[int, float]:
         return self.waiting
 
     def is_pending(self, item_id: bytes) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from consensus.item import Item, ItemKind
+from consensus.pool import ItemPool
 from node.config import ConfigError
-from node.shedding import MAX_ITEMS, MAX_WAIT_MS, MIN_ITEMS, Shedding
+from node.shedding import MAX_ITEMS, MAX_WAIT_MS, MIN_ITEMS, Busy, Shedding, backlog
 
 
 def test_a_burst_is_taken_while_it_is_fresh() -> None:
@@ -17,6 +19,29 @@ def test_a_burst_is_taken_while_it_is_fresh() -> None:
 def test_one_item_stuck_through_a_round_change_refuses_nothing() -> None:
     shedding = Shedding(min_items=32, max_wait_s=1.0, max_items=512)
     assert shedding.refusal(2, 30.0) is None
+
+
+def _pool(arrivals: list[float]) -> ItemPool:
+    pool = ItemPool()
+    for n, at in enumerate(arrivals):
+        pool.add(Item(ItemKind.REQUEST, n.to_bytes(32, "big"), b"x"), at)
+    return pool
+
+
+def test_the_backlog_counts_queued_items_and_ages_the_one_as_deep_as_asked() -> None:
+    pool = _pool([1.0, 2.0, 3.0, 4.0])
+    assert backlog(pool, 5, 3, now=10.0) == (9, 7.0)  # the third oldest came at 3.0
+    assert backlog(pool, 0, 5, now=10.0) == (4, 0.0)  # fewer than 5: nobody has waited
+    assert backlog(ItemPool(), 2, 1, now=10.0) == (2, 0.0)
+
+
+def test_requests_stuck_for_minutes_do_not_refuse_a_fresh_burst_behind_them() -> None:
+    shedding = Shedding(min_items=32, max_wait_s=1.0, max_items=512)
+    stuck = [0.0, 0.0]  # e.g. requests that cannot get their approvals until they go stale
+    burst = [299.8] * 40
+    shedding.check(backlog(_pool(stuck + burst), 0, shedding.min_items, now=300.0))
+    with pytest.raises(Busy, match="behind"):  # but a burst that is not drained is
+        shedding.check(backlog(_pool(stuck + burst), 0, shedding.min_items, now=301.0))
 
 
 def test_a_queue_that_is_not_drained_refuses() -> None:

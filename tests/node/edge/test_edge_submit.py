@@ -26,6 +26,7 @@ from node.edge.submit import (
     submit_server,
 )
 from node.http.errors import InvalidInput
+from node.p2p import P2PError
 
 EDGE = "12D3KooWEdgeOne"
 OTHER_EDGE = "12D3KooWEdgeTwo"
@@ -206,3 +207,32 @@ def test_the_fragment_count_is_checked_once_against_the_record() -> None:
     reply = _ask(serve, EDGE, _fragments(SIZE - 1))
     assert (reply.code, reply.message) == ("bad_fragment", f"expected {SIZE} fragments")
     assert [len(f) for _, f in target.fragments] == [SIZE - 1]
+
+
+def _asking(answers: dict[str, bytes | Exception]) -> submit.EdgeSubmitter:
+    async def request(peer: str, protocol: str, payload: bytes) -> bytes:
+        answer = answers[peer]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return submit.EdgeSubmitter(request, lambda: list(answers))
+
+
+def _busy() -> bytes:
+    return EdgeSubmitReply("busy", "retry later", b"", 0).to_bytes()
+
+
+def test_busy_everywhere_is_busy_but_a_lost_answer_before_it_stays_unavailable() -> None:
+    """``busy`` means the node kept nothing; a node whose answer was lost may have kept it,
+    so the edge must then watch the upload (``unavailable``), not forget it."""
+    with pytest.raises(submit.SubmitRefused) as everywhere:
+        trio.run(_asking({"a": _busy(), "b": _busy()}).submit_tx, b"tx")
+    assert everywhere.value.code == "busy"
+    lost = _asking({"a": P2PError("stream reset"), "b": _busy()})
+    with pytest.raises(submit.SubmitRefused) as maybe_taken:
+        trio.run(lost.submit_tx, b"tx")
+    assert maybe_taken.value.code == "unavailable"
+    assert "stream reset" in maybe_taken.value.message
+    ok = EdgeSubmitReply("ok", "", bytes(32), 0).to_bytes()
+    assert trio.run(_asking({"a": _busy(), "b": ok}).submit_tx, b"tx") == bytes(32)
