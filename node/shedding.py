@@ -14,7 +14,7 @@ the node's backlog shows that the network is not keeping up:
   reach ``max_items``, whatever their age.
 
 The check comes before anything else is done with a submission, so a refusal costs next to
-nothing; items relayed by peers are never refused (their own node took them). Both bounds
+nothing; items relayed by peers are never refused (their own node took them). The bounds
 come from ``config.toml`` (``shed_min_items``, ``shed_wait_ms``, ``max_backlog``).
 """
 
@@ -31,7 +31,8 @@ from node.config import ConfigError
 MIN_ITEMS = 32
 #: The latency the sustained-load benchmark calls acceptable at p99.
 MAX_WAIT_MS = 1000
-#: Undecided items a node holds at most from clients, whatever their age.
+#: Undecided items (with client submissions still queued) at which submissions are refused,
+#: whatever their age.
 MAX_ITEMS = 512
 
 
