@@ -4,12 +4,15 @@ Every method returns the decoded JSON answer (hex strings stay hex: callers deco
 use). A 4xx/5xx answer raises :class:`NodeError` carrying the server's error code; a node that
 cannot be reached raises :class:`ConnectionFailed`. Long-polling calls (``wait``) stretch the
 read timeout by the wait they ask for. A 503 with ``Retry-After`` (a node still catching up with
-the chain, code ``syncing``) is sent again after the pause it names, until the pauses would add
-up to more than ``retry_budget`` seconds; then it is raised like any other error.
+the chain, code ``syncing``, or shedding load, ``busy``) is sent again after the pause it names,
+stretched by a random part of up to half of it (so that clients refused together do not all
+come back together), until the pauses would add up to more than ``retry_budget`` seconds; then
+it is raised like any other error.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -26,6 +29,8 @@ DEFAULT_RETRY_BUDGET = 30.0
 #: Bounds on one pause, whatever Retry-After asks (0 would make the client hammer the node).
 MIN_RETRY_PAUSE = 0.25
 MAX_RETRY_PAUSE = 10.0
+#: Each pause is Retry-After times 1 + this times a uniform draw from [0, 1).
+RETRY_SPREAD = 0.5
 
 
 def node_url(address: str) -> str:
@@ -60,11 +65,13 @@ class NodeClient:
         transport: httpx.BaseTransport | None = None,
         retry_budget: float = DEFAULT_RETRY_BUDGET,
         sleep: Callable[[float], None] = time.sleep,
+        spread: Callable[[], float] = random.random,
     ) -> None:
         self.base_url = node_url(base_url)
         self._timeout = timeout
         self._retry_budget = retry_budget
         self._sleep = sleep
+        self._spread = spread
         # ``transport`` lets tests serve the API in process (httpx.MockTransport, WSGI, ...).
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
@@ -99,8 +106,12 @@ class NodeClient:
                 raise ConnectionFailed(f"{self.base_url}{path}: timed out") from exc
             except httpx.TransportError as exc:
                 raise ConnectionFailed(f"cannot reach {self.base_url}: {exc}") from exc
-            pause = _retry_after(response)
-            if pause is None or paused + pause > self._retry_budget:
+            asked = _retry_after(response)
+            if asked is None:
+                break
+            pause = min(max(asked * (1 + RETRY_SPREAD * self._spread()), MIN_RETRY_PAUSE),
+                        MAX_RETRY_PAUSE)
+            if paused + pause > self._retry_budget:
                 break
             self._sleep(pause)
             paused += pause
@@ -275,7 +286,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
     if not 0 <= seconds < float("inf"):
         return None
-    return min(max(seconds, MIN_RETRY_PAUSE), MAX_RETRY_PAUSE)
+    return seconds
 
 
 def _hex(value: str) -> str:

@@ -130,7 +130,8 @@ def syncing_then_accepted(failures: int, retry_after: str = "2") -> httpx.MockTr
 def test_the_client_retries_a_syncing_node_after_the_pause_it_asks() -> None:
     pauses: list[float] = []
     transport = syncing_then_accepted(2)
-    with NodeClient("http://node", transport=transport, sleep=pauses.append) as client:
+    client = NodeClient("http://node", transport=transport, sleep=pauses.append, spread=lambda: 0.0)
+    with client:
         assert client.submit_tx(b"\x01") == "ab" * 32
     assert pauses == [2.0, 2.0]
 
@@ -139,7 +140,8 @@ def test_the_client_retries_a_syncing_node_after_the_pause_it_asks() -> None:
 def test_the_client_bounds_each_pause(retry_after: str, pause: float) -> None:
     pauses: list[float] = []
     transport = syncing_then_accepted(1, retry_after)
-    with NodeClient("http://node", transport=transport, sleep=pauses.append) as client:
+    client = NodeClient("http://node", transport=transport, sleep=pauses.append, spread=lambda: 0.0)
+    with client:
         client.submit_tx(b"\x01")
     assert pauses == [pause]
 
@@ -147,11 +149,25 @@ def test_the_client_bounds_each_pause(retry_after: str, pause: float) -> None:
 def test_the_client_gives_up_after_its_retry_budget() -> None:
     pauses: list[float] = []
     transport = syncing_then_accepted(100)
-    client = NodeClient("http://node", transport=transport, sleep=pauses.append, retry_budget=5)
+    client = NodeClient(
+        "http://node", transport=transport, sleep=pauses.append, retry_budget=5, spread=lambda: 0.0
+    )
     with client, pytest.raises(NodeError) as info:
         client.submit_tx(b"\x01")
     assert (info.value.status, info.value.code) == (503, "syncing")
     assert pauses == [2.0, 2.0]
+
+
+def test_refused_clients_do_not_all_come_back_together() -> None:
+    draws = iter([0.0, 0.5, 0.999])
+    pauses: list[float] = []
+    transport = syncing_then_accepted(3)
+    client = NodeClient(
+        "http://node", transport=transport, sleep=pauses.append, spread=lambda: next(draws)
+    )
+    with client:
+        client.submit_tx(b"\x01")
+    assert pauses == [2.0, 2.5, pytest.approx(2.999)]
 
 
 def test_a_503_without_retry_after_is_not_retried() -> None:
@@ -160,7 +176,7 @@ def test_a_503_without_retry_after_is_not_retried() -> None:
 
     pauses: list[float] = []
     transport = httpx.MockTransport(handler)
-    client = NodeClient("http://node", transport=transport, sleep=pauses.append)
+    client = NodeClient("http://node", transport=transport, sleep=pauses.append, spread=lambda: 0.0)
     with client, pytest.raises(NodeError) as info:
         client.submit_tx(b"\x01")
     assert info.value.code == "unavailable"
