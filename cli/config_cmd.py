@@ -88,7 +88,6 @@ def _check_home(home: Path) -> tuple[list[str], list[str]]:
     from node.home import load_identity
     from node.http import HttpConfig, HttpConfigError
     from node.p2p import P2PConfig, P2PError
-    from node.shedding import Shedding
 
     problems: list[str] = []
     warnings: list[str] = []
@@ -104,10 +103,6 @@ def _check_home(home: Path) -> tuple[list[str], list[str]]:
     try:
         HttpConfig(settings.http_host, settings.http_port, allow_public).bind()
     except HttpConfigError as exc:
-        problems.append(str(exc))
-    try:
-        Shedding.from_config(settings.extra)
-    except ConfigError as exc:
         problems.append(str(exc))
     if settings.log_level.upper() not in logging.getLevelNamesMapping():
         problems.append(f"unknown log_level {settings.log_level!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from consensus import Timeouts
@@ -33,6 +33,7 @@ from node.config import (
 )
 from node.config import listen_endpoint as listen_endpoint  # where node.service looks for it
 from node.domain_share import load_domain_share
+from node.shedding import Shedding
 
 #: Test only: the chaos harness (testnet.chaos) gives each node process a wall clock this many
 #: ms off, to check that tolerated skew between machines does no harm. Never set it otherwise.
@@ -74,6 +75,8 @@ class NodeIdentity:
     box_key: BoxSecretKey
     #: This node's share of the genesis domain key (``None`` if the genesis deals none).
     domain_share: DomainKeyShare | None = None
+    #: When it refuses client submissions as busy (config.toml's bounds, checked on load).
+    shedding: Shedding = field(default_factory=Shedding)
 
 
 def load_config_and_genesis(home: Path) -> tuple[NodeConfig, Genesis]:
@@ -109,6 +112,7 @@ def load_identity(home: Path) -> NodeIdentity:
     node = genesis.node(index)
     if node is not None and node.box_key != bytes(box_key.public_key):
         raise ConfigError("box_key does not match the genesis entry of this node")
+    shedding = Shedding.from_config(config.extra)
     share = None
     if genesis.domain is not None:
         try:
@@ -116,7 +120,7 @@ def load_identity(home: Path) -> NodeIdentity:
         except (ValueError, ImportError) as exc:
             raise ConfigError(f"pairing_backend {config.pairing_backend!r}: {exc}") from exc
         share = load_domain_share(home, genesis, index, box_key, group)
-    return NodeIdentity(home, config, genesis, index, node_key, box_key, share)
+    return NodeIdentity(home, config, genesis, index, node_key, box_key, share, shedding)
 
 
 #: How long round-0 claims are held back per place in the claim order. Nodes collect their

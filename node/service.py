@@ -72,7 +72,6 @@ from node.p2p import (
 from node.p2p.quiet_log import QuietLog
 from node.peer_links import OpenStream, PeerLinks
 from node.peers import PeerDialer, Peers
-from node.shedding import Shedding
 from node.storage import FragmentKeeper
 from node.sync import CatchUp, vouchers_needed
 
@@ -176,8 +175,7 @@ def assemble(
     )
     keeper = FragmentKeeper(ledger, local, index, clock_ms)
     storage = FragmentService(keeper, genesis, peers, consensus.wait_commit)
-    shedding = Shedding.from_config(identity.config.extra)
-    view = LiveView(app, consensus, storage, peers, links, catch_up, shedding)
+    view = LiveView(app, consensus, storage, peers, links, catch_up, identity.shedding)
     return NodeParts(app, links, consensus, gossip, storage, view)
 
 

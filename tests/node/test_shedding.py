@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from consensus.item import Item, ItemKind
 from consensus.pool import ItemPool
 from node.config import ConfigError
+from node.home import load_identity
 from node.shedding import MAX_ITEMS, MAX_WAIT_MS, MIN_ITEMS, Busy, Shedding, backlog
+from testnet.layout import create_network
 
 
 def test_a_burst_is_taken_while_it_is_fresh() -> None:
@@ -76,3 +80,15 @@ def test_config_refuses_what_is_not_a_positive_integer(key: str, value: object) 
 def test_bounds_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Shedding(min_items=0)
+
+
+def test_a_node_home_with_a_bad_bound_does_not_load(tmp_path: Path) -> None:
+    network = create_network(tmp_path / "net", 4)
+    home = network.directory / network.nodes[0].home
+    config = home / "config.toml"
+    original = config.read_text()
+    config.write_text(original + "shed_min_items = 8\nshed_wait_ms = 250\n")
+    assert load_identity(home).shedding == Shedding(8, 0.25, MAX_ITEMS)
+    config.write_text(original + "shed_wait_ms = 0\n")
+    with pytest.raises(ConfigError, match="shed_wait_ms must be a positive integer"):
+        load_identity(home)
