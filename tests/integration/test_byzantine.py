@@ -172,8 +172,9 @@ def evidence_count(nodes: ByzantineNetwork, index: int) -> float:
 
 
 def wait_for_evidence(nodes: ByzantineNetwork, index: int, kind: str) -> None:
-    """Wait until node ``index`` has logged evidence of ``kind`` (bounded poll): a share is
-    checked in idle time, which may come after the request it was for is decided."""
+    """Wait until node ``index`` has logged evidence of ``kind`` (bounded poll): a peer's share
+    is checked in idle time or when a block needs it, so the evidence may be logged a little
+    after the blocks the test waited for."""
     deadline = time.monotonic() + PATIENCE
     while not any(found == kind for found, _, _ in evidence_logged(nodes, index)):
         assert time.monotonic() < deadline, f"node {index} logged no {kind} evidence"
