@@ -82,10 +82,20 @@ class NodeBase:
         self._restore(app.load_safety_state())
 
     def _restore(self, state: SafetyState | None) -> None:
-        """Resume after a crash one round past the last one entered, keeping the lock."""
-        if state is None or state.height != self.height:
-            return
+        """Resume after a crash one round past the last one entered, keeping the lock.
+
+        Round 0 of a height is entered without a save (:meth:`_start_round`), so a node whose
+        saved state is of an earlier height may have signed in round 0 of this one: it resumes
+        in round 1, still waiting for work. A node with no saved state has never signed
+        anything; it saves round 0 of its height now, before it can.
+        """
         hs = self._hs
+        if state is None:
+            self._persist()
+            return
+        if state.height != self.height:
+            hs.round = 1
+            return
         hs.round = state.round + 1
         hs.active = True
         if state.locked_hash is None:
@@ -209,7 +219,11 @@ class NodeBase:
         hs.round = round_
         hs.step = Step.WAIT_PROPOSAL
         hs.skip_senders = {r: s for r, s in hs.skip_senders.items() if r > round_}
-        self._persist()
+        # Round 0 needs no save: a restart resumes in round 1 unless the saved state is of this
+        # height (_restore). That keeps a write to disk (an fsync in the node) out of the
+        # step that first sees a new height's work, where the node also makes its share.
+        if round_ > 0:
+            self._persist()
         self._trace("round")
         self._set_timer(TimerKind.PROPOSE, self.config.timeouts.propose_timeout(round_))
 

@@ -2,8 +2,9 @@
 
 A node that restarted without these could vote twice in one round (equivocation by an honest
 node) or forget a lock that a commit QC depends on. The node saves a :class:`SafetyState`
-through its application before it signs anything in a new round and whenever it locks; on
-restart it resumes one round past the saved one, still locked.
+through its application before it signs anything in a round after the first of a height, and
+whenever it locks; on restart it resumes one round past the saved one, still locked, or in
+round 1 when the saved state is of an earlier height (it may have signed in round 0).
 """
 
 from __future__ import annotations

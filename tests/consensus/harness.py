@@ -113,14 +113,17 @@ class Peer:
         polka: tuple[PrepareVote, ...] = (),
         block: bytes | None = None,
         proposer: int | None = None,
+        height: int = 1,
     ) -> LeaderClaim:
-        """A claim at height 1 carrying its block, built with ``app`` unless given (by
+        """A claim at ``height`` carrying its block, built with ``app`` unless given (by
         ``proposer``, this peer unless given, in ``round_``)."""
         items = tuple(sim_item(ItemKind.TX, tx) for tx in txs)
         content = BlockContent(
-            1, round_, proposer or self.index, timestamp, approved, denied, items
+            height, round_, proposer or self.index, timestamp, approved, denied, items
         )
         built = app.build_block(content)
         raw = block if block is not None else built.block
-        h = built.block_hash if block is None else app.open_block(1, raw).block_hash
-        return self.sign(LeaderClaim(1, round_, self.index, valid_round, h, raw, polka, b""))
+        h = built.block_hash if block is None else app.open_block(height, raw).block_hash
+        return self.sign(
+            LeaderClaim(height, round_, self.index, valid_round, h, raw, polka, b"")
+        )

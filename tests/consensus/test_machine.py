@@ -21,6 +21,7 @@ from consensus.messages import (
     SyncRequest,
 )
 from consensus.output import Output, Timer, TimerKind
+from consensus.safety import SafetyState
 from consensus.simulation.fake import FakeLedger, FakeShares, SimApp
 from consensus.votes import AuthVote
 from tests.consensus.harness import (
@@ -406,6 +407,36 @@ def test_restart_keeps_the_lock_and_skips_the_round() -> None:
     fresh = leader.claim(_builder(), 1, txs=(TX.body,), timestamp=7)
     out = restarted.on_message(fresh, 10.5)
     assert _prepared(out) == [None]
+
+
+def test_a_first_start_saves_round_zero_before_signing_anything() -> None:
+    _node, app = make_node()
+    assert app.load_safety_state() == SafetyState(1, 0)
+    restarted, _ = make_node(ledger=app.ledger)
+    assert (restarted.height, restarted.round) == (1, 1)
+
+
+def test_round_zero_of_a_new_height_is_not_saved_and_a_restart_skips_it() -> None:
+    """After a commit the node enters round 0 of the next height without writing anything; if
+    it signs there and crashes, it resumes in round 1 and never signs in round 0 again."""
+    node, app, claim, _ = _locked_node()
+    for peer in (P2, P3):
+        node.on_message(peer.commit(1, 0, claim.block_hash), 0.3)
+    assert node.height == 2
+    saved = app.load_safety_state()
+    second = Submission(ItemKind.TX, b"tx:2")
+    node.on_message(second, 1.0)  # work at height 2: round 0 begins
+    assert app.load_safety_state() == saved
+    leader = Peer(node.config.preferred_claimant(2, 0))
+    builder = SimApp(leader.index, app.ledger, FakeShares())
+    round_zero = leader.claim(builder, 0, txs=(second.body,), height=2)
+    assert _prepared(node.on_message(round_zero, 1.1)) == [round_zero.block_hash]
+    restarted, _ = make_node(ledger=app.ledger)
+    assert (restarted.height, restarted.round) == (2, 1)
+    restarted.start(5.0)
+    restarted.on_message(second, 5.0)
+    assert app.load_safety_state() == SafetyState(2, 1)
+    assert not sent(restarted.on_message(round_zero, 5.1), PrepareVote)
 
 
 def test_lagging_node_syncs_only_blocks_with_a_valid_qc() -> None:
