@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import socket
 from collections.abc import Collection
 from typing import Any
@@ -60,6 +61,17 @@ logger = logging.getLogger("iomtshare.node.p2p.host")
 # Bound on an orderly shutdown (closing connections and listeners) once cancelled.
 _CLOSE_GRACE_SECONDS = 5.0
 
+#: py-libp2p's yamux sends a window update after every read unless told otherwise by this
+#: environment variable; with "0" it gives credit back once half the window has been read, as
+#: go-yamux does. Each node receives a few small frames per consensus step, so the default
+#: made the receiver write one frame back for every frame it read (docs/performance.md).
+_YAMUX_RELEASE_ON_READ = "PY_YAMUX_RELEASE_ON_READ"
+
+
+def _batch_window_updates() -> None:
+    """Ask yamux for batched window updates, unless the operator set the variable already."""
+    os.environ.setdefault(_YAMUX_RELEASE_ON_READ, "0")
+
 
 __all__ = ["P2PConfig", "P2PHost"]
 
@@ -89,6 +101,7 @@ class P2PHost:
         self._allowlist = allowlist
         self._metrics = P2PMetrics(registry if registry is not None else CollectorRegistry())
         key_pair = libp2p_key_pair(node_key)
+        _batch_window_updates()
         # Only Noise and only yamux are offered: libp2p's defaults also accept plaintext and
         # secio, which would let a peer skip authenticated encryption entirely.
         noise = NoiseTransport(key_pair, noise_privkey=new_x25519_key_pair().private_key)

@@ -27,7 +27,7 @@ from libp2p.peer.id import ID
 from node.p2p.allowlist import PeerAllowlist
 from node.p2p.atomic import open_stream, release_stream
 from node.p2p.errors import P2PError, StreamBroken
-from node.p2p.framing import next_frame, write_frame
+from node.p2p.framing import FrameBuffer, write_frame
 
 logger = logging.getLogger("iomtshare.node.p2p.streams")
 
@@ -45,7 +45,8 @@ class FrameReader:
     async def _frames(self) -> AsyncIterator[bytes]:
         """Frames in order until the writer closes the stream. Raises :class:`FrameTooLarge`
         and :class:`StreamBroken` (a reset, or a stream cut inside a frame)."""
-        while (frame := await next_frame(self._stream, self._max)) is not None:
+        frames = FrameBuffer(self._stream, self._max)
+        while (frame := await frames.next()) is not None:
             yield frame
 
 

@@ -52,7 +52,7 @@ from ledger.transactions import TRANSACTION_TYPES, decode_transaction
 from node.items import ItemDecoder, transaction_of
 from node.p2p.envelope import RequestEnvelope, ResponseEnvelope
 from node.p2p.errors import FrameTooLarge, StreamBroken
-from node.p2p.framing import PREFIX, next_frame
+from node.p2p.framing import PREFIX, FrameBuffer
 from node.wire import FragmentGet, FragmentPut, FrameBatch
 from tests.consensus import strategies as consensus_st
 from tests.fuzz import corpus
@@ -197,9 +197,9 @@ def _at_once(step: Coroutine[Any, Any, T]) -> T:
 
 def read_frames(data: bytes) -> list[bytes]:
     """Every frame of a stream, as a link or request stream reads them (:mod:`node.p2p.framing`)."""
-    stream = ChunkedStream(data)
+    reader = FrameBuffer(ChunkedStream(data), FRAME_LIMIT)
     frames = []
-    while (frame := _at_once(next_frame(stream, FRAME_LIMIT))) is not None:
+    while (frame := _at_once(reader.next())) is not None:
         frames.append(frame)
     return frames
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from libp2p.network.stream.exceptions import StreamEOF, StreamReset
 
 from node.p2p.errors import FrameTooLarge, StreamBroken
-from node.p2p.framing import read_frame, write_frame
+from node.p2p.framing import FrameBuffer, read_frame, write_frame
 from tests.node.p2p.p2p_testing import trio_test
 
 
@@ -73,3 +73,63 @@ async def test_truncated_frames_and_resets_are_stream_broken() -> None:
         await read_frame(MemoryStream(b"\x00", end=StreamReset), 10)
     with pytest.raises(StreamBroken):
         await write_frame(MemoryStream(end=StreamReset), b"x", 10)
+
+
+class CountingStream(MemoryStream):
+    """A :class:`MemoryStream` that counts the reads asked of it."""
+
+    def __init__(self, incoming: bytes = b"", chunk: int = 3, end: type[Exception] = StreamEOF):
+        super().__init__(incoming, chunk, end)
+        self.reads = 0
+
+    async def read(self, n: int | None = None) -> bytes:
+        self.reads += 1
+        return await super().read(n)
+
+
+async def _drain(frames: FrameBuffer) -> list[bytes]:
+    out = []
+    while (frame := await frames.next()) is not None:
+        out.append(frame)
+    return out
+
+
+@given(st.lists(st.binary(max_size=300), max_size=5), st.integers(min_value=1, max_value=700))
+def test_buffered_frames_round_trip_whatever_the_chunking(frames: list[bytes], chunk: int) -> None:
+    @trio_test
+    async def check() -> None:
+        out = MemoryStream()
+        for frame in frames:
+            await write_frame(out, frame, 300)
+        assert await _drain(FrameBuffer(MemoryStream(out.written, chunk=chunk), 300)) == frames
+
+    check()
+
+
+@trio_test
+async def test_frames_that_arrived_together_take_one_read() -> None:
+    out = MemoryStream()
+    for frame in (b"one", b"two", b"three" * 50):
+        await write_frame(out, frame, 300)
+    stream = CountingStream(out.written, chunk=len(out.written))
+    assert await _drain(FrameBuffer(stream, 300)) == [b"one", b"two", b"three" * 50]
+    assert stream.reads == 2  # the data, then the clean end
+
+
+@trio_test
+async def test_buffered_reader_refuses_an_oversized_prefix_and_reads_no_further() -> None:
+    stream = CountingStream(b"\x00\x00\x01\x01" + b"z" * 257, chunk=4)
+    with pytest.raises(FrameTooLarge, match="257 bytes exceeds the limit of 256"):
+        await FrameBuffer(stream, 256).next()
+    assert (stream.reads, len(stream.incoming)) == (1, 257)
+
+
+@trio_test
+async def test_buffered_reader_tells_a_clean_end_from_a_cut_frame() -> None:
+    assert await FrameBuffer(MemoryStream(b""), 10).next() is None
+    with pytest.raises(StreamBroken, match="inside a frame"):
+        await FrameBuffer(MemoryStream(b"\x00\x00"), 10).next()
+    with pytest.raises(StreamBroken, match="inside a frame"):
+        await FrameBuffer(MemoryStream(b"\x00\x00\x00\x08abc"), 10).next()
+    with pytest.raises(StreamBroken, match="failed"):
+        await FrameBuffer(MemoryStream(b"\x00", end=StreamReset), 10).next()
