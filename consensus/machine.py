@@ -39,7 +39,7 @@ from consensus.output import Output, Timer, TimerKind
 from consensus.pool import ReadyContent
 from consensus.rounds import Candidate, Step, block_tally, voters_for
 from consensus.signer import Signer, Verifier
-from consensus.votes import CommitVote, PrepareVote
+from consensus.votes import AuthVote, CommitVote, PrepareVote
 
 
 class ConsensusNode(NodeBase):
@@ -94,20 +94,26 @@ class ConsensusNode(NodeBase):
     @property
     def idle_work(self) -> bool:
         """Whether :meth:`on_idle` has something to do."""
-        return self.pool.oldest_unchecked() is not None
+        return self._share_to_check() is not None
 
     def on_idle(self, now: float) -> Output:
-        """The node has no input waiting: check the oldest peer share that arrived unchecked,
-        so that a claim or block carrying it later costs nothing then. A node that never idles
+        """The node has no input waiting: check a peer share that arrived unchecked, so that a
+        claim or block carrying it later costs nothing then. Only requests with fewer checked
+        approvals than a block takes are looked at, the round's preferred claimant's share
+        first (its block carries its own share), then the oldest. A node that never idles
         (under load) checks only the shares of the blocks it builds or votes on, and those of
         a voter that also denied (equivocation); another bad share no block needed leaves with
         its request unreported. It is not checked after the decision: by then the grant it was
         made under may have changed, and an honest share would look bad."""
         self._begin(now)
-        vote = self.pool.oldest_unchecked()
+        vote = self._share_to_check()
         if vote is not None:
             self._check_vote(vote)
         return self._finish()
+
+    def _share_to_check(self) -> AuthVote | None:
+        first = self.config.preferred_claimant(self.height, self._hs.round)
+        return self.pool.worth_checking(self._needed, first)
 
     def on_timer(self, timer: Timer, now: float) -> Output:
         """Handle a timer this node asked for earlier; stale timers do nothing."""

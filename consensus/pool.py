@@ -105,6 +105,29 @@ class ItemPool:
             return self._votes[request_id][voter]
         return None
 
+    def worth_checking(self, needed: dict[bytes, int], first: int) -> AuthVote | None:
+        """The unchecked approval to check ahead: of the requests with fewer checked approvals
+        than a block takes (``needed[id]``), voter ``first``'s if one waits, else the oldest.
+
+        A block carries exactly ``needed`` approvals, and a claimant takes checked ones first,
+        so checking more of one request ahead is work no block uses.
+        """
+        short: dict[bytes, bool] = {}
+        oldest = None
+        for request_id, voter in self._unchecked:
+            lacking = short.get(request_id)
+            if lacking is None:
+                votes = self._votes[request_id]
+                checked = sum(1 for v in votes.values() if v.approve and self.is_checked(v))
+                lacking = short[request_id] = checked < needed.get(request_id, 0)
+            if not lacking:
+                continue
+            if voter == first:
+                return self._votes[request_id][voter]
+            if oldest is None:
+                oldest = self._votes[request_id][voter]
+        return oldest
+
     def votes_of(self, voter: int) -> list[AuthVote]:
         """This voter's votes on items still pending (for rebroadcast)."""
         out = []

@@ -195,6 +195,25 @@ def test_bad_share_is_evidence_and_not_counted_once_checked_in_idle_time() -> No
     assert not node.idle_work
 
 
+def test_idle_checks_stop_at_what_a_block_carries_preferred_claimant_first() -> None:
+    """Node 1 needs three checked approvals (its own counts) for a block of this request. Idle,
+    it checks round 0's preferred claimant (node 2) first although its vote came last, then
+    the oldest other; the third peer share is left for a block that carries it."""
+    node, _ = make_node()
+    sub = request(threshold=3)
+    node.on_message(sub, 0.0)
+    votes = {p.index: p.auth_vote(sub) for p in (P3, P4, P2)}
+    for vote in votes.values():
+        node.on_message(vote, 0.0)
+    assert node.config.preferred_claimant(1, 0) == 2
+    node.on_idle(0.0)
+    assert [i for i, v in votes.items() if node.pool.is_checked(v)] == [2]
+    node.on_idle(0.0)
+    assert [i for i, v in votes.items() if node.pool.is_checked(v)] == [3, 2]
+    assert not node.idle_work
+    assert not node.pool.is_checked(votes[4])
+
+
 def test_a_copy_of_a_checked_vote_with_another_decision_is_not_taken_for_it() -> None:
     """Node 2's approval, once checked, must not lend its status to a forged denial carrying
     the same signature: that would be (false) equivocation evidence against node 2."""
