@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from nacl.exceptions import BadSignatureError
@@ -30,6 +31,9 @@ class VerifiedSignatures:
             raise ValueError("the memo needs room for at least one signature")
         self._limit = limit
         self._seen: dict[tuple[bytes, bytes, bytes], None] = {}
+        # Verifications run on several threads (the ledger's signature pre-check, a full-chain
+        # verify); libsodium lets go of the GIL, so two threads may add at once.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -38,10 +42,16 @@ class VerifiedSignatures:
         return triple in self._seen
 
     def add(self, triple: tuple[bytes, bytes, bytes]) -> None:
-        seen = self._seen
-        if len(seen) >= self._limit:
-            del seen[next(iter(seen))]
-        seen[triple] = None
+        with self._lock:
+            seen = self._seen
+            if len(seen) >= self._limit:
+                del seen[next(iter(seen))]
+            seen[triple] = None
+
+    def clear(self) -> None:
+        """Forget every signature (a benchmark that times cold verification starts here)."""
+        with self._lock:
+            self._seen.clear()
 
 
 #: The process's memo of verified signatures (:meth:`VerifyKey.verify`).
