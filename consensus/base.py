@@ -79,6 +79,8 @@ class NodeBase:
         self._local: list[Message] = []
         self._out = Output()
         self._now = 0.0
+        # A saved state of a height the ledger has not reached (see _restore).
+        self._saved_ahead: SafetyState | None = None
         self._restore(app.load_safety_state())
 
     def _restore(self, state: SafetyState | None) -> None:
@@ -87,13 +89,19 @@ class NodeBase:
         Round 0 of a height is entered without a save (:meth:`_start_round`), so a node whose
         saved state is of an earlier height may have signed in round 0 of this one: it resumes
         in round 1, still waiting for work. A node with no saved state has never signed
-        anything; it saves round 0 of its height now, before it can.
+        anything; it saves round 0 of its height now, before it can. A saved state of a later
+        height means the ledger lost blocks this node had committed (restored from a backup):
+        it may have signed at every height up to the saved one, so it signs nothing until its
+        ledger gets there again by catch-up, and then resumes as saved.
         """
         hs = self._hs
         if state is None:
             self._persist()
             return
-        if state.height != self.height:
+        if state.height > self.height:
+            self._saved_ahead = state
+            return
+        if state.height < self.height:
             hs.round = 1
             return
         hs.round = state.round + 1
@@ -210,6 +218,8 @@ class NodeBase:
         return False
 
     def _activate(self) -> None:
+        if self._saved_ahead is not None:
+            return  # catching up to the height of the saved state (_restore)
         if not self._hs.active:
             self._hs.active = True
             self._start_round(self._hs.round)
@@ -442,6 +452,10 @@ class NodeBase:
         self._decided_in = (block.height, block.round)
         self.height += 1
         self._hs = HeightState(self.height)
+        if self._saved_ahead is not None and self._saved_ahead.height == self.height:
+            saved, self._saved_ahead = self._saved_ahead, None
+            self._restore(saved)
+            self._start_round(self._hs.round)
         self._served.clear()
         held, self._future = self._future, []
         for msg in held:

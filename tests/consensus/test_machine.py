@@ -458,6 +458,25 @@ def test_round_zero_of_a_new_height_is_not_saved_and_a_restart_skips_it() -> Non
     assert not sent(restarted.on_message(round_zero, 5.1), PrepareVote)
 
 
+def test_a_node_whose_ledger_lost_blocks_signs_nothing_until_it_is_back() -> None:
+    """Saved state at height 2, round 1, over an empty ledger (restored from an old backup):
+    the node may have signed anywhere up to there, so it votes on nothing at height 1, catches
+    up by sync and resumes at height 2 one round past the saved one."""
+    ledger = FakeLedger()
+    ledger.safety = SafetyState(2, 1).to_bytes()
+    node, app = make_node(ledger=ledger)
+    node.start(0.0)
+    node.on_message(TX, 0.0)
+    claim = P2.claim(_builder(), 0, txs=(TX.body,))
+    assert not sent(node.on_message(claim, 0.1), PrepareVote)
+    commits = [p.commit(1, 0, claim.block_hash) for p in (P2, P3, P4)]
+    voters, signatures = tuple(c.voter for c in commits), tuple(c.signature for c in commits)
+    block = CommittedBlock(1, 0, claim.block_hash, claim.block, voters, signatures)
+    node.on_message(SyncReply((block,)), 1.0)
+    assert (node.height, node.round) == (2, 2)
+    assert app.load_safety_state() == SafetyState(2, 2)
+
+
 def test_lagging_node_syncs_only_blocks_with_a_valid_qc() -> None:
     _node, _, claim, _ = _locked_node()
     commits = [p.commit(1, 0, claim.block_hash) for p in (P2, P3, P4)]
