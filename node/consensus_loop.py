@@ -248,7 +248,7 @@ class ConsensusLoop:
                     self._submitted.add(kept.item_id)
             task_status.started()
             while True:
-                if machine.idle_work and not len(self._inbox):
+                if not len(self._inbox) and machine.idle_work:
                     await trio.lowlevel.checkpoint()  # let the readers queue what arrived
                     idle = None if len(self._inbox) else _idle_step(machine)
                     if idle is not None:
