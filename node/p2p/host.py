@@ -62,9 +62,11 @@ logger = logging.getLogger("iomtshare.node.p2p.host")
 _CLOSE_GRACE_SECONDS = 5.0
 
 #: py-libp2p's yamux sends a window update after every read unless told otherwise by this
-#: environment variable; with "0" it gives credit back once half the window has been read, as
-#: go-yamux does. Each node receives a few small frames per consensus step, so the default
-#: made the receiver write one frame back for every frame it read (docs/performance.md).
+#: environment variable; with "0" it lets credit build up first (in the steady state once
+#: half the window has been read, as go-yamux does). Each node receives a few small frames per
+#: consensus step, so the default made the receiver write one frame back for every frame it
+#: read (docs/performance.md, section 7). The price: a sender may run up to about half a window
+#: further ahead, so a stream can buffer about 1.5 windows instead of one.
 _YAMUX_RELEASE_ON_READ = "PY_YAMUX_RELEASE_ON_READ"
 
 
