@@ -34,14 +34,19 @@ class MemoryStream:
         self.written += data
 
 
+async def _written(frames: list[bytes]) -> bytes:
+    """The bytes a stream carries after ``frames`` were written to it (limit 300)."""
+    out = MemoryStream()
+    for frame in frames:
+        await write_frame(out, frame, 300)
+    return out.written
+
+
 @given(st.lists(st.binary(max_size=300), max_size=5), st.integers(min_value=1, max_value=50))
 def test_frames_round_trip_whatever_the_chunking(frames: list[bytes], chunk: int) -> None:
     @trio_test
     async def check() -> None:
-        out = MemoryStream()
-        for frame in frames:
-            await write_frame(out, frame, 300)
-        back = MemoryStream(out.written, chunk=chunk)
+        back = MemoryStream(await _written(frames), chunk=chunk)
         assert [await read_frame(back, 300) for _ in frames] == frames
         with pytest.raises(StreamBroken):
             await read_frame(back, 300)
@@ -98,20 +103,16 @@ async def _drain(frames: FrameBuffer) -> list[bytes]:
 def test_buffered_frames_round_trip_whatever_the_chunking(frames: list[bytes], chunk: int) -> None:
     @trio_test
     async def check() -> None:
-        out = MemoryStream()
-        for frame in frames:
-            await write_frame(out, frame, 300)
-        assert await _drain(FrameBuffer(MemoryStream(out.written, chunk=chunk), 300)) == frames
+        stream = MemoryStream(await _written(frames), chunk=chunk)
+        assert await _drain(FrameBuffer(stream, 300)) == frames
 
     check()
 
 
 @trio_test
 async def test_frames_that_arrived_together_take_one_read() -> None:
-    out = MemoryStream()
-    for frame in (b"one", b"two", b"three" * 50):
-        await write_frame(out, frame, 300)
-    stream = CountingStream(out.written, chunk=len(out.written))
+    data = await _written([b"one", b"two", b"three" * 50])
+    stream = CountingStream(data, chunk=len(data))
     assert await _drain(FrameBuffer(stream, 300)) == [b"one", b"two", b"three" * 50]
     assert stream.reads == 2  # the data, then the clean end
 
