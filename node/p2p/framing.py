@@ -93,7 +93,8 @@ class FrameBuffer:
         end = PREFIX.size + size
         while len(buffer) < end:
             await self._fill(between_frames=False, wanted=end - len(buffer))
-        frame = bytes(buffer[PREFIX.size : end])
+        with memoryview(buffer) as view:  # one copy of the frame, not two
+            frame = bytes(view[PREFIX.size : end])
         del buffer[:end]
         return frame
 
